@@ -1,0 +1,1 @@
+"""OpenCL C sources for vecgrad, one file per kernel family."""

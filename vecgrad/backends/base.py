@@ -1,0 +1,182 @@
+"""The primitive interface every vecgrad backend implements.
+
+A backend owns *buffers*: device arrays that expose at least ``.shape`` (a tuple of ints)
+and ``.dtype`` (a numpy dtype). The numpy backend's buffers are plain ``np.ndarray``s;
+the OpenCL backend's are its own device-array class. Buffers are treated as immutable by
+the autograd engine except through ``assign`` and ``binary(..., out=...)``, which the
+optimizers use to update parameters in place.
+
+Rules that hold for every method:
+- Inputs have already been validated by the Tensor layer (shapes compatible, dtypes
+  equal where two operands meet, axes normalised to non-negative ints). A backend does
+  not re-validate; it raises only for its own limits (e.g. float64 on a device without it).
+- Results are new buffers unless stated otherwise; a backend may return views for
+  movement ops (reshape, permute, expand, basic getitem) as long as later primitives
+  accept them.
+- Semantics are numpy's: broadcasting, integer/float behaviour, nan/inf propagation.
+- Backends never implement autograd: derivatives live once, in vecgrad/ops/.
+
+The op names each method accepts are listed in vecgrad/ops/primitives.py.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Sequence
+
+import numpy as np
+
+Buffer = Any  # a backend's device array: has .shape and .dtype
+Shape = tuple[int, ...]
+# A normalised index for getitem/index_add: a tuple whose entries are slice objects with
+# int/None fields, ints, None (new axis), or np.ndarray of int64 / bool (numpy advanced
+# indexing, held on the host).
+Index = tuple
+
+
+class Backend(ABC):
+    """Primitive operations on one device. One instance per device string."""
+
+    #: the device string Tensors report, e.g. "cpu" or "opencl:0:0"
+    device: str
+    #: whether float64 buffers can be created on this device
+    supports_float64: bool
+
+    # ----------------------------------------------------------------- memory / host
+    @abstractmethod
+    def from_numpy(self, array: np.ndarray) -> Buffer:
+        """Copy a host array (any layout, dtype already chosen) to a new buffer."""
+
+    @abstractmethod
+    def to_numpy(self, buf: Buffer) -> np.ndarray:
+        """Copy a buffer to a new C-contiguous host array (waits for pending work)."""
+
+    @abstractmethod
+    def full(self, shape: Shape, value: float, dtype: np.dtype) -> Buffer:
+        """A new buffer of `shape` filled with `value`."""
+
+    @abstractmethod
+    def astype(self, buf: Buffer, dtype: np.dtype) -> Buffer:
+        """Convert element type (numpy casting rules, 'unsafe'); new buffer."""
+
+    @abstractmethod
+    def copy(self, buf: Buffer) -> Buffer:
+        """A new contiguous buffer with the same contents."""
+
+    @abstractmethod
+    def assign(self, dst: Buffer, src: Buffer) -> None:
+        """Overwrite `dst` in place with `src` (same shape and dtype)."""
+
+    def synchronize(self) -> None:
+        """Wait until all queued work is done (benchmarks call this). Default: no-op."""
+
+    # ------------------------------------------------------------------ elementwise
+    @abstractmethod
+    def unary(self, op: str, x: Buffer) -> Buffer:
+        """Elementwise `op` from UNARY_OPS."""
+
+    @abstractmethod
+    def binary(self, op: str, a: Buffer, b: Buffer, out: Buffer | None = None) -> Buffer:
+        """Elementwise `op` from BINARY_OPS with broadcasting.
+
+        With `out` (which must already have the broadcast shape and the dtype), the result
+        is written into it in place and `out` is returned; `out` may alias `a`.
+        """
+
+    @abstractmethod
+    def compare(self, op: str, a: Buffer, b: Buffer) -> Buffer:
+        """Elementwise comparison from COMPARE_OPS with broadcasting; dtype bool."""
+
+    @abstractmethod
+    def where(self, cond: Buffer, a: Buffer, b: Buffer) -> Buffer:
+        """cond ? a : b, broadcasting all three; cond is bool, a and b share a dtype."""
+
+    @abstractmethod
+    def activation(self, name: str, x: Buffer, alpha: float | None) -> Buffer:
+        """f(x) for the activation `name` of scalargrad's catalogue.
+
+        `alpha` is the activation's parameter (leaky_relu, elu, soft_exponential) or None.
+        """
+
+    @abstractmethod
+    def activation_derivative(self, name: str, x: Buffer, alpha: float | None) -> Buffer:
+        """f'(x) for the activation `name`, evaluated at the input x (not at f(x))."""
+
+    # -------------------------------------------------------------------- reductions
+    @abstractmethod
+    def reduce(self, op: str, x: Buffer, axes: tuple[int, ...], keepdims: bool) -> Buffer:
+        """Reduce over `axes` (sorted, non-negative, non-empty) with op from REDUCE_OPS."""
+
+    @abstractmethod
+    def arg_reduce(self, op: str, x: Buffer, axis: int, keepdims: bool) -> Buffer:
+        """argmax/argmin along one axis; int64; first occurrence on ties."""
+
+    # ---------------------------------------------------------------------- movement
+    @abstractmethod
+    def reshape(self, x: Buffer, shape: Shape) -> Buffer:
+        """Same elements in row-major order, new shape (sizes already checked)."""
+
+    @abstractmethod
+    def permute(self, x: Buffer, axes: tuple[int, ...]) -> Buffer:
+        """Reorder axes (numpy.transpose(x, axes))."""
+
+    @abstractmethod
+    def expand(self, x: Buffer, shape: Shape) -> Buffer:
+        """numpy.broadcast_to(x, shape): may be a read-only view."""
+
+    @abstractmethod
+    def getitem(self, x: Buffer, index: Index) -> Buffer:
+        """x[index] with numpy semantics (basic and advanced indexing)."""
+
+    @abstractmethod
+    def index_add(self, shape: Shape, index: Index, src: Buffer) -> Buffer:
+        """The adjoint of getitem: zeros(shape) with src added at x[index].
+
+        Repeated indices accumulate (numpy.add.at semantics).
+        """
+
+    @abstractmethod
+    def gather(self, x: Buffer, axis: int, index: Buffer) -> Buffer:
+        """numpy.take_along_axis(x, index, axis); index is an int64 buffer."""
+
+    @abstractmethod
+    def scatter_add(self, shape: Shape, axis: int, index: Buffer, src: Buffer) -> Buffer:
+        """The adjoint of gather: zeros(shape) with src added along `axis` at `index`."""
+
+    @abstractmethod
+    def cat(self, buffers: Sequence[Buffer], axis: int) -> Buffer:
+        """numpy.concatenate(buffers, axis)."""
+
+    # ------------------------------------------------------------------------ linalg
+    @abstractmethod
+    def matmul(self, a: Buffer, b: Buffer, transpose_a: bool = False,
+               transpose_b: bool = False) -> Buffer:
+        """op(a) @ op(b) where op transposes the last two axes when asked.
+
+        Both operands have ndim >= 2; leading (batch) axes broadcast as in numpy.matmul.
+        """
+
+    # -------------------------------------------------------------------- convolution
+    @abstractmethod
+    def im2col(self, x: Buffer, kernel_size: tuple[int, int], stride: tuple[int, int],
+               padding: tuple[int, int], dilation: tuple[int, int]) -> Buffer:
+        """Patches of an NCHW input as columns: shape (N, C*KH*KW, OH*OW).
+
+        Row order is (c, ki, kj) with kj fastest; column order is (oh, ow) with ow
+        fastest; positions in the zero padding read as 0.
+        """
+
+    @abstractmethod
+    def col2im(self, cols: Buffer, input_shape: Shape, kernel_size: tuple[int, int],
+               stride: tuple[int, int], padding: tuple[int, int],
+               dilation: tuple[int, int]) -> Buffer:
+        """The adjoint of im2col: sums every column entry back into an NCHW buffer."""
+
+    # ------------------------------------------------------------------------ softmax
+    @abstractmethod
+    def softmax(self, x: Buffer, axis: int) -> Buffer:
+        """exp(x - max) / sum(exp(x - max)) along `axis` (stable for any finite x)."""
+
+    @abstractmethod
+    def log_softmax(self, x: Buffer, axis: int) -> Buffer:
+        """(x - max) - log(sum(exp(x - max))) along `axis`."""

@@ -1,0 +1,31 @@
+"""The one list of primitive ops a vecgrad backend must provide.
+
+Every differentiable op in vecgrad/ops/ is written (forward and backward) in terms of
+these primitives only, so a backend that implements them gets the whole autograd engine.
+The registry test checks that each name here has a numpy implementation, an OpenCL
+kernel, and that the activation names match scalargrad's catalogue.
+"""
+
+# backend.unary(op, x): elementwise, same shape and dtype as x.
+UNARY_OPS = ("neg", "exp", "log", "sqrt", "abs", "sign", "sin", "cos", "reciprocal")
+
+# backend.binary(op, a, b, out=None): numpy broadcasting, a and b of the same dtype.
+BINARY_OPS = ("add", "sub", "mul", "div", "pow", "maximum", "minimum")
+
+# backend.compare(op, a, b): numpy broadcasting, result dtype bool (no gradient).
+COMPARE_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
+
+# backend.reduce(op, x, axes, keepdims)
+REDUCE_OPS = ("sum", "max", "min")
+
+# backend.arg_reduce(op, x, axis, keepdims): int64 indices, first occurrence wins.
+ARG_REDUCE_OPS = ("argmax", "argmin")
+
+# Everything else a backend supplies, by method name (see backends/base.py for the
+# exact contract of each one).
+OTHER_PRIMITIVES = (
+    "from_numpy", "to_numpy", "full", "astype", "copy", "assign",
+    "where", "activation", "activation_derivative",
+    "reshape", "permute", "expand", "getitem", "index_add", "gather", "scatter_add",
+    "cat", "matmul", "im2col", "col2im", "softmax", "log_softmax", "synchronize",
+)
