@@ -1,2 +1,128 @@
-def main():
+"""`scalargrad graph EXPR NAME=VALUE ...` and `scalargrad bench`.
+
+Errors (bad expression, missing or extra variables, bad options) print one line,
+`scalargrad: error: ...`, on stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional
+
+from scalargrad.expr import ExpressionError, build, parse_assignments
+from scalargrad.graph import backward_trace
+
+EXAMPLE = 'scalargrad graph "(x+y)*z" x=-2 y=5 z=-4'
+
+
+class _UsageError(Exception):
+    """An argparse error, turned into our one-line message instead of usage + exit."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _UsageError(message)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="scalargrad",
+                     description="A scalar autograd engine that shows its graphs.",
+                     epilog=f"example: {EXAMPLE}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    graph = commands.add_parser(
+        "graph", help="build an expression's graph, run backward, show values and gradients",
+        description="Evaluate EXPR, backpropagate from it and show every node's value and "
+                    "gradient. Put -- before an EXPR that starts with '-'.",
+        epilog=f"example: {EXAMPLE}")
+    graph.add_argument("expression", metavar="EXPR",
+                       help="numbers, variables, + - * / **, and catalogue functions")
+    graph.add_argument("assignments", metavar="NAME=VALUE", nargs="*", default=[],
+                       help="a value for every variable of EXPR")
+    graph.add_argument("--dot", action="store_true", help="print Graphviz DOT text instead")
+    graph.add_argument("--trace", action="store_true",
+                       help="also print the backward pass one node at a time")
+
+    bench = commands.add_parser("bench", help="time an MLP epoch against micrograd",
+                                description="One epoch of MLP(2, [16, 16, 1]): forward of "
+                                            "the summed squared loss, backward, SGD update.")
+    bench.add_argument("--points", type=int, default=100, help="data points (default 100)")
+    bench.add_argument("--epochs", type=int, default=5, help="timed epochs (default 5)")
+    bench.add_argument("--seed", type=int, default=0, help="seed for data and weights")
+    bench.add_argument("--no-micrograd", action="store_true",
+                       help="skip the micrograd comparison even if it is installed")
+    return parser
+
+
+def _print_trace(root, console) -> None:
+    from rich.table import Table
+
+    from scalargrad.render import node_names
+    from scalargrad.graph import topological_order
+
+    names = node_names(topological_order(root))
+    table = Table(title="backward, one node at a time")
+    for header in ("node", "upstream grad", "to parent", "local derivative", "contribution"):
+        table.add_column(header)
+    root.zero_grad()
+    for step in backward_trace(root):
+        rows = step.contributions or [None]
+        for i, sent in enumerate(rows):
+            first = (names[id(step.node)], f"{step.upstream:.6g}") if i == 0 else ("", "")
+            rest = ("-", "-", "-") if sent is None else (
+                names[id(sent.parent)], f"{sent.local:.6g}", f"{sent.contribution:.6g}")
+            table.add_row(*first, *rest)
+    console.print(table)
+
+
+def _run_graph(args, console) -> int:
+    from scalargrad.render import graph_table, graph_tree, to_dot
+
+    root, _ = build(args.expression, parse_assignments(args.assignments))
+    root.backward()
+    if args.dot:
+        sys.stdout.write(to_dot(root))
+        return 0
+    console.print(graph_table(root))
+    console.print(graph_tree(root))
+    if args.trace:
+        _print_trace(root, console)
     return 0
+
+
+def _run_bench(args, console) -> int:
+    from scalargrad.bench import report, run_bench
+
+    if args.points < 1 or args.epochs < 1:
+        raise _UsageError(f"--points and --epochs must be >= 1, got {args.points} and "
+                          f"{args.epochs}")
+    report(run_bench(args.points, args.epochs, args.seed, not args.no_micrograd), console)
+    return 0
+
+
+def main(argv: Optional[list] = None) -> int:
+    """Entry point of the `scalargrad` command; returns the exit status."""
+    from rich.console import Console
+
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        print(f"scalargrad: error: {exc} (see scalargrad --help)", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help and --version exit through argparse
+        return exc.code if isinstance(exc.code, int) else 0
+    console = Console()
+    try:
+        if args.command == "graph":
+            return _run_graph(args, console)
+        return _run_bench(args, console)
+    except (ExpressionError, _UsageError) as exc:
+        print(f"scalargrad: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""The activation catalogue: one name -> (f, f') table shared by every engine.
+
+Every function takes and returns a Python float and never raises for a finite or
+infinite float input: where the exact result overflows a float it returns +-inf, where
+it underflows it returns the limit (0, 1, ...). The derivative `df` is evaluated at the
+INPUT x (not at f(x)).
+
+Conventions at kinks (the ones PyTorch uses):
+
+- step(x) = 1 for x >= 0 else 0; step'(x) = 0 everywhere (the lecture's choice: the
+  derivative is 0 wherever it exists, and we use 0 at the jump too).
+- relu'(0) = 0.
+- leaky_relu'(0) = alpha (the slope of the left branch).
+- elu'(x) = 1 for x > 0 else alpha * exp(x), so elu'(0) = alpha.
+- sinc(0) = 1, sinc'(0) = 0.
+
+soft_exponential follows lecture 002 for alpha < 0, alpha = 0 and alpha > 0. For
+alpha < 0 it is a logarithm, defined only where 1 - alpha * (x + alpha) > 0: at the
+boundary it is -inf (derivative inf), beyond it nan (like log of a negative number).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from scalargrad.scalar_math import safe_exp, safe_log
+
+# Below this |x| sinc'(x) is taken from its Taylor series: the closed form
+# cos(x)/x - sin(x)/x**2 cancels catastrophically near 0.
+_SINC_SERIES_BELOW = 1e-3
+
+
+def _sigmoid(x: float, alpha: Optional[float] = None) -> float:
+    # Two branches so that exp never sees a large positive argument.
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    if x < 0.0:
+        e = math.exp(x)
+        return e / (1.0 + e)
+    return math.nan
+
+
+def _sigmoid_df(x: float, alpha: Optional[float] = None) -> float:
+    s = _sigmoid(x)
+    return s * (1.0 - s)
+
+
+def _identity(x, alpha=None):
+    return x
+
+
+def _one(x, alpha=None):
+    return 1.0 if x == x else math.nan
+
+
+def _step(x, alpha=None):
+    if x != x:
+        return math.nan
+    return 1.0 if x >= 0.0 else 0.0
+
+
+def _step_df(x, alpha=None):
+    return 0.0 if x == x else math.nan
+
+
+def _tanh(x, alpha=None):
+    return math.tanh(x)
+
+
+def _tanh_df(x, alpha=None):
+    t = math.tanh(x)
+    return 1.0 - t * t
+
+
+def _arctan(x, alpha=None):
+    return math.atan(x)
+
+
+def _arctan_df(x, alpha=None):
+    if math.isinf(x):
+        return 0.0
+    return 1.0 / (1.0 + x * x)  # x*x may overflow to inf: 1/inf = 0 is the limit
+
+
+def _relu(x, alpha=None):
+    if x != x:
+        return math.nan
+    return x if x > 0.0 else 0.0
+
+
+def _relu_df(x, alpha=None):
+    if x != x:
+        return math.nan
+    return 1.0 if x > 0.0 else 0.0
+
+
+def _leaky_relu(x, alpha=None):
+    a = 0.01 if alpha is None else alpha
+    return x if x > 0.0 else a * x
+
+
+def _leaky_relu_df(x, alpha=None):
+    a = 0.01 if alpha is None else alpha
+    if x != x:
+        return math.nan
+    return 1.0 if x > 0.0 else a
+
+
+def _elu(x, alpha=None):
+    a = 1.0 if alpha is None else alpha
+    return x if x > 0.0 else a * math.expm1(x)
+
+
+def _elu_df(x, alpha=None):
+    a = 1.0 if alpha is None else alpha
+    if x != x:
+        return math.nan
+    return 1.0 if x > 0.0 else a * math.exp(x)
+
+
+def _softplus(x, alpha=None):
+    # log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large |x|.
+    if x != x:
+        return math.nan
+    if x > 0.0:
+        return x + math.log1p(math.exp(-x))
+    return math.log1p(math.exp(x))
+
+
+def _bent_identity(x, alpha=None):
+    # hypot(x, 1) = sqrt(x^2 + 1) without overflowing x^2.
+    return (math.hypot(x, 1.0) - 1.0) / 2.0 + x
+
+
+def _bent_identity_df(x, alpha=None):
+    if math.isinf(x):
+        return 1.5 if x > 0 else 0.5
+    return x / (2.0 * math.hypot(x, 1.0)) + 1.0
+
+
+def _soft_exponential(x, alpha=None):
+    a = 0.5 if alpha is None else alpha
+    if a < 0.0:
+        return -safe_log(1.0 - a * (x + a)) / a
+    if a == 0.0:
+        return x
+    return (safe_exp(a * x) - 1.0) / a + a  # inf when exp(a x) overflows: the limit
+
+
+def _soft_exponential_df(x, alpha=None):
+    a = 0.5 if alpha is None else alpha
+    if a < 0.0:
+        inner = 1.0 - a * (x + a)
+        if inner > 0.0:
+            return 1.0 / inner
+        return math.inf if inner == 0.0 else math.nan
+    if a == 0.0:
+        return 1.0 if x == x else math.nan
+    return safe_exp(a * x)
+
+
+def _finite_or_nan(fn):
+    """Wrap a periodic function: sin(inf) is undefined (nan) instead of ValueError."""
+
+    def wrapped(x, alpha=None):
+        if math.isinf(x):
+            return math.nan
+        return fn(x)
+
+    return wrapped
+
+
+def _neg_sin(x):
+    return -math.sin(x)
+
+
+def _sinc(x, alpha=None):
+    if x == 0.0:
+        return 1.0
+    if math.isinf(x):
+        return 0.0  # |sin x| <= 1, so sin(x)/x -> 0
+    return math.sin(x) / x
+
+
+def _sinc_df(x, alpha=None):
+    if math.isinf(x):
+        return 0.0
+    if abs(x) < _SINC_SERIES_BELOW:
+        # d/dx (1 - x^2/6 + x^4/120) = -x/3 + x^3/30
+        return -x / 3.0 + x * x * x / 30.0
+    return math.cos(x) / x - math.sin(x) / (x * x)
+
+
+def _gaussian(x, alpha=None):
+    return math.exp(-x * x)  # -x*x may be -inf: exp(-inf) = 0, the limit
+
+
+def _gaussian_df(x, alpha=None):
+    if math.isinf(x):
+        return 0.0
+    return -2.0 * x * math.exp(-x * x)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One catalogue entry: the function, its derivative at the input, its parameter."""
+
+    name: str
+    f: Callable[..., float]
+    df: Callable[..., float]
+    default_alpha: Optional[float]
+    formula: str
+
+    def __call__(self, x: float, alpha: Optional[float] = None) -> float:
+        return self.f(x, alpha)
+
+
+def _entry(name, f, df, formula, default_alpha=None):
+    return name, Activation(name, f, df, default_alpha, formula)
+
+
+ACTIVATIONS: dict[str, Activation] = dict(
+    [
+        _entry("identity", _identity, _one, "f(x) = x"),
+        _entry("step", _step, _step_df, "f(x) = 1 if x >= 0 else 0"),
+        _entry("sigmoid", _sigmoid, _sigmoid_df, "f(x) = 1 / (1 + exp(-x))"),
+        _entry("tanh", _tanh, _tanh_df, "f(x) = tanh(x)"),
+        _entry("arctan", _arctan, _arctan_df, "f(x) = arctan(x)"),
+        _entry("relu", _relu, _relu_df, "f(x) = max(0, x)"),
+        _entry(
+            "leaky_relu", _leaky_relu, _leaky_relu_df,
+            "f(x) = x if x > 0 else alpha * x", 0.01,
+        ),
+        _entry(
+            "elu", _elu, _elu_df,
+            "f(x) = x if x > 0 else alpha * (exp(x) - 1)", 1.0,
+        ),
+        _entry("softplus", _softplus, _sigmoid, "f(x) = log(1 + exp(x))"),
+        _entry(
+            "bent_identity", _bent_identity, _bent_identity_df,
+            "f(x) = (sqrt(x^2 + 1) - 1) / 2 + x",
+        ),
+        _entry(
+            "soft_exponential", _soft_exponential, _soft_exponential_df,
+            "f(a, x) = -log(1 - a(x + a)) / a if a < 0; x if a = 0; "
+            "(exp(a x) - 1) / a + a if a > 0",
+            0.5,
+        ),
+        _entry("sin", _finite_or_nan(math.sin), _finite_or_nan(math.cos), "f(x) = sin(x)"),
+        _entry("cos", _finite_or_nan(math.cos), _finite_or_nan(_neg_sin), "f(x) = cos(x)"),
+        _entry("sinc", _sinc, _sinc_df, "f(x) = sin(x) / x, f(0) = 1"),
+        _entry("gaussian", _gaussian, _gaussian_df, "f(x) = exp(-x^2)"),
+    ]
+)
+
+
+def activation(name: str) -> Activation:
+    """Look up a catalogue entry by name, with an error that lists the known names."""
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        known = ", ".join(ACTIVATIONS)
+        raise ValueError(f"unknown activation {name!r}; known: {known}") from None

@@ -1,0 +1,110 @@
+"""Show a graph of Values: a rich Table, a rich Tree, Graphviz DOT text.
+
+Every node gets a name: its `label` if it has one, else `n<i>` with i its position in
+topological order, so names are stable from run to run (parents are tuples, not sets).
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.tree import Tree
+
+from scalargrad.graph import topological_order
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def node_names(order: list) -> dict:
+    """id(node) -> display name for the nodes of a topological order."""
+    return {id(node): node.label or f"n{i}" for i, node in enumerate(order)}
+
+
+def _op_text(node) -> str:
+    return node.op if node.op else "input"
+
+
+def graph_table(root, title: str = "graph (topological order)") -> Table:
+    """A rich Table of every node: #, name, op, inputs, value, grad (parents first)."""
+    order = topological_order(root)
+    names = node_names(order)
+    table = Table(title=title)
+    for header, justify in (("#", "right"), ("name", "left"), ("op", "left"),
+                            ("inputs", "left"), ("value", "right"), ("grad", "right")):
+        table.add_column(header, justify=justify)
+    for i, node in enumerate(order):
+        inputs = ", ".join(names[id(p)] for p in node.parents)
+        table.add_row(str(i), names[id(node)], _op_text(node), inputs,
+                      _fmt(node.data), _fmt(node.grad))
+    return table
+
+
+def _tree_text(node, names: dict) -> str:
+    name = names[id(node)]
+    head = name
+    parents = [names[id(p)] for p in node.parents]
+    if len(parents) == 2:
+        head = f"{name} = {parents[0]} {node.op} {parents[1]}"
+    elif parents and node.op.startswith("**"):
+        head = f"{name} = {parents[0]}{node.op}"
+    elif parents and node.op == "neg":
+        head = f"{name} = -{parents[0]}"
+    elif parents:
+        head = f"{name} = {node.op}({parents[0]})"
+    return f"{head}   value={_fmt(node.data)}  grad={_fmt(node.grad)}"
+
+
+def graph_tree(root) -> Tree:
+    """A rich Tree from the output down to the inputs.
+
+    A node used more than once is expanded the first time only; later occurrences say
+    "(shown above)", so a graph with heavy reuse stays small.
+    """
+    names = node_names(topological_order(root))
+    tree = Tree(_tree_text(root, names))
+    expanded = {id(root)}
+    stack = [(root, tree)]
+    while stack:
+        node, branch = stack.pop()
+        children = []
+        for parent in node.parents:
+            if id(parent) in expanded:
+                branch.add(f"{names[id(parent)]} (shown above)")
+            else:
+                expanded.add(id(parent))
+                children.append((parent, branch.add(_tree_text(parent, names))))
+        stack.extend(reversed(children))  # depth-first, operands in order
+    return tree
+
+
+def _dot_escape(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch in '"\\{}|<>':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def to_dot(root) -> str:
+    """Graphviz DOT text: one record per Value (name | value | grad), one ellipse per op."""
+    order = topological_order(root)
+    names = node_names(order)
+    lines = ["digraph scalargrad {", "  rankdir=LR;"]
+    for i, node in enumerate(order):
+        label = _dot_escape(f"{names[id(node)]} | value {_fmt(node.data)} | grad {_fmt(node.grad)}")
+        lines.append(f'  v{i} [shape=record, label="{{ {label} }}"];')
+    index = {id(node): i for i, node in enumerate(order)}
+    for i, node in enumerate(order):
+        if not node.parents:
+            continue
+        lines.append(f'  op{i} [label="{_dot_escape(node.op)}"];')
+        lines.append(f"  op{i} -> v{i};")
+        for parent in node.parents:
+            lines.append(f"  v{index[id(parent)]} -> op{i};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

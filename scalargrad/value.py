@@ -1,0 +1,319 @@
+"""Value: a scalar that remembers how it was computed.
+
+Every op follows the same four steps (micrograd's shape):
+
+1. coerce the other operand to a Value,
+2. compute the forward result,
+3. state the local derivative d(out)/d(parent) for each parent,
+4. build the output node with its parents (in operand order) and op name.
+
+The fourth micrograd step, accumulating `parent.grad += local * out.grad`, is one rule
+for every op and lives in graph.py. Because a node stores numbers (its local
+derivatives) instead of a `_backward` closure that captures the node itself, a graph has
+no reference cycles: it is freed by reference counting as soon as the last Value
+referring to it goes away, without waiting for the cyclic garbage collector.
+
+Edge behaviour (the same as PyTorch for float tensors; see scalar_math.py):
+exp overflows to inf, log(0) = -inf, log(x < 0) = nan, sqrt(x < 0) = nan,
+x / 0 = +-inf (0 / 0 = nan), a negative base to a non-integer power = nan.
+Derivatives at kinks: relu'(0) = 0, abs'(0) = 0, step' = 0 (see functions.py).
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import Optional
+
+from scalargrad import graph
+from scalargrad.functions import ACTIVATIONS
+from scalargrad.scalar_math import (
+    pow_dbase,
+    pow_dexponent,
+    safe_div,
+    safe_exp,
+    safe_log,
+    safe_pow,
+    safe_sqrt,
+)
+
+
+def _as_float(data, what: str) -> float:
+    """Validate user data at the boundary: a real number (bool excluded) as a float."""
+    if isinstance(data, bool) or not isinstance(data, Real):
+        raise TypeError(f"{what} needs a real number, got {type(data).__name__}: {data!r}")
+    try:
+        return float(data)
+    except OverflowError:
+        raise ValueError(f"{what}: {data!r} is too large for a float") from None
+
+
+class Value:
+    """A scalar node of a computation graph, with `.data`, `.grad`, `.parents`, `.op`."""
+
+    # At most two parents (every op is unary or binary), kept in two slots instead of
+    # a tuple: one allocation per node instead of three, which is most of the cost of
+    # building a graph and of the garbage collector's passes over it.
+    __slots__ = (
+        "data", "grad", "op", "label",
+        "_a", "_b",  # parents, None when absent
+        "_da", "_db",  # local derivatives d(self)/d(_a), d(self)/d(_b)
+        "_g", "_pending",  # scratch for graph.backward
+        "__weakref__",
+    )
+
+    def __init__(self, data, label: Optional[str] = None):
+        self.data = _as_float(data, "Value")
+        self.grad = 0.0
+        self.op = ""
+        self.label = label
+        self._a = self._b = None
+        self._da = self._db = 0.0
+
+    @property
+    def parents(self) -> tuple:
+        """The Values this one was computed from, in operand order."""
+        if self._a is None:
+            return ()
+        if self._b is None:
+            return (self._a,)
+        return (self._a, self._b)
+
+    @property
+    def local(self) -> tuple:
+        """d(self)/d(parent) for each parent, in the order of `parents`."""
+        if self._a is None:
+            return ()
+        if self._b is None:
+            return (self._da,)
+        return (self._da, self._db)
+
+    def __repr__(self) -> str:
+        name = f"{self.label!r}, " if self.label else ""
+        return f"Value({name}data={self.data:.6g}, grad={self.grad:.6g})"
+
+    # ----- arithmetic -------------------------------------------------------------
+
+    def __add__(self, other):
+        if type(other) is not Value:
+            other = _coerce(other)
+            if other is None:
+                return NotImplemented
+        return _binary(self.data + other.data, "+", self, 1.0, other, 1.0)
+
+    def __sub__(self, other):
+        if type(other) is not Value:
+            other = _coerce(other)
+            if other is None:
+                return NotImplemented
+        return _binary(self.data - other.data, "-", self, 1.0, other, -1.0)
+
+    def __mul__(self, other):
+        if type(other) is not Value:
+            other = _coerce(other)
+            if other is None:
+                return NotImplemented
+        return _binary(self.data * other.data, "*", self, other.data, other, self.data)
+
+    def __truediv__(self, other):
+        other = _coerce(other)
+        if other is None:
+            return NotImplemented
+        a, b = self.data, other.data
+        return _binary(safe_div(a, b), "/", self, safe_div(1.0, b), other, safe_div(-a, b * b))
+
+    def __pow__(self, other):
+        """self ** other; a number exponent is a constant (one parent), a Value is not."""
+        if isinstance(other, Value):
+            a, b = self.data, other.data
+            out = safe_pow(a, b)
+            return _binary(out, "**", self, pow_dbase(a, b), other, pow_dexponent(a, b, out))
+        if isinstance(other, bool) or not isinstance(other, Real):
+            return NotImplemented
+        a, b = self.data, float(other)
+        return _unary(safe_pow(a, b), f"**{b:g}", self, pow_dbase(a, b))
+
+    def __neg__(self):
+        return _unary(-self.data, "neg", self, -1.0)
+
+    def __pos__(self):
+        return self
+
+    def __radd__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else other + self
+
+    def __rsub__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else other - self
+
+    def __rmul__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else other * self
+
+    def __rtruediv__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else other / self
+
+    def __rpow__(self, other):
+        other = _coerce(other)
+        return NotImplemented if other is None else other**self
+
+    # ----- elementary functions ---------------------------------------------------
+
+    def exp(self):
+        out = safe_exp(self.data)
+        return _unary(out, "exp", self, out)
+
+    def log(self):
+        """Natural log; log(0) = -inf, log(x < 0) = nan; derivative 1/x as in PyTorch."""
+        x = self.data
+        return _unary(safe_log(x), "log", self, safe_div(1.0, x))
+
+    def sqrt(self):
+        """Square root; sqrt(x < 0) = nan, sqrt'(0) = inf."""
+        out = safe_sqrt(self.data)
+        return _unary(out, "sqrt", self, safe_div(0.5, out))
+
+    def abs(self):
+        """|x|, with abs'(0) = 0 (PyTorch's sign convention)."""
+        x = self.data
+        sign = 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0 if x == 0.0 else math.nan)
+        return _unary(abs(x), "abs", self, sign)
+
+    def __abs__(self):
+        return self.abs()
+
+    # ----- the activation catalogue (functions.py holds the math) -----------------
+
+    def activation(self, name: str, alpha: Optional[float] = None):
+        """Apply the catalogue activation `name` (alpha: its parameter, if it has one)."""
+        entry = ACTIVATIONS.get(name)
+        if entry is None:
+            raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
+        if alpha is not None:
+            if entry.default_alpha is None:
+                raise TypeError(f"activation {name!r} takes no alpha parameter")
+            alpha = _as_float(alpha, f"{name} alpha")
+        x = self.data
+        return _unary(entry.f(x, alpha), name, self, entry.df(x, alpha))
+
+    def relu(self):
+        """max(0, x); relu'(0) = 0 (PyTorch)."""
+        x = self.data
+        if x > 0.0:
+            return _unary(x, "relu", self, 1.0)
+        if x != x:  # nan propagates, as in PyTorch
+            return _unary(x, "relu", self, x)
+        return _unary(0.0, "relu", self, 0.0)
+
+    def tanh(self):
+        t = math.tanh(self.data)
+        return _unary(t, "tanh", self, 1.0 - t * t)
+
+    def sigmoid(self):
+        return self.activation("sigmoid")
+
+    def identity(self):
+        return self.activation("identity")
+
+    def step(self):
+        """1 for x >= 0 else 0; its derivative is taken as 0 everywhere (lecture 002)."""
+        return self.activation("step")
+
+    def arctan(self):
+        return self.activation("arctan")
+
+    def leaky_relu(self, alpha: float = 0.01):
+        """x for x > 0 else alpha * x; derivative at 0 is alpha."""
+        return self.activation("leaky_relu", alpha)
+
+    def elu(self, alpha: float = 1.0):
+        """x for x > 0 else alpha * (exp(x) - 1); derivative at 0 is alpha."""
+        return self.activation("elu", alpha)
+
+    def softplus(self):
+        return self.activation("softplus")
+
+    def bent_identity(self):
+        return self.activation("bent_identity")
+
+    def soft_exponential(self, alpha: float = 0.5):
+        """Lecture 002's soft exponential for alpha < 0, = 0, > 0."""
+        return self.activation("soft_exponential", alpha)
+
+    def sin(self):
+        return self.activation("sin")
+
+    def cos(self):
+        return self.activation("cos")
+
+    def sinc(self):
+        """sin(x)/x with sinc(0) = 1 and sinc'(0) = 0."""
+        return self.activation("sinc")
+
+    def gaussian(self):
+        """exp(-x^2)."""
+        return self.activation("gaussian")
+
+    # ----- gradients --------------------------------------------------------------
+
+    def backward(self, gradient: float = 1.0) -> None:
+        """Accumulate d(self)/d(node) into `.grad` of every node this Value depends on.
+
+        Seeds d(self)/d(self) = `gradient` (1 by default). Calling it twice adds the
+        gradients twice, as in PyTorch; use `zero_grad()` in between to start over.
+        """
+        graph.backward(self, _as_float(gradient, "backward gradient"))
+
+    def zero_grad(self) -> None:
+        """Set `.grad` to 0 on this Value and every node it was computed from."""
+        graph.zero_grad(self)
+
+
+_new_value = object.__new__
+
+
+# The constructors below skip Value.__init__'s validation: op results are floats.
+def _binary(data: float, op: str, a: Value, da: float, b: Value, db: float) -> Value:
+    """An op's output node with parents (a, b) and local derivatives (da, db)."""
+    out = _new_value(Value)
+    out.data = data
+    out.grad = 0.0
+    out.op = op
+    out.label = None
+    out._a = a
+    out._da = da
+    out._b = b
+    out._db = db
+    return out
+
+
+def _unary(data: float, op: str, a: Value, da: float) -> Value:
+    """An op's output node with the single parent a and local derivative da."""
+    out = _new_value(Value)
+    out.data = data
+    out.grad = 0.0
+    out.op = op
+    out.label = None
+    out._a = a
+    out._da = da
+    out._b = None
+    out._db = 0.0
+    return out
+
+
+def _coerce(other) -> Optional[Value]:
+    """A Value for `other`, or None when it is not a real number (-> NotImplemented)."""
+    if isinstance(other, Value):
+        return other
+    if isinstance(other, bool) or not isinstance(other, Real):
+        return None
+    out = _new_value(Value)
+    out.data = float(other)
+    out.grad = 0.0
+    out.op = ""
+    out.label = None
+    out._a = out._b = None
+    out._da = out._db = 0.0
+    return out
