@@ -1,0 +1,114 @@
+// Elementwise kernels over arbitrary shapes and strides (broadcasting = stride 0).
+// Every kernel takes the flat size n, ndim, the output shape, then (pointer, strides,
+// offset) per operand; one work-item per output element.
+
+#define STRIDED_ARGS(name) const int8 name##_s, const int name##_o
+#define HEAD const int n, const int ndim, const int8 shape
+#define GUARD const int i = get_global_id(0); if (i >= n) return;
+
+// ---------------------------------------------------------------- memory / casts
+__kernel void fill(HEAD, __global T* out, STRIDED_ARGS(out), const T value)
+{
+    GUARD
+    out[out_o + strided_offset(i, ndim, shape, out_s)] = value;
+}
+
+__kernel void copy(HEAD, __global T* out, STRIDED_ARGS(out),
+                   __global const T* x, STRIDED_ARGS(x))
+{
+    GUARD
+    const int3 o = strided_offsets(i, ndim, shape, out_s, x_s, x_s);
+    out[out_o + o.x] = x[x_o + o.y];
+}
+
+// numpy 'unsafe' casting: float -> int truncates toward zero, anything -> bool is x != 0.
+#define CAST_KERNEL(suffix, DST, EXPR)                                              \
+__kernel void cast_to_##suffix(HEAD, __global DST* out, STRIDED_ARGS(out),          \
+                               __global const T* x, STRIDED_ARGS(x))                \
+{                                                                                   \
+    GUARD                                                                           \
+    const int3 o = strided_offsets(i, ndim, shape, out_s, x_s, x_s);                \
+    const T v = x[x_o + o.y];                                                       \
+    out[out_o + o.x] = EXPR;                                                        \
+}
+CAST_KERNEL(float32, float, (float)v)
+CAST_KERNEL(int64, long, (long)v)
+CAST_KERNEL(bool, uchar, (uchar)(v != (T)0))
+#if HAVE_FP64
+CAST_KERNEL(float64, double, (double)v)
+#endif
+
+// ------------------------------------------------------------------------- unary
+#define UNARY_KERNEL(name, EXPR)                                                    \
+__kernel void unary_##name(HEAD, __global T* out, STRIDED_ARGS(out),                \
+                           __global const T* x, STRIDED_ARGS(x))                    \
+{                                                                                   \
+    GUARD                                                                           \
+    const int3 o = strided_offsets(i, ndim, shape, out_s, x_s, x_s);                \
+    const T v = x[x_o + o.y];                                                       \
+    out[out_o + o.x] = EXPR;                                                        \
+}
+
+#if !T_IS_BOOL
+UNARY_KERNEL(neg, -v)
+UNARY_KERNEL(abs, (v < (T)0 ? -v : v))
+// sign(nan) = nan and sign(0) = 0 as in numpy (OpenCL's sign() maps nan to 0).
+UNARY_KERNEL(sign, (v > (T)0 ? (T)1 : (v < (T)0 ? (T)(-1) : v)))
+#endif
+#if T_IS_FLOAT
+UNARY_KERNEL(exp, exp(v))
+UNARY_KERNEL(log, log(v))
+UNARY_KERNEL(sqrt, sqrt(v))
+UNARY_KERNEL(sin, sin(v))
+UNARY_KERNEL(cos, cos(v))
+UNARY_KERNEL(reciprocal, (T)1 / v)
+#endif
+
+// ------------------------------------------------------------------------ binary
+#define BINARY_KERNEL(name, OUT_T, EXPR)                                            \
+__kernel void name(HEAD, __global OUT_T* out, STRIDED_ARGS(out),                   \
+                   __global const T* a, STRIDED_ARGS(a),                            \
+                   __global const T* b, STRIDED_ARGS(b))                            \
+{                                                                                   \
+    GUARD                                                                           \
+    const int3 o = strided_offsets(i, ndim, shape, out_s, a_s, b_s);                \
+    const T x = a[a_o + o.y];                                                       \
+    const T y = b[b_o + o.z];                                                       \
+    out[out_o + o.x] = EXPR;                                                        \
+}
+
+// maximum/minimum propagate nan like numpy (fmax/fmin would drop it).
+#if T_IS_BOOL
+BINARY_KERNEL(binary_add, T, x | y)
+BINARY_KERNEL(binary_mul, T, x & y)
+#else
+BINARY_KERNEL(binary_add, T, x + y)
+BINARY_KERNEL(binary_sub, T, x - y)
+BINARY_KERNEL(binary_mul, T, x * y)
+#endif
+BINARY_KERNEL(binary_maximum, T, ((x > y || IS_NAN(x)) ? x : y))
+BINARY_KERNEL(binary_minimum, T, ((x < y || IS_NAN(x)) ? x : y))
+#if T_IS_FLOAT
+BINARY_KERNEL(binary_div, T, x / y)
+BINARY_KERNEL(binary_pow, T, pow(x, y))
+#endif
+
+BINARY_KERNEL(compare_eq, uchar, (uchar)(x == y))
+BINARY_KERNEL(compare_ne, uchar, (uchar)(x != y))
+BINARY_KERNEL(compare_lt, uchar, (uchar)(x < y))
+BINARY_KERNEL(compare_le, uchar, (uchar)(x <= y))
+BINARY_KERNEL(compare_gt, uchar, (uchar)(x > y))
+BINARY_KERNEL(compare_ge, uchar, (uchar)(x >= y))
+
+// cond ? a : b; cond is bool (uchar). The output offset is computed separately
+// because strided_offsets serves three operands.
+__kernel void where_select(HEAD, __global T* out, STRIDED_ARGS(out),
+                           __global const uchar* cond, STRIDED_ARGS(cond),
+                           __global const T* a, STRIDED_ARGS(a),
+                           __global const T* b, STRIDED_ARGS(b))
+{
+    GUARD
+    const int3 o = strided_offsets(i, ndim, shape, cond_s, a_s, b_s);
+    const int oo = strided_offset(i, ndim, shape, out_s);
+    out[out_o + oo] = cond[cond_o + o.x] ? a[a_o + o.y] : b[b_o + o.z];
+}

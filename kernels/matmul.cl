@@ -1,0 +1,117 @@
+// Batched matrix multiply C[b] = op(A[b]) @ op(B[b]) for any M, N, K.
+//
+// Two levels of blocking:
+// - a work-group computes a TM x TN tile of C; it walks K in steps of TK, staging the
+//   TM x TK slice of A and the TK x TN slice of B in local memory (on a CPU device this
+//   is the "packing" step of a BLAS: the slices become small contiguous blocks that stay
+//   in L1/L2);
+// - each work-item keeps a WM x WN block of C in registers (WM rows, one WN-wide vector
+//   per row) and updates it with outer products: per k it loads WM scalars of A and one
+//   vector of B, then does WM vector multiply-adds.
+// Edges (M, N, K not multiples of the tile) are handled when loading (zeros outside)
+// and when storing (guarded writes), so the inner loop has no branches.
+//
+// A and B are read through strides, so transposed operands (the backward pass) and
+// permuted views need no copy: A[m, k] = A[a_off + m * a_sm + k * a_sk].
+// Compile-time defines (chosen per device type by the host): T, TM, TN, TK, WM, WN,
+// PAD_A (extra local columns that avoid GPU bank conflicts).
+
+#ifndef PAD_A
+#define PAD_A 0
+#endif
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define VT CAT(T, WN)
+#define VLOAD CAT(vload, WN)
+#define VSTORE CAT(vstore, WN)
+
+#if T_IS_FLOAT
+#define MADV(a, b, c) fma((VT)(a), (b), (c))
+#else
+#define MADV(a, b, c) ((a) * (b) + (c))
+#endif
+
+#define LX (TN / WN)
+#define LY (TM / WM)
+#define NTHREADS (LX * LY)
+
+__kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
+void matmul(const int M, const int N, const int K,
+            __global const T* restrict A, const int a_off, const int a_sm, const int a_sk,
+            const int a_sb,
+            __global const T* restrict B, const int b_off, const int b_sk, const int b_sn,
+            const int b_sb,
+            __global T* restrict C, const int c_off, const int c_sm, const int c_sb)
+{
+    __local T As[TK][TM + PAD_A];
+    __local T Bs[TK][TN];
+
+    const int lx = get_local_id(0);
+    const int ly = get_local_id(1);
+    const int tid = ly * LX + lx;
+    const int m0 = get_group_id(1) * TM;
+    const int n0 = get_group_id(0) * TN;
+    const int batch = get_global_id(2);
+    A += a_off + batch * a_sb;
+    B += b_off + batch * b_sb;
+    C += c_off + batch * c_sb;
+
+    VT acc[WM];
+    for (int i = 0; i < WM; ++i) acc[i] = (VT)(0);
+
+    for (int k0 = 0; k0 < K; k0 += TK) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        // Stage the A slice; the fastest-moving index follows A's unit stride so that
+        // neighbouring work-items read neighbouring addresses.
+        if (a_sk == 1) {
+            for (int t = tid; t < TM * TK; t += NTHREADS) {
+                const int m = t / TK, k = t % TK;
+                const int gm = m0 + m, gk = k0 + k;
+                As[k][m] = (gm < M && gk < K) ? A[gm * a_sm + gk] : (T)(0);
+            }
+        } else {
+            for (int t = tid; t < TM * TK; t += NTHREADS) {
+                const int k = t / TM, m = t % TM;
+                const int gm = m0 + m, gk = k0 + k;
+                As[k][m] = (gm < M && gk < K) ? A[gm * a_sm + gk * a_sk] : (T)(0);
+            }
+        }
+        if (b_sn == 1) {
+            for (int t = tid; t < TK * TN; t += NTHREADS) {
+                const int k = t / TN, n = t % TN;
+                const int gk = k0 + k, gn = n0 + n;
+                Bs[k][n] = (gk < K && gn < N) ? B[gk * b_sk + gn] : (T)(0);
+            }
+        } else {
+            for (int t = tid; t < TK * TN; t += NTHREADS) {
+                const int n = t / TK, k = t % TK;
+                const int gk = k0 + k, gn = n0 + n;
+                Bs[k][n] = (gk < K && gn < N) ? B[gk * b_sk + gn * b_sn] : (T)(0);
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+
+        // Register-blocked outer products over the staged slices.
+        for (int k = 0; k < TK; ++k) {
+            const VT b = VLOAD(0, &Bs[k][lx * WN]);
+            for (int i = 0; i < WM; ++i) {
+                acc[i] = MADV(As[k][ly * WM + i], b, acc[i]);
+            }
+        }
+    }
+
+    const int col = n0 + lx * WN;
+    for (int i = 0; i < WM; ++i) {
+        const int row = m0 + ly * WM + i;
+        if (row >= M) break;
+        __global T* crow = C + row * c_sm;
+        if (col + WN <= N) {
+            VSTORE(acc[i], 0, crow + col);
+        } else {
+            T tmp[WN];
+            VSTORE(acc[i], 0, tmp);
+            for (int j = 0; j < WN && col + j < N; ++j) crow[col + j] = tmp[j];
+        }
+    }
+}

@@ -1,0 +1,55 @@
+// Row-wise stable softmax and log_softmax of a contiguous (rows, L) array: one
+// work-group per row (local size a power of two chosen by the host), tree reductions
+// in local memory for the row max and the sum of exp(x - max).
+
+inline void tree_max(__local T* s, const int lid, const int ls)
+{
+    for (int width = ls / 2; width > 0; width /= 2) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lid < width) s[lid] = (s[lid] > s[lid + width] || isnan(s[lid])) ? s[lid] : s[lid + width];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+
+inline void tree_sum(__local T* s, const int lid, const int ls)
+{
+    for (int width = ls / 2; width > 0; width /= 2) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lid < width) s[lid] += s[lid + width];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+
+// Leaves max in m and sum(exp(x - m)) in z; nan anywhere in the row makes both nan.
+#define ROW_STATS                                                                   \
+    const int row = get_group_id(0), lid = get_local_id(0), ls = get_local_size(0); \
+    __global const T* p = x + x_o + row * L;                                        \
+    __global T* q = out + row * L;                                                  \
+    T m = -INFINITY;                                                                \
+    int has_nan = 0;                                                                \
+    for (int j = lid; j < L; j += ls) { m = fmax(m, p[j]); has_nan |= isnan(p[j]); }\
+    scratch[lid] = has_nan ? (T)NAN : m;                                            \
+    tree_max(scratch, lid, ls);                                                     \
+    m = scratch[0];                                                                 \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                   \
+    T acc = (T)0;                                                                   \
+    for (int j = lid; j < L; j += ls) acc += exp(p[j] - m);                         \
+    scratch[lid] = acc;                                                             \
+    tree_sum(scratch, lid, ls);                                                     \
+    const T z = scratch[0];
+
+__kernel void softmax_rows(const int L, __global T* out, __global const T* x,
+                           const int x_o, __local T* scratch)
+{
+    ROW_STATS
+    const T inv = (T)1 / z;
+    for (int j = lid; j < L; j += ls) q[j] = exp(p[j] - m) * inv;
+}
+
+__kernel void log_softmax_rows(const int L, __global T* out, __global const T* x,
+                               const int x_o, __local T* scratch)
+{
+    ROW_STATS
+    const T lz = log(z);
+    for (int j = lid; j < L; j += ls) q[j] = (p[j] - m) - lz;
+}

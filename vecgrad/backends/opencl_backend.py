@@ -1,0 +1,472 @@
+"""The OpenCL backend: every primitive of backends/base.py as a kernel from kernels/.
+
+Buffers are CLArray views of pooled device allocations. Work is queued on one in-order
+queue per device and never waited for, except where data must reach the host
+(to_numpy, and host-side index arithmetic for advanced indexing), so a forward pass,
+its backward pass and the optimizer step run without host round trips.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Sequence
+
+import numpy as np
+
+from vecgrad.backends.base import Backend
+from vecgrad.backends.opencl_array import (
+    CLArray,
+    basic_index_view,
+    collapse_dims,
+    contiguous_strides,
+    element_offsets,
+    expanded_strides,
+    is_basic_index,
+)
+from vecgrad.backends.opencl_runtime import OpenCLError, Runtime, cl_errors
+from vecgrad.backends.opencl_runtime import list_devices as _list_device_infos
+from vecgrad.ops.primitives import (
+    ARG_REDUCE_OPS,
+    BINARY_OPS,
+    COMPARE_OPS,
+    REDUCE_OPS,
+    UNARY_OPS,
+)
+
+# Kernel name suffix of each dtype for cast_to_<name> in elementwise.cl.
+_CAST_NAMES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64",
+               np.dtype(np.int64): "int64", np.dtype(np.bool_): "bool"}
+
+# Matmul tiles (kernels/matmul.cl defines), chosen per device type. The CPU tiles
+# were tuned on PoCL (see the bench); the GPU tiles are the classic 64x64 tile with a
+# 4x4 register block per work-item (256 work-items), which fits every GPU's limits.
+MATMUL_TILES = {
+    "CPU": {"TM": 32, "TN": 64, "TK": 64, "WM": 4, "WN": 16},
+    "GPU": {"TM": 64, "TN": 64, "TK": 16, "WM": 4, "WN": 4, "PAD_A": 1},
+    "small": {"TM": 16, "TN": 16, "TK": 16, "WM": 2, "WN": 2},
+}
+
+
+def _int8(values, fill: int):
+    """Pack up to 8 ints into an OpenCL int8 vector argument."""
+    import pyopencl.cltypes as cltypes
+
+    padded = tuple(int(v) for v in values) + (fill,) * (8 - len(values))
+    return np.array(padded, dtype=cltypes.int8)[()]
+
+
+def _i32(value) -> np.int32:
+    if not -(2**31) <= value < 2**31:
+        raise OpenCLError(f"size {value} exceeds the 32-bit indexing of the OpenCL kernels")
+    return np.int32(value)
+
+
+def _plain_errors(method):
+    """Report pyopencl failures as OpenCLError naming the primitive and the device."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with cl_errors(f"OpenCL {method.__name__} on {self.device}"):
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+class OpenCLBackend(Backend):
+    """Primitives on one OpenCL device ("opencl" = best device, "opencl:P:D" explicit)."""
+
+    def __init__(self, device: str = "opencl"):
+        self._rt = Runtime(device)
+        # The resolved "opencl:P:D", so "opencl" and its explicit name share one backend.
+        self.device = self._rt.info.device_string
+        self.supports_float64 = self._rt.info.fp64
+        kind = "GPU" if self._rt.is_gpu else "CPU"
+        tiles = MATMUL_TILES[kind]
+        if (tiles["TN"] // tiles["WN"]) * (tiles["TM"] // tiles["WM"]) > self._rt.max_work_group_size:
+            tiles = MATMUL_TILES["small"]
+        self.matmul_tiles = dict(tiles)
+
+    @property
+    def runtime(self) -> Runtime:
+        """The device's context, queue and program cache (benchmarks and tests use it)."""
+        return self._rt
+
+    def __repr__(self) -> str:
+        return f"OpenCLBackend({self.device!r}: {self._rt.info.name})"
+
+    # ------------------------------------------------------------------ helpers
+    def _new(self, shape, dtype) -> CLArray:
+        dtype = np.dtype(dtype)
+        self._rt.check_dtype(dtype, "allocate")
+        size = math.prod(shape)
+        _i32(size)
+        return CLArray(self._rt.alloc(size * dtype.itemsize), shape, dtype, device=self.device)
+
+    def _expand_view(self, x: CLArray, shape) -> CLArray:
+        return x.view(tuple(shape), expanded_strides(x.shape, x.strides, tuple(shape)), x.offset)
+
+    def _elementwise(self, family, name, dtype, out: CLArray, operands, extra=()) -> CLArray:
+        """Launch a strided elementwise kernel; operands already have out's shape."""
+        n = out.size
+        if n == 0:
+            return out
+        shape, strides = collapse_dims(out.shape, [out.strides] + [o.strides for o in operands])
+        args = [_i32(n), np.int32(len(shape)), _int8(shape, 1),
+                out.data, _int8(strides[0], 0), _i32(out.offset)]
+        for operand, st in zip(operands, strides[1:]):
+            args += [operand.data, _int8(st, 0), _i32(operand.offset)]
+        args += list(extra)
+        knl = self._rt.kernel(family, name, dtype)
+        self._rt.launch_1d(knl, n, *args)
+        return out
+
+    def _contiguous(self, x: CLArray) -> CLArray:
+        return x if x.is_contiguous else self.copy(x)
+
+    def _broadcast_shape(self, *shapes):
+        return tuple(np.broadcast_shapes(*shapes))
+
+    def _require_kernel(self, family, name, dtype, what):
+        if not self._rt.has_kernel(family, name, dtype):
+            raise OpenCLError(f"{what} is not defined for {np.dtype(dtype)} on OpenCL")
+
+    # ------------------------------------------------------------ memory / host
+    @_plain_errors
+    def from_numpy(self, array: np.ndarray) -> CLArray:
+        host = np.ascontiguousarray(array)
+        out = self._new(host.shape, host.dtype)
+        if host.size:
+            self._rt.cl.enqueue_copy(self._rt.queue, out.data, host)
+        return out
+
+    @_plain_errors
+    def to_numpy(self, buf: CLArray) -> np.ndarray:
+        src = self._contiguous(buf)
+        host = np.empty(src.shape, dtype=src.dtype)
+        if host.size:
+            self._rt.cl.enqueue_copy(self._rt.queue, host, src.data,
+                                     src_offset=src.offset * src.dtype.itemsize)
+        return host
+
+    @_plain_errors
+    def full(self, shape, value, dtype) -> CLArray:
+        dtype = np.dtype(dtype)
+        out = self._new(tuple(shape), dtype)
+        scalar = np.uint8(bool(value)) if dtype == np.bool_ else dtype.type(value)
+        return self._elementwise("elementwise", "fill", dtype, out, [], [scalar])
+
+    @_plain_errors
+    def astype(self, buf: CLArray, dtype) -> CLArray:
+        dtype = np.dtype(dtype)
+        if dtype == buf.dtype:
+            return self.copy(buf)
+        if dtype not in _CAST_NAMES:
+            raise OpenCLError(f"astype: cannot convert to {dtype} on OpenCL")
+        out = self._new(buf.shape, dtype)
+        return self._elementwise("elementwise", f"cast_to_{_CAST_NAMES[dtype]}", buf.dtype,
+                                 out, [buf])
+
+    @_plain_errors
+    def copy(self, buf: CLArray) -> CLArray:
+        out = self._new(buf.shape, buf.dtype)
+        return self._elementwise("elementwise", "copy", buf.dtype, out, [buf])
+
+    @_plain_errors
+    def assign(self, dst: CLArray, src: CLArray) -> None:
+        if src.shape != dst.shape:
+            src = self._expand_view(src, dst.shape)
+        self._elementwise("elementwise", "copy", dst.dtype, dst, [src])
+
+    @_plain_errors
+    def synchronize(self) -> None:
+        self._rt.queue.finish()
+
+    # -------------------------------------------------------------- elementwise
+    @_plain_errors
+    def unary(self, op: str, x: CLArray) -> CLArray:
+        if op not in UNARY_OPS:
+            raise OpenCLError(f"unknown unary op {op!r}; known: {', '.join(UNARY_OPS)}")
+        self._require_kernel("elementwise", f"unary_{op}", x.dtype, f"unary {op!r}")
+        return self._elementwise("elementwise", f"unary_{op}", x.dtype,
+                                 self._new(x.shape, x.dtype), [x])
+
+    @_plain_errors
+    def binary(self, op: str, a: CLArray, b: CLArray, out: CLArray | None = None) -> CLArray:
+        if op not in BINARY_OPS:
+            raise OpenCLError(f"unknown binary op {op!r}; known: {', '.join(BINARY_OPS)}")
+        self._require_kernel("elementwise", f"binary_{op}", a.dtype, f"binary {op!r}")
+        shape = self._broadcast_shape(a.shape, b.shape)
+        if out is None:
+            out = self._new(shape, a.dtype)
+        operands = [self._expand_view(a, out.shape), self._expand_view(b, out.shape)]
+        return self._elementwise("elementwise", f"binary_{op}", a.dtype, out, operands)
+
+    @_plain_errors
+    def compare(self, op: str, a: CLArray, b: CLArray) -> CLArray:
+        if op not in COMPARE_OPS:
+            raise OpenCLError(f"unknown comparison {op!r}; known: {', '.join(COMPARE_OPS)}")
+        shape = self._broadcast_shape(a.shape, b.shape)
+        out = self._new(shape, np.bool_)
+        operands = [self._expand_view(a, shape), self._expand_view(b, shape)]
+        return self._elementwise("elementwise", f"compare_{op}", a.dtype, out, operands)
+
+    @_plain_errors
+    def where(self, cond: CLArray, a: CLArray, b: CLArray) -> CLArray:
+        shape = self._broadcast_shape(cond.shape, a.shape, b.shape)
+        if cond.dtype != np.bool_:
+            cond = self.astype(cond, np.bool_)
+        out = self._new(shape, a.dtype)
+        operands = [self._expand_view(v, shape) for v in (cond, a, b)]
+        return self._elementwise("elementwise", "where_select", a.dtype, out, operands)
+
+    def _activation(self, prefix: str, name: str, x: CLArray, alpha) -> CLArray:
+        if x.dtype.kind != "f":
+            raise OpenCLError(f"activation {name!r} needs a float tensor, got {x.dtype}")
+        self._require_kernel("activations", f"{prefix}_{name}", x.dtype, f"activation {name!r}")
+        value = x.dtype.type(0.0 if alpha is None else alpha)
+        return self._elementwise("activations", f"{prefix}_{name}", x.dtype,
+                                 self._new(x.shape, x.dtype), [x], [value])
+
+    @_plain_errors
+    def activation(self, name: str, x: CLArray, alpha: float | None) -> CLArray:
+        return self._activation("act", name, x, alpha)
+
+    @_plain_errors
+    def activation_derivative(self, name: str, x: CLArray, alpha: float | None) -> CLArray:
+        return self._activation("dact", name, x, alpha)
+
+    # --------------------------------------------------------------- reductions
+    def _as_outer_r_inner(self, x: CLArray, axes: tuple[int, ...]):
+        """A contiguous array and (outer, R, inner) with the reduced axes as R."""
+        block = tuple(range(axes[0], axes[-1] + 1)) == tuple(axes)
+        if not (x.is_contiguous and block):
+            kept = tuple(d for d in range(x.ndim) if d not in axes)
+            x = self.copy(self.permute(x, kept + tuple(axes)))
+            axes = tuple(range(len(kept), x.ndim))
+        outer = math.prod(x.shape[:axes[0]])
+        reduced = math.prod(x.shape[axes[0]:axes[-1] + 1])
+        inner = math.prod(x.shape[axes[-1] + 1:])
+        return x, outer, reduced, inner
+
+    @staticmethod
+    def _reduced_shape(shape, axes, keepdims):
+        if keepdims:
+            return tuple(1 if d in axes else s for d, s in enumerate(shape))
+        return tuple(s for d, s in enumerate(shape) if d not in axes)
+
+    @_plain_errors
+    def reduce(self, op: str, x: CLArray, axes: tuple[int, ...], keepdims: bool) -> CLArray:
+        if op not in REDUCE_OPS:
+            raise OpenCLError(f"unknown reduction {op!r}; known: {', '.join(REDUCE_OPS)}")
+        axes = tuple(sorted(axes))
+        out_shape = self._reduced_shape(x.shape, axes, keepdims)
+        if op == "sum" and x.dtype == np.bool_:
+            x = self.astype(x, np.int64)  # numpy counts booleans as int64
+        if any(x.shape[d] == 0 for d in axes):
+            if op == "sum":
+                return self.full(out_shape, 0, x.dtype)
+            raise OpenCLError(f"reduce {op!r}: zero-size axis {axes} of shape {x.shape} "
+                              "has no identity")
+        out = self._new(out_shape, x.dtype)
+        if out.size == 0:
+            return out
+        src, outer, reduced, inner = self._as_outer_r_inner(x, axes)
+        rt = self._rt
+        if inner == 1 and reduced >= 1024 and outer < 64:
+            local = min(256, rt.max_work_group_size)
+            knl = rt.kernel("reduce", f"reduce_{op}_rows", x.dtype)
+            knl(rt.queue, (outer * local,), (local,), _i32(reduced), out.data, src.data,
+                _i32(src.offset), rt.cl.LocalMemory(local * x.dtype.itemsize))
+        else:
+            knl = rt.kernel("reduce", f"reduce_{op}_mid", x.dtype)
+            rt.launch_1d(knl, outer * inner, _i32(outer), _i32(reduced), _i32(inner),
+                         out.data, src.data, _i32(src.offset))
+        return out
+
+    @_plain_errors
+    def arg_reduce(self, op: str, x: CLArray, axis: int, keepdims: bool) -> CLArray:
+        if op not in ARG_REDUCE_OPS:
+            raise OpenCLError(f"unknown arg reduction {op!r}; known: {', '.join(ARG_REDUCE_OPS)}")
+        if x.shape[axis] == 0:
+            raise OpenCLError(f"{op}: axis {axis} of shape {x.shape} is empty")
+        out = self._new(self._reduced_shape(x.shape, (axis,), keepdims), np.int64)
+        if out.size == 0:
+            return out
+        src, outer, reduced, inner = self._as_outer_r_inner(x, (axis,))
+        knl = self._rt.kernel("reduce", f"argreduce_{op}_mid", x.dtype)
+        self._rt.launch_1d(knl, outer * inner, _i32(outer), _i32(reduced), _i32(inner),
+                           out.data, src.data, _i32(src.offset))
+        return out
+
+    # ----------------------------------------------------------------- movement
+    @_plain_errors
+    def reshape(self, x: CLArray, shape) -> CLArray:
+        shape = tuple(shape)
+        src = self._contiguous(x)
+        return src.view(shape, contiguous_strides(shape), src.offset)
+
+    @_plain_errors
+    def permute(self, x: CLArray, axes) -> CLArray:
+        return x.view(tuple(x.shape[a] for a in axes), tuple(x.strides[a] for a in axes),
+                      x.offset)
+
+    @_plain_errors
+    def expand(self, x: CLArray, shape) -> CLArray:
+        return self._expand_view(x, tuple(shape))
+
+    @_plain_errors
+    def getitem(self, x: CLArray, index) -> CLArray:
+        index = index if isinstance(index, tuple) else (index,)
+        if is_basic_index(index):
+            return x.view(*basic_index_view(x.shape, x.strides, x.offset, index))
+        # Advanced indexing: numpy applies its own rules to the host grid of element
+        # offsets; the device then gathers those elements.
+        offsets = element_offsets(x.shape, x.strides, x.offset)[index]
+        out = self._new(offsets.shape, x.dtype)
+        if out.size:
+            dev_offsets = self.from_numpy(offsets.astype(np.int32))
+            knl = self._rt.kernel("indexing", "take_flat", x.dtype)
+            self._rt.launch_1d(knl, out.size, _i32(out.size), out.data, dev_offsets.data,
+                               x.data)
+        return out
+
+    @_plain_errors
+    def index_add(self, shape, index, src: CLArray) -> CLArray:
+        shape = tuple(shape)
+        index = index if isinstance(index, tuple) else (index,)
+        out = self.full(shape, 0, src.dtype)
+        if is_basic_index(index):  # a view: no element is hit twice
+            target = out.view(*basic_index_view(shape, out.strides, 0, index))
+            self.assign(target, src)
+            return out
+        targets = np.arange(math.prod(shape), dtype=np.int64).reshape(shape)[index]
+        src = self._contiguous(self._expand_view(src, targets.shape))
+        flat = targets.ravel()
+        if flat.size == 0:
+            return out
+        order = np.argsort(flat, kind="stable")
+        unique, starts = np.unique(flat[order], return_index=True)
+        starts = np.append(starts, flat.size)
+        args = [self.from_numpy(a.astype(np.int32)) for a in (unique, starts, order)]
+        if src.offset:
+            src = self.copy(src)
+        knl = self._rt.kernel("indexing", "segment_sum", src.dtype)
+        self._rt.launch_1d(knl, unique.size, _i32(unique.size), out.data,
+                           args[0].data, args[1].data, args[2].data, src.data)
+        return out
+
+    def _along_axis_views(self, x_shape, axis, *arrays):
+        """Contiguous copies of arrays broadcast on every axis except `axis`."""
+        others = [tuple(s for d, s in enumerate(a.shape) if d != axis) for a in arrays]
+        common = self._broadcast_shape(*others)
+        views = []
+        for a in arrays:
+            target = common[:axis] + (a.shape[axis],) + common[axis:]
+            views.append(self._contiguous(self._expand_view(a, target)))
+        pre = math.prod(common[:axis])
+        post = math.prod(common[axis:])
+        return views, pre, post
+
+    @_plain_errors
+    def gather(self, x: CLArray, axis: int, index: CLArray) -> CLArray:
+        if index.dtype != np.int64:
+            index = self.astype(index, np.int64)
+        (xs, idx), pre, post = self._along_axis_views(x.shape, axis, x, index)
+        out = self._new(idx.shape, x.dtype)
+        knl = self._rt.kernel("indexing", "take_along_axis", x.dtype)
+        self._rt.launch_1d(knl, out.size, _i32(pre), _i32(xs.shape[axis]),
+                           _i32(idx.shape[axis]), _i32(post), out.data, xs.data,
+                           _i32(xs.offset), idx.data, _i32(idx.offset))
+        return out
+
+    @_plain_errors
+    def scatter_add(self, shape, axis: int, index: CLArray, src: CLArray) -> CLArray:
+        shape = tuple(shape)
+        if index.dtype != np.int64:
+            index = self.astype(index, np.int64)
+        idx = self._contiguous(index)
+        vals = self._contiguous(self._expand_view(src, idx.shape))
+        out = self._new(shape, src.dtype)
+        pre = math.prod(shape[:axis])
+        post = math.prod(shape[axis + 1:])
+        knl = self._rt.kernel("indexing", "scatter_add_along_axis", src.dtype)
+        self._rt.launch_1d(knl, out.size, _i32(pre), _i32(shape[axis]),
+                           _i32(idx.shape[axis]), _i32(post), out.data, idx.data,
+                           _i32(idx.offset), vals.data, _i32(vals.offset))
+        return out
+
+    @_plain_errors
+    def cat(self, buffers: Sequence[CLArray], axis: int) -> CLArray:
+        first = buffers[0]
+        shape = list(first.shape)
+        shape[axis] = sum(b.shape[axis] for b in buffers)
+        out = self._new(tuple(shape), first.dtype)
+        start = 0
+        for b in buffers:
+            part = out.view(b.shape, out.strides, start * out.strides[axis])
+            self._elementwise("elementwise", "copy", out.dtype, part, [b])
+            start += b.shape[axis]
+        return out
+
+    # ------------------------------------------------------------------- linalg
+    @_plain_errors
+    def matmul(self, a: CLArray, b: CLArray, transpose_a: bool = False,
+               transpose_b: bool = False) -> CLArray:
+        from vecgrad.backends.opencl_linalg import matmul
+
+        return matmul(self, a, b, transpose_a, transpose_b)
+
+    # -------------------------------------------------------------- convolution
+    @_plain_errors
+    def im2col(self, x, kernel_size, stride, padding, dilation) -> CLArray:
+        from vecgrad.backends.opencl_linalg import im2col
+
+        return im2col(self, x, kernel_size, stride, padding, dilation)
+
+    @_plain_errors
+    def col2im(self, cols, input_shape, kernel_size, stride, padding, dilation) -> CLArray:
+        from vecgrad.backends.opencl_linalg import col2im
+
+        return col2im(self, cols, tuple(input_shape), kernel_size, stride, padding, dilation)
+
+    # ------------------------------------------------------------------ softmax
+    def _rowwise(self, name: str, x: CLArray, axis: int) -> CLArray:
+        if x.dtype.kind != "f":
+            raise OpenCLError(f"{name} needs a float tensor, got {x.dtype}")
+        last = x.ndim - 1
+        order = tuple(d for d in range(x.ndim) if d != axis) + (axis,)
+        src = self._contiguous(self.permute(x, order) if axis != last else x)
+        out = self._new(src.shape, x.dtype)
+        length = src.shape[-1] if src.ndim else 1
+        rows = out.size // max(length, 1)
+        if out.size:
+            rt = self._rt
+            local = 1
+            while local < min(length, 256, rt.max_work_group_size):
+                local *= 2
+            knl = rt.kernel("softmax", f"{name}_rows", x.dtype)
+            knl(rt.queue, (rows * local,), (local,), _i32(length), out.data, src.data,
+                _i32(src.offset), rt.cl.LocalMemory(local * x.dtype.itemsize))
+        if axis == last:
+            return out
+        inverse = tuple(int(i) for i in np.argsort(order))
+        return self.permute(out, inverse)
+
+    @_plain_errors
+    def softmax(self, x: CLArray, axis: int) -> CLArray:
+        return self._rowwise("softmax", x, axis)
+
+    @_plain_errors
+    def log_softmax(self, x: CLArray, axis: int) -> CLArray:
+        return self._rowwise("log_softmax", x, axis)
+
+
+def create_backend(device: str) -> OpenCLBackend:
+    """Registry hook (vecgrad/backends/__init__.py): open "opencl" or "opencl:P:D"."""
+    return OpenCLBackend(device)
+
+
+def list_devices() -> list[str]:
+    """Registry hook: the explicit device strings of every OpenCL device here."""
+    return [info.device_string for info in _list_device_infos()]

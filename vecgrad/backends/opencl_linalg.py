@@ -1,0 +1,97 @@
+"""Host side of kernels/matmul.cl and kernels/conv2d.cl for the OpenCL backend."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vecgrad.backends.opencl_array import CLArray, collapse_dims, expanded_strides
+from vecgrad.backends.opencl_runtime import OpenCLError
+
+
+def _batch_operand(backend, x: CLArray, batch: tuple[int, ...]):
+    """x broadcast over `batch`, walked with a single batch stride.
+
+    Returns (array, batch_stride); copies only when the broadcast batch axes cannot be
+    walked with one stride (e.g. a stretched axis between two real ones).
+    """
+    if not batch:
+        return x, 0
+    strides = expanded_strides(x.shape[:-2], x.strides[:-2], batch)
+    shape, (merged,) = collapse_dims(batch, [strides])
+    if len(shape) == 1:
+        return x, merged[0]
+    full = backend.copy(backend.expand(x, batch + x.shape[-2:]))
+    return full, full.shape[-1] * full.shape[-2]
+
+
+def matmul(backend, a: CLArray, b: CLArray, transpose_a: bool, transpose_b: bool) -> CLArray:
+    """op(a) @ op(b) with numpy.matmul batch broadcasting (both ndim >= 2)."""
+    if a.dtype != b.dtype:
+        raise OpenCLError(f"matmul: dtypes differ ({a.dtype} and {b.dtype})")
+    if a.dtype == np.bool_:
+        raise OpenCLError("matmul: bool operands are not supported on OpenCL")
+    m, k = (a.shape[-1], a.shape[-2]) if transpose_a else (a.shape[-2], a.shape[-1])
+    k2, n = (b.shape[-1], b.shape[-2]) if transpose_b else (b.shape[-2], b.shape[-1])
+    if k != k2:
+        raise OpenCLError(f"matmul: shapes {a.shape} and {b.shape} do not align ({k} != {k2})")
+    batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+    out = backend._new(batch + (m, n), a.dtype)
+    if out.size == 0:
+        return out
+    if k == 0:
+        return backend.full(out.shape, 0, a.dtype)
+    a, a_sb = _batch_operand(backend, a, batch)
+    b, b_sb = _batch_operand(backend, b, batch)
+    a_sm, a_sk = (a.strides[-1], a.strides[-2]) if transpose_a else a.strides[-2:]
+    b_sk, b_sn = (b.strides[-1], b.strides[-2]) if transpose_b else b.strides[-2:]
+    nbatch = int(np.prod(batch)) if batch else 1
+
+    tiles = backend.matmul_tiles
+    rt = backend.runtime
+    knl = rt.kernel("matmul", "matmul", a.dtype, tiles)
+    lx, ly = tiles["TN"] // tiles["WN"], tiles["TM"] // tiles["WM"]
+    groups_n = -(-n // tiles["TN"])
+    groups_m = -(-m // tiles["TM"])
+    i32 = np.int32
+    knl(rt.queue, (groups_n * lx, groups_m * ly, nbatch), (lx, ly, 1),
+        i32(m), i32(n), i32(k),
+        a.data, i32(a.offset), i32(a_sm), i32(a_sk), i32(a_sb),
+        b.data, i32(b.offset), i32(b_sk), i32(b_sn), i32(b_sb),
+        out.data, i32(0), i32(n), i32(m * n))
+    return out
+
+
+def _conv_geometry(input_shape, kernel_size, stride, padding, dilation, what):
+    n, c, h, w = input_shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    if oh <= 0 or ow <= 0:
+        raise OpenCLError(
+            f"{what}: kernel {kernel_size} with dilation {dilation} does not fit the "
+            f"padded input {h + 2 * ph}x{w + 2 * pw}"
+        )
+    return [np.int32(v) for v in (n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)]
+
+
+def im2col(backend, x: CLArray, kernel_size, stride, padding, dilation) -> CLArray:
+    """Patches of an NCHW input as (N, C*KH*KW, OH*OW) columns (see conv2d.cl)."""
+    geo = _conv_geometry(x.shape, kernel_size, stride, padding, dilation, "im2col")
+    n, c, _, _, kh, kw = (int(v) for v in geo[:6])
+    oh, ow = int(geo[12]), int(geo[13])
+    src = backend._contiguous(x)
+    out = backend._new((n, c * kh * kw, oh * ow), x.dtype)
+    knl = backend.runtime.kernel("conv2d", "im2col", x.dtype)
+    backend.runtime.launch_1d(knl, out.size, *geo, out.data, src.data, np.int32(src.offset))
+    return out
+
+
+def col2im(backend, cols: CLArray, input_shape, kernel_size, stride, padding,
+           dilation) -> CLArray:
+    """The adjoint of im2col: sums column entries back into an NCHW buffer."""
+    geo = _conv_geometry(input_shape, kernel_size, stride, padding, dilation, "col2im")
+    src = backend._contiguous(cols)
+    out = backend._new(tuple(input_shape), cols.dtype)
+    knl = backend.runtime.kernel("conv2d", "col2im", cols.dtype)
+    backend.runtime.launch_1d(knl, out.size, *geo, out.data, src.data, np.int32(src.offset))
+    return out

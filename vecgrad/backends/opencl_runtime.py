@@ -1,0 +1,293 @@
+"""OpenCL runtime: device discovery, one context/queue per device, the program cache and
+readable errors.
+
+Nothing here touches OpenCL at import time: pyopencl is imported and platforms are
+queried only when a device is first asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.resources
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+
+NO_PLATFORM_HELP = (
+    "no OpenCL platform found. Install one: `pip install pocl-binary-distribution` gives a "
+    "CPU device anywhere; for a GPU install its vendor driver (NVIDIA, AMD ROCm, Intel "
+    "compute-runtime) and make sure its ICD file is registered under /etc/OpenCL/vendors. "
+    "The 'cpu' device (numpy) works without OpenCL."
+)
+
+# Element types the kernels are compiled for: numpy dtype -> (C type, is_float, is_bool).
+C_TYPES = {
+    np.dtype(np.float32): ("float", True, False),
+    np.dtype(np.float64): ("double", True, False),
+    np.dtype(np.int64): ("long", False, False),
+    np.dtype(np.bool_): ("uchar", False, True),
+}
+
+
+class OpenCLError(RuntimeError):
+    """An OpenCL problem explained in words (device, op, error name, build log)."""
+
+
+def _pyopencl():
+    try:
+        import pyopencl
+    except ImportError as exc:  # pyopencl is a dependency, but say how to fix a broken env
+        raise OpenCLError(
+            f"pyopencl cannot be imported ({exc}); install it with `pip install pyopencl`"
+        ) from None
+    return pyopencl
+
+
+def error_name(exc: Exception) -> str:
+    """'CL_OUT_OF_RESOURCES (-5) in clEnqueueNDRangeKernel' for a pyopencl error."""
+    cl = _pyopencl()
+    code = getattr(exc, "code", None)
+    routine = getattr(exc, "routine", "") or ""
+    if callable(code):  # pyopencl.Error exposes code() on some versions
+        code = code()
+    if isinstance(code, int):
+        try:
+            name = "CL_" + cl.status_code.to_string(code)
+        except (ValueError, KeyError, AttributeError):
+            name = "CL error"
+        where = f" in {routine}" if routine else ""
+        return f"{name} ({code}){where}"
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+@contextlib.contextmanager
+def cl_errors(what: str) -> Iterator[None]:
+    """Turn a pyopencl exception inside the block into an OpenCLError naming `what`."""
+    cl = _pyopencl()
+    try:
+        yield
+    except cl.Error as exc:
+        raise OpenCLError(f"{what}: {error_name(exc)}") from None
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What `vecgrad devices` shows about one OpenCL device."""
+
+    platform_index: int
+    device_index: int
+    platform: str
+    name: str
+    type: str
+    compute_units: int
+    global_mem_bytes: int
+    local_mem_bytes: int
+    max_work_group_size: int
+    fp64: bool
+
+    @property
+    def device_string(self) -> str:
+        return f"opencl:{self.platform_index}:{self.device_index}"
+
+
+def _device_type(cl, dev) -> str:
+    kinds = []
+    for flag, label in ((cl.device_type.GPU, "GPU"), (cl.device_type.CPU, "CPU"),
+                        (cl.device_type.ACCELERATOR, "accelerator")):
+        if dev.type & flag:
+            kinds.append(label)
+    return "/".join(kinds) or "other"
+
+
+def _discover() -> list[tuple[Any, DeviceInfo]]:
+    cl = _pyopencl()
+    try:
+        platforms = cl.get_platforms()
+    except cl.Error:
+        platforms = []
+    found = []
+    for p_idx, platform in enumerate(platforms):
+        try:
+            devices = platform.get_devices()
+        except cl.Error:  # a platform with no usable device (e.g. driver without hardware)
+            continue
+        for d_idx, dev in enumerate(devices):
+            info = DeviceInfo(
+                platform_index=p_idx,
+                device_index=d_idx,
+                platform=platform.name.strip(),
+                name=dev.name.strip(),
+                type=_device_type(cl, dev),
+                compute_units=int(dev.max_compute_units),
+                global_mem_bytes=int(dev.global_mem_size),
+                local_mem_bytes=int(dev.local_mem_size),
+                max_work_group_size=int(dev.max_work_group_size),
+                fp64="cl_khr_fp64" in dev.extensions.split(),
+            )
+            found.append((dev, info))
+    return found
+
+
+def list_devices() -> list[DeviceInfo]:
+    """Every OpenCL device on every platform; [] when there is no platform."""
+    return [info for _, info in _discover()]
+
+
+_DEVICE_RE = re.compile(r"^opencl(?::(\d+):(\d+))?$")
+
+
+def resolve_device(device: str) -> tuple[Any, DeviceInfo]:
+    """Find the cl.Device for "opencl" (a GPU if any, else a CPU) or "opencl:P:D"."""
+    match = _DEVICE_RE.match(device.strip())
+    if match is None:
+        raise OpenCLError(
+            f"bad OpenCL device string {device!r}: use 'opencl' (best device) or "
+            "'opencl:P:D' (platform P, device D; `vecgrad devices` lists them)"
+        )
+    found = _discover()
+    if not found:
+        raise OpenCLError(NO_PLATFORM_HELP)
+    if match.group(1) is None:
+        for wanted in ("GPU", "CPU"):
+            for dev, info in found:
+                if wanted in info.type.split("/"):
+                    return dev, info
+        return found[0]
+    p_idx, d_idx = int(match.group(1)), int(match.group(2))
+    for dev, info in found:
+        if (info.platform_index, info.device_index) == (p_idx, d_idx):
+            return dev, info
+    listing = "; ".join(f"{i.device_string} = {i.name} ({i.type}, {i.platform})"
+                        for _, i in found)
+    raise OpenCLError(f"no OpenCL device {device!r}; available: {listing}")
+
+
+def kernel_source(family: str) -> str:
+    """The text of kernels/<family>.cl as shipped in the vecgrad.kernels package."""
+    root = importlib.resources.files("vecgrad.kernels")
+    path = root.joinpath(f"{family}.cl")
+    if not path.is_file():
+        raise OpenCLError(f"kernel file {family}.cl is missing from the vecgrad.kernels package")
+    return path.read_text(encoding="utf-8")
+
+
+def kernel_names(family: str) -> list[str]:
+    """Names declared with `__kernel void` or generated by the macros of a family file.
+
+    Used by tests; the authoritative list comes from a built program (Runtime.kernels).
+    """
+    return re.findall(r"__kernel\s+(?:__attribute__\(\(.*?\)\)\s*)?void\s+(\w+)",
+                      kernel_source(family))
+
+
+class Runtime:
+    """Context, in-order queue, memory pool and compiled programs of one device."""
+
+    def __init__(self, device: str):
+        cl = _pyopencl()
+        import pyopencl.tools as cl_tools
+
+        self.cl = cl
+        self.cl_device, self.info = resolve_device(device)
+        self.is_gpu = "GPU" in self.info.type.split("/")
+        with cl_errors(f"creating an OpenCL context on {self.info.name}"):
+            self.context = cl.Context([self.cl_device])
+            self.queue = cl.CommandQueue(self.context)
+            self.pool = cl_tools.MemoryPool(cl_tools.ImmediateAllocator(self.queue))
+        self.max_work_group_size = self.info.max_work_group_size
+        self._programs: dict[tuple, Any] = {}
+        self._kernels: dict[tuple, Any] = {}
+
+    # ------------------------------------------------------------------ programs
+    def check_dtype(self, dtype: np.dtype, what: str) -> None:
+        dtype = np.dtype(dtype)
+        if dtype not in C_TYPES:
+            raise OpenCLError(f"{what}: dtype {dtype} is not supported on OpenCL "
+                              f"(supported: float32, float64, int64, bool)")
+        if dtype == np.float64 and not self.info.fp64:
+            raise OpenCLError(
+                f"{what}: float64 needs the cl_khr_fp64 extension, which {self.info.name} "
+                "does not have; use float32 (tensor.float()) on this device"
+            )
+
+    def build_options(self, dtype: np.dtype, defines: dict[str, Any] | None = None) -> list:
+        c_type, is_float, is_bool = C_TYPES[np.dtype(dtype)]
+        opts = {"T": c_type, "T_IS_FLOAT": int(is_float), "T_IS_BOOL": int(is_bool),
+                "HAVE_FP64": int(self.info.fp64)}
+        opts.update(defines or {})
+        return [f"-D{k}={v}" for k, v in opts.items()]
+
+    def program(self, family: str, dtype: np.dtype, defines: dict[str, Any] | None = None):
+        """kernels/<family>.cl built for `dtype` (and extra defines), once per device."""
+        dtype = np.dtype(dtype)
+        key = (family, dtype, tuple(sorted((defines or {}).items())))
+        prg = self._programs.get(key)
+        if prg is None:
+            self.check_dtype(dtype, f"kernels/{family}.cl")
+            common = kernel_source("common")
+            source = common + "\n" + kernel_source(family)
+            prg = self._build(family, source, self.build_options(dtype, defines),
+                              common.count("\n") + 1)
+            self._programs[key] = prg
+        return prg
+
+    def _build(self, family: str, source: str, options: list, prelude_lines: int):
+        cl = self.cl
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", cl.CompilerWarning)
+                return cl.Program(self.context, source).build(options=options)
+        except cl.Error as exc:
+            log = str(exc)
+            raise OpenCLError(
+                f"building kernels/{family}.cl for {self.info.name} failed "
+                f"(options: {' '.join(options)}; line numbers include the {prelude_lines} "
+                f"lines of kernels/common.cl prepended to it).\nBuild log:\n{log}"
+            ) from None
+
+    def kernel(self, family: str, name: str, dtype: np.dtype,
+               defines: dict[str, Any] | None = None):
+        """A cached kernel object (retrieving one from a program is not free)."""
+        key = (family, name, np.dtype(dtype), tuple(sorted((defines or {}).items())))
+        knl = self._kernels.get(key)
+        if knl is None:
+            prg = self.program(family, dtype, defines)
+            try:
+                knl = self.cl.Kernel(prg, name)
+            except self.cl.Error:
+                raise OpenCLError(
+                    f"kernels/{family}.cl has no kernel {name!r} for {np.dtype(dtype)}"
+                ) from None
+            self._kernels[key] = knl
+        return knl
+
+    def has_kernel(self, family: str, name: str, dtype: np.dtype) -> bool:
+        try:
+            self.kernel(family, name, dtype)
+        except OpenCLError:
+            return False
+        return True
+
+    def kernels(self, family: str, dtype: np.dtype) -> list[str]:
+        """Names of the kernels a built program really contains."""
+        prg = self.program(family, dtype)
+        return sorted(k.function_name for k in prg.all_kernels())
+
+    # ----------------------------------------------------------------- launching
+    def local_size_1d(self) -> int:
+        return min(256, self.max_work_group_size)
+
+    def launch_1d(self, knl, n: int, *args) -> None:
+        """One work-item per element: global size padded to the work-group size."""
+        if n <= 0:
+            return
+        local = self.local_size_1d()
+        global_size = (n + local - 1) // local * local
+        knl(self.queue, (global_size,), (local,), *args)
+
+    def alloc(self, nbytes: int):
+        """A pooled device buffer (returned to the pool when garbage-collected)."""
+        return self.pool.allocate(max(int(nbytes), 1))
