@@ -1,0 +1,121 @@
+"""Backends: where a Tensor's buffer lives and who runs the primitives on it.
+
+The table below is the whole registry: a device kind names the module that implements
+it. Modules are imported only when a device of that kind is first asked for, so importing
+vecgrad never touches OpenCL.
+
+A backend module provides ``create_backend(device: str) -> Backend`` (``device`` is the
+validated string, e.g. "cpu", "opencl" or "opencl:0:1") and may provide
+``list_devices() -> list[str]`` naming the concrete devices it can open.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+
+from vecgrad.backends.base import Backend
+
+#: device kind -> module implementing it (imported lazily)
+BACKEND_MODULES = {
+    "cpu": "vecgrad.backends.numpy_backend",
+    "opencl": "vecgrad.backends.opencl_backend",
+}
+
+_OPENCL_EXPLICIT = re.compile(r"^opencl:(\d+):(\d+)$")
+
+
+class DeviceError(ValueError):
+    """A device string that does not name a usable device."""
+
+
+def parse_device(device) -> str:
+    """Validate a device string and return it normalised (stripped, lower case).
+
+    Accepted: "cpu", "opencl" (the best OpenCL device) and "opencl:P:D" (platform P,
+    device D). Anything else raises DeviceError naming the accepted forms.
+    """
+    if not isinstance(device, str):
+        raise DeviceError(f"device must be a string such as 'cpu' or 'opencl', "
+                          f"got {type(device).__name__} {device!r}")
+    name = device.strip().lower()
+    if name in ("cpu", "opencl") or _OPENCL_EXPLICIT.match(name):
+        return name
+    raise DeviceError(f"unknown device {device!r}; expected 'cpu', 'opencl' or "
+                      f"'opencl:<platform>:<device>' (e.g. 'opencl:0:0')")
+
+
+def default_device() -> str:
+    """The device new tensors go to: $VECGRAD_DEVICE (read at every call), else "cpu"."""
+    return parse_device(os.environ.get("VECGRAD_DEVICE", "cpu") or "cpu")
+
+
+def _kind(device: str) -> str:
+    return device.split(":", 1)[0]
+
+
+def get_backend(device: str | None = None) -> Backend:
+    """The Backend for `device` (default: default_device()), created once per device.
+
+    "opencl" and the explicit "opencl:P:D" it resolves to share one instance, so tensors
+    made through either string can meet in one op.
+    """
+    name = default_device() if device is None else parse_device(device)
+    backend = _cached_backend(name)
+    if backend.device != name:
+        # e.g. "opencl" resolved to "opencl:0:0": make the explicit name find the same one
+        _cached_backend.cache_registry[backend.device] = backend
+    return backend
+
+
+class _BackendCache:
+    """A per-device-string cache (like functools.cache, plus aliasing resolved names)."""
+
+    def __init__(self):
+        self.cache_registry: dict[str, Backend] = {}
+
+    def __call__(self, name: str) -> Backend:
+        backend = self.cache_registry.get(name)
+        if backend is None:
+            backend = _create(name)
+            self.cache_registry[name] = backend
+        return backend
+
+
+def _create(name: str) -> Backend:
+    module = _load_module(_kind(name))
+    return module.create_backend(name)
+
+
+def _load_module(kind: str):
+    module_name = BACKEND_MODULES[kind]
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        raise DeviceError(f"the {kind!r} backend cannot be loaded ({module_name}): {exc}") from exc
+
+
+# The cache of opened devices: like PyTorch's per-device state, created on first use.
+_cached_backend = _BackendCache()
+
+
+def available_devices() -> list[str]:
+    """Every device string that can be used here: "cpu" first, then OpenCL devices.
+
+    OpenCL devices are listed only when the OpenCL backend loads and finds devices; a
+    machine without OpenCL simply gets ["cpu"].
+    """
+    devices = ["cpu"]
+    try:
+        module = _load_module("opencl")
+    except DeviceError:
+        return devices
+    lister = getattr(module, "list_devices", None)
+    if lister is None:
+        return devices
+    try:
+        devices.extend(lister())
+    except Exception:  # no platform / driver problems: OpenCL is simply unavailable
+        return devices
+    return devices

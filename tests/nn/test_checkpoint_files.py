@@ -1,0 +1,336 @@
+"""vecgrad.checkpoint: round trips, refusal of pickles, tampering, truncation, atomicity."""
+
+import json
+import os
+import pathlib
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+
+from vecgrad import checkpoint
+from vecgrad.checkpoint import CheckpointError
+
+
+class _RunsCodeWhenUnpickled:
+    """Unpickling this touches a marker file: proof that loading executed a payload."""
+
+    def __init__(self, marker):
+        self.marker = pathlib.Path(marker)
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (self.marker,))
+
+
+def _members(path):
+    with np.load(path, allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+def _manifest(members):
+    return json.loads(members["__manifest__"].tobytes().decode())
+
+
+def _write_members(path, members, manifest=None, fix_digest=True):
+    """Rewrite an archive, optionally with an edited manifest (and a matching digest)."""
+    import hashlib
+
+    members = dict(members)
+    if manifest is not None:
+        raw = json.dumps(manifest).encode()
+        members["__manifest__"] = np.frombuffer(raw, np.uint8)
+        if fix_digest:
+            digest = hashlib.sha256(raw).hexdigest().encode()
+            members["__digest__"] = np.frombuffer(digest, np.uint8)
+    np.savez(path, **members)
+
+
+def _node_for(manifest, key):
+    """The manifest node of top-level dict key `key`."""
+    root = manifest["nodes"][0]
+    index = dict((k, i) for k, i in root["items"])[key]
+    return manifest["nodes"][index]
+
+
+@pytest.fixture
+def state():
+    rng = np.random.default_rng(0)
+    return {
+        "weights": rng.standard_normal((3, 4)).astype(np.float32),
+        "double": rng.standard_normal(5),
+        "labels": np.arange(6, dtype=np.int64).reshape(2, 3),
+        "mask": np.array([True, False, True]),
+        "scalar_array": np.array(2.5),
+        "empty": np.zeros((0, 3), dtype=np.float32),
+        "strided": np.arange(12.0).reshape(3, 4)[:, ::2].T,
+        "epoch": 7,
+        "lr": 0.1,
+        "specials": [float("inf"), float("-inf"), float("nan"), -0.0],
+        "big_int": 2**70,
+        "name": "mlp ✓",
+        "flag": True,
+        "nothing": None,
+        "betas": (0.9, 0.999),
+        "nested": {"a": {"b": [1, {"c": np.ones(2)}], "d": ()}},
+    }
+
+
+def _assert_same(expected, actual):
+    stack = [(expected, actual, "state")]
+    while stack:
+        e, a, where = stack.pop()
+        assert type(e) is type(a), where
+        if isinstance(e, dict):
+            assert list(e) == list(a), where
+            stack.extend((e[k], a[k], f"{where}[{k!r}]") for k in e)
+        elif isinstance(e, (list, tuple)):
+            assert len(e) == len(a), where
+            stack.extend((x, y, f"{where}[{i}]") for i, (x, y) in enumerate(zip(e, a)))
+        elif isinstance(e, np.ndarray):
+            assert e.dtype == a.dtype and e.shape == a.shape, where
+            np.testing.assert_array_equal(e, a)
+        elif isinstance(e, float) and np.isnan(e):
+            assert np.isnan(a), where
+        else:
+            assert e == a, where
+            if isinstance(e, float):
+                assert np.copysign(1.0, e) == np.copysign(1.0, a), where
+
+
+def test_round_trip_keeps_structure_types_and_values(tmp_path, state):
+    path = tmp_path / "model.npz"
+    checkpoint.save(state, path)
+    _assert_same(state, checkpoint.load(path))
+
+
+def test_file_is_a_plain_npz_without_pickles(tmp_path, state):
+    path = tmp_path / "model.npz"
+    checkpoint.save(state, path)
+    assert zipfile.is_zipfile(path)
+    members = _members(path)  # numpy itself reads it with allow_pickle=False
+    assert all(m.dtype != object for m in members.values())
+    assert _manifest(members)["format"] == "vecgrad-checkpoint"
+
+
+def test_deeply_nested_state_needs_no_recursion(tmp_path):
+    deep = leaf = []
+    for _ in range(5000):
+        leaf.append([])
+        leaf = leaf[0]
+    leaf.append(np.arange(3))
+    checkpoint.save({"deep": deep}, tmp_path / "deep.npz")
+    node = checkpoint.load(tmp_path / "deep.npz")["deep"]
+    for _ in range(5000):
+        node = node[0]
+    np.testing.assert_array_equal(node[0], np.arange(3))
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"x": {1, 2}}, r"state\['x'\].*set"),
+        ({"x": [lambda: 0]}, r"state\['x'\]\[0\].*function"),
+        ({"x": np.array([object()], dtype=object)}, r"state\['x'\].*dtype object"),
+        ({"x": np.array(["text"])}, r"state\['x'\].*dtype <U4"),
+        ({1: np.zeros(2)}, r"dict keys must be str.*1"),
+    ],
+)
+def test_save_refuses_values_it_cannot_store_safely(tmp_path, bad, message):
+    path = tmp_path / "bad.npz"
+    with pytest.raises(CheckpointError, match=message):
+        checkpoint.save(bad, path)
+    assert not path.exists()
+    assert os.listdir(tmp_path) == []  # no temp file left behind
+
+
+def test_save_refuses_cycles(tmp_path):
+    cyclic = {"a": []}
+    cyclic["a"].append(cyclic)
+    with pytest.raises(CheckpointError, match="appears twice"):
+        checkpoint.save(cyclic, tmp_path / "cycle.npz")
+
+
+def test_pickled_file_is_refused_and_never_executed(tmp_path):
+    marker = tmp_path / "executed"
+    path = tmp_path / "evil.npz"
+    path.write_bytes(pickle.dumps({"weights": _RunsCodeWhenUnpickled(marker)}))
+    with pytest.raises(CheckpointError, match="pickled"):
+        checkpoint.load(path)
+    assert not marker.exists()
+
+
+def test_object_array_inside_archive_is_refused_and_never_executed(tmp_path, state):
+    marker = tmp_path / "executed"
+    path = tmp_path / "model.npz"
+    checkpoint.save(state, path)
+    members = _members(path)
+    member = _node_for(_manifest(members), "weights")["member"]
+    members[member] = np.array([_RunsCodeWhenUnpickled(marker)], dtype=object)
+    np.savez(path, allow_pickle=True, **members)
+    with pytest.raises(CheckpointError, match=rf"entry '{member}'.*pickled"):
+        checkpoint.load(path)
+    assert not marker.exists()
+
+
+def test_non_npy_member_is_refused(tmp_path, state):
+    path = tmp_path / "model.npz"
+    checkpoint.save(state, path)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("payload.pkl", pickle.dumps([1, 2]))
+    with pytest.raises(CheckpointError, match="payload.pkl"):
+        checkpoint.load(path)
+
+
+@pytest.mark.parametrize("keep", [0, 3, 100, 0.5, 0.9, -1])
+def test_truncated_file_is_refused(tmp_path, state, keep):
+    path = tmp_path / "model.npz"
+    checkpoint.save(state, path)
+    data = path.read_bytes()
+    cut = int(len(data) * keep) if isinstance(keep, float) else keep % len(data)
+    path.write_bytes(data[:cut])
+    with pytest.raises(CheckpointError):
+        checkpoint.load(path)
+
+
+def test_flipped_byte_is_detected(tmp_path, state):
+    path = tmp_path / "model.npz"
+    checkpoint.save(state, path)
+    data = bytearray(path.read_bytes())
+    raw = state["weights"].tobytes()
+    at = bytes(data).index(raw) + 5
+    data[at] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="corrupt|modified"):
+        checkpoint.load(path)
+
+
+def test_consistently_rewritten_data_is_detected_by_digest(tmp_path, state):
+    path = tmp_path / "model.npz"
+    checkpoint.save(state, path)
+    members = _members(path)
+    member = _node_for(_manifest(members), "weights")["member"]
+    members[member] = members[member] + 1  # a valid archive with other numbers in it
+    _write_members(path, members)
+    with pytest.raises(CheckpointError, match=rf"state\['weights'\].*SHA-256"):
+        checkpoint.load(path)
+
+
+def test_edited_manifest_without_digest_is_detected(tmp_path, state):
+    path = tmp_path / "model.npz"
+    checkpoint.save(state, path)
+    members = _members(path)
+    manifest = _manifest(members)
+    _node_for(manifest, "epoch")["value"] = 8
+    _write_members(path, members, manifest, fix_digest=False)
+    with pytest.raises(CheckpointError, match="manifest does not match its digest"):
+        checkpoint.load(path)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("shape", [4, 3], r"state\['weights'\]: shape mismatch: manifest says \(4, 3\).*\(3, 4\)"),
+        ("dtype", "<f8", r"state\['weights'\]: dtype mismatch: manifest says <f8.*<f4"),
+        ("dtype", "not-a-dtype", r"not a numpy dtype"),
+        ("member", "a999", r"state\['weights'\]: archive entry 'a999' is missing"),
+        ("type", "pickle", r"state\['weights'\]: unknown manifest node type 'pickle'"),
+    ],
+)
+def test_manifest_and_archive_disagreeing_is_named(tmp_path, state, field, value, message):
+    path = tmp_path / "model.npz"
+    checkpoint.save(state, path)
+    members = _members(path)
+    manifest = _manifest(members)
+    _node_for(manifest, "weights")[field] = value
+    _write_members(path, members, manifest)
+    with pytest.raises(CheckpointError, match=message):
+        checkpoint.load(path)
+
+
+def test_extra_and_missing_archive_entries_are_named(tmp_path, state):
+    path = tmp_path / "model.npz"
+    checkpoint.save(state, path)
+    members = _members(path)
+    _write_members(path, {**members, "smuggled": np.zeros(3)})
+    with pytest.raises(CheckpointError, match=r"not described by the manifest: \['smuggled'\]"):
+        checkpoint.load(path)
+    member = _node_for(_manifest(members), "double")["member"]
+    del members[member]
+    _write_members(path, members)
+    with pytest.raises(CheckpointError, match=rf"state\['double'\]: archive entry '{member}' is missing"):
+        checkpoint.load(path)
+
+
+def test_manifest_that_is_not_a_tree_is_refused(tmp_path, state):
+    path = tmp_path / "model.npz"
+    checkpoint.save(state, path)
+    members = _members(path)
+    manifest = _manifest(members)
+    root = manifest["nodes"][0]
+    root["items"].append(["again", root["items"][0][1]])  # one node with two parents
+    _write_members(path, members, manifest)
+    with pytest.raises(CheckpointError, match="invalid node"):
+        checkpoint.load(path)
+
+
+def test_other_files_are_refused_with_a_reason(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        checkpoint.load(tmp_path / "missing.npz")
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(CheckpointError, match="not a vecgrad checkpoint"):
+        checkpoint.load(text)
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, x=np.zeros(2))
+    with pytest.raises(CheckpointError, match="no __manifest__ entry"):
+        checkpoint.load(plain)
+
+
+def test_save_into_missing_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        checkpoint.save({"x": 1}, tmp_path / "nowhere" / "model.npz")
+
+
+def test_failure_while_writing_leaves_old_file_intact(tmp_path, monkeypatch, state):
+    path = tmp_path / "model.npz"
+    checkpoint.save({"version": 1}, path)
+    before = path.read_bytes()
+
+    def crash_half_way(stream, **members):
+        stream.write(b"PK\x03\x04 partial bytes of a new checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint.np, "savez", crash_half_way)
+    with pytest.raises(OSError, match="disk full"):
+        checkpoint.save(state, path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["model.npz"]  # the temp file was cleaned up
+    monkeypatch.undo()
+    assert checkpoint.load(path) == {"version": 1}
+
+
+def test_failure_at_rename_leaves_old_file_intact(tmp_path, monkeypatch, state):
+    path = tmp_path / "model.npz"
+    checkpoint.save({"version": 1}, path)
+    seen = []
+
+    def failing_replace(source, target):
+        seen.append((os.path.dirname(source), os.path.basename(source)))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint.os, "replace", failing_replace)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save(state, path)
+    monkeypatch.undo()
+    # the temp file lived in the target's directory, so the rename is atomic
+    assert seen[0][0] == str(tmp_path) and seen[0][1].startswith(".model.npz.")
+    assert os.listdir(tmp_path) == ["model.npz"]
+    assert checkpoint.load(path) == {"version": 1}
+
+
+def test_overwrite_replaces_old_content(tmp_path, state):
+    path = tmp_path / "model.npz"
+    checkpoint.save({"version": 1}, path)
+    checkpoint.save(state, path)
+    _assert_same(state, checkpoint.load(path))

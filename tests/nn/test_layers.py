@@ -1,0 +1,253 @@
+"""Layers: forward against numpy / closed forms, gradients against central differences."""
+
+import math
+
+import numpy as np
+import pytest
+
+import vecgrad
+from vecgrad import nn
+from vecgrad.nn import functional as F
+
+from .helpers import numerical_grad
+
+RNG = np.random.default_rng(42)
+
+
+def _t(values, device, requires_grad=False):
+    return vecgrad.tensor(np.asarray(values, dtype=np.float64), requires_grad=requires_grad,
+                          device=device)
+
+
+def _check_gradients(module, x_np, device, rtol=1e-6, atol=1e-8):
+    """Backward of sum(out * R) vs central differences, for the input and every parameter."""
+    x = _t(x_np, device, requires_grad=True)
+    out = module(x)
+    weights = RNG.standard_normal(out.shape)
+    (out * _t(weights, device)).sum().backward()
+
+    def loss_at_input(values):
+        return float((module(_t(values, device)).numpy() * weights).sum())
+
+    np.testing.assert_allclose(x.grad.numpy(), numerical_grad(loss_at_input, x_np),
+                               rtol=rtol, atol=atol)
+    for name, p in module.named_parameters():
+        original = p.numpy().copy()
+
+        def loss_at_param(values, p=p):
+            with vecgrad.no_grad():
+                p.copy_(_t(values, device))
+                result = float((module(_t(x_np, device)).numpy() * weights).sum())
+                p.copy_(_t(original, device))
+            return result
+
+        np.testing.assert_allclose(p.grad.numpy(), numerical_grad(loss_at_param, original),
+                                   rtol=rtol, atol=atol, err_msg=name)
+
+
+def test_linear_forward_is_x_wt_plus_b(device):
+    layer = nn.Linear(4, 3, dtype=vecgrad.float64, device=device)
+    x = RNG.standard_normal((5, 4))
+    expected = x @ layer.weight.numpy().T + layer.bias.numpy()
+    np.testing.assert_allclose(layer(_t(x, device)).numpy(), expected, rtol=1e-13)
+    assert layer.weight.shape == (3, 4) and layer.bias.shape == (3,)
+    assert layer.weight.device == device
+
+
+def test_linear_gradients(device):
+    _check_gradients(nn.Linear(4, 3, dtype=vecgrad.float64, device=device),
+                     RNG.standard_normal((2, 4)), device)
+    _check_gradients(nn.Linear(3, 2, bias=False, dtype=vecgrad.float64, device=device),
+                     RNG.standard_normal((2, 5, 3)), device)
+
+
+def test_linear_default_init_is_uniform_in_fan_in_bound():
+    vecgrad.manual_seed(0)
+    layer = nn.Linear(400, 300)
+    weights = layer.weight.numpy()
+    bound = 1 / math.sqrt(400)
+    assert weights.dtype == np.float32
+    assert np.abs(weights).max() <= bound and np.abs(weights).max() > 0.99 * bound
+    np.testing.assert_allclose(weights.var(), bound**2 / 3, rtol=0.02)
+
+
+def test_linear_rejects_wrong_input_width(device):
+    layer = nn.Linear(4, 3, device=device)
+    with pytest.raises(ValueError, match=r"Linear: expected input \(\.\.\., 4\), got \(2, 5\)"):
+        layer(vecgrad.zeros((2, 5), device=device))
+    with pytest.raises(ValueError, match="in_features must be a positive int"):
+        nn.Linear(0, 3)
+
+
+def _conv_reference(x, w, b, stride, padding, dilation):
+    """Direct definition of cross-correlation, one output pixel at a time."""
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
+    oh = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    ow = (wd + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    out = np.zeros((n, o, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            rows = i * stride[0] + dilation[0] * np.arange(kh)
+            cols = j * stride[1] + dilation[1] * np.arange(kw)
+            patch = xp[:, :, rows][:, :, :, cols]
+            out[:, :, i, j] = np.einsum("nckl,ockl->no", patch, w)
+    return out + (0 if b is None else b[None, :, None, None])
+
+
+@pytest.mark.parametrize("stride, padding, dilation, bias", [
+    (1, 0, 1, True), (2, 1, 1, True), (1, 2, 2, False), ((2, 1), (0, 1), (1, 2), True),
+])
+def test_conv2d_forward_and_gradients(device, stride, padding, dilation, bias):
+    layer = nn.Conv2d(2, 3, (3, 2) if stride == (2, 1) else 3, stride=stride, padding=padding,
+                      dilation=dilation, bias=bias, dtype=vecgrad.float64, device=device)
+    x = RNG.standard_normal((2, 2, 7, 6))
+    pair = lambda v: v if isinstance(v, tuple) else (v, v)  # noqa: E731
+    b = layer.bias.numpy() if bias else None
+    expected = _conv_reference(x, layer.weight.numpy(), b, pair(stride), pair(padding),
+                               pair(dilation))
+    np.testing.assert_allclose(layer(_t(x, device)).numpy(), expected, rtol=1e-12, atol=1e-12)
+    _check_gradients(layer, x, device)
+
+
+def test_conv2d_checks_channels_and_arguments(device):
+    layer = nn.Conv2d(3, 4, 3, device=device)
+    with pytest.raises(ValueError, match=r"Conv2d: expected input \(N, 3, H, W\), got \(1, 2, 5, 5\)"):
+        layer(vecgrad.zeros((1, 2, 5, 5), device=device))
+    with pytest.raises(ValueError, match="kernel_size must be an int >= 1 or a pair"):
+        nn.Conv2d(3, 4, 0)
+    with pytest.raises(ValueError, match="padding must be an int >= 0"):
+        nn.Conv2d(3, 4, 3, padding=-1)
+
+
+def _pool_reference(x, k, s, reduce):
+    n, c, h, w = x.shape
+    oh, ow = (h - k) // s + 1, (w - k) // s + 1
+    out = np.zeros((n, c, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            out[:, :, i, j] = reduce(x[:, :, i * s:i * s + k, j * s:j * s + k], axis=(2, 3))
+    return out
+
+
+@pytest.mark.parametrize("cls, reduce", [(nn.MaxPool2d, np.max), (nn.AvgPool2d, np.mean)])
+@pytest.mark.parametrize("kernel, stride", [(2, None), (3, 2), (2, 1)])
+def test_pooling_forward_and_gradients(device, cls, reduce, kernel, stride):
+    layer = cls(kernel, stride=stride)
+    x = RNG.standard_normal((2, 3, 6, 7))  # continuous values: no ties for max
+    expected = _pool_reference(x, kernel, stride or kernel, reduce)
+    np.testing.assert_allclose(layer(_t(x, device)).numpy(), expected, rtol=1e-13)
+    _check_gradients(layer, x, device)
+
+
+def test_flatten(device):
+    x = RNG.standard_normal((2, 3, 4, 5))
+    np.testing.assert_array_equal(nn.Flatten()(_t(x, device)).numpy(), x.reshape(2, 60))
+    np.testing.assert_array_equal(nn.Flatten(0, 1)(_t(x, device)).numpy(), x.reshape(6, 4, 5))
+    np.testing.assert_array_equal(nn.Flatten(-2)(_t(x, device)).numpy(), x.reshape(2, 3, 20))
+    _check_gradients(nn.Flatten(), RNG.standard_normal((2, 2, 3)), device)
+    with pytest.raises(ValueError, match=r"Flatten: dims 3\.\.-1 do not fit input shape \(2, 3\)"):
+        nn.Flatten(3)(_t(np.zeros((2, 3)), device))
+
+
+def test_dropout_train_and_eval(device):
+    x = _t(np.ones((200, 100)), device)
+    layer = nn.Dropout(0.25)
+    vecgrad.manual_seed(3)
+    out = layer(x).numpy()
+    kept = out != 0
+    assert abs(kept.mean() - 0.75) < 0.01  # 20,000 draws: 5 standard deviations ≈ 0.015
+    np.testing.assert_allclose(out[kept], 1 / 0.75)  # inverted dropout keeps E[out] = x
+    vecgrad.manual_seed(3)
+    np.testing.assert_array_equal(layer(x).numpy(), out)  # seeded
+    layer.eval()
+    np.testing.assert_array_equal(layer(x).numpy(), x.numpy())
+    with pytest.raises(ValueError, match=r"Dropout: p must be in \[0, 1\)"):
+        nn.Dropout(1.0)
+
+
+def test_every_catalogue_activation_has_a_layer():
+    from scalargrad.functions import ACTIVATIONS
+
+    assert set(nn.ACTIVATION_LAYERS) == set(ACTIVATIONS)
+    for name, cls in nn.ACTIVATION_LAYERS.items():
+        assert getattr(nn, cls.__name__) is cls and cls().name == name
+
+
+@pytest.mark.parametrize("name", sorted(nn.ACTIVATION_LAYERS))
+def test_activation_layers_match_scalargrad(device, name):
+    from scalargrad.functions import ACTIVATIONS
+
+    entry = ACTIVATIONS[name]
+    layer = nn.ACTIVATION_LAYERS[name]()
+    # avoid the kinks (0 for relu/step/leaky_relu/elu) where one-sided values differ
+    x_np = np.array([-2.5, -1.0, -0.3, 0.2, 0.7, 1.9, 3.0])
+    x = _t(x_np, device, requires_grad=True)
+    out = layer(x)
+    out.sum().backward()
+    alpha = entry.default_alpha
+    np.testing.assert_allclose(out.numpy(), [entry.f(v, alpha) for v in x_np], rtol=1e-12,
+                               atol=1e-14)
+    np.testing.assert_allclose(x.grad.numpy(), [entry.df(v, alpha) for v in x_np],
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_activation_by_name_and_alpha(device):
+    x = _t([-2.0, 3.0], device)
+    np.testing.assert_allclose(nn.Activation("leaky_relu", alpha=0.1)(x).numpy(), [-0.2, 3.0])
+    np.testing.assert_allclose(nn.LeakyReLU(alpha=0.2)(x).numpy(), [-0.4, 3.0])
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        nn.Activation("swish")
+    with pytest.raises(ValueError, match="relu takes no alpha parameter"):
+        nn.Activation("relu", alpha=0.3)
+
+
+def test_softmax_and_log_softmax_layers(device):
+    x = RNG.standard_normal((3, 4)) * 10
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    expected = e / e.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(nn.Softmax(axis=1)(_t(x, device)).numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(nn.LogSoftmax()(_t(x, device)).numpy(), np.log(expected),
+                               rtol=1e-12)
+    e0 = np.exp(x - x.max(axis=0))
+    np.testing.assert_allclose(nn.Softmax(axis=0)(_t(x, device)).numpy(), e0 / e0.sum(axis=0),
+                               rtol=1e-12)
+    _check_gradients(nn.LogSoftmax(), RNG.standard_normal((2, 3)), device)
+
+
+def test_lecture_004_backprop_example_through_layers(device):
+    """The worked example: x = (1, 2), W, ReLU, (w7, w8, w9), squared error to gold 3."""
+    hidden = nn.Linear(2, 3, bias=False, dtype=vecgrad.float64, device=device)
+    output = nn.Linear(3, 1, bias=False, dtype=vecgrad.float64, device=device)
+    model = nn.Sequential(hidden, nn.ReLU(), output)
+    model.load_state_dict({
+        "0.weight": np.array([[2.0, 1.0], [-1.0, -1.0], [1.0, 2.0]]),
+        "2.weight": np.array([[-1.0, 3.0, 2.0]]),
+    })
+    x = _t([[1.0, 2.0]], device, requires_grad=True)
+    o = model(x)
+    loss = ((o - 3.0) ** 2).sum()
+    loss.backward()
+    assert o.item() == 6.0 and loss.item() == 9.0
+    np.testing.assert_array_equal(output.weight.grad.numpy(), [[24.0, 0.0, 30.0]])
+    np.testing.assert_array_equal(hidden.weight.grad.numpy().reshape(-1), [-6, -12, 0, 0, 12, 24])
+    np.testing.assert_array_equal(x.grad.numpy(), [[0.0, 18.0]])
+
+
+def test_small_mlp_trains_on_xor(device):
+    """End to end: layers + loss + Adam fit XOR (a sanity check that it all connects)."""
+    from vecgrad import optim
+
+    vecgrad.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 8, device=device), nn.Tanh(), nn.Linear(8, 2, device=device))
+    x = vecgrad.tensor([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=vecgrad.float32, device=device)
+    y = vecgrad.tensor([0, 1, 1, 0], dtype=vecgrad.int64, device=device)
+    opt = optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(150):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05
+    np.testing.assert_array_equal(model(x).numpy().argmax(axis=1), [0, 1, 1, 0])

@@ -1,0 +1,207 @@
+"""Module API: registration, names and order, modes, hooks, repr, state dicts, devices."""
+
+import numpy as np
+import pytest
+
+import vecgrad
+from vecgrad import nn, optim
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(vecgrad.ones(3))
+        self.body = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4, 2))
+        self.note = "not a parameter"
+
+    def forward(self, x):
+        return self.body(x * self.scale)
+
+
+def test_parameters_in_registration_order_with_dotted_names():
+    block = Block()
+    names = [name for name, _ in block.named_parameters()]
+    assert names == ["scale", "body.0.weight", "body.0.bias", "body.3.weight", "body.3.bias"]
+    assert [p.shape for p in block.parameters()] == [(3,), (4, 3), (4,), (2, 4), (2,)]
+    assert all(isinstance(p, nn.Parameter) and p.requires_grad for p in block.parameters())
+    assert [name for name, _ in block.named_modules()] == [
+        "", "body", "body.0", "body.1", "body.2", "body.3"]
+    assert list(block.children()) == [block.body]
+    assert block.body[3] is list(block.body)[3] and len(block.body) == 4
+
+
+def test_shared_parameter_is_listed_once():
+    layer = nn.Linear(2, 2)
+    model = nn.Sequential(layer, nn.ReLU(), layer)
+    assert len(list(model.parameters())) == 2
+    assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias"]
+
+
+def test_reassigning_attributes_updates_registration():
+    block = Block()
+    block.scale = "plain value"  # no longer a parameter
+    assert "scale" not in dict(block.named_parameters()) and block.scale == "plain value"
+    del block.body
+    assert list(block.parameters()) == []
+
+
+def test_setattr_before_super_init_is_a_clear_error():
+    class Forgetful(nn.Module):
+        def __init__(self):
+            self.layer = nn.Linear(1, 1)
+
+    with pytest.raises(AttributeError, match=r"before Forgetful.__init__ called super\(\).__init__\(\)"):
+        Forgetful()
+
+
+def test_train_eval_toggles_dropout_everywhere():
+    block = Block()
+    x = vecgrad.ones((64, 3))
+    assert block.training and all(m.training for m in block.modules())
+    block.eval()
+    assert not any(m.training for m in block.modules())
+    first, second = block(x).numpy(), block(x).numpy()
+    np.testing.assert_array_equal(first, second)  # deterministic without dropout
+    block.train()
+    assert all(m.training for m in block.modules())
+    hidden = block.body[:3](x).numpy()
+    assert (hidden == 0).any()  # dropout is active again
+
+
+def test_zero_grad_clears_every_gradient():
+    block = Block()
+    block(vecgrad.ones((2, 3))).sum().backward()
+    assert all(p.grad is not None for p in block.parameters())
+    block.zero_grad()
+    assert all(p.grad is None for p in block.parameters())
+
+
+def test_repr_lists_the_tree():
+    model = nn.Sequential(nn.Linear(2, 3), nn.LeakyReLU(), nn.Sequential(nn.Dropout(0.1)),
+                          nn.Activation("sin"))
+    assert repr(model) == (
+        "Sequential(\n"
+        "  (0): Linear(in_features=2, out_features=3, bias=True)\n"
+        "  (1): LeakyReLU(alpha=0.01)\n"
+        "  (2): Sequential(\n"
+        "    (0): Dropout(p=0.1)\n"
+        "  )\n"
+        "  (3): Activation('sin')\n"
+        ")"
+    )
+    assert repr(nn.Conv2d(1, 2, 3)) == (
+        "Conv2d(1, 2, kernel_size=(3, 3), stride=(1, 1), padding=(0, 0), dilation=(1, 1), bias=True)"
+    )
+    assert repr(nn.Parameter(vecgrad.zeros(2))).startswith("Parameter containing:\n")
+
+
+def test_forward_hooks_see_inputs_and_can_replace_output():
+    layer = nn.Linear(2, 2)
+    calls = []
+    handle = layer.register_forward_hook(lambda m, inputs, out: calls.append((m, inputs, out)))
+    x = vecgrad.ones((1, 2))
+    out = layer(x)
+    assert len(calls) == 1 and calls[0][0] is layer and calls[0][1][0] is x and calls[0][2] is out
+    replace = layer.register_forward_hook(lambda m, inputs, out: out * 0)
+    np.testing.assert_array_equal(layer(x).numpy(), [[0.0, 0.0]])
+    replace.remove()
+    handle.remove()
+    handle.remove()  # removing twice is harmless
+    np.testing.assert_array_equal(layer(x).numpy(), out.numpy())
+    assert len(calls) == 2
+    with pytest.raises(TypeError, match="not callable"):
+        layer.register_forward_hook(3)
+
+
+def test_state_dict_round_trip_into_a_fresh_model():
+    vecgrad.manual_seed(1)
+    source = Block()
+    vecgrad.manual_seed(2)
+    target = Block()
+    state = source.state_dict()
+    assert list(state) == [name for name, _ in source.named_parameters()]
+    result = target.load_state_dict(state)
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    for (name, a), b in zip(source.named_parameters(), target.parameters()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+    assert target.scale is not source.scale  # copied, not shared
+
+
+def test_load_state_dict_names_every_mismatch_and_changes_nothing():
+    model = Block()
+    before = {n: p.numpy().copy() for n, p in model.named_parameters()}
+    state = dict(model.state_dict())
+    del state["body.3.bias"]
+    state["body.9.weight"] = np.zeros(2)
+    state["scale"] = np.zeros(4, dtype=np.float32)
+    state["body.0.weight"] = np.zeros((4, 3), dtype=np.float64)
+    with pytest.raises(nn.StateDictError) as info:
+        model.load_state_dict(state)
+    message = str(info.value)
+    for piece in ("missing keys: body.3.bias", "unexpected keys: body.9.weight",
+                  "scale: shape (4,) in the state, (3,) in the model",
+                  "body.0.weight: dtype float64 in the state, float32 in the model"):
+        assert piece in message
+    for name, p in model.named_parameters():
+        np.testing.assert_array_equal(p.numpy(), before[name])
+
+
+def test_non_strict_load_reports_what_it_skipped():
+    model = Block()
+    result = model.load_state_dict({"scale": np.full(3, 2.0, np.float32), "extra": np.zeros(1)},
+                                   strict=False)
+    assert result.unexpected_keys == ["extra"] and "body.0.weight" in result.missing_keys
+    np.testing.assert_array_equal(model.scale.numpy(), [2.0, 2.0, 2.0])
+    with pytest.raises(nn.StateDictError, match=r"scale: shape \(2,\)"):
+        model.load_state_dict({"scale": np.zeros(2, np.float32)}, strict=False)
+
+
+def test_to_dtype_keeps_sharing_and_values():
+    layer = nn.Linear(2, 2)
+    model = nn.Sequential(layer, layer)
+    weights = layer.weight.numpy()
+    model.to(vecgrad.float64)
+    assert all(p.dtype == np.float64 for p in model.parameters())
+    assert model[0].weight is model[1].weight
+    np.testing.assert_array_equal(model[0].weight.numpy(), weights.astype(np.float64))
+
+
+def test_to_device(device):
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU()).to(device)
+    assert all(p.device == device for p in model.parameters())
+    out = model(vecgrad.ones((1, 2), device=device))
+    assert out.device == device
+
+
+def test_model_and_optimizer_checkpoint_round_trip(tmp_path, device):
+    """Train, save model + optimizer, restore into fresh objects, continue identically."""
+    from vecgrad.nn import functional as F
+
+    x = vecgrad.tensor(np.random.default_rng(0).standard_normal((8, 3)), dtype=vecgrad.float32,
+                       device=device)
+    y = vecgrad.tensor([0, 1, 1, 0, 1, 0, 0, 1], dtype=vecgrad.int64, device=device)
+
+    def train(model, opt, steps):
+        for _ in range(steps):
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+
+    vecgrad.manual_seed(5)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).to(device)
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    train(model, opt, 3)
+    vecgrad.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3},
+                 tmp_path / "run.npz")
+
+    vecgrad.manual_seed(99)
+    fresh = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).to(device)
+    fresh_opt = optim.Adam(fresh.parameters(), lr=0.5)
+    checkpoint = vecgrad.load(tmp_path / "run.npz")
+    assert checkpoint["epoch"] == 3
+    fresh.load_state_dict(checkpoint["model"])
+    fresh_opt.load_state_dict(checkpoint["optimizer"])
+    train(model, opt, 3)
+    train(fresh, fresh_opt, 3)
+    for a, b in zip(model.parameters(), fresh.parameters()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -1,0 +1,358 @@
+"""vecgrad.optim against hand computations of the lecture 004 formulas and closed forms."""
+
+import numpy as np
+import pytest
+
+import vecgrad
+from vecgrad import optim
+
+from .helpers import give_grad, param
+
+THETA0 = np.array([[0.5, -1.5, 2.0], [0.25, 3.0, -0.75]])
+# A few gradients of different sizes and signs, including one far below sqrt(eps).
+GRADS = [
+    np.array([[0.1, -2.0, 0.5], [1e-5, 3.0, -0.25]]),
+    np.array([[0.3, 1.0, -0.5], [2e-5, -1.0, 0.75]]),
+    np.array([[-0.2, 0.5, 0.05], [-1e-5, 2.0, 1.5]]),
+    np.array([[0.0, -0.1, 0.4], [3e-5, 0.5, -2.0]]),
+]
+
+
+def run(optimizer_cls, device, grads=GRADS, **options):
+    """Parameter values after each step of `optimizer_cls` fed the given gradients."""
+    theta = param(THETA0, device)
+    opt = optimizer_cls([theta], **options)
+    history = []
+    for grad in grads:
+        opt.zero_grad()
+        give_grad(theta, grad)
+        opt.step()
+        history.append(theta.numpy().copy())
+    return history
+
+
+def test_sgd_is_theta_minus_lr_g(device):
+    history = run(optim.SGD, device, lr=0.1)
+    theta = THETA0.copy()
+    for grad, got in zip(GRADS, history):
+        theta = theta - 0.1 * grad
+        np.testing.assert_allclose(got, theta, rtol=0, atol=1e-15)
+
+
+def test_momentum_follows_lecture(device):
+    history = run(optim.SGD, device, lr=0.1, momentum=0.9)
+    theta, v = THETA0.copy(), np.zeros_like(THETA0)
+    for grad, got in zip(GRADS, history):
+        v = 0.9 * v - 0.1 * grad
+        theta = theta + v
+        np.testing.assert_allclose(got, theta, rtol=1e-14, atol=1e-15)
+
+
+def test_adagrad_follows_lecture(device):
+    history = run(optim.AdaGrad, device, lr=0.5)
+    theta, r = THETA0.copy(), np.zeros_like(THETA0)
+    for grad, got in zip(GRADS, history):
+        r = r + grad**2
+        theta = theta - 0.5 / np.sqrt(r + 1e-8) * grad
+        np.testing.assert_allclose(got, theta, rtol=1e-14, atol=1e-15)
+
+
+def test_rmsprop_follows_lecture(device):
+    history = run(optim.RMSProp, device, lr=0.01, beta=0.8)
+    theta, r = THETA0.copy(), np.zeros_like(THETA0)
+    for grad, got in zip(GRADS, history):
+        r = 0.8 * r + 0.2 * grad**2
+        theta = theta - 0.01 / np.sqrt(r + 1e-8) * grad
+        np.testing.assert_allclose(got, theta, rtol=1e-14, atol=1e-15)
+
+
+def _adam_by_hand(alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Lecture 004, first form: bias-corrected ŝ and r̂."""
+    theta, s, r = THETA0.copy(), np.zeros_like(THETA0), np.zeros_like(THETA0)
+    history = []
+    for t, grad in enumerate(GRADS, start=1):
+        s = beta1 * s + (1 - beta1) * grad
+        r = beta2 * r + (1 - beta2) * grad**2
+        s_hat = s / (1 - beta1**t)
+        r_hat = r / (1 - beta2**t)
+        theta = theta - alpha / np.sqrt(r_hat + eps) * s_hat
+        history.append(theta)
+    return history
+
+
+def _adam_alpha_t_form(alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Lecture 004, second form: α_t = α √(1 − β2ᵗ) / (1 − β1ᵗ) applied to s and r.
+
+    ε moves with the rescaling: √(r̂ + ε) = √(r + ε (1 − β2ᵗ)) / √(1 − β2ᵗ).
+    """
+    theta, s, r = THETA0.copy(), np.zeros_like(THETA0), np.zeros_like(THETA0)
+    history = []
+    for t, grad in enumerate(GRADS, start=1):
+        s = beta1 * s + (1 - beta1) * grad
+        r = beta2 * r + (1 - beta2) * grad**2
+        alpha_t = alpha * np.sqrt(1 - beta2**t) / (1 - beta1**t)
+        theta = theta - alpha_t / np.sqrt(r + eps * (1 - beta2**t)) * s
+        history.append(theta)
+    return history
+
+
+def test_adam_defaults_are_the_lecture_defaults():
+    theta = param(THETA0, "cpu")
+    adam = optim.Adam([theta])
+    assert (adam.lr, adam.betas, adam.eps) == (0.001, (0.9, 0.999), 1e-8)
+
+
+def test_adam_matches_both_lecture_forms(device):
+    history = run(optim.Adam, device)
+    by_hand, alpha_t_form = _adam_by_hand(), _adam_alpha_t_form()
+    for got, expected, other in zip(history, by_hand, alpha_t_form):
+        np.testing.assert_allclose(expected, other, rtol=1e-14, atol=1e-16)
+        np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-16)
+    # The first step moves every coordinate by about α·sign(g) unless |g| is near √ε.
+    first_move = history[0] - THETA0
+    big = np.abs(GRADS[0]) > 1e-2
+    np.testing.assert_allclose(first_move[big], -0.001 * np.sign(GRADS[0][big]), rtol=1e-5)
+
+
+def test_adam_without_eps_the_two_forms_are_identical(device):
+    history = run(optim.Adam, device, lr=0.01, betas=(0.8, 0.99), eps=0.0)
+    by_hand = _adam_by_hand(0.01, 0.8, 0.99, 0.0)
+    alpha_t_form = _adam_alpha_t_form(0.01, 0.8, 0.99, 0.0)
+    for got, expected, other in zip(history, by_hand, alpha_t_form):
+        np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-16)
+        np.testing.assert_allclose(got, other, rtol=1e-14, atol=1e-16)
+
+
+def test_eps_outside_sqrt_is_pytorch_placement(device):
+    history = run(optim.Adam, device, eps=1e-3, eps_inside_sqrt=False)
+    theta, s, r = THETA0.copy(), np.zeros_like(THETA0), np.zeros_like(THETA0)
+    for t, (grad, got) in enumerate(zip(GRADS, history), start=1):
+        s = 0.9 * s + 0.1 * grad
+        r = 0.999 * r + 0.001 * grad**2
+        theta = theta - 0.001 * (s / (1 - 0.9**t)) / (np.sqrt(r / (1 - 0.999**t)) + 1e-3)
+        np.testing.assert_allclose(got, theta, rtol=1e-14, atol=1e-16)
+    inside = run(optim.Adam, device, eps=1e-3)
+    assert not np.allclose(inside[-1], history[-1], rtol=1e-9, atol=0)
+
+
+@pytest.mark.parametrize("a", [0.5, 2.0, 7.0])
+def test_momentum_on_quadratic_matches_closed_form(device, a):
+    """f(θ) = a θ²/2: heavy ball is linear, (θ, v)_k = M^k (θ_0, 0)."""
+    lr, beta, steps = 0.1, 0.9, 25
+    theta = param([1.0, -2.0], device)
+    opt = optim.SGD([theta], lr=lr, momentum=beta)
+    transition = np.array([[1 - lr * a, beta], [-lr * a, beta]])
+    for k in range(1, steps + 1):
+        opt.zero_grad()
+        (theta * theta * (a / 2)).sum().backward()
+        opt.step()
+        theta_k = np.linalg.matrix_power(transition, k) @ np.array([[1.0, -2.0], [0.0, 0.0]])
+        np.testing.assert_allclose(theta.numpy(), theta_k[0], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("a", [0.5, 2.0, 7.0])
+def test_nesterov_on_quadratic_matches_lecture_algorithm(device, a):
+    """The lecture's Nesterov (gradient at θ + βv) in closed form; the optimizer holds θ + βv."""
+    lr, beta, steps = 0.1, 0.9, 25
+    theta = param([1.0, -2.0], device)
+    opt = optim.SGD([theta], lr=lr, momentum=beta, nesterov=True)
+    # θ' = θ + v',  v' = βv − α a (θ + βv)
+    transition = np.array([[1 - lr * a, beta - lr * a * beta], [-lr * a, beta - lr * a * beta]])
+    for k in range(1, steps + 1):
+        opt.zero_grad()
+        (theta * theta * (a / 2)).sum().backward()
+        opt.step()
+        theta_k, v_k = np.linalg.matrix_power(transition, k) @ np.array([[1.0, -2.0], [0.0, 0.0]])
+        np.testing.assert_allclose(theta.numpy(), theta_k + beta * v_k, rtol=1e-12, atol=1e-14)
+
+
+def test_plain_gradient_descent_on_quadratic_is_geometric(device):
+    theta = param([3.0], device)
+    opt = optim.SGD([theta], lr=0.1)
+    for _ in range(30):
+        opt.zero_grad()
+        (theta * theta * 2.0).sum().backward()  # f = 2θ², f' = 4θ
+        opt.step()
+    np.testing.assert_allclose(theta.numpy(), 3.0 * (1 - 0.4) ** 30, rtol=1e-12)
+
+
+@pytest.mark.parametrize("cls, options", [
+    (optim.SGD, {"lr": 0.1, "momentum": 0.5}),
+    (optim.Adam, {"lr": 0.01}),
+    (optim.RMSProp, {"lr": 0.01}),
+    (optim.AdaGrad, {"lr": 0.1}),
+])
+def test_weight_decay_equals_l2_term_in_the_loss(device, cls, options):
+    lam = 0.3
+    decayed = param(THETA0, device)
+    penalised = param(THETA0, device)
+    opt_decay = cls([decayed], weight_decay=lam, **options)
+    opt_loss = cls([penalised], **options)
+    targets = vecgrad.tensor(np.ones_like(THETA0), device=device, dtype=np.float64)
+    for _ in range(4):
+        for opt, theta, extra in ((opt_decay, decayed, 0.0), (opt_loss, penalised, lam / 2)):
+            opt.zero_grad()
+            loss = ((theta - targets) ** 2).sum() + (theta * theta).sum() * extra
+            loss.backward()
+            opt.step()
+    np.testing.assert_allclose(decayed.numpy(), penalised.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_sgd_weight_decay_by_hand(device):
+    history = run(optim.SGD, device, grads=GRADS[:1], lr=0.1, weight_decay=0.01)
+    np.testing.assert_allclose(history[0], THETA0 - 0.1 * (GRADS[0] + 0.01 * THETA0), rtol=1e-14)
+
+
+def test_parameters_without_grad_are_skipped(device):
+    a, b = param([1.0, 2.0], device), param([3.0], device)
+    opt = optim.Adam([a, b], lr=0.1)
+    give_grad(a, [1.0, -1.0])
+    opt.step()
+    np.testing.assert_array_equal(b.numpy(), [3.0])
+    assert opt.state[1]["step"] == 0 and opt.state[0]["step"] == 1
+    opt.zero_grad()
+    assert a.grad is None and b.grad is None
+
+
+def test_updates_keep_device_dtype_and_identity(device):
+    theta = vecgrad.tensor(THETA0, dtype=vecgrad.float32, requires_grad=True, device=device)
+    opt = optim.Adam([theta], lr=0.1)
+    give_grad(theta, GRADS[0])
+    opt.step()
+    assert theta.device == device and theta.dtype == np.float32 and theta.is_leaf
+    assert opt.state[0]["s"].device == device and opt.state[0]["s"].dtype == np.float32
+    assert theta.requires_grad and opt.params[0] is theta
+
+
+@pytest.mark.parametrize("cls, options", [
+    (optim.SGD, {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
+    (optim.AdaGrad, {"lr": 0.1}),
+    (optim.RMSProp, {"lr": 0.01, "beta": 0.95}),
+    (optim.Adam, {"lr": 0.01, "betas": (0.8, 0.99), "eps_inside_sqrt": False}),
+])
+def test_state_dict_round_trip_continues_identically(device, cls, options, tmp_path):
+    theta = param(THETA0, device)
+    opt = cls([theta], **options)
+    for grad in GRADS[:2]:
+        opt.zero_grad()
+        give_grad(theta, grad)
+        opt.step()
+    vecgrad.checkpoint.save({"theta": theta, "opt": opt.state_dict()}, tmp_path / "ck.npz")
+    saved = vecgrad.checkpoint.load(tmp_path / "ck.npz")
+    clone = param(saved["theta"].numpy(), device)
+    # a fresh optimizer with other hyperparameters: load_state_dict restores them too
+    restored = cls([clone], lr=0.5)
+    restored.load_state_dict(saved["opt"])
+    assert restored._hyper() == opt._hyper()
+    for grad in GRADS[2:]:
+        for o, t in ((opt, theta), (restored, clone)):
+            o.zero_grad()
+            give_grad(t, grad)
+            o.step()
+        np.testing.assert_array_equal(clone.numpy(), theta.numpy())
+    assert restored.state[0]["step"] == opt.state[0]["step"] == 4
+
+
+def test_load_state_dict_names_every_problem(device):
+    theta = param(THETA0, device)
+    opt = optim.Adam([theta])
+    give_grad(theta, GRADS[0])
+    opt.step()
+    good = opt.state_dict()
+
+    other = optim.Adam([param(np.zeros((3, 2)), device)])
+    with pytest.raises(ValueError, match=r"parameter 0: 's' has shape \(2, 3\), the parameter \(3, 2\)"):
+        other.load_state_dict(good)
+    single = optim.Adam([param(np.zeros((2, 3)), device, dtype=np.float32)])
+    with pytest.raises(ValueError, match=r"'s' has dtype float64, the parameter float32.*'r' has dtype"):
+        single.load_state_dict(good)
+    two = optim.Adam([param(np.zeros((2, 3)), device), param([1.0], device)])
+    with pytest.raises(ValueError, match="state for 1 parameters, but this optimizer has 2"):
+        two.load_state_dict(good)
+    with pytest.raises(ValueError, match="belongs to a 'Adam' optimizer, not 'SGD'"):
+        optim.SGD([theta], lr=0.1).load_state_dict(good)
+    bad = {**good, "state": {"0": {**good["state"]["0"], "velocity": good["state"]["0"]["s"]}}}
+    with pytest.raises(ValueError, match="unexpected state entry 'velocity'"):
+        opt.load_state_dict(bad)
+    with pytest.raises(ValueError, match=r"bad hyperparameters.*eps"):
+        opt.load_state_dict({**good, "hyper": {**good["hyper"], "eps": -1.0}})
+    with pytest.raises(ValueError, match=r"missing hyperparameters \['betas'\]"):
+        hyper = {k: v for k, v in good["hyper"].items() if k != "betas"}
+        opt.load_state_dict({**good, "hyper": hyper})
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: optim.SGD([p], lr=-0.1), r"SGD: lr must be in \[0.0, inf\)"),
+    (lambda p: optim.SGD([p], lr=float("nan")), "lr must be a finite number"),
+    (lambda p: optim.SGD([p], lr=0.1, momentum=1.0), r"momentum must be in \[0.0, 1.0\)"),
+    (lambda p: optim.SGD([p], lr=0.1, nesterov=True), "nesterov=True needs a momentum > 0"),
+    (lambda p: optim.Adam([p], betas=(0.9, 1.0)), r"betas\[1\] must be in"),
+    (lambda p: optim.Adam([p], betas=0.9), "betas must be a pair"),
+    (lambda p: optim.Adam([p, p]), "parameter 1 appears more than once"),
+    (lambda p: optim.Adam([]), "empty parameter list"),
+    (lambda p: optim.Adam([p * 2]), "must be a leaf tensor with requires_grad=True"),
+    (lambda p: optim.RMSProp([p], weight_decay=-1), "weight_decay must be in"),
+])
+def test_bad_hyperparameters_are_named(device, make, message):
+    with pytest.raises(ValueError, match=message):
+        make(param([1.0, 2.0], device))
+
+
+def test_non_tensor_parameter_is_a_type_error():
+    with pytest.raises(TypeError, match="parameter 0 is a ndarray, not a vecgrad Tensor"):
+        optim.SGD([np.zeros(3)], lr=0.1)
+
+
+def test_lr_is_settable_and_used(device):
+    theta = param([1.0], device)
+    opt = optim.SGD([theta], lr=0.1)
+    opt.lr = 0.5
+    give_grad(theta, [2.0])
+    opt.step()
+    np.testing.assert_allclose(theta.numpy(), [0.0], atol=1e-15)
+    with pytest.raises(ValueError, match="lr must be"):
+        opt.lr = -1
+
+
+def test_closure_is_evaluated_before_the_update(device):
+    theta = param([2.0], device)
+    opt = optim.SGD([theta], lr=0.25)
+
+    def closure():
+        opt.zero_grad()
+        loss = (theta * theta).sum()
+        loss.backward()
+        return loss
+
+    loss = opt.step(closure)
+    assert loss.item() == 4.0
+    np.testing.assert_allclose(theta.numpy(), [1.0])
+
+
+# ----------------------------------------------------------------- PyTorch cross-check
+@pytest.mark.parametrize("ours, theirs", [
+    (lambda p: optim.SGD(p, lr=0.1), lambda t, p: t.optim.SGD(p, lr=0.1)),
+    (lambda p: optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.01),
+     lambda t, p: t.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.01)),
+    (lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+     lambda t, p: t.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True)),
+    (lambda p: optim.AdaGrad(p, lr=0.1, eps=1e-10, eps_inside_sqrt=False),
+     lambda t, p: t.optim.Adagrad(p, lr=0.1, eps=1e-10)),
+    (lambda p: optim.RMSProp(p, lr=0.01, beta=0.99, eps=1e-8, eps_inside_sqrt=False),
+     lambda t, p: t.optim.RMSprop(p, lr=0.01, alpha=0.99, eps=1e-8)),
+    (lambda p: optim.Adam(p, lr=0.01, weight_decay=0.1, eps_inside_sqrt=False),
+     lambda t, p: t.optim.Adam(p, lr=0.01, weight_decay=0.1)),
+])
+def test_matches_torch_optim(ours, theirs):
+    torch = pytest.importorskip("torch")
+    theta = param(THETA0, "cpu")
+    reference = torch.tensor(THETA0, dtype=torch.float64, requires_grad=True)
+    opt, ref_opt = ours([theta]), theirs(torch, [reference])
+    for grad in GRADS:
+        opt.zero_grad()
+        give_grad(theta, grad)
+        opt.step()
+        ref_opt.zero_grad()
+        reference.grad = torch.tensor(grad, dtype=torch.float64)
+        ref_opt.step()
+        np.testing.assert_allclose(theta.numpy(), reference.detach().numpy(), rtol=1e-12, atol=1e-15)

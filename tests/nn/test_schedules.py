@@ -1,0 +1,87 @@
+"""Learning-rate schedules: step decay and 1/t (lecture 000's step-size conditions)."""
+
+import numpy as np
+import pytest
+
+from vecgrad import optim
+
+from .helpers import give_grad, param
+
+
+def _sgd(lr=0.1):
+    return optim.SGD([param([1.0], "cpu")], lr=lr)
+
+
+def test_step_decay_multiplies_every_step_size_epochs():
+    opt = _sgd(0.1)
+    schedule = optim.StepDecay(opt, step_size=3, gamma=0.5)
+    rates = [schedule.step() for _ in range(9)]
+    expected = [0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.0125]
+    np.testing.assert_allclose(rates, expected, rtol=1e-15)
+    assert opt.lr == rates[-1]
+
+
+def test_inverse_time_decay_is_one_over_t():
+    opt = _sgd(0.2)
+    schedule = optim.InverseTimeDecay(opt, decay=0.5)
+    rates = [schedule.step() for _ in range(4)]
+    np.testing.assert_allclose(rates, [0.2 / 1.5, 0.2 / 2.0, 0.2 / 2.5, 0.2 / 3.0], rtol=1e-15)
+
+
+def test_only_inverse_time_meets_the_convergence_conditions():
+    """Σ η_k = ∞ and Σ η_k² < ∞: partial sums of 1/t keep growing like log k."""
+    inverse = optim.InverseTimeDecay(_sgd(1.0), decay=1.0)
+    step = optim.StepDecay(_sgd(1.0), step_size=10, gamma=0.5)
+    rates_inv = np.array([inverse.lr_at(k) for k in range(100_000)])
+    rates_step = np.array([step.lr_at(k) for k in range(100_000)])
+    # Σ_{k<n} 1/(1+k) = H_n ≈ ln n + 0.5772; Σ 1/(1+k)² → π²/6
+    np.testing.assert_allclose(rates_inv.sum(), np.log(100_000) + 0.5772156649, rtol=1e-4)
+    np.testing.assert_allclose((rates_inv**2).sum(), np.pi**2 / 6, rtol=1e-4)
+    np.testing.assert_allclose(rates_step.sum(), 10 * 2.0, rtol=1e-12)  # geometric: bounded
+
+
+def test_decaying_rate_averages_out_gradient_noise():
+    """Noisy SGD on f = θ²/2: a constant rate keeps jittering, 1/t settles at the minimum."""
+    rng = np.random.default_rng(1)
+    noise = rng.standard_normal(2500)
+    finals = {}
+    for name in ("constant", "inverse"):
+        theta = param([5.0], "cpu")
+        opt = optim.SGD([theta], lr=1.0)
+        schedule = optim.InverseTimeDecay(opt, decay=1.0) if name == "inverse" else None
+        errors = []
+        for k, n in enumerate(noise):
+            give_grad(theta, theta.numpy() + n)  # unbiased noisy gradient of θ²/2
+            opt.step()
+            if schedule is not None:
+                schedule.step()
+            if k >= 1500:
+                errors.append(theta.numpy()[0] ** 2)
+        finals[name] = np.mean(errors)
+    assert finals["inverse"] < 0.01 < finals["constant"]
+
+
+def test_schedule_state_round_trip():
+    opt = _sgd(0.1)
+    schedule = optim.StepDecay(opt, step_size=2, gamma=0.1)
+    for _ in range(5):
+        schedule.step()
+    other_opt = _sgd(0.1)
+    other = optim.StepDecay(other_opt, step_size=2, gamma=0.1)
+    other.load_state_dict(schedule.state_dict())
+    assert other.epoch == 5 and other_opt.lr == pytest.approx(opt.lr)
+    assert other.step() == schedule.step()
+    with pytest.raises(ValueError, match="not a InverseTimeDecay state"):
+        optim.InverseTimeDecay(other_opt).load_state_dict(schedule.state_dict())
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda o: optim.StepDecay(o, step_size=0), "step_size must be an int >= 1"),
+    (lambda o: optim.StepDecay(o, step_size=2, gamma=1.5), r"gamma must be in \[0.0, 1.0\]"),
+    (lambda o: optim.InverseTimeDecay(o, decay=0.0), "decay must be > 0"),
+])
+def test_bad_schedule_arguments(make, message):
+    with pytest.raises(ValueError, match=message):
+        make(_sgd())
+    with pytest.raises(TypeError, match="expected a vecgrad optimizer"):
+        optim.StepDecay("adam", step_size=1)

@@ -1,0 +1,189 @@
+"""The lesson runner: navigation keys, straight-through runs, the command line."""
+
+import inspect
+import io
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from tutorials import registry
+from tutorials.__main__ import interactive_menu, main
+from tutorials.framework import Lesson, Step, main_for, run_lesson, source_of
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _counting_lesson(calls):
+    def first():
+        calls.append("first")
+        return {"n": 1}
+
+    def second():
+        calls.append("second")
+        return {"n": 2}
+
+    def third():
+        calls.append("third")
+        return {"n": 3}
+
+    return Lesson(99, "test", "none", "intro", (Step("a", "text a", first),
+                                                 Step("b", "text b", second),
+                                                 Step("c", "text c", third)))
+
+
+def _quiet_console():
+    return Console(file=io.StringIO(), width=100, color_system=None)
+
+
+def _scripted(keys):
+    keys = list(keys)
+
+    def fake_input(prompt):
+        if not keys:
+            raise EOFError
+        return keys.pop(0)
+
+    return fake_input
+
+
+def test_enter_goes_on_through_every_step():
+    calls = []
+    results = run_lesson(_counting_lesson(calls), _quiet_console(), pause=True,
+                         input_fn=_scripted(["", "", ""]))
+    assert calls == ["first", "second", "third"]
+    assert [r["n"] for r in results] == [1, 2, 3]
+
+
+def test_b_goes_back_and_reruns_the_previous_step():
+    calls = []
+    run_lesson(_counting_lesson(calls), _quiet_console(), pause=True,
+               input_fn=_scripted(["", "b", "", "", ""]))
+    assert calls == ["first", "second", "first", "second", "third"]
+
+
+def test_b_on_the_first_step_stays_there():
+    calls = []
+    run_lesson(_counting_lesson(calls), _quiet_console(), pause=True,
+               input_fn=_scripted(["b", "q"]))
+    assert calls == ["first", "first"]
+
+
+def test_q_quits_and_later_steps_do_not_run():
+    calls = []
+    results = run_lesson(_counting_lesson(calls), _quiet_console(), pause=True,
+                         input_fn=_scripted(["", "q"]))
+    assert calls == ["first", "second"]
+    assert len(results) == 2
+
+
+def test_unknown_key_asks_again_and_closed_stdin_quits():
+    calls = []
+    console = _quiet_console()
+    run_lesson(_counting_lesson(calls), console, pause=True, input_fn=_scripted(["x"]))
+    assert calls == ["first"]
+    assert "Unknown key 'x'" in console.file.getvalue()
+
+
+def test_no_pause_never_reads_input():
+    def no_input(prompt):
+        raise AssertionError("input() called although pause=False")
+
+    calls = []
+    run_lesson(_counting_lesson(calls), _quiet_console(), pause=False, input_fn=no_input)
+    assert calls == ["first", "second", "third"]
+
+
+def test_a_step_must_return_a_dict():
+    lesson = Lesson(98, "bad", "none", "intro", (Step("s", "t", lambda: 3),))
+    with pytest.raises(TypeError, match="lesson 98 step 1 .* returned int"):
+        run_lesson(lesson, _quiet_console(), pause=False)
+
+
+def test_a_lesson_needs_steps():
+    with pytest.raises(ValueError, match="has no steps"):
+        Lesson(97, "empty", "none", "intro", ())
+
+
+def test_the_code_shown_is_the_source_of_the_function_that_runs():
+    def sample_step():
+        return {"answer": 6 * 7}
+
+    lesson = Lesson(96, "src", "none", "intro", (Step("s", "t", sample_step),))
+    console = _quiet_console()
+    results = run_lesson(lesson, console, pause=False)
+    assert results == [{"answer": 42}]
+    shown = console.file.getvalue()
+    assert 'return {"answer": 6 * 7}' in shown
+    assert source_of(sample_step).startswith("def sample_step():")
+
+
+def test_main_for_rejects_unknown_arguments(capsys):
+    assert main_for(_counting_lesson([]), ["--fast"]) == 2
+    assert "unknown argument(s) --fast" in capsys.readouterr().err
+
+
+def test_every_shown_step_fits_the_code_panel_and_never_evaluates_strings():
+    for number in registry.LESSON_MODULES:
+        lesson = registry.load_lesson(number)
+        for step in lesson.steps:
+            for fn in (*step.also_show, step.run):
+                source = textwrap.dedent(inspect.getsource(fn))
+                for line in source.splitlines():
+                    assert len(line) <= 76, f"lesson {number} {fn.__name__}: {line!r}"
+                assert "eval(" not in source and "exec(" not in source
+
+
+def test_registry_rejects_an_unknown_lesson():
+    with pytest.raises(KeyError, match="there is no lesson 0"):
+        registry.load_lesson(0)
+
+
+def test_main_rejects_bad_arguments(capsys):
+    assert main(["0", "--no-pause"]) == 2
+    assert "there is no lesson '0'" in capsys.readouterr().err
+    assert main(["1", "2"]) == 2
+    assert main(["--fast"]) == 2
+
+
+def test_interactive_menu_runs_a_chosen_lesson_then_quits():
+    console = _quiet_console()
+    first = min(registry.LESSON_MODULES)
+    steps = len(registry.load_lesson(first).steps)
+    keys = ["abc", str(first)] + [""] * steps + ["q"]
+    assert interactive_menu(console, _scripted(keys)) == 0
+    text = console.file.getvalue()
+    assert "'abc' is not a lesson number" in text
+    assert f"End of lesson {first}." in text
+
+
+def _run(args):
+    env = dict(os.environ, COLUMNS="100")
+    return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True,
+                          text=True, env=env, stdin=subprocess.DEVNULL, timeout=120)
+
+
+def test_python_m_tutorials_without_a_terminal_prints_the_menu():
+    done = _run(["-m", "tutorials"])
+    assert done.returncode == 0, done.stderr
+    for number in registry.LESSON_MODULES:
+        lesson = registry.load_lesson(number)
+        assert lesson.title[:30] in done.stdout.replace("\n", " ") or \
+            str(number) in done.stdout
+
+
+def test_python_m_tutorials_runs_one_lesson():
+    done = _run(["-m", "tutorials", "1", "--no-pause"])
+    assert done.returncode == 0, done.stderr
+    assert "End of lesson 1." in done.stdout
+
+
+def test_a_lesson_file_runs_on_its_own():
+    path = REPO / "tutorials" / f"{registry.LESSON_MODULES[1]}.py"
+    done = _run([str(path), "--no-pause"])
+    assert done.returncode == 0, done.stderr
+    assert "End of lesson 1." in done.stdout

@@ -1,0 +1,82 @@
+"""`python -m tutorials [N | all] [--no-pause]`: the lesson menu, one lesson, or all."""
+
+from __future__ import annotations
+
+import sys
+from typing import Callable, Optional
+
+from rich.console import Console
+from rich.table import Table
+
+from tutorials.framework import run_lesson, should_pause
+from tutorials.registry import LESSON_MODULES, load_lesson
+
+USAGE = "usage: python -m tutorials [N | all] [--no-pause]"
+
+
+def menu_table() -> Table:
+    """The list of lessons; a lesson that fails to import shows why instead of its title."""
+    table = Table(title="gradlab tutorials", title_justify="left")
+    table.add_column("#", justify="right", style="bold cyan")
+    table.add_column("lesson")
+    table.add_column("lectures", style="dim")
+    for number in sorted(LESSON_MODULES):
+        try:
+            lesson = load_lesson(number)
+        except ImportError as exc:
+            table.add_row(str(number), f"[red]unavailable: {exc}[/]", "")
+            continue
+        table.add_row(str(number), lesson.title, lesson.lectures)
+    return table
+
+
+def interactive_menu(console: Console, input_fn: Callable[[str], str] = input) -> int:
+    """Show the menu until the user quits; each chosen lesson runs with pauses."""
+    while True:
+        console.print(menu_table())
+        try:
+            choice = input_fn("lesson number, or q to quit > ").strip().lower()
+        except EOFError:
+            return 0
+        if choice in ("q", "quit", ""):
+            return 0
+        if not choice.isdigit() or int(choice) not in LESSON_MODULES:
+            console.print(f"[yellow]{choice!r} is not a lesson number.[/]")
+            continue
+        run_lesson(load_lesson(int(choice)), console=console, pause=True, input_fn=input_fn)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    no_pause = "--no-pause" in args
+    rest = [a for a in args if a != "--no-pause"]
+    console = Console()
+    if len(rest) > 1 or any(a.startswith("-") for a in rest):
+        print(USAGE, file=sys.stderr)
+        return 2
+    if not rest:
+        if should_pause(no_pause):
+            return interactive_menu(console)
+        console.print(menu_table())
+        console.print("Run one lesson with `python -m tutorials N`, "
+                      "all of them with `python -m tutorials all --no-pause`.")
+        return 0
+    pause = should_pause(no_pause)
+    if rest[0] == "all":
+        numbers = sorted(LESSON_MODULES)
+    elif rest[0].isdigit() and int(rest[0]) in LESSON_MODULES:
+        numbers = [int(rest[0])]
+    else:
+        known = ", ".join(str(n) for n in sorted(LESSON_MODULES))
+        print(f"there is no lesson {rest[0]!r}; lessons: {known}\n{USAGE}", file=sys.stderr)
+        return 2
+    for number in numbers:
+        lesson = load_lesson(number)
+        results = run_lesson(lesson, console=console, pause=pause)
+        if len(results) < len(lesson.steps):  # the user quit before the end
+            break
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

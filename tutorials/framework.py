@@ -1,0 +1,141 @@
+"""The lesson runner: a lesson is a list of steps, each shown, executed and rendered.
+
+A `Step` holds a title, an explanation (Markdown), the function whose source is shown and
+then called for real (`run`), and an optional `view` that turns the function's result into
+rich renderables (tables, trees, plots). The runner never evaluates strings: the code on
+screen is `inspect.getsource` of the very function it calls.
+
+`run` returns a dict of the step's key numbers (and any objects the view needs); the runner
+collects these per step so tests can assert the lecture's numbers.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from rich.console import Console, Group, RenderableType
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.rule import Rule
+from rich.syntax import Syntax
+from rich.text import Text
+
+StepResult = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One screen of a lesson: explain, show the code, run it, show the result."""
+
+    title: str
+    text: str
+    run: Callable[[], StepResult]
+    view: Optional[Callable[[StepResult], list[RenderableType]]] = None
+    # Helpers whose source is shown above `run` (the code `run` calls).
+    also_show: tuple[Callable[..., Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """A numbered lesson: a title, the lectures it follows, an intro and its steps."""
+
+    number: int
+    title: str
+    lectures: str
+    intro: str
+    steps: tuple[Step, ...] = field(default_factory=tuple)
+
+    def __post_init__(self):
+        if not self.steps:
+            raise ValueError(f"lesson {self.number} ({self.title!r}) has no steps")
+
+
+def source_of(fn: Callable[..., Any]) -> str:
+    """The source text of a function, dedented (what the learner sees)."""
+    return textwrap.dedent(inspect.getsource(fn)).rstrip()
+
+
+def render_step(lesson: Lesson, index: int, result: StepResult) -> RenderableType:
+    """Everything one step puts on screen, as a single renderable."""
+    step = lesson.steps[index]
+    header = Rule(
+        f"[bold]Lesson {lesson.number}[/] · step {index + 1}/{len(lesson.steps)} · {step.title}",
+        style="cyan",
+    )
+    code = "\n\n".join(source_of(fn) for fn in (*step.also_show, step.run))
+    parts: list[RenderableType] = [
+        header,
+        Markdown(textwrap.dedent(step.text).strip()),
+        Panel(Syntax(code, "python", theme="ansi_dark", word_wrap=True),
+              title="code", title_align="left", border_style="dim"),
+    ]
+    if step.view is not None:
+        parts.extend(step.view(result))
+    return Group(*parts)
+
+
+def _ask(console: Console, input_fn: Callable[[str], str]) -> str:
+    """Read one navigation key: '' (Enter) = next, 'b' = back, 'q' = quit."""
+    while True:
+        try:
+            answer = input_fn("[Enter] next · [b] back · [q] quit > ").strip().lower()
+        except EOFError:  # stdin closed mid-lesson: behave like quit
+            return "q"
+        if answer in ("", "b", "q"):
+            return answer
+        console.print(f"[yellow]Unknown key {answer!r}: press Enter, b or q.[/]")
+
+
+def run_lesson(lesson: Lesson, console: Optional[Console] = None, pause: bool = True,
+               input_fn: Callable[[str], str] = input) -> list[StepResult]:
+    """Run a lesson; returns each executed step's result in step order.
+
+    With `pause`, waits after each step for Enter (next), b (back) or q (quit); a step
+    that is revisited runs again. A quit leaves later steps out of the returned list.
+    """
+    console = console or Console()
+    console.print(Panel(Markdown(textwrap.dedent(lesson.intro).strip()),
+                        title=f"Lesson {lesson.number}: {lesson.title}",
+                        subtitle=f"lectures {lesson.lectures}", border_style="cyan"))
+    results: list[Optional[StepResult]] = [None] * len(lesson.steps)
+    index = 0
+    while 0 <= index < len(lesson.steps):
+        result = lesson.steps[index].run()
+        if not isinstance(result, dict):
+            raise TypeError(f"lesson {lesson.number} step {index + 1} "
+                            f"({lesson.steps[index].title!r}) returned "
+                            f"{type(result).__name__}, expected a dict of results")
+        results[index] = result
+        console.print(render_step(lesson, index, result))
+        if not pause:
+            index += 1
+            continue
+        key = _ask(console, input_fn)
+        if key == "q":
+            break
+        index = max(index - 1, 0) if key == "b" else index + 1
+    else:
+        console.print(Text(f"End of lesson {lesson.number}.", style="bold green"))
+    done = [r for r in results if r is not None]
+    return done
+
+
+def should_pause(no_pause: bool) -> bool:
+    """Pause between steps only for a person at a terminal."""
+    return not no_pause and sys.stdin.isatty()
+
+
+def main_for(lesson: Lesson, argv: Optional[list[str]] = None) -> int:
+    """Entry point used when a lesson file runs on its own."""
+    args = sys.argv[1:] if argv is None else argv
+    unknown = [a for a in args if a != "--no-pause"]
+    if unknown:
+        print(f"unknown argument(s) {' '.join(unknown)}; the only option is --no-pause",
+              file=sys.stderr)
+        return 2
+    run_lesson(lesson, pause=should_pause("--no-pause" in args))
+    return 0

@@ -1,0 +1,29 @@
+"""Which lessons exist: lesson number -> module name inside the `tutorials` package."""
+
+from __future__ import annotations
+
+import importlib
+
+from tutorials.framework import Lesson
+
+# An explicit list (no discovery by reflection): the menu shows exactly these lessons.
+LESSON_MODULES: dict[int, str] = {
+    1: "lesson01_graph",
+    2: "lesson02_chain_rule",
+    5: "lesson05_worked_example",
+    6: "lesson06_activations",
+    15: "lesson15_ad_modes",
+}
+
+
+def load_lesson(number: int) -> Lesson:
+    """Import lesson `number` and return its Lesson; a clear error for unknown numbers."""
+    if number not in LESSON_MODULES:
+        known = ", ".join(str(n) for n in sorted(LESSON_MODULES))
+        raise KeyError(f"there is no lesson {number}; lessons: {known}")
+    module = importlib.import_module(f"tutorials.{LESSON_MODULES[number]}")
+    lesson = module.LESSON
+    if lesson.number != number:
+        raise RuntimeError(f"tutorials.{LESSON_MODULES[number]} declares lesson "
+                           f"{lesson.number}, registered as {number}")
+    return lesson

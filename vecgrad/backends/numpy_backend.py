@@ -1,0 +1,312 @@
+"""The CPU backend: every primitive of base.Backend as a numpy call on np.ndarray buffers.
+
+Movement primitives may return views (numpy's own views); everything that computes
+returns a new array. Floating-point warnings (overflow in exp, log(0), ...) are silenced
+where they are expected: the results (inf, nan) follow IEEE and numpy like PyTorch does.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from vecgrad.backends.base import Backend
+
+_UNARY = {
+    "neg": np.negative, "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "abs": np.abs,
+    "sign": np.sign, "sin": np.sin, "cos": np.cos, "reciprocal": np.reciprocal,
+}
+_BINARY = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
+    "pow": np.power, "maximum": np.maximum, "minimum": np.minimum,
+}
+# Binary ops that can produce inf/nan from finite input and would warn.
+_BINARY_MAY_WARN = frozenset(("div", "pow"))
+_COMPARE = {
+    "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
+    "gt": np.greater, "ge": np.greater_equal,
+}
+_REDUCE = {"sum": np.sum, "max": np.max, "min": np.min}
+_ARG_REDUCE = {"argmax": np.argmax, "argmin": np.argmin}
+# Below this |x| sinc'(x) uses its Taylor series (the closed form cancels near 0).
+_SINC_SERIES_BELOW = 1e-3
+
+
+def _sigmoid(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _step(x, a):
+    out = (x >= 0).astype(x.dtype)
+    return np.where(np.isnan(x), x, out)
+
+
+def _step_df(x, a):
+    return np.where(np.isnan(x), x, np.zeros_like(x))
+
+
+def _leaky_relu(x, a):
+    return np.where(x > 0, x, x * x.dtype.type(a))
+
+
+def _leaky_relu_df(x, a):
+    return np.where(x > 0, x.dtype.type(1), x.dtype.type(a))
+
+
+def _elu(x, a):
+    return np.where(x > 0, x, x.dtype.type(a) * np.expm1(np.minimum(x, 0)))
+
+
+def _elu_df(x, a):
+    return np.where(x > 0, x.dtype.type(1), x.dtype.type(a) * np.exp(np.minimum(x, 0)))
+
+
+def _bent_identity_df(x, a):
+    h = np.hypot(x, x.dtype.type(1))
+    limit = np.where(x > 0, x.dtype.type(1.5), x.dtype.type(0.5))
+    return np.where(np.isinf(x), limit, x / (2 * h) + 1)
+
+
+def _soft_exponential(x, a):
+    t = x.dtype.type
+    if a < 0:
+        return -np.log(1 - t(a) * (x + t(a))) / t(a)
+    if a == 0:
+        return x.copy()
+    return np.expm1(t(a) * x) / t(a) + t(a)
+
+
+def _soft_exponential_df(x, a):
+    t = x.dtype.type
+    if a < 0:
+        inner = 1 - t(a) * (x + t(a))
+        return np.where(inner >= 0, 1 / inner, np.nan).astype(x.dtype)
+    if a == 0:
+        return np.where(np.isnan(x), x, np.ones_like(x))
+    return np.exp(t(a) * x)
+
+
+def _sinc(x, a):
+    safe = np.where(x == 0, x.dtype.type(1), x)
+    out = np.where(x == 0, x.dtype.type(1), np.sin(safe) / safe)
+    return np.where(np.isinf(x), x.dtype.type(0), out)
+
+
+def _sinc_df(x, a):
+    safe = np.where(x == 0, x.dtype.type(1), x)
+    closed = np.cos(safe) / safe - np.sin(safe) / (safe * safe)
+    series = -x / 3 + x * x * x / 30
+    out = np.where(np.abs(x) < _SINC_SERIES_BELOW, series, closed)
+    return np.where(np.isinf(x), x.dtype.type(0), out)
+
+
+def _gaussian_df(x, a):
+    out = -2 * x * np.exp(-x * x)
+    return np.where(np.isinf(x), x.dtype.type(0), out)
+
+
+def _arctan_df(x, a):
+    return 1 / (1 + x * x)
+
+
+def _tanh_df(x, a):
+    t = np.tanh(x)
+    return 1 - t * t
+
+
+def _sigmoid_df(x, a):
+    s = _sigmoid(x)
+    return s * (1 - s)
+
+
+#: catalogue name -> (f(x, alpha), f'(x, alpha)); same names and conventions as
+#: scalargrad.functions.ACTIVATIONS (relu'(0) = 0, leaky_relu'(0) = alpha, ...).
+ACTIVATION_TABLE = {
+    "identity": (lambda x, a: x.copy(), lambda x, a: np.where(np.isnan(x), x, np.ones_like(x))),
+    "step": (_step, _step_df),
+    "sigmoid": (lambda x, a: _sigmoid(x), _sigmoid_df),
+    "tanh": (lambda x, a: np.tanh(x), _tanh_df),
+    "arctan": (lambda x, a: np.arctan(x), _arctan_df),
+    "relu": (lambda x, a: np.maximum(x, x.dtype.type(0)), lambda x, a: (x > 0).astype(x.dtype)),
+    "leaky_relu": (_leaky_relu, _leaky_relu_df),
+    "elu": (_elu, _elu_df),
+    "softplus": (lambda x, a: np.logaddexp(x.dtype.type(0), x), lambda x, a: _sigmoid(x)),
+    "bent_identity": (lambda x, a: (np.hypot(x, x.dtype.type(1)) - 1) / 2 + x, _bent_identity_df),
+    "soft_exponential": (_soft_exponential, _soft_exponential_df),
+    "sin": (lambda x, a: np.sin(x), lambda x, a: np.cos(x)),
+    "cos": (lambda x, a: np.cos(x), lambda x, a: -np.sin(x)),
+    "sinc": (_sinc, _sinc_df),
+    "gaussian": (lambda x, a: np.exp(-x * x), _gaussian_df),
+}
+
+
+def _pair(padding, kernel_size, stride, dilation, in_hw):
+    """Output size of a sliding window (the formula PyTorch documents for conv2d)."""
+    return tuple(
+        (in_hw[i] + 2 * padding[i] - dilation[i] * (kernel_size[i] - 1) - 1) // stride[i] + 1
+        for i in range(2)
+    )
+
+
+class NumpyBackend(Backend):
+    """Primitives on numpy arrays (float32, float64, int64 and bool)."""
+
+    supports_float64 = True
+
+    def __init__(self, device: str = "cpu"):
+        self.device = device
+
+    def __repr__(self):
+        return f"NumpyBackend(device={self.device!r})"
+
+    # ------------------------------------------------------------- memory / host
+    def from_numpy(self, array):
+        return np.array(array, copy=True, order="C")
+
+    def to_numpy(self, buf):
+        return np.array(buf, copy=True, order="C")
+
+    def full(self, shape, value, dtype):
+        return np.full(shape, value, dtype=dtype)
+
+    def astype(self, buf, dtype):
+        return buf.astype(dtype)
+
+    def copy(self, buf):
+        return np.array(buf, copy=True, order="C")
+
+    def assign(self, dst, src):
+        np.copyto(dst, src)
+
+    # --------------------------------------------------------------- elementwise
+    def unary(self, op, x):
+        with np.errstate(all="ignore"):
+            return _UNARY[op](x)
+
+    def binary(self, op, a, b, out=None):
+        ufunc = _BINARY[op]
+        if op in _BINARY_MAY_WARN:
+            with np.errstate(all="ignore"):
+                return ufunc(a, b, out=out)
+        return ufunc(a, b, out=out)
+
+    def compare(self, op, a, b):
+        return _COMPARE[op](a, b)
+
+    def where(self, cond, a, b):
+        return np.where(cond, a, b)
+
+    def activation(self, name, x, alpha):
+        with np.errstate(all="ignore"):
+            return np.asarray(ACTIVATION_TABLE[name][0](x, alpha), dtype=x.dtype)
+
+    def activation_derivative(self, name, x, alpha):
+        with np.errstate(all="ignore"):
+            return np.asarray(ACTIVATION_TABLE[name][1](x, alpha), dtype=x.dtype)
+
+    # ---------------------------------------------------------------- reductions
+    def reduce(self, op, x, axes, keepdims):
+        return np.asarray(_REDUCE[op](x, axis=axes, keepdims=keepdims))
+
+    def arg_reduce(self, op, x, axis, keepdims):
+        return np.asarray(_ARG_REDUCE[op](x, axis=axis, keepdims=keepdims), dtype=np.int64)
+
+    # ------------------------------------------------------------------ movement
+    def reshape(self, x, shape):
+        return x.reshape(shape)
+
+    def permute(self, x, axes):
+        return x.transpose(axes)
+
+    def expand(self, x, shape):
+        return np.broadcast_to(x, shape)
+
+    def getitem(self, x, index):
+        return x[index]
+
+    def index_add(self, shape, index, src):
+        out = np.zeros(shape, dtype=src.dtype)
+        if any(isinstance(i, np.ndarray) for i in index):
+            np.add.at(out, index, src)  # repeated indices must accumulate
+        else:
+            out[index] += src  # basic indexing: every element is hit at most once
+        return out
+
+    def gather(self, x, axis, index):
+        return np.take_along_axis(x, index, axis=axis)
+
+    def scatter_add(self, shape, axis, index, src):
+        out = np.zeros(shape, dtype=src.dtype)
+        grid = list(np.ogrid[tuple(slice(0, n) for n in index.shape)])
+        grid[axis] = index
+        np.add.at(out, tuple(grid), src)
+        return out
+
+    def cat(self, buffers: Sequence, axis):
+        return np.concatenate(buffers, axis=axis)
+
+    # -------------------------------------------------------------------- linalg
+    def matmul(self, a, b, transpose_a=False, transpose_b=False):
+        if transpose_a:
+            a = a.swapaxes(-1, -2)
+        if transpose_b:
+            b = b.swapaxes(-1, -2)
+        return np.matmul(a, b)
+
+    # -------------------------------------------------------------- convolution
+    def im2col(self, x, kernel_size, stride, padding, dilation):
+        n, c, h, w = x.shape
+        kh, kw = kernel_size
+        oh, ow = _pair(padding, kernel_size, stride, dilation, (h, w))
+        if padding != (0, 0):
+            x = np.pad(x, ((0, 0), (0, 0), (padding[0], padding[0]), (padding[1], padding[1])))
+        sn, sc, sh, sw = x.strides
+        # A strided view (N, C, KH, KW, OH, OW) of x: no pixel loop, one copy on reshape.
+        windows = as_strided(
+            x, shape=(n, c, kh, kw, oh, ow),
+            strides=(sn, sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1]),
+            writeable=False,
+        )
+        return windows.reshape(n, c * kh * kw, oh * ow)
+
+    def col2im(self, cols, input_shape, kernel_size, stride, padding, dilation):
+        n, c, h, w = input_shape
+        kh, kw = kernel_size
+        oh, ow = _pair(padding, kernel_size, stride, dilation, (h, w))
+        out = np.zeros((n, c, h + 2 * padding[0], w + 2 * padding[1]), dtype=cols.dtype)
+        cols = cols.reshape(n, c, kh, kw, oh, ow)
+        # One vectorised add per kernel offset (KH*KW of them), never per pixel.
+        for i in range(kh):
+            top = i * dilation[0]
+            rows = slice(top, top + stride[0] * (oh - 1) + 1, stride[0])
+            for j in range(kw):
+                left = j * dilation[1]
+                columns = slice(left, left + stride[1] * (ow - 1) + 1, stride[1])
+                out[:, :, rows, columns] += cols[:, :, i, j]
+        return out[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
+
+    # ------------------------------------------------------------------ softmax
+    def softmax(self, x, axis):
+        with np.errstate(all="ignore"):
+            e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+            e /= np.sum(e, axis=axis, keepdims=True)
+        return e
+
+    def log_softmax(self, x, axis):
+        with np.errstate(all="ignore"):
+            z = x - np.max(x, axis=axis, keepdims=True)
+            z -= np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+        return z
+
+
+def create_backend(device: str) -> NumpyBackend:
+    """The registry's constructor (see vecgrad.backends)."""
+    return NumpyBackend(device)
+
+
+def list_devices() -> list[str]:
+    """The one CPU device."""
+    return ["cpu"]

@@ -1,0 +1,475 @@
+"""Datasets, splits, normalizers, a DataLoader and the IDX reader.
+
+Everything here works on host numpy arrays; only `DataLoader` turns batches into
+vecgrad Tensors (imported lazily, so reading data never needs the autograd engine).
+Shuffling is derived from (seed, epoch) alone, which makes an epoch's batch order
+reproducible after a resume without carrying generator state around.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+DATASET_NAMES = ("digits", "moons", "circles", "spirals", "xor", "sine", "mnist", "fashion-mnist")
+# The split of every built-in dataset is fixed by this seed (not by --seed), so the
+# test set is the same whatever the training seed is.
+SPLIT_SEED = 0
+
+
+# --------------------------------------------------------------------------- datasets
+class Dataset:
+    """A sized, indexable collection of (input, target) pairs.
+
+    Subclasses implement `__len__` and `__getitem__`; `__getitem__` must accept an int
+    or a 1-d int array of indices (the DataLoader asks for a whole batch at once).
+    """
+
+    def __len__(self) -> int:
+        raise TypeError(f"{type(self).__name__} must implement __len__")
+
+    def __getitem__(self, index):
+        raise TypeError(f"{type(self).__name__} must implement __getitem__")
+
+
+class TensorDataset(Dataset):
+    """Inputs and targets held as arrays with the same first dimension.
+
+    Accepts numpy arrays, nested lists or vecgrad Tensors (copied to host numpy).
+    """
+
+    def __init__(self, inputs, targets):
+        self.inputs = _as_host_array(inputs, "inputs")
+        self.targets = _as_host_array(targets, "targets")
+        if self.inputs.ndim == 0 or self.targets.ndim == 0:
+            raise ValueError("TensorDataset: inputs and targets need a first (sample) axis, "
+                             f"got shapes {self.inputs.shape} and {self.targets.shape}")
+        if len(self.inputs) != len(self.targets):
+            raise ValueError(f"TensorDataset: {len(self.inputs)} inputs but "
+                             f"{len(self.targets)} targets; the first dimensions must match")
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitem__(self, index):
+        return self.inputs[index], self.targets[index]
+
+    def __repr__(self) -> str:
+        return (f"TensorDataset({len(self)} samples, inputs {self.inputs.shape[1:]} "
+                f"{self.inputs.dtype}, targets {self.targets.shape[1:]} {self.targets.dtype})")
+
+
+def _as_host_array(data, what: str) -> np.ndarray:
+    if hasattr(data, "numpy") and callable(data.numpy):  # a vecgrad Tensor
+        return np.asarray(data.numpy())
+    array = np.asarray(data)
+    if array.dtype == object:
+        raise TypeError(f"TensorDataset: {what} are not a rectangular numeric array")
+    return array
+
+
+class DataLoader:
+    """Mini-batches of a Dataset as vecgrad Tensors.
+
+    With `shuffle=True` the order of epoch `e` is a permutation drawn from a generator
+    seeded with (seed, e); call `set_epoch(e)` before iterating (the Trainer does) or
+    let the loader count epochs itself. Inputs become float32 Tensors; integer targets
+    become int64 Tensors (class labels), float targets float32.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int = 32, shuffle: bool = False,
+                 drop_last: bool = False, seed: int = 0, device: str | None = None):
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+        if len(dataset) == 0:
+            raise ValueError("DataLoader: the dataset is empty")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.seed = int(seed)
+        self.device = device
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose which epoch's permutation the next iteration uses."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def order(self) -> np.ndarray:
+        """The sample indices of the current epoch, in visiting order."""
+        n = len(self.dataset)
+        if not self.shuffle:
+            return np.arange(n)
+        return np.random.default_rng([self.seed, self.epoch]).permutation(n)
+
+    def __iter__(self):
+        from vecgrad import tensor  # lazy: loading data must not need the engine
+
+        order = self.order()
+        count = len(self)
+        for b in range(count):
+            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            inputs, targets = self.dataset[idx]
+            yield (tensor(np.asarray(inputs, dtype=np.float32), device=self.device),
+                   tensor(_target_array(targets), device=self.device))
+        if self.shuffle:
+            self.epoch += 1
+
+
+def _target_array(targets) -> np.ndarray:
+    targets = np.asarray(targets)
+    if np.issubdtype(targets.dtype, np.integer) or targets.dtype == bool:
+        return targets.astype(np.int64)
+    return targets.astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- splits
+def split_indices(n: int, fractions, seed: int = SPLIT_SEED) -> list[np.ndarray]:
+    """Shuffle range(n) with `seed` and cut it into len(fractions) parts.
+
+    `fractions` must be positive and sum to 1; each part gets at least one sample.
+    """
+    fractions = [float(f) for f in fractions]
+    if any(f <= 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-9:
+        raise ValueError(f"split: fractions must be positive and sum to 1, got {fractions}")
+    if n < len(fractions):
+        raise ValueError(f"split: {n} samples cannot fill {len(fractions)} parts")
+    order = np.random.default_rng(seed).permutation(n)
+    bounds = np.round(np.cumsum(fractions)[:-1] * n).astype(int)
+    bounds = np.clip(bounds, np.arange(1, len(bounds) + 1), n - np.arange(len(bounds), 0, -1))
+    return np.split(order, bounds)
+
+
+def train_val_test_split(inputs, targets, val_fraction: float = 0.15,
+                         test_fraction: float = 0.15, seed: int = SPLIT_SEED):
+    """Three TensorDatasets (train, validation, test) from one seeded shuffle."""
+    inputs, targets = np.asarray(inputs), np.asarray(targets)
+    if len(inputs) != len(targets):
+        raise ValueError(f"train_val_test_split: {len(inputs)} inputs but {len(targets)} targets")
+    train_fraction = 1.0 - val_fraction - test_fraction
+    parts = split_indices(len(inputs), (train_fraction, val_fraction, test_fraction), seed)
+    return tuple(TensorDataset(inputs[p], targets[p]) for p in parts)
+
+
+# ------------------------------------------------------------------------ normalizers
+class Normalizer:
+    """Per-feature affine scaling fit on training inputs only: x -> (x - shift) / scale."""
+
+    kind = "none"
+
+    def __init__(self):
+        self.shift: np.ndarray | None = None
+        self.scale: np.ndarray | None = None
+
+    def fit(self, inputs) -> "Normalizer":
+        """Compute the statistics from training inputs (first axis = samples)."""
+        inputs = np.asarray(inputs, dtype=np.float64)
+        if inputs.ndim < 1 or len(inputs) == 0:
+            raise ValueError(f"{type(self).__name__}.fit: need at least one sample, "
+                             f"got shape {inputs.shape}")
+        shift, scale = self._statistics(inputs)
+        # A constant feature carries no information; scale 1 keeps it finite (at 0).
+        scale = np.where(scale > 0, scale, 1.0)
+        self.shift, self.scale = shift.astype(np.float32), scale.astype(np.float32)
+        return self
+
+    def _statistics(self, inputs):
+        return np.zeros(inputs.shape[1:]), np.ones(inputs.shape[1:])
+
+    def transform(self, inputs) -> np.ndarray:
+        """Scale inputs with the fitted statistics (float32)."""
+        if self.shift is None:
+            raise RuntimeError(f"{type(self).__name__}: call fit(train_inputs) before transform")
+        inputs = np.asarray(inputs, dtype=np.float32)
+        if inputs.shape[1:] != self.shift.shape:
+            raise ValueError(f"{type(self).__name__}: inputs of shape {inputs.shape[1:]} per "
+                             f"sample, but it was fit on {self.shift.shape}")
+        return (inputs - self.shift) / self.scale
+
+    def state_dict(self) -> dict:
+        """What a checkpoint needs to rebuild this normalizer."""
+        return {"kind": self.kind, "shift": self.shift, "scale": self.scale}
+
+    def __repr__(self) -> str:
+        fitted = "fitted" if self.shift is not None else "not fitted"
+        return f"{type(self).__name__}({fitted})"
+
+
+class ZScore(Normalizer):
+    """Zero mean, unit variance per feature (population std, as in lecture 000)."""
+
+    kind = "zscore"
+
+    def _statistics(self, inputs):
+        return inputs.mean(axis=0), inputs.std(axis=0)
+
+
+class MinMax(Normalizer):
+    """Scale each feature to [0, 1] using the training minimum and maximum."""
+
+    kind = "minmax"
+
+    def _statistics(self, inputs):
+        low = inputs.min(axis=0)
+        return low, inputs.max(axis=0) - low
+
+
+class Identity(Normalizer):
+    """No scaling (`--normalize none`); still records the input shape."""
+
+    kind = "none"
+
+
+NORMALIZERS = {"zscore": ZScore, "minmax": MinMax, "none": Identity}
+
+
+def make_normalizer(kind: str) -> Normalizer:
+    """A fresh normalizer by name: zscore, minmax or none."""
+    if kind not in NORMALIZERS:
+        raise ValueError(f"unknown normalizer {kind!r}; choose one of {', '.join(NORMALIZERS)}")
+    return NORMALIZERS[kind]()
+
+
+def normalizer_from_state(state: dict) -> Normalizer:
+    """Rebuild a fitted normalizer from `Normalizer.state_dict()` output."""
+    try:
+        normalizer = make_normalizer(str(state["kind"]))
+        shift = np.asarray(state["shift"], dtype=np.float32)
+        scale = np.asarray(state["scale"], dtype=np.float32)
+    except KeyError as exc:
+        raise ValueError(f"normalizer state lacks the entry {exc}") from None
+    if shift.shape != scale.shape or not np.all(np.isfinite(scale)) or np.any(scale <= 0):
+        raise ValueError("normalizer state is inconsistent: shift/scale shapes "
+                         f"{shift.shape}/{scale.shape} or non-positive scale")
+    normalizer.shift, normalizer.scale = shift, scale
+    return normalizer
+
+
+# ---------------------------------------------------------------------- toy datasets
+def _rng(seed):
+    return np.random.default_rng(seed)
+
+
+def moons(n: int = 1000, noise: float = 0.1, seed: int = 0):
+    """Two interleaving half circles; labels 0/1."""
+    rng = _rng(seed)
+    n_upper = n // 2
+    t = np.pi * rng.random(n)
+    upper = np.arange(n) < n_upper
+    x = np.where(upper, np.cos(t), 1.0 - np.cos(t))
+    y = np.where(upper, np.sin(t), 0.5 - np.sin(t))
+    points = np.stack([x, y], axis=1) + noise * rng.standard_normal((n, 2))
+    return points.astype(np.float32), (~upper).astype(np.int64)
+
+
+def circles(n: int = 1000, noise: float = 0.05, factor: float = 0.5, seed: int = 0):
+    """A small circle (label 1) inside a large one (label 0)."""
+    rng = _rng(seed)
+    t = 2 * np.pi * rng.random(n)
+    inner = np.arange(n) >= n // 2
+    radius = np.where(inner, factor, 1.0)
+    points = np.stack([radius * np.cos(t), radius * np.sin(t)], axis=1)
+    points += noise * rng.standard_normal((n, 2))
+    return points.astype(np.float32), inner.astype(np.int64)
+
+
+def spirals(n: int = 1500, classes: int = 3, noise: float = 0.2, seed: int = 0):
+    """`classes` interleaved spiral arms in the plane (the CS231n toy problem)."""
+    rng = _rng(seed)
+    labels = np.arange(n) % classes
+    r = rng.random(n)
+    theta = labels * (2 * np.pi / classes) + 4.0 * r + noise * rng.standard_normal(n)
+    points = np.stack([r * np.sin(theta), r * np.cos(theta)], axis=1)
+    return points.astype(np.float32), labels.astype(np.int64)
+
+
+def xor(n: int = 1000, noise: float = 0.1, seed: int = 0):
+    """Four Gaussian blobs at (±1, ±1); label 1 where the signs differ."""
+    rng = _rng(seed)
+    corners = rng.integers(0, 2, size=(n, 2))
+    points = (2.0 * corners - 1.0) + noise * rng.standard_normal((n, 2))
+    return points.astype(np.float32), (corners[:, 0] ^ corners[:, 1]).astype(np.int64)
+
+
+def sine(n: int = 1000, noise: float = 0.05, seed: int = 0):
+    """Regression: y = sin(x) + noise for x uniform in [-pi, pi]; targets shape (n, 1)."""
+    rng = _rng(seed)
+    x = rng.uniform(-np.pi, np.pi, size=(n, 1))
+    y = np.sin(x) + noise * rng.standard_normal((n, 1))
+    return x.astype(np.float32), y.astype(np.float32)
+
+
+TOY_GENERATORS = {"moons": moons, "circles": circles, "spirals": spirals, "xor": xor,
+                  "sine": sine}
+
+
+# ----------------------------------------------------------------------- IDX reader
+_IDX_DTYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
+               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+
+
+class IDXError(ValueError):
+    """An IDX file that is not valid: wrong magic number, truncated, or wrong size."""
+
+
+def read_idx(path) -> np.ndarray:
+    """Read an IDX file (the MNIST format), raw or gzip-compressed.
+
+    The header is two zero bytes, a type code, the number of dimensions and one
+    big-endian uint32 per dimension; the data must fill exactly prod(dims) items.
+    Raises IDXError naming the file and the problem otherwise.
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise IDXError(f"{path}: gzip data is corrupt or truncated ({exc})") from None
+    if len(raw) < 4:
+        raise IDXError(f"{path}: {len(raw)} bytes is too short for an IDX header")
+    if raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise IDXError(f"{path}: not an IDX file (magic bytes {raw[:4].hex()}; expected "
+                       "00 00, a type code in 08 09 0b 0c 0d 0e, and the dimension count)")
+    dtype, ndim = _IDX_DTYPES[raw[2]], raw[3]
+    header = 4 + 4 * ndim
+    if ndim == 0 or len(raw) < header:
+        raise IDXError(f"{path}: header announces {ndim} dimensions but the file has "
+                       f"{len(raw)} bytes")
+    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    actual = len(raw) - header
+    if actual != expected:
+        problem = "truncated" if actual < expected else "longer than its header says"
+        raise IDXError(f"{path}: {problem}: dimensions {dims} need {expected} data bytes, "
+                       f"found {actual}")
+    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
+    return data.astype(dtype.newbyteorder("="))
+
+
+# ------------------------------------------------------------------- named datasets
+@dataclass
+class DatasetBundle:
+    """A named dataset, split into train/validation/test host arrays."""
+
+    name: str
+    task: str  # "classification" or "regression"
+    train: TensorDataset
+    val: TensorDataset
+    test: TensorDataset
+    num_classes: int = 0
+    input_shape: tuple = ()
+    class_names: list = field(default_factory=list)
+
+    @property
+    def output_size(self) -> int:
+        """Number of model outputs: one per class, or the target width."""
+        if self.task == "classification":
+            return self.num_classes
+        return int(np.prod(self.train.targets.shape[1:], dtype=np.int64)) or 1
+
+
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                   "Sneaker", "Bag", "Ankle boot"]
+
+
+def load_digits_arrays():
+    """The embedded 8x8 digits: images (1797, 8, 8) uint8 in 0..16, labels (1797,) uint8."""
+    with resources.files("vecgrad.datasets").joinpath("digits.npz").open("rb") as handle:
+        with np.load(handle, allow_pickle=False) as archive:
+            return archive["images"], archive["labels"]
+
+
+def load_dataset(name: str, data_dir=None, n: int | None = None) -> DatasetBundle:
+    """Load a dataset by name and split it (seeded, fixed).
+
+    digits: embedded, 70/15/15 split, inputs (1, 8, 8). Toy sets (moons, circles,
+    spirals, xor, sine): generated with seed 0, `n` samples, 70/15/15. mnist and
+    fashion-mnist: IDX files from `data_dir` (raw or .gz); the last 10,000 training
+    images are the validation set, t10k is the test set.
+    """
+    if name == "digits":
+        images, labels = load_digits_arrays()
+        inputs = images.astype(np.float32)[:, None, :, :]
+        train, val, test = train_val_test_split(inputs, labels.astype(np.int64))
+        return DatasetBundle(name, "classification", train, val, test, 10, (1, 8, 8),
+                             [str(i) for i in range(10)])
+    if name in TOY_GENERATORS:
+        generator = TOY_GENERATORS[name]
+        inputs, targets = generator() if n is None else generator(n=n)
+        train, val, test = train_val_test_split(inputs, targets)
+        if name == "sine":
+            return DatasetBundle(name, "regression", train, val, test, 0, (1,))
+        classes = int(targets.max()) + 1
+        return DatasetBundle(name, "classification", train, val, test, classes, (2,),
+                             [str(i) for i in range(classes)])
+    if name in ("mnist", "fashion-mnist"):
+        return _load_mnist_like(name, data_dir)
+    raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)}")
+
+
+def find_idx_files(name: str, data_dir) -> dict:
+    """Locate the four MNIST-format files (raw or .gz) or raise FileNotFoundError.
+
+    Looks in `data_dir` and in `data_dir/<name>`; the error lists exactly what is
+    missing and where it was looked for.
+    """
+    base = Path(data_dir if data_dir is not None else os.path.join("data", name))
+    folders = [base, base / name]
+    found, missing = {}, []
+    for stem in MNIST_FILES:
+        candidates = [folder / (stem + suffix) for folder in folders for suffix in (".gz", "")]
+        hit = next((c for c in candidates if c.is_file()), None)
+        if hit is None:
+            missing.append(stem)
+        else:
+            found[stem] = hit
+    if missing:
+        where = " or ".join(str(f) for f in folders)
+        source = ("https://github.com/zalandoresearch/fashion-mnist" if name == "fashion-mnist"
+                  else "the MNIST database (Yann LeCun, Corinna Cortes, Chris Burges)")
+        raise FileNotFoundError(
+            f"{name}: missing {', '.join(missing)} (each as raw IDX or with .gz) in {where}. "
+            f"This program works offline: download the four files {', '.join(MNIST_FILES)} "
+            f"from {source} and put them in {base} (or pass --data-dir FOLDER).")
+    return found
+
+
+def _load_mnist_like(name: str, data_dir) -> DatasetBundle:
+    files = find_idx_files(name, data_dir)
+    parts = {}
+    for prefix in ("train", "t10k"):
+        images = read_idx(files[f"{prefix}-images-idx3-ubyte"])
+        labels = read_idx(files[f"{prefix}-labels-idx1-ubyte"])
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise IDXError(f"{name} {prefix}: images of shape {images.shape} do not match "
+                           f"labels of shape {labels.shape} (want (N, rows, cols) and (N,))")
+        if labels.size and (labels.min() < 0 or labels.max() > 9):
+            raise IDXError(f"{name} {prefix}: labels must lie in 0..9, found "
+                           f"{labels.min()}..{labels.max()}")
+        parts[prefix] = (images.astype(np.float32)[:, None], labels.astype(np.int64))
+    (train_x, train_y), (test_x, test_y) = parts["train"], parts["t10k"]
+    if train_x.shape[1:] != test_x.shape[1:]:
+        raise IDXError(f"{name}: train images {train_x.shape[1:]} and test images "
+                       f"{test_x.shape[1:]} differ in size")
+    # The lecture's 50k/10k split for the full set; a sixth of smaller files.
+    n_val = 10000 if len(train_x) >= 60000 else len(train_x) // 6
+    if len(train_x) - n_val < 1 or n_val < 1 or len(test_x) < 1:
+        raise IDXError(f"{name}: {len(train_x)} training and {len(test_x)} test images are "
+                       "too few to split")
+    train = TensorDataset(train_x[:-n_val], train_y[:-n_val])
+    val = TensorDataset(train_x[-n_val:], train_y[-n_val:])
+    classes = FASHION_CLASSES if name == "fashion-mnist" else [str(i) for i in range(10)]
+    return DatasetBundle(name, "classification", train, val, TensorDataset(test_x, test_y), 10,
+                         tuple(train_x.shape[1:]), classes)

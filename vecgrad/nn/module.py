@@ -1,0 +1,293 @@
+"""Module and Parameter: the PyTorch-style container for layers and their weights.
+
+A Module registers the Parameters and sub-Modules assigned to its attributes, in
+assignment order. Every walk over the module tree here is iterative (explicit stacks), so
+arbitrarily deep nesting is fine.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Callable, Iterator, NamedTuple
+
+import numpy as np
+
+import vecgrad
+from vecgrad.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module treats as a learnable weight (requires_grad=True).
+
+    ``Parameter(data)`` takes a Tensor (whose device and dtype are kept) or anything
+    ``vecgrad.tensor`` accepts. The parameter owns a fresh copy of the data.
+    """
+
+    def __init__(self, data: Any, requires_grad: bool = True):
+        source = data if isinstance(data, Tensor) else vecgrad.tensor(data)
+        source = source.detach()
+        super().__init__(source._backend.copy(source._buf), source._backend, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class StateDictError(ValueError):
+    """load_state_dict found missing/unexpected keys or shape/dtype mismatches."""
+
+
+class LoadResult(NamedTuple):
+    """What a non-strict load_state_dict skipped."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class RemovableHandle:
+    """Returned by register_forward_hook; ``remove()`` unregisters the hook."""
+
+    def __init__(self, hooks: dict, key: int):
+        self._hooks = hooks
+        self._key = key
+
+    def remove(self) -> None:
+        """Unregister the hook (a second call does nothing)."""
+        self._hooks.pop(self._key, None)
+
+
+class Module:
+    """Base class of layers and models. Subclasses call ``super().__init__()`` and define
+    ``forward``; assigning a Parameter or a Module to an attribute registers it.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_next_hook_id", 0)
+        object.__setattr__(self, "training", True)
+
+    # --------------------------------------------------------------- registration
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"cannot assign {name!r} before {type(self).__name__}.__init__ called "
+                "super().__init__()"
+            )
+        params, modules = self.__dict__["_parameters"], self.__dict__["_modules"]
+        params.pop(name, None)
+        modules.pop(name, None)
+        if isinstance(value, Parameter):
+            self.__dict__.pop(name, None)
+            params[name] = value
+        elif isinstance(value, Module):
+            self.__dict__.pop(name, None)
+            modules[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only when normal lookup fails: look in the registries.
+        registries = [self.__dict__.get("_parameters", {}), self.__dict__.get("_modules", {})]
+        for registry in registries:
+            if name in registry:
+                return registry[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        for registry in (self._parameters, self._modules):
+            if name in registry:
+                del registry[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register `param` under `name` (None removes a previous one)."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: {name!r} must be a Parameter or None")
+        if param is None:
+            self._parameters.pop(name, None)
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, param)
+
+    def add_module(self, name: str, module: Module) -> None:
+        """Register a sub-module under `name`."""
+        if not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
+        setattr(self, name, module)
+
+    # ----------------------------------------------------------------- forward
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation; every subclass defines it."""
+        raise TypeError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            replaced = hook(self, args, output)
+            if replaced is not None:
+                output = replaced
+        return output
+
+    def register_forward_hook(self, hook: Callable[[Module, tuple, Any], Any]) -> RemovableHandle:
+        """Call ``hook(module, inputs, output)`` after every forward.
+
+        A hook that returns something other than None replaces the output. Returns a
+        handle whose ``remove()`` unregisters the hook.
+        """
+        if not callable(hook):
+            raise TypeError(f"register_forward_hook: {hook!r} is not callable")
+        key = self._next_hook_id
+        object.__setattr__(self, "_next_hook_id", key + 1)
+        self._forward_hooks[key] = hook
+        return RemovableHandle(self._forward_hooks, key)
+
+    # --------------------------------------------------------------- tree walks
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """(name, module) for this module and every descendant, depth first, each once."""
+        seen = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = list(module._modules.items())
+            for child_name, child in reversed(children):
+                stack.append((f"{name}.{child_name}" if name else child_name, child))
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every descendant."""
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) of the direct sub-modules."""
+        yield from self._modules.items()
+
+    def children(self) -> Iterator[Module]:
+        """The direct sub-modules."""
+        yield from self._modules.values()
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) for every parameter in the tree, each once."""
+        seen = set()
+        for module_name, module in self.named_modules(prefix):
+            for name, param in module._parameters.items():
+                if id(param) in seen:
+                    continue
+                seen.add(id(param))
+                yield (f"{module_name}.{name}" if module_name else name), param
+
+    def parameters(self) -> Iterator[Parameter]:
+        """Every parameter in the tree, in registration order (what optimizers take)."""
+        for _, param in self.named_parameters():
+            yield param
+
+    # ------------------------------------------------------------------ modes
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (Dropout active) on this module and all descendants."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        """Set evaluation mode (Dropout off)."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        """Forget the gradients of all parameters (sets ``.grad`` to None)."""
+        for param in self.parameters():
+            param.grad = None
+
+    def to(self, target: str | np.dtype | type) -> Module:
+        """Move every parameter to a device ("cpu", "opencl", ...) or cast it to a float
+        dtype (``vecgrad.float64``). Shared parameters stay shared. Returns self.
+        """
+        moved: dict[int, Parameter] = {}
+        for module in self.modules():
+            for name, param in list(module._parameters.items()):
+                if id(param) not in moved:
+                    new = Parameter(param.detach().to(target), requires_grad=param.requires_grad)
+                    if param.grad is not None:
+                        new.grad = param.grad.to(target)
+                    moved[id(param)] = new
+                module._parameters[name] = moved[id(param)]
+        return self
+
+    # ------------------------------------------------------------- state dicts
+    def state_dict(self) -> OrderedDict[str, Tensor]:
+        """Dotted parameter name -> tensor (detached, sharing the parameter's data)."""
+        return OrderedDict((name, param.detach()) for name, param in self.named_parameters())
+
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> LoadResult:
+        """Copy values into this module's parameters, on their devices.
+
+        Values may be Tensors or numpy arrays. Raises StateDictError naming every missing
+        and unexpected key (when `strict`) and every shape or dtype mismatch; nothing is
+        modified unless everything fits.
+        """
+        if not isinstance(state_dict, dict):
+            raise TypeError(
+                f"load_state_dict: expected a dict of name -> tensor, got {type(state_dict).__name__}"
+            )
+        own = OrderedDict(self.named_parameters())
+        missing = [name for name in own if name not in state_dict]
+        unexpected = [name for name in state_dict if name not in own]
+        problems = []
+        if strict and missing:
+            problems.append(f"missing keys: {', '.join(missing)}")
+        if strict and unexpected:
+            problems.append(f"unexpected keys: {', '.join(map(str, unexpected))}")
+        for name, param in own.items():
+            if name not in state_dict:
+                continue
+            value = state_dict[name]
+            if not isinstance(value, (Tensor, np.ndarray)):
+                problems.append(f"{name}: expected a Tensor or numpy array, got {type(value).__name__}")
+                continue
+            if tuple(value.shape) != param.shape:
+                problems.append(f"{name}: shape {tuple(value.shape)} in the state, {param.shape} in the model")
+            if np.dtype(value.dtype) != param.dtype:
+                problems.append(f"{name}: dtype {np.dtype(value.dtype)} in the state, {param.dtype} in the model")
+        if problems:
+            raise StateDictError(
+                f"load_state_dict for {type(self).__name__}: " + "; ".join(problems)
+            )
+        with vecgrad.no_grad():
+            for name, param in own.items():
+                if name in state_dict:
+                    param.copy_(_on_device(state_dict[name], param))
+        return LoadResult(missing, unexpected)
+
+    # -------------------------------------------------------------------- repr
+    def extra_repr(self) -> str:
+        """The text inside the parentheses of this module's repr (layers override it)."""
+        return ""
+
+    def __repr__(self) -> str:
+        # Build child reprs bottom-up with an explicit stack (no recursion).
+        texts: dict[int, str] = {}
+        stack = [(self, False)]
+        while stack:
+            module, children_done = stack.pop()
+            if not children_done:
+                stack.append((module, True))
+                stack.extend((child, False) for child in module._modules.values())
+                continue
+            lines = [f"({name}): " + texts[id(child)].replace("\n", "\n  ")
+                     for name, child in module._modules.items()]
+            head = f"{type(module).__name__}({module.extra_repr()}"
+            texts[id(module)] = head + ")" if not lines else (
+                head + "\n  " + "\n  ".join(lines) + "\n)"
+            )
+        return texts[id(self)]
+
+
+def _on_device(value, param):
+    """`value` (Tensor or array) as a tensor on `param`'s device."""
+    if isinstance(value, Tensor):
+        return value.detach().to(param.device)
+    return vecgrad.tensor(value, dtype=param.dtype, device=param.device)

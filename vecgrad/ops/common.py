@@ -1,0 +1,166 @@
+"""What every op family shares: operand coercion, validation, dtype casts, unbroadcast.
+
+Validation happens here, at the public boundary, once; Functions below it trust their
+inputs. Error messages name the op and the offending shapes, dtypes or devices.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from vecgrad.autograd import Function
+from vecgrad.ops import creation
+from vecgrad.tensor import Tensor
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+SUPPORTED_DTYPES = FLOAT_DTYPES + (np.dtype(np.int64), np.dtype(np.bool_))
+
+
+def is_float(dtype) -> bool:
+    return dtype in FLOAT_DTYPES
+
+
+def fmt_shape(shape) -> str:
+    return str(tuple(shape))
+
+
+def is_tensor(value) -> bool:
+    return isinstance(value, Tensor)
+
+
+def check_same_device(op: str, *tensors):
+    """All tensors on one backend, else an error naming both devices."""
+    first = tensors[0]._backend
+    for t in tensors[1:]:
+        if t._backend is not first:
+            raise ValueError(
+                f"{op}: tensors are on different devices ({first.device} and "
+                f"{t._backend.device}); move one with .to(device)")
+
+
+def require_float(op: str, t, what: str = "input"):
+    if not is_float(t.dtype):
+        raise TypeError(f"{op}: {what} must be float32 or float64, got {t.dtype}")
+
+
+class Cast(Function):
+    """dtype conversion; the gradient is cast back, so a float32 leaf gets a float32 grad."""
+
+    @staticmethod
+    def forward(ctx, x, *, dtype):
+        ctx.attrs = x.dtype
+        return ctx.backend.astype(x, dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.backend.astype(grad, ctx.attrs)
+
+
+def cast(t, dtype):
+    """t converted to dtype (differentiable between float dtypes)."""
+    dtype = np.dtype(dtype)
+    if t.dtype == dtype:
+        return t
+    if dtype not in SUPPORTED_DTYPES:
+        raise TypeError(f"to: unsupported dtype {dtype}; use float32, float64, int64 or bool")
+    if dtype == np.float64 and not t._backend.supports_float64:
+        raise TypeError(f"to: device {t.device} does not support float64")
+    if t.requires_grad and not is_float(dtype):
+        t = t.detach()  # integer/bool results carry no gradient
+    return Cast.apply(t, dtype=dtype)
+
+
+def scalar_dtype(value, like_dtype):
+    """dtype of a Python number meeting a tensor: weak like numpy 2 / PyTorch.
+
+    float tensor + number -> the tensor's dtype; int tensor + float -> float32;
+    int/bool tensor + int -> int64; bool + bool -> bool.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return like_dtype
+    if isinstance(value, numbers.Integral):
+        return like_dtype if like_dtype != np.bool_ else np.dtype(np.int64)
+    if isinstance(value, numbers.Real):
+        return like_dtype if is_float(like_dtype) else np.dtype(np.float32)
+    raise TypeError(f"expected a Tensor or a real number, got {type(value).__name__}")
+
+
+def constant(value, dtype, backend):
+    """A 0-d constant tensor (no gradient) on `backend`."""
+    return Tensor._wrap(backend.full((), value, dtype), backend)
+
+
+def to_operand(op: str, value, like):
+    """`value` (Tensor, number, list, ndarray) as a Tensor on like's device."""
+    if is_tensor(value):
+        return value
+    if isinstance(value, numbers.Real) or isinstance(value, np.generic):
+        if isinstance(value, np.generic) and not isinstance(value, (np.number, np.bool_)):
+            raise TypeError(f"{op}: cannot use {type(value).__name__} as an operand")
+        return constant(value, scalar_dtype(value, like.dtype), like._backend)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return creation.tensor(value, device=like.device)
+    raise TypeError(f"{op}: expected a Tensor or a number, got {type(value).__name__}")
+
+
+def broadcast_shape(op: str, *shapes):
+    """numpy's broadcast shape, or an error naming the op and every shape."""
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        listed = " and ".join(fmt_shape(s) for s in shapes)
+        raise ValueError(f"{op}: shapes {listed} cannot be broadcast together") from None
+
+
+def binary_operands(op: str, a, b):
+    """Two Tensors on one device with one dtype (numpy promotion) and broadcastable shapes."""
+    if not is_tensor(a):
+        a = to_operand(op, a, b)
+    elif not is_tensor(b):
+        b = to_operand(op, b, a)
+    check_same_device(op, a, b)
+    if a.dtype != b.dtype:
+        dtype = np.promote_types(a.dtype, b.dtype)
+        a, b = cast(a, dtype), cast(b, dtype)
+    if a.shape != b.shape:
+        broadcast_shape(op, a.shape, b.shape)
+    return a, b
+
+
+def normalize_axis(op: str, axis, ndim: int) -> int:
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise TypeError(f"{op}: axis must be an int, got {type(axis).__name__}")
+    if not -ndim <= axis < max(ndim, 1):
+        raise ValueError(f"{op}: axis {axis} is out of range for a tensor with {ndim} "
+                         f"dimension{'s' if ndim != 1 else ''}")
+    return int(axis) % max(ndim, 1)
+
+
+def normalize_axes(op: str, axis, ndim: int) -> tuple[int, ...]:
+    """None -> all axes; int or tuple -> sorted non-negative axes (no duplicates)."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (tuple, list)):
+        axes = tuple(normalize_axis(op, a, ndim) for a in axis)
+    else:
+        axes = (normalize_axis(op, axis, ndim),)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{op}: repeated axis in {axis}")
+    return tuple(sorted(axes))
+
+
+def unbroadcast(backend, grad, shape):
+    """Undo numpy broadcasting: sum grad over the axes that broadcasting created.
+
+    The one place in vecgrad that knows how broadcast gradients reduce.
+    """
+    if grad.shape == shape:
+        return grad
+    lead = len(grad.shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
+    if axes:
+        grad = backend.reduce("sum", grad, axes, False)
+    return backend.reshape(grad, shape)

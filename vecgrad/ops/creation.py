@@ -1,0 +1,194 @@
+"""Creating tensors: from data, constant fills, ranges, identity, seeded random numbers.
+
+dtype rules (PyTorch's): Python floats -> float32, Python ints -> int64, bools -> bool;
+numpy arrays keep float64 (float16/float32 -> float32, any integer -> int64).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from vecgrad import backends
+from vecgrad.tensor import Tensor
+
+SUPPORTED = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_))
+
+
+class _GlobalGenerator:
+    """The one global random state (PyTorch has the same): reseeded by manual_seed."""
+
+    def __init__(self):
+        self.generator = np.random.default_rng()
+
+
+_global = _GlobalGenerator()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator behind rand, randn, dropout and nn.init."""
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"manual_seed: seed must be a non-negative int, got {seed!r}")
+    _global.generator = np.random.default_rng(int(seed))
+
+
+def random_generator() -> np.random.Generator:
+    """The numpy Generator behind rand/randn/dropout/init (seeded by manual_seed)."""
+    return _global.generator
+
+
+def resolve_dtype(dtype, op="tensor"):
+    """A supported numpy dtype from a dtype-like (np.float32, "float64", vecgrad.int64)."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{op}: {dtype!r} is not a dtype; use float32, float64, int64 or bool") from None
+    if resolved not in SUPPORTED:
+        raise TypeError(f"{op}: unsupported dtype {resolved}; use float32, float64, int64 or bool")
+    return resolved
+
+
+def _natural_dtype(array: np.ndarray, from_python: bool, op: str):
+    kind = array.dtype.kind
+    if kind == "b":
+        return np.dtype(np.bool_)
+    if kind in "iu":
+        return np.dtype(np.int64)
+    if kind == "f":
+        if array.dtype == np.float64 and not from_python:
+            return np.dtype(np.float64)
+        return np.dtype(np.float32)
+    raise TypeError(f"{op}: cannot make a tensor from data of dtype {array.dtype}; "
+                    f"use numbers (float, int or bool)")
+
+
+def _host_array(data, op):
+    if isinstance(data, Tensor):
+        return data.numpy(), False
+    if isinstance(data, np.ndarray):
+        return data, False
+    if isinstance(data, np.generic):
+        return np.asarray(data), False
+    try:
+        array = np.array(data)
+    except ValueError as exc:
+        raise ValueError(f"{op}: data is not a rectangular nested list of numbers ({exc})") from None
+    if array.dtype == object:
+        raise TypeError(f"{op}: data must be numbers or nested lists of numbers, got "
+                        f"{type(data).__name__}")
+    return array, True
+
+
+def _finish(buf, backend, requires_grad):
+    out = Tensor._wrap(buf, backend)
+    if requires_grad:
+        out.requires_grad = True
+    return out
+
+
+def _backend_for(device, dtype, op):
+    backend = backends.get_backend(device)
+    if dtype == np.float64 and not backend.supports_float64:
+        raise TypeError(f"{op}: device {backend.device} does not support float64")
+    return backend
+
+
+def tensor(data, dtype=None, requires_grad=False, device=None) -> Tensor:
+    """A new tensor holding a copy of `data` (numbers, nested lists, ndarray or Tensor)."""
+    array, from_python = _host_array(data, "tensor")
+    target = _natural_dtype(array, from_python, "tensor") if dtype is None else resolve_dtype(dtype)
+    if device is None and isinstance(data, Tensor):
+        device = data.device
+    backend = _backend_for(device, target, "tensor")
+    return _finish(backend.from_numpy(np.asarray(array, dtype=target)), backend, requires_grad)
+
+
+def from_numpy(array: np.ndarray, device=None) -> Tensor:
+    """A tensor with a copy of a numpy array, keeping its precision (float64 stays)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return tensor(array, device=device)
+
+
+def _shape(op, shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    for n in shape:
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"{op}: shape must be non-negative ints, got {shape!r}")
+    return tuple(int(n) for n in shape)
+
+
+def full(shape, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of `shape` filled with `fill_value` (dtype from the value when not given)."""
+    shape = _shape("full", shape if isinstance(shape, (tuple, list)) else (shape,))
+    if dtype is None:
+        dtype = _natural_dtype(np.asarray(fill_value), True, "full")
+    dtype = resolve_dtype(dtype, "full")
+    backend = _backend_for(device, dtype, "full")
+    return _finish(backend.full(shape, fill_value, dtype), backend, requires_grad)
+
+
+def zeros(*shape, dtype=np.float32, device=None, requires_grad=False) -> Tensor:
+    """A tensor of zeros: zeros(2, 3) or zeros((2, 3))."""
+    return full(_shape("zeros", shape), 0, dtype, device, requires_grad)
+
+
+def ones(*shape, dtype=np.float32, device=None, requires_grad=False) -> Tensor:
+    """A tensor of ones."""
+    return full(_shape("ones", shape), 1, dtype, device, requires_grad)
+
+
+def zeros_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Zeros with t's shape, dtype and device unless given."""
+    return full(t.shape, 0, dtype or t.dtype, device or t.device, requires_grad)
+
+
+def ones_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Ones with t's shape, dtype and device unless given."""
+    return full(t.shape, 1, dtype or t.dtype, device or t.device, requires_grad)
+
+
+def arange(start, stop=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Evenly spaced values in [start, stop): int64 for int arguments, else float32."""
+    if stop is None:
+        start, stop = 0, start
+    for name, v in (("start", start), ("stop", stop), ("step", step)):
+        if not isinstance(v, numbers.Real) or isinstance(v, bool):
+            raise TypeError(f"arange: {name} must be a number, got {v!r}")
+    if step == 0:
+        raise ValueError("arange: step must not be 0")
+    values = np.arange(start, stop, step)
+    if dtype is None:
+        dtype = _natural_dtype(values, True, "arange")
+    return tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def eye(n, m=None, dtype=np.float32, device=None, requires_grad=False) -> Tensor:
+    """The n x m identity matrix (m defaults to n)."""
+    m = n if m is None else m
+    _shape("eye", (n, m))
+    return tensor(np.eye(n, m), dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _random(op, shape, dtype, device, requires_grad, draw):
+    shape = _shape(op, shape)
+    dtype = resolve_dtype(dtype, op)
+    if dtype not in SUPPORTED[:2]:
+        raise TypeError(f"{op}: dtype must be float32 or float64, got {dtype}")
+    return tensor(draw(shape, dtype), dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def rand(*shape, dtype=np.float32, device=None, requires_grad=False) -> Tensor:
+    """Uniform samples in [0, 1) from the seeded generator."""
+    gen = random_generator()
+    return _random("rand", shape, dtype, device, requires_grad,
+                   lambda s, d: gen.random(s, dtype=d))
+
+
+def randn(*shape, dtype=np.float32, device=None, requires_grad=False) -> Tensor:
+    """Standard normal samples from the seeded generator."""
+    gen = random_generator()
+    return _random("randn", shape, dtype, device, requires_grad,
+                   lambda s, d: gen.standard_normal(s, dtype=d))

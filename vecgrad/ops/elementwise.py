@@ -1,0 +1,363 @@
+"""Elementwise arithmetic, math functions, where, clip and comparisons.
+
+Each Function states its local derivative once, in backend primitives; broadcasting is
+undone by common.unbroadcast.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from vecgrad.autograd import Function
+from vecgrad.ops import common
+from vecgrad.ops.common import binary_operands, unbroadcast
+
+
+class Add(Function):
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.attrs = (a.shape, b.shape)
+        return ctx.backend.binary("add", a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        sa, sb = ctx.attrs
+        be = ctx.backend
+        return unbroadcast(be, grad, sa), unbroadcast(be, grad, sb)
+
+
+class Sub(Function):
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.attrs = (a.shape, b.shape)
+        return ctx.backend.binary("sub", a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        sa, sb = ctx.attrs
+        be = ctx.backend
+        gb = unbroadcast(be, be.unary("neg", grad), sb) if ctx.needs_input_grad[1] else None
+        return unbroadcast(be, grad, sa), gb
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return ctx.backend.binary("mul", a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        be = ctx.backend
+        ga = unbroadcast(be, be.binary("mul", grad, b), a.shape) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(be, be.binary("mul", grad, a), b.shape) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = ctx.backend.binary("div", a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, out = ctx.saved_tensors
+        be = ctx.backend
+        ga = be.binary("div", grad, b)  # d(a/b)/da = 1/b
+        gb = None
+        if ctx.needs_input_grad[1]:  # d(a/b)/db = -(a/b)/b
+            gb = unbroadcast(be, be.unary("neg", be.binary("mul", ga, out)), b.shape)
+        return unbroadcast(be, ga, a.shape) if ctx.needs_input_grad[0] else None, gb
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = ctx.backend.binary("pow", a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, out = ctx.saved_tensors
+        be = ctx.backend
+        ga = gb = None
+        if ctx.needs_input_grad[0]:  # b * a^(b-1)
+            one = be.full((), 1, b.dtype)
+            local = be.binary("mul", b, be.binary("pow", a, be.binary("sub", b, one)))
+            ga = unbroadcast(be, be.binary("mul", grad, local), a.shape)
+        if ctx.needs_input_grad[1]:  # a^b * log(a)
+            local = be.binary("mul", out, be.unary("log", a))
+            gb = unbroadcast(be, be.binary("mul", grad, local), b.shape)
+        return ga, gb
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return ctx.backend.unary("neg", x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.backend.unary("neg", grad)
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = ctx.backend.unary("exp", x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.backend.binary("mul", grad, ctx.saved_tensors[0])
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return ctx.backend.unary("log", x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.backend.binary("div", grad, ctx.saved_tensors[0])
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = ctx.backend.unary("sqrt", x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        be = ctx.backend
+        (out,) = ctx.saved_tensors
+        return be.binary("div", grad, be.binary("add", out, out))  # 1 / (2 sqrt x)
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return ctx.backend.unary("abs", x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        be = ctx.backend
+        return be.binary("mul", grad, be.unary("sign", ctx.saved_tensors[0]))  # |x|'(0) = 0
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return ctx.backend.unary("sin", x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.backend.binary("mul", grad, ctx.backend.unary("cos", ctx.saved_tensors[0]))
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return ctx.backend.unary("cos", x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        be = ctx.backend
+        return be.binary("mul", grad, be.unary("neg", be.unary("sin", ctx.saved_tensors[0])))
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.save_for_backward(cond)
+        ctx.attrs = (a.shape, b.shape)
+        return ctx.backend.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (cond,) = ctx.saved_tensors
+        sa, sb = ctx.attrs
+        be = ctx.backend
+        zero = be.full((), 0, grad.dtype)
+        ga = unbroadcast(be, be.where(cond, grad, zero), sa) if ctx.needs_input_grad[1] else None
+        gb = unbroadcast(be, be.where(cond, zero, grad), sb) if ctx.needs_input_grad[2] else None
+        return None, ga, gb
+
+
+class Clip(Function):
+    @staticmethod
+    def forward(ctx, x, *, low, high):
+        be = ctx.backend
+        ctx.save_for_backward(x)
+        ctx.attrs = (low, high)
+        out = x
+        if low is not None:
+            out = be.binary("maximum", out, be.full((), low, x.dtype))
+        if high is not None:
+            out = be.binary("minimum", out, be.full((), high, x.dtype))
+        return be.copy(out) if out is x else out
+
+    @staticmethod
+    def backward(ctx, grad):
+        # gradient 1 inside [low, high] (ends included, like PyTorch's clamp), 0 outside
+        (x,) = ctx.saved_tensors
+        low, high = ctx.attrs
+        be = ctx.backend
+        zero = be.full((), 0, grad.dtype)
+        if low is not None:
+            grad = be.where(be.compare("ge", x, be.full((), low, x.dtype)), grad, zero)
+        if high is not None:
+            grad = be.where(be.compare("le", x, be.full((), high, x.dtype)), grad, zero)
+        return grad
+
+
+# ------------------------------------------------------------------ public functions
+def _float_operands(op, a, b):
+    a, b = binary_operands(op, a, b)
+    if a.dtype == np.bool_:
+        a, b = common.cast(a, np.int64), common.cast(b, np.int64)
+    return a, b
+
+
+def add(a, b):
+    """a + b with broadcasting."""
+    a, b = _float_operands("add", a, b)
+    return Add.apply(a, b)
+
+
+def sub(a, b):
+    """a - b with broadcasting."""
+    a, b = _float_operands("sub", a, b)
+    return Sub.apply(a, b)
+
+
+def mul(a, b):
+    """a * b with broadcasting."""
+    a, b = _float_operands("mul", a, b)
+    return Mul.apply(a, b)
+
+
+def div(a, b):
+    """a / b (true division: integer tensors give float32, like PyTorch)."""
+    a, b = binary_operands("div", a, b)
+    if not common.is_float(a.dtype):
+        a, b = common.cast(a, np.float32), common.cast(b, np.float32)
+    return Div.apply(a, b)
+
+
+def pow(a, b):  # noqa: A001 - the op's name
+    """a ** b with broadcasting."""
+    a, b = binary_operands("pow", a, b)
+    if not common.is_float(a.dtype):
+        if a.dtype == np.int64 and np.any(b.numpy() < 0):
+            raise ValueError("pow: integer tensors cannot be raised to negative integer powers; "
+                             "convert to float first with .float()")
+        if a.dtype == np.bool_:
+            a, b = common.cast(a, np.int64), common.cast(b, np.int64)
+    return Pow.apply(a, b)
+
+
+def neg(x):
+    """-x."""
+    if x.dtype == np.bool_:
+        raise TypeError("neg: bool tensors cannot be negated; use ~ for logical not")
+    return Neg.apply(x)
+
+
+def _unary(op, function, x):
+    common.require_float(op, x)
+    return function.apply(x)
+
+
+def exp(x):
+    """e ** x."""
+    return _unary("exp", Exp, x)
+
+
+def log(x):
+    """Natural logarithm (log 0 = -inf, log of a negative = nan, like numpy)."""
+    return _unary("log", Log, x)
+
+
+def sqrt(x):
+    """Square root."""
+    return _unary("sqrt", Sqrt, x)
+
+
+def sin(x):
+    """sin(x)."""
+    return _unary("sin", Sin, x)
+
+
+def cos(x):
+    """cos(x)."""
+    return _unary("cos", Cos, x)
+
+
+def abs(x):  # noqa: A001 - the op's name
+    """|x| (gradient sign(x), 0 at 0)."""
+    if x.dtype == np.bool_:
+        return x.detach()
+    return Abs.apply(x)
+
+
+def sign(x):
+    """-1, 0 or 1 per element (no gradient)."""
+    return x._wrap(x._backend.unary("sign", x._buf), x._backend)
+
+
+def where(cond, a, b):
+    """Elementwise cond ? a : b with broadcasting; cond is a bool Tensor."""
+    if not common.is_tensor(cond) or cond.dtype != np.bool_:
+        got = cond.dtype if common.is_tensor(cond) else type(cond).__name__
+        raise TypeError(f"where: condition must be a bool Tensor (e.g. x > 0), got {got}")
+    if not common.is_tensor(a) and not common.is_tensor(b):
+        a = common.to_operand("where", a, cond)
+        if not common.is_float(a.dtype):
+            a = common.cast(a, np.float32)
+    a, b = binary_operands("where", a, b)
+    common.check_same_device("where", cond, a)
+    common.broadcast_shape("where", cond.shape, a.shape, b.shape)
+    return Where.apply(cond, a, b)
+
+
+def clip(x, min=None, max=None):  # noqa: A002 - numpy's names
+    """Limit values to [min, max] (either may be None); gradient 0 outside."""
+    if min is None and max is None:
+        raise ValueError("clip: give min, max or both")
+    for name, bound in (("min", min), ("max", max)):
+        if bound is not None and not isinstance(bound, numbers.Real):
+            raise TypeError(f"clip: {name} must be a number, got {type(bound).__name__}")
+    if min is not None and max is not None and min > max:
+        raise ValueError(f"clip: min {min} is greater than max {max}")
+    if x.dtype == np.bool_:
+        raise TypeError("clip: bool tensors cannot be clipped")
+    return Clip.apply(x, low=min, high=max)
+
+
+def compare(op, a, b):
+    """Elementwise comparison (eq, ne, lt, le, gt, ge) -> bool Tensor without gradient."""
+    a, b = binary_operands(op, a, b)
+    return a._wrap(a._backend.compare(op, a._buf, b._buf), a._backend)
+
+
+def logical_not(x):
+    """~x for a bool Tensor."""
+    if x.dtype != np.bool_:
+        raise TypeError(f"invert: ~ needs a bool tensor (a mask), got {x.dtype}")
+    return compare("eq", x, False)

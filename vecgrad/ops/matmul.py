@@ -1,0 +1,92 @@
+"""Matrix products: `@` for 1-D, 2-D and batched operands, and the fused x @ w.T of linear."""
+
+from __future__ import annotations
+
+from vecgrad.autograd import Function
+from vecgrad.ops import common, movement
+from vecgrad.ops.common import fmt_shape, unbroadcast
+
+
+class MatMul(Function):
+    """op(a) @ op(b), where op transposes the last two axes when its flag is set.
+
+    The flags let linear layers use w (out, in) directly: no transposed copy forward, and
+    w's gradient comes out contiguous in w's own layout.
+    """
+
+    @staticmethod
+    def forward(ctx, a, b, *, transpose_a=False, transpose_b=False):
+        ctx.save_for_backward(a, b)
+        ctx.attrs = (transpose_a, transpose_b)
+        return ctx.backend.matmul(a, b, transpose_a, transpose_b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        ta, tb = ctx.attrs
+        be = ctx.backend
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            if ta:  # a' = a^T: da = op(b) @ grad^T
+                ga = be.matmul(b, grad, tb, True)
+            else:  # da = grad @ op(b)^T
+                ga = be.matmul(grad, b, False, not tb)
+            ga = unbroadcast(be, ga, a.shape)
+        if ctx.needs_input_grad[1]:
+            if tb:  # db = grad^T @ op(a)
+                gb = be.matmul(grad, a, True, ta)
+            else:  # db = op(a)^T @ grad
+                gb = be.matmul(a, grad, not ta, False)
+            gb = unbroadcast(be, gb, b.shape)
+        return ga, gb
+
+
+def _operands(op, a, b):
+    a, b = common.binary_operands(op, a, b)
+    for t in (a, b):
+        common.require_float(op, t, "operand")
+        if t.ndim == 0:
+            raise ValueError(f"{op}: {fmt_shape(a.shape)} @ {fmt_shape(b.shape)}: "
+                             f"0-dimensional operands have no matrix product; use *")
+    return a, b
+
+
+def _check(op, a_shape, b_shape, shown_a, shown_b, tb=False):
+    inner_b = b_shape[-1] if tb else b_shape[-2]
+    if a_shape[-1] != inner_b:
+        raise ValueError(f"{op}: {fmt_shape(shown_a)} @ {fmt_shape(shown_b)}: "
+                         f"{a_shape[-1]} != {inner_b}")
+    try:
+        common.broadcast_shape(op, a_shape[:-2], b_shape[:-2])
+    except ValueError:
+        raise ValueError(f"{op}: {fmt_shape(shown_a)} @ {fmt_shape(shown_b)}: batch shapes "
+                         f"{fmt_shape(a_shape[:-2])} and {fmt_shape(b_shape[:-2])} do not "
+                         f"broadcast") from None
+
+
+def matmul(a, b):
+    """a @ b with numpy.matmul semantics (1-D operands are promoted, then squeezed)."""
+    a, b = _operands("matmul", a, b)
+    a2 = movement.unsqueeze(a, 0) if a.ndim == 1 else a
+    b2 = movement.unsqueeze(b, 1) if b.ndim == 1 else b
+    _check("matmul", a2.shape, b2.shape, a.shape, b.shape)
+    out = MatMul.apply(a2, b2)
+    if a.ndim == 1:
+        out = movement.squeeze(out, -2)
+    if b.ndim == 1:
+        out = movement.squeeze(out, -1)
+    return out
+
+
+def matmul_transposed(x, w):
+    """x @ w^T over the last two axes (w given as (out, in), like a Linear weight)."""
+    x, w = _operands("linear", x, w)
+    if w.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got "
+                         f"{fmt_shape(w.shape)}")
+    x2 = movement.unsqueeze(x, 0) if x.ndim == 1 else x
+    if x2.shape[-1] != w.shape[1]:
+        raise ValueError(f"linear: input {fmt_shape(x.shape)} has {x.shape[-1]} features but "
+                         f"weight {fmt_shape(w.shape)} expects {w.shape[1]}")
+    out = MatMul.apply(x2, w, transpose_b=True)
+    return movement.squeeze(out, 0) if x.ndim == 1 else out

@@ -1,0 +1,433 @@
+"""Optimizers (lecture 004) and learning-rate schedules (lecture 000).
+
+Every update is written as the lecture writes it, with g the gradient of the loss:
+
+- SGD:       θ ← θ − α g
+- momentum:  v ← β v − α g;  θ ← θ + v
+- Nesterov:  the lecture evaluates g at the look-ahead point θ + β v. The parameter held
+             here IS that look-ahead point, which turns the update into
+             v ← β v − α g;  θ ← θ + β v − α g  (one gradient evaluation per step)
+- AdaGrad:   r ← r + g²;                 θ ← θ − α g / √(r + ε)
+- RMSProp:   r ← β r + (1 − β) g²;       θ ← θ − α g / √(r + ε)
+- Adam:      s ← β1 s + (1 − β1) g;  r ← β2 r + (1 − β2) g²;  ŝ = s / (1 − β1ᵗ);
+             r̂ = r / (1 − β2ᵗ);  θ ← θ − α ŝ / √(r̂ + ε)
+
+The lecture puts ε inside the square root; PyTorch adds it outside (√r + ε). The adaptive
+optimizers follow the lecture by default and take ``eps_inside_sqrt=False`` for PyTorch's
+placement. ``weight_decay`` λ adds λθ to g before the update (the gradient of
+(λ/2)‖θ‖², lecture 000's L2 regularizer).
+
+Updates happen in place on the parameter's own device, under ``no_grad``, with the
+Tensor in-place methods, so parameters and optimizer state never leave an OpenCL device.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+import vecgrad
+
+
+def _check_number(owner: str, name: str, value: Any, low: float, high: float | None = None,
+                  high_open: bool = False) -> float:
+    """`value` as a float in [low, high] (or [low, high)); a clear error otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{owner}: {name} must be a finite number, got {value!r}")
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if value < low or too_high:
+        bracket = ")" if high_open else "]"
+        upper = "inf)" if high is None else f"{high}{bracket}"
+        raise ValueError(f"{owner}: {name} must be in [{low}, {upper}, got {value!r}")
+    return float(value)
+
+
+class Optimizer(ABC):
+    """Base class: holds the parameters, the learning rate and per-parameter state.
+
+    Subclasses name their hyperparameters in ``_hyper`` and implement ``_update``.
+    """
+
+    def __init__(self, params: Iterable, lr: float, weight_decay: float = 0.0):
+        owner = type(self).__name__
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{owner}: got an empty parameter list")
+        seen = set()
+        for index, param in enumerate(self.params):
+            if not isinstance(param, vecgrad.Tensor):
+                raise TypeError(
+                    f"{owner}: parameter {index} is a {type(param).__name__}, not a vecgrad Tensor"
+                )
+            if not param.requires_grad or not param.is_leaf:
+                raise ValueError(
+                    f"{owner}: parameter {index} (shape {param.shape}) must be a leaf tensor "
+                    "with requires_grad=True"
+                )
+            if id(param) in seen:
+                raise ValueError(f"{owner}: parameter {index} appears more than once")
+            seen.add(id(param))
+        self.lr = lr
+        self.weight_decay = _check_number(owner, "weight_decay", weight_decay, 0.0)
+        # One dict per parameter: its step count and its state tensors (on its device).
+        self.state: list[dict[str, Any]] = [{"step": 0} for _ in self.params]
+
+    @property
+    def lr(self) -> float:
+        """The learning rate α (schedules set it every epoch)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = _check_number(type(self).__name__, "lr", value, 0.0)
+
+    def _hyper(self) -> dict[str, Any]:
+        """The hyperparameters that define this optimizer (saved in state_dict)."""
+        return {"lr": self.lr, "weight_decay": self.weight_decay}
+
+    def zero_grad(self) -> None:
+        """Forget the gradients of all parameters (sets ``.grad`` to None)."""
+        for param in self.params:
+            param.grad = None
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient; return closure() if given.
+
+        The closure, when given, recomputes the loss (and its gradients) before the update.
+        """
+        loss = None
+        if closure is not None:
+            with vecgrad.enable_grad():
+                loss = closure()
+        with vecgrad.no_grad():
+            for index, param in enumerate(self.params):
+                if param.grad is None:
+                    continue
+                grad = param.grad
+                if grad.shape != param.shape or grad.device != param.device:
+                    raise ValueError(
+                        f"{type(self).__name__}: parameter {index} has shape {param.shape} on "
+                        f"{param.device} but its grad has shape {grad.shape} on {grad.device}"
+                    )
+                if self.weight_decay:
+                    grad = grad + param * self.weight_decay
+                state = self.state[index]
+                state["step"] += 1
+                self._update(param, grad, state)
+        return loss
+
+    @abstractmethod
+    def _update(self, param, grad, state: dict[str, Any]) -> None:
+        """Apply one update to `param` in place, given its (weight-decayed) gradient."""
+
+    def _buffer(self, state: dict[str, Any], name: str, param):
+        """State tensor `name` for `param`, created as zeros on the parameter's device."""
+        if name not in state:
+            state[name] = vecgrad.zeros_like(param)
+        return state[name]
+
+    # ----------------------------------------------------------------- state dicts
+    def state_dict(self) -> dict[str, Any]:
+        """Hyperparameters and per-parameter state (tensors), keyed by parameter index.
+
+        The result can be saved with ``vecgrad.save`` and restored with ``load_state_dict``
+        on an optimizer built over parameters of the same shapes.
+        """
+        per_param = {}
+        for index, state in enumerate(self.state):
+            per_param[str(index)] = {
+                name: value.detach() if isinstance(value, vecgrad.Tensor) else value
+                for name, value in state.items()
+            }
+        return {"optimizer": type(self).__name__, "hyper": self._hyper(), "state": per_param}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned, validating it fully first.
+
+        Raises ValueError naming every problem (wrong optimizer type, parameter count,
+        unknown or missing entries, shape or dtype mismatches). State tensors are copied
+        to each parameter's device.
+        """
+        owner = type(self).__name__
+        problems = _state_dict_problems(self, state_dict)
+        if problems:
+            raise ValueError(f"{owner}.load_state_dict: " + "; ".join(problems))
+        try:  # the constructor validates the saved hyperparameters
+            checked = type(self)(self.params, **state_dict["hyper"])
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{owner}.load_state_dict: bad hyperparameters: {exc}") from None
+        for name in state_dict["hyper"]:
+            setattr(self, name, getattr(checked, name))
+        new_state = []
+        for index, param in enumerate(self.params):
+            saved = state_dict["state"][str(index)]
+            state: dict[str, Any] = {"step": int(saved["step"])}
+            for name, value in saved.items():
+                if name != "step":
+                    state[name] = _to_param_device(value, param)
+            new_state.append(state)
+        self.state = new_state
+
+
+def _to_param_device(value, param):
+    """A fresh tensor on `param`'s device holding `value` (a Tensor or numpy array)."""
+    if isinstance(value, vecgrad.Tensor):
+        copy = vecgrad.zeros_like(param)
+        copy.copy_(value.detach().to(param.device))
+        return copy
+    return vecgrad.tensor(value, dtype=param.dtype, device=param.device)
+
+
+def _state_dict_problems(optimizer: Optimizer, state_dict: Any) -> list[str]:
+    """Everything wrong with `state_dict` for `optimizer` (empty when it fits)."""
+    owner = type(optimizer).__name__
+    if not isinstance(state_dict, dict) or set(state_dict) != {"optimizer", "hyper", "state"}:
+        return ["expected a dict with keys 'optimizer', 'hyper', 'state' (from state_dict())"]
+    if state_dict["optimizer"] != owner:
+        return [f"the state belongs to a {state_dict['optimizer']!r} optimizer, not {owner!r}"]
+    problems = []
+    expected_hyper = optimizer._hyper()
+    hyper = state_dict["hyper"]
+    if not isinstance(hyper, dict):
+        return ["'hyper' must be a dict"]
+    missing = sorted(set(expected_hyper) - set(hyper))
+    unexpected = sorted(set(hyper) - set(expected_hyper))
+    if missing:
+        problems.append(f"missing hyperparameters {missing}")
+    if unexpected:
+        problems.append(f"unexpected hyperparameters {unexpected}")
+    states = state_dict["state"]
+    if not isinstance(states, dict):
+        return problems + ["'state' must be a dict"]
+    expected_keys = [str(i) for i in range(len(optimizer.params))]
+    if sorted(states) != sorted(expected_keys):
+        problems.append(
+            f"state for {len(states)} parameters, but this optimizer has "
+            f"{len(optimizer.params)}"
+        )
+        return problems
+    for key, param in zip(expected_keys, optimizer.params):
+        saved = states[key]
+        if not isinstance(saved, dict) or not isinstance(saved.get("step"), int):
+            problems.append(f"parameter {key}: state must be a dict with an int 'step'")
+            continue
+        for name, value in saved.items():
+            if name == "step":
+                continue
+            if name not in optimizer._state_names:
+                problems.append(f"parameter {key}: unexpected state entry {name!r}")
+                continue
+            if not isinstance(value, (vecgrad.Tensor, np.ndarray)):
+                kind = type(value).__name__
+                problems.append(f"parameter {key}: {name!r} is a {kind}, not a tensor")
+                continue
+            shape, dtype = tuple(value.shape), value.dtype
+            if shape != param.shape:
+                problems.append(
+                    f"parameter {key}: {name!r} has shape {shape}, the parameter {param.shape}"
+                )
+            if dtype != param.dtype:
+                problems.append(
+                    f"parameter {key}: {name!r} has dtype {dtype}, the parameter {param.dtype}"
+                )
+    return problems
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay.
+
+    ``momentum`` is the lecture's β; the velocity v is kept in parameter units
+    (v ← βv − αg), so changing ``lr`` affects only new gradients.
+    """
+
+    _state_names = ("velocity",)
+
+    def __init__(self, params: Iterable, lr: float, momentum: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0):
+        super().__init__(params, lr, weight_decay)
+        self.momentum = _check_number("SGD", "momentum", momentum, 0.0, 1.0, high_open=True)
+        if nesterov and self.momentum == 0.0:
+            raise ValueError("SGD: nesterov=True needs a momentum > 0")
+        self.nesterov = bool(nesterov)
+
+    def _hyper(self) -> dict[str, Any]:
+        return {**super()._hyper(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+    def _update(self, param, grad, state):
+        if self.momentum == 0.0:
+            param.sub_(grad, alpha=self.lr)
+            return
+        velocity = self._buffer(state, "velocity", param)
+        velocity.mul_(self.momentum)
+        velocity.sub_(grad, alpha=self.lr)
+        if self.nesterov:
+            param.add_(velocity, alpha=self.momentum)
+            param.sub_(grad, alpha=self.lr)
+        else:
+            param.add_(velocity)
+
+
+class _Adaptive(Optimizer):
+    """Shared ε handling of AdaGrad, RMSProp and Adam."""
+
+    def __init__(self, params, lr, eps, weight_decay, eps_inside_sqrt):
+        super().__init__(params, lr, weight_decay)
+        self.eps = _check_number(type(self).__name__, "eps", eps, 0.0)
+        self.eps_inside_sqrt = bool(eps_inside_sqrt)
+
+    def _hyper(self) -> dict[str, Any]:
+        return {**super()._hyper(), "eps": self.eps, "eps_inside_sqrt": self.eps_inside_sqrt}
+
+    def _denominator(self, r, scale: float = 1.0):
+        """√(scale·r + ε) (the lecture), or √(scale·r) + ε with eps_inside_sqrt=False."""
+        scaled = r * scale if scale != 1.0 else r
+        if self.eps_inside_sqrt:
+            return (scaled + self.eps).sqrt()
+        return scaled.sqrt() + self.eps
+
+
+class AdaGrad(_Adaptive):
+    """AdaGrad (lecture 004): r ← r + g²; θ ← θ − α g / √(r + ε)."""
+
+    _state_names = ("sum_sq",)
+
+    def __init__(self, params: Iterable, lr: float = 0.01, eps: float = 1e-8,
+                 weight_decay: float = 0.0, eps_inside_sqrt: bool = True):
+        super().__init__(params, lr, eps, weight_decay, eps_inside_sqrt)
+
+    def _update(self, param, grad, state):
+        sum_sq = self._buffer(state, "sum_sq", param)
+        sum_sq.add_(grad * grad)
+        param.sub_(grad / self._denominator(sum_sq), alpha=self.lr)
+
+
+class RMSProp(_Adaptive):
+    """RMSProp (lecture 004): r ← βr + (1 − β)g²; θ ← θ − α g / √(r + ε)."""
+
+    _state_names = ("mean_sq",)
+
+    def __init__(self, params: Iterable, lr: float = 0.001, beta: float = 0.9,
+                 eps: float = 1e-8, weight_decay: float = 0.0, eps_inside_sqrt: bool = True):
+        super().__init__(params, lr, eps, weight_decay, eps_inside_sqrt)
+        self.beta = _check_number("RMSProp", "beta", beta, 0.0, 1.0, high_open=True)
+
+    def _hyper(self) -> dict[str, Any]:
+        return {**super()._hyper(), "beta": self.beta}
+
+    def _update(self, param, grad, state):
+        mean_sq = self._buffer(state, "mean_sq", param)
+        mean_sq.mul_(self.beta)
+        mean_sq.add_(grad * grad, alpha=1.0 - self.beta)
+        param.sub_(grad / self._denominator(mean_sq), alpha=self.lr)
+
+
+class Adam(_Adaptive):
+    """Adam with bias correction, exactly as lecture 004 writes it.
+
+    s and r are the first and second moment estimates; with t the step count,
+    θ ← θ − α ŝ / √(r̂ + ε) where ŝ = s/(1 − β1ᵗ) and r̂ = r/(1 − β2ᵗ).
+    """
+
+    _state_names = ("s", "r")
+
+    def __init__(self, params: Iterable, lr: float = 0.001, betas: tuple = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, eps_inside_sqrt: bool = True):
+        super().__init__(params, lr, eps, weight_decay, eps_inside_sqrt)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = tuple(
+            _check_number("Adam", f"betas[{i}]", b, 0.0, 1.0, high_open=True)
+            for i, b in enumerate(betas)
+        )
+
+    def _hyper(self) -> dict[str, Any]:
+        return {**super()._hyper(), "betas": list(self.betas)}
+
+    def _update(self, param, grad, state):
+        beta1, beta2 = self.betas
+        s = self._buffer(state, "s", param)
+        r = self._buffer(state, "r", param)
+        s.mul_(beta1)
+        s.add_(grad, alpha=1.0 - beta1)
+        r.mul_(beta2)
+        r.add_(grad * grad, alpha=1.0 - beta2)
+        t = state["step"]
+        # ŝ / √(r̂ + ε) = s / (1 − β1ᵗ) / √(r / (1 − β2ᵗ) + ε): no ŝ copy needed.
+        bias1 = 1.0 - beta1**t
+        bias2 = 1.0 - beta2**t
+        param.sub_(s / self._denominator(r, 1.0 / bias2), alpha=self.lr / bias1)
+
+
+# ------------------------------------------------------------------------ schedules
+class _Schedule(ABC):
+    """Sets ``optimizer.lr`` from the epoch count; call :meth:`step` once per epoch."""
+
+    def __init__(self, optimizer: Optimizer):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                f"{type(self).__name__}: expected a vecgrad optimizer, "
+                f"got {type(optimizer).__name__}"
+            )
+        self.optimizer = optimizer
+        self.base_lr = optimizer.lr
+        self.epoch = 0
+
+    @abstractmethod
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate for epoch `epoch` (0 = before the first step)."""
+
+    def step(self) -> float:
+        """Advance one epoch and set the optimizer's learning rate; return it."""
+        self.epoch += 1
+        self.optimizer.lr = self.lr_at(self.epoch)
+        return self.optimizer.lr
+
+    def state_dict(self) -> dict[str, Any]:
+        """The epoch count and base learning rate (for checkpoints)."""
+        return {"schedule": type(self).__name__, "epoch": self.epoch, "base_lr": self.base_lr}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` output and set the optimizer's lr to match."""
+        name = type(self).__name__
+        if not isinstance(state, dict) or state.get("schedule") != name:
+            raise ValueError(f"{name}.load_state_dict: not a {name} state: {state!r}")
+        epoch = state.get("epoch")
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"{name}.load_state_dict: epoch must be an int >= 0, got {epoch!r}")
+        self.base_lr = _check_number(name, "base_lr", state.get("base_lr"), 0.0)
+        self.epoch = epoch
+        self.optimizer.lr = self.lr_at(epoch)
+
+
+class StepDecay(_Schedule):
+    """α_k = α_0 · γ^⌊k / step_size⌋: multiply the rate by γ every `step_size` epochs."""
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
+        super().__init__(optimizer)
+        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
+            raise ValueError(f"StepDecay: step_size must be an int >= 1, got {step_size!r}")
+        self.step_size = step_size
+        self.gamma = _check_number("StepDecay", "gamma", gamma, 0.0, 1.0)
+
+    def lr_at(self, epoch: int) -> float:
+        return self.base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class InverseTimeDecay(_Schedule):
+    """α_k = α_0 / (1 + decay · k): the 1/t schedule.
+
+    It satisfies lecture 000's conditions for SGD to converge: Σ α_k = ∞ (harmonic
+    series) and Σ α_k² < ∞. (Step decay with γ < 1 does not: its Σ α_k is finite.)
+    """
+
+    def __init__(self, optimizer: Optimizer, decay: float = 1.0):
+        super().__init__(optimizer)
+        self.decay = _check_number("InverseTimeDecay", "decay", decay, 0.0)
+        if self.decay == 0.0:
+            raise ValueError("InverseTimeDecay: decay must be > 0 (0 means a constant rate)")
+
+    def lr_at(self, epoch: int) -> float:
+        return self.base_lr / (1.0 + self.decay * epoch)

@@ -1,0 +1,578 @@
+"""Tensor: an n-dimensional array on one device that records the ops applied to it.
+
+A Tensor holds a backend buffer (`_buf`), the backend that owns it, and - when it was
+produced by a differentiable op with grad mode on - the graph Node that made it.
+Every op method validates its inputs and hands the work to vecgrad.ops.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from vecgrad import autograd
+
+
+class Tensor:
+    """An n-dimensional array with reverse-mode autodiff (PyTorch names and semantics).
+
+    Create tensors with vecgrad.tensor, zeros, ones, randn, ...; `Tensor(data, dtype=None,
+    requires_grad=False, device=None)` is the same as vecgrad.tensor.
+    """
+
+    __slots__ = ("_buf", "_backend", "_node", "_requires_grad", "_grad", "_version",
+                 "_retains_grad", "__weakref__")
+    __array_priority__ = 1000  # numpy scalars/arrays on the left defer to our operators
+
+    def __init__(self, data, dtype=None, requires_grad=False, device=None):
+        made = creation.tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
+        self._adopt(made._buf, made._backend)
+        self._requires_grad = made._requires_grad
+
+    def _adopt(self, buf, backend, node=None):
+        self._buf = buf
+        self._backend = backend
+        self._node = node
+        self._requires_grad = node is not None
+        self._grad = None
+        self._version = [0]  # shared with detached aliases: in-place edits bump it
+        self._retains_grad = False
+
+    @staticmethod
+    def _wrap(buf, backend, node=None) -> "Tensor":
+        """A Tensor around an existing buffer (internal: no copy, no checks)."""
+        t = object.__new__(Tensor)
+        t._adopt(buf, backend, node)
+        return t
+
+    # ---------------------------------------------------------------- attributes
+    @property
+    def shape(self) -> tuple:
+        return tuple(self._buf.shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self._buf.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._buf.dtype
+
+    @property
+    def device(self) -> str:
+        return self._backend.device
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool):
+        value = bool(value)
+        if self._node is not None and not value:
+            raise RuntimeError("requires_grad: cannot turn off gradients of a non-leaf tensor; "
+                               "use .detach()")
+        if value and self.dtype not in (np.float32, np.float64):
+            raise TypeError(f"requires_grad: only float32/float64 tensors can require "
+                            f"gradients, this one is {self.dtype}")
+        self._requires_grad = value
+
+    def requires_grad_(self, value: bool = True) -> "Tensor":
+        """Set requires_grad in place and return self."""
+        self.requires_grad = value
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not produced by a recorded op (their .grad is filled)."""
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        """Name of the op that produced this tensor (None for leaves)."""
+        return None if self._node is None else self._node.name
+
+    @property
+    def grad(self):
+        """The accumulated gradient (a Tensor) after backward(), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad must be a Tensor or None, got {type(value).__name__}")
+            if value.shape != self.shape or value.dtype != self.dtype or \
+                    value._backend is not self._backend:
+                raise ValueError(f"grad must match the tensor: shape {self.shape}, dtype "
+                                 f"{self.dtype}, device {self.device}; got {value.shape}, "
+                                 f"{value.dtype}, {value.device}")
+        self._grad = value
+
+    @property
+    def data(self) -> "Tensor":
+        """The values without the graph (shares memory, like .detach())."""
+        return self.detach()
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor) or value.shape != self.shape or \
+                value.dtype != self.dtype or value._backend is not self._backend:
+            raise ValueError(f"data: needs a Tensor of shape {self.shape}, dtype {self.dtype} "
+                             f"on {self.device}")
+        self._buf = value._buf
+        self._version[0] += 1
+
+    @property
+    def T(self) -> "Tensor":  # noqa: N802 - numpy/PyTorch name
+        """All axes reversed (the transpose of a matrix)."""
+        return movement.transpose(self)
+
+    def numel(self) -> int:
+        """Number of elements."""
+        n = 1
+        for d in self._buf.shape:
+            n *= d
+        return n
+
+    def size(self, axis=None):
+        """The shape, or the length of one axis."""
+        if axis is None:
+            return self.shape
+        return self.shape[common.normalize_axis("size", axis, self.ndim)]
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-dimensional tensor")
+        return self._buf.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self):
+        values = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        extras = [f"dtype={self.dtype}", f"device={self.device!r}"]
+        if self._node is not None:
+            extras.append(f"grad_fn={self._node.name}")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        return f"tensor({values}, {', '.join(extras)})"
+
+    # ------------------------------------------------------------------ host I/O
+    def numpy(self) -> np.ndarray:
+        """A host copy of the values as a numpy array."""
+        return self._backend.to_numpy(self._buf)
+
+    def item(self):
+        """The single value as a Python number."""
+        if self.numel() != 1:
+            raise ValueError(f"item: only one-element tensors convert to a number, this one "
+                             f"has shape {self.shape}")
+        return self.numpy().reshape(()).item()
+
+    def tolist(self):
+        """Nested Python lists (a number for a 0-d tensor)."""
+        return self.numpy().tolist()
+
+    def __bool__(self):
+        if self.numel() != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; "
+                             f"use .any()-style reductions explicitly")
+        return bool(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.dtype != np.int64 or self.numel() != 1:
+            raise TypeError("only one-element int64 tensors can be used as an index")
+        return int(self.item())
+
+    # ------------------------------------------------------------ graph and grads
+    def detach(self) -> "Tensor":
+        """The same values (shared buffer) cut from the graph."""
+        out = Tensor._wrap(self._buf, self._backend)
+        out._version = self._version
+        return out
+
+    def retain_grad(self):
+        """Keep .grad for this non-leaf tensor too during backward()."""
+        if not self._requires_grad:
+            raise RuntimeError("retain_grad: this tensor does not require grad")
+        self._retains_grad = True
+
+    def backward(self, gradient=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) into .grad of every leaf with requires_grad.
+
+        `gradient` (same shape as self) is required unless self has one element. The
+        graph is freed afterwards unless retain_graph=True.
+        """
+        if not self._requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad (no input had "
+                               "requires_grad=True, or it was computed under no_grad())")
+        if gradient is None:
+            if self.numel() != 1:
+                raise RuntimeError(f"backward: gradient can only be implied for a one-element "
+                                   f"output; this one has shape {self.shape}: pass "
+                                   f"gradient= (a tensor of that shape)")
+            grad_buf = self._backend.full(self.shape, 1, self.dtype)
+        else:
+            gradient = common.to_operand("backward", gradient, self)
+            common.check_same_device("backward", self, gradient)
+            if gradient.shape != self.shape:
+                raise ValueError(f"backward: gradient shape {gradient.shape} does not match "
+                                 f"the output shape {self.shape}")
+            grad_buf = self._backend.astype(gradient._buf, self.dtype)
+        autograd.run_backward(self, grad_buf, retain_graph)
+
+    def _accumulate_grad(self, buf, owned):
+        if self._grad is None:
+            self._grad = Tensor._wrap(buf if owned else self._backend.copy(buf), self._backend)
+        else:
+            self._backend.binary("add", self._grad._buf, buf, out=self._grad._buf)
+            self._grad._version[0] += 1
+
+    # ------------------------------------------------------------ device and dtype
+    def to(self, target) -> "Tensor":
+        """Move to a device ("cpu", "opencl", ...) or convert to a dtype."""
+        if isinstance(target, str) and target.split(":")[0].strip().lower() in ("cpu", "opencl"):
+            return _to_device(self, target)
+        return common.cast(self, creation.resolve_dtype(target, "to"))
+
+    def float(self) -> "Tensor":
+        """As float32."""
+        return common.cast(self, np.float32)
+
+    def double(self) -> "Tensor":
+        """As float64."""
+        return common.cast(self, np.float64)
+
+    def long(self) -> "Tensor":
+        """As int64."""
+        return common.cast(self, np.int64)
+
+    def cpu(self) -> "Tensor":
+        return _to_device(self, "cpu")
+
+    # --------------------------------------------------------- in place, no graph
+    def _in_place(self, op, value):
+        if self._node is not None and self._requires_grad:
+            raise RuntimeError(f"{op}: in-place change of a non-leaf tensor that is part of a "
+                               f"graph would make its gradients wrong; use an out-of-place op")
+        if common.is_tensor(value):
+            common.check_same_device(op, self, value)
+            buf = value._buf
+            if value.dtype != self.dtype:
+                buf = self._backend.astype(buf, self.dtype)
+            if value.shape != self.shape and \
+                    common.broadcast_shape(op, self.shape, value.shape) != self.shape:
+                raise ValueError(f"{op}: a value of shape {value.shape} cannot be written "
+                                 f"into a tensor of shape {self.shape}")
+            return buf
+        if not isinstance(value, numbers.Real):
+            raise TypeError(f"{op}: expected a Tensor or a number, got {type(value).__name__}")
+        return self._backend.full((), value, self.dtype)
+
+    def _bump(self):
+        self._version[0] += 1
+        return self
+
+    def add_(self, other, alpha=1.0) -> "Tensor":
+        """self += alpha * other, in place, without recording a graph."""
+        buf = self._in_place("add_", other)
+        if alpha != 1:
+            buf = self._backend.binary("mul", buf, self._backend.full((), alpha, self.dtype))
+        self._backend.binary("add", self._buf, buf, out=self._buf)
+        return self._bump()
+
+    def sub_(self, other, alpha=1.0) -> "Tensor":
+        """self -= alpha * other, in place."""
+        buf = self._in_place("sub_", other)
+        if alpha != 1:
+            buf = self._backend.binary("mul", buf, self._backend.full((), alpha, self.dtype))
+        self._backend.binary("sub", self._buf, buf, out=self._buf)
+        return self._bump()
+
+    def mul_(self, other) -> "Tensor":
+        """self *= other, in place."""
+        buf = self._in_place("mul_", other)
+        self._backend.binary("mul", self._buf, buf, out=self._buf)
+        return self._bump()
+
+    def div_(self, other) -> "Tensor":
+        """self /= other, in place."""
+        buf = self._in_place("div_", other)
+        self._backend.binary("div", self._buf, buf, out=self._buf)
+        return self._bump()
+
+    def copy_(self, src) -> "Tensor":
+        """Overwrite the values with src (broadcast to self's shape), in place."""
+        buf = self._in_place("copy_", src)
+        if buf.shape != self.shape:
+            buf = self._backend.expand(buf, self.shape)
+        self._backend.assign(self._buf, buf)
+        return self._bump()
+
+    def fill_(self, value) -> "Tensor":
+        """Set every element to value, in place."""
+        return self.copy_(value)
+
+    def zero_(self) -> "Tensor":
+        """Set every element to 0, in place."""
+        return self.copy_(0)
+
+    # ------------------------------------------------------------------ operators
+    __hash__ = object.__hash__  # == builds a mask, so identity hashing must be explicit
+
+    def __add__(self, other):
+        return elementwise.add(self, other)
+
+    def __radd__(self, other):
+        return elementwise.add(other, self)
+
+    def __sub__(self, other):
+        return elementwise.sub(self, other)
+
+    def __rsub__(self, other):
+        return elementwise.sub(other, self)
+
+    def __mul__(self, other):
+        return elementwise.mul(self, other)
+
+    def __rmul__(self, other):
+        return elementwise.mul(other, self)
+
+    def __truediv__(self, other):
+        return elementwise.div(self, other)
+
+    def __rtruediv__(self, other):
+        return elementwise.div(other, self)
+
+    def __pow__(self, other):
+        return elementwise.pow(self, other)
+
+    def __rpow__(self, other):
+        return elementwise.pow(other, self)
+
+    def __matmul__(self, other):
+        return matmul.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul.matmul(other, self)
+
+    def __neg__(self):
+        return elementwise.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return elementwise.abs(self)
+
+    def __invert__(self):
+        return elementwise.logical_not(self)
+
+    def __eq__(self, other):
+        return elementwise.compare("eq", self, other)
+
+    def __ne__(self, other):
+        return elementwise.compare("ne", self, other)
+
+    def __lt__(self, other):
+        return elementwise.compare("lt", self, other)
+
+    def __le__(self, other):
+        return elementwise.compare("le", self, other)
+
+    def __gt__(self, other):
+        return elementwise.compare("gt", self, other)
+
+    def __ge__(self, other):
+        return elementwise.compare("ge", self, other)
+
+    def __getitem__(self, index):
+        return movement.getitem(self, index)
+
+    # --------------------------------------------------------------- math methods
+    def add(self, other):
+        return elementwise.add(self, other)
+
+    def sub(self, other):
+        return elementwise.sub(self, other)
+
+    def mul(self, other):
+        return elementwise.mul(self, other)
+
+    def div(self, other):
+        return elementwise.div(self, other)
+
+    def pow(self, exponent):
+        return elementwise.pow(self, exponent)
+
+    def matmul(self, other):
+        return matmul.matmul(self, other)
+
+    def exp(self):
+        return elementwise.exp(self)
+
+    def log(self):
+        return elementwise.log(self)
+
+    def sqrt(self):
+        return elementwise.sqrt(self)
+
+    def abs(self):
+        return elementwise.abs(self)
+
+    def sign(self):
+        return elementwise.sign(self)
+
+    def sin(self):
+        return elementwise.sin(self)
+
+    def cos(self):
+        return elementwise.cos(self)
+
+    def clip(self, min=None, max=None):  # noqa: A002 - numpy's names
+        return elementwise.clip(self, min, max)
+
+    clamp = clip
+
+    def sum(self, axis=None, keepdims=False, *, dim=None):
+        return reduce.sum(self, axis, keepdims, dim=dim)
+
+    def mean(self, axis=None, keepdims=False, *, dim=None):
+        return reduce.mean(self, axis, keepdims, dim=dim)
+
+    def max(self, axis=None, keepdims=False, *, dim=None):
+        return reduce.max(self, axis, keepdims, dim=dim)
+
+    def min(self, axis=None, keepdims=False, *, dim=None):
+        return reduce.min(self, axis, keepdims, dim=dim)
+
+    def var(self, axis=None, keepdims=False, *, ddof=0, dim=None):
+        return reduce.var(self, axis, keepdims, ddof=ddof, dim=dim)
+
+    def std(self, axis=None, keepdims=False, *, ddof=0, dim=None):
+        return reduce.std(self, axis, keepdims, ddof=ddof, dim=dim)
+
+    def argmax(self, axis=None, keepdims=False, *, dim=None):
+        return reduce.argmax(self, axis, keepdims, dim=dim)
+
+    def argmin(self, axis=None, keepdims=False, *, dim=None):
+        return reduce.argmin(self, axis, keepdims, dim=dim)
+
+    # ------------------------------------------------------------------- movement
+    def reshape(self, *shape):
+        return movement.reshape(self, *shape)
+
+    def view(self, *shape):
+        return movement.reshape(self, *shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return movement.flatten(self, start_dim, end_dim)
+
+    def transpose(self, dim0=None, dim1=None):
+        return movement.transpose(self, dim0, dim1)
+
+    def permute(self, *axes):
+        return movement.permute(self, *axes)
+
+    def squeeze(self, axis=None):
+        return movement.squeeze(self, axis)
+
+    def unsqueeze(self, axis):
+        return movement.unsqueeze(self, axis)
+
+    def expand(self, *shape):
+        return movement.expand(self, *shape)
+
+    def gather(self, axis, index):
+        return movement.gather(self, axis, index)
+
+    # ----------------------------------------------------------------- activations
+    def activation(self, name, alpha=None):
+        """The catalogue activation `name` (scalargrad.functions.ACTIVATIONS)."""
+        return activations.activation(self, name, alpha)
+
+    def identity(self):
+        return activations.activation(self, "identity")
+
+    def step(self):
+        return activations.activation(self, "step")
+
+    def sigmoid(self):
+        return activations.activation(self, "sigmoid")
+
+    def tanh(self):
+        return activations.activation(self, "tanh")
+
+    def arctan(self):
+        return activations.activation(self, "arctan")
+
+    def relu(self):
+        return activations.activation(self, "relu")
+
+    def leaky_relu(self, alpha=None):
+        return activations.activation(self, "leaky_relu", alpha)
+
+    def elu(self, alpha=None):
+        return activations.activation(self, "elu", alpha)
+
+    def softplus(self):
+        return activations.activation(self, "softplus")
+
+    def bent_identity(self):
+        return activations.activation(self, "bent_identity")
+
+    def soft_exponential(self, alpha=None):
+        return activations.activation(self, "soft_exponential", alpha)
+
+    def sinc(self):
+        return activations.activation(self, "sinc")
+
+    def gaussian(self):
+        return activations.activation(self, "gaussian")
+
+    def softmax(self, axis=-1, *, dim=None):
+        return softmax_ops.softmax(self, axis, dim=dim)
+
+    def log_softmax(self, axis=-1, *, dim=None):
+        return softmax_ops.log_softmax(self, axis, dim=dim)
+
+
+class ToDevice(autograd.Function):
+    """Copy to another backend; the gradient is copied back."""
+
+    @staticmethod
+    def forward(ctx, x, *, target):
+        ctx.attrs = target
+        return target.from_numpy(ctx.backend.to_numpy(x))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.backend.from_numpy(ctx.attrs.to_numpy(grad))
+
+
+def _to_device(t, device):
+    target = backends.get_backend(device)
+    if target is t._backend:
+        return t
+    if t.dtype == np.float64 and not target.supports_float64:
+        raise TypeError(f"to: device {target.device} does not support float64; "
+                        f"convert with .float() first")
+    moved = ToDevice.apply(t, target=target)
+    moved._backend = target  # the buffer now lives on the target device
+    return moved
+
+
+# The op modules build Tensors, so they are imported after the class exists.
+from vecgrad import backends  # noqa: E402
+from vecgrad.ops import activations, common, creation, elementwise, matmul  # noqa: E402
+from vecgrad.ops import movement, reduce  # noqa: E402
+from vecgrad.ops import softmax as softmax_ops  # noqa: E402

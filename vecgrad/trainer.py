@@ -1,0 +1,595 @@
+"""Trainer: the training loop, early stopping, checkpoints, metrics, and its events.
+
+The Trainer never prints. It emits the event dataclasses below to every subscribed
+view (any callable taking one event); vecgrad.ui renders them. Early stopping follows
+lecture 000: keep a checkpoint of the best validation loss, stop after `patience`
+epochs without a new minimum, and restore the best weights at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+import vecgrad
+from vecgrad.data import DataLoader, Dataset
+from vecgrad.nn import functional as F
+
+CHECKPOINT_FORMAT = "vecgrad-trainer"
+CHECKPOINT_VERSION = 1
+
+
+# ------------------------------------------------------------------------ events
+@dataclass(frozen=True)
+class FitStart:
+    """Training begins (or resumes at `start_epoch`, counted from 0)."""
+    epochs: int
+    start_epoch: int
+    batches_per_epoch: int
+    train_samples: int
+    val_samples: int
+    device: str
+    parameters: int
+    model: str
+
+
+@dataclass(frozen=True)
+class EpochStart:
+    epoch: int  # 1-based
+    epochs: int
+    batches: int
+    lr: float
+
+
+@dataclass(frozen=True)
+class BatchEnd:
+    epoch: int
+    batch: int  # 1-based
+    batches: int
+    loss: float
+    samples: int  # samples in this batch
+    seconds: float  # since the epoch started
+
+
+@dataclass(frozen=True)
+class LayerStat:
+    """One module's forward output statistics and its parameters' gradient norm."""
+    name: str
+    kind: str
+    mean: float | None
+    std: float | None
+    dead_fraction: float | None  # ReLU units that were zero for every sample
+    grad_norm: float | None
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    epoch: int
+    layers: tuple
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    epoch: int
+    epochs: int
+    train_loss: float
+    train_accuracy: float | None
+    val_loss: float
+    val_accuracy: float | None
+    lr: float
+    seconds: float
+    improved: bool
+    best_epoch: int
+
+
+@dataclass(frozen=True)
+class FitEnd:
+    """reason: completed, early_stop, interrupted or diverged."""
+    reason: str
+    epochs_run: int
+    best_epoch: int
+    best_val_loss: float
+    message: str
+    history: "History"
+
+
+@dataclass(frozen=True)
+class EvalEnd:
+    split: str
+    loss: float
+    accuracy: float | None
+    samples: int
+    confusion: np.ndarray | None
+    class_names: tuple
+
+
+@dataclass
+class History:
+    """Per-epoch metrics of one fit (resumed fits continue the same lists)."""
+    train_loss: list = field(default_factory=list)
+    train_accuracy: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    val_accuracy: list = field(default_factory=list)
+    lr: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_loss: float = math.inf
+    stop_reason: str = ""
+
+    def state_dict(self) -> dict:
+        keys = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+        # None (no accuracy for regression) is stored as NaN in the float arrays.
+        return {k: np.array([np.nan if v is None else v for v in getattr(self, k)],
+                            dtype=np.float64) for k in keys}
+
+    def load_state_dict(self, state: dict) -> None:
+        for key, values in state.items():
+            values = [None if np.isnan(v) else float(v) for v in np.asarray(values)]
+            setattr(self, key, values)
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss or gradient became NaN/inf; the message names where and the likely cause."""
+
+    def __init__(self, message: str, history: History):
+        super().__init__(message)
+        self.history = history
+
+
+# ------------------------------------------------------------------------ losses
+@dataclass(frozen=True)
+class Loss:
+    """A named loss: `fn(outputs, targets) -> scalar Tensor`, and how outputs become labels."""
+    name: str
+    fn: Callable
+    classification: bool
+    outputs_per_class: bool = True  # False: one logit for two classes (bce)
+
+    def __call__(self, outputs, targets):
+        return self.fn(outputs, targets)
+
+    def predict(self, outputs: np.ndarray) -> np.ndarray:
+        if not self.outputs_per_class:
+            return (outputs.reshape(len(outputs), -1)[:, 0] > 0).astype(np.int64)
+        return outputs.reshape(len(outputs), -1).argmax(axis=1)
+
+
+def _one_hot(labels, classes: int, like):
+    host = labels.numpy().astype(np.int64)
+    if host.size and (host.min() < 0 or host.max() >= classes):
+        raise ValueError(f"labels must lie in 0..{classes - 1}, found {host.min()}..{host.max()}")
+    onehot = np.zeros((len(host), classes), dtype=np.float32)
+    onehot[np.arange(len(host)), host] = 1.0
+    return vecgrad.tensor(onehot, dtype=like.dtype, device=like.device)
+
+
+def _mse(outputs, targets):
+    if targets.dtype == np.int64:  # classification with MSE (lecture 002): softmax vs one-hot
+        return F.mse_loss(outputs.softmax(axis=-1), _one_hot(targets, outputs.shape[-1], outputs))
+    return F.mse_loss(outputs, targets.reshape(outputs.shape))
+
+
+def _bce(outputs, targets):
+    logits = outputs.reshape((outputs.shape[0],))
+    return F.binary_cross_entropy_with_logits(logits, targets.to(outputs.dtype))
+
+
+LOSSES = {
+    "cross_entropy": Loss("cross_entropy", lambda out, y: F.cross_entropy(out, y), True),
+    "mse": Loss("mse", _mse, False),
+    "bce": Loss("bce", _bce, True, outputs_per_class=False),
+}
+
+
+def get_loss(loss) -> Loss:
+    """A Loss by name (cross_entropy, mse, bce), or wrap a callable as a classification loss."""
+    if isinstance(loss, Loss):
+        return loss
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+        return LOSSES[loss]
+    if callable(loss):
+        return Loss(getattr(loss, "__name__", "loss"), loss, True)
+    raise TypeError(f"loss must be a name or a callable, got {type(loss).__name__}")
+
+
+# ------------------------------------------------------------------- layer watch
+def _activation_name(module) -> str:
+    name = getattr(module, "name", None)
+    return name if isinstance(name, str) else type(module).__name__.lower()
+
+
+class LayerWatch:
+    """Forward hooks on every leaf module: output stats when asked, NaN origin always.
+
+    Hooks are cheap unless `recording` is on (one batch per epoch) or a divergence is
+    being diagnosed; they only read outputs, never change them.
+    """
+
+    def __init__(self, model):
+        self.recording = False
+        self.diagnosing = False
+        self.stats: dict[str, tuple] = {}
+        self.first_nonfinite: str | None = None
+        self.order: list[str] = []
+        self.handles = []
+        for name, module in model.named_modules():
+            if name and not list(module.children()):
+                self.order.append(name)
+                self.handles.append(module.register_forward_hook(self._hook(name)))
+
+    def _hook(self, name):
+        def hook(module, inputs, output):
+            if not (self.recording or self.diagnosing):
+                return None
+            values = output.numpy()
+            if self.diagnosing and self.first_nonfinite is None and not np.all(np.isfinite(values)):
+                self.first_nonfinite = f"{name} ({type(module).__name__})"
+            if self.recording:
+                kind = _activation_name(module)
+                dead = None
+                if kind == "relu" and values.ndim >= 2:
+                    dead = float(np.mean(np.all(values.reshape(len(values), -1) <= 0, axis=0)))
+                self.stats[name] = (type(module).__name__, float(values.mean()),
+                                    float(values.std()), dead)
+            return None
+        return hook
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+
+# ------------------------------------------------------------------------ trainer
+class Trainer:
+    """Fit a model with mini-batch gradient descent, early stopping and checkpoints.
+
+    Args:
+        model: a vecgrad.nn.Module.
+        loss: "cross_entropy", "mse", "bce", a Loss, or a callable(outputs, targets).
+        optimizer: a vecgrad.optim optimizer over model.parameters().
+        scheduler: optional learning-rate schedule (its step() runs once per epoch).
+        epochs: the total number of epochs (a resumed fit continues up to it).
+        batch_size, seed: used when fit() is given Datasets instead of DataLoaders;
+            `seed` orders the shuffles.
+        l1, l2: penalties λ·Σ|w| and λ·Σw² added to the loss, over weights (ndim >= 2),
+            not biases. The reported losses are the data losses without them.
+        patience: stop after this many epochs without a new best validation loss
+            (None: never stop early).
+        checkpoint: path of a checkpoint written after every epoch; it holds the
+            current state (for --resume) and the best weights.
+        extra_state: dict saved in every checkpoint (model spec, normalizer, ...).
+        layer_stats: record per-layer forward/gradient stats once per epoch.
+        class_names: labels for the confusion matrix.
+    """
+
+    def __init__(self, model, loss, optimizer, *, scheduler=None, epochs: int = 10,
+                 batch_size: int = 32, seed: int = 0, l1: float = 0.0, l2: float = 0.0,
+                 patience: int | None = None, checkpoint=None, extra_state: dict | None = None,
+                 layer_stats: bool = True, class_names=()):
+        for name, value in (("l1", l1), ("l2", l2)):
+            if not (isinstance(value, (int, float)) and value >= 0 and math.isfinite(value)):
+                raise ValueError(f"Trainer: {name} must be a finite number >= 0, got {value!r}")
+        if not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"Trainer: epochs must be an int >= 1, got {epochs!r}")
+        if patience is not None and (not isinstance(patience, int) or patience < 1):
+            raise ValueError(f"Trainer: patience must be an int >= 1 or None, got {patience!r}")
+        self.model = model
+        self.loss = get_loss(loss)
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.seed = seed
+        self.l1, self.l2 = float(l1), float(l2)
+        self.patience = patience
+        self.checkpoint = checkpoint
+        self.extra_state = dict(extra_state or {})
+        self.layer_stats = layer_stats
+        self.class_names = tuple(class_names)
+        self.views: list[Callable] = []
+        self.history = History()
+        self.start_epoch = 0
+        self.bad_epochs = 0
+        self.best_state: dict | None = None
+
+    # ------------------------------------------------------------------ events
+    def subscribe(self, view: Callable) -> None:
+        """Send every event to `view(event)` from now on."""
+        if not callable(view):
+            raise TypeError(f"Trainer.subscribe: {view!r} is not callable")
+        self.views.append(view)
+
+    def emit(self, event) -> None:
+        for view in self.views:
+            view(event)
+
+    # ----------------------------------------------------------------- helpers
+    def _loader(self, data, shuffle: bool) -> DataLoader:
+        if isinstance(data, DataLoader):
+            return data
+        if isinstance(data, Dataset):
+            device = next(iter(self.model.parameters())).device
+            return DataLoader(data, self.batch_size, shuffle=shuffle, seed=self.seed,
+                              device=device)
+        raise TypeError(f"Trainer: expected a Dataset or DataLoader, got {type(data).__name__}")
+
+    def _penalty(self):
+        total = None
+        for param in self.model.parameters():
+            if param.ndim < 2:
+                continue
+            if self.l2:
+                term = (param * param).sum() * self.l2
+                total = term if total is None else total + term
+            if self.l1:
+                term = param.abs().sum() * self.l1
+                total = term if total is None else total + term
+        return total
+
+    def _device(self) -> str:
+        return next(iter(self.model.parameters())).device
+
+    # --------------------------------------------------------------- evaluate
+    def evaluate(self, data, split: str = "test", watch: LayerWatch | None = None,
+                 emit: bool = True):
+        """Loss, accuracy and confusion matrix on `data` (eval mode, no gradients)."""
+        loader = self._loader(data, shuffle=False)
+        self.model.eval()
+        total, count, predictions, targets = 0.0, 0, [], []
+        with vecgrad.no_grad():
+            for index, (inputs, labels) in enumerate(loader):
+                if watch is not None:
+                    watch.recording = index == 0
+                outputs = self.model(inputs)
+                if watch is not None:
+                    watch.recording = False
+                total += self.loss(outputs, labels).item() * len(labels)
+                count += len(labels)
+                if self.loss.classification:
+                    predictions.append(self.loss.predict(outputs.numpy()))
+                    targets.append(labels.numpy())
+        accuracy, confusion = None, None
+        if self.loss.classification:
+            predicted, actual = np.concatenate(predictions), np.concatenate(targets)
+            accuracy = float(np.mean(predicted == actual))
+            classes = max(len(self.class_names), int(actual.max()) + 1, int(predicted.max()) + 1)
+            confusion = np.zeros((classes, classes), dtype=np.int64)
+            np.add.at(confusion, (actual, predicted), 1)
+        result = EvalEnd(split, total / count, accuracy, count, confusion, self.class_names)
+        if emit:
+            self.emit(result)
+        return result
+
+    # ----------------------------------------------------------- checkpoints
+    def state_dict(self, epochs_done: int) -> dict:
+        """Everything --resume needs, plus the best weights and `extra_state`."""
+        state = {
+            "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+            "epoch": epochs_done,
+            "model": {k: v.numpy() for k, v in self.model.state_dict().items()},
+            "best_model": self.best_state,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            # Big-integer generator state survives as JSON text.
+            "rng": json.dumps(vecgrad.random_generator().bit_generator.state),
+            "early_stopping": {"best_epoch": self.history.best_epoch,
+                               "best_val_loss": self.history.best_val_loss,
+                               "bad_epochs": self.bad_epochs},
+            "history": self.history.state_dict(),
+        }
+        state.update(self.extra_state)
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from a checkpoint written by `state_dict` (model, optimizer, RNG, ...)."""
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError("not a vecgrad trainer checkpoint (its 'format' entry is "
+                             f"{state.get('format') if isinstance(state, dict) else state!r})")
+        missing = [k for k in ("epoch", "model", "optimizer", "rng", "early_stopping", "history")
+                   if k not in state]
+        if missing:
+            raise ValueError(f"trainer checkpoint lacks {', '.join(missing)}")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        vecgrad.random_generator().bit_generator.state = json.loads(state["rng"])
+        stopping = state["early_stopping"]
+        self.history = History()
+        self.history.load_state_dict(state["history"])
+        self.history.best_epoch = int(stopping["best_epoch"])
+        self.history.best_val_loss = float(stopping["best_val_loss"])
+        self.bad_epochs = int(stopping["bad_epochs"])
+        self.best_state = state.get("best_model")
+        self.start_epoch = int(state["epoch"])
+
+    def _save_checkpoint(self, epochs_done: int) -> None:
+        if self.checkpoint is not None:
+            vecgrad.save(self.state_dict(epochs_done), self.checkpoint)
+
+    def _restore_best(self) -> None:
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, train, val) -> History:
+        """Train until `epochs`, early stop, Ctrl-C, or divergence; restore the best weights.
+
+        Returns the History (its stop_reason says why it ended). Raises TrainingDiverged
+        when a loss or gradient becomes NaN/inf (after restoring the best weights).
+        """
+        train_loader, val_loader = self._loader(train, True), self._loader(val, False)
+        params = list(self.model.parameters())
+        self.emit(FitStart(self.epochs, self.start_epoch, len(train_loader),
+                           len(train_loader.dataset), len(val_loader.dataset), self._device(),
+                           sum(p.numel() for p in params), repr(self.model)))
+        watch = LayerWatch(self.model)
+        reason, message = "completed", ""
+        epoch = self.start_epoch
+        try:
+            while epoch < self.epochs:
+                self._train_epoch(epoch, train_loader, val_loader, watch)
+                epoch += 1
+                if self.patience is not None and self.bad_epochs >= self.patience:
+                    reason = "early_stop"
+                    message = (f"no new best validation loss for {self.patience} epochs; "
+                               f"best was epoch {self.history.best_epoch}")
+                    break
+        except KeyboardInterrupt:
+            reason, message = "interrupted", "stopped by Ctrl-C"
+        except TrainingDiverged as exc:
+            reason, message = "diverged", str(exc)
+        finally:
+            watch.remove()
+        self._restore_best()
+        self.history.stop_reason = reason
+        if reason == "interrupted" and self.best_state is not None:
+            message += f"; kept the best weights (epoch {self.history.best_epoch})"
+        self.emit(FitEnd(reason, epoch - self.start_epoch, self.history.best_epoch,
+                         self.history.best_val_loss, message, self.history))
+        if reason == "diverged":
+            raise TrainingDiverged(message, self.history)
+        return self.history
+
+    def _train_epoch(self, epoch: int, train_loader, val_loader, watch: LayerWatch) -> None:
+        started = time.perf_counter()
+        train_loader.set_epoch(epoch)
+        self.model.train()
+        self.emit(EpochStart(epoch + 1, self.epochs, len(train_loader), self.optimizer.lr))
+        total, count, correct = 0.0, 0, 0
+        grad_norms: dict[str, float] = {}
+        batches = len(train_loader)
+        for index, (inputs, targets) in enumerate(train_loader):
+            outputs = self.model(inputs)
+            data_loss = self.loss(outputs, targets)
+            value = data_loss.item()
+            if not math.isfinite(value):
+                self._diagnose_forward(inputs, targets, value, watch, epoch, index)
+            penalty = self._penalty()
+            objective = data_loss if penalty is None else data_loss + penalty
+            self.optimizer.zero_grad()
+            objective.backward()
+            last = index == batches - 1
+            norms = self._check_gradients(epoch, index, keep=last and self.layer_stats)
+            if last:
+                grad_norms = norms
+            self.optimizer.step()
+            total += value * len(targets)
+            count += len(targets)
+            if self.loss.classification:
+                correct += int(np.sum(self.loss.predict(outputs.numpy()) == targets.numpy()))
+            self.emit(BatchEnd(epoch + 1, index + 1, batches, value, len(targets),
+                               time.perf_counter() - started))
+        result = self.evaluate(val_loader, "val", watch if self.layer_stats else None, emit=False)
+        if self.layer_stats:
+            self.emit(LayerStats(epoch + 1, self._layer_table(watch, grad_norms)))
+        lr = self.optimizer.lr
+        if self.scheduler is not None:
+            self.scheduler.step()
+        improved = result.loss < self.history.best_val_loss
+        if improved:
+            self.history.best_val_loss, self.history.best_epoch = result.loss, epoch + 1
+            self.best_state = {k: v.numpy().copy() for k, v in self.model.state_dict().items()}
+            self.bad_epochs = 0
+        else:
+            self.bad_epochs += 1
+        seconds = time.perf_counter() - started
+        h = self.history
+        h.train_loss.append(total / count)
+        h.train_accuracy.append(correct / count if self.loss.classification else None)
+        h.val_loss.append(result.loss)
+        h.val_accuracy.append(result.accuracy)
+        h.lr.append(lr)
+        h.seconds.append(seconds)
+        self._save_checkpoint(epoch + 1)
+        self.emit(EpochEnd(epoch + 1, self.epochs, total / count, h.train_accuracy[-1],
+                           result.loss, result.accuracy, lr, seconds, improved, h.best_epoch))
+
+    # ------------------------------------------------------- NaN/inf handling
+    def _diagnose_forward(self, inputs, targets, value, watch, epoch, index):
+        where = f"epoch {epoch + 1}, batch {index + 1}"
+        bad_params = [n for n, p in self.model.named_parameters()
+                      if not np.all(np.isfinite(p.numpy()))]
+        if not np.all(np.isfinite(inputs.numpy())):
+            raise TrainingDiverged(f"loss is {value} at {where}: the input batch itself "
+                                   "contains NaN/inf; check the data files", self.history)
+        if bad_params:
+            raise TrainingDiverged(
+                f"loss is {value} at {where}: parameter {bad_params[0]} is already NaN/inf "
+                f"({len(bad_params)} parameter(s) affected); the previous update overflowed; "
+                "likely cause: learning rate too high (lower --lr)", self.history)
+        watch.diagnosing, watch.first_nonfinite = True, None
+        try:
+            with vecgrad.no_grad():
+                self.model(inputs)
+        finally:
+            watch.diagnosing = False
+        if watch.first_nonfinite is not None:
+            raise TrainingDiverged(
+                f"loss is {value} at {where}: the forward values first became NaN/inf in "
+                f"layer {watch.first_nonfinite}; likely cause: activations overflowing from "
+                "a too-high learning rate or unnormalized inputs (lower --lr, use --normalize "
+                "zscore)", self.history)
+        raise TrainingDiverged(
+            f"loss is {value} at {where} although every layer output is finite: the loss "
+            f"({self.loss.name}) got values outside its domain (e.g. log(0), or targets "
+            "that do not fit the model's outputs)", self.history)
+
+    def _check_gradients(self, epoch: int, index: int, keep: bool) -> dict:
+        """Per-parameter squared gradient norms summed on the device; one host read.
+
+        Returns per-module gradient norms when `keep` (the layer panel wants them).
+        """
+        named = [(n, p) for n, p in self.model.named_parameters() if p.grad is not None]
+        if not named:
+            return {}
+        with vecgrad.no_grad():
+            squares = [(p.grad * p.grad).sum() for _, p in named]
+            total = squares[0]
+            for square in squares[1:]:
+                total = total + square
+            if math.isfinite(total.item()) and not keep:
+                return {}
+        values = [float(s.item()) for s in squares]
+        bad = [n for (n, p) in named if not np.all(np.isfinite(p.grad.numpy()))]
+        if bad:
+            # Backward runs from the loss towards the inputs: the last parameter in model
+            # order is where a NaN/inf gradient appears first.
+            raise TrainingDiverged(
+                f"gradient of {bad[-1]} is NaN/inf at epoch {epoch + 1}, batch {index + 1} "
+                f"({len(bad)} parameter(s) affected: {', '.join(bad)}); likely cause: "
+                "exploding gradients (lower --lr, add --weight-decay, or normalize the inputs)",
+                self.history)
+        norms: dict[str, float] = {}
+        for (name, _), square in zip(named, values):
+            module = name.rsplit(".", 1)[0] if "." in name else name
+            norms[module] = norms.get(module, 0.0) + square
+        return {k: math.sqrt(v) if math.isfinite(v) else v for k, v in norms.items()}
+
+    def _layer_table(self, watch: LayerWatch, grad_norms: dict) -> tuple:
+        rows = []
+        for name in watch.order:
+            stat = watch.stats.get(name)
+            if stat is None and name not in grad_norms:
+                continue
+            kind, mean, std, dead = stat if stat else ("", None, None, None)
+            rows.append(LayerStat(name, kind, mean, std, dead, grad_norms.get(name)))
+        watch.stats = {}
+        return tuple(rows)
+
+
+def count_parameters(model) -> int:
+    """Total number of scalar parameters."""
+    return sum(p.numel() for p in model.parameters())
+
+
+__all__ = ["Trainer", "History", "TrainingDiverged", "Loss", "LOSSES", "get_loss", "FitStart",
+           "EpochStart", "BatchEnd", "LayerStat", "LayerStats", "EpochEnd", "FitEnd", "EvalEnd",
+           "LayerWatch", "count_parameters"]

@@ -1,0 +1,289 @@
+"""Views of a Trainer: a rich live view for terminals and plain lines for pipes and CI.
+
+A view is a callable that receives the Trainer's events (vecgrad.trainer) and renders
+them. Views only watch: nothing here changes training. `make_view` picks the right one
+for a stream.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.table import Table
+
+from vecgrad.trainer import (BatchEnd, EpochEnd, EpochStart, EvalEnd, FitEnd, FitStart,
+                             LayerStats)
+
+SHOW_CHOICES = ("auto", "none", "forward", "grad", "all")
+
+
+# -------------------------------------------------------------------- formatting
+def _num(value, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return f"{value:.{digits}g}"
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def loss_curve(series: dict, width: int = 60, height: int = 12) -> list[str]:
+    """A text plot of one or more per-epoch curves; returns the lines.
+
+    `series` maps a label to a list of numbers (NaN/inf points are skipped). Each
+    series gets its own marker; the y axis is labelled with its min and max.
+    """
+    markers = "*o+x#"
+    finite = [v for values in series.values() for v in values
+              if v is not None and math.isfinite(v)]
+    length = max((len(v) for v in series.values()), default=0)
+    if not finite or length == 0:
+        return ["(no finite values to plot)"]
+    low, high = min(finite), max(finite)
+    span = high - low or 1.0
+    width = max(2, min(width, max(length, 2)))
+    grid = [[" "] * width for _ in range(height)]
+    for marker, values in zip(markers, series.values()):
+        for i, value in enumerate(values):
+            if value is None or not math.isfinite(value):
+                continue
+            col = round(i * (width - 1) / max(length - 1, 1))
+            row = height - 1 - round((value - low) / span * (height - 1))
+            grid[row][col] = marker
+    label_width = max(len(_num(high)), len(_num(low)))
+    lines = []
+    for r, row in enumerate(grid):
+        label = _num(high) if r == 0 else _num(low) if r == height - 1 else ""
+        lines.append(f"{label:>{label_width}} |" + "".join(row))
+    lines.append(" " * label_width + " +" + "-" * width)
+    lines.append(" " * label_width + f"  epoch 1{'':>{max(width - 9 - len(str(length)), 1)}}"
+                 f"epoch {length}")
+    legend = "   ".join(f"{m} {name}" for m, name in zip(markers, series))
+    lines.append(" " * label_width + "  " + legend)
+    return lines
+
+
+def confusion_lines(confusion: np.ndarray, class_names=()) -> list[str]:
+    """A confusion matrix as aligned text: rows are true classes, columns predictions."""
+    classes = len(confusion)
+    names = [str(class_names[i]) if i < len(class_names) else str(i) for i in range(classes)]
+    cell = max(max(len(str(int(v))) for v in confusion.flat), 3)
+    label = max(len(n) for n in names)
+    head = " " * label + " | " + " ".join(f"{n[:cell]:>{cell}}" for n in names)
+    lines = ["confusion matrix (rows: true class, columns: predicted)", head,
+             "-" * len(head)]
+    for name, row in zip(names, confusion):
+        lines.append(f"{name:>{label}} | " + " ".join(f"{int(v):>{cell}}" for v in row))
+    return lines
+
+
+def _layer_lines(event: LayerStats, show: str) -> list[str]:
+    lines = []
+    for layer in event.layers:
+        parts = [f"  {layer.name:<12} {layer.kind:<10}"]
+        if show in ("forward", "all") and layer.mean is not None:
+            parts.append(f"mean {_num(layer.mean):>9}  std {_num(layer.std):>9}")
+            if layer.dead_fraction is not None:
+                parts.append(f"dead {_pct(layer.dead_fraction):>7}")
+        if show in ("grad", "all") and layer.grad_norm is not None:
+            parts.append(f"grad norm {_num(layer.grad_norm):>9}")
+        if len(parts) > 1:
+            lines.append("  ".join(parts))
+    return lines
+
+
+def _end_lines(event: FitEnd) -> list[str]:
+    text = f"training {event.reason.replace('_', ' ')} after {event.epochs_run} epoch(s)"
+    if event.best_epoch:
+        text += f"; best validation loss {_num(event.best_val_loss)} at epoch {event.best_epoch}"
+    lines = [text] + ([event.message] if event.message else [])
+    if event.history.train_loss:
+        lines += ["", "loss per epoch:"]
+        lines += loss_curve({"train loss": event.history.train_loss,
+                             "val loss": event.history.val_loss})
+    return lines
+
+
+def _eval_line(event: EvalEnd) -> str:
+    text = f"{event.split}: loss {_num(event.loss)}"
+    if event.accuracy is not None:
+        text += f"  accuracy {_pct(event.accuracy)}"
+    return text + f"  ({event.samples} samples)"
+
+
+# -------------------------------------------------------------------- plain view
+class PlainView:
+    """One line per epoch, no animation: for pipes, files and CI logs."""
+
+    def __init__(self, stream=None, show: str = "none"):
+        self.stream = stream if stream is not None else sys.stdout
+        self.show = "none" if show == "auto" else show
+
+    def write(self, line: str = "") -> None:
+        print(line, file=self.stream, flush=True)
+
+    def __call__(self, event) -> None:
+        if isinstance(event, FitStart):
+            verb = "resuming at epoch %d" % (event.start_epoch + 1) if event.start_epoch else "training"
+            self.write(f"{verb}: {event.train_samples} train / {event.val_samples} val samples, "
+                       f"{event.batches_per_epoch} batches per epoch, {event.parameters} "
+                       f"parameters, device {event.device}")
+        elif isinstance(event, EpochEnd):
+            mark = " *" if event.improved else ""
+            self.write(f"epoch {event.epoch:>3}/{event.epochs}  train loss "
+                       f"{_num(event.train_loss)}  val loss {_num(event.val_loss)}  val acc "
+                       f"{_pct(event.val_accuracy)}  lr {_num(event.lr, 3)}  "
+                       f"{event.seconds:.2f}s{mark}")
+        elif isinstance(event, LayerStats) and self.show != "none":
+            for line in _layer_lines(event, self.show):
+                self.write(line)
+        elif isinstance(event, FitEnd):
+            for line in _end_lines(event):
+                self.write(line)
+        elif isinstance(event, EvalEnd):
+            self.write(_eval_line(event))
+            if event.confusion is not None:
+                for line in confusion_lines(event.confusion, event.class_names):
+                    self.write(line)
+
+
+# --------------------------------------------------------------------- rich view
+class RichView:
+    """Live progress bar, epoch table and layer panel in a terminal."""
+
+    def __init__(self, console: Console, show: str = "all", max_rows: int = 12):
+        self.console = console
+        self.show = "all" if show == "auto" else show
+        self.max_rows = max_rows
+        self.rows: list[tuple] = []
+        self.layers: LayerStats | None = None
+        self.progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(),
+            MofNCompleteColumn(), TextColumn("batches"),
+            TextColumn("{task.fields[rate]} samples/s"), TextColumn("loss {task.fields[loss]}"),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            console=console)
+        self.task = None
+        self.live: Live | None = None
+        self.samples = 0
+
+    def _epoch_table(self) -> Table:
+        table = Table(title="epochs", expand=False)
+        for name in ("epoch", "train loss", "val loss", "val acc", "lr", "time"):
+            table.add_column(name, justify="right")
+        for row in self.rows[-self.max_rows:]:
+            table.add_row(*row)
+        return table
+
+    def _layer_panel(self):
+        if self.layers is None or self.show == "none":
+            return None
+        table = Table(expand=False, box=None)
+        columns = ["layer", "kind"]
+        if self.show in ("forward", "all"):
+            columns += ["mean", "std", "dead ReLU"]
+        if self.show in ("grad", "all"):
+            columns += ["grad norm"]
+        for name in columns:
+            table.add_column(name, justify="left" if name in ("layer", "kind") else "right")
+        for layer in self.layers.layers:
+            cells = [layer.name, layer.kind]
+            if self.show in ("forward", "all"):
+                cells += [_num(layer.mean), _num(layer.std),
+                          "" if layer.dead_fraction is None else _pct(layer.dead_fraction)]
+            if self.show in ("grad", "all"):
+                cells += [_num(layer.grad_norm)]
+            table.add_row(*cells)
+        return Panel(table, title=f"layers after epoch {self.layers.epoch}", expand=False)
+
+    def _render(self):
+        parts = [self._epoch_table()]
+        panel = self._layer_panel()
+        if panel is not None:
+            parts.append(panel)
+        parts.append(self.progress)
+        return Group(*parts)
+
+    def _refresh(self) -> None:
+        if self.live is not None:
+            self.live.update(self._render())
+
+    def __call__(self, event) -> None:
+        if isinstance(event, FitStart):
+            self.console.print(f"[bold]training[/] {event.train_samples} train / "
+                               f"{event.val_samples} val samples, {event.parameters} "
+                               f"parameters on [cyan]{event.device}[/]")
+            self.live = Live(self._render(), console=self.console, refresh_per_second=8,
+                             transient=False)
+            self.live.start()
+        elif isinstance(event, EpochStart):
+            if self.task is not None:
+                self.progress.remove_task(self.task)
+            self.samples = 0
+            self.task = self.progress.add_task("", total=event.batches,
+                                               epoch=f"{event.epoch}/{event.epochs}",
+                                               rate="-", loss="-")
+        elif isinstance(event, BatchEnd) and self.task is not None:
+            self.samples += event.samples
+            rate = self.samples / event.seconds if event.seconds > 0 else 0.0
+            self.progress.update(self.task, completed=event.batch, rate=f"{rate:,.0f}",
+                                 loss=_num(event.loss))
+        elif isinstance(event, LayerStats):
+            self.layers = event
+            self._refresh()
+        elif isinstance(event, EpochEnd):
+            mark = " [green]*[/]" if event.improved else ""
+            self.rows.append((f"{event.epoch}/{event.epochs}{mark}", _num(event.train_loss),
+                              _num(event.val_loss), _pct(event.val_accuracy),
+                              _num(event.lr, 3), f"{event.seconds:.2f}s"))
+            self._refresh()
+        elif isinstance(event, FitEnd):
+            if self.live is not None:
+                if self.task is not None:
+                    self.progress.remove_task(self.task)
+                    self.task = None
+                self.live.update(self._render())
+                self.live.stop()
+                self.live = None
+            for line in _end_lines(event):
+                self.console.print(line, highlight=False, markup=False)
+        elif isinstance(event, EvalEnd):
+            self.console.print(_eval_line(event), highlight=False)
+            if event.confusion is not None:
+                self.console.print(confusion_table(event.confusion, event.class_names))
+
+
+def confusion_table(confusion: np.ndarray, class_names=()) -> Table:
+    """A rich table of a confusion matrix with the diagonal highlighted."""
+    classes = len(confusion)
+    names = [str(class_names[i]) if i < len(class_names) else str(i) for i in range(classes)]
+    table = Table(title="confusion matrix (rows: true, columns: predicted)")
+    table.add_column("true \\ pred", justify="right")
+    for name in names:
+        table.add_column(name, justify="right")
+    for i, (name, row) in enumerate(zip(names, confusion)):
+        cells = [f"[bold green]{int(v)}[/]" if i == j else
+                 (f"[red]{int(v)}[/]" if v else "[dim]0[/]") for j, v in enumerate(row)]
+        table.add_row(name, *cells)
+    return table
+
+
+def make_view(stream=None, show: str = "auto", force_plain: bool = False):
+    """A RichView when `stream` is a terminal, else a PlainView."""
+    stream = stream if stream is not None else sys.stdout
+    if show not in SHOW_CHOICES:
+        raise ValueError(f"show must be one of {', '.join(SHOW_CHOICES)}, got {show!r}")
+    console = Console(file=stream)
+    if console.is_terminal and not force_plain:
+        return RichView(console, show)
+    return PlainView(stream, show)
