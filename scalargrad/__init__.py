@@ -9,11 +9,17 @@ Pure Python (no numpy). The main names:
 - `Dual`: forward-mode AD (scalargrad.forward).
 - `Neuron`, `Layer`, `MLP`: small networks of Values (scalargrad.nn).
 
-Rendering (rich tables/trees, DOT) lives in `scalargrad.render`.
+Rendering (rich tables and trees, DOT text) lives in `scalargrad.render`.
 """
 
+from scalargrad.forward import Dual
 from scalargrad.functions import ACTIVATIONS, Activation
+from scalargrad.gradcheck import numerical_grad
 from scalargrad.graph import backward_trace, topological_order
+from scalargrad.nn import MLP, Layer, Neuron
 from scalargrad.value import Value
 
-__all__ = ["ACTIVATIONS", "Activation", "Value", "backward_trace", "topological_order"]
+__all__ = [
+    "ACTIVATIONS", "Activation", "Dual", "Layer", "MLP", "Neuron", "Value",
+    "backward_trace", "numerical_grad", "topological_order",
+]

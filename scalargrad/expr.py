@@ -63,7 +63,7 @@ def _number(node):
         sign = -1.0 if isinstance(node.op, ast.USub) else 1.0
         node = node.operand
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return sign * float(node.value)
+        return sign * _check_constant(node)
     return None
 
 

@@ -22,6 +22,11 @@ from dataclasses import dataclass
 from typing import Iterator
 
 
+def _require_value(root, what: str) -> None:
+    if not hasattr(root, "_a"):  # graph.py cannot import Value (value.py imports us)
+        raise TypeError(f"{what} expects a scalargrad Value, got {type(root).__name__}")
+
+
 def _count_consumers(root) -> None:
     """Set `_pending` (edges from consumers inside root's graph) and `_g = 0` on each node.
 
@@ -73,6 +78,7 @@ def _reachable(root) -> list:
 
 def topological_order(root) -> list:
     """All nodes root depends on, each parent before every node that uses it; root last."""
+    _require_value(root, "topological_order")
     _count_consumers(root)
     order = []
     stack = [root]
@@ -89,6 +95,7 @@ def topological_order(root) -> list:
 
 def backward(root, gradient: float = 1.0) -> None:
     """Add d(root)/d(node) * gradient to `.grad` of every node root depends on."""
+    _require_value(root, "backward")
     _count_consumers(root)
     root._g = gradient
     stack = [root]
@@ -115,6 +122,7 @@ def backward(root, gradient: float = 1.0) -> None:
 
 def zero_grad(root) -> None:
     """Set `.grad = 0` on root and every node it depends on."""
+    _require_value(root, "zero_grad")
     for node in _reachable(root):
         node.grad = 0.0
 
@@ -143,6 +151,11 @@ def backward_trace(root, gradient: float = 1.0) -> Iterator[TraceStep]:
     When the generator is exhausted the gradients equal those of `backward(root)`;
     leaves are included (their step has no contributions).
     """
+    _require_value(root, "backward_trace")  # here, not at the first next()
+    return _trace(root, gradient)
+
+
+def _trace(root, gradient: float) -> Iterator[TraceStep]:
     _count_consumers(root)
     root._g = gradient
     stack = [root]

@@ -102,6 +102,8 @@ class MLP(Module):
                  seed: Optional[int] = None):
         if not nouts:
             raise ValueError("MLP needs at least one layer size in nouts")
+        _check_activation(activation)
+        _check_activation(output_activation)
         rng = random.Random(seed)
         sizes = [nin] + list(nouts)
         self.layers = [

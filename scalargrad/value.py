@@ -49,7 +49,12 @@ def _as_float(data, what: str) -> float:
 
 
 class Value:
-    """A scalar node of a computation graph, with `.data`, `.grad`, `.parents`, `.op`."""
+    """A scalar node of a computation graph.
+
+    `.data` (float), `.grad` (float, accumulated by backward), `.parents` (tuple),
+    `.op` (name of the op that made it, "" for inputs), `.label` (optional name for
+    display). Values compare and hash by identity, so graph walks can keep them in sets.
+    """
 
     # At most two parents (every op is unary or binary), kept in two slots instead of
     # a tuple: one allocation per node instead of three, which is most of the cost of
@@ -63,6 +68,8 @@ class Value:
     )
 
     def __init__(self, data, label: Optional[str] = None):
+        if label is not None and not isinstance(label, str):
+            raise TypeError(f"Value label must be a str or None, got {type(label).__name__}")
         self.data = _as_float(data, "Value")
         self.grad = 0.0
         self.op = ""
@@ -305,10 +312,12 @@ def _unary(data: float, op: str, a: Value, da: float) -> Value:
 
 def _coerce(other) -> Optional[Value]:
     """A Value for `other`, or None when it is not a real number (-> NotImplemented)."""
-    if isinstance(other, Value):
-        return other
-    if isinstance(other, bool) or not isinstance(other, Real):
-        return None
+    kind = type(other)
+    if kind is not float and kind is not int:  # fast path first: the common case
+        if isinstance(other, Value):
+            return other
+        if isinstance(other, bool) or not isinstance(other, Real):
+            return None
     out = _new_value(Value)
     out.data = float(other)
     out.grad = 0.0

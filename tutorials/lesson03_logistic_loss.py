@@ -74,19 +74,23 @@ def with_finite_differences():
 def side_by_side():
     methods = {"by hand": by_hand(), "scalargrad": with_scalargrad(),
                "vecgrad": with_vecgrad(),
-               "finite differences": with_finite_differences()}
+               "numerical": with_finite_differences()}
     reference = methods["by hand"]["grad"]
-    rows = []
-    for name, r in methods.items():
-        gap = max(abs(a - b) for a, b in zip(r["grad"], reference))
-        rows.append((name, r["loss"], *r["grad"], gap))
-    return {"rows": rows, "max_gap": max(row[-1] for row in rows)}
+    gaps = {name: max(abs(a - b) for a, b in zip(r["grad"], reference))
+            for name, r in methods.items()}
+    return {"loss": {name: r["loss"] for name, r in methods.items()},
+            "grad": {name: r["grad"] for name, r in methods.items()},
+            "gap": gaps, "max_gap": max(gaps.values())}
 
 
 def show_side_by_side(r):
-    return [table("l and dl/dw from four methods",
-                  ["method", "l", "dl/dw1", "dl/dw2", "dl/dw3",
-                   "max |diff| vs by hand"], r["rows"], digits=9)]
+    names = list(r["loss"])
+    rows = [("l", *(r["loss"][n] for n in names))]
+    for k in range(3):
+        rows.append((f"dl/dw{k + 1}", *(r["grad"][n][k] for n in names)))
+    rows.append(("max gap", *(r["gap"][n] for n in names)))
+    return [table("l and dl/dw from four methods (gap: largest difference "
+                  "from the hand result)", ["", *names], rows, digits=9)]
 
 
 LESSON = Lesson(

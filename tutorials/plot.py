@@ -133,7 +133,7 @@ def line_plot(series: Sequence[Series], *, title: str = "", width: int = 60, hei
         return px, py
 
     # Dim axes through zero, drawn first so curves paint over them.
-    if y_lo < 0 < y_hi:
+    if y_lo < 0 < y_hi and not logy:  # on a log axis 0 would mean y = 1
         canvas.line(*to_px(x_lo, 0.0), *to_px(x_hi, 0.0), "grey37")
     if x_lo < 0 < x_hi:
         canvas.line(*to_px(0.0, y_lo), *to_px(0.0, y_hi), "grey37")

@@ -10,8 +10,16 @@ from tutorials.framework import Lesson
 LESSON_MODULES: dict[int, str] = {
     1: "lesson01_graph",
     2: "lesson02_chain_rule",
+    3: "lesson03_logistic_loss",
+    4: "lesson04_least_squares",
     5: "lesson05_worked_example",
     6: "lesson06_activations",
+    7: "lesson07_mlp_matrix_form",
+    8: "lesson08_softmax_cross_entropy",
+    9: "lesson09_universal_approximation",
+    10: "lesson10_optimizers",
+    11: "lesson11_vanishing_gradients",
+    12: "lesson12_regularization",
     15: "lesson15_ad_modes",
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable, Sequence
 
 from rich.console import Group, RenderableType
@@ -16,6 +17,8 @@ def fmt_number(v: Any, digits: int = 6) -> str:
             v = float(v)
         except (TypeError, ValueError):
             return str(v)
+    if not math.isfinite(v):
+        return str(v)  # nan, inf, -inf
     if v == int(v) and abs(v) < 1e15:
         return str(int(v))
     return f"{v:.{digits}g}"

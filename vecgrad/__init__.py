@@ -1,0 +1,80 @@
+"""vecgrad: a tensor autograd engine on numpy (CPU) or OpenCL, with PyTorch's names.
+
+    import vecgrad
+    x = vecgrad.randn(3, 4, requires_grad=True)
+    (x.relu() ** 2).sum().backward()
+    x.grad
+
+`nn`, `optim`, `data`, `Trainer`, `save` and `load` are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+
+# tensor first: the op modules below import Tensor from it.
+from vecgrad.tensor import Tensor  # isort: skip
+from vecgrad.autograd import enable_grad, is_grad_enabled, no_grad
+from vecgrad.backends import available_devices, get_backend
+from vecgrad.ops.conv import conv2d
+from vecgrad.ops.creation import (
+    arange,
+    eye,
+    from_numpy,
+    full,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    random_generator,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from vecgrad.ops.elementwise import clip, where
+from vecgrad.ops.matmul import matmul
+from vecgrad.ops.movement import cat, stack
+
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+int64 = np.dtype(np.int64)
+bool_ = np.dtype(np.bool_)
+
+# Public names that live in modules other helpers own; imported when first touched
+# (PEP 562), so `import vecgrad` stays light and never depends on them being present.
+_LAZY = {
+    "nn": ("vecgrad.nn", None),
+    "optim": ("vecgrad.optim", None),
+    "data": ("vecgrad.data", None),
+    "checkpoint": ("vecgrad.checkpoint", None),
+    "bench": ("vecgrad.bench", None),
+    "check": ("vecgrad.check", None),
+    "save": ("vecgrad.checkpoint", "save"),
+    "load": ("vecgrad.checkpoint", "load"),
+    "Trainer": ("vecgrad.trainer", "Trainer"),
+}
+
+
+def __getattr__(name):
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'vecgrad' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name)
+    return module if attribute is None else getattr(module, attribute)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = [
+    "Tensor", "tensor", "zeros", "ones", "full", "arange", "eye", "rand", "randn",
+    "zeros_like", "ones_like", "from_numpy", "manual_seed", "random_generator",
+    "no_grad", "enable_grad", "is_grad_enabled", "get_backend", "available_devices",
+    "float32", "float64", "int64", "bool_", "cat", "stack", "where", "clip", "matmul",
+    "conv2d", "nn", "optim", "data", "save", "load", "Trainer",
+]

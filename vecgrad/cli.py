@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from vecgrad.checkpoint import CheckpointError
 from vecgrad.data import DATASET_NAMES, NORMALIZERS, IDXError
 
 DELEGATED = {
@@ -127,11 +128,10 @@ def resolve_device(text: str) -> str:
     """cpu, opencl, opencl:P:D, or auto (an OpenCL GPU when there is one, else cpu)."""
     if text == "cpu":
         return "cpu"
-    from vecgrad.backends import available_devices, get_backend
+    from vecgrad.backends import get_backend
 
     if text == "auto":
-        gpus = [d for d in available_devices() if _is_gpu(d)]
-        return gpus[0] if gpus else "cpu"
+        return _first_opencl_gpu() or "cpu"
     if text == "opencl" or text.startswith("opencl:"):
         try:
             return get_backend(text).device
@@ -141,13 +141,16 @@ def resolve_device(text: str) -> str:
     raise UsageError(f"--device {text!r}: use cpu, opencl, opencl:PLATFORM:DEVICE or auto")
 
 
-def _is_gpu(device) -> bool:
-    text = str(device).lower()
-    return text.startswith("opencl") and "gpu" in text
+def _first_opencl_gpu() -> str | None:
+    """The device string of the first OpenCL GPU, or None (no OpenCL, or CPUs only)."""
+    try:
+        from vecgrad.backends.opencl_runtime import list_devices
 
-
-def _device_name(device) -> str:
-    return str(device).split()[0] if not isinstance(device, str) else device.split()[0]
+        infos = list_devices()
+    except Exception:  # no pyopencl, no platform, driver trouble: auto means cpu then
+        return None
+    gpus = [info for info in infos if "GPU" in info.type.split("/")]
+    return gpus[0].device_string if gpus else None
 
 
 # --------------------------------------------------------------------- arguments
@@ -223,8 +226,9 @@ def _views(args):
     return [view], stream
 
 
-def _settings(args) -> dict:
-    """Flag values with defaults filled in; on --resume, the checkpoint's config."""
+def _settings(args) -> tuple[dict, dict | None]:
+    """Flag values with defaults filled in, and on --resume the checkpoint state
+    (whose config then supplies the settings)."""
     given = {k: getattr(args, k) for k in TRAIN_DEFAULTS}
     if args.resume is None:
         return {k: TRAIN_DEFAULTS[k] if v is None else v for k, v in given.items()}, None
@@ -340,21 +344,27 @@ def run_train(args) -> int:
     try:
         history = trainer.fit(loaders[0], loaders[1])
     except TrainingDiverged as exc:
-        print(f"vecgrad train: stopped: {exc}", file=sys.stderr)
+        if not views:  # the views already showed the message
+            print(f"vecgrad train: stopped: {exc}", file=sys.stderr)
         history, status = exc.history, EXIT_DIVERGED
     if history.stop_reason == "interrupted":
         status = EXIT_INTERRUPTED
-    result = trainer.evaluate(loaders[2], "test")
+    # A run that stopped before finishing one epoch has no weights worth testing.
+    result = None if trainer.best_state is None else trainer.evaluate(loaders[2], "test")
     seconds = time.perf_counter() - started
     _report(args, stream, settings, device, history, result, seconds)
     return status
 
 
 def _report(args, stream, settings, device, history, result, seconds) -> None:
-    summary = (f"{settings['dataset']} {settings['model']}: test "
-               + (f"accuracy {100 * result.accuracy:.2f}%" if result.accuracy is not None
-                  else f"loss {result.loss:.4g}")
-               + f" after {len(history.train_loss)} epochs (best {history.best_epoch}) in "
+    if result is None:
+        metric = "no test metrics (no epoch finished)"
+    elif result.accuracy is not None:
+        metric = f"test accuracy {100 * result.accuracy:.2f}%"
+    else:
+        metric = f"test loss {result.loss:.4g}"
+    summary = (f"{settings['dataset']} {settings['model']}: {metric} after "
+               f"{len(history.train_loss)} epochs (best {history.best_epoch}) in "
                f"{seconds:.1f}s on {device}")
     if args.json:
         print(json.dumps(_json_metrics(settings, device, history, result, seconds,
@@ -370,11 +380,13 @@ def _json_metrics(settings, device, history, result, seconds, checkpoint) -> dic
     return {
         "dataset": settings["dataset"], "model": settings["model"], "device": device,
         "settings": settings, "seconds": round(seconds, 3),
-        "stop_reason": history.stop_reason, "epochs": len(history.train_loss),
+        "stop_reason": history.stop_reason, "stop_message": history.stop_message,
+        "epochs": len(history.train_loss),
         "best_epoch": history.best_epoch,
         "best_val_loss": history.best_val_loss if np.isfinite(history.best_val_loss) else None,
-        "test": {"loss": result.loss, "accuracy": result.accuracy, "samples": result.samples,
-                 "confusion": None if result.confusion is None else result.confusion.tolist()},
+        "test": None if result is None else {
+            "loss": result.loss, "accuracy": result.accuracy, "samples": result.samples,
+            "confusion": None if result.confusion is None else result.confusion.tolist()},
         "history": {k: clean(getattr(history, k)) for k in
                     ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")},
         "checkpoint": checkpoint,
@@ -400,8 +412,7 @@ def run_evaluate(args) -> int:
     weights = state.get("best_model") or state.get("model")
     model.load_state_dict(weights)
     model = model.to(device)
-    trainer = Trainer(model, config["loss"], make_optimizer("sgd", model.parameters(), 0.1),
-                      class_names=config["class_names"])
+    trainer = Trainer(model, config["loss"], None, class_names=config["class_names"])
     views, stream = _views(args)
     for view in views:
         trainer.subscribe(view)
@@ -453,7 +464,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"vecgrad {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (UsageError, ValueError, TypeError, FileNotFoundError, IDXError, OSError) as exc:
+    except (UsageError, ValueError, CheckpointError, IDXError, OSError) as exc:
         print(f"vecgrad {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
 

@@ -120,6 +120,7 @@ class History:
     best_epoch: int = 0
     best_val_loss: float = math.inf
     stop_reason: str = ""
+    stop_message: str = ""
 
     def state_dict(self) -> dict:
         keys = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")
@@ -144,10 +145,13 @@ class TrainingDiverged(RuntimeError):
 # ------------------------------------------------------------------------ losses
 @dataclass(frozen=True)
 class Loss:
-    """A named loss: `fn(outputs, targets) -> scalar Tensor`, and how outputs become labels."""
+    """A named loss: `fn(outputs, targets) -> scalar Tensor`, and how outputs become labels.
+
+    Whether a task is classification is read from the targets: int64 labels get
+    accuracy and a confusion matrix, float targets (regression) do not.
+    """
     name: str
     fn: Callable
-    classification: bool
     outputs_per_class: bool = True  # False: one logit for two classes (bce)
 
     def __call__(self, outputs, targets):
@@ -180,14 +184,14 @@ def _bce(outputs, targets):
 
 
 LOSSES = {
-    "cross_entropy": Loss("cross_entropy", lambda out, y: F.cross_entropy(out, y), True),
-    "mse": Loss("mse", _mse, False),
-    "bce": Loss("bce", _bce, True, outputs_per_class=False),
+    "cross_entropy": Loss("cross_entropy", lambda out, y: F.cross_entropy(out, y)),
+    "mse": Loss("mse", _mse),
+    "bce": Loss("bce", _bce, outputs_per_class=False),
 }
 
 
 def get_loss(loss) -> Loss:
-    """A Loss by name (cross_entropy, mse, bce), or wrap a callable as a classification loss."""
+    """A Loss by name (cross_entropy, mse, bce), or wrap a callable(outputs, targets)."""
     if isinstance(loss, Loss):
         return loss
     if isinstance(loss, str):
@@ -195,14 +199,15 @@ def get_loss(loss) -> Loss:
             raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
         return LOSSES[loss]
     if callable(loss):
-        return Loss(getattr(loss, "__name__", "loss"), loss, True)
+        return Loss(getattr(loss, "__name__", "loss"), loss)
     raise TypeError(f"loss must be a name or a callable, got {type(loss).__name__}")
 
 
 # ------------------------------------------------------------------- layer watch
 def _activation_name(module) -> str:
+    """`relu` for an activation module, else the class name (`Linear`)."""
     name = getattr(module, "name", None)
-    return name if isinstance(name, str) else type(module).__name__.lower()
+    return name if isinstance(name, str) else type(module).__name__
 
 
 class LayerWatch:
@@ -217,26 +222,31 @@ class LayerWatch:
         self.diagnosing = False
         self.stats: dict[str, tuple] = {}
         self.first_nonfinite: str | None = None
-        self.order: list[str] = []
+        self.order: list[str] = []  # the layers the stats panel shows
         self.handles = []
-        for name, module in model.named_modules():
-            if name and not list(module.children()):
+        leaves = [(name or type(module).__name__, module) for name, module
+                  in model.named_modules() if not list(module.children())]
+        for name, module in leaves:
+            # Layers with weights and activations say something; Flatten/Dropout do not.
+            shown = bool(list(module.parameters())) or isinstance(getattr(module, "name", None),
+                                                                   str)
+            if shown:
                 self.order.append(name)
-                self.handles.append(module.register_forward_hook(self._hook(name)))
+            self.handles.append(module.register_forward_hook(self._hook(name, shown)))
 
-    def _hook(self, name):
+    def _hook(self, name: str, shown: bool):
         def hook(module, inputs, output):
             if not (self.recording or self.diagnosing):
                 return None
             values = output.numpy()
             if self.diagnosing and self.first_nonfinite is None and not np.all(np.isfinite(values)):
                 self.first_nonfinite = f"{name} ({type(module).__name__})"
-            if self.recording:
+            if self.recording and shown:
                 kind = _activation_name(module)
                 dead = None
-                if kind == "relu" and values.ndim >= 2:
+                if kind in ("relu", "step") and values.ndim >= 2:
                     dead = float(np.mean(np.all(values.reshape(len(values), -1) <= 0, axis=0)))
-                self.stats[name] = (type(module).__name__, float(values.mean()),
+                self.stats[name] = (kind, float(values.mean()),
                                     float(values.std()), dead)
             return None
         return hook
@@ -253,7 +263,8 @@ class Trainer:
     Args:
         model: a vecgrad.nn.Module.
         loss: "cross_entropy", "mse", "bce", a Loss, or a callable(outputs, targets).
-        optimizer: a vecgrad.optim optimizer over model.parameters().
+        optimizer: a vecgrad.optim optimizer over model.parameters() (None is fine for a
+            Trainer that only evaluates).
         scheduler: optional learning-rate schedule (its step() runs once per epoch).
         epochs: the total number of epochs (a resumed fit continues up to it).
         batch_size, seed: used when fit() is given Datasets instead of DataLoaders;
@@ -352,11 +363,11 @@ class Trainer:
                     watch.recording = False
                 total += self.loss(outputs, labels).item() * len(labels)
                 count += len(labels)
-                if self.loss.classification:
+                if labels.dtype == np.int64:
                     predictions.append(self.loss.predict(outputs.numpy()))
                     targets.append(labels.numpy())
         accuracy, confusion = None, None
-        if self.loss.classification:
+        if predictions:  # integer targets: a classification task
             predicted, actual = np.concatenate(predictions), np.concatenate(targets)
             accuracy = float(np.mean(predicted == actual))
             classes = max(len(self.class_names), int(actual.max()) + 1, int(predicted.max()) + 1)
@@ -425,6 +436,9 @@ class Trainer:
         Returns the History (its stop_reason says why it ended). Raises TrainingDiverged
         when a loss or gradient becomes NaN/inf (after restoring the best weights).
         """
+        if self.optimizer is None:
+            raise ValueError("Trainer.fit: no optimizer was given (Trainer(model, loss, "
+                             "optimizer=vecgrad.optim.Adam(model.parameters())))")
         train_loader, val_loader = self._loader(train, True), self._loader(val, False)
         params = list(self.model.parameters())
         self.emit(FitStart(self.epochs, self.start_epoch, len(train_loader),
@@ -433,23 +447,27 @@ class Trainer:
         watch = LayerWatch(self.model)
         reason, message = "completed", ""
         epoch = self.start_epoch
+        # Overflow is detected and explained below; numpy's warnings would only add noise.
+        errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")
+        errstate.__enter__()
         try:
             while epoch < self.epochs:
-                self._train_epoch(epoch, train_loader, val_loader, watch)
-                epoch += 1
                 if self.patience is not None and self.bad_epochs >= self.patience:
                     reason = "early_stop"
                     message = (f"no new best validation loss for {self.patience} epochs; "
                                f"best was epoch {self.history.best_epoch}")
                     break
+                self._train_epoch(epoch, train_loader, val_loader, watch)
+                epoch += 1
         except KeyboardInterrupt:
             reason, message = "interrupted", "stopped by Ctrl-C"
         except TrainingDiverged as exc:
             reason, message = "diverged", str(exc)
         finally:
+            errstate.__exit__(None, None, None)
             watch.remove()
         self._restore_best()
-        self.history.stop_reason = reason
+        self.history.stop_reason, self.history.stop_message = reason, message
         if reason == "interrupted" and self.best_state is not None:
             message += f"; kept the best weights (epoch {self.history.best_epoch})"
         self.emit(FitEnd(reason, epoch - self.start_epoch, self.history.best_epoch,
@@ -463,7 +481,7 @@ class Trainer:
         train_loader.set_epoch(epoch)
         self.model.train()
         self.emit(EpochStart(epoch + 1, self.epochs, len(train_loader), self.optimizer.lr))
-        total, count, correct = 0.0, 0, 0
+        total, count, correct, classified = 0.0, 0, 0, False
         grad_norms: dict[str, float] = {}
         batches = len(train_loader)
         for index, (inputs, targets) in enumerate(train_loader):
@@ -471,7 +489,7 @@ class Trainer:
             data_loss = self.loss(outputs, targets)
             value = data_loss.item()
             if not math.isfinite(value):
-                self._diagnose_forward(inputs, targets, value, watch, epoch, index)
+                self._diagnose_forward(inputs, outputs, value, watch, epoch, index)
             penalty = self._penalty()
             objective = data_loss if penalty is None else data_loss + penalty
             self.optimizer.zero_grad()
@@ -483,13 +501,12 @@ class Trainer:
             self.optimizer.step()
             total += value * len(targets)
             count += len(targets)
-            if self.loss.classification:
+            if targets.dtype == np.int64:
+                classified = True
                 correct += int(np.sum(self.loss.predict(outputs.numpy()) == targets.numpy()))
             self.emit(BatchEnd(epoch + 1, index + 1, batches, value, len(targets),
                                time.perf_counter() - started))
         result = self.evaluate(val_loader, "val", watch if self.layer_stats else None, emit=False)
-        if self.layer_stats:
-            self.emit(LayerStats(epoch + 1, self._layer_table(watch, grad_norms)))
         lr = self.optimizer.lr
         if self.scheduler is not None:
             self.scheduler.step()
@@ -503,7 +520,7 @@ class Trainer:
         seconds = time.perf_counter() - started
         h = self.history
         h.train_loss.append(total / count)
-        h.train_accuracy.append(correct / count if self.loss.classification else None)
+        h.train_accuracy.append(correct / count if classified else None)
         h.val_loss.append(result.loss)
         h.val_accuracy.append(result.accuracy)
         h.lr.append(lr)
@@ -511,9 +528,11 @@ class Trainer:
         self._save_checkpoint(epoch + 1)
         self.emit(EpochEnd(epoch + 1, self.epochs, total / count, h.train_accuracy[-1],
                            result.loss, result.accuracy, lr, seconds, improved, h.best_epoch))
+        if self.layer_stats:
+            self.emit(LayerStats(epoch + 1, self._layer_table(watch, grad_norms)))
 
     # ------------------------------------------------------- NaN/inf handling
-    def _diagnose_forward(self, inputs, targets, value, watch, epoch, index):
+    def _diagnose_forward(self, inputs, outputs, value, watch, epoch, index):
         where = f"epoch {epoch + 1}, batch {index + 1}"
         bad_params = [n for n, p in self.model.named_parameters()
                       if not np.all(np.isfinite(p.numpy()))]
@@ -537,6 +556,12 @@ class Trainer:
                 f"layer {watch.first_nonfinite}; likely cause: activations overflowing from "
                 "a too-high learning rate or unnormalized inputs (lower --lr, use --normalize "
                 "zscore)", self.history)
+        largest = float(np.max(np.abs(outputs.numpy()))) if outputs.numel() else 0.0
+        if largest > 1e6:
+            raise TrainingDiverged(
+                f"loss is {value} at {where}: the model's outputs are finite but huge (max "
+                f"|output| = {largest:.3g}), so the loss ({self.loss.name}) overflowed; likely "
+                "cause: a too-high learning rate (lower --lr)", self.history)
         raise TrainingDiverged(
             f"loss is {value} at {where} although every layer output is finite: the loss "
             f"({self.loss.name}) got values outside its domain (e.g. log(0), or targets "

@@ -40,8 +40,9 @@ def _pct(value) -> str:
 def loss_curve(series: dict, width: int = 60, height: int = 12) -> list[str]:
     """A text plot of one or more per-epoch curves; returns the lines.
 
-    `series` maps a label to a list of numbers (NaN/inf points are skipped). Each
-    series gets its own marker; the y axis is labelled with its min and max.
+    `series` maps a label to a list of numbers (None/NaN/inf points are skipped). Each
+    series gets its own marker. When every value is positive and they span more than a
+    factor of 10 the y axis is logarithmic (losses usually fall that way).
     """
     markers = "*o+x#"
     finite = [v for values in series.values() for v in values
@@ -50,26 +51,29 @@ def loss_curve(series: dict, width: int = 60, height: int = 12) -> list[str]:
     if not finite or length == 0:
         return ["(no finite values to plot)"]
     low, high = min(finite), max(finite)
-    span = high - low or 1.0
-    width = max(2, min(width, max(length, 2)))
+    log = low > 0 and high / low > 10
+    scale = math.log10 if log else (lambda v: v)
+    bottom, span = scale(low), (scale(high) - scale(low)) or 1.0
+    width = max(width, 2)
     grid = [[" "] * width for _ in range(height)]
     for marker, values in zip(markers, series.values()):
         for i, value in enumerate(values):
             if value is None or not math.isfinite(value):
                 continue
             col = round(i * (width - 1) / max(length - 1, 1))
-            row = height - 1 - round((value - low) / span * (height - 1))
+            row = height - 1 - round((scale(value) - bottom) / span * (height - 1))
             grid[row][col] = marker
-    label_width = max(len(_num(high)), len(_num(low)))
+    top_label, bottom_label = _num(high), _num(low)
+    pad = max(len(top_label), len(bottom_label))
     lines = []
     for r, row in enumerate(grid):
-        label = _num(high) if r == 0 else _num(low) if r == height - 1 else ""
-        lines.append(f"{label:>{label_width}} |" + "".join(row))
-    lines.append(" " * label_width + " +" + "-" * width)
-    lines.append(" " * label_width + f"  epoch 1{'':>{max(width - 9 - len(str(length)), 1)}}"
-                 f"epoch {length}")
+        label = top_label if r == 0 else bottom_label if r == height - 1 else ""
+        lines.append(f"{label:>{pad}} |" + "".join(row).rstrip())
+    lines.append(" " * pad + " +" + "-" * width)
+    right = f"epoch {length}"
+    lines.append(" " * pad + "  epoch 1" + right.rjust(width - len("epoch 1")))
     legend = "   ".join(f"{m} {name}" for m, name in zip(markers, series))
-    lines.append(" " * label_width + "  " + legend)
+    lines.append(" " * pad + "  " + legend + ("   (log scale)" if log else ""))
     return lines
 
 

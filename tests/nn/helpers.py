@@ -31,3 +31,8 @@ def numerical_grad(f, array, eps=1e-6):
         flat[i] = saved
         grad_flat[i] = (up - down) / (2 * eps)
     return grad
+
+
+def device_name(device):
+    """The canonical device string tensors report ("opencl" -> "opencl:0:0")."""
+    return vecgrad.get_backend(device).device

@@ -334,3 +334,38 @@ def test_overwrite_replaces_old_content(tmp_path, state):
     checkpoint.save({"version": 1}, path)
     checkpoint.save(state, path)
     _assert_same(state, checkpoint.load(path))
+
+
+def test_tensors_keep_dtype_device_and_requires_grad(tmp_path, device):
+    import vecgrad
+
+    from .helpers import device_name
+
+    weights = vecgrad.tensor(np.arange(6.0).reshape(2, 3), dtype=vecgrad.float32,
+                             requires_grad=True, device=device)
+    labels = vecgrad.tensor([3, 1, 2], dtype=vecgrad.int64, device=device)
+    path = tmp_path / "tensors.npz"
+    checkpoint.save({"w": weights, "y": labels, "raw": np.ones(2)}, path)
+    loaded = checkpoint.load(path)
+    assert isinstance(loaded["w"], vecgrad.Tensor) and isinstance(loaded["raw"], np.ndarray)
+    assert loaded["w"].requires_grad and loaded["w"].is_leaf and not loaded["y"].requires_grad
+    assert loaded["w"].dtype == np.float32 and loaded["y"].dtype == np.int64
+    assert loaded["w"].device == device_name(device)
+    np.testing.assert_array_equal(loaded["w"].numpy(), weights.numpy())
+    np.testing.assert_array_equal(loaded["y"].numpy(), [3, 1, 2])
+    on_cpu = checkpoint.load(path, device="cpu")
+    assert on_cpu["w"].device == "cpu"
+
+
+def test_unknown_saved_device_is_a_checkpoint_error(tmp_path):
+    import vecgrad
+
+    path = tmp_path / "tensors.npz"
+    checkpoint.save({"w": vecgrad.ones(2)}, path)
+    members = _members(path)
+    manifest = _manifest(members)
+    _node_for(manifest, "w")["device"] = "tpu:7"
+    _write_members(path, members, manifest)
+    with pytest.raises(CheckpointError, match=r"state\['w'\]: cannot restore the tensor on device 'tpu:7'"):
+        checkpoint.load(path)
+    assert checkpoint.load(path, device="cpu")["w"].device == "cpu"

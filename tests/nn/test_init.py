@@ -8,6 +8,8 @@ import pytest
 import vecgrad
 from vecgrad.nn import init
 
+from .helpers import device_name
+
 SHAPE = (300, 200, 2, 2)  # fan_in = 800, fan_out = 1200; 240,000 draws
 FAN_IN, FAN_OUT = 200 * 4, 300 * 4
 
@@ -16,7 +18,7 @@ def _sample(fill, device, *args, **kwargs):
     vecgrad.manual_seed(0)
     tensor = vecgrad.zeros(SHAPE, device=device, requires_grad=True)
     assert fill(tensor, *args, **kwargs) is tensor
-    assert tensor.device == device and tensor.dtype == np.float32 and tensor.is_leaf
+    assert tensor.device == device_name(device) and tensor.dtype == np.float32 and tensor.is_leaf
     return tensor.numpy().astype(np.float64)
 
 

@@ -143,6 +143,11 @@ ACTIVATION_TABLE = {
 }
 
 
+def _array(result):
+    """numpy returns scalars for 0-d results; buffers are always ndarrays."""
+    return result if type(result) is np.ndarray else np.asarray(result)
+
+
 def _pair(padding, kernel_size, stride, dilation, in_hw):
     """Output size of a sliding window (the formula PyTorch documents for conv2d)."""
     return tuple(
@@ -184,20 +189,20 @@ class NumpyBackend(Backend):
     # --------------------------------------------------------------- elementwise
     def unary(self, op, x):
         with np.errstate(all="ignore"):
-            return _UNARY[op](x)
+            return _array(_UNARY[op](x))
 
     def binary(self, op, a, b, out=None):
         ufunc = _BINARY[op]
         if op in _BINARY_MAY_WARN:
             with np.errstate(all="ignore"):
-                return ufunc(a, b, out=out)
-        return ufunc(a, b, out=out)
+                return _array(ufunc(a, b, out=out))
+        return _array(ufunc(a, b, out=out))
 
     def compare(self, op, a, b):
-        return _COMPARE[op](a, b)
+        return _array(_COMPARE[op](a, b))
 
     def where(self, cond, a, b):
-        return np.where(cond, a, b)
+        return _array(np.where(cond, a, b))
 
     def activation(self, name, x, alpha):
         with np.errstate(all="ignore"):
@@ -225,7 +230,7 @@ class NumpyBackend(Backend):
         return np.broadcast_to(x, shape)
 
     def getitem(self, x, index):
-        return x[index]
+        return _array(x[index])
 
     def index_add(self, shape, index, src):
         out = np.zeros(shape, dtype=src.dtype)

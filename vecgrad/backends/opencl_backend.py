@@ -39,11 +39,14 @@ _CAST_NAMES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64",
                np.dtype(np.int64): "int64", np.dtype(np.bool_): "bool"}
 
 # Matmul tiles (kernels/matmul.cl defines), chosen per device type. The CPU tiles
-# were tuned on PoCL (see the bench); the GPU tiles are the classic 64x64 tile with a
-# 4x4 register block per work-item (256 work-items), which fits every GPU's limits.
+# were tuned on PoCL (see the bench); vectors stay 256 bits wide there (PoCL 3.0's
+# LLVM 14 aborts on some 512-bit vector code). The GPU tiles are the classic 64x64 tile
+# with a 4x4 register block per work-item (256 work-items), within every GPU's limits.
 MATMUL_TILES = {
-    "CPU": {"TM": 32, "TN": 64, "TK": 64, "WM": 4, "WN": 16},
-    "GPU": {"TM": 64, "TN": 64, "TK": 16, "WM": 4, "WN": 4, "PAD_A": 1},
+    ("CPU", 4): {"TM": 64, "TN": 64, "TK": 64, "WM": 16, "WN": 8},
+    ("CPU", 8): {"TM": 64, "TN": 64, "TK": 32, "WM": 16, "WN": 4},
+    ("GPU", 4): {"TM": 64, "TN": 64, "TK": 16, "WM": 4, "WN": 4, "PAD_A": 1},
+    ("GPU", 8): {"TM": 64, "TN": 64, "TK": 16, "WM": 4, "WN": 4, "PAD_A": 1},
     "small": {"TM": 16, "TN": 16, "TK": 16, "WM": 2, "WN": 2},
 }
 
@@ -81,11 +84,14 @@ class OpenCLBackend(Backend):
         # The resolved "opencl:P:D", so "opencl" and its explicit name share one backend.
         self.device = self._rt.info.device_string
         self.supports_float64 = self._rt.info.fp64
+
+    def matmul_tiles(self, dtype) -> dict:
+        """The matmul.cl tile defines for this device and element size."""
         kind = "GPU" if self._rt.is_gpu else "CPU"
-        tiles = MATMUL_TILES[kind]
+        tiles = MATMUL_TILES[(kind, np.dtype(dtype).itemsize)]
         if (tiles["TN"] // tiles["WN"]) * (tiles["TM"] // tiles["WM"]) > self._rt.max_work_group_size:
             tiles = MATMUL_TILES["small"]
-        self.matmul_tiles = dict(tiles)
+        return dict(tiles)
 
     @property
     def runtime(self) -> Runtime:
@@ -121,6 +127,14 @@ class OpenCLBackend(Backend):
         self._rt.launch_1d(knl, n, *args)
         return out
 
+    def _upload_int32(self, host: np.ndarray):
+        """A device copy of host-computed int32 indices (a raw buffer, not a CLArray)."""
+        host = np.ascontiguousarray(host, dtype=np.int32)
+        buf = self._rt.alloc(host.nbytes)
+        if host.size:
+            self._rt.cl.enqueue_copy(self._rt.queue, buf, host)
+        return buf
+
     def _contiguous(self, x: CLArray) -> CLArray:
         return x if x.is_contiguous else self.copy(x)
 
@@ -134,7 +148,9 @@ class OpenCLBackend(Backend):
     # ------------------------------------------------------------ memory / host
     @_plain_errors
     def from_numpy(self, array: np.ndarray) -> CLArray:
-        host = np.ascontiguousarray(array)
+        host = np.asarray(array)
+        if not host.flags.c_contiguous:  # (ascontiguousarray would turn 0-d into 1-d)
+            host = np.ascontiguousarray(host)
         out = self._new(host.shape, host.dtype)
         if host.size:
             self._rt.cl.enqueue_copy(self._rt.queue, out.data, host)
@@ -325,10 +341,10 @@ class OpenCLBackend(Backend):
         offsets = element_offsets(x.shape, x.strides, x.offset)[index]
         out = self._new(offsets.shape, x.dtype)
         if out.size:
-            dev_offsets = self.from_numpy(offsets.astype(np.int32))
+            _i32(int(offsets.max(initial=0)))
+            dev_offsets = self._upload_int32(offsets)
             knl = self._rt.kernel("indexing", "take_flat", x.dtype)
-            self._rt.launch_1d(knl, out.size, _i32(out.size), out.data, dev_offsets.data,
-                               x.data)
+            self._rt.launch_1d(knl, out.size, _i32(out.size), out.data, dev_offsets, x.data)
         return out
 
     @_plain_errors
@@ -348,12 +364,12 @@ class OpenCLBackend(Backend):
         order = np.argsort(flat, kind="stable")
         unique, starts = np.unique(flat[order], return_index=True)
         starts = np.append(starts, flat.size)
-        args = [self.from_numpy(a.astype(np.int32)) for a in (unique, starts, order)]
+        args = [self._upload_int32(a) for a in (unique, starts, order)]
         if src.offset:
             src = self.copy(src)
         knl = self._rt.kernel("indexing", "segment_sum", src.dtype)
         self._rt.launch_1d(knl, unique.size, _i32(unique.size), out.data,
-                           args[0].data, args[1].data, args[2].data, src.data)
+                           args[0], args[1], args[2], src.data)
         return out
 
     def _along_axis_views(self, x_shape, axis, *arrays):

@@ -46,7 +46,7 @@ def matmul(backend, a: CLArray, b: CLArray, transpose_a: bool, transpose_b: bool
     b_sk, b_sn = (b.strides[-1], b.strides[-2]) if transpose_b else b.strides[-2:]
     nbatch = int(np.prod(batch)) if batch else 1
 
-    tiles = backend.matmul_tiles
+    tiles = backend.matmul_tiles(a.dtype)
     rt = backend.runtime
     knl = rt.kernel("matmul", "matmul", a.dtype, tiles)
     lx, ly = tiles["TN"] // tiles["WN"], tiles["TM"] // tiles["WM"]

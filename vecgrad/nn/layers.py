@@ -24,12 +24,14 @@ def _pair(owner: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
     if (not isinstance(pair, (tuple, list)) or len(pair) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum
                        for v in pair)):
-        raise ValueError(f"{owner}: {name} must be an int >= {minimum} or a pair of them, got {value!r}")
+        raise ValueError(
+            f"{owner}: {name} must be an int >= {minimum} or a pair of them, got {value!r}"
+        )
     return tuple(pair)
 
 
 def _new_weight(shape: tuple[int, ...], fan_in: int, dtype, device) -> Parameter:
-    """U(−1/√fan_in, 1/√fan_in): small uniform noise scaled to the fan-in (PyTorch's default)."""
+    """U(−1/√fan_in, 1/√fan_in): small uniform noise scaled by the fan-in (as PyTorch)."""
     param = Parameter(vecgrad.zeros(shape, dtype=dtype, device=device))
     bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
     init.uniform_(param, -bound, bound)
@@ -215,7 +217,9 @@ class Activation(Module):
         from scalargrad.functions import ACTIVATIONS
 
         if name not in ACTIVATIONS:
-            raise ValueError(f"Activation: unknown activation {name!r}; known: {sorted(ACTIVATIONS)}")
+            raise ValueError(
+                f"Activation: unknown activation {name!r}; known: {sorted(ACTIVATIONS)}"
+            )
         entry = ACTIVATIONS[name]
         if alpha is not None and entry.default_alpha is None:
             raise ValueError(f"Activation: {name} takes no alpha parameter, got alpha={alpha!r}")

@@ -25,8 +25,9 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any, requires_grad: bool = True):
         source = data if isinstance(data, Tensor) else vecgrad.tensor(data)
-        source = source.detach()
-        super().__init__(source._backend.copy(source._buf), source._backend, requires_grad=requires_grad)
+        # Adopt a device-side copy (Tensor.__init__ would go through host memory).
+        self._adopt(source._backend.copy(source._buf), source._backend)
+        self.requires_grad = requires_grad
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
@@ -231,7 +232,8 @@ class Module:
         """
         if not isinstance(state_dict, dict):
             raise TypeError(
-                f"load_state_dict: expected a dict of name -> tensor, got {type(state_dict).__name__}"
+                "load_state_dict: expected a dict of name -> tensor, "
+                f"got {type(state_dict).__name__}"
             )
         own = OrderedDict(self.named_parameters())
         missing = [name for name in own if name not in state_dict]
@@ -246,12 +248,14 @@ class Module:
                 continue
             value = state_dict[name]
             if not isinstance(value, (Tensor, np.ndarray)):
-                problems.append(f"{name}: expected a Tensor or numpy array, got {type(value).__name__}")
+                kind = type(value).__name__
+                problems.append(f"{name}: expected a Tensor or numpy array, got {kind}")
                 continue
-            if tuple(value.shape) != param.shape:
-                problems.append(f"{name}: shape {tuple(value.shape)} in the state, {param.shape} in the model")
-            if np.dtype(value.dtype) != param.dtype:
-                problems.append(f"{name}: dtype {np.dtype(value.dtype)} in the state, {param.dtype} in the model")
+            shape, dtype = tuple(value.shape), np.dtype(value.dtype)
+            if shape != param.shape:
+                problems.append(f"{name}: shape {shape} in the state, {param.shape} in the model")
+            if dtype != param.dtype:
+                problems.append(f"{name}: dtype {dtype} in the state, {param.dtype} in the model")
         if problems:
             raise StateDictError(
                 f"load_state_dict for {type(self).__name__}: " + "; ".join(problems)

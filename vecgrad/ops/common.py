@@ -105,6 +105,19 @@ def to_operand(op: str, value, like):
     raise TypeError(f"{op}: expected a Tensor or a number, got {type(value).__name__}")
 
 
+def promote(*dtypes):
+    """The result dtype when tensors of these dtypes meet.
+
+    Floats: numpy's rule (float32 with float64 gives float64). A float meeting int64 or
+    bool keeps the float's dtype (PyTorch's rule; numpy would widen to float64).
+    int64 with bool gives int64.
+    """
+    floats = [d for d in dtypes if is_float(d)]
+    if floats:
+        return np.dtype(np.result_type(*floats))
+    return np.dtype(np.result_type(*dtypes))
+
+
 def broadcast_shape(op: str, *shapes):
     """numpy's broadcast shape, or an error naming the op and every shape."""
     try:
@@ -114,17 +127,21 @@ def broadcast_shape(op: str, *shapes):
         raise ValueError(f"{op}: shapes {listed} cannot be broadcast together") from None
 
 
-def binary_operands(op: str, a, b):
-    """Two Tensors on one device with one dtype (numpy promotion) and broadcastable shapes."""
+def binary_operands(op: str, a, b, broadcast=True):
+    """Two Tensors on one device with one dtype (see promote) and, unless
+    broadcast=False, broadcastable shapes."""
+    weak = None  # a Python number's dtype already is the result dtype (weak promotion)
     if not is_tensor(a):
         a = to_operand(op, a, b)
+        weak = a.dtype if a.ndim == 0 else None
     elif not is_tensor(b):
         b = to_operand(op, b, a)
+        weak = b.dtype if b.ndim == 0 else None
     check_same_device(op, a, b)
     if a.dtype != b.dtype:
-        dtype = np.promote_types(a.dtype, b.dtype)
+        dtype = weak if weak is not None else promote(a.dtype, b.dtype)
         a, b = cast(a, dtype), cast(b, dtype)
-    if a.shape != b.shape:
+    if broadcast and a.shape != b.shape:
         broadcast_shape(op, a.shape, b.shape)
     return a, b
 

@@ -132,12 +132,12 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad=False) -> Ten
 
 def zeros(*shape, dtype=np.float32, device=None, requires_grad=False) -> Tensor:
     """A tensor of zeros: zeros(2, 3) or zeros((2, 3))."""
-    return full(_shape("zeros", shape), 0, dtype, device, requires_grad)
+    return full(_shape("zeros", shape), 0, dtype or np.float32, device, requires_grad)
 
 
 def ones(*shape, dtype=np.float32, device=None, requires_grad=False) -> Tensor:
     """A tensor of ones."""
-    return full(_shape("ones", shape), 1, dtype, device, requires_grad)
+    return full(_shape("ones", shape), 1, dtype or np.float32, device, requires_grad)
 
 
 def zeros_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -169,12 +169,12 @@ def eye(n, m=None, dtype=np.float32, device=None, requires_grad=False) -> Tensor
     """The n x m identity matrix (m defaults to n)."""
     m = n if m is None else m
     _shape("eye", (n, m))
-    return tensor(np.eye(n, m), dtype=dtype, device=device, requires_grad=requires_grad)
+    return tensor(np.eye(n, m), dtype=dtype or np.float32, device=device, requires_grad=requires_grad)
 
 
 def _random(op, shape, dtype, device, requires_grad, draw):
     shape = _shape(op, shape)
-    dtype = resolve_dtype(dtype, op)
+    dtype = resolve_dtype(dtype or np.float32, op)
     if dtype not in SUPPORTED[:2]:
         raise TypeError(f"{op}: dtype must be float32 or float64, got {dtype}")
     return tensor(draw(shape, dtype), dtype=dtype, device=device, requires_grad=requires_grad)

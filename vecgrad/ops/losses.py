@@ -60,9 +60,7 @@ def _pair(op, prediction, target):
         raise ValueError(f"{op}: prediction {fmt_shape(prediction.shape)} and target "
                          f"{fmt_shape(target.shape)} must have the same shape")
     if target.dtype != prediction.dtype:
-        dtype = np.promote_types(prediction.dtype, target.dtype)
-        if not common.is_float(dtype):
-            dtype = prediction.dtype
+        dtype = common.promote(prediction.dtype, target.dtype)
         prediction, target = common.cast(prediction, dtype), common.cast(target, dtype)
     return prediction, target
 

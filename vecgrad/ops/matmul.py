@@ -42,7 +42,7 @@ class MatMul(Function):
 
 
 def _operands(op, a, b):
-    a, b = common.binary_operands(op, a, b)
+    a, b = common.binary_operands(op, a, b, broadcast=False)
     for t in (a, b):
         common.require_float(op, t, "operand")
         if t.ndim == 0:

@@ -213,7 +213,7 @@ def cat(tensors, axis=0, *, dim=None):
         if not same:
             raise ValueError(f"cat: shapes {fmt_shape(first.shape)} and {fmt_shape(t.shape)} "
                              f"differ outside axis {axis}")
-    dtype = np.result_type(*[t.dtype for t in tensors])
+    dtype = common.promote(*[t.dtype for t in tensors])
     tensors = [common.cast(t, dtype) for t in tensors]
     return Cat.apply(*tensors, axis=axis)
 
@@ -292,12 +292,12 @@ def normalize_index(x, index):
     """The backend's Index form: a tuple of slices, ints, None and host int64/bool arrays."""
     entries = index if isinstance(index, tuple) else (index,)
     entries = [_index_entry(e) for e in entries]
-    if entries.count(Ellipsis) > 1:
+    ellipses = [i for i, e in enumerate(entries) if e is Ellipsis]
+    if len(ellipses) > 1:
         raise IndexError("getitem: an index can only have a single ellipsis ('...')")
-    if Ellipsis in entries:
-        used = _consumed_axes(entries)
-        at = entries.index(Ellipsis)
-        entries[at:at + 1] = [slice(None)] * (x.ndim - used)
+    if ellipses:
+        fill = max(x.ndim - _consumed_axes(entries), 0)
+        entries[ellipses[0]:ellipses[0] + 1] = [slice(None)] * fill
     return tuple(entries)
 
 
@@ -320,6 +320,4 @@ def getitem(x, index):
     except IndexError as exc:
         raise IndexError(f"getitem: invalid index for a tensor of shape {fmt_shape(x.shape)}: "
                          f"{exc}") from None
-    if all(isinstance(e, slice) and e == slice(None) for e in index) and index:
-        return x
     return GetItem.apply(x, index=index)

@@ -1,0 +1,133 @@
+"""The OpenCL runtime's promises: device strings, clear errors (no platform, bad device,
+float64 without cl_khr_fp64, build failures with their log, CL status names), lazy
+start-up, cached programs, pooled buffers and no host round trips inside op chains."""
+
+import dataclasses
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from vecgrad.backends import opencl_runtime
+from vecgrad.backends.opencl_backend import OpenCLBackend, list_devices
+from vecgrad.backends.opencl_runtime import OpenCLError, Runtime, cl_errors
+
+
+@pytest.mark.parametrize("bad", ["opencl:0", "opencl:a:b", "gpu", "opencl:0:0:0"])
+def test_bad_device_string(cl_backend, bad):
+    with pytest.raises(OpenCLError, match="bad OpenCL device string"):
+        OpenCLBackend(bad)
+
+
+def test_missing_device_lists_what_exists(cl_backend):
+    with pytest.raises(OpenCLError) as info:
+        OpenCLBackend("opencl:99:0")
+    message = str(info.value)
+    assert "no OpenCL device 'opencl:99:0'" in message
+    assert cl_backend.device in message and cl_backend.runtime.info.name in message
+
+
+def test_default_device_resolves_to_an_explicit_string(cl_backend):
+    assert cl_backend.device in list_devices()
+    assert cl_backend.device.startswith("opencl:")
+
+
+def test_no_platform_message_and_cpu_still_works(cl_backend, monkeypatch):
+    monkeypatch.setattr(opencl_runtime, "_discover", lambda: [])
+    with pytest.raises(OpenCLError) as info:
+        OpenCLBackend("opencl")
+    assert "pip install pocl-binary-distribution" in str(info.value)
+    assert "'cpu' device" in str(info.value)
+    assert list_devices() == []
+    from vecgrad.backends import available_devices, get_backend
+
+    assert available_devices() == ["cpu"]
+    cpu = get_backend("cpu")
+    assert cpu.to_numpy(cpu.full((2,), 3.0, np.dtype(np.float32))).tolist() == [3.0, 3.0]
+
+
+def test_float64_refused_without_fp64(cl_backend):
+    backend = OpenCLBackend(cl_backend.device)  # a private instance we may alter
+    rt = backend.runtime
+    rt.info = dataclasses.replace(rt.info, fp64=False)
+    backend.supports_float64 = False
+    with pytest.raises(OpenCLError, match="float64 needs the cl_khr_fp64 extension"):
+        backend.from_numpy(np.zeros(3, np.float64))
+    with pytest.raises(OpenCLError, match="use float32"):
+        rt.program("elementwise", np.float64)
+    x = backend.from_numpy(np.ones(3, np.float32))  # float32 still works
+    with pytest.raises(OpenCLError, match="cl_khr_fp64"):
+        backend.astype(x, np.float64)
+    np.testing.assert_array_equal(backend.to_numpy(backend.unary("neg", x)), -np.ones(3))
+
+
+def test_build_error_shows_the_log_and_the_file(cl_backend, monkeypatch):
+    rt = Runtime(cl_backend.device)
+    real = opencl_runtime.kernel_source
+
+    def broken(family):
+        if family == "softmax":
+            return "__kernel void softmax_rows(__global T* x) { x[0] = not_declared; }"
+        return real(family)
+
+    monkeypatch.setattr(opencl_runtime, "kernel_source", broken)
+    with pytest.raises(OpenCLError) as info:
+        rt.program("softmax", np.float32)
+    message = str(info.value)
+    assert "building kernels/softmax.cl" in message and "Build log" in message
+    assert "not_declared" in message  # the compiler's own words
+
+
+def test_cl_errors_are_named(cl_backend):
+    import pyopencl as cl
+
+    prg = cl_backend.runtime.program("elementwise", np.float32)
+    with pytest.raises(OpenCLError) as info:
+        with cl_errors("creating a kernel"):
+            cl.Kernel(prg, "no_such_kernel")
+    assert "creating a kernel: CL_INVALID_KERNEL_NAME" in str(info.value)
+
+
+def test_import_does_no_opencl_work():
+    code = ("import sys, vecgrad, vecgrad.backends.opencl_backend, vecgrad.devices; "
+            "print('pyopencl' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_programs_and_kernels_are_built_once(cl_backend):
+    rt = cl_backend.runtime
+    assert rt.program("elementwise", np.float32) is rt.program("elementwise", np.float32)
+    assert rt.kernel("elementwise", "copy", np.float32) is rt.kernel("elementwise", "copy",
+                                                                    np.float32)
+
+
+def test_buffers_return_to_the_pool(cl_backend):
+    pool = cl_backend.runtime.pool
+    cl_backend.synchronize()
+    before = pool.active_blocks
+    arrays = [cl_backend.full((1000,), 1.0, np.dtype(np.float32)) for _ in range(10)]
+    assert pool.active_blocks >= before + 10
+    del arrays
+    assert pool.active_blocks <= before
+
+
+def test_op_chain_makes_no_host_transfers(cl_backend, monkeypatch, rng):
+    import pyopencl as cl
+
+    x = cl_backend.from_numpy(rng.standard_normal((33, 65)).astype(np.float32))
+    w = cl_backend.from_numpy(rng.standard_normal((65, 7)).astype(np.float32))
+    transfers = []
+    real_copy = cl.enqueue_copy
+    monkeypatch.setattr(cl, "enqueue_copy", lambda *a, **k: transfers.append(a) or
+                        real_copy(*a, **k))
+    h = cl_backend.activation("tanh", cl_backend.matmul(x, w), None)
+    loss = cl_backend.reduce("sum", cl_backend.log_softmax(h, 1), (0, 1), False)
+    grad = cl_backend.matmul(x, cl_backend.activation_derivative("tanh", h, None),
+                             transpose_a=True)
+    cl_backend.binary("sub", w, grad, out=w)
+    assert transfers == []
+    monkeypatch.undo()
+    assert np.isfinite(cl_backend.to_numpy(loss))

@@ -1,0 +1,147 @@
+"""`scalargrad graph` and `scalargrad bench` through main(argv), good and hostile input."""
+
+import math
+
+import pytest
+
+from scalargrad.cli import main
+from scalargrad.expr import ExpressionError, build, parse_assignments
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _table_rows(out):
+    rows = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if len(cells) == 6 and cells[0].isdigit():
+            rows[cells[1]] = cells
+    return rows
+
+
+def test_graph_walkthrough_prints_values_and_gradients(capsys):
+    code, out, err = _run(capsys, "graph", "(x+y)*z", "x=-2", "y=5", "z=-4")
+    assert code == 0 and err == ""
+    rows = _table_rows(out)
+    assert rows["x"][4:] == ["-2", "-4"]
+    assert rows["y"][4:] == ["5", "-4"]
+    assert rows["z"][4:] == ["-4", "3"]
+    assert rows["n2"][2:] == ["+", "x, y", "3", "-4"]
+    assert rows["n4"][2:] == ["*", "n2, z", "-12", "1"]
+    assert "n4 = n2 * z" in out  # the tree
+
+
+def test_graph_with_functions_and_trace(capsys):
+    code, out, err = _run(capsys, "graph", "-log(sigmoid(a*1 + b*1 + c*1))",
+                          "a=1", "b=1", "c=-1.5", "--trace")
+    assert code == 0, err
+    rows = _table_rows(out)
+    assert rows["a"][5] == "-0.377541"
+    assert "backward, one node at a time" in out
+
+
+def test_graph_dot(capsys):
+    code, out, err = _run(capsys, "graph", "x*x + leaky_relu(x, alpha=0.1)", "x=-3", "--dot")
+    assert code == 0, err
+    assert out.startswith("digraph scalargrad {")
+    assert "x \\| value -3 \\| grad -5.9" in out  # 2x + alpha
+
+
+def test_help_exits_zero(capsys):
+    code, out, _ = _run(capsys, "--help")
+    assert code == 0 and "graph" in out and "bench" in out
+
+
+HOSTILE = [
+    ("__import__('os').system('echo hi')", "not allowed"),
+    ("__import__('os')", "calling '__import__' is not allowed"),
+    ("x.__class__", "attribute access is not allowed"),
+    ("().__class__.__bases__[0]", "not allowed"),
+    ("(lambda: 1)()", "this call is not allowed"),
+    ("lambda: x", "a lambda is not allowed"),
+    ("[x for x in (1, 2)]", "a comprehension is not allowed"),
+    ("sum(x for x in y)", "calling 'sum' is not allowed"),
+    ("open('/etc/passwd')", "calling 'open' is not allowed"),
+    ("eval('1')", "calling 'eval' is not allowed"),
+    ("x[0]", "subscripting is not allowed"),
+    ("x if x else x", "a conditional expression is not allowed"),
+    ("x < 1", "a comparison is not allowed"),
+    ("'abc'", "a string is not allowed"),
+    ("x // 2", "operator // is not allowed"),
+    ("x % 2", "operator % is not allowed"),
+    ("~x", "operator ~ is not allowed"),
+    ("(x := 2)", "an assignment expression is not allowed"),
+    ("relu", "relu is a function"),
+    ("relu(x, 0.1)", "relu() takes exactly one argument"),
+    ("leaky_relu(x, alpha=x)", "alpha must be a number"),
+    ("exp(x, y=1)", "exp() takes no argument 'y'"),
+    ("(x + ", "malformed expression"),
+    ("x y", "malformed expression"),
+    ("", "empty expression"),
+    ("x\x00", "malformed expression"),
+    ("+".join(["x"] * 20000), "expression longer than"),
+    ("leaky_relu(x, " + "9" * 400 + ")", "number too large for a float"),
+    ("x ** " + "9" * 400, "number too large for a float"),
+]
+
+
+@pytest.mark.parametrize("expression, message", HOSTILE)
+def test_hostile_expressions_are_refused_with_one_line(capsys, expression, message):
+    code, out, err = _run(capsys, "graph", expression, "x=1", "y=2")
+    assert code == 2
+    assert out == ""
+    assert err.startswith("scalargrad: error: ")
+    assert err.count("\n") == 1
+    assert message in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["graph", "(x+y)*z", "x=-2", "y=5"], "no value for variable(s) z (give z=<number>)"),
+    (["graph", "x*2", "x=1", "w=3"], "variable(s) w given but not used"),
+    (["graph", "x*2", "x"], "expected NAME=NUMBER, got 'x'"),
+    (["graph", "x*2", "x=abc"], "value of x is not a number: 'abc'"),
+    (["graph", "x*2", "x=1", "x=2"], "variable x given twice"),
+    (["graph", "x*2", "1x=1"], "'1x' is not a valid variable name"),
+    (["graph", "exp(x)", "exp=1", "x=1"], "'exp' is a function name"),
+    (["graph"], "required: EXPR"),
+    ([], "required: COMMAND"),
+    (["frobnicate"], "invalid choice"),
+    (["bench", "--epochs", "0"], "--points and --epochs must be >= 1"),
+    (["bench", "--points", "many"], "invalid int value"),
+])
+def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
+    code, out, err = _run(capsys, *argv)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("scalargrad: error: ")
+    assert message in err
+
+
+def test_edge_values_print_without_crashing(capsys):
+    code, out, err = _run(capsys, "graph", "log(x) + (y ** 0.5) + exp(z)", "x=0", "y=-8", "z=1e6")
+    assert code == 0, err
+    assert "-inf" in out and "nan" in out and "inf" in out
+
+
+def test_build_shares_variables_and_uses_literal_exponents():
+    root, inputs = build("x*x + x**3", {"x": 2.0})
+    root.backward()
+    assert inputs["x"].grad == 2 * 2 + 3 * 4
+    assert root.parents[1].op == "**3"
+
+
+def test_parse_assignments():
+    assert parse_assignments(["x=-2", " y = 5e-1 "]) == {"x": -2.0, "y": 0.5}
+    with pytest.raises(ExpressionError):
+        parse_assignments(["for=1"])
+    assert math.isinf(parse_assignments(["x=inf"])["x"])
+
+
+def test_bench_runs_small_and_compares(capsys):
+    code, out, err = _run(capsys, "bench", "--points", "3", "--epochs", "1", "--no-micrograd")
+    assert code == 0, err
+    assert "scalargrad" in out and "µs / node" in out
+    assert "micrograd is not installed" in out

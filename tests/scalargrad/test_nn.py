@@ -1,0 +1,103 @@
+"""Neuron, Layer, MLP and the toy trainer."""
+
+import math
+
+import pytest
+
+from scalargrad import Value
+from scalargrad.gradcheck import numerical_grad
+from scalargrad.nn import MLP, Layer, Neuron, make_toy_dataset, train_classifier
+
+
+def test_neuron_computes_activation_of_affine_map():
+    n = Neuron(2, activation="tanh", rng=None)
+    n.w[0].data, n.w[1].data, n.b.data = 0.5, -1.0, 0.25
+    out = n([2.0, 3.0])
+    assert out.data == pytest.approx(math.tanh(0.5 * 2 - 3 + 0.25))
+    assert len(n.parameters()) == 3
+
+
+def test_layer_always_returns_a_list():
+    single = Layer(3, 1)
+    out = single([1.0, 2.0, 3.0])
+    assert isinstance(out, list) and len(out) == 1 and isinstance(out[0], Value)
+    assert len(Layer(3, 4)([1.0, 2.0, 3.0])) == 4
+
+
+def test_mlp_shapes_parameters_and_seed():
+    model = MLP(2, [16, 16, 1], seed=3)
+    assert len(model.parameters()) == (2 + 1) * 16 + (16 + 1) * 16 + (16 + 1) * 1
+    same = MLP(2, [16, 16, 1], seed=3)
+    assert [p.data for p in model.parameters()] == [p.data for p in same.parameters()]
+    other = MLP(2, [16, 16, 1], seed=4)
+    assert [p.data for p in model.parameters()] != [p.data for p in other.parameters()]
+    assert [n.activation for n in model.layers[0].neurons] == ["relu"] * 16
+    assert model.layers[-1].neurons[0].activation == "identity"
+    assert isinstance(model([0.5, -0.5]), list)
+
+
+def test_mlp_activation_choice_and_gradients_match_finite_differences():
+    model = MLP(2, [3, 1], activation="tanh", output_activation="sigmoid", seed=0)
+    params = model.parameters()
+
+    def loss(*_):
+        return (model([0.3, -0.7])[0] - 1.0) ** 2
+
+    model.zero_grad()
+    loss().backward()
+    analytic = [p.grad for p in params]
+    assert analytic == pytest.approx(numerical_grad(loss, params), rel=1e-5, abs=1e-8)
+    model.zero_grad()
+    assert all(p.grad == 0.0 for p in params)
+
+
+def test_leaky_relu_alpha_reaches_the_neurons():
+    model = MLP(1, [1, 1], activation="leaky_relu", alpha=0.2, seed=0)
+    hidden = model.layers[0].neurons[0]
+    hidden.w[0].data, hidden.b.data = 1.0, 0.0
+    assert hidden([-1.0]).data == pytest.approx(-0.2)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: MLP(2, []), "at least one layer"),
+    (lambda: MLP(2, [3], activation="swish"), "unknown activation 'swish'"),
+    (lambda: Layer(2, 0), "Layer nout must be a positive int"),
+    (lambda: Neuron(0), "Neuron nin must be a positive int"),
+])
+def test_bad_construction_is_a_clear_error(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_wrong_input_size_is_a_clear_error():
+    with pytest.raises(ValueError, match="Neuron expects 2 inputs, got 3"):
+        MLP(2, [2])([1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("name", ["moons", "circles", "xor"])
+def test_toy_datasets_are_seeded_and_balanced(name):
+    points, labels = make_toy_dataset(name, n=60, seed=1)
+    assert len(points) == 60 and all(len(p) == 2 for p in points)
+    assert set(labels) == {1.0, -1.0}
+    assert make_toy_dataset(name, n=60, seed=1) == (points, labels)
+    assert make_toy_dataset(name, n=60, seed=2) != (points, labels)
+
+
+def test_unknown_dataset():
+    with pytest.raises(ValueError, match="unknown toy dataset 'spiral'"):
+        make_toy_dataset("spiral")
+
+
+def test_training_learns_the_moons():
+    points, labels = make_toy_dataset("moons", n=60, noise=0.05, seed=0)
+    model = MLP(2, [8, 8, 1], seed=1)
+    seen = []
+    history = train_classifier(model, points, labels, epochs=40, lr=0.3, on_epoch=seen.append)
+    assert seen == history and len(history) == 40
+    assert history[-1].loss < 0.5 * history[0].loss
+    assert history[-1].accuracy >= 0.85
+
+
+def test_training_rejects_mismatched_data():
+    with pytest.raises(ValueError, match="as many labels as points, got 2 and 1"):
+        train_classifier(MLP(2, [1]), [[0.0, 0.0], [1.0, 1.0]], [1.0])

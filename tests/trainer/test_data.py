@@ -1,0 +1,134 @@
+"""vecgrad.data: the embedded digits, splits, normalizers, toy generators, DataLoader."""
+
+import numpy as np
+import pytest
+
+from vecgrad.data import (DataLoader, MinMax, TensorDataset, ZScore, circles, load_dataset,
+                          load_digits_arrays, make_normalizer, moons, normalizer_from_state,
+                          sine, spirals, split_indices, train_val_test_split, xor)
+
+
+def test_digits_match_the_published_dataset():
+    images, labels = load_digits_arrays()
+    assert images.shape == (1797, 8, 8) and images.dtype == np.uint8
+    assert labels.shape == (1797,) and labels.dtype == np.uint8
+    assert images.min() == 0 and images.max() == 16  # 4x4 blocks of 32x32 bitmaps: 0..16
+    # Class sizes of scikit-learn's load_digits (its documentation's "~180 per class").
+    assert np.bincount(labels).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+
+
+def test_digits_split_is_fixed_disjoint_and_complete():
+    first, second = load_dataset("digits"), load_dataset("digits")
+    sizes = [len(first.train), len(first.val), len(first.test)]
+    assert sum(sizes) == 1797 and sizes == [1258, 269, 270]
+    np.testing.assert_array_equal(first.test.inputs, second.test.inputs)
+    rows = np.concatenate([p.inputs.reshape(len(p), -1) for p in (first.train, first.val,
+                                                                   first.test)])
+    images, _ = load_digits_arrays()
+    # Same multiset of images as the source: sort rows lexicographically and compare.
+    ours = rows[np.lexsort(rows.T[::-1])]
+    source = images.reshape(1797, -1).astype(np.float32)
+    np.testing.assert_array_equal(ours, source[np.lexsort(source.T[::-1])])
+    assert first.input_shape == (1, 8, 8) and first.num_classes == 10
+
+
+def test_split_indices_partition():
+    parts = split_indices(101, (0.5, 0.3, 0.2), seed=3)
+    joined = np.concatenate(parts)
+    assert sorted(joined.tolist()) == list(range(101))
+    # cut points at round(0.5 * 101) = 50 (half to even) and round(0.8 * 101) = 81
+    assert [len(p) for p in parts] == [50, 31, 20]
+    with pytest.raises(ValueError, match="sum to 1"):
+        split_indices(10, (0.5, 0.6))
+    with pytest.raises(ValueError, match="cannot fill"):
+        split_indices(2, (0.4, 0.3, 0.3))
+
+
+def test_train_val_test_split_keeps_pairs_together():
+    x = np.arange(40, dtype=np.float32).reshape(20, 2)
+    y = np.arange(20)
+    for part in train_val_test_split(x, y, 0.2, 0.2, seed=1):
+        np.testing.assert_array_equal(part.inputs[:, 0], 2 * part.targets)
+
+
+def test_zscore_uses_training_statistics_only():
+    rng = np.random.default_rng(0)
+    train = rng.normal(5.0, 3.0, size=(200, 4))
+    train[:, 2] = 7.0  # a constant feature must not divide by zero
+    z = ZScore().fit(train)
+    out = z.transform(train)
+    np.testing.assert_allclose(out[:, [0, 1, 3]].mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(out[:, [0, 1, 3]].std(axis=0), 1, atol=1e-5)
+    np.testing.assert_array_equal(out[:, 2], 0)
+    other = rng.normal(0.0, 1.0, size=(10, 4))
+    expected = (other - train.mean(axis=0)) / np.where(train.std(axis=0) > 0,
+                                                        train.std(axis=0), 1)
+    np.testing.assert_allclose(z.transform(other), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_minmax_maps_training_range_to_unit_interval():
+    train = np.array([[0.0, 3.0, 1.0], [10.0, 5.0, 1.0], [5.0, 4.0, 1.0]])
+    out = MinMax().fit(train).transform(train)
+    np.testing.assert_allclose(out, [[0, 0, 0], [1, 1, 0], [0.5, 0.5, 0]])
+
+
+def test_normalizer_errors_and_round_trip():
+    with pytest.raises(RuntimeError, match="fit"):
+        ZScore().transform(np.zeros((2, 3)))
+    z = ZScore().fit(np.arange(12.0).reshape(4, 3))
+    with pytest.raises(ValueError, match=r"\(5,\)"):
+        z.transform(np.zeros((2, 5)))
+    again = normalizer_from_state(z.state_dict())
+    np.testing.assert_array_equal(again.transform(np.ones((1, 3))), z.transform(np.ones((1, 3))))
+    with pytest.raises(ValueError, match="unknown normalizer"):
+        make_normalizer("l2")
+    with pytest.raises(ValueError, match="non-positive"):
+        normalizer_from_state({"kind": "zscore", "shift": np.zeros(3), "scale": np.zeros(3)})
+
+
+def test_toy_generators_follow_their_closed_forms():
+    x, y = moons(400, noise=0.0, seed=1)
+    upper = x[y == 0]
+    lower = x[y == 1]
+    np.testing.assert_allclose(np.hypot(upper[:, 0], upper[:, 1]), 1, atol=1e-6)
+    np.testing.assert_allclose(np.hypot(lower[:, 0] - 1, lower[:, 1] - 0.5), 1, atol=1e-6)
+    x, y = circles(300, noise=0.0, factor=0.4, seed=1)
+    np.testing.assert_allclose(np.hypot(x[:, 0], x[:, 1]), np.where(y == 1, 0.4, 1.0), atol=1e-6)
+    x, y = xor(500, noise=0.0, seed=2)
+    np.testing.assert_array_equal(y, (x[:, 0] * x[:, 1] < 0).astype(np.int64))
+    x, y = sine(100, noise=0.0)
+    np.testing.assert_allclose(y, np.sin(x), atol=1e-6)
+    x, y = spirals(300, classes=3)
+    assert np.bincount(y).tolist() == [100, 100, 100] and x.shape == (300, 2)
+
+
+def test_tensor_dataset_checks_lengths():
+    with pytest.raises(ValueError, match="3 inputs but 2 targets"):
+        TensorDataset(np.zeros((3, 2)), np.zeros(2))
+    data = TensorDataset(np.arange(6).reshape(3, 2), [0, 1, 0])
+    inputs, targets = data[np.array([2, 0])]
+    assert inputs.tolist() == [[4, 5], [0, 1]] and targets.tolist() == [0, 0]
+
+
+def test_unknown_dataset_names_the_choices():
+    with pytest.raises(ValueError, match="digits, moons"):
+        load_dataset("cifar")
+
+
+def test_dataloader_batches_and_seeded_shuffle():
+    data = TensorDataset(np.arange(10, dtype=np.float32)[:, None], np.arange(10))
+    loader = DataLoader(data, batch_size=4, shuffle=True, seed=7)
+    assert len(loader) == 3
+    loader.set_epoch(0)
+    first = [y.numpy().tolist() for _, y in loader]
+    assert [len(b) for b in first] == [4, 4, 2]
+    assert sorted(sum(first, [])) == list(range(10))
+    loader.set_epoch(0)
+    assert [y.numpy().tolist() for _, y in loader] == first  # same epoch, same order
+    loader.set_epoch(1)
+    assert [y.numpy().tolist() for _, y in loader] != first
+    x, y = next(iter(DataLoader(data, 4, drop_last=True)))
+    assert x.dtype == np.float32 and y.dtype == np.int64 and x.shape == (4, 1)
+    assert len(DataLoader(data, 4, drop_last=True)) == 2
+    with pytest.raises(ValueError, match="batch_size"):
+        DataLoader(data, 0)

@@ -1,0 +1,226 @@
+"""The Trainer's Python API: fitting, early stopping, checkpoints, NaN diagnosis, Ctrl-C."""
+
+import numpy as np
+import pytest
+
+import vecgrad
+from vecgrad import nn, optim
+from vecgrad.data import DataLoader, TensorDataset, ZScore, xor
+from vecgrad.trainer import (BatchEnd, EpochEnd, FitEnd, LayerStats, Trainer, TrainingDiverged)
+
+
+def xor_data(n=240, seed=0):
+    x, y = xor(n, noise=0.15, seed=seed)
+    x = ZScore().fit(x).transform(x)
+    return TensorDataset(x[: n * 3 // 4], y[: n * 3 // 4]), TensorDataset(x[n * 3 // 4:],
+                                                                          y[n * 3 // 4:])
+
+
+def small_model(hidden=16, dropout=0.0):
+    layers = [nn.Linear(2, hidden), nn.ReLU()]
+    if dropout:
+        layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers, nn.Linear(hidden, 2))
+
+
+class Recorder:
+    def __init__(self):
+        self.events = []
+
+    def __call__(self, event):
+        self.events.append(event)
+
+    def of(self, kind):
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+def test_fit_learns_and_restores_the_best_epoch():
+    vecgrad.manual_seed(0)
+    train, val = xor_data()
+    model = small_model()
+    trainer = Trainer(model, "cross_entropy", optim.Adam(model.parameters(), lr=0.02),
+                      epochs=15, batch_size=16)
+    recorder = Recorder()
+    trainer.subscribe(recorder)
+    history = trainer.fit(train, val)
+    assert history.stop_reason == "completed" and len(history.val_loss) == 15
+    assert history.val_accuracy[-1] > 0.9
+    best = int(np.argmin(history.val_loss)) + 1
+    assert history.best_epoch == best
+    # The model now holds the best epoch's weights: its val loss is the best one.
+    again = trainer.evaluate(val, "val", emit=False)
+    assert again.loss == pytest.approx(min(history.val_loss), rel=1e-6)
+    assert len(recorder.of(EpochEnd)) == 15 and len(recorder.of(FitEnd)) == 1
+    assert recorder.of(BatchEnd)[0].batches == len(DataLoader(train, 16))
+
+
+def test_early_stopping_after_patience_epochs():
+    vecgrad.manual_seed(1)
+    train, val = xor_data()
+    model = small_model()
+    # lr 0: the validation loss never improves after epoch 1
+    trainer = Trainer(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.0), epochs=20,
+                      patience=3)
+    history = trainer.fit(train, val)
+    assert history.stop_reason == "early_stop" and len(history.val_loss) == 4
+    assert history.best_epoch == 1 and "3 epochs" in history.stop_message
+
+
+def test_penalties_match_numpy_over_weights_only():
+    vecgrad.manual_seed(2)
+    model = small_model()
+    trainer = Trainer(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.1),
+                      l1=0.01, l2=0.001)
+    weights = [p.numpy() for p in model.parameters() if p.ndim >= 2]
+    expected = sum(0.01 * np.abs(w).sum() + 0.001 * (w.astype(np.float64) ** 2).sum()
+                   for w in weights)
+    assert trainer._penalty().item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_weight_decay_shrinks_weights():
+    norms = []
+    for l2 in (0.0, 0.05):
+        vecgrad.manual_seed(3)
+        train, val = xor_data()
+        model = small_model()
+        Trainer(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.1), epochs=5,
+                l2=l2).fit(train, val)
+        norms.append(sum(float((p.numpy() ** 2).sum()) for p in model.parameters()
+                         if p.ndim >= 2))
+    assert norms[1] < 0.8 * norms[0]
+
+
+def test_dead_relu_fraction_and_grad_norms_in_layer_stats():
+    vecgrad.manual_seed(4)
+    train, val = xor_data()
+    model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 2))
+    with vecgrad.no_grad():
+        # units 0 and 1 always get -1 (dead); units 2 and 3 always get >= 9 (alive)
+        model[0].weight.copy_(vecgrad.tensor([[0, 0], [0, 0], [0.1, 0], [0, 0.1]],
+                                             dtype=np.float32))
+        model[0].bias.copy_(vecgrad.tensor([-1, -1, 10, 10], dtype=np.float32))
+    recorder = Recorder()
+    trainer = Trainer(model, "cross_entropy", optim.SGD(model.parameters(), lr=1e-4), epochs=1)
+    trainer.subscribe(recorder)
+    trainer.fit(train, val)
+    (stats,) = recorder.of(LayerStats)
+    rows = {row.name: row for row in stats.layers}
+    assert set(rows) == {"0", "1", "2"}
+    assert rows["1"].kind == "relu" and rows["1"].dead_fraction == 0.5
+    assert rows["0"].dead_fraction is None and rows["0"].grad_norm > 0
+    # Dead units pass no gradient to their weights or biases.
+    assert np.all(model[0].weight.grad.numpy()[:2] == 0)
+    assert np.all(model[0].bias.grad.numpy()[:2] == 0)
+
+
+class Blowup(nn.Module):
+    """Multiplies by 1e39: float32 overflows to inf here, and only here."""
+
+    def forward(self, x):
+        return x * 1e39
+
+
+class NanGradient(nn.Module):
+    """Identity forward; backward through sqrt(0) * 0 gives NaN gradients upstream."""
+
+    def forward(self, x):
+        return x + (x * 0).sqrt()
+
+
+def test_nan_in_forward_names_the_layer():
+    vecgrad.manual_seed(5)
+    train, val = xor_data()
+    model = nn.Sequential(nn.Linear(2, 8), Blowup(), nn.ReLU(), nn.Linear(8, 2))
+    trainer = Trainer(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.1))
+    recorder = Recorder()
+    trainer.subscribe(recorder)
+    with pytest.raises(TrainingDiverged, match=r"first became NaN/inf in layer 1 \(Blowup\)"):
+        trainer.fit(train, val)
+    assert recorder.of(FitEnd)[0].reason == "diverged"
+
+
+def test_nan_gradient_names_the_parameter():
+    vecgrad.manual_seed(6)
+    train, val = xor_data()
+    model = nn.Sequential(nn.Linear(2, 8), NanGradient(), nn.ReLU(), nn.Linear(8, 2))
+    trainer = Trainer(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.1))
+    with pytest.raises(TrainingDiverged) as info:
+        trainer.fit(train, val)
+    message = str(info.value)
+    assert "gradient of 0.bias is NaN/inf at epoch 1, batch 1" in message
+    assert "0.weight, 0.bias" in message and "3.weight" not in message
+
+
+def test_nan_parameter_and_nan_input_are_told_apart():
+    vecgrad.manual_seed(7)
+    train, val = xor_data()
+    model = small_model()
+    with vecgrad.no_grad():
+        model[2].weight.fill_(float("nan"))
+    trainer = Trainer(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.1))
+    with pytest.raises(TrainingDiverged, match="parameter 2.weight is already NaN/inf"):
+        trainer.fit(train, val)
+    inputs = train.inputs.copy()
+    inputs[0, 0] = np.nan
+    model = small_model()
+    trainer = Trainer(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.1))
+    with pytest.raises(TrainingDiverged, match="input batch itself contains NaN"):
+        trainer.fit(TensorDataset(inputs, train.targets), val)
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_the_best_checkpoint(tmp_path):
+    vecgrad.manual_seed(8)
+    train, val = xor_data()
+    model = small_model()
+    path = tmp_path / "run.npz"
+    trainer = Trainer(model, "cross_entropy", optim.Adam(model.parameters(), lr=0.01),
+                      epochs=10, checkpoint=path)
+
+    def interrupt(event):
+        if isinstance(event, BatchEnd) and event.epoch == 4 and event.batch == 2:
+            raise KeyboardInterrupt
+
+    trainer.subscribe(interrupt)
+    history = trainer.fit(train, val)
+    assert history.stop_reason == "interrupted" and len(history.val_loss) == 3
+    state = vecgrad.load(path)
+    assert state["epoch"] == 3 and state["early_stopping"]["best_epoch"] == history.best_epoch
+    best = {k: v.numpy() for k, v in model.state_dict().items()}
+    for name, value in state["best_model"].items():
+        np.testing.assert_array_equal(best[name], value)
+
+
+def run_epochs(epochs, state=None, checkpoint=None):
+    vecgrad.manual_seed(9)
+    train, val = xor_data()
+    model = small_model(dropout=0.3)
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    trainer = Trainer(model, "cross_entropy", optimizer, epochs=epochs, batch_size=16,
+                      seed=5, scheduler=optim.StepDecay(optimizer, 2, 0.5),
+                      checkpoint=checkpoint)
+    if state is not None:
+        trainer.load_state_dict(state)
+    history = trainer.fit(train, val)
+    return model, history
+
+
+def test_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_path):
+    straight, straight_history = run_epochs(5)
+    path = tmp_path / "half.npz"
+    run_epochs(2, checkpoint=path)
+    resumed, resumed_history = run_epochs(5, state=vecgrad.load(path))
+    assert resumed_history.val_loss == straight_history.val_loss
+    assert resumed_history.lr == straight_history.lr == [0.1, 0.1, 0.05, 0.05, 0.025]
+    for (name, a), (_, b) in zip(straight.named_parameters(), resumed.named_parameters()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+
+
+def test_trainer_rejects_bad_arguments():
+    model = small_model()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="l2 must be"):
+        Trainer(model, "cross_entropy", opt, l2=-1)
+    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+        Trainer(model, "hinge", opt)
+    with pytest.raises(ValueError, match="not a vecgrad trainer checkpoint"):
+        Trainer(model, "cross_entropy", opt).load_state_dict({"format": "other"})

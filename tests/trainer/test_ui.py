@@ -1,0 +1,97 @@
+"""The views: plain lines for pipes, the rich view for terminals, text plots."""
+
+import io
+
+import numpy as np
+
+from vecgrad.trainer import (BatchEnd, EpochEnd, EpochStart, EvalEnd, FitEnd, FitStart,
+                             History, LayerStat, LayerStats)
+from vecgrad.ui import PlainView, RichView, confusion_lines, loss_curve, make_view
+
+
+def events():
+    history = History(train_loss=[1.0, 0.5], val_loss=[1.2, 0.7], val_accuracy=[0.5, 0.8],
+                      best_epoch=2, best_val_loss=0.7)
+    layers = (LayerStat("0", "Linear", 0.1, 1.5, None, 0.25),
+              LayerStat("1", "relu", 0.4, 0.6, 0.125, None))
+    return [
+        FitStart(2, 0, 3, 90, 30, "cpu", 1234, "Sequential()"),
+        EpochStart(1, 2, 3, 0.01), BatchEnd(1, 1, 3, 1.1, 32, 0.01),
+        BatchEnd(1, 3, 3, 0.9, 26, 0.03),
+        EpochEnd(1, 2, 1.0, 0.4, 1.2, 0.5, 0.01, 0.05, True, 1), LayerStats(1, layers),
+        EpochStart(2, 2, 3, 0.01), BatchEnd(2, 3, 3, 0.6, 26, 0.03),
+        EpochEnd(2, 2, 0.5, 0.7, 0.7, 0.8, 0.01, 0.05, True, 2), LayerStats(2, layers),
+        FitEnd("completed", 2, 2, 0.7, "", history),
+        EvalEnd("test", 0.65, 0.75, 4, np.array([[2, 0], [1, 1]]), ("cat", "dog")),
+    ]
+
+
+def test_plain_view_lines():
+    stream = io.StringIO()
+    view = PlainView(stream, show="all")
+    for event in events():
+        view(event)
+    text = stream.getvalue()
+    assert "training: 90 train / 30 val samples, 3 batches per epoch, 1234 parameters" in text
+    assert "epoch   1/2  train loss 1  val loss 1.2  val acc 50.00%  lr 0.01  0.05s *" in text
+    assert "dead  12.50%" in text and "grad norm      0.25" in text
+    assert "training completed after 2 epoch(s); best validation loss 0.7 at epoch 2" in text
+    assert "test: loss 0.65  accuracy 75.00%  (4 samples)" in text
+    assert "cat |   2   0" in text and "dog |   1   1" in text
+    assert "\x1b[" not in text
+
+
+def test_plain_view_hides_layers_unless_asked():
+    stream = io.StringIO()
+    view = PlainView(stream)  # auto: no per-layer lines in logs
+    for event in events():
+        view(event)
+    assert "grad norm" not in stream.getvalue()
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_make_view_picks_by_stream():
+    assert isinstance(make_view(io.StringIO()), PlainView)
+    assert isinstance(make_view(FakeTerminal()), RichView)
+    assert isinstance(make_view(FakeTerminal(), force_plain=True), PlainView)
+
+
+def test_rich_view_renders_every_event():
+    stream = FakeTerminal()
+    view = make_view(stream, show="all")
+    for event in events():
+        view(event)
+    text = stream.getvalue()
+    for expected in ("epochs", "val acc", "80.00%", "layers after epoch 2", "dead ReLU",
+                     "12.50%", "grad norm", "training completed", "true \\ pred", "dog"):
+        assert expected in text, expected
+
+
+def test_loss_curve_places_points():
+    lines = loss_curve({"a": [3.0, 2.0, 1.0, 0.0]}, width=4, height=4)
+    grid = [line.split("|", 1)[1].ljust(4) for line in lines[:4]]
+    assert grid == ["*   ", " *  ", "  * ", "   *"]
+    assert lines[0].startswith("3 ") and lines[3].lstrip().startswith("0 ")
+    assert "log scale" not in lines[-1]
+
+
+def test_loss_curve_log_scale_and_gaps():
+    lines = loss_curve({"train": [100.0, 10.0, float("nan"), 1.0], "val": [5.0, None]},
+                       width=10, height=3)
+    assert "(log scale)" in lines[-1] and "* train" in lines[-1] and "o val" in lines[-1]
+    grid = [line.split("|", 1)[1].ljust(10) for line in lines[:3]]
+    # log10: 100 -> top row, 10 -> middle row, 1 -> bottom row; NaN and None are skipped
+    assert grid[0][0] == "*" and grid[1][3] == "*" and grid[2][9] == "*"
+    assert grid[1][0] == "o" and grid[0].count("o") + grid[2].count("o") == 0
+    assert loss_curve({"x": [float("nan")]}) == ["(no finite values to plot)"]
+
+
+def test_confusion_lines_align_numbers():
+    lines = confusion_lines(np.array([[10, 0, 1], [0, 1234, 5], [2, 3, 4]]))
+    assert lines[1].split("|")[1].split() == ["0", "1", "2"]
+    assert lines[4].split("|")[1].split() == ["0", "1234", "5"]
+    assert len({len(line) for line in lines[1:]}) == 1

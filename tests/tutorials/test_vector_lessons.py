@@ -1,0 +1,143 @@
+"""Lessons built on vecgrad reproduce their lectures' numbers when run straight through."""
+
+import math
+
+import numpy as np
+import pytest
+
+
+def _sigmoid(x):
+    return 1 / (1 + math.exp(-x))
+
+
+def test_lesson03_four_methods_agree(run_lesson_quietly):
+    (hand, scalar, vector, numeric, together), _ = run_lesson_quietly(3)
+    expected_loss = math.log(1 + math.exp(-0.5))
+    expected_grad = -(1 - _sigmoid(0.5))
+    assert hand["s"] == 0.5
+    assert expected_loss == pytest.approx(0.474077, abs=1e-6)
+    assert expected_grad == pytest.approx(-0.377541, abs=1e-6)
+    for r in (hand, scalar, vector, numeric):
+        assert r["loss"] == pytest.approx(expected_loss, abs=1e-12)
+        assert r["grad"] == pytest.approx([expected_grad] * 3, abs=1e-9)
+    assert together["max_gap"] < 1e-9
+    assert set(together["grad"]) == {"by hand", "scalargrad", "vecgrad", "numerical"}
+
+
+def test_lesson04_least_squares_and_ridge(run_lesson_quietly):
+    (ls, ridge, sgd), _ = run_lesson_quietly(4)
+    r = 3 - (0.5 * 1 - 0.25 * 2 + 0.1)  # residual at the lesson's point = 2.9
+    assert ls["r"] == pytest.approx(r) and ls["loss"] == pytest.approx(r * r)
+    assert ls["backprop"]["dl/dr"] == pytest.approx(2 * r)
+    assert ls["backprop"]["dl/dy_hat"] == pytest.approx(-2 * r)
+    assert ls["backprop"]["dl/db"] == pytest.approx(-2 * r)
+    assert ls["backprop"]["dl/dw"] == pytest.approx([-2 * r, -4 * r])
+    assert ridge["backprop"]["dJ/dw"] == pytest.approx(
+        [-2 * r + 2 * 0.1 * 0.5, -4 * r + 2 * 0.1 * -0.25])
+    assert ridge["backprop"]["dJ/db"] == pytest.approx(-2 * r)
+    # SGD lands near the normal-equation solutions (computed with numpy in the lesson;
+    # here checked against the known generating weights for least squares).
+    assert sgd["w_ls"] == pytest.approx([2.0, -3.0, 0.5], abs=0.05)
+    assert np.abs(np.subtract(sgd["w_sgd"], sgd["w_ls"])).max() < 0.02
+    assert abs(sgd["b_sgd"] - sgd["b_ls"]) < 0.02
+    assert np.abs(np.subtract(sgd["w_ridge_sgd"], sgd["w_ridge"])).max() < 0.05
+    assert np.linalg.norm(sgd["w_ridge"]) < np.linalg.norm(sgd["w_ls"])
+    assert sgd["losses"][-1] < sgd["losses"][0] / 10
+
+
+def test_lesson07_three_engines_agree(run_lesson_quietly):
+    (fwd, jac, scalar, vector, together), _ = run_lesson_quietly(7)
+    assert scalar["loss"] == pytest.approx(fwd["loss"], abs=1e-12)
+    assert vector["loss"] == pytest.approx(fwd["loss"], abs=1e-12)
+    assert together["max_gap"] < 1e-12
+    # Independent check of one Jacobian product: the output-layer weight gradient is
+    # the outer product of (y_hat - t) and h2, with t from the lesson's seeded draw.
+    from tutorials.lesson07_mlp_matrix_form import make_parameters
+
+    _, _, _, target = make_parameters()
+    assert jac["grads"]["w3"] == pytest.approx(np.outer(fwd["y_hat"] - target, fwd["h2"]))
+
+
+def test_lesson08_softmax_minus_onehot(run_lesson_quietly):
+    (vec, scalar, stable, batch), _ = run_lesson_quietly(8)
+    e = [math.exp(a) for a in (2.0, 1.0, 0.1)]
+    p = [v / sum(e) for v in e]
+    expected = [p[0] - 1, p[1], p[2]]
+    assert vec["grad"] == pytest.approx(expected, abs=1e-12)
+    assert scalar["grad"] == pytest.approx(expected, abs=1e-12)
+    assert vec["loss"] == pytest.approx(-math.log(p[0]), abs=1e-12)
+    assert all(math.isnan(v) for v in stable["naive"])
+    small = [math.exp(-k) / sum(math.exp(-j) for j in range(3)) for k in range(3)]
+    assert stable["stable"] == pytest.approx(small, abs=1e-12)
+    assert stable["vecgrad_softmax"] == pytest.approx(small, abs=1e-12)
+    assert stable["vecgrad_loss"] == pytest.approx(-math.log(small[0]), abs=1e-12)
+    assert stable["vecgrad_grad"] == pytest.approx([small[0] - 1, small[1], small[2]])
+    assert batch["max_gap"] < 1e-12
+    assert batch["row_sums"] == pytest.approx([0.0] * 4, abs=1e-12)
+
+
+def test_lesson09_three_hidden_units_fit_all_four_shapes(run_lesson_quietly):
+    results, _ = run_lesson_quietly(9)
+    assert len(results) == 4
+    for r in results:
+        assert len(r["x"]) == 50 and r["units"].shape == (50, 3)
+        variance = float(np.var(r["y"]))
+        # far better than the best constant (whose MSE is the variance)
+        assert r["mse"] < 0.05 * variance
+        assert r["mse"] == pytest.approx(float(np.mean((r["fit"] - r["y"]) ** 2)))
+    square, sine, absolute, step = results
+    assert square["y"] == pytest.approx(square["x"] ** 2)
+    assert sine["x"].max() == pytest.approx(math.pi)
+    assert square["mse"] < 1e-3 and absolute["mse"] < 5e-3
+
+
+def test_lesson10_optimizers_and_adam_formulas(run_lesson_quietly):
+    (momentum, adaptive, adam, batches), _ = run_lesson_quietly(10)
+    from tutorials.lesson10_optimizers import make_problem
+
+    x, y = make_problem()
+    best = np.linalg.lstsq(x, y, rcond=None)[0]
+    best_loss = float(np.mean((x @ best - y) ** 2))
+    for runs in (momentum, adaptive):
+        for name, r in runs.items():
+            assert len(r["path"]) == 61, name
+            assert r["losses"][-1] < r["losses"][0] / 100, name
+            assert r["losses"][-1] >= best_loss - 1e-12, name
+    # momentum reaches the far end of the valley sooner than plain gradient descent
+    gd, mom = momentum["gradient descent"], momentum["momentum 0.9"]
+    assert abs(mom["path"][-1][1] - best[1]) < abs(gd["path"][-1][1] - best[1])
+    assert adam["gap_corrected"] < 1e-12
+    assert 0 < adam["gap_alpha_t"] < 1e-5
+    assert batches["updates"] == {1: 300, 10: 30, 100: 3}
+    assert batches["final"][1] < batches["final"][10] < batches["final"][100]
+
+
+def test_lesson11_sigmoid_gradients_vanish_relu_ones_do_not(run_lesson_quietly):
+    (norms, slopes), _ = run_lesson_quietly(11)
+    assert len(norms["sigmoid"]) == len(norms["relu"]) == 10
+    assert norms["sigmoid_first_over_last"] < 1e-4
+    assert 0.1 < norms["relu_first_over_last"] < 10
+    # sigma'(a) <= 1/4 everywhere; ReLU's mean slope is the fraction of active units
+    assert all(0 < s <= 0.25 for s in slopes["sigmoid"])
+    assert all(0.3 < s < 0.7 for s in slopes["relu"])
+
+
+def test_lesson12_regularization(run_lesson_quietly):
+    (penalties, dropout, stopping), _ = run_lesson_quietly(12)
+    zeros = penalties["near_zero"]
+    assert zeros["L1"] >= 10 and zeros["L1"] > zeros["L2"] + 5
+    informative = {2: 3.0, 7: -2.0, 13: 1.5}
+    for k, v in informative.items():  # the informative weights survive L1
+        assert abs(penalties["weights"]["L1"][k] - v) < 0.5
+    assert np.linalg.norm(penalties["weights"]["L2"]) < \
+        np.linalg.norm(penalties["weights"]["none"])
+    assert dropout["dropped"] == pytest.approx(0.5, abs=0.02)
+    assert dropout["kept_value"] == 2.0
+    assert dropout["train_mean"] == pytest.approx(1.0, abs=0.04)
+    assert dropout["test_identical"] and dropout["module_eval_identical"]
+    assert stopping["train"][-1] < stopping["train"][stopping["best_epoch"]]
+    assert stopping["best_epoch"] < len(stopping["val"]) - 50
+    assert stopping["last_val"] > stopping["best_val"] * 1.1  # it overfits
+    assert stopping["best_val"] == min(stopping["val"])
+    assert stopping["checkpoint_epoch"] == stopping["best_epoch"]
+    assert stopping["restored_val"] == pytest.approx(stopping["best_val"], abs=1e-12)

@@ -1,0 +1,101 @@
+"""Every activation of scalargrad's catalogue in vecgrad: values and derivatives agree with
+the catalogue's own f and df (the other engine), and backward agrees with central
+differences. Walks ACTIVATIONS, so a new entry is tested here the day it is added."""
+
+import math
+
+import numpy as np
+import pytest
+from scalargrad.functions import ACTIVATIONS
+
+import vecgrad
+import vecgrad.nn.functional as F
+from vg_helpers import gradcheck, need_float64
+
+NAMES = sorted(ACTIVATIONS)
+# Points away from the kinks (0 for relu/step/..., the soft_exponential boundary).
+SMOOTH_POINTS = np.array([-3.1, -1.2, -0.4, 0.3, 0.9, 2.2, 4.7])
+KINK_POINTS = np.array([0.0, -0.0, 1e-8, -1e-8])
+EXTREME_POINTS = np.array([1e6, -1e6, 80.0, -80.0, 1e4, -1e4])
+
+
+def _reference(name, points, which="f", alpha=None):
+    entry = ACTIVATIONS[name]
+    fn = entry.f if which == "f" else entry.df
+    return np.array([fn(float(p), alpha) for p in points])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_values_and_derivatives_match_the_catalogue(device, name):
+    need_float64(device)
+    points = np.concatenate([SMOOTH_POINTS, KINK_POINTS])
+    x = vecgrad.tensor(points, device=device, requires_grad=True)
+    y = x.activation(name)
+    np.testing.assert_allclose(y.numpy(), _reference(name, points), rtol=1e-12, atol=1e-15)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), _reference(name, points, "df"),
+                               rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_backward_matches_finite_differences(device, name):
+    gradcheck(lambda t: F.activation(t, name), [SMOOTH_POINTS.reshape(7, 1)], device, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_extreme_inputs_give_the_catalogue_limits(device, name):
+    need_float64(device)
+    x = vecgrad.tensor(EXTREME_POINTS, device=device, requires_grad=True)
+    y = x.activation(name)
+    np.testing.assert_allclose(y.numpy(), _reference(name, EXTREME_POINTS), rtol=1e-12)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), _reference(name, EXTREME_POINTS, "df"),
+                               rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name, alpha", [("leaky_relu", 0.2), ("elu", 0.5),
+                                         ("soft_exponential", -0.4), ("soft_exponential", 0.0),
+                                         ("soft_exponential", 0.8)])
+def test_alpha_parameter(device, name, alpha):
+    need_float64(device)
+    points = SMOOTH_POINTS[SMOOTH_POINTS > -2]  # inside soft_exponential's domain for -0.4
+    x = vecgrad.tensor(points, device=device, requires_grad=True)
+    y = x.activation(name, alpha)
+    np.testing.assert_allclose(y.numpy(), _reference(name, points, alpha=alpha), rtol=1e-12)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), _reference(name, points, "df", alpha), rtol=1e-9)
+    gradcheck(lambda t: t.activation(name, alpha), [points], device)
+
+
+def test_methods_and_functional_names_cover_the_catalogue(device):
+    x = vecgrad.tensor([0.5, -0.5], device=device)
+    for name in NAMES:
+        by_method = getattr(x, name)().numpy()
+        by_function = getattr(F, name)(x).numpy()
+        np.testing.assert_allclose(by_method, by_function)
+        np.testing.assert_allclose(by_method, _reference(name, [0.5, -0.5]), rtol=1e-6)
+
+
+def test_float32_stays_float32(device):
+    x = vecgrad.tensor([1.0, -1.0], device=device, requires_grad=True)
+    for name in NAMES:
+        assert x.activation(name).dtype == np.float32
+
+
+def test_unknown_activation_and_bad_alpha_are_named(device):
+    x = vecgrad.tensor([1.0], device=device)
+    with pytest.raises(ValueError, match="unknown activation 'swish'; known: identity"):
+        x.activation("swish")
+    with pytest.raises(ValueError, match="relu takes no alpha"):
+        x.activation("relu", 0.3)
+    with pytest.raises(TypeError, match="relu: input must be float32 or float64"):
+        vecgrad.tensor([1, 2], device=device).relu()
+
+
+def test_kink_conventions(device):
+    x = vecgrad.tensor([0.0], device=device, requires_grad=True)
+    expected = {"relu": 0.0, "leaky_relu": 0.01, "elu": 1.0, "step": 0.0, "sinc": 0.0}
+    for name, slope in expected.items():
+        x.grad = None
+        x.activation(name).sum().backward()
+        assert math.isclose(x.grad.item(), slope, rel_tol=1e-6), name

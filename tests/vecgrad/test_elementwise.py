@@ -1,0 +1,150 @@
+"""Elementwise ops: forward vs numpy, backward vs central differences (float64), with
+hypothesis over shapes (size-1 axes, broadcasting) and non-contiguous inputs."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import vecgrad
+from vg_helpers import PROPERTY, gradcheck
+
+BINARY = {
+    "add": (lambda a, b: a + b, np.add),
+    "sub": (lambda a, b: a - b, np.subtract),
+    "mul": (lambda a, b: a * b, np.multiply),
+    "div": (lambda a, b: a / b, np.divide),
+    "pow": (lambda a, b: a ** b, np.power),
+}
+# Inputs kept where each op is smooth: positive bases for pow, denominators away from 0.
+POSITIVE = {"div": (False, True), "pow": (True, False)}
+
+
+def _values(rng, shape, positive):
+    if positive:
+        return rng.uniform(0.5, 2.0, shape)
+    return rng.uniform(-2.0, 2.0, shape)
+
+
+@PROPERTY
+@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3,
+                                                  min_side=1, max_side=3),
+       name=st.sampled_from(sorted(BINARY)), seed=st.integers(0, 2**16),
+       permuted=st.booleans())
+def test_binary_ops_forward_and_backward(device, shapes, name, seed, permuted):
+    op, reference = BINARY[name]
+    rng = np.random.default_rng(seed)
+    positive = POSITIVE.get(name, (False, False))
+    a = _values(rng, shapes.input_shapes[0], positive[0])
+    b = _values(rng, shapes.input_shapes[1], positive[1])
+    result = gradcheck(op, [a, b], device, permuted=permuted)
+    np.testing.assert_allclose(result.numpy(), reference(a, b), rtol=1e-12)
+    assert result.shape == shapes.result_shape
+
+
+UNARY = {
+    "exp": (lambda x: x.exp(), np.exp, False),
+    "log": (lambda x: x.log(), np.log, True),
+    "sqrt": (lambda x: x.sqrt(), np.sqrt, True),
+    "abs": (lambda x: abs(x), np.abs, False),
+    "neg": (lambda x: -x, np.negative, False),
+    "sin": (lambda x: x.sin(), np.sin, False),
+    "cos": (lambda x: x.cos(), np.cos, False),
+    "square": (lambda x: x ** 2, np.square, False),
+    "reciprocal": (lambda x: 1.0 / x, np.reciprocal, True),
+    "rsub": (lambda x: 3.0 - x, lambda x: 3.0 - x, False),
+    "clip": (lambda x: x.clip(-0.5, 0.7), lambda x: np.clip(x, -0.5, 0.7), False),
+}
+
+
+@PROPERTY
+@given(shape=hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4),
+       name=st.sampled_from(sorted(UNARY)), seed=st.integers(0, 2**16))
+def test_unary_ops_forward_and_backward(device, shape, name, seed):
+    op, reference, positive = UNARY[name]
+    x = _values(np.random.default_rng(seed), shape, positive)
+    if name in ("abs", "clip"):  # keep clear of the kinks where the derivative jumps
+        x = np.where(np.abs(x) < 0.05, 0.3, x)
+        x = np.where(np.abs(x - 0.7) < 0.05, 0.9, np.where(np.abs(x + 0.5) < 0.05, -0.9, x))
+    result = gradcheck(op, [x], device)
+    np.testing.assert_allclose(result.numpy(), reference(x), rtol=1e-12)
+
+
+def test_float32_forward_matches_numpy(device):
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((3, 4)).astype(np.float32)
+    b = rng.standard_normal((4,)).astype(np.float32)
+    ta, tb = vecgrad.tensor(a, device=device), vecgrad.tensor(b, device=device)
+    for got, want in [((ta * tb + 1.5) / 2, (a * b + 1.5) / 2), (ta - tb, a - b),
+                      (ta.exp(), np.exp(a)), (abs(ta).sqrt(), np.sqrt(np.abs(a)))]:
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-6, atol=1e-6)
+
+
+def test_where_selects_and_routes_gradients(device):
+    a = vecgrad.tensor([1.0, -2.0, 3.0], device=device, requires_grad=True)
+    b = vecgrad.tensor([10.0], device=device, requires_grad=True)
+    out = vecgrad.where(a > 0, a, b)
+    np.testing.assert_allclose(out.numpy(), [1.0, 10.0, 3.0])
+    out.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), [1.0, 0.0, 1.0])
+    np.testing.assert_allclose(b.grad.numpy(), [1.0])  # one broadcast use, summed back
+
+
+def test_where_gradcheck_with_broadcasting(device):
+    rng = np.random.default_rng(5)
+    cond = vecgrad.tensor(rng.random((2, 3)) > 0.5, device=device)
+    gradcheck(lambda a, b: vecgrad.where(cond, a, b), [rng.standard_normal((2, 1)),
+                                                       rng.standard_normal((3,))], device)
+
+
+def test_comparisons_give_masks_without_gradient(device):
+    x = vecgrad.tensor([1.0, 2.0, 3.0], device=device, requires_grad=True)
+    for mask, want in [(x > 2, [0, 0, 1]), (x >= 2, [0, 1, 1]), (x < 2, [1, 0, 0]),
+                       (x <= 2, [1, 1, 0]), (x == 2, [0, 1, 0]), (x != 2, [1, 0, 1])]:
+        assert mask.dtype == np.bool_ and not mask.requires_grad
+        np.testing.assert_array_equal(mask.numpy(), np.array(want, dtype=bool))
+    np.testing.assert_array_equal((~(x > 2)).numpy(), [True, True, False])
+
+
+def test_python_numbers_on_both_sides_keep_float32(device):
+    x = vecgrad.tensor([1.0, 2.0], device=device)
+    for out in (2 * x, x * 2, 1 - x, x - 1, 2 / x, x / 2, x ** 2, 2 ** x, x + 0.5, 0.5 + x):
+        assert out.dtype == np.float32
+    np.testing.assert_allclose((2 ** x).numpy(), [2.0, 4.0])
+    np.testing.assert_allclose((1 - x).numpy(), [0.0, -1.0])
+
+
+def test_sign_and_abs_gradient_at_zero_is_zero(device):
+    x = vecgrad.tensor([-2.0, 0.0, 3.0], device=device, requires_grad=True)
+    abs(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [-1.0, 0.0, 1.0])
+    np.testing.assert_allclose(x.sign().numpy(), [-1.0, 0.0, 1.0])
+
+
+def test_clip_passes_gradient_inside_and_at_the_bounds(device):
+    x = vecgrad.tensor([-2.0, -1.0, 0.0, 1.0, 2.0], device=device, requires_grad=True)
+    x.clip(-1.0, 1.0).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 1.0, 1.0, 1.0, 0.0])
+
+
+def test_integer_arithmetic_stays_integer_and_division_is_true(device):
+    a = vecgrad.tensor([1, 2, 3], device=device)
+    assert (a + 1).dtype == np.int64 and (a * a).dtype == np.int64
+    assert (a / 2).dtype == np.float32
+    np.testing.assert_allclose((a / 2).numpy(), [0.5, 1.0, 1.5])
+    assert (a + 0.5).dtype == np.float32
+
+
+def test_overflow_follows_ieee_without_warnings(device):
+    x = vecgrad.tensor([1000.0, -1000.0, 0.0], device=device)
+    np.testing.assert_array_equal(x.exp().numpy(), [np.inf, 0.0, 1.0])
+    np.testing.assert_array_equal(vecgrad.tensor([0.0], device=device).log().numpy(), [-np.inf])
+
+
+@pytest.mark.parametrize("bad", ["text", None, object()])
+def test_bad_operands_are_named(device, bad):
+    x = vecgrad.tensor([1.0], device=device)
+    with pytest.raises(TypeError, match="add"):
+        x + bad

@@ -1,0 +1,152 @@
+"""softmax, log_softmax and the losses: closed forms, stability at extreme logits."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import vecgrad
+import vecgrad.nn.functional as F
+from vg_helpers import PROPERTY, gradcheck, need_float64
+
+
+def np_softmax(x, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+@PROPERTY
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4),
+       data=st.data(), seed=st.integers(0, 2**16), permuted=st.booleans())
+def test_softmax_and_log_softmax(device, shape, data, seed, permuted):
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    x = np.random.default_rng(seed).standard_normal(shape) * 3
+    result = gradcheck(lambda t: t.softmax(axis), [x], device, permuted=permuted)
+    np.testing.assert_allclose(result.numpy(), np_softmax(x, axis), rtol=1e-12)
+    result = gradcheck(lambda t: F.log_softmax(t, axis), [x], device, permuted=permuted)
+    np.testing.assert_allclose(result.numpy(), np.log(np_softmax(x, axis)), rtol=1e-10)
+
+
+def test_cross_entropy_gradient_is_softmax_minus_onehot(device):
+    need_float64(device)
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((5, 4))
+    labels = np.array([0, 3, 1, 1, 2])
+    x = vecgrad.tensor(logits, device=device, requires_grad=True)
+    loss = F.cross_entropy(x, vecgrad.tensor(labels, device=device), reduction="sum")
+    loss.backward()
+    onehot = np.eye(4)[labels]
+    np.testing.assert_allclose(x.grad.numpy(), np_softmax(logits, 1) - onehot, rtol=1e-12)
+    expected = -np.log(np_softmax(logits, 1)[np.arange(5), labels]).sum()
+    np.testing.assert_allclose(loss.item(), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_reductions_and_gradcheck(device, reduction):
+    rng = np.random.default_rng(1)
+    labels = vecgrad.tensor([2, 0, 1], device=device)
+    result = gradcheck(lambda t: F.cross_entropy(t, labels, reduction=reduction),
+                       [rng.standard_normal((3, 3))], device)
+    assert result.shape == ((3,) if reduction == "none" else ())
+
+
+@pytest.mark.parametrize("scale", [1e4, -1e4])
+def test_cross_entropy_extreme_logits_are_finite_with_rows_summing_to_zero(device, scale):
+    logits = np.array([[scale, -scale, 0.0], [0.0, scale, scale], [-scale, -scale, scale]])
+    x = vecgrad.tensor(logits, device=device, requires_grad=True)  # float32 as users do
+    loss = F.cross_entropy(x, vecgrad.tensor([1, 0, 2], device=device))
+    loss.backward()
+    assert np.isfinite(loss.item())
+    grad = x.grad.numpy()
+    assert np.all(np.isfinite(grad))
+    np.testing.assert_allclose(grad.sum(axis=1), 0.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [1e4, -1e4])
+def test_bce_with_logits_is_finite_at_extremes(device, scale):
+    x = vecgrad.tensor([scale, -scale, scale], device=device, requires_grad=True)
+    y = vecgrad.tensor([0.0, 1.0, 1.0], device=device)
+    loss = F.binary_cross_entropy_with_logits(x, y, reduction="sum")
+    loss.backward()
+    assert np.isfinite(loss.item())
+    np.testing.assert_allclose(loss.item(), 2 * abs(scale) if scale > 0 else abs(scale),
+                               rtol=1e-6)
+    assert np.all(np.isfinite(x.grad.numpy()))
+    sig = 1 / (1 + np.exp(-np.clip([scale, -scale, scale], -50, 50)))
+    np.testing.assert_allclose(x.grad.numpy(), sig - np.array([0.0, 1.0, 1.0]), atol=1e-6)
+
+
+def test_bce_with_logits_gradient_at_zero_is_half_minus_target(device):
+    x = vecgrad.tensor([0.0, 0.0], device=device, requires_grad=True)
+    F.binary_cross_entropy_with_logits(x, vecgrad.tensor([0.0, 1.0], device=device),
+                                       reduction="sum").backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.5, -0.5])
+
+
+def test_losses_gradcheck_and_closed_forms(device):
+    rng = np.random.default_rng(2)
+    pred, target = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    result = gradcheck(F.mse_loss, [pred, target], device)
+    np.testing.assert_allclose(result.item(), np.mean((pred - target) ** 2), rtol=1e-12)
+    p, y = rng.uniform(0.05, 0.95, (5,)), rng.integers(0, 2, (5,)).astype(float)
+    result = gradcheck(lambda t: F.binary_cross_entropy(t, vecgrad.tensor(y, device=device)),
+                       [p], device)
+    expected = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    np.testing.assert_allclose(result.item(), expected, rtol=1e-12)
+    logits = rng.standard_normal(5)
+    result = gradcheck(lambda t, u: F.binary_cross_entropy_with_logits(t, u), [logits, y],
+                       device)
+    s = 1 / (1 + np.exp(-logits))
+    np.testing.assert_allclose(result.item(), -np.mean(y * np.log(s) + (1 - y) * np.log(1 - s)),
+                               rtol=1e-10)
+    log_probs = np.log(np_softmax(rng.standard_normal((3, 4)), 1))
+    labels = vecgrad.tensor([3, 0, 0], device=device)
+    result = gradcheck(lambda t: F.nll_loss(t, labels), [log_probs], device)
+    np.testing.assert_allclose(result.item(), -np.mean(log_probs[[0, 1, 2], [3, 0, 0]]))
+
+
+def test_penalties(device):
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal(4)
+    result = gradcheck(lambda s, t: F.l2_penalty([s, t]), [a, b], device)
+    np.testing.assert_allclose(result.item(), (a ** 2).sum() + (b ** 2).sum(), rtol=1e-12)
+    result = gradcheck(lambda s, t: F.l1_penalty([s, t]), [a, b], device)
+    np.testing.assert_allclose(result.item(), np.abs(a).sum() + np.abs(b).sum(), rtol=1e-12)
+
+
+def test_binary_cross_entropy_clamps_log_at_minus_100(device):
+    loss = F.binary_cross_entropy(vecgrad.tensor([0.0, 1.0], device=device),
+                                  vecgrad.tensor([1.0, 0.0], device=device), reduction="none")
+    np.testing.assert_allclose(loss.numpy(), [100.0, 100.0])
+
+
+def test_dropout_train_and_eval(device):
+    vecgrad.manual_seed(0)
+    x = vecgrad.ones(1000, device=device, requires_grad=True)
+    y = F.dropout(x, p=0.25)
+    kept = y.numpy() != 0
+    assert 650 < kept.sum() < 850
+    np.testing.assert_allclose(y.numpy()[kept], 1 / 0.75, rtol=1e-6)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.where(kept, 1 / 0.75, 0.0), rtol=1e-6)
+    assert F.dropout(x, p=0.25, training=False) is x
+    vecgrad.manual_seed(0)
+    np.testing.assert_array_equal(F.dropout(x, p=0.25).numpy(), y.numpy())  # seeded
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda x, y: F.cross_entropy(x, y.float()), TypeError, "labels must be an int64"),
+    (lambda x, y: F.cross_entropy(x, y[:2]), ValueError, r"labels \(2,\) must have shape \(3,\)"),
+    (lambda x, y: F.cross_entropy(x, y + 5), IndexError, r"labels must lie in \[0, 4\)"),
+    (lambda x, y: F.cross_entropy(x[0], y), ValueError, "input must be 2-D"),
+    (lambda x, y: F.cross_entropy(x, y, reduction="avg"), ValueError, "reduction must be"),
+    (lambda x, y: F.mse_loss(x, x[0]), ValueError, "must have the same shape"),
+    (lambda x, y: F.binary_cross_entropy(x, x), ValueError, r"must lie in \[0, 1\]"),
+    (lambda x, y: F.dropout(x, p=1.5), ValueError, "dropout: p must be"),
+])
+def test_loss_errors_are_named(device, call, error, message):
+    x = vecgrad.tensor(np.linspace(-2, 2, 12).reshape(3, 4), device=device)
+    y = vecgrad.tensor([0, 1, 3], device=device)
+    with pytest.raises(error, match=message):
+        call(x, y)

@@ -1,0 +1,155 @@
+"""Tensor creation, dtypes, devices, host conversion and in-place updates."""
+
+import numpy as np
+import pytest
+
+import vecgrad
+from vecgrad.backends import DeviceError, available_devices, get_backend, parse_device
+
+
+def test_dtype_rules_of_creation(device):
+    assert vecgrad.tensor([1.0, 2.0], device=device).dtype == vecgrad.float32
+    assert vecgrad.tensor([1, 2], device=device).dtype == vecgrad.int64
+    assert vecgrad.tensor([True, False], device=device).dtype == vecgrad.bool_
+    assert vecgrad.tensor(np.zeros(2, np.float32), device=device).dtype == np.float32
+    assert vecgrad.tensor(np.zeros(2, np.int32), device=device).dtype == np.int64
+    assert vecgrad.zeros(2, 3, device=device).dtype == np.float32
+    assert vecgrad.arange(5, device=device).dtype == np.int64
+    assert vecgrad.arange(0, 1, 0.25, device=device).dtype == np.float32
+    if get_backend(device).supports_float64:
+        assert vecgrad.from_numpy(np.zeros(2)).dtype == np.float64
+        assert vecgrad.ones(2, dtype=vecgrad.float64, device=device).dtype == np.float64
+
+
+def test_creation_values(device):
+    np.testing.assert_array_equal(vecgrad.zeros((2, 3), device=device).numpy(), np.zeros((2, 3)))
+    np.testing.assert_array_equal(vecgrad.ones(2, device=device).numpy(), [1, 1])
+    np.testing.assert_array_equal(vecgrad.full((2,), 7.5, device=device).numpy(), [7.5, 7.5])
+    np.testing.assert_array_equal(vecgrad.eye(2, 3, device=device).numpy(), np.eye(2, 3))
+    np.testing.assert_array_equal(vecgrad.arange(1, 7, 2, device=device).numpy(), [1, 3, 5])
+    t = vecgrad.tensor([[1.0, 2.0]], device=device)
+    np.testing.assert_array_equal(vecgrad.zeros_like(t).numpy(), [[0, 0]])
+    np.testing.assert_array_equal(vecgrad.ones_like(t).numpy(), [[1, 1]])
+    assert vecgrad.Tensor([1.0], device=device).tolist() == [1.0]
+
+
+def test_seeded_random_numbers_repeat(device):
+    vecgrad.manual_seed(3)
+    a, b = vecgrad.rand(4, device=device), vecgrad.randn(2, 2, device=device)
+    vecgrad.manual_seed(3)
+    np.testing.assert_array_equal(vecgrad.rand(4, device=device).numpy(), a.numpy())
+    np.testing.assert_array_equal(vecgrad.randn(2, 2, device=device).numpy(), b.numpy())
+    assert np.all((a.numpy() >= 0) & (a.numpy() < 1))
+    assert isinstance(vecgrad.random_generator(), np.random.Generator)
+
+
+def test_host_conversion_and_attributes(device):
+    t = vecgrad.tensor([[1.0, 2.0, 3.0]], device=device, requires_grad=True)
+    assert t.shape == (1, 3) and t.ndim == 2 and t.numel() == 3 and len(t) == 1
+    assert t.device == get_backend(device).device and t.is_leaf and t.grad is None
+    host = t.numpy()
+    host[0, 0] = 100.0  # a copy: the tensor is unchanged
+    assert t.tolist() == [[1.0, 2.0, 3.0]]
+    assert t[0, 1].item() == 2.0
+    assert "requires_grad=True" in repr(t) and "float32" in repr(t)
+    assert [row.tolist() for row in t] == [[1.0, 2.0, 3.0]]
+    with pytest.raises(ValueError, match="item: only one-element"):
+        t.item()
+
+
+def test_to_dtype_float_double(device):
+    t = vecgrad.tensor([1.5, 2.5], device=device)
+    assert t.to(vecgrad.int64).tolist() == [1, 2]
+    if get_backend(device).supports_float64:
+        assert t.double().dtype == np.float64 and t.double().float().dtype == np.float32
+        assert t.to("float64").dtype == np.float64
+
+
+def test_in_place_updates(device):
+    p = vecgrad.tensor([1.0, 2.0], device=device, requires_grad=True)
+    buffer_before = p._buf
+    p.add_(vecgrad.tensor([1.0, 1.0], device=device), alpha=2.0)
+    np.testing.assert_allclose(p.numpy(), [3.0, 4.0])
+    p.sub_(1.0).mul_(2.0)
+    np.testing.assert_allclose(p.numpy(), [4.0, 6.0])
+    p.copy_(vecgrad.tensor([9.0, 8.0], device=device))
+    np.testing.assert_allclose(p.numpy(), [9.0, 8.0])
+    p.fill_(0.5)
+    np.testing.assert_allclose(p.numpy(), [0.5, 0.5])
+    p.zero_()
+    np.testing.assert_allclose(p.numpy(), [0.0, 0.0])
+    assert p._buf is buffer_before  # the buffer stays on the device, updated in place
+    with pytest.raises(ValueError, match=r"add_: shapes \(2,\) and \(3,\)"):
+        p.add_(vecgrad.zeros(3, device=device))
+
+
+def test_requires_grad_rules(device):
+    with pytest.raises(TypeError, match="only float32/float64 tensors can require"):
+        vecgrad.tensor([1, 2], device=device, requires_grad=True)
+    x = vecgrad.tensor([1.0], device=device, requires_grad=True)
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        (x * 2).requires_grad = False
+
+
+def test_device_strings_are_validated():
+    assert parse_device(" CPU ") == "cpu"
+    assert parse_device("opencl:0:1") == "opencl:0:1"
+    for bad in ["gpu", "cuda:0", "opencl:0", "opencl:a:b", ""]:
+        with pytest.raises(DeviceError, match="expected 'cpu', 'opencl'"):
+            parse_device(bad)
+    with pytest.raises(DeviceError, match="device must be a string"):
+        parse_device(0)
+    with pytest.raises(DeviceError, match="unknown device 'tpu'"):
+        vecgrad.zeros(2, device="tpu")
+    assert available_devices()[0] == "cpu"
+    assert get_backend("cpu") is get_backend("cpu")
+
+
+def test_default_device_is_read_at_each_call(monkeypatch):
+    monkeypatch.setenv("VECGRAD_DEVICE", "cpu")
+    assert vecgrad.zeros(1).device == "cpu"
+    monkeypatch.setenv("VECGRAD_DEVICE", "floppy")
+    with pytest.raises(DeviceError, match="floppy"):
+        vecgrad.zeros(1)
+
+
+def test_mixing_devices_is_an_error_naming_both(device):
+    if device == "cpu":
+        other = next((d for d in available_devices() if d != "cpu"), None)
+        if other is None:
+            pytest.skip("only the cpu device exists here")
+    else:
+        other = "cpu"
+    a = vecgrad.ones(2, device=device)
+    b = vecgrad.ones(2, device=other)
+    with pytest.raises(ValueError, match=r"add: tensors are on different devices \(.+ and .+\)"):
+        a + b
+    with pytest.raises(ValueError, match="matmul: tensors are on different devices"):
+        a @ b
+
+
+@pytest.mark.parametrize("data, error, message", [
+    ([[1.0, 2.0], [3.0]], ValueError, "rectangular"),
+    (["a", "b"], TypeError, "dtype <U1"),
+    ({"a": 1}, TypeError, "numbers"),
+])
+def test_bad_data_is_named(device, data, error, message):
+    with pytest.raises(error, match=message):
+        vecgrad.tensor(data, device=device)
+
+
+def test_bad_dtypes_are_named(device):
+    with pytest.raises(TypeError, match="unsupported dtype complex128"):
+        vecgrad.zeros(2, dtype=np.complex128, device=device)
+    with pytest.raises(TypeError, match="exp: input must be float32 or float64, got int64"):
+        vecgrad.tensor([1, 2], device=device).exp()
+    with pytest.raises(TypeError, match="randn: dtype must be float32 or float64"):
+        vecgrad.randn(2, dtype=vecgrad.int64, device=device)
+
+
+def test_truth_value_and_hashing(device):
+    t = vecgrad.tensor([1.0, 2.0], device=device)
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(t == t)
+    assert {t: 1}[t] == 1  # usable as a dict key (optimizers keep per-tensor state)
+    assert bool(vecgrad.tensor(1.0, device=device) == 1.0)

@@ -1,0 +1,149 @@
+"""Stateless neural-network functions (import as F), PyTorch's names and argument order.
+
+Every function validates its inputs and composes differentiable ops from vecgrad.ops;
+none has a backward of its own beyond those ops.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+from vecgrad.ops import activations, common, creation, matmul
+from vecgrad.ops import softmax as _softmax
+from vecgrad.ops.conv import avg_pool2d, conv2d, max_pool2d
+from vecgrad.ops.losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_penalty,
+    l2_penalty,
+    mse_loss,
+    nll_loss,
+)
+
+__all__ = [
+    "linear", "conv2d", "max_pool2d", "avg_pool2d", "dropout", "mse_loss",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
+    "l1_penalty", "l2_penalty", "softmax", "log_softmax", "activation",
+    "identity", "step", "sigmoid", "tanh", "arctan", "relu", "leaky_relu", "elu", "softplus",
+    "bent_identity", "soft_exponential", "sin", "cos", "sinc", "gaussian",
+]
+
+
+def linear(x, weight, bias=None):
+    """x @ weight.T + bias, with weight of shape (out_features, in_features)."""
+    out = matmul.matmul_transposed(x, weight)
+    if bias is not None:
+        if not common.is_tensor(bias) or bias.shape != (weight.shape[0],):
+            got = bias.shape if common.is_tensor(bias) else type(bias).__name__
+            raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {got}")
+        out = out + bias
+    return out
+
+
+def dropout(x, p=0.5, training=True):
+    """Zero each element with probability p and scale the rest by 1/(1-p) (training only).
+
+    The mask comes from vecgrad.random_generator(), so manual_seed makes it repeatable.
+    """
+    if not isinstance(p, numbers.Real) or not 0 <= p <= 1:
+        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p!r}")
+    common.require_float("dropout", x)
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return x * 0.0
+    keep = creation.random_generator().random(x.shape) >= p
+    mask = creation.tensor((keep / (1.0 - p)).astype(x.dtype), device=x.device)
+    return x * mask
+
+
+def softmax(x, axis=-1, *, dim=None):
+    """exp(x) / sum(exp(x)) along axis (stable)."""
+    return _softmax.softmax(x, axis, dim=dim)
+
+
+def log_softmax(x, axis=-1, *, dim=None):
+    """log(softmax(x)) along axis (stable)."""
+    return _softmax.log_softmax(x, axis, dim=dim)
+
+
+def activation(x, name, alpha=None):
+    """The catalogue activation `name` applied to x (alpha: its parameter, if any)."""
+    return activations.activation(x, name, alpha)
+
+
+# One function per catalogue name (scalargrad.functions.ACTIVATIONS).
+def identity(x):
+    """f(x) = x."""
+    return activations.activation(x, "identity")
+
+
+def step(x):
+    """1 for x >= 0 else 0 (gradient 0)."""
+    return activations.activation(x, "step")
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x))."""
+    return activations.activation(x, "sigmoid")
+
+
+def tanh(x):
+    """tanh(x)."""
+    return activations.activation(x, "tanh")
+
+
+def arctan(x):
+    """arctan(x)."""
+    return activations.activation(x, "arctan")
+
+
+def relu(x):
+    """max(0, x) (gradient 0 at 0)."""
+    return activations.activation(x, "relu")
+
+
+def leaky_relu(x, alpha=None):
+    """x for x > 0 else alpha * x (alpha defaults to 0.01)."""
+    return activations.activation(x, "leaky_relu", alpha)
+
+
+def elu(x, alpha=None):
+    """x for x > 0 else alpha * (exp(x) - 1) (alpha defaults to 1)."""
+    return activations.activation(x, "elu", alpha)
+
+
+def softplus(x):
+    """log(1 + exp(x)), computed without overflow."""
+    return activations.activation(x, "softplus")
+
+
+def bent_identity(x):
+    """(sqrt(x^2 + 1) - 1) / 2 + x."""
+    return activations.activation(x, "bent_identity")
+
+
+def soft_exponential(x, alpha=None):
+    """Lecture 002's soft exponential (alpha defaults to 0.5)."""
+    return activations.activation(x, "soft_exponential", alpha)
+
+
+def sin(x):
+    """sin(x)."""
+    return activations.activation(x, "sin")
+
+
+def cos(x):
+    """cos(x)."""
+    return activations.activation(x, "cos")
+
+
+def sinc(x):
+    """sin(x) / x with sinc(0) = 1."""
+    return activations.activation(x, "sinc")
+
+
+def gaussian(x):
+    """exp(-x^2)."""
+    return activations.activation(x, "gaussian")
