@@ -24,6 +24,7 @@ Tensor in-place methods, so parameters and optimizer state never leave an OpenCL
 from __future__ import annotations
 
 import math
+import numbers
 from abc import ABC, abstractmethod
 from typing import Any, Callable, Iterable
 
@@ -35,7 +36,7 @@ import vecgrad
 def _check_number(owner: str, name: str, value: Any, low: float, high: float | None = None,
                   high_open: bool = False) -> float:
     """`value` as a float in [low, high] (or [low, high)); a clear error otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ValueError(f"{owner}: {name} must be a finite number, got {value!r}")
     too_high = high is not None and (value >= high if high_open else value > high)
     if value < low or too_high:
@@ -124,10 +125,16 @@ class Optimizer(ABC):
         """Apply one update to `param` in place, given its (weight-decayed) gradient."""
 
     def _buffer(self, state: dict[str, Any], name: str, param):
-        """State tensor `name` for `param`, created as zeros on the parameter's device."""
-        if name not in state:
-            state[name] = vecgrad.zeros_like(param)
-        return state[name]
+        """State tensor `name` for `param`, created as zeros on the parameter's device.
+
+        If the parameter moved (Module.to) since, the state follows it.
+        """
+        buffer = state.get(name)
+        if buffer is None:
+            buffer = state[name] = vecgrad.zeros_like(param)
+        elif buffer.device != param.device or buffer.dtype != param.dtype:
+            buffer = state[name] = buffer.to(param.device).to(param.dtype)
+        return buffer
 
     # ----------------------------------------------------------------- state dicts
     def state_dict(self) -> dict[str, Any]:

@@ -158,14 +158,19 @@ def test_non_strict_load_reports_what_it_skipped():
         model.load_state_dict({"scale": np.zeros(2, np.float32)}, strict=False)
 
 
-def test_to_dtype_keeps_sharing_and_values():
+def test_to_dtype_keeps_objects_sharing_and_values():
     layer = nn.Linear(2, 2)
     model = nn.Sequential(layer, layer)
-    weights = layer.weight.numpy()
+    weight = layer.weight
+    values = weight.numpy()
+    opt = optim.SGD(model.parameters(), lr=0.5)  # built before the cast: must keep working
     model.to(vecgrad.float64)
-    assert all(p.dtype == np.float64 for p in model.parameters())
-    assert model[0].weight is model[1].weight
-    np.testing.assert_array_equal(model[0].weight.numpy(), weights.astype(np.float64))
+    assert all(p.dtype == np.float64 and p.requires_grad for p in model.parameters())
+    assert model[0].weight is model[1].weight is weight
+    np.testing.assert_array_equal(weight.numpy(), values.astype(np.float64))
+    model(vecgrad.ones((1, 2), dtype=vecgrad.float64)).sum().backward()
+    opt.step()
+    assert not np.array_equal(weight.numpy(), values)
 
 
 def test_to_device(device):

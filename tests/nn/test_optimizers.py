@@ -356,3 +356,19 @@ def test_matches_torch_optim(ours, theirs):
         reference.grad = torch.tensor(grad, dtype=torch.float64)
         ref_opt.step()
         np.testing.assert_allclose(theta.numpy(), reference.detach().numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_state_follows_a_parameter_that_changed_dtype(device):
+    from vecgrad import nn
+
+    layer = nn.Linear(3, 2, device=device)
+    opt = optim.Adam(layer.parameters(), lr=0.1)
+    x = vecgrad.ones((1, 3), device=device)
+    layer(x).sum().backward()
+    opt.step()
+    layer.to(vecgrad.float64)
+    opt.zero_grad()
+    layer(x.double()).sum().backward()
+    opt.step()
+    assert opt.state[0]["s"].dtype == np.float64 and opt.state[0]["step"] == 2
+    assert np.float32(0.5) == optim.SGD(layer.parameters(), lr=np.float32(0.5)).lr

@@ -7,6 +7,7 @@ from collections import OrderedDict
 from typing import Any
 
 import vecgrad
+from scalargrad.functions import ACTIVATIONS  # the shared catalogue of activation names
 from vecgrad.nn import functional as F
 from vecgrad.nn import init
 from vecgrad.nn.module import Module, Parameter
@@ -214,8 +215,6 @@ class Activation(Module):
 
     def __init__(self, name: str, alpha: float | None = None):
         super().__init__()
-        from scalargrad.functions import ACTIVATIONS
-
         if name not in ACTIVATIONS:
             raise ValueError(
                 f"Activation: unknown activation {name!r}; known: {sorted(ACTIVATIONS)}"

@@ -205,17 +205,16 @@ class Module:
 
     def to(self, target: str | np.dtype | type) -> Module:
         """Move every parameter to a device ("cpu", "opencl", ...) or cast it to a float
-        dtype (``vecgrad.float64``). Shared parameters stay shared. Returns self.
+        dtype (``vecgrad.float64``), in place: the Parameter objects stay the same, so an
+        optimizer built earlier keeps working. Returns self.
         """
-        moved: dict[int, Parameter] = {}
-        for module in self.modules():
-            for name, param in list(module._parameters.items()):
-                if id(param) not in moved:
-                    new = Parameter(param.detach().to(target), requires_grad=param.requires_grad)
-                    if param.grad is not None:
-                        new.grad = param.grad.to(target)
-                    moved[id(param)] = new
-                module._parameters[name] = moved[id(param)]
+        for param in self.parameters():  # shared parameters come once
+            moved = param.detach().to(target)
+            grad = None if param.grad is None else param.grad.to(target)
+            requires_grad = param.requires_grad
+            param._adopt(moved._buf, moved._backend)  # swap the storage, keep the object
+            param.requires_grad = requires_grad
+            param.grad = grad
         return self
 
     # ------------------------------------------------------------- state dicts
