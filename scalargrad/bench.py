@@ -6,10 +6,11 @@ backward, one SGD update. micrograd (0.1.0, `pip install micrograd`, not a depen
 runs the same epochs from the same weights when it is installed; the two losses are
 compared, so both engines provably did the same arithmetic.
 
-Each engine is timed with the cyclic garbage collector enabled, then disabled, in its own
-phase (the heap is collected between phases); the median epoch is reported. With gc disabled
-micrograd's graphs (reference cycles) are never freed, so its epoch does not include
-freeing them; scalargrad's epoch does (reference counting frees each graph at once).
+Each engine is timed with the cyclic garbage collector enabled and disabled, each in its
+own phase (the heap is collected between phases, so one engine's garbage is not charged
+to the other); rounds of phases repeat and the median epoch is reported. With gc
+disabled micrograd's graphs (reference cycles) are never freed, so its epoch does not
+include freeing them; scalargrad's epoch does (reference counting frees each graph).
 """
 
 from __future__ import annotations
@@ -119,11 +120,17 @@ def _phase(run: Callable[[], float], epochs: int, gc_enabled: bool) -> tuple[lis
     return seconds, losses
 
 
-def run_bench(points: int = 100, epochs: int = 5, seed: int = 0,
-              compare: bool = True) -> BenchResult:
-    """Time `epochs` epochs per engine and gc setting (after one warm-up epoch each)."""
-    if points < 1 or epochs < 1:
-        raise ValueError(f"bench needs points >= 1 and epochs >= 1, got {points} and {epochs}")
+def run_bench(points: int = 100, epochs: int = 2, seed: int = 0, compare: bool = True,
+              rounds: int = 3) -> BenchResult:
+    """Time each engine and gc setting: `rounds` rounds of `epochs` timed epochs.
+
+    A round runs every (gc setting, engine) phase once; repeating rounds spreads the
+    engines over the same stretch of time, so background load hits both alike. The
+    reported figure is the median over all rounds.
+    """
+    if points < 1 or epochs < 1 or rounds < 1:
+        raise ValueError(f"bench needs points, epochs and rounds >= 1, got {points}, "
+                         f"{epochs} and {rounds}")
     xs, ys = make_points(points, seed)
     model = MLP(2, LAYERS, activation="relu", seed=seed)
     twin = micrograd_copy(model) if compare else None
@@ -134,22 +141,28 @@ def run_bench(points: int = 100, epochs: int = 5, seed: int = 0,
     runs = {"scalargrad": lambda: scalargrad_epoch(model, xs, ys)[0]}
     if twin is not None:
         runs["micrograd"] = lambda: micrograd_epoch(twin, xs, ys)
-    timings, gap = [], 0.0
+    samples = {(name, on): [] for on in (True, False) for name in runs}
+    gap = 0.0
     was_enabled = gc.isenabled()
     try:
-        for gc_enabled in (True, False):
-            losses = {}
-            for name, run in runs.items():
-                seconds, losses[name] = _phase(run, epochs, gc_enabled)
-                median = statistics.median(seconds)
-                timings.append(Timing(name, gc_enabled, median, median / nodes, seconds))
-            if twin is not None:  # both engines ran the same epochs from the same weights
-                gap = max([gap] + [abs(a - b) / max(1.0, abs(b)) for a, b in
-                                   zip(losses["scalargrad"], losses["micrograd"])])
+        for _ in range(rounds):
+            for gc_enabled in (True, False):
+                losses = {}
+                for name, run in runs.items():
+                    seconds, losses[name] = _phase(run, epochs, gc_enabled)
+                    samples[(name, gc_enabled)].extend(seconds)
+                if twin is not None:  # both ran the same epochs from the same weights
+                    gap = max([gap] + [abs(a - b) / max(1.0, abs(b)) for a, b in
+                                       zip(losses["scalargrad"], losses["micrograd"])])
     finally:
         gc.enable() if was_enabled else gc.disable()
         gc.collect()
-    return BenchResult(points, epochs, nodes, timings, gap if twin is not None else None)
+    timings = []
+    for (name, gc_enabled), secs in samples.items():
+        median = statistics.median(secs)
+        timings.append(Timing(name, gc_enabled, median, median / nodes, secs))
+    return BenchResult(points, epochs * rounds, nodes, timings,
+                       gap if twin is not None else None)
 
 
 def report(result: BenchResult, console) -> None:

@@ -49,7 +49,10 @@ def _build_parser() -> argparse.ArgumentParser:
                                 description="One epoch of MLP(2, [16, 16, 1]): forward of "
                                             "the summed squared loss, backward, SGD update.")
     bench.add_argument("--points", type=int, default=100, help="data points (default 100)")
-    bench.add_argument("--epochs", type=int, default=5, help="timed epochs (default 5)")
+    bench.add_argument("--epochs", type=int, default=2,
+                       help="timed epochs per engine, gc setting and round (default 2)")
+    bench.add_argument("--rounds", type=int, default=3,
+                       help="rounds over all engines and gc settings (default 3)")
     bench.add_argument("--seed", type=int, default=0, help="seed for data and weights")
     bench.add_argument("--no-micrograd", action="store_true",
                        help="skip the micrograd comparison even if it is installed")
@@ -95,10 +98,11 @@ def _run_graph(args, console) -> int:
 def _run_bench(args, console) -> int:
     from scalargrad.bench import report, run_bench
 
-    if args.points < 1 or args.epochs < 1:
-        raise _UsageError(f"--points and --epochs must be >= 1, got {args.points} and "
-                          f"{args.epochs}")
-    report(run_bench(args.points, args.epochs, args.seed, not args.no_micrograd), console)
+    if min(args.points, args.epochs, args.rounds) < 1:
+        raise _UsageError(f"--points, --epochs and --rounds must be >= 1, got {args.points}, "
+                          f"{args.epochs} and {args.rounds}")
+    report(run_bench(args.points, args.epochs, args.seed, not args.no_micrograd, args.rounds),
+           console)
     return 0
 
 

@@ -29,7 +29,7 @@ from scalargrad.scalar_math import safe_exp, safe_log
 
 # Below this |x| sinc'(x) is taken from its Taylor series: the closed form
 # cos(x)/x - sin(x)/x**2 cancels catastrophically near 0.
-_SINC_SERIES_BELOW = 1e-3
+_SINC_SERIES_BELOW = 1e-2
 
 
 def _sigmoid(x: float, alpha: Optional[float] = None) -> float:
@@ -188,8 +188,9 @@ def _sinc_df(x, alpha=None):
     if math.isinf(x):
         return 0.0
     if abs(x) < _SINC_SERIES_BELOW:
-        # d/dx (1 - x^2/6 + x^4/120) = -x/3 + x^3/30
-        return -x / 3.0 + x * x * x / 30.0
+        # d/dx (1 - x^2/6 + x^4/120 - x^6/5040); the next term is below 1e-16 relative
+        x2 = x * x
+        return x * (-1.0 / 3.0 + x2 * (1.0 / 30.0 - x2 / 840.0))
     return math.cos(x) / x - math.sin(x) / (x * x)
 
 

@@ -123,6 +123,7 @@ class Value:
         return _binary(self.data * other.data, "*", self, other.data, other, self.data)
 
     def __truediv__(self, other):
+        """self / other; division by zero gives +-inf (0 / 0 gives nan), never an error."""
         other = _coerce(other)
         if other is None:
             return NotImplemented
@@ -130,7 +131,11 @@ class Value:
         return _binary(safe_div(a, b), "/", self, safe_div(1.0, b), other, safe_div(-a, b * b))
 
     def __pow__(self, other):
-        """self ** other; a number exponent is a constant (one parent), a Value is not."""
+        """self ** other; a number exponent is a constant (one parent), a Value is not.
+
+        A negative base to a non-integer power is nan, 0 ** negative is inf, and a
+        result too large for a float is +-inf (PyTorch's float semantics).
+        """
         if isinstance(other, Value):
             a, b = self.data, other.data
             out = safe_pow(a, b)
@@ -169,6 +174,7 @@ class Value:
     # ----- elementary functions ---------------------------------------------------
 
     def exp(self):
+        """e ** x; overflows to inf (never OverflowError), exp(-1e6) = 0."""
         out = safe_exp(self.data)
         return _unary(out, "exp", self, out)
 

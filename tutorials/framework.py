@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 import sys
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from rich.console import Console, Group, RenderableType
@@ -47,7 +47,7 @@ class Lesson:
     title: str
     lectures: str
     intro: str
-    steps: tuple[Step, ...] = field(default_factory=tuple)
+    steps: tuple[Step, ...]
 
     def __post_init__(self):
         if not self.steps:
@@ -137,5 +137,9 @@ def main_for(lesson: Lesson, argv: Optional[list[str]] = None) -> int:
         print(f"unknown argument(s) {' '.join(unknown)}; the only option is --no-pause",
               file=sys.stderr)
         return 2
-    run_lesson(lesson, pause=should_pause("--no-pause" in args))
+    try:
+        run_lesson(lesson, pause=should_pause("--no-pause" in args))
+    except KeyboardInterrupt:  # Ctrl-C at a prompt: leave quietly
+        print()
+        return 130
     return 0

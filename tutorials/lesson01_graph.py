@@ -14,7 +14,7 @@ from scalargrad.graph import backward_trace, topological_order
 from scalargrad.render import graph_tree
 
 from tutorials.framework import Lesson, Step, main_for
-from tutorials.views import fmt_number, table
+from tutorials.views import table
 
 
 def build_graph():

@@ -26,12 +26,13 @@ from tutorials.views import table
 
 def look_at_the_data():
     digits = load_dataset("digits")
-    images = digits.train.inputs[:6, 0]      # (6, 8, 8) grey levels 0..16
-    return {"sizes": {"train": len(digits.train), "validation": len(digits.val),
-                      "test": len(digits.test)},
-            "images": images, "labels": digits.train.targets[:6].tolist(),
-            "input_shape": digits.input_shape, "range": (float(images.min()),
-                                                         float(images.max()))}
+    images = digits.train.inputs[:4, 0]      # (4, 8, 8) grey levels
+    sizes = {"train": len(digits.train), "validation": len(digits.val),
+             "test": len(digits.test)}
+    return {"sizes": sizes, "images": images,
+            "labels": digits.train.targets[:4].tolist(),
+            "input_shape": digits.input_shape,
+            "range": (float(images.min()), float(images.max()))}
 
 
 def show_data(r):
@@ -47,11 +48,10 @@ def show_data(r):
 
 def prepare():
     digits = load_dataset("digits")
-    scaler = MinMax().fit(digits.train.inputs)   # statistics from train only
-    splits = {name: TensorDataset(scaler.transform(part.inputs), part.targets)
-              for name, part in (("train", digits.train), ("val", digits.val),
-                                 ("test", digits.test))}
-    return splits
+    scaler = MinMax().fit(digits.train.inputs)  # statistics from train only
+    parts = {"train": digits.train, "val": digits.val, "test": digits.test}
+    return {name: TensorDataset(scaler.transform(part.inputs), part.targets)
+            for name, part in parts.items()}
 
 
 def train(device, epochs, seed=0):
@@ -104,7 +104,8 @@ def train_on_opencl():
     on_cpu = train("cpu", epochs=2)
     gap = max(abs(a - b) for a, b in zip(on_device["train_loss"],
                                           on_cpu["train_loss"]))
-    return {**on_device, "opencl_missing": None, "cpu_seconds": on_cpu["seconds"],
+    return {**on_device, "opencl_missing": None,
+            "cpu_seconds": on_cpu["seconds"],
             "cpu_train_loss": on_cpu["train_loss"], "loss_gap": gap}
 
 
@@ -137,7 +138,8 @@ LESSON = Lesson(
     steps=(
         Step("The data", """
             1797 grey-level digits, split once (with a fixed seed) into training,
-            validation and test images. Each is an 8x8 array with values 0 to 16.
+            validation and test images. Each is an 8x8 array with values 0 to 16;
+            here are the first four training images.
             """, look_at_the_data, show_data),
         Step("Five epochs on the cpu", """
             A 64-64-10 network: flatten the image, one ReLU hidden layer of 64 units,

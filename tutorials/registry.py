@@ -20,6 +20,8 @@ LESSON_MODULES: dict[int, str] = {
     10: "lesson10_optimizers",
     11: "lesson11_vanishing_gradients",
     12: "lesson12_regularization",
+    13: "lesson13_convolution",
+    14: "lesson14_digits",
     15: "lesson15_ad_modes",
 }
 

@@ -13,6 +13,7 @@ import importlib
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -312,8 +313,14 @@ def run_train(args) -> int:
     started = time.perf_counter()
     settings, resume_state = _settings(args)
     _validate(settings)
+    if args.checkpoint and not Path(args.checkpoint).resolve().parent.is_dir():
+        raise UsageError(f"--checkpoint {args.checkpoint}: the folder "
+                         f"{Path(args.checkpoint).resolve().parent} does not exist")
     device = resolve_device(args.device)
-    bundle = load_dataset(settings["dataset"], args.data_dir)
+    data_dir = args.data_dir
+    if data_dir is None and resume_state is not None:
+        data_dir = resume_state["config"].get("data_dir")
+    bundle = load_dataset(settings["dataset"], data_dir)
     loss, outputs, normalizer = _prepare(settings, bundle)
     if resume_state is not None:
         normalizer = normalizer_from_state(resume_state["normalizer"])
@@ -325,7 +332,8 @@ def run_train(args) -> int:
                         settings["activation"], settings["dropout"]).to(device)
     optimizer = make_optimizer(settings["optimizer"], model.parameters(), lr)
     config = dict(settings, input_shape=list(bundle.input_shape), outputs=outputs,
-                  task=bundle.task, class_names=list(bundle.class_names))
+                  task=bundle.task, class_names=list(bundle.class_names),
+                  data_dir=None if data_dir is None else str(Path(data_dir).resolve()))
     trainer = Trainer(
         model, loss, optimizer, scheduler=make_schedule(settings["schedule"], optimizer),
         epochs=settings["epochs"], l2=settings["weight_decay"], l1=settings["l1"],
@@ -404,7 +412,8 @@ def run_evaluate(args) -> int:
     state = vecgrad.load(args.checkpoint)
     config = _checkpoint_config(state, args.checkpoint)
     device = resolve_device(args.device)
-    bundle = load_dataset(config["dataset"], args.data_dir)
+    # The folder the run was trained from, unless told otherwise.
+    bundle = load_dataset(config["dataset"], args.data_dir or config.get("data_dir"))
     normalizer = normalizer_from_state(state["normalizer"])
     _, val, test = _normalized(bundle, normalizer)
     model = build_model(config["model"], tuple(config["input_shape"]), int(config["outputs"]),

@@ -122,16 +122,17 @@ class History:
     stop_reason: str = ""
     stop_message: str = ""
 
+    SERIES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+
     def state_dict(self) -> dict:
-        keys = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")
         # None (no accuracy for regression) is stored as NaN in the float arrays.
         return {k: np.array([np.nan if v is None else v for v in getattr(self, k)],
-                            dtype=np.float64) for k in keys}
+                            dtype=np.float64) for k in self.SERIES}
 
     def load_state_dict(self, state: dict) -> None:
-        for key, values in state.items():
-            values = [None if np.isnan(v) else float(v) for v in np.asarray(values)]
-            setattr(self, key, values)
+        for key in self.SERIES:
+            values = np.asarray(state[key], dtype=np.float64).reshape(-1)
+            setattr(self, key, [None if np.isnan(v) else float(v) for v in values])
 
 
 class TrainingDiverged(RuntimeError):
@@ -407,19 +408,27 @@ class Trainer:
                    if k not in state]
         if missing:
             raise ValueError(f"trainer checkpoint lacks {', '.join(missing)}")
+        try:
+            history = History()
+            history.load_state_dict(state["history"])
+            stopping = state["early_stopping"]
+            history.best_epoch = int(stopping["best_epoch"])
+            history.best_val_loss = float(stopping["best_val_loss"])
+            bad_epochs, start_epoch = int(stopping["bad_epochs"]), int(state["epoch"])
+            rng = json.loads(state["rng"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"trainer checkpoint has a malformed entry: {exc!r}") from None
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
-        vecgrad.random_generator().bit_generator.state = json.loads(state["rng"])
-        stopping = state["early_stopping"]
-        self.history = History()
-        self.history.load_state_dict(state["history"])
-        self.history.best_epoch = int(stopping["best_epoch"])
-        self.history.best_val_loss = float(stopping["best_val_loss"])
-        self.bad_epochs = int(stopping["bad_epochs"])
+        try:
+            vecgrad.random_generator().bit_generator.state = rng
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"trainer checkpoint: unusable random generator state ({exc})") \
+                from None
+        self.history, self.bad_epochs, self.start_epoch = history, bad_epochs, start_epoch
         self.best_state = state.get("best_model")
-        self.start_epoch = int(state["epoch"])
 
     def _save_checkpoint(self, epochs_done: int) -> None:
         if self.checkpoint is not None:

@@ -138,7 +138,8 @@ class PlainView:
 
     def __call__(self, event) -> None:
         if isinstance(event, FitStart):
-            verb = "resuming at epoch %d" % (event.start_epoch + 1) if event.start_epoch else "training"
+            verb = (f"resuming at epoch {event.start_epoch + 1}" if event.start_epoch
+                    else "training")
             self.write(f"{verb}: {event.train_samples} train / {event.val_samples} val samples, "
                        f"{event.batches_per_epoch} batches per epoch, {event.parameters} "
                        f"parameters, device {event.device}")

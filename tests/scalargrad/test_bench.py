@@ -27,21 +27,21 @@ def test_epoch_is_the_summed_squared_loss_and_one_sgd_step():
 
 def test_run_bench_without_micrograd_restores_gc():
     was = gc.isenabled()
-    result = run_bench(points=3, epochs=2, compare=False)
+    result = run_bench(points=3, epochs=2, compare=False, rounds=2)
     assert gc.isenabled() == was
     assert {(t.engine, t.gc_enabled) for t in result.timings} == {
         ("scalargrad", True), ("scalargrad", False)}
-    assert all(len(t.samples) == 2 and t.epoch_s > 0 for t in result.timings)
+    assert all(len(t.samples) == 4 and t.epoch_s > 0 for t in result.timings)
     assert result.loss_gap is None and result.ratio(True) is None
 
 
 def test_run_bench_against_micrograd_does_the_same_work():
     pytest.importorskip("micrograd")
-    result = run_bench(points=3, epochs=1)
+    result = run_bench(points=3, epochs=1, rounds=1)
     assert result.loss_gap is not None and result.loss_gap < 1e-12
     assert result.ratio(True) > 0 and result.ratio(False) > 0
 
 
 def test_bad_sizes():
-    with pytest.raises(ValueError, match="points >= 1 and epochs >= 1"):
+    with pytest.raises(ValueError, match="points, epochs and rounds >= 1"):
         run_bench(points=0)

@@ -110,7 +110,7 @@ def test_hostile_expressions_are_refused_with_one_line(capsys, expression, messa
     (["graph"], "required: EXPR"),
     ([], "required: COMMAND"),
     (["frobnicate"], "invalid choice"),
-    (["bench", "--epochs", "0"], "--points and --epochs must be >= 1"),
+    (["bench", "--epochs", "0"], "--points, --epochs and --rounds must be >= 1"),
     (["bench", "--points", "many"], "invalid int value"),
 ])
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
@@ -141,7 +141,8 @@ def test_parse_assignments():
 
 
 def test_bench_runs_small_and_compares(capsys):
-    code, out, err = _run(capsys, "bench", "--points", "3", "--epochs", "1", "--no-micrograd")
+    code, out, err = _run(capsys, "bench", "--points", "3", "--epochs", "1", "--rounds", "1",
+                          "--no-micrograd")
     assert code == 0, err
     assert "scalargrad" in out and "µs / node" in out
     assert "micrograd is not installed" in out

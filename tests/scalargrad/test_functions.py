@@ -127,10 +127,12 @@ def test_derivative_matches_central_differences(name, alpha, x):
     assert entry.df(x, alpha) == pytest.approx(numeric, rel=1e-5, abs=1e-6)
 
 
-@pytest.mark.parametrize("x", [1e-9, -1e-9, 1e-4, -3e-4, 1e-3, 2e-3])
+@pytest.mark.parametrize("x", [1e-9, -1e-9, 1e-4, -3e-4, 1e-3, 2e-3, 9.9e-3, 1.01e-2, 0.05])
 def test_sinc_derivative_near_zero(x):
-    """Near 0 the closed form cancels; the series must agree with -x/3 to high accuracy."""
-    assert ACTIVATIONS["sinc"].df(x) == pytest.approx(-x / 3 + x ** 3 / 30, rel=1e-9)
+    """Near 0 the closed form cancels; compare with the Taylor series to 1e-12."""
+    series = sum((-1) ** k * 2 * k * x ** (2 * k - 1) / math.factorial(2 * k + 1)
+                 for k in range(1, 8))
+    assert ACTIVATIONS["sinc"].df(x) == pytest.approx(series, rel=1e-12)
 
 
 def test_kink_conventions():

@@ -130,9 +130,14 @@ def test_divergence_exits_with_a_message(capsys):
 
 def test_mnist_from_idx_files(capsys, tmp_path):
     write_mnist(tmp_path / "mnist", n_train=120, n_test=20)
+    path = tmp_path / "mnist.npz"
     status, metrics = run_json(capsys, "--dataset", "mnist", "--data-dir",
-                               str(tmp_path / "mnist"), "--epochs", "1", "--model", "mlp:8")
+                               str(tmp_path / "mnist"), "--epochs", "1", "--model", "mlp:8",
+                               "--checkpoint", str(path))
     assert status == 0 and metrics["test"]["samples"] == 20
+    # evaluate finds the files through the folder recorded in the checkpoint
+    assert main(["evaluate", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == metrics["test"]["accuracy"]
 
 
 def test_missing_mnist_files_are_named(capsys, tmp_path):

@@ -174,10 +174,12 @@ def _run(args):
 def test_python_m_tutorials_without_a_terminal_prints_the_menu():
     done = _run(["-m", "tutorials"])
     assert done.returncode == 0, done.stderr
+    rows = {line.split("│")[1].strip(): line for line in done.stdout.splitlines()
+            if line.count("│") >= 3 and line.split("│")[1].strip()}
+    assert sorted(int(n) for n in rows) == sorted(registry.LESSON_MODULES)
     for number in registry.LESSON_MODULES:
-        lesson = registry.load_lesson(number)
-        assert lesson.title[:30] in done.stdout.replace("\n", " ") or \
-            str(number) in done.stdout
+        title = registry.load_lesson(number).title
+        assert title[:20] in rows[str(number)]
 
 
 def test_python_m_tutorials_runs_one_lesson():

@@ -141,3 +141,58 @@ def test_lesson12_regularization(run_lesson_quietly):
     assert stopping["best_val"] == min(stopping["val"])
     assert stopping["checkpoint_epoch"] == stopping["best_epoch"]
     assert stopping["restored_val"] == pytest.approx(stopping["best_val"], abs=1e-12)
+
+
+def _correlate(image, kernel):
+    """Plain 'valid' cross-correlation, the reference for lesson 13."""
+    k = kernel.shape[0]
+    n = image.shape[0] - k + 1
+    return np.array([[np.sum(image[i:i + k, j:j + k] * kernel) for j in range(n)]
+                     for i in range(n)])
+
+
+def test_lesson13_convolution_three_ways(run_lesson_quietly):
+    (slide, cols, vec, device), text = run_lesson_quietly(13)
+    expected = _correlate(slide["image"], slide["kernel"])
+    assert slide["out"].shape == (6, 6)
+    assert np.array_equal(slide["out"], expected)
+    assert slide["out"][0].tolist() == [0, 0, 4, 4, 0, 0]  # the edge, Sobel weight 1+2+1
+    assert cols["patches_shape"] == (36, 9) and cols["same_as_sliding"]
+    assert np.allclose(vec["out"], expected, atol=1e-12)
+    assert np.allclose(vec["kernel_grad"], vec["patch_sum"], atol=1e-12)
+    assert "__kernel void im2col" in device["source"]
+    if device["reason"] is None:
+        assert device["device"].startswith("opencl")
+        assert device["max_difference"] < 1e-5
+    else:
+        assert "No OpenCL device here" in text
+
+
+def test_lesson13_and_14_continue_on_cpu_without_opencl(run_lesson_quietly, monkeypatch):
+    from tutorials import devices
+
+    monkeypatch.setattr(devices, "opencl_device", lambda: (None, "RuntimeError: none"))
+    results, text = run_lesson_quietly(13)
+    assert results[-1]["device"] == "cpu" and results[-1]["reason"] == "RuntimeError: none"
+    assert "No OpenCL device here (RuntimeError: none); the lesson continues on cpu." \
+        in " ".join(text.split())
+    results, text = run_lesson_quietly(14)
+    assert results[-1]["device"] == "cpu"
+    assert results[-1]["opencl_missing"] == "RuntimeError: none"
+    assert "trained on cpu instead" in " ".join(text.split())
+
+
+def test_lesson14_digits_train_on_cpu_and_opencl(run_lesson_quietly):
+    (data, cpu, device), _ = run_lesson_quietly(14)
+    assert data["sizes"] == {"train": 1258, "validation": 269, "test": 270}
+    assert sum(data["sizes"].values()) == 1797
+    assert data["range"][0] >= 0 and data["range"][1] <= 16
+    assert len(cpu["train_loss"]) == 5
+    assert cpu["train_loss"][-1] < cpu["train_loss"][0] / 2
+    assert cpu["test_accuracy"] > 0.8  # chance is 0.1
+    confusion = np.asarray(cpu["confusion"])
+    assert confusion.sum() == 270
+    assert np.trace(confusion) / 270 == pytest.approx(cpu["test_accuracy"])
+    if device["opencl_missing"] is None:
+        assert device["device"].startswith("opencl")
+        assert device["loss_gap"] < 1e-4

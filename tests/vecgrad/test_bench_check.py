@@ -22,7 +22,8 @@ def test_numpy_reference_step_matches_vecgrad_step(device):
         assert ours.grad is None
 
 
-def test_bench_runs_and_prints_every_workload(capsys):
+def test_bench_runs_and_prints_every_workload(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # rich wraps table cells on narrow terminals
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
     assert bench.main(parser.parse_args(["--repeats", "1", "--warmup", "0", "--no-torch"])) == 0

@@ -50,6 +50,43 @@ MATMUL_TILES = {
     "small": {"TM": 16, "TN": 16, "TK": 16, "WM": 2, "WN": 2},
 }
 
+# Which kernels (family, name) implement each primitive of vecgrad/ops/primitives.py;
+# "{op}" stands for every op name of that primitive. Movement views and host transfers
+# need no kernel of their own (they are strides, or enqueue_copy) but copy when asked
+# for a layout a view cannot give. tests/test_registry.py checks this table against
+# primitives.py and against the built programs.
+KERNELS_OF_PRIMITIVE = {
+    "unary": [("elementwise", "unary_{op}")],
+    "binary": [("elementwise", "binary_{op}")],
+    "compare": [("elementwise", "compare_{op}")],
+    "reduce": [("reduce", "reduce_{op}_mid"), ("reduce", "reduce_{op}_rows")],
+    "arg_reduce": [("reduce", "argreduce_{op}_mid")],
+    "from_numpy": [],
+    "to_numpy": [("elementwise", "copy")],
+    "full": [("elementwise", "fill")],
+    "astype": [("elementwise", "cast_to_float32"), ("elementwise", "cast_to_int64"),
+               ("elementwise", "cast_to_bool")],
+    "copy": [("elementwise", "copy")],
+    "assign": [("elementwise", "copy")],
+    "where": [("elementwise", "where_select")],
+    "activation": [("activations", "act_{name}")],
+    "activation_derivative": [("activations", "dact_{name}")],
+    "reshape": [("elementwise", "copy")],
+    "permute": [],
+    "expand": [],
+    "getitem": [("indexing", "take_flat")],
+    "index_add": [("indexing", "segment_sum"), ("elementwise", "copy")],
+    "gather": [("indexing", "take_along_axis")],
+    "scatter_add": [("indexing", "scatter_add_along_axis")],
+    "cat": [("elementwise", "copy")],
+    "matmul": [("matmul", "matmul")],
+    "im2col": [("conv2d", "im2col")],
+    "col2im": [("conv2d", "col2im")],
+    "softmax": [("softmax", "softmax_rows")],
+    "log_softmax": [("softmax", "log_softmax_rows")],
+    "synchronize": [],
+}
+
 
 def _int8(values, fill: int):
     """Pack up to 8 ints into an OpenCL int8 vector argument."""
