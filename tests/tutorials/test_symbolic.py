@@ -1,6 +1,5 @@
 """Lesson 15's tiny symbolic differentiator, against central differences."""
 
-
 import pytest
 
 from tutorials import symbolic
