@@ -1,0 +1,185 @@
+"""OpenCL figures for `vecgrad bench --device opencl`, all measured in one run:
+
+- matmul GFLOP/s at 256, 512, 1024, 2048 (float32, square) for vecgrad's matmul.cl,
+  numpy's BLAS on the host, and CLBlast on the same OpenCL device when the optional
+  `pyclblast` package is installed;
+- one SGD step of the MLP 784-1000-1000-10 (batch 100) on OpenCL, beside the numpy
+  backend (the step is vecgrad.bench's, written as a user would);
+- kernel launch overhead: a small op queued back to back (one wait at the end), and
+  the same op waited for after every launch.
+
+Run `python -m vecgrad.bench_opencl [--device opencl:0:0]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+DEFAULT_SIZES = (256, 512, 1024, 2048)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the OpenCL benchmark."""
+    parser.add_argument("--device", default="opencl", help="OpenCL device (default: opencl)")
+    parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
+                        help="square matmul sizes, comma separated (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="timed repeats per measurement; the median is shown (default: 5)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the random data")
+
+
+def _median_seconds(run, repeats: int, budget_s: float = 20.0) -> float:
+    """Median wall time of run() after one warm-up; fewer repeats if run() is slow."""
+    start = time.perf_counter()
+    run()
+    first = time.perf_counter() - start
+    repeats = max(1, min(repeats, int(budget_s / max(first, 1e-9))))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _clblast_runner(backend, a, b, n):
+    """A CLBlast sgemm on the backend's own queue, or None without pyclblast."""
+    try:
+        import pyclblast
+        import pyopencl.array as cl_array
+    except ImportError:
+        return None
+    queue = backend.runtime.queue
+    da = cl_array.to_device(queue, a)
+    db = cl_array.to_device(queue, b)
+    dc = cl_array.zeros(queue, (n, n), np.float32)
+
+    def run():
+        pyclblast.gemm(queue, n, n, n, da, db, dc, a_ld=n, b_ld=n, c_ld=n)
+        queue.finish()
+
+    return run
+
+
+def bench_matmul(backend, sizes, repeats: int, seed: int) -> list[dict]:
+    """GFLOP/s of ours, numpy and CLBlast per size (None where not measured)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for n in sizes:
+        a = rng.standard_normal((n, n)).astype(np.float32)
+        b = rng.standard_normal((n, n)).astype(np.float32)
+        da, db = backend.from_numpy(a), backend.from_numpy(b)
+        flops = 2.0 * n**3
+
+        def ours():
+            backend.matmul(da, db)
+            backend.synchronize()
+
+        got = backend.to_numpy(backend.matmul(da, db))
+        error = float(np.max(np.abs(got - a @ b)) / max(1.0, float(np.max(np.abs(a @ b)))))
+        row = {"n": n, "ours": flops / _median_seconds(ours, repeats) / 1e9,
+               "numpy": flops / _median_seconds(lambda: a @ b, repeats) / 1e9,
+               "clblast": None, "max_rel_error": error}
+        clblast = _clblast_runner(backend, a, b, n)
+        if clblast is not None:
+            row["clblast"] = flops / _median_seconds(clblast, repeats) / 1e9
+        rows.append(row)
+    return rows
+
+
+def bench_mlp_step(device: str, repeats: int, seed: int) -> dict:
+    """Seconds per MLP 784-1000-1000-10 SGD step on `device` and on the numpy backend."""
+    import vecgrad
+    from vecgrad.bench import mlp_data, vecgrad_mlp_step
+
+    x, y, params = mlp_data(seed)
+    result = {}
+    for name, dev in (("opencl", device), ("numpy", "cpu")):
+        vx = vecgrad.tensor(x, device=dev)
+        vy = vecgrad.tensor(y, device=dev)
+        v_params = [vecgrad.tensor(p, device=dev, requires_grad=True) for p in params]
+        result[name] = _median_seconds(lambda: vecgrad_mlp_step(vx, vy, v_params), repeats)
+    return result
+
+
+def bench_launch_overhead(backend, launches: int = 2000) -> dict:
+    """Microseconds per tiny `neg` kernel: queued back to back, and waited for each time."""
+    x = backend.from_numpy(np.ones(16, np.float32))
+    backend.unary("neg", x)
+    backend.synchronize()
+    start = time.perf_counter()
+    for _ in range(launches):
+        backend.unary("neg", x)
+    backend.synchronize()
+    queued = (time.perf_counter() - start) / launches
+    start = time.perf_counter()
+    for _ in range(launches // 4):
+        backend.unary("neg", x)
+        backend.synchronize()
+    waited = (time.perf_counter() - start) / (launches // 4)
+    return {"queued_us": queued * 1e6, "finish_each_us": waited * 1e6}
+
+
+def _fmt(value, digits=1):
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def main(args: argparse.Namespace) -> int:
+    """Measure and print every OpenCL figure; returns 0."""
+    import datetime
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from vecgrad.backends import get_backend
+    from vecgrad.bench import machine_line
+
+    console = Console()
+    backend = get_backend(args.device)
+    sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
+    info = backend.runtime.info
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    console.print(f"OpenCL bench on {backend.device} = {info.name} ({info.platform}, "
+                  f"{info.compute_units} compute units) - {when}", markup=False)
+    console.print(f"machine: {machine_line()}", markup=False)
+    console.print(f"matmul tiles: {backend.matmul_tiles(np.float32)}", markup=False)
+
+    table = Table(title="matmul float32, square (GFLOP/s, median)")
+    for column in ("n", "vecgrad matmul.cl", "CLBlast (same device)", "ours / CLBlast",
+                   "numpy BLAS (host)", "max rel. error"):
+        table.add_column(column, justify="right")
+    for row in bench_matmul(backend, sizes, args.repeats, args.seed):
+        ratio = None if row["clblast"] is None else row["ours"] / row["clblast"]
+        table.add_row(str(row["n"]), _fmt(row["ours"]), _fmt(row["clblast"]),
+                      _fmt(ratio, 2), _fmt(row["numpy"]), f"{row['max_rel_error']:.1e}")
+    console.print(table)
+    try:
+        import pyclblast  # noqa: F401
+    except ImportError:
+        console.print("CLBlast column empty: `pip install pyclblast` (needs the CLBlast "
+                      "library) to measure it.", markup=False)
+
+    mlp = bench_mlp_step(backend.device, args.repeats, args.seed)
+    launch = bench_launch_overhead(backend)
+    other = Table(title="training step and launch overhead (median)")
+    for column in ("measurement", "OpenCL", "reference", "ratio"):
+        other.add_column(column, justify="right")
+    other.add_row("MLP 784-1000-1000-10 SGD step, batch 100 (ms)", _fmt(mlp["opencl"] * 1e3),
+                  f"numpy backend {_fmt(mlp['numpy'] * 1e3)}",
+                  _fmt(mlp["opencl"] / mlp["numpy"], 2))
+    other.add_row("tiny kernel, queued back to back (us/launch)", _fmt(launch["queued_us"]),
+                  "-", "-")
+    other.add_row("tiny kernel + queue.finish each (us/launch)",
+                  _fmt(launch["finish_each_us"]), "-", "-")
+    console.print(other)
+    return 0
+
+
+if __name__ == "__main__":
+    _parser = argparse.ArgumentParser(prog="python -m vecgrad.bench_opencl", description=__doc__)
+    add_arguments(_parser)
+    raise SystemExit(main(_parser.parse_args()))
