@@ -32,13 +32,7 @@ __all__ = [
 
 def linear(x, weight, bias=None):
     """x @ weight.T + bias, with weight of shape (out_features, in_features)."""
-    out = matmul.matmul_transposed(x, weight)
-    if bias is not None:
-        if not common.is_tensor(bias) or bias.shape != (weight.shape[0],):
-            got = bias.shape if common.is_tensor(bias) else type(bias).__name__
-            raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {got}")
-        out = out + bias
-    return out
+    return matmul.linear(x, weight, bias)
 
 
 def dropout(x, p=0.5, training=True):

@@ -23,7 +23,8 @@ class Activation(Function):
         (x,) = ctx.saved_tensors
         name, alpha = ctx.attrs
         be = ctx.backend
-        return be.binary("mul", grad, be.activation_derivative(name, x, alpha))
+        local = be.activation_derivative(name, x, alpha)  # a fresh buffer: reuse it
+        return be.binary("mul", grad, local, out=local)
 
 
 def resolve_alpha(name: str, alpha):

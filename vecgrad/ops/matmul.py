@@ -41,6 +41,30 @@ class MatMul(Function):
         return ga, gb
 
 
+class Linear(Function):
+    """x @ w^T + b: the bias is added in place into the fresh product (one pass less)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        be = ctx.backend
+        ctx.save_for_backward(x, w)
+        out = be.matmul(x, w, False, True)
+        return be.binary("add", out, b, out=out)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w = ctx.saved_tensors
+        be = ctx.backend
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = unbroadcast(be, be.matmul(grad, w, False, False), x.shape)
+        if ctx.needs_input_grad[1]:
+            gw = unbroadcast(be, be.matmul(grad, x, True, False), w.shape)
+        if ctx.needs_input_grad[2]:
+            gb = unbroadcast(be, grad, (grad.shape[-1],))
+        return gx, gw, gb
+
+
 def _operands(op, a, b):
     a, b = common.binary_operands(op, a, b, broadcast=False)
     for t in (a, b):
@@ -78,8 +102,8 @@ def matmul(a, b):
     return out
 
 
-def matmul_transposed(x, w):
-    """x @ w^T over the last two axes (w given as (out, in), like a Linear weight)."""
+def linear(x, w, b=None):
+    """x @ w^T (+ b) over the last two axes; w is (out, in) like a Linear weight."""
     x, w = _operands("linear", x, w)
     if w.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got "
@@ -88,5 +112,12 @@ def matmul_transposed(x, w):
     if x2.shape[-1] != w.shape[1]:
         raise ValueError(f"linear: input {fmt_shape(x.shape)} has {x.shape[-1]} features but "
                          f"weight {fmt_shape(w.shape)} expects {w.shape[1]}")
-    out = MatMul.apply(x2, w, transpose_b=True)
+    if b is None:
+        out = MatMul.apply(x2, w, transpose_b=True)
+    else:
+        if not common.is_tensor(b) or b.shape != (w.shape[0],):
+            got = fmt_shape(b.shape) if common.is_tensor(b) else type(b).__name__
+            raise ValueError(f"linear: bias must have shape ({w.shape[0]},), got {got}")
+        common.check_same_device("linear", x2, b)
+        out = Linear.apply(x2, w, common.cast(b, x2.dtype))
     return movement.squeeze(out, 0) if x.ndim == 1 else out
