@@ -7,6 +7,7 @@ Errors (bad expression, missing or extra variables, bad options) print one line,
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Optional
 
@@ -25,7 +26,8 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(message)
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The `scalargrad` parser and its `graph` subparser."""
     parser = _Parser(prog="scalargrad",
                      description="A scalar autograd engine that shows its graphs.",
                      epilog=f"example: {EXAMPLE}")
@@ -56,7 +58,32 @@ def _build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=0, help="seed for data and weights")
     bench.add_argument("--no-micrograd", action="store_true",
                        help="skip the micrograd comparison even if it is installed")
-    return parser
+    return parser, graph
+
+
+def _parse(argv: list) -> argparse.Namespace:
+    """Parse the command line; `graph` options may come anywhere, also after NAME=VALUE."""
+    parser, graph = _build_parser()
+    if argv and argv[0] == "graph":
+        # A plain parse stops collecting NAME=VALUE at the first option, so
+        # `graph x --trace x=2` would reject x=2; the intermixed parse does not. It
+        # mishandles `--` (Python 3.11), which makes everything after it positional anyway.
+        rest = argv[1:]
+        args = graph.parse_args(rest) if "--" in rest else graph.parse_intermixed_args(rest)
+        args.command = "graph"
+        return args
+    return parser.parse_args(argv)
+
+
+def _usage_message(message: str) -> str:
+    """argparse's message, with a hint where an expression was taken for an option."""
+    if len(message) > 200:  # e.g. a 10,000-character expression echoed back
+        message = message[:197] + "..."
+    first = message.partition("unrecognized arguments: ")[2].split(" ")[0]
+    if first.startswith("-") and not re.fullmatch(r"--[A-Za-z][\w-]*", first):
+        message += ("; an expression that starts with '-' needs -- before it: "
+                    'scalargrad graph -- "-x*y" x=1 y=2')
+    return f"{message} (see scalargrad --help)"
 
 
 def _print_trace(root, console) -> None:
@@ -110,11 +137,10 @@ def main(argv: Optional[list] = None) -> int:
     """Entry point of the `scalargrad` command; returns the exit status."""
     from rich.console import Console
 
-    parser = _build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = _parse(sys.argv[1:] if argv is None else list(argv))
     except _UsageError as exc:
-        print(f"scalargrad: error: {exc} (see scalargrad --help)", file=sys.stderr)
+        print(f"scalargrad: error: {_usage_message(str(exc))}", file=sys.stderr)
         return 2
     except SystemExit as exc:  # --help and --version exit through argparse
         return exc.code if isinstance(exc.code, int) else 0

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import ast
 import keyword
+import math
+import unicodedata
 
 from scalargrad.functions import ACTIVATIONS
 from scalargrad.value import Value
@@ -70,10 +72,15 @@ def _number(node):
 def _check_constant(node) -> float:
     value = node.value
     if type(value) in (int, float):
+        # An int literal too large for a float raises OverflowError; a float literal
+        # such as 1e400 was already turned into inf by the parser: both are refused.
         try:
-            return float(value)
+            number = float(value)
         except OverflowError:
-            raise ExpressionError(f"number too large for a float{_where(node)}") from None
+            number = math.inf
+        if math.isinf(number):
+            raise ExpressionError(f"number too large for a float{_where(node)}")
+        return number
     kind = {str: "a string", bytes: "a bytes literal", complex: "a complex number",
             bool: "True/False", type(None): "None"}.get(type(value), "this constant")
     _refuse(node, kind)
@@ -82,16 +89,21 @@ def _check_constant(node) -> float:
 def _call_alpha(node: ast.Call, name: str):
     """Validate a call's arguments; return its alpha (or None)."""
     args = list(node.args)
+    takes_alpha = name in _WITH_ALPHA
     alpha_node = None
     for kw in node.keywords:
-        if kw.arg != "alpha" or name not in _WITH_ALPHA or alpha_node is not None:
+        if kw.arg != "alpha" or not takes_alpha:
             shown = kw.arg if kw.arg is not None else "**"
             raise ExpressionError(f"{name}() takes no argument {shown!r}{_where(node)}")
+        if alpha_node is not None:
+            raise ExpressionError(f"{name}(): alpha given twice{_where(node)}")
         alpha_node = kw.value
-    if len(args) == 2 and name in _WITH_ALPHA and alpha_node is None:
+    if len(args) == 2 and takes_alpha:
+        if alpha_node is not None:
+            raise ExpressionError(f"{name}(): alpha given twice{_where(node)}")
         alpha_node = args.pop()
     if len(args) != 1 or any(isinstance(a, ast.Starred) for a in args):
-        extra = " (and optionally alpha, a number)" if name in _WITH_ALPHA else ""
+        extra = " (and optionally alpha, a number)" if takes_alpha else ""
         raise ExpressionError(f"{name}() takes exactly one argument{extra}{_where(node)}")
     if alpha_node is None:
         return None
@@ -141,12 +153,15 @@ def parse(text: str) -> ast.Expression:
         raise ExpressionError(f"expression longer than {MAX_LENGTH} characters")
     try:
         tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as exc:
-        where = f" at column {exc.offset}" if exc.offset else ""
-        raise ExpressionError(f"malformed expression: {exc.msg}{where}") from None
-    except (ValueError, RecursionError, MemoryError) as exc:
-        reason = "nested too deeply" if not isinstance(exc, ValueError) else str(exc)
-        raise ExpressionError(f"malformed expression: {reason}") from None
+    except (SyntaxError, ValueError) as exc:
+        message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        if "integer string conversion" in message:  # Python's 4300-digit limit
+            raise ExpressionError("number too large for a float (too many digits)") from None
+        offset = getattr(exc, "offset", None)
+        where = f" at column {offset}" if offset else ""
+        raise ExpressionError(f"malformed expression: {message}{where}") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError("malformed expression: nested too deeply") from None
     stack = [tree.body]
     while stack:
         stack.extend(_children(stack.pop()))
@@ -230,11 +245,16 @@ def _apply(node, done: dict, inputs: dict) -> Value:
 
 
 def parse_assignments(items) -> dict:
-    """['x=-2', 'y=5'] -> {'x': -2.0, 'y': 5.0}, with one-line errors for bad items."""
+    """['x=-2', 'y=5'] -> {'x': -2.0, 'y': 5.0}, with one-line errors for bad items.
+
+    Names are NFKC-normalised as Python's parser does with the expression's names (so
+    a full-width ｘ matches x). `inf`, `-inf` and `nan` are accepted as written; a
+    number that overflows a float (x=1e309) is refused like a literal in the expression.
+    """
     values = {}
     for item in items:
         name, sep, text = item.partition("=")
-        name, text = name.strip(), text.strip()
+        name, text = unicodedata.normalize("NFKC", name.strip()), text.strip()
         if not sep:
             raise ExpressionError(f"expected NAME=NUMBER, got {item!r}")
         if not name.isidentifier() or keyword.iskeyword(name):
@@ -244,7 +264,11 @@ def parse_assignments(items) -> dict:
         if name in values:
             raise ExpressionError(f"variable {name} given twice")
         try:
-            values[name] = float(text)
+            number = float(text)
         except ValueError:
             raise ExpressionError(f"value of {name} is not a number: {text!r}") from None
+        if math.isinf(number) and text.lstrip("+-").lower() not in ("inf", "infinity"):
+            raise ExpressionError(f"value of {name} is too large for a float: {text!r} "
+                                  f"(write inf for infinity)")
+        values[name] = number
     return values

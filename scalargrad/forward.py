@@ -9,12 +9,12 @@ activation catalogue (functions.py), so the two modes can check each other.
 
 from __future__ import annotations
 
-import math
 from numbers import Real
 from typing import Callable, Optional, Sequence
 
-from scalargrad.functions import ACTIVATIONS
+from scalargrad.functions import ActivationMethods, resolve
 from scalargrad.scalar_math import (
+    abs_slope,
     pow_dbase,
     pow_dexponent,
     safe_div,
@@ -31,7 +31,7 @@ def _real(x, what: str) -> float:
     return float(x)
 
 
-class Dual:
+class Dual(ActivationMethods):
     """value + tangent * eps with eps^2 = 0."""
 
     __slots__ = ("value", "tangent")
@@ -127,66 +127,19 @@ class Dual:
 
     def abs(self):
         x = self.value
-        sign = 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0 if x == 0.0 else math.nan)
-        return self._unary(abs(x), sign)
+        return self._unary(abs(x), abs_slope(x))
 
     def __abs__(self):
         return self.abs()
 
     def activation(self, name: str, alpha: Optional[float] = None):
-        """Apply the catalogue activation `name` (same math as Value.activation)."""
-        entry = ACTIVATIONS.get(name)
-        if entry is None:
-            raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
-        if alpha is not None and entry.default_alpha is None:
-            raise TypeError(f"activation {name!r} takes no alpha parameter")
+        """Apply the catalogue activation `name` (same math and checks as Value's).
+
+        One method per catalogue name comes from ActivationMethods and calls this.
+        """
+        entry, alpha = resolve(name, alpha)
         x = self.value
         return self._unary(entry.f(x, alpha), entry.df(x, alpha))
-
-    def identity(self):
-        return self.activation("identity")
-
-    def step(self):
-        return self.activation("step")
-
-    def sigmoid(self):
-        return self.activation("sigmoid")
-
-    def tanh(self):
-        return self.activation("tanh")
-
-    def arctan(self):
-        return self.activation("arctan")
-
-    def relu(self):
-        return self.activation("relu")
-
-    def leaky_relu(self, alpha: float = 0.01):
-        return self.activation("leaky_relu", alpha)
-
-    def elu(self, alpha: float = 1.0):
-        return self.activation("elu", alpha)
-
-    def softplus(self):
-        return self.activation("softplus")
-
-    def bent_identity(self):
-        return self.activation("bent_identity")
-
-    def soft_exponential(self, alpha: float = 0.5):
-        return self.activation("soft_exponential", alpha)
-
-    def sin(self):
-        return self.activation("sin")
-
-    def cos(self):
-        return self.activation("cos")
-
-    def sinc(self):
-        return self.activation("sinc")
-
-    def gaussian(self):
-        return self.activation("gaussian")
 
 
 def _chain(local: float, tangent: float) -> float:

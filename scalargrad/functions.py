@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from numbers import Real
 from typing import Callable, Optional
 
 from scalargrad.scalar_math import safe_exp, safe_log
@@ -199,9 +200,10 @@ def _gaussian(x, alpha=None):
 
 
 def _gaussian_df(x, alpha=None):
-    if math.isinf(x):
+    e = math.exp(-x * x)
+    if e == 0.0:  # |x| > 27: the limit 0, where -2x alone may overflow (inf * 0 = nan)
         return 0.0
-    return -2.0 * x * math.exp(-x * x)
+    return -2.0 * x * e
 
 
 @dataclass(frozen=True)
@@ -259,8 +261,86 @@ ACTIVATIONS: dict[str, Activation] = dict(
 
 def activation(name: str) -> Activation:
     """Look up a catalogue entry by name, with an error that lists the known names."""
-    try:
-        return ACTIVATIONS[name]
-    except KeyError:
+    entry = ACTIVATIONS.get(name) if isinstance(name, str) else None
+    if entry is None:
         known = ", ".join(ACTIVATIONS)
-        raise ValueError(f"unknown activation {name!r}; known: {known}") from None
+        raise ValueError(f"unknown activation {name!r}; known: {known}")
+    return entry
+
+
+def resolve(name: str, alpha=None) -> tuple[Activation, Optional[float]]:
+    """The entry for `name` and its alpha as a float (None: the entry's default).
+
+    The one place where both engines validate an activation call: an unknown name is a
+    ValueError, an alpha for an activation without one or a non-number is a TypeError.
+    """
+    entry = activation(name)
+    if alpha is None:
+        return entry, None
+    if entry.default_alpha is None:
+        raise TypeError(f"activation {name!r} takes no alpha parameter")
+    if isinstance(alpha, bool) or not isinstance(alpha, Real):
+        raise TypeError(f"{name} alpha needs a real number, got {type(alpha).__name__}: {alpha!r}")
+    return entry, float(alpha)
+
+
+class ActivationMethods:
+    """One method per catalogue name, for a class that defines `activation(name, alpha)`.
+
+    Value (reverse mode) and Dual (forward mode) both inherit these, so the two engines
+    offer the same methods, and a new catalogue entry gets its method here, once.
+    """
+
+    __slots__ = ()  # keeps Value and Dual free of a per-instance __dict__
+
+    def identity(self):
+        return self.activation("identity")
+
+    def step(self):
+        """1 for x >= 0 else 0; its derivative is taken as 0 everywhere (lecture 002)."""
+        return self.activation("step")
+
+    def sigmoid(self):
+        return self.activation("sigmoid")
+
+    def tanh(self):
+        return self.activation("tanh")
+
+    def arctan(self):
+        return self.activation("arctan")
+
+    def relu(self):
+        """max(0, x); relu'(0) = 0 (PyTorch)."""
+        return self.activation("relu")
+
+    def leaky_relu(self, alpha: float = 0.01):
+        """x for x > 0 else alpha * x; derivative at 0 is alpha."""
+        return self.activation("leaky_relu", alpha)
+
+    def elu(self, alpha: float = 1.0):
+        """x for x > 0 else alpha * (exp(x) - 1); derivative at 0 is alpha."""
+        return self.activation("elu", alpha)
+
+    def softplus(self):
+        return self.activation("softplus")
+
+    def bent_identity(self):
+        return self.activation("bent_identity")
+
+    def soft_exponential(self, alpha: float = 0.5):
+        """Lecture 002's soft exponential for alpha < 0, = 0, > 0."""
+        return self.activation("soft_exponential", alpha)
+
+    def sin(self):
+        return self.activation("sin")
+
+    def cos(self):
+        return self.activation("cos")
+
+    def sinc(self):
+        """sin(x)/x with sinc(0) = 1 and sinc'(0) = 0."""
+        return self.activation("sinc")
+
+    def gaussian(self):
+        """exp(-x^2)."""
+        return self.activation("gaussian")

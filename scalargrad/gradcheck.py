@@ -23,8 +23,9 @@ def numerical_grad(f: Callable[..., object], values: Sequence[Value], eps: float
     `.data` is moved by +-h with h = eps * max(1, |v.data|) (a relative step keeps the
     difference meaningful for large inputs) and restored afterwards, even on error.
     """
-    if not (isinstance(eps, float) or isinstance(eps, int)) or not eps > 0:
-        raise ValueError(f"numerical_grad: eps must be a positive number, got {eps!r}")
+    valid = type(eps) in (int, float) and 0 < eps < math.inf  # bool, nan, inf: no
+    if not valid:
+        raise ValueError(f"numerical_grad: eps must be a positive finite number, got {eps!r}")
     values = list(values)
     for i, v in enumerate(values):
         if not isinstance(v, Value):

@@ -51,6 +51,15 @@ def safe_div(a: float, b: float) -> float:
     return math.copysign(math.inf, a) * math.copysign(1.0, b)
 
 
+def abs_slope(x: float) -> float:
+    """d|x|/dx: -1 or 1, and 0 at x = 0 (PyTorch's sign convention); nan stays nan."""
+    if x > 0.0:
+        return 1.0
+    if x < 0.0:
+        return -1.0
+    return 0.0 if x == 0.0 else math.nan
+
+
 def _is_odd_integer(b: float) -> bool:
     return b == math.floor(b) and abs(b) < 2.0**53 and int(b) % 2 == 1
 

@@ -26,8 +26,9 @@ from numbers import Real
 from typing import Optional
 
 from scalargrad import graph
-from scalargrad.functions import ACTIVATIONS
+from scalargrad.functions import ActivationMethods, resolve
 from scalargrad.scalar_math import (
+    abs_slope,
     pow_dbase,
     pow_dexponent,
     safe_div,
@@ -48,12 +49,13 @@ def _as_float(data, what: str) -> float:
         raise ValueError(f"{what}: {data!r} is too large for a float") from None
 
 
-class Value:
+class Value(ActivationMethods):
     """A scalar node of a computation graph.
 
     `.data` (float), `.grad` (float, accumulated by backward), `.parents` (tuple),
     `.op` (name of the op that made it, "" for inputs), `.label` (optional name for
     display). Values compare and hash by identity, so graph walks can keep them in sets.
+    Every catalogue activation is a method (inherited from ActivationMethods).
     """
 
     # At most two parents (every op is unary or binary), kept in two slots instead of
@@ -191,8 +193,7 @@ class Value:
     def abs(self):
         """|x|, with abs'(0) = 0 (PyTorch's sign convention)."""
         x = self.data
-        sign = 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0 if x == 0.0 else math.nan)
-        return _unary(abs(x), "abs", self, sign)
+        return _unary(abs(x), "abs", self, abs_slope(x))
 
     def __abs__(self):
         return self.abs()
@@ -200,17 +201,17 @@ class Value:
     # ----- the activation catalogue (functions.py holds the math) -----------------
 
     def activation(self, name: str, alpha: Optional[float] = None):
-        """Apply the catalogue activation `name` (alpha: its parameter, if it has one)."""
-        entry = ACTIVATIONS.get(name)
-        if entry is None:
-            raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
-        if alpha is not None:
-            if entry.default_alpha is None:
-                raise TypeError(f"activation {name!r} takes no alpha parameter")
-            alpha = _as_float(alpha, f"{name} alpha")
+        """Apply the catalogue activation `name` (alpha: its parameter, if it has one).
+
+        One method per catalogue name (`v.sigmoid()`, `v.leaky_relu(alpha=0.1)`, ...)
+        comes from ActivationMethods and calls this.
+        """
+        entry, alpha = resolve(name, alpha)
         x = self.data
         return _unary(entry.f(x, alpha), name, self, entry.df(x, alpha))
 
+    # relu and tanh skip the catalogue lookup: they are the hot activations of an MLP.
+    # The tests check that they agree with the catalogue exactly.
     def relu(self):
         """max(0, x); relu'(0) = 0 (PyTorch)."""
         x = self.data
@@ -223,51 +224,6 @@ class Value:
     def tanh(self):
         t = math.tanh(self.data)
         return _unary(t, "tanh", self, 1.0 - t * t)
-
-    def sigmoid(self):
-        return self.activation("sigmoid")
-
-    def identity(self):
-        return self.activation("identity")
-
-    def step(self):
-        """1 for x >= 0 else 0; its derivative is taken as 0 everywhere (lecture 002)."""
-        return self.activation("step")
-
-    def arctan(self):
-        return self.activation("arctan")
-
-    def leaky_relu(self, alpha: float = 0.01):
-        """x for x > 0 else alpha * x; derivative at 0 is alpha."""
-        return self.activation("leaky_relu", alpha)
-
-    def elu(self, alpha: float = 1.0):
-        """x for x > 0 else alpha * (exp(x) - 1); derivative at 0 is alpha."""
-        return self.activation("elu", alpha)
-
-    def softplus(self):
-        return self.activation("softplus")
-
-    def bent_identity(self):
-        return self.activation("bent_identity")
-
-    def soft_exponential(self, alpha: float = 0.5):
-        """Lecture 002's soft exponential for alpha < 0, = 0, > 0."""
-        return self.activation("soft_exponential", alpha)
-
-    def sin(self):
-        return self.activation("sin")
-
-    def cos(self):
-        return self.activation("cos")
-
-    def sinc(self):
-        """sin(x)/x with sinc(0) = 1 and sinc'(0) = 0."""
-        return self.activation("sinc")
-
-    def gaussian(self):
-        """exp(-x^2)."""
-        return self.activation("gaussian")
 
     # ----- gradients --------------------------------------------------------------
 

@@ -168,12 +168,24 @@ def save(state: Any, path: str | os.PathLike) -> None:
             np.savez(stream, **members)
             stream.flush()
             os.fsync(stream.fileno())
+        # mkstemp makes the file private (0600); give it the mode a plain open() would.
+        os.chmod(temp_path, _file_mode(target))
         os.replace(temp_path, target)
     except BaseException:
         # The old checkpoint (if any) is untouched; only the partial temp file goes away.
         if os.path.exists(temp_path):
             os.unlink(temp_path)
         raise
+
+
+def _file_mode(target: str) -> int:
+    """The permission bits for `target`: the old file's, else 0666 minus the umask."""
+    try:
+        return os.stat(target).st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 # --------------------------------------------------------------------------------- load

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -46,6 +47,13 @@ class UsageError(ValueError):
     """A flag combination or value that cannot work; printed without a traceback."""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line (no usage dump) and exits 2."""
+
+    def error(self, message):
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 # ------------------------------------------------------------------------- models
 def build_model(spec: str, input_shape, outputs: int, activation: str = "relu",
                 dropout: float = 0.0):
@@ -54,11 +62,12 @@ def build_model(spec: str, input_shape, outputs: int, activation: str = "relu",
     count, then a 64-unit hidden layer). Dropout follows every hidden activation."""
     from vecgrad import nn
 
-    kind, _, sizes_text = spec.partition(":")
+    kind, colon, sizes_text = spec.partition(":")
     try:
-        sizes = [int(s) for s in sizes_text.split(",") if s.strip()] if sizes_text else []
+        sizes = [int(s) for s in sizes_text.split(",")] if colon else []
     except ValueError:
-        raise UsageError(f"--model {spec!r}: sizes must be integers, e.g. mlp:128,64") from None
+        raise UsageError(f"--model {spec!r}: sizes must be integers, e.g. mlp:128,64 or "
+                         "cnn:16,32") from None
     if any(s < 1 for s in sizes):
         raise UsageError(f"--model {spec!r}: sizes must be positive")
 
@@ -197,7 +206,7 @@ def _add_output_arguments(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The `vecgrad` argument parser (delegated commands parse their own flags)."""
-    parser = argparse.ArgumentParser(prog="vecgrad", description="Train and inspect "
+    parser = OneLineParser(prog="vecgrad", description="Train and inspect "
                                      "networks with the vecgrad autograd engine.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     train = sub.add_parser("train", help="train a network (defaults: digits MLP, >= 97%%)")
@@ -246,6 +255,11 @@ def _settings(args) -> tuple[dict, dict | None]:
     settings["epochs"] = given["epochs"] if given["epochs"] is not None else config["epochs"]
     settings["patience"] = (given["patience"] if given["patience"] is not None
                             else config["patience"])
+    done = state.get("epoch")
+    if isinstance(done, int) and settings["epochs"] <= done:
+        raise UsageError(f"--resume {args.resume}: the checkpoint has already trained {done} "
+                         f"epochs of {settings['epochs']}; pass --epochs N with N > {done} to "
+                         "train further")
     return settings, state
 
 
@@ -269,9 +283,13 @@ def _validate(s: dict) -> None:
          + ", ".join(ACTIVATIONS)),
         (s["batch_size"] >= 1, f"--batch-size must be >= 1, got {s['batch_size']}"),
         (s["epochs"] >= 1, f"--epochs must be >= 1, got {s['epochs']}"),
-        (s["lr"] is None or s["lr"] > 0, f"--lr must be > 0, got {s['lr']}"),
-        (s["weight_decay"] >= 0, f"--weight-decay must be >= 0, got {s['weight_decay']}"),
-        (s["l1"] >= 0, f"--l1 must be >= 0, got {s['l1']}"),
+        (s["lr"] is None or (s["lr"] > 0 and math.isfinite(s["lr"])),
+         f"--lr must be a finite number > 0, got {s['lr']}"),
+        (s["weight_decay"] >= 0 and math.isfinite(s["weight_decay"]),
+         f"--weight-decay must be a finite number >= 0, got {s['weight_decay']}"),
+        (s["l1"] >= 0 and math.isfinite(s["l1"]),
+         f"--l1 must be a finite number >= 0, got {s['l1']}"),
+        (s["seed"] >= 0, f"--seed must be >= 0, got {s['seed']}"),
         (0 <= s["dropout"] < 1, f"--dropout must be in [0, 1), got {s['dropout']}"),
         (s["patience"] >= 0, f"--patience must be >= 0, got {s['patience']}"),
     ]
@@ -452,9 +470,13 @@ def _run_delegated(name: str, argv: list[str]) -> int:
         print(f"vecgrad {name}: not available in this installation ({module_name} is "
               "missing)", file=sys.stderr)
         return EXIT_ERROR
-    parser = argparse.ArgumentParser(prog=f"vecgrad {name}", description=text)
+    parser = OneLineParser(prog=f"vecgrad {name}", description=text)
     module.add_arguments(parser)
-    return int(module.main(parser.parse_args(argv)) or 0)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return int(module.main(args) or 0)
 
 
 def main(argv=None) -> int:
@@ -463,7 +485,10 @@ def main(argv=None) -> int:
     if argv and argv[0] in DELEGATED:
         return _run_delegated(argv[0], argv[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a bad flag (2, already explained)
+        return int(exc.code or 0)
     if args.command is None:
         parser.print_help()
         return EXIT_ERROR

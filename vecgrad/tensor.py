@@ -227,7 +227,9 @@ class Tensor:
             if gradient.shape != self.shape:
                 raise ValueError(f"backward: gradient shape {gradient.shape} does not match "
                                  f"the output shape {self.shape}")
-            grad_buf = self._backend.astype(gradient._buf, self.dtype)
+            grad_buf = gradient._buf
+            if gradient.dtype != self.dtype:
+                grad_buf = self._backend.astype(grad_buf, self.dtype)
         autograd.run_backward(self, grad_buf, retain_graph)
 
     def _accumulate_grad(self, buf, owned):
@@ -240,8 +242,11 @@ class Tensor:
     # ------------------------------------------------------------ device and dtype
     def to(self, target) -> "Tensor":
         """Move to a device ("cpu", "opencl", ...) or convert to a dtype."""
-        if isinstance(target, str) and target.split(":")[0].strip().lower() in ("cpu", "opencl"):
-            return _to_device(self, target)
+        if isinstance(target, str):
+            try:
+                np.dtype(target)
+            except TypeError:  # not a dtype name, so a device string (validated there)
+                return _to_device(self, target)
         return common.cast(self, creation.resolve_dtype(target, "to"))
 
     def float(self) -> "Tensor":

@@ -1,9 +1,12 @@
-"""Trainer: the training loop, early stopping, checkpoints, metrics, and its events.
+"""Trainer: the training loop, early stopping, checkpoints, metrics, NaN diagnosis.
 
-The Trainer never prints. It emits the event dataclasses below to every subscribed
-view (any callable taking one event); vecgrad.ui renders them. Early stopping follows
-lecture 000: keep a checkpoint of the best validation loss, stop after `patience`
-epochs without a new minimum, and restore the best weights at the end.
+The Trainer never prints. It emits the events of vecgrad.training_events to every
+subscribed view (any callable taking one event); vecgrad.ui renders them. Early
+stopping follows lecture 000: keep a checkpoint of the best validation loss, stop
+after `patience` epochs without a new minimum, and restore the best weights at the end.
+
+The events, the named losses and the layer hooks live in their own modules
+(training_events, training_losses, layer_watch); their names are re-exported here.
 """
 
 from __future__ import annotations
@@ -11,253 +14,22 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 import vecgrad
 from vecgrad.data import DataLoader, Dataset
-from vecgrad.nn import functional as F
+from vecgrad.layer_watch import LayerWatch
+from vecgrad.training_events import (BatchEnd, EpochEnd, EpochStart, EvalEnd, FitEnd,
+                                     FitStart, History, LayerStat, LayerStats,
+                                     TrainingDiverged)
+from vecgrad.training_losses import LOSSES, Loss, get_loss
 
 CHECKPOINT_FORMAT = "vecgrad-trainer"
 CHECKPOINT_VERSION = 1
 
 
-# ------------------------------------------------------------------------ events
-@dataclass(frozen=True)
-class FitStart:
-    """Training begins (or resumes at `start_epoch`, counted from 0)."""
-    epochs: int
-    start_epoch: int
-    batches_per_epoch: int
-    train_samples: int
-    val_samples: int
-    device: str
-    parameters: int
-    model: str
-
-
-@dataclass(frozen=True)
-class EpochStart:
-    epoch: int  # 1-based
-    epochs: int
-    batches: int
-    lr: float
-
-
-@dataclass(frozen=True)
-class BatchEnd:
-    epoch: int
-    batch: int  # 1-based
-    batches: int
-    loss: float
-    samples: int  # samples in this batch
-    seconds: float  # since the epoch started
-
-
-@dataclass(frozen=True)
-class LayerStat:
-    """One module's forward output statistics and its parameters' gradient norm."""
-    name: str
-    kind: str
-    mean: float | None
-    std: float | None
-    dead_fraction: float | None  # ReLU units that were zero for every sample
-    grad_norm: float | None
-
-
-@dataclass(frozen=True)
-class LayerStats:
-    epoch: int
-    layers: tuple
-
-
-@dataclass(frozen=True)
-class EpochEnd:
-    epoch: int
-    epochs: int
-    train_loss: float
-    train_accuracy: float | None
-    val_loss: float
-    val_accuracy: float | None
-    lr: float
-    seconds: float
-    improved: bool
-    best_epoch: int
-
-
-@dataclass(frozen=True)
-class FitEnd:
-    """reason: completed, early_stop, interrupted or diverged."""
-    reason: str
-    epochs_run: int
-    best_epoch: int
-    best_val_loss: float
-    message: str
-    history: "History"
-
-
-@dataclass(frozen=True)
-class EvalEnd:
-    split: str
-    loss: float
-    accuracy: float | None
-    samples: int
-    confusion: np.ndarray | None
-    class_names: tuple
-
-
-@dataclass
-class History:
-    """Per-epoch metrics of one fit (resumed fits continue the same lists)."""
-    train_loss: list = field(default_factory=list)
-    train_accuracy: list = field(default_factory=list)
-    val_loss: list = field(default_factory=list)
-    val_accuracy: list = field(default_factory=list)
-    lr: list = field(default_factory=list)
-    seconds: list = field(default_factory=list)
-    best_epoch: int = 0
-    best_val_loss: float = math.inf
-    stop_reason: str = ""
-    stop_message: str = ""
-
-    SERIES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")
-
-    def state_dict(self) -> dict:
-        # None (no accuracy for regression) is stored as NaN in the float arrays.
-        return {k: np.array([np.nan if v is None else v for v in getattr(self, k)],
-                            dtype=np.float64) for k in self.SERIES}
-
-    def load_state_dict(self, state: dict) -> None:
-        for key in self.SERIES:
-            values = np.asarray(state[key], dtype=np.float64).reshape(-1)
-            setattr(self, key, [None if np.isnan(v) else float(v) for v in values])
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss or gradient became NaN/inf; the message names where and the likely cause."""
-
-    def __init__(self, message: str, history: History):
-        super().__init__(message)
-        self.history = history
-
-
-# ------------------------------------------------------------------------ losses
-@dataclass(frozen=True)
-class Loss:
-    """A named loss: `fn(outputs, targets) -> scalar Tensor`, and how outputs become labels.
-
-    Whether a task is classification is read from the targets: int64 labels get
-    accuracy and a confusion matrix, float targets (regression) do not.
-    """
-    name: str
-    fn: Callable
-    outputs_per_class: bool = True  # False: one logit for two classes (bce)
-
-    def __call__(self, outputs, targets):
-        return self.fn(outputs, targets)
-
-    def predict(self, outputs: np.ndarray) -> np.ndarray:
-        if not self.outputs_per_class:
-            return (outputs.reshape(len(outputs), -1)[:, 0] > 0).astype(np.int64)
-        return outputs.reshape(len(outputs), -1).argmax(axis=1)
-
-
-def _one_hot(labels, classes: int, like):
-    host = labels.numpy().astype(np.int64)
-    if host.size and (host.min() < 0 or host.max() >= classes):
-        raise ValueError(f"labels must lie in 0..{classes - 1}, found {host.min()}..{host.max()}")
-    onehot = np.zeros((len(host), classes), dtype=np.float32)
-    onehot[np.arange(len(host)), host] = 1.0
-    return vecgrad.tensor(onehot, dtype=like.dtype, device=like.device)
-
-
-def _mse(outputs, targets):
-    if targets.dtype == np.int64:  # classification with MSE (lecture 002): softmax vs one-hot
-        return F.mse_loss(outputs.softmax(axis=-1), _one_hot(targets, outputs.shape[-1], outputs))
-    return F.mse_loss(outputs, targets.reshape(outputs.shape))
-
-
-def _bce(outputs, targets):
-    logits = outputs.reshape((outputs.shape[0],))
-    return F.binary_cross_entropy_with_logits(logits, targets.to(outputs.dtype))
-
-
-LOSSES = {
-    "cross_entropy": Loss("cross_entropy", lambda out, y: F.cross_entropy(out, y)),
-    "mse": Loss("mse", _mse),
-    "bce": Loss("bce", _bce, outputs_per_class=False),
-}
-
-
-def get_loss(loss) -> Loss:
-    """A Loss by name (cross_entropy, mse, bce), or wrap a callable(outputs, targets)."""
-    if isinstance(loss, Loss):
-        return loss
-    if isinstance(loss, str):
-        if loss not in LOSSES:
-            raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
-        return LOSSES[loss]
-    if callable(loss):
-        return Loss(getattr(loss, "__name__", "loss"), loss)
-    raise TypeError(f"loss must be a name or a callable, got {type(loss).__name__}")
-
-
-# ------------------------------------------------------------------- layer watch
-def _activation_name(module) -> str:
-    """`relu` for an activation module, else the class name (`Linear`)."""
-    name = getattr(module, "name", None)
-    return name if isinstance(name, str) else type(module).__name__
-
-
-class LayerWatch:
-    """Forward hooks on every leaf module: output stats when asked, NaN origin always.
-
-    Hooks are cheap unless `recording` is on (one batch per epoch) or a divergence is
-    being diagnosed; they only read outputs, never change them.
-    """
-
-    def __init__(self, model):
-        self.recording = False
-        self.diagnosing = False
-        self.stats: dict[str, tuple] = {}
-        self.first_nonfinite: str | None = None
-        self.order: list[str] = []  # the layers the stats panel shows
-        self.handles = []
-        leaves = [(name or type(module).__name__, module) for name, module
-                  in model.named_modules() if not list(module.children())]
-        for name, module in leaves:
-            # Layers with weights and activations say something; Flatten/Dropout do not.
-            shown = bool(list(module.parameters())) or isinstance(getattr(module, "name", None),
-                                                                   str)
-            if shown:
-                self.order.append(name)
-            self.handles.append(module.register_forward_hook(self._hook(name, shown)))
-
-    def _hook(self, name: str, shown: bool):
-        def hook(module, inputs, output):
-            if not (self.recording or self.diagnosing):
-                return None
-            values = output.numpy()
-            if self.diagnosing and self.first_nonfinite is None and not np.all(np.isfinite(values)):
-                self.first_nonfinite = f"{name} ({type(module).__name__})"
-            if self.recording and shown:
-                kind = _activation_name(module)
-                dead = None
-                if kind in ("relu", "step") and values.ndim >= 2:
-                    dead = float(np.mean(np.all(values.reshape(len(values), -1) <= 0, axis=0)))
-                self.stats[name] = (kind, float(values.mean()),
-                                    float(values.std()), dead)
-            return None
-        return hook
-
-    def remove(self) -> None:
-        for handle in self.handles:
-            handle.remove()
-
-
-# ------------------------------------------------------------------------ trainer
 class Trainer:
     """Fit a model with mini-batch gradient descent, early stopping and checkpoints.
 
@@ -327,9 +99,8 @@ class Trainer:
         if isinstance(data, DataLoader):
             return data
         if isinstance(data, Dataset):
-            device = next(iter(self.model.parameters())).device
             return DataLoader(data, self.batch_size, shuffle=shuffle, seed=self.seed,
-                              device=device)
+                              device=self._device())
         raise TypeError(f"Trainer: expected a Dataset or DataLoader, got {type(data).__name__}")
 
     def _penalty(self):
@@ -449,31 +220,28 @@ class Trainer:
             raise ValueError("Trainer.fit: no optimizer was given (Trainer(model, loss, "
                              "optimizer=vecgrad.optim.Adam(model.parameters())))")
         train_loader, val_loader = self._loader(train, True), self._loader(val, False)
-        params = list(self.model.parameters())
         self.emit(FitStart(self.epochs, self.start_epoch, len(train_loader),
                            len(train_loader.dataset), len(val_loader.dataset), self._device(),
-                           sum(p.numel() for p in params), repr(self.model)))
+                           count_parameters(self.model), repr(self.model)))
         watch = LayerWatch(self.model)
         reason, message = "completed", ""
         epoch = self.start_epoch
         # Overflow is detected and explained below; numpy's warnings would only add noise.
-        errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")
-        errstate.__enter__()
         try:
-            while epoch < self.epochs:
-                if self.patience is not None and self.bad_epochs >= self.patience:
-                    reason = "early_stop"
-                    message = (f"no new best validation loss for {self.patience} epochs; "
-                               f"best was epoch {self.history.best_epoch}")
-                    break
-                self._train_epoch(epoch, train_loader, val_loader, watch)
-                epoch += 1
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                while epoch < self.epochs:
+                    if self.patience is not None and self.bad_epochs >= self.patience:
+                        reason = "early_stop"
+                        message = (f"no new best validation loss for {self.patience} epochs; "
+                                   f"best was epoch {self.history.best_epoch}")
+                        break
+                    self._train_epoch(epoch, train_loader, val_loader, watch)
+                    epoch += 1
         except KeyboardInterrupt:
             reason, message = "interrupted", "stopped by Ctrl-C"
         except TrainingDiverged as exc:
             reason, message = "diverged", str(exc)
         finally:
-            errstate.__exit__(None, None, None)
             watch.remove()
         self._restore_best()
         self.history.stop_reason, self.history.stop_message = reason, message
@@ -538,7 +306,7 @@ class Trainer:
         self.emit(EpochEnd(epoch + 1, self.epochs, total / count, h.train_accuracy[-1],
                            result.loss, result.accuracy, lr, seconds, improved, h.best_epoch))
         if self.layer_stats:
-            self.emit(LayerStats(epoch + 1, self._layer_table(watch, grad_norms)))
+            self.emit(LayerStats(epoch + 1, watch.table(grad_norms)))
 
     # ------------------------------------------------------- NaN/inf handling
     def _diagnose_forward(self, inputs, outputs, value, watch, epoch, index):
@@ -606,17 +374,6 @@ class Trainer:
             module = name.rsplit(".", 1)[0] if "." in name else name
             norms[module] = norms.get(module, 0.0) + square
         return {k: math.sqrt(v) if math.isfinite(v) else v for k, v in norms.items()}
-
-    def _layer_table(self, watch: LayerWatch, grad_norms: dict) -> tuple:
-        rows = []
-        for name in watch.order:
-            stat = watch.stats.get(name)
-            if stat is None and name not in grad_norms:
-                continue
-            kind, mean, std, dead = stat if stat else ("", None, None, None)
-            rows.append(LayerStat(name, kind, mean, std, dead, grad_norms.get(name)))
-        watch.stats = {}
-        return tuple(rows)
 
 
 def count_parameters(model) -> int:

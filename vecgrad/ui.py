@@ -15,11 +15,11 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+                           TimeRemainingColumn)
 from rich.table import Table
 
-from vecgrad.trainer import (BatchEnd, EpochEnd, EpochStart, EvalEnd, FitEnd, FitStart,
-                             LayerStats)
+from vecgrad.training_events import (BatchEnd, EpochEnd, EpochStart, EvalEnd, FitEnd,
+                                     FitStart, LayerStats)
 
 SHOW_CHOICES = ("auto", "none", "forward", "grad", "all")
 
@@ -164,7 +164,15 @@ class PlainView:
 
 # --------------------------------------------------------------------- rich view
 class RichView:
-    """Live progress bar, epoch table and layer panel in a terminal."""
+    """Live progress bar, epoch table and layer panel in a terminal.
+
+    The live region is sized to the terminal: the progress bar always shows, the
+    epoch table keeps its newest rows, and the layer panel is dropped only when the
+    terminal is too short for it (the full table and curve print at the end).
+    """
+
+    TABLE_FRAME = 5  # title, top border, header, header rule, bottom border
+    PANEL_FRAME = 3  # top border, header, bottom border
 
     def __init__(self, console: Console, show: str = "all", max_rows: int = 12):
         self.console = console
@@ -172,21 +180,22 @@ class RichView:
         self.max_rows = max_rows
         self.rows: list[tuple] = []
         self.layers: LayerStats | None = None
+        # The bar takes whatever width the text leaves, so the line fits 80 columns.
         self.progress = Progress(
-            TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(),
+            TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(bar_width=None),
             MofNCompleteColumn(), TextColumn("batches"),
             TextColumn("{task.fields[rate]} samples/s"), TextColumn("loss {task.fields[loss]}"),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            console=console)
+            TextColumn("ETA"), TimeRemainingColumn(compact=True),
+            console=console, expand=True)
         self.task = None
         self.live: Live | None = None
         self.samples = 0
 
-    def _epoch_table(self) -> Table:
+    def _epoch_table(self, rows: int) -> Table:
         table = Table(title="epochs", expand=False)
         for name in ("epoch", "train loss", "val loss", "val acc", "lr", "time"):
             table.add_column(name, justify="right")
-        for row in self.rows[-self.max_rows:]:
+        for row in self.rows[-rows:] if rows > 0 else []:
             table.add_row(*row)
         return table
 
@@ -212,8 +221,16 @@ class RichView:
         return Panel(table, title=f"layers after epoch {self.layers.epoch}", expand=False)
 
     def _render(self):
-        parts = [self._epoch_table()]
+        # One line is kept free: a live region as tall as the terminal scrolls.
+        free = self.console.height - 1 - self.TABLE_FRAME - 1  # 1 for the progress bar
         panel = self._layer_panel()
+        if panel is not None:
+            panel_height = len(self.layers.layers) + self.PANEL_FRAME
+            if free - panel_height < min(3, len(self.rows)):
+                panel = None  # too short a terminal: the epochs matter more
+            else:
+                free -= panel_height
+        parts = [self._epoch_table(min(self.max_rows, max(free, 1)))]
         if panel is not None:
             parts.append(panel)
         parts.append(self.progress)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import stat
 import pathlib
 import pickle
 import zipfile
@@ -334,6 +335,23 @@ def test_overwrite_replaces_old_content(tmp_path, state):
     checkpoint.save({"version": 1}, path)
     checkpoint.save(state, path)
     _assert_same(state, checkpoint.load(path))
+
+
+def test_saved_file_gets_normal_permissions(tmp_path, state):
+    # mkstemp creates 0600 files; a checkpoint should be readable like any file the
+    # user writes (umask applies), and an existing file keeps its mode.
+    old_umask = os.umask(0o022)
+    try:
+        fresh = tmp_path / "fresh.npz"
+        checkpoint.save(state, fresh)
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o644
+        private = tmp_path / "private.npz"
+        private.write_bytes(b"old")
+        private.chmod(0o600)
+        checkpoint.save(state, private)
+        assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    finally:
+        os.umask(old_umask)
 
 
 def test_tensors_keep_dtype_device_and_requires_grad(tmp_path, device):

@@ -86,6 +86,15 @@ HOSTILE = [
     ("+".join(["x"] * 20000), "expression longer than"),
     ("leaky_relu(x, " + "9" * 400 + ")", "number too large for a float"),
     ("x ** " + "9" * 400, "number too large for a float"),
+    ("x * 1e400", "number too large for a float at column 5"),
+    ("9" * 5000, "number too large for a float (too many digits)"),
+    ("leaky_relu(x, alpha=0.1, alpha=0.2)", "leaky_relu(): alpha given twice"),
+    ("leaky_relu(x, 0.1, alpha=0.2)", "leaky_relu(): alpha given twice"),
+    ("relu(*x)", "relu() takes exactly one argument"),
+    ("leaky_relu(x, **y)", "leaky_relu() takes no argument '**'"),
+    ("(" * 250 + "x" + ")" * 250, "too many nested parentheses"),
+    ("(" + "-" * 9000 + "x)", "nested too deeply"),
+    ("x" + "**x" * 3000, "nested too deeply"),
 ]
 
 
@@ -112,12 +121,44 @@ def test_hostile_expressions_are_refused_with_one_line(capsys, expression, messa
     (["frobnicate"], "invalid choice"),
     (["bench", "--epochs", "0"], "--points, --epochs and --rounds must be >= 1"),
     (["bench", "--points", "many"], "invalid int value"),
+    (["graph", "x*2", "x=1e309"], "value of x is too large for a float: '1e309' (write inf"),
+    (["graph", "-x*y", "x=1", "y=2"], "an expression that starts with '-' needs -- before it"),
+    (["graph", "x", "x=1", "--bogus"], "unrecognized arguments: --bogus (see"),
+    (["graph", "-" * 9000 + "x", "x=1"], "--...; an expression that starts with '-'"),
 ])
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
     code, out, err = _run(capsys, *argv)
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("scalargrad: error: ")
     assert message in err
+
+
+def test_options_may_follow_the_assignments(capsys):
+    code, out, err = _run(capsys, "graph", "x*y", "--trace", "x=2", "y=3")
+    assert code == 0, err
+    assert _table_rows(out)["x"][4:] == ["2", "3"]
+    assert "backward, one node at a time" in out
+
+
+def test_double_dash_before_an_expression_starting_with_minus(capsys):
+    code, out, err = _run(capsys, "graph", "--dot", "--", "-x*y", "x=1", "y=2")
+    assert code == 0, err
+    assert out.startswith("digraph scalargrad {") and 'label="neg"' in out
+
+
+def test_unicode_names_are_normalised_like_pythons_parser(capsys):
+    """Python reads the full-width ｘ in an expression as x; an assignment does too."""
+    code, out, err = _run(capsys, "graph", "ｘ*é", "ｘ=2", "é=3")
+    assert code == 0, err
+    assert _table_rows(out)["x"][4:] == ["2", "3"]
+    assert _table_rows(out)["é"][4:] == ["3", "2"]
+
+
+def test_huge_exponent_towers_stay_floats_and_finish(capsys):
+    """10**10**10 is float arithmetic here (inf), never a 10-billion-digit integer."""
+    code, out, err = _run(capsys, "graph", "x*10**10**10", "x=1")
+    assert code == 0, err
+    assert _table_rows(out)["x"][4:] == ["1", "inf"]
 
 
 def test_edge_values_print_without_crashing(capsys):
@@ -138,6 +179,10 @@ def test_parse_assignments():
     with pytest.raises(ExpressionError):
         parse_assignments(["for=1"])
     assert math.isinf(parse_assignments(["x=inf"])["x"])
+    assert parse_assignments(["x=-Infinity"])["x"] == -math.inf
+    assert math.isnan(parse_assignments(["x=nan"])["x"])
+    with pytest.raises(ExpressionError, match="too large for a float"):
+        parse_assignments(["x=-1e309"])
 
 
 def test_bench_runs_small_and_compares(capsys):

@@ -189,6 +189,18 @@ def test_never_raises(name, x):
         assert isinstance(entry.df(x, alpha), float)
 
 
+@pytest.mark.parametrize("name", EXPECTED_NAMES)
+def test_huge_finite_inputs_give_no_nan(name):
+    """Finite in, no nan out: e.g. gaussian'(1e308) is 0, not -2e308 * 0 = -inf * 0."""
+    entry = ACTIVATIONS[name]
+    for alpha in ALPHAS.get(name, [None]):
+        for x in (1e308, -1e308, 1e154, -1e154, 5e-324, -5e-324):
+            if not _in_domain(name, x, alpha):
+                continue  # soft_exponential with alpha < 0 is a log: nan outside
+            assert not math.isnan(entry.f(x, alpha)), (x, alpha)
+            assert not math.isnan(entry.df(x, alpha)), (x, alpha)
+
+
 def test_nan_propagates():
     for name, entry in ACTIVATIONS.items():
         assert math.isnan(entry.f(math.nan)), name

@@ -158,10 +158,33 @@ def test_missing_mnist_files_are_named(capsys, tmp_path):
     (["--dropout", "1.5"], "--dropout must be in [0, 1)"),
     (["--schedule", "cosine"], "--schedule 'cosine'"),
     (["--device", "tpu"], "--device 'tpu'"),
+    (["--model", "mlp:"], "--model 'mlp:': sizes must be integers"),
+    (["--model", "mlp:8,,8"], "--model 'mlp:8,,8': sizes must be integers"),
+    (["--lr", "inf"], "--lr must be a finite number > 0, got inf"),
+    (["--lr", "-0.1"], "--lr must be a finite number > 0, got -0.1"),
+    (["--weight-decay", "inf"], "--weight-decay must be a finite number >= 0"),
+    (["--seed", "-1"], "--seed must be >= 0, got -1"),
+    (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
+    (["--checkpoint", "/no/such/folder/run.npz"], "the folder /no/such/folder does not exist"),
+    # argparse's own complaints: one line, no usage dump
+    (["--dataset", "imagenet"], "argument --dataset: invalid choice: 'imagenet'"),
+    (["--epochs", "ten"], "argument --epochs: invalid int value: 'ten'"),
+    (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
 ])
 def test_bad_flags_are_reported(capsys, argv, expected):
     assert main(["train", "--epochs", "1", *argv]) == 2
-    assert expected in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert expected in captured.err and "Traceback" not in captured.err
+    assert len(captured.err.strip().splitlines()) == 1, captured.err
+    assert captured.out == ""
+
+
+def test_resume_needs_more_epochs_than_done(capsys, tmp_path):
+    path = tmp_path / "run.npz"
+    run_json(capsys, "--dataset", "xor", "--epochs", "2", "--checkpoint", str(path))
+    assert main(["train", "--resume", str(path), "--epochs", "2"]) == 2
+    assert "already trained 2 epochs of 2; pass --epochs N with N > 2" in (
+        capsys.readouterr().err)
 
 
 def test_missing_delegated_module_is_a_clear_error(capsys, monkeypatch):

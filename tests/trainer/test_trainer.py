@@ -93,12 +93,13 @@ def test_weight_decay_shrinks_weights():
 def test_dead_relu_fraction_and_grad_norms_in_layer_stats():
     vecgrad.manual_seed(4)
     train, val = xor_data()
-    model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 2))
+    model = nn.Sequential(nn.Linear(2, 5), nn.ReLU(), nn.Linear(5, 2))
     with vecgrad.no_grad():
-        # units 0 and 1 always get -1 (dead); units 2 and 3 always get >= 9 (alive)
-        model[0].weight.copy_(vecgrad.tensor([[0, 0], [0, 0], [0.1, 0], [0, 0.1]],
+        # units 0 and 1 always get -1 (dead); units 2 and 3 always get >= 9 (alive);
+        # unit 4 is x0, zero for some samples only: alive, since dead means zero for all
+        model[0].weight.copy_(vecgrad.tensor([[0, 0], [0, 0], [0.1, 0], [0, 0.1], [1, 0]],
                                              dtype=np.float32))
-        model[0].bias.copy_(vecgrad.tensor([-1, -1, 10, 10], dtype=np.float32))
+        model[0].bias.copy_(vecgrad.tensor([-1, -1, 10, 10, 0], dtype=np.float32))
     recorder = Recorder()
     trainer = Trainer(model, "cross_entropy", optim.SGD(model.parameters(), lr=1e-4), epochs=1)
     trainer.subscribe(recorder)
@@ -106,7 +107,12 @@ def test_dead_relu_fraction_and_grad_norms_in_layer_stats():
     (stats,) = recorder.of(LayerStats)
     rows = {row.name: row for row in stats.layers}
     assert set(rows) == {"0", "1", "2"}
-    assert rows["1"].kind == "relu" and rows["1"].dead_fraction == 0.5
+    assert rows["1"].kind == "relu" and rows["1"].dead_fraction == 0.4
+    # The forward stats are those of the first validation batch (32 samples), in numpy.
+    hidden = np.maximum(val.inputs[:32] @ model[0].weight.numpy().T + model[0].bias.numpy(), 0)
+    assert 0 < np.mean(hidden[:, 4] == 0) < 1
+    assert rows["1"].mean == pytest.approx(hidden.mean(), rel=1e-5)
+    assert rows["1"].std == pytest.approx(hidden.std(), rel=1e-5)
     assert rows["0"].dead_fraction is None and rows["0"].grad_norm > 0
     # Dead units pass no gradient to their weights or biases.
     assert np.all(model[0].weight.grad.numpy()[:2] == 0)
@@ -224,3 +230,22 @@ def test_trainer_rejects_bad_arguments():
         Trainer(model, "hinge", opt)
     with pytest.raises(ValueError, match="not a vecgrad trainer checkpoint"):
         Trainer(model, "cross_entropy", opt).load_state_dict({"format": "other"})
+
+
+def test_each_epoch_visits_a_new_seeded_permutation():
+    # Inputs carry their own index, so a hook on the first layer sees the visiting order.
+    n, seed = 40, 5
+    x = np.stack([np.arange(n), np.zeros(n)], axis=1).astype(np.float32)
+    data = TensorDataset(x, np.arange(n) % 2)
+    model = nn.Sequential(nn.Linear(2, 2))
+    seen = []
+    model[0].register_forward_hook(
+        lambda module, inputs, output: seen.extend(inputs[0].numpy()[:, 0].astype(int))
+        if module.training else None)
+    trainer = Trainer(model, "cross_entropy", optim.SGD(model.parameters(), lr=1e-6),
+                      epochs=3, batch_size=16, seed=seed, layer_stats=False)
+    trainer.fit(data, data)
+    orders = [seen[e * n:(e + 1) * n] for e in range(3)]
+    for epoch, order in enumerate(orders):
+        assert order == np.random.default_rng([seed, epoch]).permutation(n).tolist()
+    assert orders[0] != orders[1] != orders[2]

@@ -1,8 +1,11 @@
 """The views: plain lines for pipes, the rich view for terminals, text plots."""
 
 import io
+import subprocess
+import sys
 
 import numpy as np
+from rich.console import Console
 
 from vecgrad.trainer import (BatchEnd, EpochEnd, EpochStart, EvalEnd, FitEnd, FitStart,
                              History, LayerStat, LayerStats)
@@ -95,3 +98,45 @@ def test_confusion_lines_align_numbers():
     assert lines[1].split("|")[1].split() == ["0", "1", "2"]
     assert lines[4].split("|")[1].split() == ["0", "1234", "5"]
     assert len({len(line) for line in lines[1:]}) == 1
+
+
+def test_rich_view_fits_a_small_terminal():
+    # 80x24 with 30 epochs and a 9-layer panel: the progress bar must stay visible,
+    # so the table and panel give way, and no progress column is cut to "…".
+    stream = FakeTerminal()
+    console = Console(file=stream, width=80, height=24, force_terminal=True)
+    view = RichView(console, "all")
+    layers = tuple(LayerStat(str(i), "Linear", 0.1, 1.0, None, 0.5) for i in range(9))
+    view(FitStart(30, 0, 158, 1258, 269, "cpu", 17226, "Sequential()"))
+    for epoch in range(1, 31):
+        view(EpochStart(epoch, 30, 158, 0.001))
+        view(BatchEnd(epoch, 150, 158, 0.000123, 8, 1.5))
+        view(EpochEnd(epoch, 30, 0.5, 0.9, 0.6, 0.95, 0.001, 0.3, epoch == 1, 1))
+        view(LayerStats(epoch, layers))
+        lines = console.render_lines(view._render(), console.options.update(height=None))
+        text = ["".join(segment.text for segment in line) for line in lines]
+        assert len(text) <= 23, len(text)
+        assert text[-1].startswith(f"epoch {epoch}/30") and "150/158 batches" in text[-1]
+        assert "…" not in text[-1] and "ETA" in text[-1]
+        assert f"{epoch}/30" in "".join(text[:-1])  # the newest epoch row is shown
+    assert any("layers after epoch 30" in line for line in text)  # 9 layers still fit
+    view.live.stop()
+
+
+def test_rich_view_drops_the_panel_before_the_progress_bar():
+    console = Console(file=FakeTerminal(), width=100, height=16, force_terminal=True)
+    view = RichView(console, "all")
+    view.rows = [("1/5", "1", "1", "50%", "0.1", "0.1s")] * 5
+    view.layers = LayerStats(1, tuple(LayerStat(str(i), "Linear", 0.1, 1.0, None, 0.5)
+                                      for i in range(12)))
+    lines = console.render_lines(view._render(), console.options.update(height=None))
+    text = ["".join(segment.text for segment in line) for line in lines]
+    assert len(text) <= 15 and not any("layers after" in line for line in text)
+
+
+def test_the_views_depend_on_the_events_not_on_the_loop():
+    # "The UI only watches": importing the views must not pull in the training loop.
+    code = "import sys, vecgrad.ui; print('vecgrad.trainer' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "False"

@@ -117,7 +117,8 @@ def test_conv2d_float32_matches_naive(device):
     (lambda x, w: F.conv2d(x, w, stride=0), "conv2d: stride must be >= 1"),
     (lambda x, w: F.conv2d(x, w, padding=-1), "conv2d: padding must be >= 0"),
     (lambda x, w: F.conv2d(x[:, :, :2, :2], w), "does not fit"),
-    (lambda x, w: F.conv2d(x, w, vecgrad.zeros(3, device=x.device)), r"bias must have shape \(4,\)"),
+    (lambda x, w: F.conv2d(x, w, vecgrad.zeros(3, device=x.device)),
+     r"bias must have shape \(4,\)"),
     (lambda x, w: F.max_pool2d(x, 2, padding=2), "padding .* at most half"),
     (lambda x, w: F.conv2d(x, w, stride=1.5), "stride must be an int"),
 ])

@@ -262,27 +262,34 @@ class NumpyBackend(Backend):
         return np.matmul(a, b)
 
     # -------------------------------------------------------------- convolution
+    # The patch matrix is stored batch-innermost, (C*KH*KW, OH*OW, N) in memory, and
+    # returned as its (N, C*KH*KW, OH*OW) transpose. Every copy below then moves runs of
+    # OW*N contiguous floats instead of OW, and conv2d reaches the whole batch with ONE
+    # matrix product through a free view (see vecgrad/ops/conv.py).
     def im2col(self, x, kernel_size, stride, padding, dilation):
         n, c, h, w = x.shape
         kh, kw = kernel_size
         oh, ow = _pair(padding, kernel_size, stride, dilation, (h, w))
+        image = np.ascontiguousarray(x.transpose(1, 2, 3, 0))  # (C, H, W, N)
         if padding != (0, 0):
-            x = np.pad(x, ((0, 0), (0, 0), (padding[0], padding[0]), (padding[1], padding[1])))
-        sn, sc, sh, sw = x.strides
-        # A strided view (N, C, KH, KW, OH, OW) of x: no pixel loop, one copy on reshape.
+            ph, pw = padding
+            image = np.pad(image, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+        sc, sh, sw, sn = image.strides
+        # A strided view of every window (no loop over pixels), copied once.
         windows = as_strided(
-            x, shape=(n, c, kh, kw, oh, ow),
-            strides=(sn, sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1]),
+            image, shape=(c, kh, kw, oh, ow, n),
+            strides=(sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1], sn),
             writeable=False,
         )
-        return windows.reshape(n, c * kh * kw, oh * ow)
+        cols = np.ascontiguousarray(windows).reshape(c * kh * kw, oh * ow, n)
+        return cols.transpose(2, 0, 1)
 
     def col2im(self, cols, input_shape, kernel_size, stride, padding, dilation):
         n, c, h, w = input_shape
         kh, kw = kernel_size
         oh, ow = _pair(padding, kernel_size, stride, dilation, (h, w))
-        out = np.zeros((n, c, h + 2 * padding[0], w + 2 * padding[1]), dtype=cols.dtype)
-        cols = cols.reshape(n, c, kh, kw, oh, ow)
+        patches = cols.transpose(1, 2, 0).reshape(c, kh, kw, oh, ow, n)
+        out = np.zeros((c, h + 2 * padding[0], w + 2 * padding[1], n), dtype=cols.dtype)
         # One vectorised add per kernel offset (KH*KW of them), never per pixel.
         for i in range(kh):
             top = i * dilation[0]
@@ -290,8 +297,9 @@ class NumpyBackend(Backend):
             for j in range(kw):
                 left = j * dilation[1]
                 columns = slice(left, left + stride[1] * (ow - 1) + 1, stride[1])
-                out[:, :, rows, columns] += cols[:, :, i, j]
-        return out[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
+                out[:, rows, columns, :] += patches[:, i, j]
+        out = out[:, padding[0]:padding[0] + h, padding[1]:padding[1] + w, :]
+        return np.ascontiguousarray(out.transpose(3, 0, 1, 2))
 
     # ------------------------------------------------------------------ softmax
     def softmax(self, x, axis):

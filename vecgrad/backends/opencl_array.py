@@ -76,6 +76,13 @@ class CLArray:
 MAX_KERNEL_DIMS = 8
 
 
+def checked_int32(value: int) -> int:
+    """`value` if the kernels' 32-bit indexing can hold it, else a clear error."""
+    if not -(2**31) <= value < 2**31:
+        raise ValueError(f"size {value} exceeds the 32-bit indexing of the OpenCL kernels")
+    return value
+
+
 def collapse_dims(shape, strides_list):
     """Merge axes that every operand walks contiguously and drop size-1 axes.
 

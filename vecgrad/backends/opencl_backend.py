@@ -15,16 +15,17 @@ from typing import Sequence
 import numpy as np
 
 from vecgrad.backends.base import Backend
+from vecgrad.backends import opencl_indexing
 from vecgrad.backends.opencl_array import (
     CLArray,
     basic_index_view,
+    checked_int32,
     collapse_dims,
     contiguous_strides,
-    element_offsets,
     expanded_strides,
     is_basic_index,
 )
-from vecgrad.backends.opencl_runtime import OpenCLError, Runtime, cl_errors
+from vecgrad.backends.opencl_runtime import OpenCLError, Runtime, error_name
 from vecgrad.backends.opencl_runtime import list_devices as _list_device_infos
 from vecgrad.ops.primitives import (
     ARG_REDUCE_OPS,
@@ -88,18 +89,16 @@ KERNELS_OF_PRIMITIVE = {
 }
 
 
-def _int8(values, fill: int):
-    """Pack up to 8 ints into an OpenCL int8 vector argument."""
-    import pyopencl.cltypes as cltypes
-
-    padded = tuple(int(v) for v in values) + (fill,) * (8 - len(values))
-    return np.array(padded, dtype=cltypes.int8)[()]
+def _int8(values, fill: int) -> np.ndarray:
+    """Up to 8 ints padded to the 8 of an OpenCL int8 vector argument."""
+    return np.array(tuple(values) + (fill,) * (8 - len(values)), dtype=np.int32)
 
 
-def _i32(value) -> np.int32:
-    if not -(2**31) <= value < 2**31:
-        raise OpenCLError(f"size {value} exceeds the 32-bit indexing of the OpenCL kernels")
-    return np.int32(value)
+def _i32(value) -> int:
+    try:
+        return checked_int32(value)
+    except ValueError as exc:
+        raise OpenCLError(str(exc)) from None
 
 
 def _plain_errors(method):
@@ -107,8 +106,11 @@ def _plain_errors(method):
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        with cl_errors(f"OpenCL {method.__name__} on {self.device}"):
+        try:
             return method(self, *args, **kwargs)
+        except self._rt.cl.Error as exc:
+            raise OpenCLError(f"OpenCL {method.__name__} on {self.device}: "
+                              f"{error_name(exc)}") from None
 
     return wrapper
 
@@ -373,16 +375,7 @@ class OpenCLBackend(Backend):
         index = index if isinstance(index, tuple) else (index,)
         if is_basic_index(index):
             return x.view(*basic_index_view(x.shape, x.strides, x.offset, index))
-        # Advanced indexing: numpy applies its own rules to the host grid of element
-        # offsets; the device then gathers those elements.
-        offsets = element_offsets(x.shape, x.strides, x.offset)[index]
-        out = self._new(offsets.shape, x.dtype)
-        if out.size:
-            _i32(int(offsets.max(initial=0)))
-            dev_offsets = self._upload_int32(offsets)
-            knl = self._rt.kernel("indexing", "take_flat", x.dtype)
-            self._rt.launch_1d(knl, out.size, _i32(out.size), out.data, dev_offsets, x.data)
-        return out
+        return opencl_indexing.advanced_getitem(self, x, index)
 
     @_plain_errors
     def index_add(self, shape, index, src: CLArray) -> CLArray:
@@ -390,64 +383,17 @@ class OpenCLBackend(Backend):
         index = index if isinstance(index, tuple) else (index,)
         out = self.full(shape, 0, src.dtype)
         if is_basic_index(index):  # a view: no element is hit twice
-            target = out.view(*basic_index_view(shape, out.strides, 0, index))
-            self.assign(target, src)
+            self.assign(out.view(*basic_index_view(shape, out.strides, 0, index)), src)
             return out
-        targets = np.arange(math.prod(shape), dtype=np.int64).reshape(shape)[index]
-        src = self._contiguous(self._expand_view(src, targets.shape))
-        flat = targets.ravel()
-        if flat.size == 0:
-            return out
-        order = np.argsort(flat, kind="stable")
-        unique, starts = np.unique(flat[order], return_index=True)
-        starts = np.append(starts, flat.size)
-        args = [self._upload_int32(a) for a in (unique, starts, order)]
-        if src.offset:
-            src = self.copy(src)
-        knl = self._rt.kernel("indexing", "segment_sum", src.dtype)
-        self._rt.launch_1d(knl, unique.size, _i32(unique.size), out.data,
-                           args[0], args[1], args[2], src.data)
-        return out
-
-    def _along_axis_views(self, x_shape, axis, *arrays):
-        """Contiguous copies of arrays broadcast on every axis except `axis`."""
-        others = [tuple(s for d, s in enumerate(a.shape) if d != axis) for a in arrays]
-        common = self._broadcast_shape(*others)
-        views = []
-        for a in arrays:
-            target = common[:axis] + (a.shape[axis],) + common[axis:]
-            views.append(self._contiguous(self._expand_view(a, target)))
-        pre = math.prod(common[:axis])
-        post = math.prod(common[axis:])
-        return views, pre, post
+        return opencl_indexing.advanced_index_add(self, out, index, src)
 
     @_plain_errors
     def gather(self, x: CLArray, axis: int, index: CLArray) -> CLArray:
-        if index.dtype != np.int64:
-            index = self.astype(index, np.int64)
-        (xs, idx), pre, post = self._along_axis_views(x.shape, axis, x, index)
-        out = self._new(idx.shape, x.dtype)
-        knl = self._rt.kernel("indexing", "take_along_axis", x.dtype)
-        self._rt.launch_1d(knl, out.size, _i32(pre), _i32(xs.shape[axis]),
-                           _i32(idx.shape[axis]), _i32(post), out.data, xs.data,
-                           _i32(xs.offset), idx.data, _i32(idx.offset))
-        return out
+        return opencl_indexing.gather(self, x, axis, index)
 
     @_plain_errors
     def scatter_add(self, shape, axis: int, index: CLArray, src: CLArray) -> CLArray:
-        shape = tuple(shape)
-        if index.dtype != np.int64:
-            index = self.astype(index, np.int64)
-        idx = self._contiguous(index)
-        vals = self._contiguous(self._expand_view(src, idx.shape))
-        out = self._new(shape, src.dtype)
-        pre = math.prod(shape[:axis])
-        post = math.prod(shape[axis + 1:])
-        knl = self._rt.kernel("indexing", "scatter_add_along_axis", src.dtype)
-        self._rt.launch_1d(knl, out.size, _i32(pre), _i32(shape[axis]),
-                           _i32(idx.shape[axis]), _i32(post), out.data, idx.data,
-                           _i32(idx.offset), vals.data, _i32(vals.offset))
-        return out
+        return opencl_indexing.scatter_add(self, tuple(shape), axis, index, src)
 
     @_plain_errors
     def cat(self, buffers: Sequence[CLArray], axis: int) -> CLArray:

@@ -24,7 +24,7 @@ class Activation(Function):
         name, alpha = ctx.attrs
         be = ctx.backend
         local = be.activation_derivative(name, x, alpha)  # a fresh buffer: reuse it
-        return be.binary("mul", grad, local, out=local)
+        return be.binary("mul", local, grad, out=local)
 
 
 def resolve_alpha(name: str, alpha):

@@ -83,14 +83,23 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     stride = pair("conv2d", "stride", stride, 1)
     padding = pair("conv2d", "padding", padding, 0)
     dilation = pair("conv2d", "dilation", dilation, 1)
+    common.require_float("conv2d", weight, "weight")
+    dtype = common.promote(x.dtype, weight.dtype, *([bias.dtype] if bias is not None else []))
+    x, weight = common.cast(x, dtype), common.cast(weight, dtype)
+    bias = None if bias is None else common.cast(bias, dtype)
     oh, ow = output_size("conv2d", x.shape[2:], (kh, kw), stride, padding, dilation)
+    n = x.shape[0]
     cols = Im2Col.apply(x, kernel_size=(kh, kw), stride=stride, padding=padding,
-                        dilation=dilation)
-    out = matmul.matmul(movement.reshape(weight, o, c * kh * kw), cols)  # (N, O, OH*OW)
-    out = movement.reshape(out, x.shape[0], o, oh, ow)
-    if bias is not None:
-        out = out + movement.reshape(bias, o, 1, 1)
-    return out
+                        dilation=dilation)  # (N, C*KH*KW, OH*OW)
+    # One GEMM for the whole batch: (O, C*KH*KW) @ (C*KH*KW, OH*OW*N), columns ordered
+    # (position, image) - the numpy backend's memory order, so this reshape is free there.
+    rows = movement.reshape(movement.permute(cols, 1, 2, 0), c * kh * kw, oh * ow * n)
+    weight_rows = movement.reshape(weight, o, c * kh * kw)
+    if bias is None:
+        out = matmul.matmul(weight_rows, rows)
+    else:
+        out = matmul.MatMulBias.apply(weight_rows, rows, movement.reshape(bias, o, 1))
+    return movement.permute(movement.reshape(out, o, oh, ow, n), 3, 0, 1, 2)
 
 
 def _pool_args(op, x, kernel_size, stride, padding):

@@ -43,7 +43,8 @@ def resolve_dtype(dtype, op="tensor"):
     try:
         resolved = np.dtype(dtype)
     except TypeError:
-        raise TypeError(f"{op}: {dtype!r} is not a dtype; use float32, float64, int64 or bool") from None
+        raise TypeError(f"{op}: {dtype!r} is not a dtype; use float32, float64, int64 "
+                        f"or bool") from None
     if resolved not in SUPPORTED:
         raise TypeError(f"{op}: unsupported dtype {resolved}; use float32, float64, int64 or bool")
     return resolved
@@ -73,7 +74,8 @@ def _host_array(data, op):
     try:
         array = np.array(data)
     except ValueError as exc:
-        raise ValueError(f"{op}: data is not a rectangular nested list of numbers ({exc})") from None
+        raise ValueError(f"{op}: data is not a rectangular nested list of numbers "
+                         f"({exc})") from None
     if array.dtype == object:
         raise TypeError(f"{op}: data must be numbers or nested lists of numbers, got "
                         f"{type(data).__name__}")
@@ -169,7 +171,8 @@ def eye(n, m=None, dtype=np.float32, device=None, requires_grad=False) -> Tensor
     """The n x m identity matrix (m defaults to n)."""
     m = n if m is None else m
     _shape("eye", (n, m))
-    return tensor(np.eye(n, m), dtype=dtype or np.float32, device=device, requires_grad=requires_grad)
+    return tensor(np.eye(n, m), dtype=dtype or np.float32, device=device,
+                  requires_grad=requires_grad)
 
 
 def _random(op, shape, dtype, device, requires_grad, draw):

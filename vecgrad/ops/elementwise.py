@@ -54,8 +54,11 @@ class Mul(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         be = ctx.backend
-        ga = unbroadcast(be, be.binary("mul", grad, b), a.shape) if ctx.needs_input_grad[0] else None
-        gb = unbroadcast(be, be.binary("mul", grad, a), b.shape) if ctx.needs_input_grad[1] else None
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = unbroadcast(be, be.binary("mul", grad, b), a.shape)
+        if ctx.needs_input_grad[1]:
+            gb = unbroadcast(be, be.binary("mul", grad, a), b.shape)
         return ga, gb
 
 

@@ -65,6 +65,29 @@ class Linear(Function):
         return gx, gw, gb
 
 
+class MatMulBias(Function):
+    """a @ b + bias (bias broadcast against the product, added in place into it)."""
+
+    @staticmethod
+    def forward(ctx, a, b, bias):
+        be = ctx.backend
+        ctx.save_for_backward(a, b)
+        ctx.attrs = bias.shape
+        out = be.matmul(a, b, False, False)
+        return be.binary("add", out, bias, out=out)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        be = ctx.backend
+        ga = unbroadcast(be, be.matmul(grad, b, False, True), a.shape) \
+            if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(be, be.matmul(a, grad, True, False), b.shape) \
+            if ctx.needs_input_grad[1] else None
+        gbias = unbroadcast(be, grad, ctx.attrs) if ctx.needs_input_grad[2] else None
+        return ga, gb, gbias
+
+
 def _operands(op, a, b):
     a, b = common.binary_operands(op, a, b, broadcast=False)
     for t in (a, b):
