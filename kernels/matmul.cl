@@ -5,16 +5,16 @@
 //   TM x TK slice of A and the TK x TN slice of B in local memory (on a CPU device this
 //   is the "packing" step of a BLAS: the slices become small contiguous blocks that stay
 //   in L1/L2);
-// - each work-item keeps a WM x WN block of C in registers (WM rows, one WN-wide vector
-//   per row) and updates it with outer products: per k it loads WM scalars of A and one
-//   vector of B, then does WM vector multiply-adds.
+// - each work-item keeps a WM x WN block of C in registers (WM rows of NV = WN / VW
+//   vectors of VW lanes) and updates it with outer products: per k it loads WM scalars
+//   of A and NV vectors of B, then does WM * NV vector multiply-adds.
 // Edges (M, N, K not multiples of the tile) are handled when loading (zeros outside)
 // and when storing (guarded writes), so the inner loop has no branches.
 //
 // A and B are read through strides, so transposed operands (the backward pass) and
 // permuted views need no copy: A[m, k] = A[a_off + m * a_sm + k * a_sk].
 // Compile-time defines (chosen per device type by the host): T, TM, TN, TK, WM, WN,
-// PAD_A (extra local columns that avoid GPU bank conflicts).
+// VW (vector width, default WN), PAD_A (extra local columns against GPU bank conflicts).
 
 #ifndef PAD_A
 #define PAD_A 0
@@ -22,9 +22,14 @@
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
-#define VT CAT(T, WN)
-#define VLOAD CAT(vload, WN)
-#define VSTORE CAT(vstore, WN)
+// Each work-item's WN columns are NV vectors of VW lanes (VW defaults to WN).
+#ifndef VW
+#define VW WN
+#endif
+#define NV (WN / VW)
+#define VT CAT(T, VW)
+#define VLOAD CAT(vload, VW)
+#define VSTORE CAT(vstore, VW)
 
 // A plain multiply-add: OpenCL C contracts it to an FMA where the device has one
 // (fma() on 16-wide vectors crashes PoCL 3.0's LLVM 14 instruction selection).
@@ -55,8 +60,9 @@ void matmul(const int M, const int N, const int K,
     B += b_off + batch * b_sb;
     C += c_off + batch * c_sb;
 
-    VT acc[WM];
-    for (int i = 0; i < WM; ++i) acc[i] = (VT)(0);
+    VT acc[WM][NV];
+    for (int i = 0; i < WM; ++i)
+        for (int v = 0; v < NV; ++v) acc[i][v] = (VT)(0);
 
     for (int k0 = 0; k0 < K; k0 += TK) {
         barrier(CLK_LOCAL_MEM_FENCE);
@@ -92,24 +98,28 @@ void matmul(const int M, const int N, const int K,
 
         // Register-blocked outer products over the staged slices.
         for (int k = 0; k < TK; ++k) {
-            const VT b = VLOAD(0, &Bs[k][lx * WN]);
+            VT b[NV];
+            for (int v = 0; v < NV; ++v) b[v] = VLOAD(0, &Bs[k][lx * WN + v * VW]);
             for (int i = 0; i < WM; ++i) {
-                acc[i] = MADV(As[k][ly * WM + i], b, acc[i]);
+                const T a = As[k][ly * WM + i];
+                for (int v = 0; v < NV; ++v) acc[i][v] = MADV(a, b[v], acc[i][v]);
             }
         }
     }
 
-    const int col = n0 + lx * WN;
     for (int i = 0; i < WM; ++i) {
         const int row = m0 + ly * WM + i;
         if (row >= M) break;
         __global T* crow = C + row * c_sm;
-        if (col + WN <= N) {
-            VSTORE(acc[i], 0, crow + col);
-        } else {
-            T tmp[WN];
-            VSTORE(acc[i], 0, tmp);
-            for (int j = 0; j < WN && col + j < N; ++j) crow[col + j] = tmp[j];
+        for (int v = 0; v < NV; ++v) {
+            const int col = n0 + lx * WN + v * VW;
+            if (col + VW <= N) {
+                VSTORE(acc[i][v], 0, crow + col);
+            } else {
+                T tmp[VW];
+                VSTORE(acc[i][v], 0, tmp);
+                for (int j = 0; j < VW && col + j < N; ++j) crow[col + j] = tmp[j];
+            }
         }
     }
 }

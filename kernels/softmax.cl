@@ -2,11 +2,12 @@
 // work-group per row (local size a power of two chosen by the host), tree reductions
 // in local memory for the row max and the sum of exp(x - max).
 
+// Max over the work-group's partial maxima; a nan wins, like numpy's max.
 inline void tree_max(__local T* s, const int lid, const int ls)
 {
     for (int width = ls / 2; width > 0; width /= 2) {
         barrier(CLK_LOCAL_MEM_FENCE);
-        if (lid < width) s[lid] = (s[lid] > s[lid + width] || isnan(s[lid])) ? s[lid] : s[lid + width];
+        if (lid < width && !(s[lid] > s[lid + width] || isnan(s[lid]))) s[lid] = s[lid + width];
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 }

@@ -6,6 +6,8 @@ log, sqrt, abs (activations with a parameter take it as a number: `leaky_relu(x,
 or `leaky_relu(x, alpha=0.1)`). Everything else (attribute access, other calls,
 `__import__`, lambdas, comprehensions, subscripts, comparisons, strings, ...) is refused
 with an ExpressionError naming the construct. Nothing is ever passed to eval/exec.
+Numbers are floats, so `10**10**10` is float arithmetic (inf), never a huge integer; a
+literal too large for a float is refused.
 
 The tree is walked with an explicit stack, so a long expression cannot hit Python's
 recursion limit here.

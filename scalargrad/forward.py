@@ -15,6 +15,7 @@ from typing import Callable, Optional, Sequence
 from scalargrad.functions import ActivationMethods, resolve
 from scalargrad.scalar_math import (
     abs_slope,
+    as_float,
     pow_dbase,
     pow_dexponent,
     safe_div,
@@ -25,20 +26,14 @@ from scalargrad.scalar_math import (
 )
 
 
-def _real(x, what: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, Real):
-        raise TypeError(f"{what} needs a real number, got {type(x).__name__}: {x!r}")
-    return float(x)
-
-
 class Dual(ActivationMethods):
     """value + tangent * eps with eps^2 = 0."""
 
     __slots__ = ("value", "tangent")
 
     def __init__(self, value, tangent=0.0):
-        self.value = _real(value, "Dual value")
-        self.tangent = _real(tangent, "Dual tangent")
+        self.value = as_float(value, "Dual value")
+        self.tangent = as_float(tangent, "Dual tangent")
 
     def __repr__(self) -> str:
         return f"Dual(value={self.value:.6g}, tangent={self.tangent:.6g})"
@@ -82,7 +77,7 @@ class Dual(ActivationMethods):
             return Dual(out, tangent)
         if isinstance(other, bool) or not isinstance(other, Real):
             return NotImplemented
-        a, b = self.value, float(other)
+        a, b = self.value, as_float(other, "exponent")
         return Dual(safe_pow(a, b), _chain(pow_dbase(a, b), self.tangent))
 
     def __neg__(self):
@@ -156,7 +151,7 @@ def _coerce(other) -> Optional[Dual]:
         return other
     if isinstance(other, bool) or not isinstance(other, Real):
         return None
-    return Dual(float(other), 0.0)
+    return Dual(other, 0.0)
 
 
 def jvp(f: Callable[..., Dual], values: Sequence[float], direction: Sequence[float]) -> tuple:

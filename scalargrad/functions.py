@@ -14,6 +14,10 @@ Conventions at kinks (the ones PyTorch uses):
 - elu'(x) = 1 for x > 0 else alpha * exp(x), so elu'(0) = alpha.
 - sinc(0) = 1, sinc'(0) = 0.
 
+Where PyTorch gives nan we keep the limit or nan on purpose: at +-inf the functions
+return their limits (sinc(+-inf) = 0, gaussian'(+-inf) = 0), and a nan input gives a nan
+value AND derivative, also at relu/leaky_relu/elu (PyTorch: the slope of one branch).
+
 soft_exponential follows lecture 002 for alpha < 0, alpha = 0 and alpha > 0. For
 alpha < 0 it is a logarithm, defined only where 1 - alpha * (x + alpha) > 0: at the
 boundary it is -inf (derivative inf), beyond it nan (like log of a negative number).
@@ -23,10 +27,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Real
 from typing import Callable, Optional
 
-from scalargrad.scalar_math import safe_exp, safe_log
+from scalargrad.scalar_math import as_float, safe_exp, safe_log
 
 # Below this |x| sinc'(x) is taken from its Taylor series: the closed form
 # cos(x)/x - sin(x)/x**2 cancels catastrophically near 0.
@@ -279,9 +282,7 @@ def resolve(name: str, alpha=None) -> tuple[Activation, Optional[float]]:
         return entry, None
     if entry.default_alpha is None:
         raise TypeError(f"activation {name!r} takes no alpha parameter")
-    if isinstance(alpha, bool) or not isinstance(alpha, Real):
-        raise TypeError(f"{name} alpha needs a real number, got {type(alpha).__name__}: {alpha!r}")
-    return entry, float(alpha)
+    return entry, as_float(alpha, f"{name} alpha")
 
 
 class ActivationMethods:

@@ -149,7 +149,8 @@ def backward_trace(root, gradient: float = 1.0) -> Iterator[TraceStep]:
     """Run backward one node at a time, yielding a TraceStep per node (root first).
 
     When the generator is exhausted the gradients equal those of `backward(root)`;
-    leaves are included (their step has no contributions).
+    leaves are included (their step has no contributions). Each step has already added
+    its upstream gradient to `step.node.grad`; stopping early leaves a partial pass.
     """
     _require_value(root, "backward_trace")  # here, not at the first next()
     return _trace(root, gradient)

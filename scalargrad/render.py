@@ -2,6 +2,8 @@
 
 Every node gets a name: its `label` if it has one, else `n<i>` with i its position in
 topological order, so names are stable from run to run (parents are tuples, not sets).
+DOT node ids are separate (`v<i>`, `op<i>`), so any label, quotes and braces included,
+gives valid DOT.
 """
 
 from __future__ import annotations
@@ -17,8 +19,19 @@ def _fmt(x: float) -> str:
 
 
 def node_names(order: list) -> dict:
-    """id(node) -> display name for the nodes of a topological order."""
-    return {id(node): node.label or f"n{i}" for i, node in enumerate(order)}
+    """id(node) -> display name for the nodes of a topological order.
+
+    An unlabelled node's `n<i>` gets a trailing `'` when a label already uses it (a
+    variable called n2), so a generated name never passes for a user's one.
+    """
+    labels = {node.label for node in order if node.label}
+    names = {}
+    for i, node in enumerate(order):
+        name = node.label or f"n{i}"
+        while not node.label and name in labels:
+            name += "'"
+        names[id(node)] = name
+    return names
 
 
 def _op_text(node) -> str:

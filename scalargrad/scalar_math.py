@@ -14,6 +14,23 @@ value.py, forward mode in forward.py) use these helpers so they agree at the edg
 from __future__ import annotations
 
 import math
+from numbers import Real
+
+def as_float(x, what: str) -> float:
+    """A user-given real number (bool excluded) as a float, or a clear error naming `what`.
+
+    The one boundary check for Value, Dual and activation parameters. An int too large
+    for a float is a ValueError (its digits are not echoed: there may be thousands).
+    """
+    if isinstance(x, bool) or not isinstance(x, Real):
+        raise TypeError(f"{what} needs a real number, got {type(x).__name__}: {x!r}")
+    try:
+        return float(x)
+    except OverflowError:
+        digits = int(x.bit_length() * math.log10(2)) + 1 if isinstance(x, int) else None
+        shown = f"an int of about {digits} digits" if digits else type(x).__name__
+        raise ValueError(f"{what}: {shown} is too large for a float") from None
+
 
 # Largest argument for which math.exp does not overflow a double.
 EXP_MAX = 709.782712893384

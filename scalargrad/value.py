@@ -15,7 +15,8 @@ referring to it goes away, without waiting for the cyclic garbage collector.
 
 Edge behaviour (the same as PyTorch for float tensors; see scalar_math.py):
 exp overflows to inf, log(0) = -inf, log(x < 0) = nan, sqrt(x < 0) = nan,
-x / 0 = +-inf (0 / 0 = nan), a negative base to a non-integer power = nan.
+x / 0 = +-inf (0 / 0 = nan), 0 ** negative = inf, a negative base to a non-integer
+power = nan; the gradients at these points are PyTorch's too (tests/scalargrad/test_edges.py).
 Derivatives at kinks: relu'(0) = 0, abs'(0) = 0, step' = 0 (see functions.py).
 """
 
@@ -29,6 +30,7 @@ from scalargrad import graph
 from scalargrad.functions import ActivationMethods, resolve
 from scalargrad.scalar_math import (
     abs_slope,
+    as_float,
     pow_dbase,
     pow_dexponent,
     safe_div,
@@ -37,16 +39,6 @@ from scalargrad.scalar_math import (
     safe_pow,
     safe_sqrt,
 )
-
-
-def _as_float(data, what: str) -> float:
-    """Validate user data at the boundary: a real number (bool excluded) as a float."""
-    if isinstance(data, bool) or not isinstance(data, Real):
-        raise TypeError(f"{what} needs a real number, got {type(data).__name__}: {data!r}")
-    try:
-        return float(data)
-    except OverflowError:
-        raise ValueError(f"{what}: {data!r} is too large for a float") from None
 
 
 class Value(ActivationMethods):
@@ -72,7 +64,7 @@ class Value(ActivationMethods):
     def __init__(self, data, label: Optional[str] = None):
         if label is not None and not isinstance(label, str):
             raise TypeError(f"Value label must be a str or None, got {type(label).__name__}")
-        self.data = _as_float(data, "Value")
+        self.data = as_float(data, "Value")
         self.grad = 0.0
         self.op = ""
         self.label = label
@@ -144,7 +136,7 @@ class Value(ActivationMethods):
             return _binary(out, "**", self, pow_dbase(a, b), other, pow_dexponent(a, b, out))
         if isinstance(other, bool) or not isinstance(other, Real):
             return NotImplemented
-        a, b = self.data, float(other)
+        a, b = self.data, as_float(other, "exponent")
         return _unary(safe_pow(a, b), f"**{b:g}", self, pow_dbase(a, b))
 
     def __neg__(self):
@@ -233,7 +225,7 @@ class Value(ActivationMethods):
         Seeds d(self)/d(self) = `gradient` (1 by default). Calling it twice adds the
         gradients twice, as in PyTorch; use `zero_grad()` in between to start over.
         """
-        graph.backward(self, _as_float(gradient, "backward gradient"))
+        graph.backward(self, as_float(gradient, "backward gradient"))
 
     def zero_grad(self) -> None:
         """Set `.grad` to 0 on this Value and every node it was computed from."""
@@ -281,7 +273,7 @@ def _coerce(other) -> Optional[Value]:
         if isinstance(other, bool) or not isinstance(other, Real):
             return None
     out = _new_value(Value)
-    out.data = float(other)
+    out.data = as_float(other, "Value operand") if kind is int else float(other)
     out.grad = 0.0
     out.op = ""
     out.label = None

@@ -6,6 +6,8 @@ import os
 import numpy as np
 import pytest
 
+import vecgrad
+import vecgrad.nn.functional as F
 from scalargrad import Value
 from scalargrad.functions import ACTIVATIONS
 from vecgrad.backends.base import Backend
@@ -93,8 +95,14 @@ def test_every_activation_exists_in_every_engine(opencl):
     assert {k[len("dact_"):] for k in built if k.startswith("dact_")} == set(ACTIVATIONS)
     be = NumpyBackend("cpu")
     x = be.from_numpy(np.linspace(-2, 2, 5))
+    points = np.linspace(-2, 2, 5)
     for name, entry in ACTIVATIONS.items():
-        assert callable(getattr(Value(0.5), name)), f"scalargrad Value has no .{name}()"
+        want = [entry.f(float(v), entry.default_alpha) for v in points]
+        assert getattr(Value(0.5), name)().data == entry.f(0.5, entry.default_alpha), name
         out = be.to_numpy(be.activation(name, x, entry.default_alpha))
-        want = [entry.f(float(v), entry.default_alpha) for v in np.linspace(-2, 2, 5)]
         np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12, err_msg=name)
+        t = vecgrad.tensor(points, dtype=vecgrad.float64)
+        np.testing.assert_allclose(getattr(t, name)().numpy(), want, rtol=1e-12, atol=1e-12,
+                                   err_msg=f"Tensor.{name}")
+        np.testing.assert_allclose(getattr(F, name)(t).numpy(), want, rtol=1e-12,
+                                   atol=1e-12, err_msg=f"F.{name}")

@@ -51,8 +51,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     no_pause = "--no-pause" in args
     rest = [a for a in args if a != "--no-pause"]
     console = Console()
-    if len(rest) > 1 or any(a.startswith("-") for a in rest):
-        print(USAGE, file=sys.stderr)
+    if any(a in ("-h", "--help") for a in rest):
+        print(USAGE)
+        return 0
+    options = [a for a in rest if a.startswith("-") and not a.lstrip("-").isdigit()]
+    if options:
+        print(f"unknown option {options[0]!r}\n{USAGE}", file=sys.stderr)
+        return 2
+    if len(rest) > 1:
+        print(f"give one lesson number or 'all', got {' '.join(rest)!r}\n{USAGE}",
+              file=sys.stderr)
         return 2
     if not rest:
         if should_pause(no_pause):

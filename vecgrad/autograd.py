@@ -77,7 +77,7 @@ class Node:
         self.function = function
         self.ctx = ctx
         self.inputs = inputs  # the Tensor arguments, in order
-        self.versions = tuple(t._version[0] for t in inputs)
+        self.versions = tuple([t._version[0] for t in inputs])
         self.freed = False
 
     @property
@@ -101,13 +101,11 @@ class Function:
 
     view_grads = False
 
-    @staticmethod
-    def forward(ctx, *buffers, **params):
-        raise NotImplementedError("Function subclasses define forward")
-
-    @staticmethod
-    def backward(ctx, grad):
-        raise NotImplementedError("Function subclasses define backward")
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for method in ("forward", "backward"):
+            if not isinstance(cls.__dict__.get(method), staticmethod):
+                raise TypeError(f"{cls.__name__} must define {method} as a @staticmethod")
 
     @classmethod
     def apply(cls, *inputs, **params):
@@ -118,7 +116,7 @@ class Function:
         """
         first = inputs[0]
         backend = first._backend
-        needs = tuple(t.requires_grad for t in inputs)
+        needs = tuple([t._requires_grad for t in inputs])
         ctx = Context(backend, needs)
         out = cls.forward(ctx, *[t._buf for t in inputs], **params)
         if _grad_mode.enabled and True in needs:

@@ -7,8 +7,9 @@ Workloads (issue 3):
   32x32, 5x5 kernel, against PyTorch CPU when installed;
 - peak traced memory (tracemalloc) of the MLP step against the numpy step.
 
-Timings are medians over interleaved repeats (vecgrad, reference, vecgrad, ...), so slow
-phases of a busy machine hit both sides alike. Run as `vecgrad bench` or
+Runners are interleaved round by round (vecgrad, reference, vecgrad, ...); times are
+medians and each ratio is the median of the per-round ratios, so slow phases of a busy
+machine hit both sides of a pair alike. Run as `vecgrad bench` or
 `python -m vecgrad.bench`.
 """
 
@@ -118,8 +119,27 @@ def torch_mlp_step(torch, x, y, params, optimizer):
 
 
 # ------------------------------------------------------------------- measurement
-def interleaved_medians(runners: dict, repeats: int, warmup: int) -> dict:
-    """Median seconds per call of each runner, runners interleaved round-robin.
+class Timings:
+    """Seconds per call of each runner, one entry per interleaved round."""
+
+    def __init__(self, times: dict):
+        self.times = times
+
+    def median(self, name: str) -> float:
+        return statistics.median(self.times[name])
+
+    def ratio(self, name: str, reference: str) -> float:
+        """Median over rounds of ours/reference: rounds pair calls made moments apart,
+        so load that comes and goes on a shared machine cancels out of each pair."""
+        pairs = zip(self.times[name], self.times[reference])
+        return statistics.median(ours / ref for ours, ref in pairs)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.times
+
+
+def interleaved(runners: dict, repeats: int, warmup: int) -> Timings:
+    """Time each runner once per round, runners interleaved round-robin.
 
     Each timed call follows an untimed call of the same runner: the thread pools of the
     previous library (OpenMP in torch, OpenBLAS in numpy) spin for a while after their
@@ -135,7 +155,7 @@ def interleaved_medians(runners: dict, repeats: int, warmup: int) -> dict:
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return Timings(times)
 
 
 def peak_memory(run) -> int:
@@ -158,6 +178,10 @@ def _torch_or_none(skip):
         import torch
     except ImportError:
         return None
+    # Compare like with like: when numpy's BLAS is limited by the environment, so is torch.
+    limit = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
+    if limit and limit.isdigit() and int(limit) > 0:
+        torch.set_num_threads(int(limit))
     return torch
 
 
@@ -184,7 +208,7 @@ def bench_mlp(device, repeats, warmup, seed, torch):
         t_params = [torch.tensor(p, requires_grad=True) for p in params]
         optimizer = torch.optim.SGD(t_params, lr=LR)
         runners["torch"] = lambda: torch_mlp_step(torch, tx, ty, t_params, optimizer)
-    return interleaved_medians(runners, repeats, warmup)
+    return interleaved(runners, repeats, warmup)
 
 
 def bench_mlp_memory(seed):
@@ -227,7 +251,7 @@ def bench_conv(device, repeats, warmup, seed, torch):
             torch.nn.functional.conv2d(tx, tw, tb).backward(tg)
 
         runners["torch"] = run_torch
-    return interleaved_medians(runners, repeats, warmup)
+    return interleaved(runners, repeats, warmup)
 
 
 # ----------------------------------------------------------------------- report
@@ -245,17 +269,22 @@ def machine_line() -> str:
             f"numpy {np.__version__}")
 
 
-def _row(table, workload, ours, reference_name, reference, target, unit="ms"):
-    if reference is None:
-        table.add_row(workload, _fmt(ours, unit), reference_name, "not installed", "-", "-")
+def _row(table, workload, timings, reference, reference_label, target):
+    ours = timings.median("vecgrad")
+    if reference not in timings:
+        table.add_row(workload, _fmt(ours), reference_label, "not installed", "-", "-")
         return
-    ratio = ours / reference
+    _add(table, workload, ours, reference_label, timings.median(reference),
+         timings.ratio("vecgrad", reference), target)
+
+
+def _add(table, workload, ours, reference_label, reference, ratio, target, unit="ms"):
     verdict = "[green]met[/]" if ratio <= target else "[red]missed[/]"
-    table.add_row(workload, _fmt(ours, unit), reference_name, _fmt(reference, unit),
+    table.add_row(workload, _fmt(ours, unit), reference_label, _fmt(reference, unit),
                   f"{ratio:.2f}x", f"{target:.2f}x {verdict}")
 
 
-def _fmt(value, unit):
+def _fmt(value, unit="ms"):
     if unit == "ms":
         return f"{value * 1e3:.2f} ms"
     return f"{value / 2**20:.1f} MiB"
@@ -283,14 +312,14 @@ def main(args: argparse.Namespace) -> int:
 
     console.print("MLP step: 784-1000-1000-10, batch 100, ReLU, softmax cross-entropy, SGD")
     console.print("conv2d: forward + backward, input 32x3x32x32, 16 filters 5x5")
-    table = Table(title="vecgrad vs references (median of interleaved repeats)")
+    table = Table(title="vecgrad vs references (medians; ratio = median of paired rounds)")
     for column in ("workload", "vecgrad", "reference", "ref. value", "ratio", "target"):
         table.add_column(column)
-    _row(table, "MLP step", mlp["vecgrad"], "numpy", mlp["numpy"], TARGETS["mlp_numpy"])
-    _row(table, "MLP step", mlp["vecgrad"], "PyTorch", mlp.get("torch"), TARGETS["mlp_torch"])
-    _row(table, "conv2d", conv["vecgrad"], "PyTorch", conv.get("torch"), TARGETS["conv_torch"])
-    _row(table, "MLP peak memory", memory["vecgrad"], "numpy", memory["numpy"],
-         TARGETS["memory"], unit="MiB")
+    _row(table, "MLP step", mlp, "numpy", "numpy", TARGETS["mlp_numpy"])
+    _row(table, "MLP step", mlp, "torch", "PyTorch", TARGETS["mlp_torch"])
+    _row(table, "conv2d", conv, "torch", "PyTorch", TARGETS["conv_torch"])
+    _add(table, "MLP peak memory", memory["vecgrad"], "numpy", memory["numpy"],
+         memory["vecgrad"] / memory["numpy"], TARGETS["memory"], unit="MiB")
     console.print(table)
     return 0
 

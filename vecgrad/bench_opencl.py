@@ -8,12 +8,15 @@
 - kernel launch overhead: a small op queued back to back (one wait at the end), and
   the same op waited for after every launch.
 
+Every measurement takes turns with its reference (interleaved repeats, medians), so a
+busy shared machine slows both sides alike; compare ratios, not absolute figures.
 Run `python -m vecgrad.bench_opencl [--device opencl:0:0]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 
@@ -32,18 +35,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for the random data")
 
 
-def _median_seconds(run, repeats: int, budget_s: float = 20.0) -> float:
-    """Median wall time of run() after one warm-up; fewer repeats if run() is slow."""
+def _interleaved_medians(runners: dict, repeats: int, budget_s: float = 30.0) -> dict:
+    """Median seconds per call of each runner, taking turns (ours, reference, ours...).
+
+    Taking turns means a busy phase of a shared machine slows every runner alike, so
+    the ratios stay meaningful. One untimed warm-up call each; fewer repeats when a
+    round is slow, to bound the run time.
+    """
     start = time.perf_counter()
-    run()
-    first = time.perf_counter() - start
-    repeats = max(1, min(repeats, int(budget_s / max(first, 1e-9))))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+    for run in runners.values():
         run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    round_s = time.perf_counter() - start
+    repeats = max(1, min(repeats, int(budget_s / max(round_s, 1e-9))))
+    times = {name: [] for name in runners}
+    for _ in range(repeats):
+        for name, run in runners.items():
+            begin = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - begin)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def _clblast_runner(backend, a, b, n):
@@ -81,12 +91,14 @@ def bench_matmul(backend, sizes, repeats: int, seed: int) -> list[dict]:
 
         got = backend.to_numpy(backend.matmul(da, db))
         error = float(np.max(np.abs(got - a @ b)) / max(1.0, float(np.max(np.abs(a @ b)))))
-        row = {"n": n, "ours": flops / _median_seconds(ours, repeats) / 1e9,
-               "numpy": flops / _median_seconds(lambda: a @ b, repeats) / 1e9,
-               "clblast": None, "max_rel_error": error}
+        runners = {"ours": ours, "numpy": lambda: a @ b}
         clblast = _clblast_runner(backend, a, b, n)
         if clblast is not None:
-            row["clblast"] = flops / _median_seconds(clblast, repeats) / 1e9
+            runners["clblast"] = clblast
+        seconds = _interleaved_medians(runners, repeats)
+        row = {name: flops / s / 1e9 for name, s in seconds.items()}
+        row.update({"n": n, "max_rel_error": error})
+        row.setdefault("clblast", None)
         rows.append(row)
     return rows
 
@@ -97,12 +109,13 @@ def bench_mlp_step(device: str, repeats: int, seed: int) -> dict:
     from vecgrad.bench import mlp_data, vecgrad_mlp_step
 
     x, y, params = mlp_data(seed)
-    result = {}
+    runners = {}
     for name, dev in (("opencl", device), ("numpy", "cpu")):
         vx = vecgrad.tensor(x, device=dev)
         vy = vecgrad.tensor(y, device=dev)
         v_params = [vecgrad.tensor(p, device=dev, requires_grad=True) for p in params]
-        result[name] = _median_seconds(lambda: vecgrad_mlp_step(vx, vy, v_params), repeats)
+        runners[name] = functools.partial(vecgrad_mlp_step, vx, vy, v_params)
+    result = _interleaved_medians(runners, repeats)
     return result
 
 

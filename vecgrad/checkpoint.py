@@ -160,6 +160,8 @@ def save(state: Any, path: str | os.PathLike) -> None:
     directory = os.path.dirname(target)
     if not os.path.isdir(directory):
         raise CheckpointError(f"cannot save to {target}: directory {directory} does not exist")
+    if os.path.isdir(target):
+        raise CheckpointError(f"cannot save to {target}: it is a directory; give a file name")
     handle, temp_path = tempfile.mkstemp(
         dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp"
     )

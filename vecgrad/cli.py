@@ -389,9 +389,9 @@ def _report(args, stream, settings, device, history, result, seconds) -> None:
         metric = f"test accuracy {100 * result.accuracy:.2f}%"
     else:
         metric = f"test loss {result.loss:.4g}"
+    best = f" (best {history.best_epoch})" if history.best_epoch else ""
     summary = (f"{settings['dataset']} {settings['model']}: {metric} after "
-               f"{len(history.train_loss)} epochs (best {history.best_epoch}) in "
-               f"{seconds:.1f}s on {device}")
+               f"{len(history.train_loss)} epochs{best} in {seconds:.1f}s on {device}")
     if args.json:
         print(json.dumps(_json_metrics(settings, device, history, result, seconds,
                                        args.checkpoint or args.resume)), file=sys.stdout)

@@ -49,7 +49,7 @@ class Tensor:
     # ---------------------------------------------------------------- attributes
     @property
     def shape(self) -> tuple:
-        return tuple(self._buf.shape)
+        return self._buf.shape  # a tuple of ints in every backend (base.py)
 
     @property
     def ndim(self) -> int:

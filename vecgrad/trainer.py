@@ -21,6 +21,7 @@ import numpy as np
 import vecgrad
 from vecgrad.data import DataLoader, Dataset
 from vecgrad.layer_watch import LayerWatch
+from vecgrad.nn import Module
 from vecgrad.training_events import (BatchEnd, EpochEnd, EpochStart, EvalEnd, FitEnd,
                                      FitStart, History, LayerStat, LayerStats,
                                      TrainingDiverged)
@@ -64,6 +65,16 @@ class Trainer:
             raise ValueError(f"Trainer: epochs must be an int >= 1, got {epochs!r}")
         if patience is not None and (not isinstance(patience, int) or patience < 1):
             raise ValueError(f"Trainer: patience must be an int >= 1 or None, got {patience!r}")
+        if not isinstance(model, Module):
+            raise TypeError(f"Trainer: model must be a vecgrad.nn.Module, got "
+                            f"{type(model).__name__}")
+        if optimizer is not None:
+            # An optimizer over another model's parameters would train nothing, silently.
+            own = {id(p) for p in model.parameters()}
+            foreign = [p for p in getattr(optimizer, "params", ()) if id(p) not in own]
+            if foreign:
+                raise ValueError(f"Trainer: the optimizer holds {len(foreign)} parameter(s) "
+                                 "that are not the model's; build it from model.parameters()")
         self.model = model
         self.loss = get_loss(loss)
         self.optimizer = optimizer
@@ -213,6 +224,9 @@ class Trainer:
     def fit(self, train, val) -> History:
         """Train until `epochs`, early stop, Ctrl-C, or divergence; restore the best weights.
 
+        `epochs` counts from the very first fit: calling fit() again (after raising
+        `trainer.epochs`) continues the same run, like --resume.
+
         Returns the History (its stop_reason says why it ended). Raises TrainingDiverged
         when a loss or gradient becomes NaN/inf (after restoring the best weights).
         """
@@ -241,13 +255,22 @@ class Trainer:
             reason, message = "interrupted", "stopped by Ctrl-C"
         except TrainingDiverged as exc:
             reason, message = "diverged", str(exc)
+        except Exception as exc:
+            # A bug or a bad input (e.g. a shape error): let the views close their live
+            # displays before the error propagates, so it prints on a clean terminal.
+            self.emit(FitEnd("failed", epoch - self.start_epoch, self.history.best_epoch,
+                             self.history.best_val_loss, f"{type(exc).__name__}: {exc}",
+                             self.history))
+            raise
         finally:
             watch.remove()
+        # A later fit() continues from here up to `epochs`.
+        epochs_run, self.start_epoch = epoch - self.start_epoch, epoch
         self._restore_best()
         self.history.stop_reason, self.history.stop_message = reason, message
         if reason == "interrupted" and self.best_state is not None:
             message += f"; kept the best weights (epoch {self.history.best_epoch})"
-        self.emit(FitEnd(reason, epoch - self.start_epoch, self.history.best_epoch,
+        self.emit(FitEnd(reason, epochs_run, self.history.best_epoch,
                          self.history.best_val_loss, message, self.history))
         if reason == "diverged":
             raise TrainingDiverged(message, self.history)

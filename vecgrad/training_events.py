@@ -76,7 +76,8 @@ class EpochEnd:
 
 @dataclass(frozen=True)
 class FitEnd:
-    """reason: completed, early_stop, interrupted or diverged."""
+    """reason: completed, early_stop, interrupted, diverged, or failed (an exception
+    other than divergence; it propagates from fit() right after this event)."""
     reason: str
     epochs_run: int
     best_epoch: int

@@ -38,7 +38,8 @@ class Loss:
 def _one_hot(labels, classes: int, like):
     host = labels.numpy().astype(np.int64)
     if host.size and (host.min() < 0 or host.max() >= classes):
-        raise ValueError(f"labels must lie in 0..{classes - 1}, found {host.min()}..{host.max()}")
+        raise ValueError(f"mse: class labels must lie in 0..{classes - 1} (one model output "
+                         f"per class), found {host.min()}..{host.max()}")
     onehot = np.zeros((len(host), classes), dtype=np.float32)
     onehot[np.arange(len(host)), host] = 1.0
     return vecgrad.tensor(onehot, dtype=like.dtype, device=like.device)
@@ -47,10 +48,16 @@ def _one_hot(labels, classes: int, like):
 def _mse(outputs, targets):
     if targets.dtype == np.int64:  # classification with MSE (lecture 002): softmax vs one-hot
         return F.mse_loss(outputs.softmax(axis=-1), _one_hot(targets, outputs.shape[-1], outputs))
+    if outputs.numel() != targets.numel():
+        raise ValueError(f"mse: the model gives outputs of shape {outputs.shape} for targets of "
+                         f"shape {targets.shape}")
     return F.mse_loss(outputs, targets.reshape(outputs.shape))
 
 
 def _bce(outputs, targets):
+    if outputs.numel() != outputs.shape[0]:
+        raise ValueError(f"bce: needs one logit per sample, got outputs of shape "
+                         f"{outputs.shape}; use cross_entropy for several outputs per sample")
     logits = outputs.reshape((outputs.shape[0],))
     return F.binary_cross_entropy_with_logits(logits, targets.to(outputs.dtype))
 

@@ -22,6 +22,7 @@ from vecgrad.training_events import (BatchEnd, EpochEnd, EpochStart, EvalEnd, Fi
                                      FitStart, LayerStats)
 
 SHOW_CHOICES = ("auto", "none", "forward", "grad", "all")
+CONFUSION_TITLE = "confusion matrix (rows: true class, columns: predicted)"
 
 
 # -------------------------------------------------------------------- formatting
@@ -84,16 +85,23 @@ def confusion_lines(confusion: np.ndarray, class_names=()) -> list[str]:
     cell = max(max(len(str(int(v))) for v in confusion.flat), 3)
     label = max(len(n) for n in names)
     head = " " * label + " | " + " ".join(f"{n[:cell]:>{cell}}" for n in names)
-    lines = ["confusion matrix (rows: true class, columns: predicted)", head,
+    lines = [CONFUSION_TITLE, head,
              "-" * len(head)]
     for name, row in zip(names, confusion):
         lines.append(f"{name:>{label}} | " + " ".join(f"{int(v):>{cell}}" for v in row))
     return lines
 
 
+def _shown_layers(event: LayerStats, show: str) -> list:
+    """The layers that have something to show: forward stats and/or a gradient norm."""
+    forward, grad = show in ("forward", "all"), show in ("grad", "all")
+    return [layer for layer in event.layers
+            if (forward and layer.mean is not None) or (grad and layer.grad_norm is not None)]
+
+
 def _layer_lines(event: LayerStats, show: str) -> list[str]:
     lines = []
-    for layer in event.layers:
+    for layer in _shown_layers(event, show):
         parts = [f"  {layer.name:<12} {layer.kind:<10}"]
         if show in ("forward", "all") and layer.mean is not None:
             parts.append(f"mean {_num(layer.mean):>9}  std {_num(layer.std):>9}")
@@ -101,8 +109,7 @@ def _layer_lines(event: LayerStats, show: str) -> list[str]:
                 parts.append(f"dead {_pct(layer.dead_fraction):>7}")
         if show in ("grad", "all") and layer.grad_norm is not None:
             parts.append(f"grad norm {_num(layer.grad_norm):>9}")
-        if len(parts) > 1:
-            lines.append("  ".join(parts))
+        lines.append("  ".join(parts))
     return lines
 
 
@@ -210,7 +217,7 @@ class RichView:
             columns += ["grad norm"]
         for name in columns:
             table.add_column(name, justify="left" if name in ("layer", "kind") else "right")
-        for layer in self.layers.layers:
+        for layer in _shown_layers(self.layers, self.show):
             cells = [layer.name, layer.kind]
             if self.show in ("forward", "all"):
                 cells += [_num(layer.mean), _num(layer.std),
@@ -225,7 +232,7 @@ class RichView:
         free = self.console.height - 1 - self.TABLE_FRAME - 1  # 1 for the progress bar
         panel = self._layer_panel()
         if panel is not None:
-            panel_height = len(self.layers.layers) + self.PANEL_FRAME
+            panel_height = len(_shown_layers(self.layers, self.show)) + self.PANEL_FRAME
             if free - panel_height < min(3, len(self.rows)):
                 panel = None  # too short a terminal: the epochs matter more
             else:
@@ -282,6 +289,8 @@ class RichView:
         elif isinstance(event, EvalEnd):
             self.console.print(_eval_line(event), highlight=False)
             if event.confusion is not None:
+                # The title goes on its own line: a narrow table would wrap it.
+                self.console.print(CONFUSION_TITLE, highlight=False)
                 self.console.print(confusion_table(event.confusion, event.class_names))
 
 
@@ -289,7 +298,7 @@ def confusion_table(confusion: np.ndarray, class_names=()) -> Table:
     """A rich table of a confusion matrix with the diagonal highlighted."""
     classes = len(confusion)
     names = [str(class_names[i]) if i < len(class_names) else str(i) for i in range(classes)]
-    table = Table(title="confusion matrix (rows: true, columns: predicted)")
+    table = Table()
     table.add_column("true \\ pred", justify="right")
     for name in names:
         table.add_column(name, justify="right")

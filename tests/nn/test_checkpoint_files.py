@@ -291,6 +291,9 @@ def test_other_files_are_refused_with_a_reason(tmp_path):
 def test_save_into_missing_directory_is_a_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match="does not exist"):
         checkpoint.save({"x": 1}, tmp_path / "nowhere" / "model.npz")
+    with pytest.raises(CheckpointError, match="it is a directory; give a file name"):
+        checkpoint.save({"x": 1}, tmp_path)
+    assert os.listdir(tmp_path) == []  # no temp file left behind
 
 
 def test_failure_while_writing_leaves_old_file_intact(tmp_path, monkeypatch, state):

@@ -201,6 +201,9 @@ def test_activation_by_name_and_alpha(device):
         nn.Activation("swish")
     with pytest.raises(ValueError, match="relu takes no alpha parameter"):
         nn.Activation("relu", alpha=0.3)
+    for bad in ("0.1", float("nan"), True):
+        with pytest.raises(ValueError, match="leaky_relu's alpha must be a finite number"):
+            nn.LeakyReLU(alpha=bad)
 
 
 def test_softmax_and_log_softmax_layers(device):

@@ -77,3 +77,22 @@ def test_softmax_is_stable_and_propagates_nan(pair):
     with np.errstate(all="ignore"):
         for method in ("softmax", "log_softmax"):
             pair.check(method, x, 1)
+
+
+@pytest.mark.parametrize("config", ["GPU", "small", "CPU"])
+def test_every_tile_configuration_is_correct(cl_backend, rng, config, float_dtype):
+    """The GPU and fallback tiles cannot be timed here, but they must compute right."""
+    from vecgrad.backends.opencl_backend import MATMUL_TILES, OpenCLBackend
+
+    tiles = MATMUL_TILES[config] if config == "small" else MATMUL_TILES[(config,
+                                                                         float_dtype.itemsize)]
+    backend = OpenCLBackend(cl_backend.device)  # private instance with forced tiles
+    backend.matmul_tiles = lambda dtype: dict(tiles)
+    for (m, k, n), (ta, tb) in [((70, 33, 129), (False, False)), ((1, 200, 65), (True, True)),
+                                ((129, 7, 3), (True, False))]:
+        a = rng.standard_normal((k, m) if ta else (m, k)).astype(float_dtype)
+        b = rng.standard_normal((n, k) if tb else (k, n)).astype(float_dtype)
+        got = backend.to_numpy(backend.matmul(backend.from_numpy(a), backend.from_numpy(b),
+                                              transpose_a=ta, transpose_b=tb))
+        want = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

@@ -41,6 +41,8 @@ ADVANCED = [
     (np.array([0, 1, 1]), slice(None), np.array([3, 3, -1])),
     (np.array([True, False, True]),),
     (1, np.array([5, 5, 5]), slice(2, 9, 3)),
+    (True, slice(None, 2)),  # a bare bool is advanced indexing in numpy
+    (slice(None), False),
 ]
 
 

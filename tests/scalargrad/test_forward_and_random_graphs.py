@@ -118,3 +118,18 @@ def test_dual_arithmetic_and_errors():
         Dual("x")
     with pytest.raises(ValueError, match="jvp: 2 values but 1 direction"):
         jvp(lambda a, b: a * b, [1.0, 2.0], [1.0])
+
+
+def test_dual_checks_activation_calls_like_value():
+    """The same boundary checks in both modes (an alpha is never silently ignored)."""
+    for make in (Value, Dual):
+        with pytest.raises(TypeError, match="leaky_relu alpha needs a real number, got str"):
+            make(1.0).leaky_relu("big")  # x > 0 never reads alpha: still refused
+        with pytest.raises(TypeError, match="elu alpha needs a real number, got bool"):
+            make(-1.0).elu(True)
+        with pytest.raises(TypeError, match="'relu' takes no alpha"):
+            make(1.0).activation("relu", 0.1)
+        with pytest.raises(ValueError, match="unknown activation 'swish'"):
+            make(1.0).activation("swish")
+        with pytest.raises(ValueError, match=r"unknown activation \['relu'\]"):
+            make(1.0).activation(["relu"])

@@ -2,6 +2,8 @@
 
 import io
 
+import pytest
+
 from rich.console import Console
 
 from scalargrad import Value
@@ -78,3 +80,32 @@ def test_dot_escapes_labels():
     v = Value(1.0, label='a"b{c}|')
     dot = to_dot(v * 2)
     assert 'a\\"b\\{c\\}\\|' in dot
+
+
+def test_generated_names_never_pass_for_a_label():
+    """A variable labelled n1 and the unlabelled node at position 1 stay distinct."""
+    n1 = Value(2.0, label="n1")
+    out = n1 * n1  # unlabelled, position 1 in topological order
+    text = _text(graph_table(out))
+    assert "n1'" in text and "n1, n1" in text
+    assert "n1 = n1 * n1" not in _text(graph_tree(out))
+
+
+def test_dot_is_valid_for_hostile_labels():
+    """Parsed by Graphviz when it is installed (it is optional for users)."""
+    import shutil
+    import subprocess
+
+    dot = shutil.which("dot")
+    if dot is None:
+        pytest.skip("Graphviz (dot) is not installed")
+    x = Value(-2.0, label='x"{a}|<b>\\ é\nλ')
+    y = Value(3.0, label="y;}")
+    f = ((x * y).relu() + x ** 2 - (x / y).leaky_relu(0.2)).sigmoid()
+    f.backward()
+    done = subprocess.run([dot, "-Tplain"], input=to_dot(f), capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    nodes = [line for line in done.stdout.splitlines() if line.startswith("node ")]
+    assert len(nodes) == 10 + 8  # 10 Values, 8 op ellipses
+    assert 'value -2' in nodes[0] and "λ" in nodes[0]

@@ -236,6 +236,13 @@ def test_constructor_rejects_non_numbers(bad):
 def test_huge_int_is_a_clear_error():
     with pytest.raises(ValueError, match="too large for a float"):
         Value(10 ** 400)
+    # 5001 digits: the message must not try to print them (Python refuses > 4300)
+    with pytest.raises(ValueError, match="Value: an int of about 5001 digits is too large"):
+        Value(10 ** 5000)
+    with pytest.raises(ValueError, match="Value operand: an int of about 401 digits"):
+        Value(1.0) + 10 ** 400
+    with pytest.raises(ValueError, match="exponent: an int of about 401 digits"):
+        Value(2.0) ** 10 ** 400
 
 
 def test_unsupported_operands_raise_type_error():

@@ -51,6 +51,7 @@ def test_fit_learns_and_restores_the_best_epoch():
     again = trainer.evaluate(val, "val", emit=False)
     assert again.loss == pytest.approx(min(history.val_loss), rel=1e-6)
     assert len(recorder.of(EpochEnd)) == 15 and len(recorder.of(FitEnd)) == 1
+    assert recorder.of(FitEnd)[0].epochs_run == 15
     assert recorder.of(BatchEnd)[0].batches == len(DataLoader(train, 16))
 
 
@@ -230,6 +231,36 @@ def test_trainer_rejects_bad_arguments():
         Trainer(model, "hinge", opt)
     with pytest.raises(ValueError, match="not a vecgrad trainer checkpoint"):
         Trainer(model, "cross_entropy", opt).load_state_dict({"format": "other"})
+    with pytest.raises(TypeError, match="model must be a vecgrad.nn.Module, got str"):
+        Trainer("mlp", "cross_entropy", opt)
+    other = small_model()
+    with pytest.raises(ValueError, match="optimizer holds 4 parameter.* not the model's"):
+        Trainer(other, "cross_entropy", opt)
+
+
+def test_losses_name_a_model_output_that_does_not_fit():
+    train, val = xor_data()
+    model = small_model()  # two outputs per sample
+    with pytest.raises(ValueError, match=r"bce: needs one logit per sample, got outputs of shape \(32, 2\)"):
+        Trainer(model, "bce", None).evaluate(val)
+    with pytest.raises(ValueError, match=r"mse: class labels must lie in 0..0"):
+        Trainer(nn.Sequential(nn.Linear(2, 1)), "mse", None).evaluate(val)
+
+
+def test_a_second_fit_continues_the_same_run():
+    vecgrad.manual_seed(2)
+    train, val = xor_data()
+    model = small_model()
+    trainer = Trainer(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.1), epochs=2,
+                      layer_stats=False)
+    trainer.fit(train, val)
+    assert len(trainer.fit(train, val).val_loss) == 2  # already done: nothing more to do
+    trainer.epochs = 3
+    recorder = Recorder()
+    trainer.subscribe(recorder)
+    history = trainer.fit(train, val)
+    assert len(history.val_loss) == 3 and [e.epoch for e in recorder.of(EpochEnd)] == [3]
+    assert recorder.of(FitEnd)[0].epochs_run == 1
 
 
 def test_each_epoch_visits_a_new_seeded_permutation():
@@ -249,3 +280,15 @@ def test_each_epoch_visits_a_new_seeded_permutation():
     for epoch, order in enumerate(orders):
         assert order == np.random.default_rng([seed, epoch]).permutation(n).tolist()
     assert orders[0] != orders[1] != orders[2]
+
+
+def test_an_unexpected_error_closes_the_views_then_propagates():
+    train, val = xor_data()
+    model = nn.Sequential(nn.Linear(3, 2))  # the data has 2 features: a shape error
+    trainer = Trainer(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.1), epochs=2)
+    recorder = Recorder()
+    trainer.subscribe(recorder)
+    with pytest.raises(ValueError, match=r"Linear: expected input \(\.\.\., 3\)"):
+        trainer.fit(train, val)
+    (end,) = recorder.of(FitEnd)
+    assert end.reason == "failed" and end.message.startswith("ValueError: Linear: expected")

@@ -140,3 +140,15 @@ def test_the_views_depend_on_the_events_not_on_the_loop():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_rich_layer_panel_lists_only_layers_with_something_to_show():
+    layers = (LayerStat("0", "Linear", 0.1, 1.5, None, 0.25),
+              LayerStat("1", "relu", 0.4, 0.6, 0.125, None))
+    for show, kinds in (("grad", ["Linear"]), ("forward", ["Linear", "relu"])):
+        console = Console(file=io.StringIO(), width=100, height=40)
+        view = RichView(console, show)
+        view.layers = LayerStats(1, layers)
+        console.print(view._layer_panel())
+        text = console.file.getvalue()
+        assert [kind for kind in ("Linear", "relu") if kind in text] == kinds, show

@@ -151,7 +151,11 @@ def test_main_rejects_bad_arguments(capsys):
     assert main(["0", "--no-pause"]) == 2
     assert "there is no lesson '0'" in capsys.readouterr().err
     assert main(["1", "2"]) == 2
-    assert main(["--fast"]) == 2
+    assert "give one lesson number or 'all', got '1 2'" in capsys.readouterr().err
+    assert main(["1", "--fast"]) == 2
+    assert "unknown option '--fast'" in capsys.readouterr().err
+    assert main(["--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: python -m tutorials")
 
 
 def test_interactive_menu_runs_a_chosen_lesson_then_quits():

@@ -171,3 +171,13 @@ def test_move_between_devices_keeps_the_graph(device):
     y.backward()
     np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
     assert x.to("cpu") is x
+
+
+def test_a_function_without_backward_is_refused_at_definition():
+    from vecgrad.autograd import Function
+
+    with pytest.raises(TypeError, match="Half must define backward"):
+        class Half(Function):  # noqa: F841 - defining it is the test
+            @staticmethod
+            def forward(ctx, x):
+                return x

@@ -157,8 +157,12 @@ def basic_index_view(shape, strides, offset, index):
 
 
 def is_basic_index(index) -> bool:
-    """True when the index has no arrays (numpy basic indexing: a view)."""
-    return all(item is None or item is Ellipsis or isinstance(item, (slice, int, np.integer))
+    """True when the index has no arrays (numpy basic indexing: a view).
+
+    A bare True/False is advanced indexing in numpy (a new axis of length 1 or 0).
+    """
+    return all(item is None or item is Ellipsis or isinstance(item, slice)
+               or (isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)))
                for item in index)
 
 

@@ -40,12 +40,14 @@ _CAST_NAMES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64",
                np.dtype(np.int64): "int64", np.dtype(np.bool_): "bool"}
 
 # Matmul tiles (kernels/matmul.cl defines), chosen per device type. The CPU tiles
-# were tuned on PoCL (see the bench); vectors stay 256 bits wide there (PoCL 3.0's
-# LLVM 14 aborts on some 512-bit vector code). The GPU tiles are the classic 64x64 tile
-# with a 4x4 register block per work-item (256 work-items), within every GPU's limits.
+# were tuned on PoCL (python -m vecgrad.bench_opencl; TK=128 and two 8-wide vectors
+# per row were the steps that mattered); vectors stay 256 bits wide there because
+# PoCL 3.0's LLVM 14 aborts on some 512-bit vector code. The GPU tiles are the classic
+# 64x64 tile with a 4x4 register block per work-item (256 work-items), within every
+# GPU's limits; they are checked for correctness on PoCL but were not timed on a GPU.
 MATMUL_TILES = {
-    ("CPU", 4): {"TM": 64, "TN": 64, "TK": 64, "WM": 16, "WN": 8},
-    ("CPU", 8): {"TM": 64, "TN": 64, "TK": 32, "WM": 16, "WN": 4},
+    ("CPU", 4): {"TM": 64, "TN": 128, "TK": 128, "WM": 8, "WN": 16, "VW": 8},
+    ("CPU", 8): {"TM": 64, "TN": 64, "TK": 64, "WM": 8, "WN": 8, "VW": 4},
     ("GPU", 4): {"TM": 64, "TN": 64, "TK": 16, "WM": 4, "WN": 4, "PAD_A": 1},
     ("GPU", 8): {"TM": 64, "TN": 64, "TK": 16, "WM": 4, "WN": 4, "PAD_A": 1},
     "small": {"TM": 16, "TN": 16, "TK": 16, "WM": 2, "WN": 2},
@@ -127,9 +129,13 @@ class OpenCLBackend(Backend):
     def matmul_tiles(self, dtype) -> dict:
         """The matmul.cl tile defines for this device and element size."""
         kind = "GPU" if self._rt.is_gpu else "CPU"
-        tiles = MATMUL_TILES[(kind, np.dtype(dtype).itemsize)]
-        if (tiles["TN"] // tiles["WN"]) * (tiles["TM"] // tiles["WM"]) > self._rt.max_work_group_size:
-            tiles = MATMUL_TILES["small"]
+        itemsize = np.dtype(dtype).itemsize
+        tiles = MATMUL_TILES[(kind, itemsize)]
+        work_items = (tiles["TN"] // tiles["WN"]) * (tiles["TM"] // tiles["WM"])
+        local_bytes = tiles["TK"] * (tiles["TM"] + tiles.get("PAD_A", 0) + tiles["TN"]) * itemsize
+        if (work_items > self._rt.max_work_group_size
+                or local_bytes > self._rt.info.local_mem_bytes):
+            tiles = MATMUL_TILES["small"]  # 64 work-items, 4 KiB of local memory
         return dict(tiles)
 
     @property

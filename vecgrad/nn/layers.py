@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections import OrderedDict
 from typing import Any
 
@@ -222,6 +223,9 @@ class Activation(Module):
         entry = ACTIVATIONS[name]
         if alpha is not None and entry.default_alpha is None:
             raise ValueError(f"Activation: {name} takes no alpha parameter, got alpha={alpha!r}")
+        if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, numbers.Real)
+                                  or not math.isfinite(alpha)):
+            raise ValueError(f"Activation: {name}'s alpha must be a finite number, got {alpha!r}")
         self.name = name
         self.alpha = entry.default_alpha if alpha is None else float(alpha)
 
@@ -342,29 +346,29 @@ ACTIVATION_LAYERS = {
 }
 
 
-class Softmax(Module):
+class _AlongAxis(Module):
+    """A function of the functional API applied along one axis."""
+
+    function = None  # set by each subclass
+
+    def __init__(self, axis: int = -1):
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, x):
+        return type(self).function(x, axis=self.axis)
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+
+class Softmax(_AlongAxis):
     """softmax along `axis` (stable: the max is subtracted first)."""
 
-    def __init__(self, axis: int = -1):
-        super().__init__()
-        self.axis = axis
-
-    def forward(self, x):
-        return F.softmax(x, axis=self.axis)
-
-    def extra_repr(self) -> str:
-        return f"axis={self.axis}"
+    function = staticmethod(F.softmax)
 
 
-class LogSoftmax(Module):
+class LogSoftmax(_AlongAxis):
     """log(softmax) along `axis`, computed stably."""
 
-    def __init__(self, axis: int = -1):
-        super().__init__()
-        self.axis = axis
-
-    def forward(self, x):
-        return F.log_softmax(x, axis=self.axis)
-
-    def extra_repr(self) -> str:
-        return f"axis={self.axis}"
+    function = staticmethod(F.log_softmax)

@@ -50,6 +50,8 @@ def output_size(op, in_hw, kernel_size, stride, padding, dilation):
 
 
 def _check_input(op, x):
+    if not common.is_tensor(x):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
     common.require_float(op, x)
     if x.ndim != 4:
         raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {fmt_shape(x.shape)}")
@@ -70,6 +72,9 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     """Cross-correlation of x (N, C, H, W) with weight (O, C, KH, KW), plus bias (O,)."""
     _check_input("conv2d", x)
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and not common.is_tensor(t):
+            raise TypeError(f"conv2d: {name} must be a Tensor, got {type(t).__name__}")
     common.check_same_device("conv2d", x, weight, *([bias] if bias is not None else []))
     if weight.ndim != 4:
         raise ValueError(f"conv2d: weight must be 4-D (out_ch, in_ch, KH, KW), got "
