@@ -90,7 +90,11 @@ inline T d_sinc(T x, T a)
 }
 
 inline T f_gaussian(T x, T a) { return exp(-x * x); }
-inline T d_gaussian(T x, T a) { return isinf(x) ? ZERO : (T)(-2) * x * exp(-x * x); }
+/* huge |x|: exp underflows to 0 while -2x overflows; the limit is 0, not nan */
+inline T d_gaussian(T x, T a) {
+    T r = (T)(-2) * x * exp(-x * x);
+    return (isnan(r) && !isnan(x)) ? ZERO : r;
+}
 
 #define ACTIVATION_KERNELS(name)                                                    \
 __kernel void act_##name(const int n, const int ndim, const int8 shape,             \

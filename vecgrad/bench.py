@@ -321,6 +321,14 @@ def main(args: argparse.Namespace) -> int:
     _add(table, "MLP peak memory", memory["vecgrad"], "numpy", memory["numpy"],
          memory["vecgrad"] / memory["numpy"], TARGETS["memory"], unit="MiB")
     console.print(table)
+    if device.startswith("opencl"):
+        # OpenCL-only figures (matmul GFLOP/s vs CLBlast, launch overhead) live beside
+        # the kernels' runtime; print them in the same run.
+        from vecgrad import bench_opencl
+
+        return bench_opencl.main(argparse.Namespace(
+            device=device, sizes=",".join(map(str, bench_opencl.DEFAULT_SIZES)),
+            repeats=args.repeats, seed=args.seed))
     return 0
 
 

@@ -23,7 +23,8 @@ _BINARY = {
     "pow": np.power, "maximum": np.maximum, "minimum": np.minimum,
 }
 # Binary ops that can produce inf/nan from finite input and would warn.
-_BINARY_MAY_WARN = frozenset(("div", "pow"))
+# inf - inf, 0 * inf, x / 0 ...: numpy semantics (nan/inf), without RuntimeWarnings.
+_BINARY_MAY_WARN = frozenset(("add", "sub", "mul", "div", "pow"))
 _COMPARE = {
     "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
     "gt": np.greater, "ge": np.greater_equal,
@@ -105,7 +106,8 @@ def _sinc_df(x, a):
 
 def _gaussian_df(x, a):
     out = -2 * x * np.exp(-x * x)
-    return np.where(np.isinf(x), x.dtype.type(0), out)
+    # For huge |x|, exp underflows to 0 while -2x overflows: the limit is 0, not nan.
+    return np.where(np.isnan(out) & ~np.isnan(x), x.dtype.type(0), out)
 
 
 def _arctan_df(x, a):
