@@ -24,8 +24,9 @@ inline T f_sigmoid(T x, T a)
 }
 inline T d_sigmoid(T x, T a) { const T s = f_sigmoid(x, a); return s * (ONE - s); }
 
-inline T f_tanh(T x, T a) { return tanh(x); }
-inline T d_tanh(T x, T a) { const T t = tanh(x); return ONE - t * t; }
+// PoCL's tanh saturates at 1 - ulp; past |x| = 20 tanh is exactly +-1 in float32 and float64.
+inline T f_tanh(T x, T a) { return fabs(x) > (T)20 ? copysign(ONE, x) : tanh(x); }
+inline T d_tanh(T x, T a) { const T t = f_tanh(x, a); return ONE - t * t; }
 
 inline T f_arctan(T x, T a) { return atan(x); }
 inline T d_arctan(T x, T a) { return ONE / (ONE + x * x); }  // x*x = inf gives the limit 0

@@ -91,6 +91,19 @@ BINARY_KERNEL(binary_minimum, T, ((x < y || IS_NAN(x)) ? x : y))
 #if T_IS_FLOAT
 BINARY_KERNEL(binary_div, T, x / y)
 BINARY_KERNEL(binary_pow, T, pow(x, y))
+#elif !T_IS_BOOL
+// OpenCL's pow is float-only; exact integer power by squaring (y >= 0 is checked on the host).
+inline T int_pow(T x, T y)
+{
+    T r = 1;
+    while (y > 0) {
+        if (y & 1) r *= x;
+        x *= x;
+        y >>= 1;
+    }
+    return r;
+}
+BINARY_KERNEL(binary_pow, T, int_pow(x, y))
 #endif
 
 BINARY_KERNEL(compare_eq, uchar, (uchar)(x == y))

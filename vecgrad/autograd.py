@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import threading
 
+import numpy as np
+
 
 class _GradMode(threading.local):
     """Whether ops record the graph (per thread, like PyTorch's grad mode)."""
@@ -120,8 +122,22 @@ class Function:
         ctx = Context(backend, needs)
         out = cls.forward(ctx, *[t._buf for t in inputs], **params)
         if _grad_mode.enabled and True in needs:
-            return first._wrap(out, backend, Node(cls, ctx, inputs))
-        return first._wrap(out, backend)
+            result = first._wrap(out, backend, Node(cls, ctx, inputs))
+        else:
+            result = first._wrap(out, backend)
+        if may_share_storage(out, first._buf):
+            # A view (transpose, slice, reshape): an in-place edit through it must
+            # invalidate graphs that saved its base, and the other way round.
+            result._version = first._version
+        return result
+
+
+def may_share_storage(a, b) -> bool:
+    """Whether two backend buffers may overlap (numpy arrays, or OpenCL views of one buffer)."""
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return bool(np.may_share_memory(a, b))
+    data = getattr(a, "data", None)
+    return data is not None and not isinstance(a, np.ndarray) and data is getattr(b, "data", None)
 
 
 def _count_children(root):

@@ -185,6 +185,15 @@ class Tensor:
     def __float__(self):
         return float(self.item())
 
+    def __format__(self, spec):
+        """f"{loss:.4f}" formats a one-element tensor's value (like PyTorch)."""
+        if not spec:
+            return str(self)
+        if self.numel() != 1:
+            raise TypeError(f"format: the spec {spec!r} needs a one-element tensor, this one "
+                            f"has shape {self.shape}")
+        return format(self.item(), spec)
+
     def __int__(self):
         return int(self.item())
 
@@ -269,11 +278,17 @@ class Tensor:
         if self._node is not None and self._requires_grad:
             raise RuntimeError(f"{op}: in-place change of a non-leaf tensor that is part of a "
                                f"graph would make its gradients wrong; use an out-of-place op")
+        self._check_in_place_dtype(op, value)
+        if any(n > 1 and st == 0 for n, st in zip(self._buf.shape, self._buf.strides)):
+            raise RuntimeError(f"{op}: this tensor of shape {self.shape} is a broadcast view "
+                               f"(expand) whose elements share memory; write into a copy")
         if common.is_tensor(value):
             common.check_same_device(op, self, value)
             buf = value._buf
             if value.dtype != self.dtype:
                 buf = self._backend.astype(buf, self.dtype)
+            elif autograd.may_share_storage(buf, self._buf):
+                buf = self._backend.copy(buf)  # x.add_(x.T): read all before writing any
             if value.shape != self.shape and \
                     common.broadcast_shape(op, self.shape, value.shape) != self.shape:
                 raise ValueError(f"{op}: a value of shape {value.shape} cannot be written "
@@ -283,6 +298,21 @@ class Tensor:
             raise TypeError(f"{op}: expected a Tensor or a number, got {type(value).__name__}")
         return self._backend.full((), value, self.dtype)
 
+    def _check_in_place_dtype(self, op, value):
+        # Writing floats into an int/bool buffer would truncate silently (PyTorch refuses too).
+        if common.is_float(self.dtype) or op == "copy_":
+            return
+        if op == "div_":
+            bad, what = True, "a true division"
+        elif common.is_tensor(value):
+            bad, what = common.is_float(value.dtype), f"a {value.dtype} tensor"
+        else:
+            bad = isinstance(value, numbers.Real) and not float(value).is_integer()
+            what = f"the fractional number {value!r}"
+        if bad:
+            raise TypeError(f"{op}: cannot write {what} into a tensor of dtype {self.dtype} "
+                            f"without truncating; convert this tensor with .float() first")
+
     def _bump(self):
         self._version[0] += 1
         return self
@@ -290,6 +320,7 @@ class Tensor:
     def add_(self, other, alpha=1.0) -> "Tensor":
         """self += alpha * other, in place, without recording a graph."""
         buf = self._in_place("add_", other)
+        self._check_in_place_dtype("add_", alpha)
         if alpha != 1:
             buf = self._backend.binary("mul", buf, self._backend.full((), alpha, self.dtype))
         self._backend.binary("add", self._buf, buf, out=self._buf)
@@ -298,6 +329,7 @@ class Tensor:
     def sub_(self, other, alpha=1.0) -> "Tensor":
         """self -= alpha * other, in place."""
         buf = self._in_place("sub_", other)
+        self._check_in_place_dtype("sub_", alpha)
         if alpha != 1:
             buf = self._backend.binary("mul", buf, self._backend.full((), alpha, self.dtype))
         self._backend.binary("sub", self._buf, buf, out=self._buf)

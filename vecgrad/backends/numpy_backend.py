@@ -54,7 +54,12 @@ def _leaky_relu(x, a):
 
 
 def _leaky_relu_df(x, a):
-    return np.where(x > 0, x.dtype.type(1), x.dtype.type(a))
+    # nan in, nan out: the catalogue's convention (scalargrad and kernels/activations.cl)
+    return np.where(np.isnan(x), x, np.where(x > 0, x.dtype.type(1), x.dtype.type(a)))
+
+
+def _relu_df(x, a):
+    return np.where(np.isnan(x), x, (x > 0).astype(x.dtype))
 
 
 def _elu(x, a):
@@ -132,7 +137,7 @@ ACTIVATION_TABLE = {
     "sigmoid": (lambda x, a: _sigmoid(x), _sigmoid_df),
     "tanh": (lambda x, a: np.tanh(x), _tanh_df),
     "arctan": (lambda x, a: np.arctan(x), _arctan_df),
-    "relu": (lambda x, a: np.maximum(x, x.dtype.type(0)), lambda x, a: (x > 0).astype(x.dtype)),
+    "relu": (lambda x, a: np.maximum(x, x.dtype.type(0)), _relu_df),
     "leaky_relu": (_leaky_relu, _leaky_relu_df),
     "elu": (_elu, _elu_df),
     "softplus": (lambda x, a: np.logaddexp(x.dtype.type(0), x), lambda x, a: _sigmoid(x)),
@@ -305,12 +310,16 @@ class NumpyBackend(Backend):
 
     # ------------------------------------------------------------------ softmax
     def softmax(self, x, axis):
+        if x.size == 0:  # np.max has no identity over an empty axis
+            return np.empty_like(x)
         with np.errstate(all="ignore"):
             e = np.exp(x - np.max(x, axis=axis, keepdims=True))
             e /= np.sum(e, axis=axis, keepdims=True)
         return e
 
     def log_softmax(self, x, axis):
+        if x.size == 0:  # np.max has no identity over an empty axis
+            return np.empty_like(x)
         with np.errstate(all="ignore"):
             z = x - np.max(x, axis=axis, keepdims=True)
             z -= np.log(np.sum(np.exp(z), axis=axis, keepdims=True))

@@ -67,6 +67,8 @@ def cast(t, dtype):
         raise TypeError(f"to: unsupported dtype {dtype}; use float32, float64, int64 or bool")
     if dtype == np.float64 and not t._backend.supports_float64:
         raise TypeError(f"to: device {t.device} does not support float64")
+    if is_float(t.dtype) and dtype == np.int64:
+        creation.check_finite_for_int("to", t.numpy())
     if t.requires_grad and not is_float(dtype):
         t = t.detach()  # integer/bool results carry no gradient
     return Cast.apply(t, dtype=dtype)
@@ -146,6 +148,15 @@ def binary_operands(op: str, a, b, broadcast=True):
     return a, b
 
 
+def pick_axis(op: str, axis, dim, default):
+    """The numpy `axis=` or the PyTorch `dim=` spelling; both, when they differ, is an error."""
+    if dim is None:
+        return axis
+    if axis != default and axis != dim:
+        raise TypeError(f"{op}: give axis or dim, not both (got axis={axis}, dim={dim})")
+    return dim
+
+
 def normalize_axis(op: str, axis, ndim: int) -> int:
     if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
         raise TypeError(f"{op}: axis must be an int, got {type(axis).__name__}")
@@ -159,6 +170,14 @@ def normalize_axes(op: str, axis, ndim: int) -> tuple[int, ...]:
     """None -> all axes; int or tuple -> sorted non-negative axes (no duplicates)."""
     if axis is None:
         return tuple(range(ndim))
+    if ndim == 0:  # PyTorch: a 0-d tensor accepts axis 0 / -1 and has nothing to reduce
+        for a in axis if isinstance(axis, (tuple, list)) else (axis,):
+            if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
+                raise TypeError(f"{op}: axis must be an int, got {type(a).__name__}")
+            if a not in (0, -1):
+                raise ValueError(f"{op}: axis {a} is out of range for a 0-dimensional tensor "
+                                 f"(only 0 or -1)")
+        return ()
     if isinstance(axis, (tuple, list)):
         axes = tuple(normalize_axis(op, a, ndim) for a in axis)
     else:

@@ -38,8 +38,18 @@ def random_generator() -> np.random.Generator:
     return _global.generator
 
 
+def check_finite_for_int(op, host: np.ndarray):
+    """NaN/inf have no int64 value: numpy would give INT64_MIN silently."""
+    if host.dtype.kind == "f" and not np.isfinite(host).all():
+        raise ValueError(f"{op}: cannot convert NaN or infinity to int64 "
+                         f"({int((~np.isfinite(host)).sum())} of {host.size} values)")
+
+
 def resolve_dtype(dtype, op="tensor"):
     """A supported numpy dtype from a dtype-like (np.float32, "float64", vecgrad.int64)."""
+    if dtype is None:  # np.dtype(None) would silently mean float64
+        raise TypeError(f"{op}: dtype must be given, got None; use float32, float64, int64 "
+                        f"or bool")
     try:
         resolved = np.dtype(dtype)
     except TypeError:
@@ -102,6 +112,8 @@ def tensor(data, dtype=None, requires_grad=False, device=None) -> Tensor:
     target = _natural_dtype(array, from_python, "tensor") if dtype is None else resolve_dtype(dtype)
     if device is None and isinstance(data, Tensor):
         device = data.device
+    if target == np.int64:
+        check_finite_for_int("tensor", np.asarray(array))
     backend = _backend_for(device, target, "tensor")
     return _finish(backend.from_numpy(np.asarray(array, dtype=target)), backend, requires_grad)
 
@@ -125,9 +137,14 @@ def _shape(op, shape):
 def full(shape, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of `shape` filled with `fill_value` (dtype from the value when not given)."""
     shape = _shape("full", shape if isinstance(shape, (tuple, list)) else (shape,))
+    if not isinstance(fill_value, (numbers.Real, np.bool_)):
+        raise TypeError(f"full: fill_value must be a number (float, int or bool), got "
+                        f"{type(fill_value).__name__}")
     if dtype is None:
         dtype = _natural_dtype(np.asarray(fill_value), True, "full")
     dtype = resolve_dtype(dtype, "full")
+    if dtype == np.int64:
+        check_finite_for_int("full", np.asarray(fill_value, dtype=np.float64))
     backend = _backend_for(device, dtype, "full")
     return _finish(backend.full(shape, fill_value, dtype), backend, requires_grad)
 

@@ -92,12 +92,16 @@ class Pow(Function):
         a, b, out = ctx.saved_tensors
         be = ctx.backend
         ga = gb = None
-        if ctx.needs_input_grad[0]:  # b * a^(b-1)
+        zero = be.full((), 0, out.dtype)
+        if ctx.needs_input_grad[0]:  # b * a^(b-1); 0 where b == 0 (a^0 is constant, even at a=0)
             one = be.full((), 1, b.dtype)
             local = be.binary("mul", b, be.binary("pow", a, be.binary("sub", b, one)))
+            local = be.where(be.compare("eq", b, zero), zero, local)
             ga = unbroadcast(be, be.binary("mul", grad, local), a.shape)
-        if ctx.needs_input_grad[1]:  # a^b * log(a)
+        if ctx.needs_input_grad[1]:  # a^b * log(a); 0 where a == 0 and b >= 0 (PyTorch's limit)
             local = be.binary("mul", out, be.unary("log", a))
+            at_zero = be.where(be.compare("ge", b, zero), zero, local)
+            local = be.where(be.compare("eq", a, zero), at_zero, local)
             gb = unbroadcast(be, be.binary("mul", grad, local), b.shape)
         return ga, gb
 

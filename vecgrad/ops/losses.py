@@ -35,8 +35,11 @@ class BCEWithLogits(Function):
         return gx, gy
 
 
-def _reduce(loss, reduction):
+def _reduce(op, loss, reduction):
     if reduction == "mean":
+        if loss.numel() == 0:  # PyTorch returns nan; an error says why
+            raise ValueError(f"{op}: reduction='mean' of an empty batch (shape "
+                             f"{fmt_shape(loss.shape)}) is undefined; use 'sum' or 'none'")
         return reduce.mean(loss)
     if reduction == "sum":
         return reduce.sum(loss)
@@ -70,7 +73,7 @@ def mse_loss(prediction, target, reduction="mean"):
     _check_reduction("mse_loss", reduction)
     prediction, target = _pair("mse_loss", prediction, target)
     diff = prediction - target
-    return _reduce(diff * diff, reduction)
+    return _reduce("mse_loss", diff * diff, reduction)
 
 
 def binary_cross_entropy(probabilities, target, reduction="mean"):
@@ -78,6 +81,9 @@ def binary_cross_entropy(probabilities, target, reduction="mean"):
     _check_reduction("binary_cross_entropy", reduction)
     p, y = _pair("binary_cross_entropy", probabilities, target)
     host = p.numpy()
+    if np.isnan(host).any():
+        raise ValueError(f"binary_cross_entropy: probabilities contain NaN "
+                         f"({int(np.isnan(host).sum())} of {host.size})")
     if host.size and not (np.all(host >= 0) and np.all(host <= 1)):
         raise ValueError(f"binary_cross_entropy: probabilities must lie in [0, 1], got range "
                          f"[{np.nanmin(host)}, {np.nanmax(host)}]; use "
@@ -85,14 +91,14 @@ def binary_cross_entropy(probabilities, target, reduction="mean"):
     log_p = elementwise.clip(elementwise.log(p), min=-100.0)
     log_q = elementwise.clip(elementwise.log(1.0 - p), min=-100.0)
     loss = -(y * log_p + (1.0 - y) * log_q)
-    return _reduce(loss, reduction)
+    return _reduce("binary_cross_entropy", loss, reduction)
 
 
 def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
     """BCE of sigmoid(logits), computed stably (finite for logits of any size)."""
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     x, y = _pair("binary_cross_entropy_with_logits", logits, target)
-    return _reduce(BCEWithLogits.apply(x, y), reduction)
+    return _reduce("binary_cross_entropy_with_logits", BCEWithLogits.apply(x, y), reduction)
 
 
 def _labels(op, scores, labels):
@@ -115,11 +121,16 @@ def _labels(op, scores, labels):
 
 def nll_loss(log_probabilities, labels, reduction="mean"):
     """-log_probabilities[i, labels[i]], averaged (or summed) over the batch."""
-    _check_reduction("nll_loss", reduction)
-    _labels("nll_loss", log_probabilities, labels)
+    return _nll("nll_loss", log_probabilities, labels, reduction)
+
+
+def _nll(op, log_probabilities, labels, reduction):
+    # `op` is the function the user called, so its errors name it.
+    _check_reduction(op, reduction)
+    _labels(op, log_probabilities, labels)
     index = movement.reshape(labels, labels.shape[0], 1)
     picked = movement.reshape(movement.gather(log_probabilities, 1, index), labels.shape[0])
-    return _reduce(elementwise.neg(picked), reduction)
+    return _reduce(op, elementwise.neg(picked), reduction)
 
 
 def cross_entropy(logits, labels, reduction="mean"):
@@ -129,7 +140,7 @@ def cross_entropy(logits, labels, reduction="mean"):
     """
     _check_reduction("cross_entropy", reduction)
     _labels("cross_entropy", logits, labels)
-    return nll_loss(softmax.log_softmax(logits, axis=1), labels, reduction)
+    return _nll("cross_entropy", softmax.log_softmax(logits, axis=1), labels, reduction)
 
 
 def _parameters(op, params):

@@ -201,7 +201,7 @@ def expand(x, *shape):
 def cat(tensors, axis=0, *, dim=None):
     """Concatenate along an existing axis."""
     tensors = _tensor_list("cat", tensors)
-    axis = dim if dim is not None else axis
+    axis = common.pick_axis("cat", axis, dim, 0)
     first = tensors[0]
     if first.ndim == 0:
         raise ValueError("cat: zero-dimensional tensors cannot be concatenated; use stack")
@@ -221,7 +221,7 @@ def cat(tensors, axis=0, *, dim=None):
 def stack(tensors, axis=0, *, dim=None):
     """Join same-shaped tensors along a new axis."""
     tensors = _tensor_list("stack", tensors)
-    axis = dim if dim is not None else axis
+    axis = common.pick_axis("stack", axis, dim, 0)
     for t in tensors[1:]:
         if t.shape != tensors[0].shape:
             raise ValueError(f"stack: all tensors need one shape, got "
@@ -237,6 +237,7 @@ def _tensor_list(op, tensors):
     for t in tensors:
         if not common.is_tensor(t):
             raise TypeError(f"{op}: expected Tensors, got {type(t).__name__}")
+    common.check_same_device(op, *tensors)
     return tensors
 
 
@@ -317,7 +318,7 @@ def getitem(x, index):
     try:
         # Validate against a zero-size stand-in of x's shape: numpy's own rules and bounds.
         np.broadcast_to(np.zeros((), np.uint8), x.shape)[index]
-    except IndexError as exc:
+    except (IndexError, ValueError) as exc:  # ValueError: a slice step of 0
         raise IndexError(f"getitem: invalid index for a tensor of shape {fmt_shape(x.shape)}: "
                          f"{exc}") from None
     return GetItem.apply(x, index=index)

@@ -43,7 +43,11 @@ class MaxMin(Function):
         axes = ctx.attrs
         be = ctx.backend
         kept = _kept_shape(x.shape, axes)
-        hit = be.astype(be.compare("eq", x, be.reshape(out, kept)), x.dtype)
+        out = be.reshape(out, kept)
+        hit = be.compare("eq", x, out)
+        if x.dtype.kind == "f":  # a nan extremum came from the nan entries (nan != nan)
+            hit = be.where(be.compare("ne", out, out), be.compare("ne", x, x), hit)
+        hit = be.astype(hit, x.dtype)
         share = be.binary("div", be.reshape(grad, kept), be.reduce("sum", hit, axes, True))
         return be.binary("mul", hit, share)
 
@@ -88,8 +92,8 @@ def mean(x, axis=None, keepdims=False, *, dim=None):
 
 def _extremum(op, x, axis, keepdims, dim):
     axes = _reduce_axes(op, x, axis, dim)
-    if _count(x.shape, axes) == 0 or 0 in x.shape:
-        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {x.shape}")
+    if any(x.shape[a] == 0 for a in axes):
+        raise ValueError(f"{op}: cannot reduce over an empty axis of a tensor of shape {x.shape}")
     if not axes:
         return x * 1
     return MaxMin.apply(x, op=op, axes=axes, keepdims=keepdims)
@@ -125,6 +129,8 @@ def std(x, axis=None, keepdims=False, *, ddof=0, dim=None):
 
 def _arg(op, x, axis, keepdims, dim):
     if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{op}: give axis or dim, not both")
         axis = dim
     if 0 in x.shape:
         raise ValueError(f"{op}: cannot take {op} of an empty tensor of shape {x.shape}")

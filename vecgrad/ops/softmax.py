@@ -42,8 +42,7 @@ class LogSoftmax(Function):
 
 
 def _axis(op, x, axis, dim):
-    if dim is not None:
-        axis = dim
+    axis = common.pick_axis(op, axis, dim, -1)
     common.require_float(op, x)
     if x.ndim == 0:
         raise ValueError(f"{op}: needs at least one axis, got a 0-dimensional tensor")
