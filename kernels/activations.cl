@@ -4,6 +4,8 @@
 // sinc'(0) = 0, nan in gives nan out, and large |x| gives the limit or inf.
 // Kernels: act_<name> and dact_<name>(n, ndim, shape, out, out_s, out_o, x, x_s, x_o,
 // alpha); alpha is ignored by activations without a parameter. Float types only.
+// bact_<name>(..., x, x_s, x_o, g, g_s, g_o, alpha) is the fused backward
+// out = d_<name>(x) * g: the same value as dact_<name> followed by binary_mul.
 
 #define ONE ((T)1)
 #define ZERO ((T)0)
@@ -117,6 +119,17 @@ __kernel void dact_##name(const int n, const int ndim, const int8 shape,        
     if (i >= n) return;                                                             \
     const int3 o = strided_offsets(i, ndim, shape, out_s, x_s, x_s);                \
     out[out_o + o.x] = d_##name(x[x_o + o.y], alpha);                               \
+}                                                                                   \
+__kernel void bact_##name(const int n, const int ndim, const int8 shape,            \
+                          __global T* out, const int8 out_s, const int out_o,       \
+                          __global const T* x, const int8 x_s, const int x_o,       \
+                          __global const T* g, const int8 g_s, const int g_o,       \
+                          const T alpha)                                            \
+{                                                                                   \
+    const int i = get_global_id(0);                                                 \
+    if (i >= n) return;                                                             \
+    const int3 o = strided_offsets(i, ndim, shape, out_s, x_s, g_s);                \
+    out[out_o + o.x] = d_##name(x[x_o + o.y], alpha) * g[g_o + o.z];                \
 }
 
 ACTIVATION_KERNELS(identity)

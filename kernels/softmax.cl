@@ -54,3 +54,34 @@ __kernel void log_softmax_rows(const int L, __global T* out, __global const T* x
     const T lz = log(z);
     for (int j = lid; j < L; j += ls) q[j] = (p[j] - m) - lz;
 }
+
+// Softmax cross-entropy of a contiguous (rows, L) array of logits in one pass: out gets
+// the row of log_softmax (kept for the backward pass) and losses[row] the negative
+// log-probability of the row's label. labels (int64, element stride l_s, offset l_o)
+// were checked on the host to lie in [0, L).
+__kernel void cross_entropy_rows(const int L, __global T* out, __global const T* x,
+                                 const int x_o, __global T* losses,
+                                 __global const long* labels, const int l_s,
+                                 const int l_o, __local T* scratch)
+{
+    ROW_STATS
+    const T lz = log(z);
+    for (int j = lid; j < L; j += ls) q[j] = (p[j] - m) - lz;
+    if (lid == 0) losses[row] = -((p[(int)labels[l_o + row * l_s]] - m) - lz);
+}
+
+// The gradient of those losses with respect to the logits, one work-item per element of
+// the (rows, L) result: (exp(log_probs) - onehot(label)) * grad[row] * scale.
+// log_probs is contiguous; grad is (rows,) with element stride g_s, or () with g_s = 0.
+__kernel void cross_entropy_backward_rows(const int n, const int L, __global T* out,
+                                          __global const T* log_probs, const int lp_o,
+                                          __global const long* labels, const int l_s,
+                                          const int l_o, __global const T* grad,
+                                          const int g_s, const int g_o, const T scale)
+{
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    const int row = i / L, col = i - row * L;
+    const T hot = labels[l_o + row * l_s] == (long)col ? (T)1 : (T)0;
+    out[i] = (exp(log_probs[lp_o + i]) - hot) * (grad[g_o + row * g_s] * scale);
+}

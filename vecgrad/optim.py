@@ -113,12 +113,38 @@ class Optimizer(ABC):
                         f"{type(self).__name__}: parameter {index} has shape {param.shape} on "
                         f"{param.device} but its grad has shape {grad.shape} on {grad.device}"
                     )
-                if self.weight_decay:
-                    grad = grad + param * self.weight_decay
                 state = self.state[index]
                 state["step"] += 1
+                if self._fused_step(param, grad, state):
+                    continue
+                if self.weight_decay:
+                    grad = grad + param * self.weight_decay
                 self._update(param, grad, state)
         return loss
+
+    def _fused_step(self, param, grad, state: dict[str, Any]) -> bool:
+        """Hand the whole update to the backend's fused kernel when it has one.
+
+        The Tensor code in ``_update`` stays the reference: the OpenCL kernels in
+        kernels/optim.cl are tested against it. Returns False to run that code.
+        """
+        fused = self._fused_rule(state)
+        if fused is None or grad.dtype != param.dtype:
+            return False
+        rule, names, hyper = fused
+        buffers = [self._buffer(state, name, param) for name in names]
+        hyper = {"lr": self.lr, "weight_decay": self.weight_decay, **hyper}
+        done = param._backend.fused_update(rule, param._buf, grad._buf,
+                                           [b._buf for b in buffers], hyper)
+        if done:  # in-place changes: tensors saved for a backward pass must notice
+            for tensor in (param, *buffers):
+                tensor._bump()
+        return done
+
+    def _fused_rule(self, state: dict[str, Any]) -> tuple[str, tuple[str, ...], dict] | None:
+        """(rule name, state buffer names, hyperparameters) for Backend.fused_update,
+        or None for an optimizer whose update has no fused kernel."""
+        return None
 
     @abstractmethod
     def _update(self, param, grad, state: dict[str, Any]) -> None:
@@ -263,6 +289,12 @@ class SGD(Optimizer):
     def _hyper(self) -> dict[str, Any]:
         return {**super()._hyper(), "momentum": self.momentum, "nesterov": self.nesterov}
 
+    def _fused_rule(self, state):
+        if self.momentum == 0.0:
+            return "sgd", (), {}
+        return "momentum", ("velocity",), {"momentum": self.momentum,
+                                           "nesterov": self.nesterov}
+
     def _update(self, param, grad, state):
         if self.momentum == 0.0:
             param.sub_(grad, alpha=self.lr)
@@ -288,6 +320,9 @@ class _Adaptive(Optimizer):
     def _hyper(self) -> dict[str, Any]:
         return {**super()._hyper(), "eps": self.eps, "eps_inside_sqrt": self.eps_inside_sqrt}
 
+    def _eps_hyper(self) -> dict[str, Any]:
+        return {"eps": self.eps, "eps_inside_sqrt": self.eps_inside_sqrt}
+
     def _denominator(self, r, scale: float = 1.0):
         """√(scale·r + ε) (the lecture), or √(scale·r) + ε with eps_inside_sqrt=False."""
         scaled = r * scale if scale != 1.0 else r
@@ -304,6 +339,9 @@ class AdaGrad(_Adaptive):
     def __init__(self, params: Iterable, lr: float = 0.01, eps: float = 1e-8,
                  weight_decay: float = 0.0, eps_inside_sqrt: bool = True):
         super().__init__(params, lr, eps, weight_decay, eps_inside_sqrt)
+
+    def _fused_rule(self, state):
+        return "adagrad", ("sum_sq",), self._eps_hyper()
 
     def _update(self, param, grad, state):
         sum_sq = self._buffer(state, "sum_sq", param)
@@ -323,6 +361,9 @@ class RMSProp(_Adaptive):
 
     def _hyper(self) -> dict[str, Any]:
         return {**super()._hyper(), "beta": self.beta}
+
+    def _fused_rule(self, state):
+        return "rmsprop", ("mean_sq",), {"beta": self.beta, **self._eps_hyper()}
 
     def _update(self, param, grad, state):
         mean_sq = self._buffer(state, "mean_sq", param)
@@ -352,6 +393,12 @@ class Adam(_Adaptive):
 
     def _hyper(self) -> dict[str, Any]:
         return {**super()._hyper(), "betas": list(self.betas)}
+
+    def _fused_rule(self, state):
+        beta1, beta2 = self.betas
+        t = state["step"]
+        return "adam", ("s", "r"), {"beta1": beta1, "beta2": beta2, "bias1": 1.0 - beta1**t,
+                                    "bias2": 1.0 - beta2**t, **self._eps_hyper()}
 
     def _update(self, param, grad, state):
         beta1, beta2 = self.betas

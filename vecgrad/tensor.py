@@ -414,6 +414,24 @@ class Tensor:
     def __invert__(self):
         return elementwise.logical_not(self)
 
+    def __and__(self, other):
+        return elementwise.logical("logical_and", self, other)
+
+    def __rand__(self, other):
+        return elementwise.logical("logical_and", other, self)
+
+    def __or__(self, other):
+        return elementwise.logical("logical_or", self, other)
+
+    def __ror__(self, other):
+        return elementwise.logical("logical_or", other, self)
+
+    def __xor__(self, other):
+        return elementwise.logical("logical_xor", self, other)
+
+    def __rxor__(self, other):
+        return elementwise.logical("logical_xor", other, self)
+
     def __eq__(self, other):
         return elementwise.compare("eq", self, other)
 

@@ -99,3 +99,20 @@ def test_kink_conventions(device):
         x.grad = None
         x.activation(name).sum().backward()
         assert math.isclose(x.grad.item(), slope, rel_tol=1e-6), name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fused_backward_primitive_equals_derivative_times_grad(device, name):
+    # activation_backward fuses grad * f'(x); it must keep f' exactly, nan rule included.
+    backend = vecgrad.get_backend(device)
+    points = np.concatenate([SMOOTH_POINTS, KINK_POINTS, EXTREME_POINTS,
+                             [np.nan, np.inf, -np.inf]]).astype(np.float32)
+    rng = np.random.default_rng(3)
+    grad = rng.standard_normal(points.shape).astype(np.float32)
+    grad[:2] = [0.0, np.inf]
+    alpha = ACTIVATIONS[name].default_alpha
+    x_buf, g_buf = backend.from_numpy(points), backend.from_numpy(grad)
+    fused = backend.to_numpy(backend.activation_backward(name, x_buf, g_buf, alpha))
+    local = backend.to_numpy(backend.activation_derivative(name, x_buf, alpha))
+    with np.errstate(all="ignore"):
+        np.testing.assert_allclose(fused, local * grad, rtol=1e-6, atol=0, equal_nan=True)

@@ -45,10 +45,10 @@ def test_check_passes_on_the_device(device, capsys):
 
 def test_check_fails_when_a_derivative_is_wrong(device, monkeypatch, capsys):
     backend = vecgrad.get_backend(device)
-    real = backend.activation_derivative
-    monkeypatch.setattr(backend, "activation_derivative",
-                        lambda name, x, alpha: backend.binary("mul", real(name, x, alpha),
-                                                              backend.full((), 1.5, x.dtype)))
+    real = backend.activation_backward
+    monkeypatch.setattr(backend, "activation_backward",
+                        lambda name, x, grad, alpha: backend.binary(
+                            "mul", real(name, x, grad, alpha), backend.full((), 1.5, x.dtype)))
     assert check.main(_check_args(device)) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "failed" in out

@@ -108,6 +108,28 @@ def test_comparisons_give_masks_without_gradient(device):
     np.testing.assert_array_equal((~(x > 2)).numpy(), [True, True, False])
 
 
+def test_masks_combine_with_and_or_xor_like_numpy(device):
+    rng = np.random.default_rng(11)
+    a_host, b_host = rng.random((3, 1)) > 0.5, rng.random((4,)) > 0.5
+    a, b = vecgrad.tensor(a_host, device=device), vecgrad.tensor(b_host, device=device)
+    for got, want in [(a & b, a_host & b_host), (a | b, a_host | b_host),
+                      (a ^ b, a_host ^ b_host), (True & b, b_host), (b | False, b_host),
+                      (True ^ b, ~b_host), (~a & b, ~a_host & b_host)]:
+        assert got.dtype == np.bool_ and got.device == a.device and not got.requires_grad
+        np.testing.assert_array_equal(got.numpy(), want)
+
+
+def test_mask_operators_refuse_numbers_and_float_tensors(device):
+    mask = vecgrad.tensor([True, False], device=device)
+    x = vecgrad.tensor([1.0, 2.0], device=device)
+    with pytest.raises(TypeError, match=r"logical_and: & needs bool tensors .* got float32"):
+        mask & x
+    with pytest.raises(TypeError, match=r"logical_or: \| needs bool tensors .* got int"):
+        mask | 1
+    with pytest.raises(ValueError, match="logical_xor"):
+        mask ^ vecgrad.tensor([True, False, True], device=device)
+
+
 def test_python_numbers_on_both_sides_keep_float32(device):
     x = vecgrad.tensor([1.0, 2.0], device=device)
     for out in (2 * x, x * 2, 1 - x, x - 1, 2 / x, x / 2, x ** 2, 2 ** x, x + 0.5, 0.5 + x):

@@ -53,6 +53,40 @@ def test_cross_entropy_reductions_and_gradcheck(device, reduction):
     assert result.shape == ((3,) if reduction == "none" else ())
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_fused_cross_entropy_equals_nll_of_log_softmax(device, reduction):
+    # cross_entropy is one fused op; the composition it replaces is the reference,
+    # here on non-contiguous logits and with an uneven upstream gradient.
+    need_float64(device)
+    rng = np.random.default_rng(4)
+    host = rng.standard_normal((7, 5)) * 3
+    labels = vecgrad.tensor([4, 0, 2, 2, 1, 3, 0], device=device)
+    upstream = rng.uniform(0.5, 2.0, 7) if reduction == "none" else 1.5
+    grads = []
+    for fused in (True, False):
+        x = vecgrad.tensor(host.T.copy(), device=device, requires_grad=True)
+        logits = x.T  # a transposed view
+        if fused:
+            loss = F.cross_entropy(logits, labels, reduction=reduction)
+        else:
+            loss = F.nll_loss(F.log_softmax(logits, axis=1), labels, reduction=reduction)
+        loss.backward(vecgrad.tensor(upstream, device=device))
+        grads.append((loss.numpy(), x.grad.numpy()))
+    np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=1e-12)
+    np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=1e-12, atol=1e-15)
+
+
+def test_cross_entropy_of_an_empty_batch(device):
+    x = vecgrad.zeros((0, 3), device=device, requires_grad=True)
+    labels = vecgrad.tensor(np.zeros(0, dtype=np.int64), device=device)
+    assert F.cross_entropy(x, labels, reduction="none").shape == (0,)
+    total = F.cross_entropy(x, labels, reduction="sum")
+    total.backward()
+    assert total.item() == 0.0 and x.grad.shape == (0, 3)
+    with pytest.raises(ValueError, match="cross_entropy: reduction='mean' of an empty batch"):
+        F.cross_entropy(x, labels)
+
+
 @pytest.mark.parametrize("scale", [1e4, -1e4])
 def test_cross_entropy_extreme_logits_are_finite_with_rows_summing_to_zero(device, scale):
     logits = np.array([[scale, -scale, 0.0], [0.0, scale, scale], [-scale, -scale, scale]])

@@ -102,6 +102,15 @@ class Backend(ABC):
     def activation_derivative(self, name: str, x: Buffer, alpha: float | None) -> Buffer:
         """f'(x) for the activation `name`, evaluated at the input x (not at f(x))."""
 
+    @abstractmethod
+    def activation_backward(self, name: str, x: Buffer, grad: Buffer,
+                            alpha: float | None) -> Buffer:
+        """grad * f'(x) in one pass (x: the forward input; grad: same shape and dtype).
+
+        Equal to binary("mul", activation_derivative(name, x, alpha), grad): the same
+        f' and the same nan rule, fused because every activation's backward needs it.
+        """
+
     # -------------------------------------------------------------------- reductions
     @abstractmethod
     def reduce(self, op: str, x: Buffer, axes: tuple[int, ...], keepdims: bool) -> Buffer:
@@ -180,3 +189,32 @@ class Backend(ABC):
     @abstractmethod
     def log_softmax(self, x: Buffer, axis: int) -> Buffer:
         """(x - max) - log(sum(exp(x - max))) along `axis`."""
+
+    @abstractmethod
+    def cross_entropy(self, logits: Buffer, labels: Buffer) -> tuple[Buffer, Buffer]:
+        """Softmax cross-entropy of each row: returns (losses, log_probs).
+
+        logits: (N, C) float; labels: (N,) int64, already checked to lie in [0, C).
+        log_probs = log_softmax(logits, axis=1); losses[i] = -log_probs[i, labels[i]].
+        """
+
+    @abstractmethod
+    def cross_entropy_backward(self, log_probs: Buffer, labels: Buffer, grad: Buffer,
+                               scale: float) -> Buffer:
+        """d(loss)/d(logits) = (exp(log_probs) - onehot(labels)) * grad * scale, (N, C).
+
+        grad: the upstream gradient of the losses, shape (N,) or () (one value for every
+        row, as after a sum or mean); scale: a Python float (1/N for a mean).
+        """
+
+    # ---------------------------------------------------------------- optimizers
+    def fused_update(self, rule: str, param: Buffer, grad: Buffer,
+                     state: Sequence[Buffer], hyper: dict) -> bool:
+        """Optional: one optimizer step for one parameter, in place, in one pass.
+
+        `rule` names the update (see vecgrad/optim.py for each rule's math and the keys
+        of `hyper`); `state` holds the rule's buffers (updated in place). Returns False
+        when this backend has no fused version, and the optimizer then runs its own
+        Tensor code, which is the reference the fused kernels are tested against.
+        """
+        return False

@@ -74,6 +74,7 @@ KERNELS_OF_PRIMITIVE = {
     "where": [("elementwise", "where_select")],
     "activation": [("activations", "act_{name}")],
     "activation_derivative": [("activations", "dact_{name}")],
+    "activation_backward": [("activations", "bact_{name}")],
     "reshape": [("elementwise", "copy")],
     "permute": [],
     "expand": [],
@@ -87,6 +88,11 @@ KERNELS_OF_PRIMITIVE = {
     "col2im": [("conv2d", "col2im")],
     "softmax": [("softmax", "softmax_rows")],
     "log_softmax": [("softmax", "log_softmax_rows")],
+    "cross_entropy": [("softmax", "cross_entropy_rows")],
+    "cross_entropy_backward": [("softmax", "cross_entropy_backward_rows")],
+    "fused_update": [("optim", "optim_sgd"), ("optim", "optim_momentum"),
+                     ("optim", "optim_adagrad"), ("optim", "optim_rmsprop"),
+                     ("optim", "optim_adam")],
     "synchronize": [],
 }
 
@@ -297,6 +303,16 @@ class OpenCLBackend(Backend):
     def activation_derivative(self, name: str, x: CLArray, alpha: float | None) -> CLArray:
         return self._activation("dact", name, x, alpha)
 
+    @_plain_errors
+    def activation_backward(self, name: str, x: CLArray, grad: CLArray,
+                            alpha: float | None) -> CLArray:
+        if x.dtype.kind != "f":
+            raise OpenCLError(f"activation {name!r} needs a float tensor, got {x.dtype}")
+        self._require_kernel("activations", f"bact_{name}", x.dtype, f"activation {name!r}")
+        value = x.dtype.type(0.0 if alpha is None else alpha)
+        return self._elementwise("activations", f"bact_{name}", x.dtype,
+                                 self._new(x.shape, x.dtype), [x, grad], [value])
+
     # --------------------------------------------------------------- reductions
     def _as_outer_r_inner(self, x: CLArray, axes: tuple[int, ...]):
         """A contiguous array and (outer, R, inner) with the reduced axes as R."""
@@ -436,6 +452,14 @@ class OpenCLBackend(Backend):
         return col2im(self, cols, tuple(input_shape), kernel_size, stride, padding, dilation)
 
     # ------------------------------------------------------------------ softmax
+    def _row_local_size(self, length: int) -> int:
+        """Work-group size of the one-group-per-row kernels of softmax.cl: a power of
+        two, at most 256 and at most the row length rounded up to a power of two."""
+        local = 1
+        while local < min(length, 256, self._rt.max_work_group_size):
+            local *= 2
+        return local
+
     def _rowwise(self, name: str, x: CLArray, axis: int) -> CLArray:
         if x.dtype.kind != "f":
             raise OpenCLError(f"{name} needs a float tensor, got {x.dtype}")
@@ -447,9 +471,7 @@ class OpenCLBackend(Backend):
         rows = out.size // max(length, 1)
         if out.size:
             rt = self._rt
-            local = 1
-            while local < min(length, 256, rt.max_work_group_size):
-                local *= 2
+            local = self._row_local_size(length)
             knl = rt.kernel("softmax", f"{name}_rows", x.dtype)
             knl(rt.queue, (rows * local,), (local,), _i32(length), out.data, src.data,
                 _i32(src.offset), rt.cl.LocalMemory(local * x.dtype.itemsize))
@@ -465,6 +487,104 @@ class OpenCLBackend(Backend):
     @_plain_errors
     def log_softmax(self, x: CLArray, axis: int) -> CLArray:
         return self._rowwise("log_softmax", x, axis)
+
+    @_plain_errors
+    def cross_entropy(self, logits: CLArray, labels: CLArray) -> tuple[CLArray, CLArray]:
+        if logits.dtype.kind != "f":
+            raise OpenCLError(f"cross_entropy needs a float tensor, got {logits.dtype}")
+        src = self._contiguous(logits)
+        rows, length = src.shape
+        log_probs = self._new(src.shape, src.dtype)
+        losses = self._new((rows,), src.dtype)
+        if rows and length:
+            rt = self._rt
+            local = self._row_local_size(length)
+            knl = rt.kernel("softmax", "cross_entropy_rows", src.dtype)
+            knl(rt.queue, (rows * local,), (local,), _i32(length), log_probs.data, src.data,
+                _i32(src.offset), losses.data, labels.data, _i32(labels.strides[0]),
+                _i32(labels.offset), rt.cl.LocalMemory(local * src.dtype.itemsize))
+        return losses, log_probs
+
+    @_plain_errors
+    def cross_entropy_backward(self, log_probs: CLArray, labels: CLArray, grad: CLArray,
+                               scale: float) -> CLArray:
+        src = self._contiguous(log_probs)
+        rows, length = src.shape
+        out = self._new(src.shape, src.dtype)
+        if out.size:
+            grad_step = grad.strides[0] if grad.ndim else 0
+            knl = self._rt.kernel("softmax", "cross_entropy_backward_rows", src.dtype)
+            self._rt.launch_1d(knl, out.size, _i32(out.size), _i32(length), out.data,
+                               src.data, _i32(src.offset), labels.data,
+                               _i32(labels.strides[0]), _i32(labels.offset), grad.data,
+                               _i32(grad_step), _i32(grad.offset), src.dtype.type(scale))
+        return out
+
+    # --------------------------------------------------------------- optimizers
+    @_plain_errors
+    def fused_update(self, rule: str, param: CLArray, grad: CLArray,
+                     state: Sequence[CLArray], hyper: dict) -> bool:
+        """One launch of kernels/optim.cl's optim_<rule> on contiguous float buffers.
+
+        Anything else (an unknown rule, a strided view, mixed dtypes or shapes, buffers
+        that overlap, a hyperparameter T cannot hold) returns False and the optimizer
+        runs its Tensor code. Nothing waits for the device.
+        """
+        count = _OPTIM_STATE_COUNT.get(rule)
+        if count is None or len(state) != count or param.dtype.kind != "f":
+            return False
+        buffers = (param, grad, *state)
+        for buf in buffers:
+            if (not isinstance(buf, CLArray) or buf.dtype != param.dtype
+                    or buf.shape != param.shape or not buf.is_contiguous):
+                return False
+        if _any_overlap(buffers):
+            return False
+        scalars = _optim_scalars(rule, hyper)
+        limit = float(np.finfo(param.dtype).max)
+        if not all(abs(v) <= limit for v in scalars if isinstance(v, float)):
+            return False
+        n = param.size
+        if n:
+            args = [_i32(n)]
+            for buf in buffers:
+                args += [buf.data, _i32(buf.offset)]
+            knl = self._rt.kernel("optim", f"optim_{rule}", param.dtype)
+            self._rt.launch_1d(knl, n, *args, *scalars)
+        return True
+
+
+# Backend.fused_update rules: how many state buffers each kernel of optim.cl takes.
+_OPTIM_STATE_COUNT = {"sgd": 0, "momentum": 1, "adagrad": 1, "rmsprop": 1, "adam": 2}
+
+
+def _optim_scalars(rule: str, hyper: dict) -> list:
+    """The by-value arguments of optim_<rule>, derived in Python exactly as the Tensor
+    code of vecgrad/optim.py derives them (1 - beta, lr / bias1, 1 / bias2)."""
+    lr, decay = float(hyper["lr"]), float(hyper["weight_decay"])
+    if rule == "sgd":
+        return [lr, decay]
+    if rule == "momentum":
+        return [lr, decay, float(hyper["momentum"]), int(bool(hyper["nesterov"]))]
+    eps = [float(hyper["eps"]), int(bool(hyper["eps_inside_sqrt"]))]
+    if rule == "adagrad":
+        return [lr, decay, *eps]
+    if rule == "rmsprop":
+        beta = float(hyper["beta"])
+        return [lr, decay, beta, 1.0 - beta, *eps]
+    beta1, beta2 = float(hyper["beta1"]), float(hyper["beta2"])
+    return [lr / float(hyper["bias1"]), decay, beta1, 1.0 - beta1, beta2, 1.0 - beta2,
+            1.0 / float(hyper["bias2"]), *eps]
+
+
+def _any_overlap(buffers) -> bool:
+    """Whether two of the buffers share elements (the kernel reads and writes in place)."""
+    for i, a in enumerate(buffers):
+        for b in buffers[i + 1:]:
+            if (a.data is b.data and a.offset < b.offset + b.size
+                    and b.offset < a.offset + a.size):
+                return True
+    return False
 
 
 def create_backend(device: str) -> OpenCLBackend:

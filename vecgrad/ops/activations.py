@@ -22,9 +22,7 @@ class Activation(Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         name, alpha = ctx.attrs
-        be = ctx.backend
-        local = be.activation_derivative(name, x, alpha)  # a fresh buffer: reuse it
-        return be.binary("mul", local, grad, out=local)
+        return ctx.backend.activation_backward(name, x, grad, alpha)  # grad * f'(x)
 
 
 def resolve_alpha(name: str, alpha):

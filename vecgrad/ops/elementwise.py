@@ -363,6 +363,33 @@ def compare(op, a, b):
     return a._wrap(a._backend.compare(op, a._buf, b._buf), a._backend)
 
 
+_LOGICAL_SYMBOLS = {"logical_and": "&", "logical_or": "|", "logical_xor": "^"}
+
+
+def logical(op, a, b):
+    """a & b, a | b or a ^ b of bool Tensors (masks) or Python bools; no gradient.
+
+    Written with where and compare, so every backend has them without kernels of
+    their own.
+    """
+    symbol = _LOGICAL_SYMBOLS[op]
+    for operand in (a, b):
+        is_mask = common.is_tensor(operand) and operand.dtype == np.bool_
+        if not (is_mask or isinstance(operand, (bool, np.bool_))):
+            got = operand.dtype if common.is_tensor(operand) else type(operand).__name__
+            raise TypeError(f"{op}: {symbol} needs bool tensors (masks such as x > 0) or "
+                            f"Python bools, got {got}; compare first, e.g. (x > 0) {symbol} m")
+    a, b = binary_operands(op, a, b)
+    be = a._backend
+    if op == "logical_xor":
+        out = be.compare("ne", a._buf, b._buf)
+    elif op == "logical_and":
+        out = be.where(a._buf, b._buf, be.full((), False, np.bool_))
+    else:
+        out = be.where(a._buf, be.full((), True, np.bool_), b._buf)
+    return a._wrap(out, be)
+
+
 def logical_not(x):
     """~x for a bool Tensor."""
     if x.dtype != np.bool_:

@@ -1,12 +1,13 @@
-"""Losses and penalties. cross_entropy = nll_loss(log_softmax): stable for any finite
-logits; BCE with logits has its own Function so its gradient is sigmoid(x) - y exactly."""
+"""Losses and penalties. cross_entropy is nll_loss(log_softmax) fused into one op:
+stable for any finite logits. BCE with logits has its own Function, so its
+gradient is sigmoid(x) - y exactly."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from vecgrad.autograd import Function
-from vecgrad.ops import common, elementwise, movement, reduce, softmax
+from vecgrad.ops import common, elementwise, movement, reduce
 from vecgrad.ops.common import fmt_shape
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -33,6 +34,33 @@ class BCEWithLogits(Function):
         if ctx.needs_input_grad[1]:
             gy = be.binary("mul", grad, be.unary("neg", x))
         return gx, gy
+
+
+class CrossEntropy(Function):
+    """Softmax cross-entropy of (N, C) logits, reduced; d/dlogits = softmax - onehot.
+
+    One primitive each way (the backend fuses log_softmax with picking the label's
+    entry), instead of log_softmax, gather, neg and mean each recorded and reversed.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, labels, *, reduction):
+        be = ctx.backend
+        losses, log_probs = be.cross_entropy(logits, labels)
+        ctx.save_for_backward(log_probs, labels)
+        n = labels.shape[0]
+        ctx.attrs = 1.0 / n if reduction == "mean" else 1.0
+        if reduction == "none":
+            return losses
+        total = be.reduce("sum", losses, (0,), False)
+        if reduction == "sum":
+            return total
+        return be.binary("mul", total, be.full((), ctx.attrs, total.dtype), out=total)
+
+    @staticmethod
+    def backward(ctx, grad):
+        log_probs, labels = ctx.saved_tensors
+        return ctx.backend.cross_entropy_backward(log_probs, labels, grad, ctx.attrs), None
 
 
 def _reduce(op, loss, reduction):
@@ -140,7 +168,10 @@ def cross_entropy(logits, labels, reduction="mean"):
     """
     _check_reduction("cross_entropy", reduction)
     _labels("cross_entropy", logits, labels)
-    return _nll("cross_entropy", softmax.log_softmax(logits, axis=1), labels, reduction)
+    if reduction == "mean" and labels.shape[0] == 0:  # PyTorch returns nan; say why
+        raise ValueError("cross_entropy: reduction='mean' of an empty batch (shape "
+                         f"{fmt_shape(logits.shape)}) is undefined; use 'sum' or 'none'")
+    return CrossEntropy.apply(logits, labels, reduction=reduction)
 
 
 def _parameters(op, params):

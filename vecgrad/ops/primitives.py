@@ -25,7 +25,8 @@ ARG_REDUCE_OPS = ("argmax", "argmin")
 # exact contract of each one).
 OTHER_PRIMITIVES = (
     "from_numpy", "to_numpy", "full", "astype", "copy", "assign",
-    "where", "activation", "activation_derivative",
+    "where", "activation", "activation_derivative", "activation_backward",
     "reshape", "permute", "expand", "getitem", "index_add", "gather", "scatter_add",
-    "cat", "matmul", "im2col", "col2im", "softmax", "log_softmax", "synchronize",
+    "cat", "matmul", "im2col", "col2im", "softmax", "log_softmax",
+    "cross_entropy", "cross_entropy_backward", "fused_update", "synchronize",
 )
