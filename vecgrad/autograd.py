@@ -135,6 +135,8 @@ class Function:
 def may_share_storage(a, b) -> bool:
     """Whether two backend buffers may overlap (numpy arrays, or OpenCL views of one buffer)."""
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        if a.base is None and b.base is None:  # two owners (the common case): cheap
+            return a is b
         return bool(np.may_share_memory(a, b))
     data = getattr(a, "data", None)
     return data is not None and not isinstance(a, np.ndarray) and data is getattr(b, "data", None)

@@ -22,13 +22,14 @@ class Tensor:
     """
 
     __slots__ = ("_buf", "_backend", "_node", "_requires_grad", "_grad", "_version",
-                 "_retains_grad", "__weakref__")
+                 "_retains_grad", "_host_range", "__weakref__")
     __array_priority__ = 1000  # numpy scalars/arrays on the left defer to our operators
 
     def __init__(self, data, dtype=None, requires_grad=False, device=None):
         made = creation.tensor(data, dtype=dtype, requires_grad=requires_grad, device=device)
         self._adopt(made._buf, made._backend)
         self._requires_grad = made._requires_grad
+        self._host_range = made._host_range
 
     def _adopt(self, buf, backend, node=None):
         self._buf = buf
@@ -38,6 +39,17 @@ class Tensor:
         self._grad = None
         self._version = [0]  # shared with detached aliases: in-place edits bump it
         self._retains_grad = False
+        # (min, max, version) of an int tensor's values, noted when they came from the
+        # host, so label checks need no device round trip (see _int_range).
+        self._host_range = None
+
+    def _int_range(self):
+        """(min, max) of a non-empty integer tensor, without a device read when known."""
+        known = self._host_range
+        if known is not None and known[2] == self._version[0]:
+            return known[0], known[1]
+        host = self.numpy()
+        return host.min(), host.max()
 
     @staticmethod
     def _wrap(buf, backend, node=None) -> "Tensor":
@@ -623,6 +635,9 @@ def _to_device(t, device):
                         f"convert with .float() first")
     moved = ToDevice.apply(t, target=target)
     moved._backend = target  # the buffer now lives on the target device
+    known = t._host_range
+    if known is not None and known[2] == t._version[0]:
+        moved._host_range = (known[0], known[1], moved._version[0])
     return moved
 
 

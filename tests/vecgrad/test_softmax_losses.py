@@ -186,3 +186,38 @@ def test_loss_errors_are_named(device, call, error, message):
     y = vecgrad.tensor([0, 1, 3], device=device)
     with pytest.raises(error, match=message):
         call(x, y)
+
+
+def test_label_check_reads_no_device_memory_for_labels_from_the_host(device, monkeypatch):
+    # Labels made from host data carry their range: the check needs no device round
+    # trip in the middle of a training step (on OpenCL that would stall the queue).
+    logits = vecgrad.tensor(np.zeros((3, 4)), device=device, requires_grad=True)
+    labels = vecgrad.tensor([0, 3, 1], device=device)
+    backend = vecgrad.get_backend(device)
+    reads = []
+    real = backend.to_numpy
+    monkeypatch.setattr(backend, "to_numpy", lambda buf: reads.append(buf.shape) or real(buf))
+    F.cross_entropy(logits, labels).backward()
+    assert reads == []
+
+
+def test_label_check_still_sees_in_place_changes_and_computed_labels(device):
+    logits = vecgrad.tensor(np.zeros((3, 4)), device=device)
+    labels = vecgrad.tensor([0, 3, 1], device=device)
+    with vecgrad.no_grad():
+        labels.add_(2)
+    with pytest.raises(IndexError, match=r"labels must lie in \[0, 4\), got range \[2, 5\]"):
+        F.cross_entropy(logits, labels)
+    computed = vecgrad.tensor(np.eye(3, 4), device=device).argmax(axis=1) + 4
+    with pytest.raises(IndexError, match=r"got range \[4, 6\]"):
+        F.nll_loss(logits, computed)
+    view = vecgrad.tensor([1, 2, 3, 9], device=device)[1:]
+    with pytest.raises(IndexError, match=r"got range \[2, 9\]"):
+        F.cross_entropy(logits, view)
+
+
+def test_labels_moved_between_devices_keep_their_checked_range(device):
+    labels = vecgrad.tensor([0, 7, 1]).to(device)
+    assert labels._int_range() == (0, 7)
+    with pytest.raises(IndexError, match=r"got range \[0, 7\]"):
+        F.cross_entropy(vecgrad.zeros(3, 4, device=device), labels)

@@ -115,7 +115,11 @@ def tensor(data, dtype=None, requires_grad=False, device=None) -> Tensor:
     if target == np.int64:
         check_finite_for_int("tensor", np.asarray(array))
     backend = _backend_for(device, target, "tensor")
-    return _finish(backend.from_numpy(np.asarray(array, dtype=target)), backend, requires_grad)
+    host = np.asarray(array, dtype=target)
+    out = _finish(backend.from_numpy(host), backend, requires_grad)
+    if target == np.int64 and host.size:  # labels: checked later without a device read
+        out._host_range = (host.min(), host.max(), out._version[0])
+    return out
 
 
 def from_numpy(array: np.ndarray, device=None) -> Tensor:

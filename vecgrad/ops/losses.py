@@ -140,11 +140,13 @@ def _labels(op, scores, labels):
     if labels.shape != (scores.shape[0],):
         raise ValueError(f"{op}: labels {fmt_shape(labels.shape)} must have shape "
                          f"({scores.shape[0]},) for input {fmt_shape(scores.shape)}")
-    host = labels.numpy()
+    if labels.numel() == 0:
+        return
+    low, high = labels._int_range()
     classes = scores.shape[1]
-    if host.size and (host.min() < 0 or host.max() >= classes):
+    if low < 0 or high >= classes:
         raise IndexError(f"{op}: labels must lie in [0, {classes}), got range "
-                         f"[{host.min()}, {host.max()}]")
+                         f"[{low}, {high}]")
 
 
 def nll_loss(log_probabilities, labels, reduction="mean"):
