@@ -12,10 +12,10 @@
 #define NAN_T ((T)NAN)
 
 inline T f_identity(T x, T a) { return x; }
-inline T d_identity(T x, T a) { return isnan(x) ? x : ONE; }
+inline T d_identity(T x, T a) { return IS_NAN(x) ? x : ONE; }
 
-inline T f_step(T x, T a) { return isnan(x) ? x : (x >= ZERO ? ONE : ZERO); }
-inline T d_step(T x, T a) { return isnan(x) ? x : ZERO; }
+inline T f_step(T x, T a) { return IS_NAN(x) ? x : (x >= ZERO ? ONE : ZERO); }
+inline T d_step(T x, T a) { return IS_NAN(x) ? x : ZERO; }
 
 // Two branches so that exp never sees a large positive argument.
 inline T f_sigmoid(T x, T a)
@@ -33,11 +33,11 @@ inline T d_tanh(T x, T a) { const T t = f_tanh(x, a); return ONE - t * t; }
 inline T f_arctan(T x, T a) { return atan(x); }
 inline T d_arctan(T x, T a) { return ONE / (ONE + x * x); }  // x*x = inf gives the limit 0
 
-inline T f_relu(T x, T a) { return (x > ZERO || isnan(x)) ? x : ZERO; }
-inline T d_relu(T x, T a) { return isnan(x) ? x : (x > ZERO ? ONE : ZERO); }
+inline T f_relu(T x, T a) { return (x > ZERO || IS_NAN(x)) ? x : ZERO; }
+inline T d_relu(T x, T a) { return IS_NAN(x) ? x : (x > ZERO ? ONE : ZERO); }
 
 inline T f_leaky_relu(T x, T a) { return x > ZERO ? x : a * x; }
-inline T d_leaky_relu(T x, T a) { return isnan(x) ? x : (x > ZERO ? ONE : a); }
+inline T d_leaky_relu(T x, T a) { return IS_NAN(x) ? x : (x > ZERO ? ONE : a); }
 
 inline T f_elu(T x, T a) { return x > ZERO ? x : a * expm1(x); }
 inline T d_elu(T x, T a) { return x > ZERO ? ONE : a * exp(x); }
@@ -50,7 +50,7 @@ inline T d_softplus(T x, T a) { return f_sigmoid(x, a); }
 inline T f_bent_identity(T x, T a) { return (hypot(x, ONE) - ONE) / (T)2 + x; }
 inline T d_bent_identity(T x, T a)
 {
-    if (isinf(x)) return x > ZERO ? (T)1.5 : (T)0.5;
+    if (IS_INF(x)) return x > ZERO ? (T)1.5 : (T)0.5;
     return x / ((T)2 * hypot(x, ONE)) + ONE;
 }
 
@@ -68,7 +68,7 @@ inline T d_soft_exponential(T x, T a)
         if (inner > ZERO) return ONE / inner;
         return inner == ZERO ? (T)INFINITY : NAN_T;
     }
-    if (a == ZERO) return isnan(x) ? x : ONE;
+    if (a == ZERO) return IS_NAN(x) ? x : ONE;
     return exp(a * x);
 }
 
@@ -81,13 +81,13 @@ inline T d_cos(T x, T a) { return -sin(x); }
 inline T f_sinc(T x, T a)
 {
     if (x == ZERO) return ONE;
-    if (isinf(x)) return ZERO;  // |sin x| <= 1, so sin(x)/x -> 0
+    if (IS_INF(x)) return ZERO;  // |sin x| <= 1, so sin(x)/x -> 0
     return sin(x) / x;
 }
 // Near 0 the closed form cancels catastrophically: use the Taylor series there.
 inline T d_sinc(T x, T a)
 {
-    if (isinf(x)) return ZERO;
+    if (IS_INF(x)) return ZERO;
     if (fabs(x) < (T)1e-3) return -x / (T)3 + x * x * x / (T)30;
     return cos(x) / x - sin(x) / (x * x);
 }
@@ -96,7 +96,7 @@ inline T f_gaussian(T x, T a) { return exp(-x * x); }
 /* huge |x|: exp underflows to 0 while -2x overflows; the limit is 0, not nan */
 inline T d_gaussian(T x, T a) {
     T r = (T)(-2) * x * exp(-x * x);
-    return (isnan(r) && !isnan(x)) ? ZERO : r;
+    return (IS_NAN(r) && !IS_NAN(x)) ? ZERO : r;
 }
 
 #define ACTIVATION_KERNELS(name)                                                    \
@@ -105,20 +105,16 @@ __kernel void act_##name(const int n, const int ndim, const int8 shape,         
                          __global const T* x, const int8 x_s, const int x_o,        \
                          const T alpha)                                             \
 {                                                                                   \
-    const int i = get_global_id(0);                                                 \
-    if (i >= n) return;                                                             \
-    const int3 o = strided_offsets(i, ndim, shape, out_s, x_s, x_s);                \
-    out[out_o + o.x] = f_##name(x[x_o + o.y], alpha);                               \
+    ELEMENT_OFFSETS(out_s, x_s, x_s, x_s)                                           \
+    out[out_o + off0] = f_##name(x[x_o + off1], alpha);                             \
 }                                                                                   \
 __kernel void dact_##name(const int n, const int ndim, const int8 shape,            \
                           __global T* out, const int8 out_s, const int out_o,       \
                           __global const T* x, const int8 x_s, const int x_o,       \
                           const T alpha)                                            \
 {                                                                                   \
-    const int i = get_global_id(0);                                                 \
-    if (i >= n) return;                                                             \
-    const int3 o = strided_offsets(i, ndim, shape, out_s, x_s, x_s);                \
-    out[out_o + o.x] = d_##name(x[x_o + o.y], alpha);                               \
+    ELEMENT_OFFSETS(out_s, x_s, x_s, x_s)                                           \
+    out[out_o + off0] = d_##name(x[x_o + off1], alpha);                             \
 }                                                                                   \
 __kernel void bact_##name(const int n, const int ndim, const int8 shape,            \
                           __global T* out, const int8 out_s, const int out_o,       \
@@ -126,10 +122,8 @@ __kernel void bact_##name(const int n, const int ndim, const int8 shape,        
                           __global const T* g, const int8 g_s, const int g_o,       \
                           const T alpha)                                            \
 {                                                                                   \
-    const int i = get_global_id(0);                                                 \
-    if (i >= n) return;                                                             \
-    const int3 o = strided_offsets(i, ndim, shape, out_s, x_s, g_s);                \
-    out[out_o + o.x] = d_##name(x[x_o + o.y], alpha) * g[g_o + o.z];                \
+    ELEMENT_OFFSETS(out_s, x_s, g_s, g_s)                                           \
+    out[out_o + off0] = d_##name(x[x_o + off1], alpha) * g[g_o + off2];             \
 }
 
 ACTIVATION_KERNELS(identity)

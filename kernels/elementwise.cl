@@ -1,24 +1,24 @@
 // Elementwise kernels over arbitrary shapes and strides (broadcasting = stride 0).
 // Every kernel takes the flat size n, ndim, the output shape, then (pointer, strides,
-// offset) per operand; one work-item per output element.
+// offset) per operand; one work-item per output element. ELEMENT_OFFSETS (common.cl)
+// maps the work-item to its element's offsets (off0, off1, ...) for the layout variant
+// the host built (contiguous 1-d, 2-d, or general).
 
 #define STRIDED_ARGS(name) const int8 name##_s, const int name##_o
 #define HEAD const int n, const int ndim, const int8 shape
-#define GUARD const int i = get_global_id(0); if (i >= n) return;
 
 // ---------------------------------------------------------------- memory / casts
 __kernel void fill(HEAD, __global T* out, STRIDED_ARGS(out), const T value)
 {
-    GUARD
-    out[out_o + strided_offset(i, ndim, shape, out_s)] = value;
+    ELEMENT_OFFSETS(out_s, out_s, out_s, out_s)
+    out[out_o + off0] = value;
 }
 
 __kernel void copy(HEAD, __global T* out, STRIDED_ARGS(out),
                    __global const T* x, STRIDED_ARGS(x))
 {
-    GUARD
-    const int3 o = strided_offsets(i, ndim, shape, out_s, x_s, x_s);
-    out[out_o + o.x] = x[x_o + o.y];
+    ELEMENT_OFFSETS(out_s, x_s, x_s, x_s)
+    out[out_o + off0] = x[x_o + off1];
 }
 
 // numpy 'unsafe' casting: float -> int truncates toward zero, anything -> bool is x != 0.
@@ -26,10 +26,9 @@ __kernel void copy(HEAD, __global T* out, STRIDED_ARGS(out),
 __kernel void cast_to_##suffix(HEAD, __global DST* out, STRIDED_ARGS(out),          \
                                __global const T* x, STRIDED_ARGS(x))                \
 {                                                                                   \
-    GUARD                                                                           \
-    const int3 o = strided_offsets(i, ndim, shape, out_s, x_s, x_s);                \
-    const T v = x[x_o + o.y];                                                       \
-    out[out_o + o.x] = EXPR;                                                        \
+    ELEMENT_OFFSETS(out_s, x_s, x_s, x_s)                                           \
+    const T v = x[x_o + off1];                                                      \
+    out[out_o + off0] = EXPR;                                                       \
 }
 CAST_KERNEL(float32, float, (float)v)
 CAST_KERNEL(int64, long, (long)v)
@@ -43,10 +42,9 @@ CAST_KERNEL(float64, double, (double)v)
 __kernel void unary_##name(HEAD, __global T* out, STRIDED_ARGS(out),                \
                            __global const T* x, STRIDED_ARGS(x))                    \
 {                                                                                   \
-    GUARD                                                                           \
-    const int3 o = strided_offsets(i, ndim, shape, out_s, x_s, x_s);                \
-    const T v = x[x_o + o.y];                                                       \
-    out[out_o + o.x] = EXPR;                                                        \
+    ELEMENT_OFFSETS(out_s, x_s, x_s, x_s)                                           \
+    const T v = x[x_o + off1];                                                      \
+    out[out_o + off0] = EXPR;                                                       \
 }
 
 #if !T_IS_BOOL
@@ -70,11 +68,10 @@ __kernel void name(HEAD, __global OUT_T* out, STRIDED_ARGS(out),                
                    __global const T* a, STRIDED_ARGS(a),                            \
                    __global const T* b, STRIDED_ARGS(b))                            \
 {                                                                                   \
-    GUARD                                                                           \
-    const int3 o = strided_offsets(i, ndim, shape, out_s, a_s, b_s);                \
-    const T x = a[a_o + o.y];                                                       \
-    const T y = b[b_o + o.z];                                                       \
-    out[out_o + o.x] = EXPR;                                                        \
+    ELEMENT_OFFSETS(out_s, a_s, b_s, b_s)                                           \
+    const T x = a[a_o + off1];                                                      \
+    const T y = b[b_o + off2];                                                      \
+    out[out_o + off0] = EXPR;                                                       \
 }
 
 // maximum/minimum propagate nan like numpy (fmax/fmin would drop it).
@@ -113,15 +110,12 @@ BINARY_KERNEL(compare_le, uchar, (uchar)(x <= y))
 BINARY_KERNEL(compare_gt, uchar, (uchar)(x > y))
 BINARY_KERNEL(compare_ge, uchar, (uchar)(x >= y))
 
-// cond ? a : b; cond is bool (uchar). The output offset is computed separately
-// because strided_offsets serves three operands.
+// cond ? a : b; cond is bool (uchar).
 __kernel void where_select(HEAD, __global T* out, STRIDED_ARGS(out),
                            __global const uchar* cond, STRIDED_ARGS(cond),
                            __global const T* a, STRIDED_ARGS(a),
                            __global const T* b, STRIDED_ARGS(b))
 {
-    GUARD
-    const int3 o = strided_offsets(i, ndim, shape, cond_s, a_s, b_s);
-    const int oo = strided_offset(i, ndim, shape, out_s);
-    out[out_o + oo] = cond[cond_o + o.x] ? a[a_o + o.y] : b[b_o + o.z];
+    ELEMENT_OFFSETS(out_s, cond_s, a_s, b_s)
+    out[out_o + off0] = cond[cond_o + off1] ? a[a_o + off2] : b[b_o + off3];
 }

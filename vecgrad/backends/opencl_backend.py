@@ -97,6 +97,35 @@ KERNELS_OF_PRIMITIVE = {
 }
 
 
+# The layout variants of the elementwise programs (kernels/common.cl, STRIDED_NDIM).
+# The 2-d range runs work-groups of one row segment, _LOCAL_2D_COLS wide: PoCL compiles
+# a kernel once per work-group shape, and a shape taller than one row took 3-5x longer
+# to compile (0.4-0.9 s per kernel) for no faster run. Rows narrower than _MIN_2D_COLS
+# would leave most of such a group idle; they take the general program instead.
+_DEFINES_1D = {"STRIDED_NDIM": 1}
+_DEFINES_2D = {"STRIDED_NDIM": 2}
+_LOCAL_2D_COLS = 64
+_MIN_2D_COLS = 32
+
+
+def _layout_variant(shape) -> tuple[dict | None, bool]:
+    """(build defines, whether to launch a 2-d range) for a collapsed layout `shape`:
+    1 axis (contiguous, scalar broadcast) and 2 axes (row/column broadcast, transpose)
+    index without divisions; anything else takes the general program (None)."""
+    if len(shape) == 1:
+        return _DEFINES_1D, False
+    if len(shape) == 2 and shape[1] >= _MIN_2D_COLS:
+        return _DEFINES_2D, True
+    return None, False
+
+
+def _launch_2d(rt, knl, cols: int, rows: int, args) -> None:
+    """One work-item per element of a (rows, cols) layout: global id 0 is the column
+    (PoCL vectorizes along it, padded to whole work-groups), 1 the row."""
+    local = min(_LOCAL_2D_COLS, rt.local_size_1d())
+    knl(rt.queue, (-(-cols // local) * local, rows), (local, 1), *args)
+
+
 def _int8(values, fill: int) -> np.ndarray:
     """Up to 8 ints padded to the 8 of an OpenCL int8 vector argument."""
     return np.array(tuple(values) + (fill,) * (8 - len(values)), dtype=np.int32)
@@ -169,13 +198,18 @@ class OpenCLBackend(Backend):
         if n == 0:
             return out
         shape, strides = collapse_dims(out.shape, [out.strides] + [o.strides for o in operands])
-        args = [_i32(n), np.int32(len(shape)), _int8(shape, 1),
+        ndim = len(shape)
+        args = [_i32(n), np.int32(ndim), _int8(shape, 1),
                 out.data, _int8(strides[0], 0), _i32(out.offset)]
         for operand, st in zip(operands, strides[1:]):
             args += [operand.data, _int8(st, 0), _i32(operand.offset)]
         args += list(extra)
-        knl = self._rt.kernel(family, name, dtype)
-        self._rt.launch_1d(knl, n, *args)
+        defines, two_d = _layout_variant(shape)
+        knl = self._rt.kernel(family, name, dtype, defines)
+        if two_d:
+            _launch_2d(self._rt, knl, shape[1], shape[0], args)
+        else:
+            self._rt.launch_1d(knl, n, *args)
         return out
 
     def _upload_int32(self, host: np.ndarray):
