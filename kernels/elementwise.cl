@@ -83,6 +83,19 @@ BINARY_KERNEL(binary_add, T, x + y)
 BINARY_KERNEL(binary_sub, T, x - y)
 BINARY_KERNEL(binary_mul, T, x * y)
 #endif
+#if !T_IS_BOOL
+// y += alpha * x in place (Backend.axpy): alpha * x is rounded before the add, as
+// numpy's two passes round it, so no fused multiply-add here.
+__kernel void axpy(HEAD, __global T* y, STRIDED_ARGS(y), __global const T* x,
+                   STRIDED_ARGS(x), const T alpha)
+{
+#pragma OPENCL FP_CONTRACT OFF
+    ELEMENT_OFFSETS(y_s, x_s, x_s, x_s)
+    const T scaled = alpha * x[x_o + off1];
+    y[y_o + off0] = y[y_o + off0] + scaled;
+}
+#endif
+
 BINARY_KERNEL(binary_maximum, T, ((x > y || IS_NAN(x)) ? x : y))
 BINARY_KERNEL(binary_minimum, T, ((x < y || IS_NAN(x)) ? x : y))
 #if T_IS_FLOAT

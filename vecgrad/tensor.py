@@ -334,17 +334,19 @@ class Tensor:
         buf = self._in_place("add_", other)
         self._check_in_place_dtype("add_", alpha)
         if alpha != 1:
-            buf = self._backend.binary("mul", buf, self._backend.full((), alpha, self.dtype))
-        self._backend.binary("add", self._buf, buf, out=self._buf)
+            self._backend.axpy(self._buf, buf, alpha)
+        else:
+            self._backend.binary("add", self._buf, buf, out=self._buf)
         return self._bump()
 
     def sub_(self, other, alpha=1.0) -> "Tensor":
         """self -= alpha * other, in place."""
         buf = self._in_place("sub_", other)
         self._check_in_place_dtype("sub_", alpha)
-        if alpha != 1:
-            buf = self._backend.binary("mul", buf, self._backend.full((), alpha, self.dtype))
-        self._backend.binary("sub", self._buf, buf, out=self._buf)
+        if alpha != 1:  # y - a*x == y + (-a)*x exactly: negation does not round
+            self._backend.axpy(self._buf, buf, -alpha)
+        else:
+            self._backend.binary("sub", self._buf, buf, out=self._buf)
         return self._bump()
 
     def mul_(self, other) -> "Tensor":

@@ -83,6 +83,34 @@ def test_in_place_updates(device):
         p.add_(vecgrad.zeros(3, device=device))
 
 
+@pytest.mark.parametrize("layout", ["large", "small", "transposed", "broadcast", "number"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_scaled_in_place_update_rounds_like_two_numpy_passes(device, layout, dtype):
+    # add_/sub_ with alpha go through Backend.axpy (blocked on numpy, one kernel on
+    # OpenCL); the result must equal numpy's y + alpha * x with alpha rounded to y's dtype.
+    if dtype == np.float64 and not get_backend(device).supports_float64:
+        pytest.skip("no float64 on this device")
+    rng = np.random.default_rng(7)
+    shape = {"large": (300, 701), "small": (3, 5)}.get(layout, (40, 30))
+    y_host = (rng.standard_normal(shape) * 100).astype(dtype)
+    x_host = {"transposed": (rng.standard_normal(shape[::-1]) * 100).astype(dtype).T,
+              "broadcast": (rng.standard_normal(shape[1]) * 100).astype(dtype),
+              "number": np.asarray(3, dtype=dtype)}.get(
+        layout, (rng.standard_normal(shape) * 100).astype(dtype))
+    alpha = 3 if dtype == np.int64 else 0.1
+    for method, sign in (("add_", 1), ("sub_", -1)):
+        y = vecgrad.tensor(y_host, device=device)
+        other = 3 if layout == "number" else vecgrad.tensor(np.ascontiguousarray(x_host),
+                                                            device=device)
+        if layout == "transposed":
+            other = vecgrad.tensor(x_host.T.copy(), device=device).T
+        getattr(y, method)(other, alpha=alpha)
+        with np.errstate(all="ignore"):
+            want = y_host + dtype(sign * alpha) * x_host if sign > 0 else \
+                y_host - dtype(alpha) * x_host
+        np.testing.assert_array_equal(y.numpy(), want.astype(dtype), err_msg=method)
+
+
 def test_requires_grad_rules(device):
     with pytest.raises(TypeError, match="only float32/float64 tensors can require"):
         vecgrad.tensor([1, 2], device=device, requires_grad=True)

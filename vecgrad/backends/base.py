@@ -84,6 +84,14 @@ class Backend(ABC):
         """
 
     @abstractmethod
+    def axpy(self, y: Buffer, x: Buffer, alpha: float) -> None:
+        """y += alpha * x in place (x broadcasts to y's shape; one dtype).
+
+        The step of every hand-written update (p -= lr * g). Rounds like
+        binary("add", y, binary("mul", x, alpha)) but need not build alpha * x in full.
+        """
+
+    @abstractmethod
     def compare(self, op: str, a: Buffer, b: Buffer) -> Buffer:
         """Elementwise comparison from COMPARE_OPS with broadcasting; dtype bool."""
 

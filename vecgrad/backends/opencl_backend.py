@@ -70,6 +70,7 @@ KERNELS_OF_PRIMITIVE = {
     "astype": [("elementwise", "cast_to_float32"), ("elementwise", "cast_to_int64"),
                ("elementwise", "cast_to_bool")],
     "copy": [("elementwise", "copy")],
+    "axpy": [("elementwise", "axpy")],
     "assign": [("elementwise", "copy")],
     "where": [("elementwise", "where_select")],
     "activation": [("activations", "act_{name}")],
@@ -302,6 +303,15 @@ class OpenCLBackend(Backend):
             out = self._new(shape, a.dtype)
         operands = [self._expand_view(a, out.shape), self._expand_view(b, out.shape)]
         return self._elementwise("elementwise", f"binary_{op}", a.dtype, out, operands)
+
+    @_plain_errors
+    def axpy(self, y: CLArray, x: CLArray, alpha: float) -> None:
+        if y.dtype == np.bool_:  # no multiply on bools: y |= (alpha != 0) & x
+            scaled = x if alpha else self.full(y.shape, False, np.bool_)
+            self.binary("add", y, scaled, out=y)
+            return
+        self._elementwise("elementwise", "axpy", y.dtype, y, [self._expand_view(x, y.shape)],
+                          [y.dtype.type(alpha)])
 
     @_plain_errors
     def compare(self, op: str, a: CLArray, b: CLArray) -> CLArray:

@@ -24,7 +24,7 @@ ARG_REDUCE_OPS = ("argmax", "argmin")
 # Everything else a backend supplies, by method name (see backends/base.py for the
 # exact contract of each one).
 OTHER_PRIMITIVES = (
-    "from_numpy", "to_numpy", "full", "astype", "copy", "assign",
+    "from_numpy", "to_numpy", "full", "astype", "copy", "assign", "axpy",
     "where", "activation", "activation_derivative", "activation_backward",
     "reshape", "permute", "expand", "getitem", "index_add", "gather", "scatter_add",
     "cat", "matmul", "im2col", "col2im", "softmax", "log_softmax",
