@@ -204,7 +204,9 @@ def run_backward(root, grad_buf, retain_graph=False):
                 continue
             g = results[i]
             key = id(parent)
-            shares = aliasing or g is grad or any(g is r for r in results[:i])
+            shares = aliasing or g is grad
+            if not shares and i:  # the same buffer returned for two inputs (x + x)
+                shares = any([g is r for r in results[:i]])
             entry = grads.get(key)
             if entry is None:
                 grads[key] = [g, not shares]

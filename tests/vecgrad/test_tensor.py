@@ -91,7 +91,7 @@ def test_scaled_in_place_update_rounds_like_two_numpy_passes(device, layout, dty
     if dtype == np.float64 and not get_backend(device).supports_float64:
         pytest.skip("no float64 on this device")
     rng = np.random.default_rng(7)
-    shape = {"large": (300, 701), "small": (3, 5)}.get(layout, (40, 30))
+    shape = {"large": (700, 701), "small": (3, 5)}.get(layout, (40, 30))  # large: > 1 MiB
     y_host = (rng.standard_normal(shape) * 100).astype(dtype)
     x_host = {"transposed": (rng.standard_normal(shape[::-1]) * 100).astype(dtype).T,
               "broadcast": (rng.standard_normal(shape[1]) * 100).astype(dtype),

@@ -226,7 +226,8 @@ class NumpyBackend(Backend):
     def axpy(self, y, x, alpha):
         alpha = y.dtype.type(alpha)  # rounded to y's dtype, as full((), alpha) would be
         with np.errstate(all="ignore"):
-            if x.shape != y.shape or not (x.flags.c_contiguous and y.flags.c_contiguous):
+            if (y.nbytes <= _SCRATCH_BYTES or x.shape != y.shape
+                    or not (x.flags.c_contiguous and y.flags.c_contiguous)):
                 np.add(y, np.multiply(x, alpha), out=y)
                 return
             # alpha * x goes through a reused buffer, one cache-sized block at a time,
