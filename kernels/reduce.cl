@@ -6,8 +6,8 @@
 // first nan if there is one).
 
 #if T_IS_FLOAT
-#define RMAX(a, b) (((a) > (b) || isnan(a)) ? (a) : (b))
-#define RMIN(a, b) (((a) < (b) || isnan(a)) ? (a) : (b))
+#define RMAX(a, b) (((a) > (b) || IS_NAN(a)) ? (a) : (b))
+#define RMIN(a, b) (((a) < (b) || IS_NAN(a)) ? (a) : (b))
 // Kahan-compensated accumulation (numpy uses pairwise sums; a plain float32 loop
 // would drift on long rows). The compensation is dropped once the sum is not finite,
 // so inf + 1 stays inf instead of turning into nan.

@@ -7,7 +7,7 @@ inline void tree_max(__local T* s, const int lid, const int ls)
 {
     for (int width = ls / 2; width > 0; width /= 2) {
         barrier(CLK_LOCAL_MEM_FENCE);
-        if (lid < width && !(s[lid] > s[lid + width] || isnan(s[lid]))) s[lid] = s[lid + width];
+        if (lid < width && !(s[lid] > s[lid + width] || IS_NAN(s[lid]))) s[lid] = s[lid + width];
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 }
@@ -28,7 +28,7 @@ inline void tree_sum(__local T* s, const int lid, const int ls)
     __global T* q = out + row * L;                                                  \
     T m = -INFINITY;                                                                \
     int has_nan = 0;                                                                \
-    for (int j = lid; j < L; j += ls) { m = fmax(m, p[j]); has_nan |= isnan(p[j]); }\
+    for (int j = lid; j < L; j += ls) { m = fmax(m, p[j]); has_nan |= IS_NAN(p[j]); }\
     scratch[lid] = has_nan ? (T)NAN : m;                                            \
     tree_max(scratch, lid, ls);                                                     \
     m = scratch[0];                                                                 \
