@@ -143,14 +143,18 @@ def interleaved(runners: dict, repeats: int, warmup: int) -> Timings:
 
     Each timed call follows an untimed call of the same runner: the thread pools of the
     previous library (OpenMP in torch, OpenBLAS in numpy) spin for a while after their
-    work and would otherwise slow whichever runner comes next.
+    work and would otherwise slow whichever runner comes next. The order rotates from
+    round to round as well, so no runner always comes right after the same neighbour.
     """
     for _ in range(warmup):
         for run in runners.values():
             run()
-    times = {name: [] for name in runners}
-    for _ in range(repeats):
-        for name, run in runners.items():
+    names = list(runners)
+    times = {name: [] for name in names}
+    for round_ in range(repeats):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            run = runners[name]
             run()
             start = time.perf_counter()
             run()

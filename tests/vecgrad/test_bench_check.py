@@ -32,6 +32,17 @@ def test_bench_runs_and_prints_every_workload(capsys, monkeypatch):
         assert needle in out
 
 
+def test_interleaved_rounds_rotate_the_runner_order():
+    # A runner that always ran right after the same neighbour would always inherit its
+    # spinning thread pool; rotating spreads that evenly.
+    calls = []
+    runners = {name: (lambda name=name: calls.append(name)) for name in "abc"}
+    timings = bench.interleaved(runners, repeats=3, warmup=0)
+    timed_order = calls[1::2]  # each timed call follows an untimed one of the same runner
+    assert timed_order == list("abc" "bca" "cab")
+    assert all(len(timings.times[name]) == 3 for name in "abc")
+
+
 def _check_args(device):
     parser = argparse.ArgumentParser()
     check.add_arguments(parser)
