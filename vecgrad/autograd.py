@@ -73,13 +73,16 @@ class Context:
 class Node:
     """A recorded Function application: the op, its context and its input tensors."""
 
-    __slots__ = ("function", "ctx", "inputs", "versions", "freed")
+    __slots__ = ("function", "ctx", "inputs", "counters", "versions", "freed")
 
     def __init__(self, function, ctx, inputs):
         self.function = function
         self.ctx = ctx
         self.inputs = inputs  # the Tensor arguments, in order
-        self.versions = tuple([t._version[0] for t in inputs])
+        # Each input's version counter (the list itself: `t.data = other` gives t a new
+        # one, and edits of the memory this node saw go to the old one) and its value now.
+        self.counters = tuple([t._version for t in inputs])
+        self.versions = tuple([c[0] for c in self.counters])
         self.freed = False
 
     @property
@@ -91,6 +94,7 @@ class Node:
         self.ctx.saved_tensors = ()
         self.ctx.attrs = None
         self.inputs = ()
+        self.counters = ()
         self.freed = True
 
 
@@ -169,8 +173,8 @@ def _count_children(root):
 
 
 def _check_versions(node):
-    for t, version in zip(node.inputs, node.versions):
-        if t._version[0] != version:
+    for t, counter, version in zip(node.inputs, node.counters, node.versions):
+        if counter[0] != version:
             raise RuntimeError(
                 f"backward: a tensor of shape {t.shape} used by {node.name} was modified in "
                 f"place after it was used; its gradient would be wrong")

@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 import vecgrad
+from vecgrad.autograd import may_share_storage
 
 
 def _check_number(owner: str, name: str, value: Any, low: float, high: float | None = None,
@@ -115,6 +116,7 @@ class Optimizer(ABC):
                     )
                 state = self.state[index]
                 state["step"] += 1
+                grad = _unaliased(grad, param, state)
                 if self._fused_step(param, grad, state):
                     continue
                 if self.weight_decay:
@@ -203,6 +205,19 @@ class Optimizer(ABC):
                     state[name] = _to_param_device(value, param)
             new_state.append(state)
         self.state = new_state
+
+
+def _unaliased(grad, param, state: dict[str, Any]):
+    """`grad`, or a copy of it when it shares memory with the parameter or its state.
+
+    Every update reads g after writing θ or a state buffer (Nesterov: θ += βv, then
+    θ -= αg), so a gradient that is a view of either (p.grad = p.detach()) must be read
+    once, before the update, as a copy.
+    """
+    targets = [param] + [v for v in state.values() if isinstance(v, vecgrad.Tensor)]
+    if any(may_share_storage(grad._buf, t._buf) for t in targets):
+        return vecgrad.Tensor._wrap(grad._backend.copy(grad._buf), grad._backend)
+    return grad
 
 
 def _to_param_device(value, param):

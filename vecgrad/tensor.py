@@ -7,6 +7,7 @@ Every op method validates its inputs and hands the work to vecgrad.ops.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -133,8 +134,12 @@ class Tensor:
                 value.dtype != self.dtype or value._backend is not self._backend:
             raise ValueError(f"data: needs a Tensor of shape {self.shape}, dtype {self.dtype} "
                              f"on {self.device}")
+        self._version[0] += 1  # graphs that saved the old values see the change
+        # From now on self and value are one memory with one version counter, so an
+        # in-place edit through either reaches graphs (and label ranges, see _int_range)
+        # that saved the other.
         self._buf = value._buf
-        self._version[0] += 1
+        self._version = value._version
 
     @property
     def T(self) -> "Tensor":  # noqa: N802 - numpy/PyTorch name
@@ -291,7 +296,12 @@ class Tensor:
             raise RuntimeError(f"{op}: in-place change of a non-leaf tensor that is part of a "
                                f"graph would make its gradients wrong; use an out-of-place op")
         self._check_in_place_dtype(op, value)
-        if any(n > 1 and st == 0 for n, st in zip(self._buf.shape, self._buf.strides)):
+        if op == "sub_" and self.dtype == np.bool_:
+            raise TypeError("sub_: subtraction of bool tensors (masks) is not supported; use "
+                            "^ (logical_xor), or m & ~other to clear other's entries")
+        # (numpy gives empty arrays zero strides: they are no broadcast view)
+        if self.numel() and any(n > 1 and st == 0
+                                for n, st in zip(self._buf.shape, self._buf.strides)):
             raise RuntimeError(f"{op}: this tensor of shape {self.shape} is a broadcast view "
                                f"(expand) whose elements share memory; write into a copy")
         if common.is_tensor(value):
@@ -308,7 +318,16 @@ class Tensor:
             return buf
         if not isinstance(value, numbers.Real):
             raise TypeError(f"{op}: expected a Tensor or a number, got {type(value).__name__}")
-        return self._backend.full((), value, self.dtype)
+        if op == "copy_" and self.dtype == np.int64 and isinstance(value, numbers.Real) \
+                and math.isfinite(value):
+            value = math.trunc(value)  # copy_ casts like astype: toward zero
+        return self._backend.full((), common.scalar_value(op, value, self.dtype), self.dtype)
+
+    def _alpha(self, op, alpha):
+        """alpha checked (a real number that fits self's dtype), as scalar_value gives it."""
+        common.check_real(op, alpha, "alpha")
+        self._check_in_place_dtype(op, alpha)
+        return common.scalar_value(op, alpha, self.dtype, "alpha")
 
     def _check_in_place_dtype(self, op, value):
         # Writing floats into an int/bool buffer would truncate silently (PyTorch refuses too).
@@ -331,8 +350,8 @@ class Tensor:
 
     def add_(self, other, alpha=1.0) -> "Tensor":
         """self += alpha * other, in place, without recording a graph."""
+        alpha = self._alpha("add_", alpha)
         buf = self._in_place("add_", other)
-        self._check_in_place_dtype("add_", alpha)
         if alpha != 1:
             self._backend.axpy(self._buf, buf, alpha)
         else:
@@ -341,10 +360,12 @@ class Tensor:
 
     def sub_(self, other, alpha=1.0) -> "Tensor":
         """self -= alpha * other, in place."""
+        alpha = self._alpha("sub_", alpha)
         buf = self._in_place("sub_", other)
-        self._check_in_place_dtype("sub_", alpha)
-        if alpha != 1:  # y - a*x == y + (-a)*x exactly: negation does not round
-            self._backend.axpy(self._buf, buf, -alpha)
+        if alpha != 1:  # y - a*x == y + (-a)*x exactly: negation does not round (and
+            with np.errstate(over="ignore"):  # int64 wraps as y - a*x would)
+                negated = -self.dtype.type(alpha)
+            self._backend.axpy(self._buf, buf, negated)
         else:
             self._backend.binary("sub", self._buf, buf, out=self._buf)
         return self._bump()

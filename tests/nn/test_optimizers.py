@@ -372,3 +372,50 @@ def test_state_follows_a_parameter_that_changed_dtype(device):
     opt.step()
     assert opt.state[0]["s"].dtype == np.float64 and opt.state[0]["step"] == 2
     assert np.float32(0.5) == optim.SGD(layer.parameters(), lr=np.float32(0.5)).lr
+
+
+@pytest.mark.parametrize("cls, options", [
+    (optim.SGD, dict(lr=0.1)),
+    (optim.SGD, dict(lr=0.1, momentum=0.9)),
+    (optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True)),
+    (optim.SGD, dict(lr=0.1, momentum=0.5, nesterov=True, weight_decay=0.1)),
+    (optim.AdaGrad, dict(lr=0.1)),
+    (optim.RMSProp, dict(lr=0.1)),
+    (optim.Adam, dict(lr=0.1)),
+], ids=["sgd", "momentum", "nesterov", "nesterov-decay", "adagrad", "rmsprop", "adam"])
+@pytest.mark.parametrize("alias", ["detach", "transpose"])
+def test_a_gradient_that_aliases_its_parameter_is_read_before_the_update(device, cls,
+                                                                          options, alias):
+    # p.grad = p.detach() (the gradient of 0.5 * ||p||^2). Nesterov's Tensor code wrote
+    # θ += βv before reading g for θ -= αg, so it read the half-updated parameter as g
+    # (and OpenCL's fused kernel declines overlapping buffers, so both devices did).
+    start = np.array([[0.5, -1.5, 2.0], [0.25, 3.0, -0.75], [1.0, -2.0, 0.125]])
+    aliased, copied = param(start, device), param(start, device)
+    opt_aliased, opt_copied = cls([aliased], **options), cls([copied], **options)
+    for _ in range(3):
+        aliased.grad = aliased.detach() if alias == "detach" else aliased.detach().T
+        values = aliased.numpy() if alias == "detach" else aliased.numpy().T
+        copied.grad = vecgrad.tensor(values, device=device)  # the same values, own memory
+        opt_aliased.step()
+        opt_copied.step()
+        np.testing.assert_array_equal(aliased.numpy(), copied.numpy())
+    assert not np.array_equal(aliased.numpy(), start)
+
+
+@pytest.mark.parametrize("cls, options", [
+    (optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1)),
+    (optim.Adam, {}),
+], ids=["nesterov-decay", "adam"])
+def test_an_empty_parameter_beside_others_steps_on_every_device(device, cls, options):
+    # On cpu the Tensor code's in-place updates refused empty tensors (numpy gives them
+    # zero strides, taken for a broadcast view), while OpenCL's fused kernel ran.
+    empty, full = param(np.zeros((0, 3)), device), param([1.0, 2.0], device)
+    opt = cls([empty, full], **options)
+    reference = cls([param([1.0, 2.0], device)], **options)
+    for _ in range(2):
+        for p in (empty, full, reference.params[0]):
+            p.grad = vecgrad.ones(p.shape, dtype=p.dtype, device=device)
+        opt.step()
+        reference.step()
+    assert empty.shape == (0, 3) and opt.state[0]["step"] == 2
+    np.testing.assert_array_equal(full.numpy(), reference.params[0].numpy())

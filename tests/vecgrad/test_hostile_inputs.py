@@ -226,3 +226,122 @@ def test_format_spec_on_a_one_element_tensor(device):
     assert f"{loss}" == str(loss)
     with pytest.raises(TypeError, match=r"format: the spec '.2f' needs a one-element tensor"):
         format(vecgrad.tensor([1.0, 2.0], device=device), ".2f")
+
+
+# ---- review of the fused primitives, axpy and the label range cache ------------------
+
+def test_data_setter_shares_the_version_of_the_tensor_it_aliases(device):
+    # `a.data = labels` makes a share labels' memory. An in-place edit through `a` then
+    # changed labels without bumping labels' version: cross_entropy trusted the stale
+    # cached range [0, 2] (OpenCL read logits out of bounds: a silent wrong loss; numpy
+    # raised a raw IndexError) and a graph that saved labels did not notice the edit.
+    logits = vecgrad.tensor(np.zeros((3, 4)), device=device)
+    labels = vecgrad.tensor([0, 1, 2], device=device)
+    alias = vecgrad.zeros(3, dtype="int64", device=device)
+    alias.data = labels
+    alias.add_(10)
+    np.testing.assert_array_equal(labels.numpy(), [10, 11, 12])
+    with pytest.raises(IndexError, match=r"labels must lie in \[0, 4\), got range \[10, 12\]"):
+        F.cross_entropy(logits, labels)
+    with pytest.raises(IndexError, match=r"got range \[10, 12\]"):
+        F.nll_loss(logits, labels)
+    # the same through a detached alias of the labels
+    labels = vecgrad.tensor([0, 1, 2], device=device)
+    alias = vecgrad.zeros(3, dtype="int64", device=device)
+    alias.data = labels.detach()
+    alias.sub_(vecgrad.tensor([1, 1, 1], device=device), alpha=4)
+    with pytest.raises(IndexError, match=r"got range \[-4, -2\]"):
+        F.cross_entropy(logits, labels)
+    # autograd: the value saved by a graph, edited through the alias, is caught
+    w = vecgrad.tensor([1.0, 2.0], device=device)
+    x = vecgrad.tensor([3.0, 4.0], requires_grad=True, device=device)
+    y = (x * w).sum()
+    other = vecgrad.zeros(2, device=device)
+    other.data = w
+    y.backward(retain_graph=True)  # sharing alone changes no value the graph saw
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 2.0])
+    other.mul_(10)
+    with pytest.raises(RuntimeError, match="modified in place after it was used"):
+        y.backward()
+    # and a graph that saved the tensor whose data was replaced still notices
+    z = (x * other).sum()
+    other.data = vecgrad.ones(2, device=device)
+    with pytest.raises(RuntimeError, match="modified in place after it was used"):
+        z.backward()
+
+
+def test_bool_sub_is_refused_with_or_without_alpha(device):
+    # sub_ with alpha went through axpy(-alpha), which on bools is a silent OR; without
+    # alpha numpy/OpenCL raised their own errors. PyTorch refuses both.
+    mask = vecgrad.tensor([True, False, False], device=device)
+    other = vecgrad.tensor([True, True, False], device=device)
+    for alpha in (1, 2, -1):
+        with pytest.raises(TypeError, match=r"sub_: .*bool.*\^.*logical_xor"):
+            mask.sub_(other, alpha=alpha)
+    with pytest.raises(TypeError, match=r"sub_: .*bool"):
+        mask.sub_(True)
+    np.testing.assert_array_equal(mask.numpy(), [True, False, False])  # untouched
+    mask.add_(other, alpha=2)  # add_ on masks stays a logical or, as in PyTorch
+    np.testing.assert_array_equal(mask.numpy(), [True, True, False])
+    mask.add_(vecgrad.tensor([False, False, True], device=device), alpha=0)
+    np.testing.assert_array_equal(mask.numpy(), [True, True, False])
+
+
+@pytest.mark.parametrize("alpha", [None, "2", 2j, [2.0]], ids=["None", "str", "complex", "list"])
+def test_alpha_must_be_a_real_number(device, alpha):
+    # alpha=None silently filled the tensor with nan; the others raised raw numpy errors.
+    y = vecgrad.tensor([1.0, 2.0], device=device)
+    for method in ("add_", "sub_"):
+        with pytest.raises(TypeError, match=rf"{method}: alpha must be a real number, got "):
+            getattr(y, method)(vecgrad.tensor([1.0, 1.0], device=device), alpha=alpha)
+    with pytest.raises(TypeError, match=r"add_: alpha must be a real number, got Tensor.*item"):
+        y.add_(y, alpha=vecgrad.tensor(2.0, device=device))
+    np.testing.assert_array_equal(y.numpy(), [1.0, 2.0])
+
+
+def test_int64_alpha_and_scalars_outside_int64_are_clear_errors(device):
+    y = vecgrad.tensor([1, 2], device=device)
+    x = vecgrad.tensor([1, 1], device=device)
+    for alpha in (2 ** 63, 1e30, -(2 ** 63) - 1):
+        with pytest.raises(OverflowError, match=r"add_: alpha .* does not fit in int64"):
+            y.add_(x, alpha=alpha)
+    with pytest.raises(OverflowError, match=r"add_: 1180591620717411303424 does not fit in int64"):
+        y.add_(2 ** 70)
+    with pytest.raises(OverflowError, match=r"add: 1180591620717411303424 does not fit in int64"):
+        y + 2 ** 70
+    np.testing.assert_array_equal(y.numpy(), [1, 2])
+    # the extremes that fit are exact; sub_ negates in int64 arithmetic (wraps like numpy)
+    y.add_(x, alpha=2 ** 62)
+    np.testing.assert_array_equal(y.numpy(), [2 ** 62 + 1, 2 ** 62 + 2])
+    z = vecgrad.tensor([5, -7], device=device)
+    z.sub_(vecgrad.tensor([0, 1], device=device), alpha=-(2 ** 63))
+    with np.errstate(all="ignore"):
+        want = np.array([5, -7]) - np.int64(-(2 ** 63)) * np.array([0, 1])
+    np.testing.assert_array_equal(z.numpy(), want)
+
+
+@pytest.mark.filterwarnings("error")
+def test_float32_alpha_beyond_its_range_is_inf_without_a_numpy_warning(device):
+    y = vecgrad.tensor([1.0, 2.0, 3.0], device=device)
+    y.add_(vecgrad.tensor([0.0, 1.0, -1.0], device=device), alpha=1e300)
+    np.testing.assert_array_equal(y.numpy(), [np.nan, np.inf, -np.inf])  # 0 * inf = nan
+    y = vecgrad.tensor([1.0], device=device)
+    y.add_(10 ** 400)  # a Python int beyond every float: +inf like 1e400 would round
+    np.testing.assert_array_equal(y.numpy(), [np.inf])
+    np.testing.assert_array_equal((vecgrad.tensor([1.0], device=device) + 1e300).numpy(), [np.inf])
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0), (0,)])
+def test_in_place_ops_on_empty_tensors(device, shape):
+    # numpy gives empty arrays zero strides, which the broadcast-view check took for an
+    # expand: every in-place op on an empty cpu tensor raised (OpenCL ran them).
+    y = vecgrad.zeros(*shape, device=device)
+    x = vecgrad.ones(*shape, device=device)
+    for call in (lambda: y.add_(x), lambda: y.add_(x, alpha=2), lambda: y.sub_(x, alpha=3),
+                 lambda: y.mul_(2), lambda: y.div_(x), lambda: y.copy_(x), lambda: y.fill_(1),
+                 lambda: y.zero_()):
+        assert call() is y
+        assert y.shape == shape
+    version = y._version[0]
+    y.add_(x, alpha=2)
+    assert y._version[0] == version + 1

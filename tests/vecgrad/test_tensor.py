@@ -181,3 +181,29 @@ def test_truth_value_and_hashing(device):
         bool(t == t)
     assert {t: 1}[t] == 1  # usable as a dict key (optimizers keep per-tensor state)
     assert bool(vecgrad.tensor(1.0, device=device) == 1.0)
+
+
+def test_scaled_in_place_updates_from_many_threads_do_not_share_a_scratch_block():
+    # numpy's axpy scales through a reused 1 MiB block; each thread must get its own.
+    import threading
+
+    failures = []
+
+    def work(seed):
+        rng = np.random.default_rng(seed)
+        dtype = np.float32 if seed % 2 else np.float64
+        for _ in range(5):
+            y_host = rng.standard_normal(400_000).astype(dtype)  # > 1 MiB: the blocked path
+            x_host = rng.standard_normal(400_000).astype(dtype)
+            alpha = float(rng.standard_normal())
+            y = vecgrad.tensor(y_host)
+            y.add_(vecgrad.tensor(x_host), alpha=alpha)
+            if not np.array_equal(y.numpy(), y_host + x_host * dtype(alpha)):
+                failures.append(seed)
+
+    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []

@@ -6,6 +6,7 @@ inputs. Error messages name the op and the offending shapes, dtypes or devices.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -89,9 +90,68 @@ def scalar_dtype(value, like_dtype):
     raise TypeError(f"expected a Tensor or a real number, got {type(value).__name__}")
 
 
-def constant(value, dtype, backend):
+_INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT_LIMITS = {np.dtype(np.float32): _FLOAT32_MAX, np.dtype(np.float64): math.inf}
+_FLOAT_LIMITS_OR_INT = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64))
+
+
+def check_real(op: str, value, what: str):
+    """A TypeError naming `what` unless value is a real number (Python, numpy or bool)."""
+    if isinstance(value, np.bool_) or (isinstance(value, numbers.Real) and not (
+            isinstance(value, np.generic) and not isinstance(value, np.number))):
+        return
+    hint = "; pass a number (e.g. t.item())" if is_tensor(value) else ""
+    raise TypeError(f"{op}: {what} must be a real number, got {type(value).__name__}{hint}")
+
+
+def scalar_value(op: str, value, dtype, what: str | None = None):
+    """A real number (Python or numpy) as a value of `dtype`, or a clear error: the
+    Python number itself where it fits as it is, else a numpy scalar of `dtype`.
+
+    `what` names the argument in errors ("alpha"); without it the value is named.
+    int64: the number must be integral (callers refuse fractions first) and fit in
+    int64. Floats: a value beyond the dtype's range rounds to ±inf, as IEEE and numpy
+    round it, without numpy's overflow warning.
+    """
+    kind = type(value)
+    if kind is float:  # the common cases, kept cheap: every `x * 0.5` comes here
+        limit = _FLOAT_LIMITS.get(dtype)
+        if limit is not None and not abs(value) > limit:  # (nan passes)
+            return value
+    elif kind is int and _INT64_MIN <= value <= _INT64_MAX and dtype in _FLOAT_LIMITS_OR_INT:
+        return value
+    check_real(op, value, what or "value")
+    if isinstance(value, np.bool_):
+        value = bool(value)
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        return np.bool_(value)
+    if dtype == np.int64:
+        label = f"{what} {value!r}" if what else f"{value!r}"
+        if isinstance(value, numbers.Integral):
+            exact = int(value)
+        elif math.isfinite(value) and float(value).is_integer():
+            exact = int(value)
+        else:
+            raise ValueError(f"{op}: {label} has no int64 value")
+        if not _INT64_MIN <= exact <= _INT64_MAX:
+            raise OverflowError(f"{op}: {label} does not fit in int64 "
+                                f"(range [-2**63, 2**63 - 1])")
+        return np.int64(exact)
+    try:
+        number = float(value)
+    except OverflowError:  # a Python int beyond every float
+        number = math.inf if value > 0 else -math.inf
+    if abs(number) > _FLOAT32_MAX and dtype == np.float32:
+        with np.errstate(over="ignore"):  # rounds to ±inf (or to ±max just above it)
+            return dtype.type(number)
+    return dtype.type(number)
+
+
+def constant(value, dtype, backend, op: str = "constant"):
     """A 0-d constant tensor (no gradient) on `backend`."""
-    return Tensor._wrap(backend.full((), value, dtype), backend)
+    return Tensor._wrap(backend.full((), scalar_value(op, value, dtype), dtype), backend)
 
 
 def to_operand(op: str, value, like):
@@ -101,7 +161,7 @@ def to_operand(op: str, value, like):
     if isinstance(value, numbers.Real) or isinstance(value, np.generic):
         if isinstance(value, np.generic) and not isinstance(value, (np.number, np.bool_)):
             raise TypeError(f"{op}: cannot use {type(value).__name__} as an operand")
-        return constant(value, scalar_dtype(value, like.dtype), like._backend)
+        return constant(value, scalar_dtype(value, like.dtype), like._backend, op)
     if isinstance(value, (list, tuple, np.ndarray)):
         return creation.tensor(value, device=like.device)
     raise TypeError(f"{op}: expected a Tensor or a number, got {type(value).__name__}")
