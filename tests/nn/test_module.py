@@ -180,6 +180,23 @@ def test_to_device(device):
     assert out.device == device_name(device)
 
 
+def test_to_the_same_device_keeps_parameters_linked_to_their_state_dict(device):
+    # .to() onto the device and dtype a parameter already has changes nothing: the
+    # state_dict tensors still alias it, so an edit through them is seen by graphs.
+    model = nn.Linear(2, 1).to(device)
+    weight = model.weight
+    state = model.state_dict()
+    buffer_before = weight._buf
+    model.to(device).to(vecgrad.float32)
+    assert weight._buf is buffer_before
+    out = (model(vecgrad.ones((1, 2), device=device)) * weight.sum()).sum()
+    with vecgrad.no_grad():
+        state["weight"].add_(1.0)
+    np.testing.assert_array_equal(weight.numpy(), state["weight"].numpy())
+    with pytest.raises(RuntimeError, match="modified in place"):
+        out.backward()
+
+
 def test_model_and_optimizer_checkpoint_round_trip(tmp_path, device):
     """Train, save model + optimizer, restore into fresh objects, continue identically."""
     from vecgrad.nn import functional as F

@@ -210,6 +210,8 @@ class Module:
         """
         for param in self.parameters():  # shared parameters come once
             moved = param.detach().to(target)
+            if moved._buf is param._buf:  # already there: keep storage and version counter
+                continue
             grad = None if param.grad is None else param.grad.to(target)
             requires_grad = param.requires_grad
             param._adopt(moved._buf, moved._backend)  # swap the storage, keep the object
