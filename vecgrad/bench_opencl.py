@@ -5,8 +5,9 @@
   `pyclblast` package is installed;
 - one SGD step of the MLP 784-1000-1000-10 (batch 100) on OpenCL, beside the numpy
   backend (the step is vecgrad.bench's, written as a user would);
-- kernel launch overhead: a small op queued back to back (one wait at the end), and
-  the same op waited for after every launch.
+- kernel launch overhead on tiny buffers: pyopencl's bare enqueue of a prebuilt kernel
+  (the floor), a unary and a binary op through the backend queued back to back (one
+  wait at the end), and the unary op waited for after every launch.
 
 Every measurement takes turns with its reference (interleaved repeats, medians), so a
 busy shared machine slows both sides alike; compare ratios, not absolute figures.
@@ -119,22 +120,54 @@ def bench_mlp_step(device: str, repeats: int, seed: int) -> dict:
     return result
 
 
-def bench_launch_overhead(backend, launches: int = 2000) -> dict:
-    """Microseconds per tiny `neg` kernel: queued back to back, and waited for each time."""
+def bench_launch_overhead(backend, launches: int = 2000, rounds: int = 7) -> dict:
+    """Microseconds per launch on 16-element float32 buffers, queued back to back with
+    one wait per batch; the runners take turns (medians of `rounds`):
+
+    - enqueue_us: pyopencl's bare enqueue of the prebuilt unary_neg kernel, arguments
+      set once: the floor of OpenCL itself, with no Python argument handling;
+    - unary_us, binary_us: backend.unary("neg", x) and backend.binary("add", x, y),
+      which add what every op pays in Python (checks, output allocation from the pool,
+      layout and kernel lookups, arguments);
+    - finish_each_us: unary with queue.finish() after each launch (a host round trip).
+    """
+    rt = backend.runtime
+    cl, queue = rt.cl, rt.queue
     x = backend.from_numpy(np.ones(16, np.float32))
-    backend.unary("neg", x)
-    backend.synchronize()
-    start = time.perf_counter()
-    for _ in range(launches):
-        backend.unary("neg", x)
-    backend.synchronize()
-    queued = (time.perf_counter() - start) / launches
-    start = time.perf_counter()
-    for _ in range(launches // 4):
-        backend.unary("neg", x)
-        backend.synchronize()
-    waited = (time.perf_counter() - start) / (launches // 4)
-    return {"queued_us": queued * 1e6, "finish_each_us": waited * 1e6}
+    y = backend.from_numpy(np.full(16, 2.0, np.float32))
+    out = backend.unary("neg", x)  # builds the program
+    # unary_neg(HEAD, out, STRIDED_ARGS(out), x, STRIDED_ARGS(x)) of kernels/elementwise.cl,
+    # in its contiguous variant: HEAD = n, ndim, int8 shape; STRIDED_ARGS = int8 strides,
+    # offset
+    knl = rt.kernel("elementwise", "unary_neg", np.float32, {"STRIDED_NDIM": 1})
+    shape8 = np.array([16] + [1] * 7, np.int32)
+    strides8 = np.array([1] + [0] * 7, np.int32)
+    knl.set_args(16, 1, shape8, out.data, strides8, 0, x.data, strides8, 0)
+    global_size, local_size = rt.range_1d(16)
+
+    def queued(launch):
+        def run():
+            for _ in range(launches):
+                launch()
+            queue.finish()
+        return run
+
+    def finish_each():
+        for _ in range(launches // 4):
+            backend.unary("neg", x)
+            queue.finish()
+
+    runners = {
+        "enqueue": queued(lambda: cl.enqueue_nd_range_kernel(queue, knl, global_size,
+                                                             local_size)),
+        "unary": queued(lambda: backend.unary("neg", x)),
+        "binary": queued(lambda: backend.binary("add", x, y)),
+        "finish_each": finish_each,
+    }
+    seconds = _interleaved_medians(runners, rounds)
+    result = {f"{name}_us": s / launches * 1e6 for name, s in seconds.items()}
+    result["finish_each_us"] *= 4
+    return result
 
 
 def _fmt(value, digits=1):
@@ -184,9 +217,14 @@ def main(args: argparse.Namespace) -> int:
     other.add_row("MLP 784-1000-1000-10 SGD step, batch 100 (ms)", _fmt(mlp["opencl"] * 1e3),
                   f"numpy backend {_fmt(mlp['numpy'] * 1e3)}",
                   _fmt(mlp["opencl"] / mlp["numpy"], 2))
-    other.add_row("tiny kernel, queued back to back (us/launch)", _fmt(launch["queued_us"]),
-                  "-", "-")
-    other.add_row("tiny kernel + queue.finish each (us/launch)",
+    floor = launch["enqueue_us"]
+    other.add_row("tiny kernel, bare pyopencl enqueue, args set once (us/launch)",
+                  _fmt(floor), "-", "-")
+    for name, what in (("unary", "unary neg"), ("binary", "binary add")):
+        other.add_row(f"tiny {what} through the backend, queued (us/launch)",
+                      _fmt(launch[f"{name}_us"]), f"bare enqueue {_fmt(floor)}",
+                      _fmt(launch[f"{name}_us"] / floor, 2))
+    other.add_row("tiny unary neg + queue.finish each (us/launch)",
                   _fmt(launch["finish_each_us"]), "-", "-")
     console.print(other)
     return 0

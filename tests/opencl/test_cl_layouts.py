@@ -13,9 +13,11 @@ R, C = 37, 70  # C >= _MIN_2D_COLS and not a multiple of the 2-d work-group widt
 
 
 @pytest.fixture
-def variants(monkeypatch):
+def variants(monkeypatch, cl_backend):
     """The layout variants _elementwise chose, as 'contiguous', '2d' or 'general'."""
     seen = []
+    # _elementwise remembers each layout's variant: start the test with none remembered
+    monkeypatch.setattr(cl_backend, "_layouts", {})
     choose = opencl_backend._layout_variant
 
     def spy(shape):

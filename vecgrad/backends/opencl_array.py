@@ -30,12 +30,26 @@ class CLArray:
 
     def __init__(self, data, shape, dtype, strides=None, offset=0, device="opencl"):
         self.data = data
-        self.shape = tuple(int(s) for s in shape)
+        self.shape = tuple(map(int, shape))  # (map: half the cost of a generator here)
         self.dtype = np.dtype(dtype)
         self.strides = (contiguous_strides(self.shape) if strides is None
-                        else tuple(int(s) for s in strides))
+                        else tuple(map(int, strides)))
         self.offset = int(offset)
         self.device = device
+
+    @classmethod
+    def trusted(cls, data, shape, dtype, strides, offset, device) -> "CLArray":
+        """A CLArray from values already normalized: shape and strides tuples of int,
+        dtype an np.dtype, offset an int. Every op makes one, so the backend's hot
+        paths skip __init__'s conversions (a third of the cost of a tiny op's output)."""
+        arr = object.__new__(cls)
+        arr.data = data
+        arr.shape = shape
+        arr.dtype = dtype
+        arr.strides = strides
+        arr.offset = offset
+        arr.device = device
+        return arr
 
     @property
     def ndim(self) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from vecgrad.backends.opencl_array import (
     expanded_strides,
     is_basic_index,
 )
-from vecgrad.backends.opencl_runtime import OpenCLError, Runtime, error_name
+from vecgrad.backends.opencl_runtime import OpenCLError, Runtime, error_name, frozen_defines
 from vecgrad.backends.opencl_runtime import list_devices as _list_device_infos
 from vecgrad.ops.primitives import (
     ARG_REDUCE_OPS,
@@ -120,16 +120,38 @@ def _layout_variant(shape) -> tuple[dict | None, bool]:
     return None, False
 
 
-def _launch_2d(rt, knl, cols: int, rows: int, args) -> None:
-    """One work-item per element of a (rows, cols) layout: global id 0 is the column
-    (PoCL vectorizes along it, padded to whole work-groups), 1 the row."""
+def _range_2d(rt, cols: int, rows: int) -> tuple[tuple, tuple]:
+    """(global, local) sizes of one work-item per element of a (rows, cols) layout:
+    global id 0 is the column (PoCL vectorizes along it, padded to whole work-groups),
+    1 the row."""
     local = min(_LOCAL_2D_COLS, rt.local_size_1d())
-    knl(rt.queue, (-(-cols // local) * local, rows), (local, 1), *args)
+    return (-(-cols // local) * local, rows), (local, 1)
 
 
-def _int8(values, fill: int) -> np.ndarray:
-    """Up to 8 ints padded to the 8 of an OpenCL int8 vector argument."""
-    return np.array(tuple(values) + (fill,) * (8 - len(values)), dtype=np.int32)
+def _int8(values, fill: int) -> bytes:
+    """Up to 8 ints padded to the 8 of an OpenCL int8 vector argument, as its 32 bytes
+    (immutable, since cached layouts share them; pyopencl takes any buffer)."""
+    return np.array(tuple(values) + (fill,) * (8 - len(values)), dtype=np.int32).tobytes()
+
+
+class _Layout(NamedTuple):
+    """How _elementwise launches one layout (out's shape, out's and each operand's
+    strides), worked out once: collapse_dims, the int8 packing and the variant cost
+    more than the launch itself on a tiny op, and training repeats a few layouts."""
+
+    n: int                  # elements; 0 = nothing to launch
+    head: tuple             # the first kernel arguments: n, ndim, padded shape
+    strides: tuple          # packed int8 strides: out's, then each operand's
+    defines: tuple | None   # frozen build defines of the layout variant
+    global_size: tuple
+    local_size: tuple
+
+
+_EMPTY_LAYOUT = _Layout(0, (), (), None, (), ())
+
+# Bounds of the per-backend memos (layouts, allocation shapes): a program that keeps
+# making new shapes (property tests) restarts them instead of growing them forever.
+_MAX_MEMO_ENTRIES = 4096
 
 
 def _i32(value) -> int:
@@ -161,6 +183,8 @@ class OpenCLBackend(Backend):
         # The resolved "opencl:P:D", so "opencl" and its explicit name share one backend.
         self.device = self._rt.info.device_string
         self.supports_float64 = self._rt.info.fp64
+        self._layouts: dict[tuple, _Layout] = {}   # see _elementwise
+        self._allocations: dict[tuple, tuple] = {}  # see _new
 
     def matmul_tiles(self, dtype) -> dict:
         """The matmul.cl tile defines for this device and element size."""
@@ -184,34 +208,76 @@ class OpenCLBackend(Backend):
 
     # ------------------------------------------------------------------ helpers
     def _new(self, shape, dtype) -> CLArray:
-        dtype = np.dtype(dtype)
-        self._rt.check_dtype(dtype, "allocate")
-        size = math.prod(shape)
-        _i32(size)
-        return CLArray(self._rt.alloc(size * dtype.itemsize), shape, dtype, device=self.device)
+        """A contiguous array from the memory pool. Every op allocates its output, so
+        each (shape, dtype) is checked and sized once, then looked up."""
+        try:
+            known = self._allocations.get((shape, dtype))
+        except TypeError:  # an unhashable shape (a list): take the slow path
+            known = None
+        if known is None:
+            known = self._plan_allocation(shape, dtype)
+        shape, dtype, strides, nbytes = known
+        return CLArray.trusted(self._rt.pool.allocate(nbytes), shape, dtype, strides, 0,
+                               self.device)
+
+    def _plan_allocation(self, shape, dtype) -> tuple:
+        """(shape, dtype, strides, nbytes) of a new array, normalized and checked."""
+        norm_shape, norm_dtype = tuple(map(int, shape)), np.dtype(dtype)
+        self._rt.check_dtype(norm_dtype, "allocate")
+        size = _i32(math.prod(norm_shape))
+        known = (norm_shape, norm_dtype, contiguous_strides(norm_shape),
+                 max(size * norm_dtype.itemsize, 1))
+        if len(self._allocations) >= _MAX_MEMO_ENTRIES:
+            self._allocations.clear()
+        try:
+            self._allocations[(shape, dtype)] = known
+        except TypeError:
+            pass
+        return known
 
     def _expand_view(self, x: CLArray, shape) -> CLArray:
-        return x.view(tuple(shape), expanded_strides(x.shape, x.strides, tuple(shape)), x.offset)
+        shape = tuple(shape)
+        if x.shape == shape:  # most operands already have the shape: no new view
+            return x
+        return x.view(shape, expanded_strides(x.shape, x.strides, shape), x.offset)
 
     def _elementwise(self, family, name, dtype, out: CLArray, operands, extra=()) -> CLArray:
         """Launch a strided elementwise kernel; operands already have out's shape."""
-        n = out.size
-        if n == 0:
+        key = (out.shape, out.strides, *[o.strides for o in operands])
+        layout = self._layouts.get(key)
+        if layout is None:
+            layout = self._plan_layout(key)
+        if not layout.n:
             return out
-        shape, strides = collapse_dims(out.shape, [out.strides] + [o.strides for o in operands])
-        ndim = len(shape)
-        args = [_i32(n), np.int32(ndim), _int8(shape, 1),
-                out.data, _int8(strides[0], 0), _i32(out.offset)]
-        for operand, st in zip(operands, strides[1:]):
-            args += [operand.data, _int8(st, 0), _i32(operand.offset)]
-        args += list(extra)
-        defines, two_d = _layout_variant(shape)
-        knl = self._rt.kernel(family, name, dtype, defines)
-        if two_d:
-            _launch_2d(self._rt, knl, shape[1], shape[0], args)
-        else:
-            self._rt.launch_1d(knl, n, *args)
+        knl = self._rt.kernel(family, name, dtype, layout.defines)
+        # Offsets need no _i32 check: they lie inside an allocation _new has checked.
+        args = [*layout.head, out.data, layout.strides[0], out.offset]
+        for operand, packed in zip(operands, layout.strides[1:]):
+            args += (operand.data, packed, operand.offset)
+        knl(self._rt.queue, layout.global_size, layout.local_size, *args, *extra)
         return out
+
+    def _plan_layout(self, key: tuple) -> _Layout:
+        """The _Layout of key = (shape, out strides, operand strides...), remembered."""
+        shape, *strides_list = key
+        n = _i32(math.prod(shape))
+        if n == 0:
+            layout = _EMPTY_LAYOUT
+        else:
+            collapsed, strides = collapse_dims(shape, strides_list)
+            defines, two_d = _layout_variant(collapsed)
+            if two_d:
+                global_size, local_size = _range_2d(self._rt, collapsed[1], collapsed[0])
+            else:
+                global_size, local_size = self._rt.range_1d(n)
+            # plain ints: pyopencl packs them ~2 us faster per argument than np.int32
+            layout = _Layout(n, (n, len(collapsed), _int8(collapsed, 1)),
+                             tuple(_int8(st, 0) for st in strides),
+                             frozen_defines(defines), global_size, local_size)
+        if len(self._layouts) >= _MAX_MEMO_ENTRIES:
+            self._layouts.clear()
+        self._layouts[key] = layout
+        return layout
 
     def _upload_int32(self, host: np.ndarray):
         """A device copy of host-computed int32 indices (a raw buffer, not a CLArray)."""
@@ -225,6 +291,8 @@ class OpenCLBackend(Backend):
         return x if x.is_contiguous else self.copy(x)
 
     def _broadcast_shape(self, *shapes):
+        if shapes.count(shapes[0]) == len(shapes):  # equal shapes: skip numpy (~2 us)
+            return tuple(shapes[0])
         return tuple(np.broadcast_shapes(*shapes))
 
     def _require_kernel(self, family, name, dtype, what):

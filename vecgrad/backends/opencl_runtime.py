@@ -32,6 +32,11 @@ C_TYPES = {
 }
 
 
+def frozen_defines(defines: dict[str, Any] | None) -> tuple | None:
+    """Build defines as a hashable key: sorted (name, value) pairs, None when empty."""
+    return tuple(sorted(defines.items())) if defines else None
+
+
 class OpenCLError(RuntimeError):
     """An OpenCL problem explained in words (device, op, error name, build log)."""
 
@@ -241,12 +246,18 @@ class Runtime:
             ) from None
 
     def kernel(self, family: str, name: str, dtype: np.dtype,
-               defines: dict[str, Any] | None = None):
-        """A cached kernel object (retrieving one from a program is not free)."""
-        key = (family, name, dtype, None if defines is None else tuple(sorted(defines.items())))
+               defines: dict[str, Any] | tuple | None = None):
+        """A cached kernel object (retrieving one from a program is not free).
+
+        `defines` is a dict or, from callers that launch often, frozen_defines(dict)
+        made once: then the lookup is one dict get, with no sorting per launch.
+        """
+        if isinstance(defines, dict):
+            defines = frozen_defines(defines)
+        key = (family, name, dtype, defines)
         knl = self._kernels.get(key)
         if knl is None:
-            prg = self.program(family, dtype, defines)
+            prg = self.program(family, dtype, None if defines is None else dict(defines))
             try:
                 knl = self.cl.Kernel(prg, name)
             except self.cl.Error:
@@ -281,6 +292,8 @@ class Runtime:
         return dtypes
 
     def has_kernel(self, family: str, name: str, dtype: np.dtype) -> bool:
+        if (family, name, dtype, None) in self._kernels:  # ops ask before every launch
+            return True
         try:
             self.kernel(family, name, dtype)
         except OpenCLError:
@@ -296,13 +309,18 @@ class Runtime:
     def local_size_1d(self) -> int:
         return min(256, self.max_work_group_size)
 
+    def range_1d(self, n: int) -> tuple[tuple[int], tuple[int]]:
+        """(global, local) sizes of one work-item per element: global padded to the
+        work-group size."""
+        local = self.local_size_1d()
+        return ((n + local - 1) // local * local,), (local,)
+
     def launch_1d(self, knl, n: int, *args) -> None:
-        """One work-item per element: global size padded to the work-group size."""
+        """One work-item per element (see range_1d)."""
         if n <= 0:
             return
-        local = self.local_size_1d()
-        global_size = (n + local - 1) // local * local
-        knl(self.queue, (global_size,), (local,), *args)
+        global_size, local_size = self.range_1d(n)
+        knl(self.queue, global_size, local_size, *args)
 
     def alloc(self, nbytes: int):
         """A pooled device buffer (returned to the pool when garbage-collected)."""
