@@ -348,8 +348,27 @@ class Tensor:
         self._version[0] += 1
         return self
 
+    def _scaled_update_fast(self, other, alpha) -> bool:
+        """self += alpha * other for the case every hand-written update loop hits (a
+        float leaf, a Tensor of its shape and dtype on its device, a plain float alpha),
+        with only the checks that case needs; False sends the call down the general,
+        fully checked path. Each general check costs more than the tiny update of a
+        bias vector, and a training step makes two per parameter."""
+        buf, src = self._buf, other._buf if type(other) is Tensor else None
+        if (src is None or type(alpha) is not float or not abs(alpha) < 1e38
+                or other._backend is not self._backend or src.dtype != buf.dtype
+                or src.shape != buf.shape or buf.dtype.kind != "f" or 0 in buf.strides
+                or (self._node is not None and self._requires_grad)
+                or autograd.may_share_storage(src, buf)):
+            return False
+        self._backend.axpy(buf, src, alpha)
+        self._version[0] += 1
+        return True
+
     def add_(self, other, alpha=1.0) -> "Tensor":
         """self += alpha * other, in place, without recording a graph."""
+        if alpha != 1 and self._scaled_update_fast(other, alpha):
+            return self
         alpha = self._alpha("add_", alpha)
         buf = self._in_place("add_", other)
         if alpha != 1:
@@ -360,6 +379,8 @@ class Tensor:
 
     def sub_(self, other, alpha=1.0) -> "Tensor":
         """self -= alpha * other, in place."""
+        if alpha != 1 and type(alpha) is float and self._scaled_update_fast(other, -alpha):
+            return self
         alpha = self._alpha("sub_", alpha)
         buf = self._in_place("sub_", other)
         if alpha != 1:  # y - a*x == y + (-a)*x exactly: negation does not round (and
