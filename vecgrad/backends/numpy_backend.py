@@ -30,7 +30,8 @@ _COMPARE = {
     "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
     "gt": np.greater, "ge": np.greater_equal,
 }
-_REDUCE = {"sum": np.sum, "max": np.max, "min": np.min}
+# The ufuncs' own reduce: np.sum and friends add a Python layer (~2 us a call) on top.
+_REDUCE = {"sum": np.add.reduce, "max": np.maximum.reduce, "min": np.minimum.reduce}
 _ARG_REDUCE = {"argmax": np.argmax, "argmin": np.argmin}
 # axpy's block: small enough to stay in a core's L2 cache between its two passes, large
 # enough that the Python loop over blocks costs little (1 MiB beat 256 KiB and 2 MiB here).
@@ -366,16 +367,16 @@ class NumpyBackend(Backend):
         if x.size == 0:  # np.max has no identity over an empty axis
             return np.empty_like(x)
         with np.errstate(all="ignore"):
-            e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-            e /= np.sum(e, axis=axis, keepdims=True)
+            e = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))
+            e /= np.add.reduce(e, axis=axis, keepdims=True)
         return e
 
     def log_softmax(self, x, axis):
         if x.size == 0:  # np.max has no identity over an empty axis
             return np.empty_like(x)
         with np.errstate(all="ignore"):
-            z = x - np.max(x, axis=axis, keepdims=True)
-            z -= np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+            z = x - np.maximum.reduce(x, axis=axis, keepdims=True)
+            z -= np.log(np.add.reduce(np.exp(z), axis=axis, keepdims=True))
         return z
 
     def cross_entropy(self, logits, labels):
