@@ -231,7 +231,7 @@ class OpenCLBackend(Backend):
             self._allocations.clear()
         try:
             self._allocations[(shape, dtype)] = known
-        except TypeError:
+        except TypeError:  # an unhashable shape (a list) is simply not remembered
             pass
         return known
 
