@@ -210,7 +210,10 @@ def run_backward(root, grad_buf, retain_graph=False):
             key = id(parent)
             shares = aliasing or g is grad
             if not shares and i:  # the same buffer returned for two inputs (x + x)
-                shares = any([g is r for r in results[:i]])
+                for earlier in results[:i]:  # (a plain loop: no list or frame to build)
+                    if earlier is g:
+                        shares = True
+                        break
             entry = grads.get(key)
             if entry is None:
                 grads[key] = [g, not shares]

@@ -34,7 +34,7 @@ def is_tensor(value) -> bool:
 def check_same_device(op: str, *tensors):
     """All tensors on one backend, else an error naming both devices."""
     first = tensors[0]._backend
-    for t in tensors[1:]:
+    for t in tensors:  # (the first passes; cheaper than slicing it off)
         if t._backend is not first:
             raise ValueError(
                 f"{op}: tensors are on different devices ({first.device} and "
@@ -42,7 +42,7 @@ def check_same_device(op: str, *tensors):
 
 
 def require_float(op: str, t, what: str = "input"):
-    if not is_float(t.dtype):
+    if t.dtype not in FLOAT_DTYPES:  # is_float, inlined: called for every op
         raise TypeError(f"{op}: {what} must be float32 or float64, got {t.dtype}")
 
 
@@ -193,13 +193,14 @@ def binary_operands(op: str, a, b, broadcast=True):
     """Two Tensors on one device with one dtype (see promote) and, unless
     broadcast=False, broadcastable shapes."""
     weak = None  # a Python number's dtype already is the result dtype (weak promotion)
-    if not is_tensor(a):
+    if not isinstance(a, Tensor):
         a = to_operand(op, a, b)
         weak = a.dtype if a.ndim == 0 else None
-    elif not is_tensor(b):
+    elif not isinstance(b, Tensor):
         b = to_operand(op, b, a)
         weak = b.dtype if b.ndim == 0 else None
-    check_same_device(op, a, b)
+    if a._backend is not b._backend:
+        check_same_device(op, a, b)  # raises, naming both devices
     if a.dtype != b.dtype:
         dtype = weak if weak is not None else promote(a.dtype, b.dtype)
         a, b = cast(a, dtype), cast(b, dtype)
@@ -259,4 +260,6 @@ def unbroadcast(backend, grad, shape):
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     if axes:
         grad = backend.reduce("sum", grad, axes, False)
-    return backend.reshape(grad, shape)
+    # A reshape to the same shape would still make a view, and views cost later
+    # overlap checks (may_share_storage) a slower path.
+    return grad if grad.shape == shape else backend.reshape(grad, shape)

@@ -60,8 +60,8 @@ class Linear(Function):
             gx = unbroadcast(be, be.matmul(grad, w, False, False), x.shape)
         if ctx.needs_input_grad[1]:
             gw = unbroadcast(be, be.matmul(grad, x, True, False), w.shape)
-        if ctx.needs_input_grad[2]:
-            gb = unbroadcast(be, grad, (grad.shape[-1],))
+        if ctx.needs_input_grad[2]:  # b was broadcast over every leading axis
+            gb = be.reduce("sum", grad, tuple(range(len(grad.shape) - 1)), False)
         return gx, gw, gb
 
 
@@ -90,11 +90,10 @@ class MatMulBias(Function):
 
 def _operands(op, a, b):
     a, b = common.binary_operands(op, a, b, broadcast=False)
-    for t in (a, b):
-        common.require_float(op, t, "operand")
-        if t.ndim == 0:
-            raise ValueError(f"{op}: {fmt_shape(a.shape)} @ {fmt_shape(b.shape)}: "
-                             f"0-dimensional operands have no matrix product; use *")
+    common.require_float(op, a, "operand")  # b has a's dtype now (binary_operands)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"{op}: {fmt_shape(a.shape)} @ {fmt_shape(b.shape)}: "
+                         f"0-dimensional operands have no matrix product; use *")
     return a, b
 
 
@@ -128,19 +127,23 @@ def matmul(a, b):
 def linear(x, w, b=None):
     """x @ w^T (+ b) over the last two axes; w is (out, in) like a Linear weight."""
     x, w = _operands("linear", x, w)
-    if w.ndim != 2:
+    x_shape, w_shape = x.shape, w.shape  # (each .shape is a property call)
+    if len(w_shape) != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got "
-                         f"{fmt_shape(w.shape)}")
-    x2 = movement.unsqueeze(x, 0) if x.ndim == 1 else x
-    if x2.shape[-1] != w.shape[1]:
-        raise ValueError(f"linear: input {fmt_shape(x.shape)} has {x.shape[-1]} features but "
-                         f"weight {fmt_shape(w.shape)} expects {w.shape[1]}")
+                         f"{fmt_shape(w_shape)}")
+    vector = len(x_shape) == 1
+    x2 = movement.unsqueeze(x, 0) if vector else x
+    if x_shape[-1] != w_shape[1]:
+        raise ValueError(f"linear: input {fmt_shape(x_shape)} has {x_shape[-1]} features but "
+                         f"weight {fmt_shape(w_shape)} expects {w_shape[1]}")
     if b is None:
         out = MatMul.apply(x2, w, transpose_b=True)
     else:
-        if not common.is_tensor(b) or b.shape != (w.shape[0],):
+        if not common.is_tensor(b) or b.shape != (w_shape[0],):
             got = fmt_shape(b.shape) if common.is_tensor(b) else type(b).__name__
-            raise ValueError(f"linear: bias must have shape ({w.shape[0]},), got {got}")
-        common.check_same_device("linear", x2, b)
-        out = Linear.apply(x2, w, common.cast(b, x2.dtype))
-    return movement.squeeze(out, 0) if x.ndim == 1 else out
+            raise ValueError(f"linear: bias must have shape ({w_shape[0]},), got {got}")
+        common.check_same_device("linear", x, b)
+        if b.dtype != x.dtype:
+            b = common.cast(b, x.dtype)
+        out = Linear.apply(x2, w, b)
+    return movement.squeeze(out, 0) if vector else out
