@@ -339,7 +339,8 @@ class Tensor:
             bad, what = common.is_float(value.dtype), f"a {value.dtype} tensor"
         else:
             bad = isinstance(value, numbers.Real) and not float(value).is_integer()
-            what = f"the fractional number {value!r}"
+            kind = "fractional" if math.isfinite(float(value)) else "non-finite"
+            what = f"the {kind} number {value!r}"
         if bad:
             raise TypeError(f"{op}: cannot write {what} into a tensor of dtype {self.dtype} "
                             f"without truncating; convert this tensor with .float() first")

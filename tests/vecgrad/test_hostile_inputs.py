@@ -20,6 +20,8 @@ def test_in_place_float_into_int_is_refused_not_truncated(device):
         t.sub_(1, alpha=0.5)
     with pytest.raises(TypeError, match=r"div_: .*int64"):
         t.div_(2)
+    with pytest.raises(TypeError, match=r"add_: .*the non-finite number inf.*int64"):
+        t.add_(vecgrad.tensor([1, 1], device=device), alpha=float("inf"))
     np.testing.assert_array_equal(t.numpy(), [1, 2])  # untouched by the refused calls
     t.add_(1)
     t.add_(vecgrad.tensor([1, 1], device=device))
