@@ -13,7 +13,7 @@ from scalargrad.functions import ACTIVATIONS
 from vecgrad.backends.base import Backend
 from vecgrad.backends.numpy_backend import NumpyBackend
 from vecgrad.backends.opencl_backend import KERNELS_OF_PRIMITIVE, OpenCLBackend
-from vecgrad.ops import primitives
+from vecgrad.backends import primitives
 
 OPS_OF = {
     "unary": primitives.UNARY_OPS,

@@ -4,7 +4,7 @@ views, broadcasting, in-place `out=`, nan/inf and the integer/bool kernels."""
 import numpy as np
 import pytest
 
-from vecgrad.ops.primitives import BINARY_OPS, COMPARE_OPS, UNARY_OPS
+from vecgrad.backends.primitives import BINARY_OPS, COMPARE_OPS, UNARY_OPS
 
 SHAPES = [(1,), (3,), (7, 33), (129,), (2, 3, 257)]
 

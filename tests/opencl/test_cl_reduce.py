@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from vecgrad.ops.primitives import ARG_REDUCE_OPS, REDUCE_OPS
+from vecgrad.backends.primitives import ARG_REDUCE_OPS, REDUCE_OPS
 
 SHAPE = (3, 7, 33)
 AXES = [axes for r in (1, 2, 3) for axes in itertools.combinations(range(3), r)]

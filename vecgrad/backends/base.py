@@ -16,7 +16,7 @@ Rules that hold for every method:
 - Semantics are numpy's: broadcasting, integer/float behaviour, nan/inf propagation.
 - Backends never implement autograd: derivatives live once, in vecgrad/ops/.
 
-The op names each method accepts are listed in vecgrad/ops/primitives.py.
+The op names each method accepts are listed in vecgrad/backends/primitives.py.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from vecgrad.backends.opencl_array import (
 )
 from vecgrad.backends.opencl_runtime import OpenCLError, Runtime, error_name, frozen_defines
 from vecgrad.backends.opencl_runtime import list_devices as _list_device_infos
-from vecgrad.ops.primitives import (
+from vecgrad.backends.primitives import (
     ARG_REDUCE_OPS,
     BINARY_OPS,
     COMPARE_OPS,
@@ -53,7 +53,7 @@ MATMUL_TILES = {
     "small": {"TM": 16, "TN": 16, "TK": 16, "WM": 2, "WN": 2},
 }
 
-# Which kernels (family, name) implement each primitive of vecgrad/ops/primitives.py;
+# Which kernels (family, name) implement each primitive of vecgrad/backends/primitives.py;
 # "{op}" stands for every op name of that primitive. Movement views and host transfers
 # need no kernel of their own (they are strides, or enqueue_copy) but copy when asked
 # for a layout a view cannot give. tests/test_registry.py checks this table against

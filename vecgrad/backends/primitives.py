@@ -1,6 +1,7 @@
 """The one list of primitive ops a vecgrad backend must provide.
 
-Every differentiable op in vecgrad/ops/ is written (forward and backward) in terms of
+This is the backend interface's vocabulary, kept beside base.py: every differentiable
+op in vecgrad/ops/ is written (forward and backward) in terms of
 these primitives only, so a backend that implements them gets the whole autograd engine.
 The registry test checks that each name here has a numpy implementation, an OpenCL
 kernel, and that the activation names match scalargrad's catalogue.
