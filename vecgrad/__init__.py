@@ -38,6 +38,10 @@ from vecgrad.ops.elementwise import clip, where
 from vecgrad.ops.matmul import matmul
 from vecgrad.ops.movement import cat, stack
 
+from vecgrad import _moved  # isort: skip
+
+_moved.install()  # old module paths (vecgrad.trainer, vecgrad.ui, ...) keep importing
+
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
 int64 = np.dtype(np.int64)
@@ -51,10 +55,10 @@ _LAZY = {
     "data": ("vecgrad.data", None),
     "checkpoint": ("vecgrad.checkpoint", None),
     "bench": ("vecgrad.bench", None),
-    "check": ("vecgrad.check", None),
+    "check": ("vecgrad.cli.check", None),
     "save": ("vecgrad.checkpoint", "save"),
     "load": ("vecgrad.checkpoint", "load"),
-    "Trainer": ("vecgrad.trainer", "Trainer"),
+    "Trainer": ("vecgrad.train.trainer", "Trainer"),
 }
 
 

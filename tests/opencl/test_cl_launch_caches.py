@@ -165,7 +165,7 @@ def test_has_kernel_answers_from_the_cache_and_still_refuses(cl_backend):
 
 def test_bench_launch_overhead_runs(cl_backend):
     """The bench sets unary_neg's arguments by hand: this catches a signature change."""
-    from vecgrad.bench_opencl import bench_launch_overhead
+    from vecgrad.bench.opencl import bench_launch_overhead
 
     figures = bench_launch_overhead(cl_backend, launches=8, rounds=1)
     assert set(figures) == {"enqueue_us", "unary_us", "binary_us", "finish_each_us"}

@@ -90,7 +90,7 @@ def test_cl_errors_are_named(cl_backend):
 
 
 def test_import_does_no_opencl_work():
-    code = ("import sys, vecgrad, vecgrad.backends.opencl_backend, vecgrad.devices; "
+    code = ("import sys, vecgrad, vecgrad.backends.opencl_backend, vecgrad.cli.devices; "
             "print('pyopencl' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import vecgrad
-from vecgrad import cli
+import vecgrad.cli as cli
 from vecgrad.cli import main
 
 from .test_idx import write_mnist
@@ -188,7 +188,7 @@ def test_resume_needs_more_epochs_than_done(capsys, tmp_path):
 
 
 def test_missing_delegated_module_is_a_clear_error(capsys, monkeypatch):
-    monkeypatch.setitem(cli.DELEGATED, "devices", ("vecgrad.no_such_module", "list devices"))
+    monkeypatch.setitem(cli.COMMANDS, "devices", ("vecgrad.no_such_module", "list devices"))
     assert main(["devices"]) == 2
     assert "vecgrad.no_such_module is missing" in capsys.readouterr().err
 

@@ -6,7 +6,7 @@ import pytest
 import vecgrad
 from vecgrad import nn, optim
 from vecgrad.data import DataLoader, TensorDataset, ZScore, xor
-from vecgrad.trainer import (BatchEnd, EpochEnd, FitEnd, LayerStats, Trainer, TrainingDiverged)
+from vecgrad.train.trainer import (BatchEnd, EpochEnd, FitEnd, LayerStats, Trainer, TrainingDiverged)
 
 
 def xor_data(n=240, seed=0):

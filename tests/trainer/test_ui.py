@@ -7,9 +7,9 @@ import sys
 import numpy as np
 from rich.console import Console
 
-from vecgrad.trainer import (BatchEnd, EpochEnd, EpochStart, EvalEnd, FitEnd, FitStart,
+from vecgrad.train.trainer import (BatchEnd, EpochEnd, EpochStart, EvalEnd, FitEnd, FitStart,
                              History, LayerStat, LayerStats)
-from vecgrad.ui import PlainView, RichView, confusion_lines, loss_curve, make_view
+from vecgrad.train.views import PlainView, RichView, confusion_lines, loss_curve, make_view
 
 
 def events():
@@ -136,7 +136,7 @@ def test_rich_view_drops_the_panel_before_the_progress_bar():
 
 def test_the_views_depend_on_the_events_not_on_the_loop():
     # "The UI only watches": importing the views must not pull in the training loop.
-    code = "import sys, vecgrad.ui; print('vecgrad.trainer' in sys.modules)"
+    code = "import sys, vecgrad.train.views; print('vecgrad.train.trainer' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "False"

@@ -7,6 +7,12 @@ vecgrad never touches OpenCL.
 A backend module provides ``create_backend(device: str) -> Backend`` (``device`` is the
 validated string, e.g. "cpu", "opencl" or "opencl:0:1") and may provide
 ``list_devices() -> list[str]`` naming the concrete devices it can open.
+
+What lives here: the interface (base.py) and its vocabulary (primitives.py), the numpy
+backend, and the OpenCL runtime (opencl_runtime: devices, context, program cache;
+opencl_array: device buffers; opencl_backend, opencl_linalg, opencl_indexing: the
+primitives as kernel launches). The floor of the house: it imports no other part of
+vecgrad, and never implements a derivative.
 """
 
 from __future__ import annotations
@@ -49,6 +55,36 @@ def parse_device(device) -> str:
 def default_device() -> str:
     """The device new tensors go to: $VECGRAD_DEVICE (read at every call), else "cpu"."""
     return parse_device(os.environ.get("VECGRAD_DEVICE", "cpu") or "cpu")
+
+
+def resolve_device(text: str) -> str:
+    """A concrete device string for "cpu", "opencl", "opencl:P:D" or "auto".
+
+    "auto" is the first OpenCL GPU when there is one, else cpu. An OpenCL device that
+    cannot be opened raises DeviceError saying why and where to look.
+    """
+    if text == "auto":
+        return _first_opencl_gpu() or "cpu"
+    name = parse_device(text)
+    if name == "cpu":
+        return name
+    try:
+        return get_backend(name).device
+    except Exception as exc:  # any OpenCL failure: report it in the user's terms
+        raise DeviceError(f"cannot open the OpenCL device {text!r} ({exc}); "
+                          "`vecgrad devices` lists what is available") from None
+
+
+def _first_opencl_gpu() -> str | None:
+    """The device string of the first OpenCL GPU, or None (no OpenCL, or CPUs only)."""
+    try:
+        from vecgrad.backends.opencl_runtime import list_devices
+
+        infos = list_devices()
+    except Exception:  # no pyopencl, no platform, driver trouble: auto means cpu then
+        return None
+    gpus = [info for info in infos if "GPU" in info.type.split("/")]
+    return gpus[0].device_string if gpus else None
 
 
 def _kind(device: str) -> str:

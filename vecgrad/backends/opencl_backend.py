@@ -40,7 +40,7 @@ _CAST_NAMES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64",
                np.dtype(np.int64): "int64", np.dtype(np.bool_): "bool"}
 
 # Matmul tiles (kernels/matmul.cl defines), chosen per device type. The CPU tiles
-# were tuned on PoCL (python -m vecgrad.bench_opencl; TK=128 and two 8-wide vectors
+# were tuned on PoCL (python -m vecgrad.bench.opencl; TK=128 and two 8-wide vectors
 # per row were the steps that mattered); vectors stay 256 bits wide there because
 # PoCL 3.0's LLVM 14 aborts on some 512-bit vector code. The GPU tiles are the classic
 # 64x64 tile with a 4x4 register block per work-item (256 work-items), within every

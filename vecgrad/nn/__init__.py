@@ -1,4 +1,9 @@
-"""Neural-network building blocks: Module, layers, ``functional`` and ``init``."""
+"""Neural-network building blocks: Module (parameters and buffers), layers,
+``functional`` (the stateless ops by PyTorch's names), ``init`` and ``utils``.
+
+Built on the engine (vecgrad.tensor, vecgrad.ops); may not import the training stack
+(vecgrad.train), the command line or the bench.
+"""
 
 from vecgrad.nn import functional, init
 from vecgrad.nn.layers import (

@@ -1,7 +1,9 @@
-"""vecgrad's differentiable ops, one module per family.
+"""vecgrad's differentiable ops, one module per family: the autograd core's vocabulary.
 
-primitives.py lists the backend primitives (the contract in backends/base.py); every
-Function below is written, forward and backward, in those primitives only:
+Every Function here is written, forward and backward, in the backend primitives only
+(their names: vecgrad/backends/primitives.py; the contract: backends/base.py), so each
+derivative exists once and runs on every backend. May import vecgrad.autograd,
+vecgrad.tensor and vecgrad.backends; never nn, train, cli or bench.
 
 - elementwise.py  add, sub, mul, div, pow, neg, exp, log, sqrt, abs, sin, cos, where,
                   clip, comparisons

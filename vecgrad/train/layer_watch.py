@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vecgrad.training_events import LayerStat
+from vecgrad.train.events import LayerStat
 
 
 def _activation_name(module) -> str:

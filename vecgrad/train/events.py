@@ -1,6 +1,6 @@
 """What a Trainer tells its views: one frozen dataclass per event, plus the History.
 
-Views (vecgrad.ui, the tutorials, tests) depend on this module only, never on the
+Views (vecgrad.train.views, the tutorials, tests) depend on this module only, never on the
 training loop, so a view cannot reach into training.
 """
 

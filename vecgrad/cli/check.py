@@ -125,6 +125,6 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    _parser = argparse.ArgumentParser(prog="python -m vecgrad.check", description=__doc__)
+    _parser = argparse.ArgumentParser(prog="python -m vecgrad.cli.check", description=__doc__)
     add_arguments(_parser)
     raise SystemExit(main(_parser.parse_args()))

@@ -11,7 +11,7 @@
 
 Every measurement takes turns with its reference (interleaved repeats, medians), so a
 busy shared machine slows both sides alike; compare ratios, not absolute figures.
-Run `python -m vecgrad.bench_opencl [--device opencl:0:0]`.
+Run `python -m vecgrad.bench.opencl [--device opencl:0:0]`.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def bench_matmul(backend, sizes, repeats: int, seed: int) -> list[dict]:
 def bench_mlp_step(device: str, repeats: int, seed: int) -> dict:
     """Seconds per MLP 784-1000-1000-10 SGD step on `device` and on the numpy backend."""
     import vecgrad
-    from vecgrad.bench import mlp_data, vecgrad_mlp_step
+    from vecgrad.bench.workloads import mlp_data, vecgrad_mlp_step
 
     x, y, params = mlp_data(seed)
     runners = {}
@@ -182,7 +182,7 @@ def main(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from vecgrad.backends import get_backend
-    from vecgrad.bench import machine_line
+    from vecgrad.bench.timing import machine_line
 
     console = Console()
     backend = get_backend(args.device)
@@ -231,6 +231,6 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    _parser = argparse.ArgumentParser(prog="python -m vecgrad.bench_opencl", description=__doc__)
+    _parser = argparse.ArgumentParser(prog="python -m vecgrad.bench.opencl", description=__doc__)
     add_arguments(_parser)
     raise SystemExit(main(_parser.parse_args()))

@@ -1,12 +1,12 @@
 """Trainer: the training loop, early stopping, checkpoints, metrics, NaN diagnosis.
 
-The Trainer never prints. It emits the events of vecgrad.training_events to every
-subscribed view (any callable taking one event); vecgrad.ui renders them. Early
+The Trainer never prints. It emits the events of vecgrad.train.events to every
+subscribed view (any callable taking one event); vecgrad.train.views renders them. Early
 stopping follows lecture 000: keep a checkpoint of the best validation loss, stop
 after `patience` epochs without a new minimum, and restore the best weights at the end.
 
 The events, the named losses and the layer hooks live in their own modules
-(training_events, training_losses, layer_watch); their names are re-exported here.
+(events.py, losses.py, layer_watch.py); their names are re-exported here.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ import numpy as np
 
 import vecgrad
 from vecgrad.data import DataLoader, Dataset
-from vecgrad.layer_watch import LayerWatch
+from vecgrad.train.layer_watch import LayerWatch
 from vecgrad.nn import Module
-from vecgrad.training_events import (BatchEnd, EpochEnd, EpochStart, EvalEnd, FitEnd,
+from vecgrad.train.events import (BatchEnd, EpochEnd, EpochStart, EvalEnd, FitEnd,
                                      FitStart, History, LayerStat, LayerStats,
                                      TrainingDiverged)
-from vecgrad.training_losses import LOSSES, Loss, get_loss
+from vecgrad.train.losses import LOSSES, Loss, get_loss
 
 CHECKPOINT_FORMAT = "vecgrad-trainer"
 CHECKPOINT_VERSION = 1

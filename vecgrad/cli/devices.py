@@ -52,6 +52,6 @@ def main(args: argparse.Namespace | None = None) -> int:
 
 
 if __name__ == "__main__":
-    _parser = argparse.ArgumentParser(prog="python -m vecgrad.devices", description=__doc__)
+    _parser = argparse.ArgumentParser(prog="python -m vecgrad.cli.devices", description=__doc__)
     add_arguments(_parser)
     raise SystemExit(main(_parser.parse_args()))

@@ -10,7 +10,7 @@ Workloads (issue 3):
 Runners are interleaved round by round (vecgrad, reference, vecgrad, ...); times are
 medians and each ratio is the median of the per-round ratios, so slow phases of a busy
 machine hit both sides of a pair alike. Run as `vecgrad bench` or
-`python -m vecgrad.bench`.
+`python -m vecgrad.bench`. The workloads are in workloads.py, the measuring in timing.py.
 """
 
 from __future__ import annotations
@@ -18,20 +18,15 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
-import statistics
-import time
-import tracemalloc
 
 import numpy as np
 
 import vecgrad
 import vecgrad.nn.functional as F
 
-MLP_SIZES = (784, 1000, 1000, 10)
-BATCH = 100
-LR = 0.1
-CONV = dict(batch=32, in_ch=3, out_ch=16, size=32, kernel=5)
+from vecgrad.bench.timing import Timings, interleaved, machine_line, peak_memory
+from vecgrad.bench.workloads import (CONV, LR, mlp_data, numpy_mlp_step, torch_mlp_step,
+                                     vecgrad_mlp_step)
 TARGETS = {"mlp_numpy": 1.10, "mlp_torch": 1.15, "conv_torch": 2.0, "memory": 1.3}
 
 
@@ -44,135 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-torch", action="store_true",
                         help="skip the PyTorch references even when torch is installed")
     parser.add_argument("--seed", type=int, default=0, help="seed for the random data")
-
-
-# ------------------------------------------------------------------ the MLP step
-def mlp_data(seed):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((BATCH, MLP_SIZES[0])).astype(np.float32)
-    y = rng.integers(0, MLP_SIZES[-1], size=BATCH).astype(np.int64)
-    params = []
-    for fan_in, fan_out in zip(MLP_SIZES[:-1], MLP_SIZES[1:]):
-        bound = np.sqrt(6.0 / fan_in)
-        params.append(rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32))
-        params.append(np.zeros(fan_out, dtype=np.float32))
-    return x, y, params
-
-
-def numpy_mlp_step(x, y, params):
-    """The reference: forward, softmax cross-entropy, backward and SGD, by hand in numpy."""
-    w1, b1, w2, b2, w3, b3 = params
-    n = x.shape[0]
-    z1 = x @ w1.T
-    z1 += b1
-    h1 = np.maximum(z1, 0)
-    z2 = h1 @ w2.T
-    z2 += b2
-    h2 = np.maximum(z2, 0)
-    z3 = h2 @ w3.T
-    z3 += b3
-    shifted = z3 - z3.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    total = e.sum(axis=1, keepdims=True)
-    rows = np.arange(n)
-    loss = float(np.mean(np.log(total[:, 0]) - shifted[rows, y]))
-    g3 = e / total  # softmax - onehot, averaged over the batch
-    g3[rows, y] -= 1
-    g3 /= n
-    grads = [None] * 6
-    grads[4], grads[5] = g3.T @ h2, g3.sum(axis=0)
-    g2 = g3 @ w3
-    g2 *= z2 > 0
-    grads[2], grads[3] = g2.T @ h1, g2.sum(axis=0)
-    g1 = g2 @ w2
-    g1 *= z1 > 0
-    grads[0], grads[1] = g1.T @ x, g1.sum(axis=0)
-    for p, g in zip(params, grads):
-        g *= LR
-        p -= g
-    return loss
-
-
-def vecgrad_mlp_step(x, y, params):
-    """The same step written with vecgrad as a user would."""
-    h = x
-    for i in range(0, 4, 2):
-        h = F.relu(F.linear(h, params[i], params[i + 1]))
-    loss = F.cross_entropy(F.linear(h, params[4], params[5]), y)
-    loss.backward()
-    with vecgrad.no_grad():
-        for p in params:
-            p.sub_(p.grad, alpha=LR)
-            p.grad = None
-    return loss.item()
-
-
-def torch_mlp_step(torch, x, y, params, optimizer):
-    h = x
-    for i in range(0, 4, 2):
-        h = torch.relu(torch.nn.functional.linear(h, params[i], params[i + 1]))
-    loss = torch.nn.functional.cross_entropy(torch.nn.functional.linear(h, params[4], params[5]), y)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return loss.item()
-
-
-# ------------------------------------------------------------------- measurement
-class Timings:
-    """Seconds per call of each runner, one entry per interleaved round."""
-
-    def __init__(self, times: dict):
-        self.times = times
-
-    def median(self, name: str) -> float:
-        return statistics.median(self.times[name])
-
-    def ratio(self, name: str, reference: str) -> float:
-        """Median over rounds of ours/reference: rounds pair calls made moments apart,
-        so load that comes and goes on a shared machine cancels out of each pair."""
-        pairs = zip(self.times[name], self.times[reference])
-        return statistics.median(ours / ref for ours, ref in pairs)
-
-    def __contains__(self, name: str) -> bool:
-        return name in self.times
-
-
-def interleaved(runners: dict, repeats: int, warmup: int) -> Timings:
-    """Time each runner once per round, runners interleaved round-robin.
-
-    Each timed call follows an untimed call of the same runner: the thread pools of the
-    previous library (OpenMP in torch, OpenBLAS in numpy) spin for a while after their
-    work and would otherwise slow whichever runner comes next. The order rotates from
-    round to round as well, so no runner always comes right after the same neighbour.
-    """
-    for _ in range(warmup):
-        for run in runners.values():
-            run()
-    names = list(runners)
-    times = {name: [] for name in names}
-    for round_ in range(repeats):
-        shift = round_ % len(names)
-        for name in names[shift:] + names[:shift]:
-            run = runners[name]
-            run()
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return Timings(times)
-
-
-def peak_memory(run) -> int:
-    """Peak bytes traced by tracemalloc (numpy buffers included) during run()."""
-    run()  # warm caches outside the measurement
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        base = tracemalloc.get_traced_memory()[0]
-        run()
-        return tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
 
 
 def _torch_or_none(skip):
@@ -259,20 +125,6 @@ def bench_conv(device, repeats, warmup, seed, torch):
 
 
 # ----------------------------------------------------------------------- report
-def machine_line() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (f"{cpu}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, "
-            f"numpy {np.__version__}")
-
-
 def _row(table, workload, timings, reference, reference_label, target):
     ours = timings.median("vecgrad")
     if reference not in timings:
@@ -333,15 +185,9 @@ def main(args: argparse.Namespace) -> int:
     if device.startswith("opencl"):
         # OpenCL-only figures (matmul GFLOP/s vs CLBlast, launch overhead) live beside
         # the kernels' runtime; print them in the same run.
-        from vecgrad import bench_opencl
+        from vecgrad.bench import opencl as bench_opencl
 
         return bench_opencl.main(argparse.Namespace(
             device=device, sizes=",".join(map(str, bench_opencl.DEFAULT_SIZES)),
             repeats=args.repeats, seed=args.seed))
     return 0
-
-
-if __name__ == "__main__":
-    _parser = argparse.ArgumentParser(prog="python -m vecgrad.bench", description=__doc__)
-    add_arguments(_parser)
-    raise SystemExit(main(_parser.parse_args()))

@@ -1,6 +1,6 @@
 """Views of a Trainer: a rich live view for terminals and plain lines for pipes and CI.
 
-A view is a callable that receives the Trainer's events (vecgrad.trainer) and renders
+A view is a callable that receives the Trainer's events (vecgrad.train.trainer) and renders
 them. Views only watch: nothing here changes training. `make_view` picks the right one
 for a stream.
 """
@@ -18,7 +18,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeRemainingColumn)
 from rich.table import Table
 
-from vecgrad.training_events import (BatchEnd, EpochEnd, EpochStart, EvalEnd, FitEnd,
+from vecgrad.train.events import (BatchEnd, EpochEnd, EpochStart, EvalEnd, FitEnd,
                                      FitStart, LayerStats)
 
 SHOW_CHOICES = ("auto", "none", "forward", "grad", "all")

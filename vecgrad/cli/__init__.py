@@ -1,0 +1,80 @@
+"""The `vecgrad` command: `vecgrad train | evaluate | devices | bench | check`.
+
+One module per command, each providing `add_arguments(parser)` and `main(args) -> int`.
+The command line only parses flags and prints: `train` and `evaluate` hand a RunConfig to
+vecgrad.train.runner, `bench` to vecgrad.bench, `check` runs the engine's self-test. A
+command's module is imported only when it is asked for, so `vecgrad train` never touches
+OpenCL unless --device says so. May import anything in vecgrad; nothing imports it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from vecgrad.checkpoint import CheckpointError
+from vecgrad.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, OneLineParser, UsageError
+from vecgrad.data import IDXError
+
+#: command -> (module, one-line help)
+COMMANDS = {
+    "train": ("vecgrad.cli.train", "train a network (defaults: digits MLP, >= 97%)"),
+    "evaluate": ("vecgrad.cli.evaluate", "test metrics and confusion matrix of a checkpoint"),
+    "devices": ("vecgrad.cli.devices", "list the compute devices (numpy CPU, OpenCL platforms)"),
+    "bench": ("vecgrad.cli.bench", "measure the backends against each other"),
+    "check": ("vecgrad.cli.check", "check gradients and backends against each other"),
+}
+
+
+def build_parser() -> OneLineParser:
+    """The top-level parser: the command names and their one-line help."""
+    parser = OneLineParser(prog="vecgrad", description="Train and inspect "
+                           "networks with the vecgrad autograd engine.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, text) in COMMANDS.items():
+        sub.add_parser(name, help=text.replace("%", "%%"), add_help=False)
+    return parser
+
+
+def _run(name: str, argv: list[str]) -> int:
+    module_name, text = COMMANDS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        print(f"vecgrad {name}: not available in this installation ({module_name} is "
+              "missing)", file=sys.stderr)
+        return EXIT_ERROR
+    parser = OneLineParser(prog=f"vecgrad {name}", description=text)
+    module.add_arguments(parser)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a bad flag (2, already explained)
+        return int(exc.code or 0)
+    try:
+        return int(module.main(args) or 0)
+    except KeyboardInterrupt:
+        print(f"vecgrad {name}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (UsageError, ValueError, CheckpointError, IDXError, OSError) as exc:
+        print(f"vecgrad {name}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def main(argv=None) -> int:
+    """Entry point of the `vecgrad` command; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in COMMANDS:
+        return _run(argv[0], argv[1:])
+    parser = build_parser()
+    try:
+        parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or an unknown command (2, already explained)
+        return int(exc.code or 0)
+    parser.print_help()
+    return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

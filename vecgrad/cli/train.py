@@ -1,0 +1,116 @@
+"""`vecgrad train`: flags -> RunConfig -> vecgrad.train.runner -> one summary line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from vecgrad.cli.common import (EXIT_DIVERGED, EXIT_INTERRUPTED, add_output_arguments,
+                                make_views)
+from vecgrad.data import DATASET_NAMES, NORMALIZERS
+from vecgrad.train.config import RunConfig
+from vecgrad.train.models import DEFAULT_LR, OPTIMIZERS
+
+DEFAULTS = RunConfig()
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of `vecgrad train` (unset flags are None: defaults come from RunConfig,
+    or on --resume from the checkpoint)."""
+    d = DEFAULTS
+    p.add_argument("--dataset", choices=DATASET_NAMES,
+                   help=f"what to learn (default {d.dataset}: 8x8 digits, embedded)")
+    p.add_argument("--data-dir", help="folder with the MNIST/Fashion-MNIST IDX files "
+                   "(default data/<dataset>)")
+    p.add_argument("--model", help=f"mlp:H1,H2,... or cnn[:C1,C2] (default {d.model})")
+    p.add_argument("--activation", help="hidden activation, a catalogue name "
+                   f"(default {d.activation})")
+    p.add_argument("--loss", choices=("cross_entropy", "mse", "bce"),
+                   help="default cross_entropy (classification) or mse (regression)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default {d.optimizer}")
+    p.add_argument("--lr", type=float, help="learning rate (default per optimizer: "
+                   + ", ".join(f"{k} {v}" for k, v in DEFAULT_LR.items()) + ")")
+    p.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
+    p.add_argument("--epochs", type=int, help=f"total epochs (default {d.epochs})")
+    p.add_argument("--weight-decay", type=float, help="L2 penalty λ·Σw² (default 0)")
+    p.add_argument("--l1", type=float, help="L1 penalty λ·Σ|w| (default 0)")
+    p.add_argument("--dropout", type=float, help="dropout after each hidden layer (default 0)")
+    p.add_argument("--patience", type=int, help="early stopping: epochs without a better "
+                   f"validation loss (default {d.patience}; 0 = off)")
+    p.add_argument("--schedule", help="learning rate: none, step:STEP:GAMMA, inverse:DECAY")
+    p.add_argument("--checkpoint", help="write the training state here after every epoch")
+    p.add_argument("--resume", help="continue from this checkpoint (same result as one run)")
+    p.add_argument("--device", default="cpu", help="cpu, opencl, opencl:P:D or auto")
+    p.add_argument("--seed", type=int, help=f"initialization and shuffling (default {d.seed})")
+    p.add_argument("--normalize", choices=tuple(NORMALIZERS), help="input scaling fit on the "
+                   f"training split (default {d.normalize})")
+    add_output_arguments(p)
+    p.add_argument("--show", choices=("auto", "none", "forward", "grad", "all"), default="auto",
+                   help="per-layer detail: forward stats, gradient norms, all, none")
+
+
+def config_from_args(args) -> tuple[RunConfig, dict | None]:
+    """The run's config from the flags given, and on --resume the checkpoint state."""
+    given = {k: getattr(args, k) for k in RunConfig.setting_names()}
+    where = {"device": args.device, "data_dir": args.data_dir, "checkpoint": args.checkpoint}
+    if args.resume is None:
+        settings = {k: v for k, v in given.items() if v is not None}
+        return RunConfig(**settings, **where), None
+    return RunConfig.resume(args.resume, **given, **where)
+
+
+def main(args) -> int:
+    """`vecgrad train`: returns the exit status."""
+    from vecgrad.train.runner import run
+
+    config, resume_state = config_from_args(args)
+    views, stream = make_views(args)
+    result = run(config, resume_state=resume_state, views=views, layer_stats=not args.quiet)
+    if result.diverged and not views:  # the views already showed the message
+        print(f"vecgrad train: stopped: {result.message}", file=sys.stderr)
+    _report(args, stream, config, result)
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_DIVERGED if result.diverged else 0
+
+
+def _report(args, stream, config, result) -> None:
+    settings, history, test = result.settings, result.history, result.test
+    if args.json:
+        print(json.dumps(_json_metrics(result, config.checkpoint)), file=sys.stdout)
+        return
+    if test is None:
+        metric = "no test metrics (no epoch finished)"
+    elif test.accuracy is not None:
+        metric = f"test accuracy {100 * test.accuracy:.2f}%"
+    else:
+        metric = f"test loss {test.loss:.4g}"
+    best = f" (best {history.best_epoch})" if history.best_epoch else ""
+    print(f"{settings['dataset']} {settings['model']}: {metric} after "
+          f"{len(history.train_loss)} epochs{best} in {result.seconds:.1f}s on {result.device}",
+          file=stream)
+
+
+def _json_metrics(result, checkpoint) -> dict:
+    def clean(values):
+        return [None if v is None or not np.isfinite(v) else float(v) for v in values]
+
+    history, test = result.history, result.test
+    return {
+        "dataset": result.settings["dataset"], "model": result.settings["model"],
+        "device": result.device, "settings": result.settings,
+        "seconds": round(result.seconds, 3),
+        "stop_reason": history.stop_reason, "stop_message": history.stop_message,
+        "epochs": len(history.train_loss),
+        "best_epoch": history.best_epoch,
+        "best_val_loss": history.best_val_loss if np.isfinite(history.best_val_loss) else None,
+        "test": None if test is None else {
+            "loss": test.loss, "accuracy": test.accuracy, "samples": test.samples,
+            "confusion": None if test.confusion is None else test.confusion.tolist()},
+        "history": {k: clean(getattr(history, k)) for k in
+                    ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")},
+        "checkpoint": checkpoint,
+    }

@@ -1,0 +1,173 @@
+"""One training run from a RunConfig, in one pass: data, model, optimizer, fit, test.
+
+    from vecgrad.train import RunConfig, run
+    result = run(RunConfig(model="mlp:64", epochs=5))
+    result.test.accuracy, result.history.val_loss
+
+This is what `vecgrad train` and `vecgrad evaluate` do after parsing their flags; the
+command line only parses and prints, so Python code and notebooks get the same run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vecgrad.train.config import FIXED_BY_CHECKPOINT, ConfigError, RunConfig, checkpoint_config
+from vecgrad.train.models import DEFAULT_LR, build_model, make_optimizer, make_schedule
+
+
+@dataclass
+class RunResult:
+    """What a run leaves: the history, test metrics (None if no epoch finished), and
+    how it ended ("finished", "early_stop", "diverged", "interrupted", ...)."""
+
+    settings: dict                 # the training settings, lr and loss resolved
+    device: str
+    history: object                # vecgrad.train.events.History
+    test: object | None            # vecgrad.train.trainer EvalResult, or None
+    seconds: float
+    diverged: bool = False
+    message: str = ""              # why training stopped early (divergence), if it did
+    trainer: object = field(default=None, repr=False)
+
+    @property
+    def interrupted(self) -> bool:
+        return self.history.stop_reason == "interrupted"
+
+
+def _resolve_device(text: str) -> str:
+    from vecgrad.backends import DeviceError, resolve_device
+
+    try:
+        return resolve_device(text)
+    except DeviceError as exc:
+        raise ConfigError(f"--device {text!r}: {exc}") from None
+
+
+def _prepare(settings: dict, bundle):
+    """Loss name, model outputs, normalizer fitted on the training split."""
+    from vecgrad.data import make_normalizer
+
+    loss = settings["loss"] or ("cross_entropy" if bundle.task == "classification" else "mse")
+    if bundle.task == "regression" and loss != "mse":
+        raise ConfigError(f"--loss {loss}: {bundle.name} is a regression dataset; use mse")
+    outputs = bundle.output_size
+    if loss == "bce":
+        if bundle.num_classes != 2:
+            raise ConfigError(f"--loss bce needs two classes; {bundle.name} has "
+                              f"{bundle.num_classes}: use cross_entropy")
+        outputs = 1
+    normalizer = make_normalizer(settings["normalize"]).fit(bundle.train.inputs)
+    return loss, outputs, normalizer
+
+
+def _normalized(bundle, normalizer):
+    from vecgrad.data import TensorDataset
+
+    return [TensorDataset(normalizer.transform(part.inputs), part.targets)
+            for part in (bundle.train, bundle.val, bundle.test)]
+
+
+def run(config: RunConfig, *, resume_state: dict | None = None, views=(),
+        layer_stats: bool = True) -> RunResult:
+    """Train as `config` says and test the best weights; never prints (views watch).
+
+    `resume_state` is the state from `RunConfig.resume(path)`; training then continues
+    where the checkpoint stopped and ends bit-identical to one uninterrupted run.
+    """
+    import vecgrad
+    from vecgrad.data import DataLoader, load_dataset, normalizer_from_state
+    from vecgrad.train.trainer import Trainer, TrainingDiverged
+
+    started = time.perf_counter()
+    config.validate()
+    checkpoint = config.checkpoint
+    if checkpoint and not Path(checkpoint).resolve().parent.is_dir():
+        raise ConfigError(f"--checkpoint {checkpoint}: the folder "
+                          f"{Path(checkpoint).resolve().parent} does not exist")
+    device = _resolve_device(config.device)
+    settings = config.settings()
+    bundle = load_dataset(settings["dataset"], config.data_dir)
+    loss, outputs, normalizer = _prepare(settings, bundle)
+    if resume_state is not None:
+        normalizer = normalizer_from_state(resume_state["normalizer"])
+    train, val, test = _normalized(bundle, normalizer)
+    lr = settings["lr"] if settings["lr"] is not None else DEFAULT_LR[settings["optimizer"]]
+    settings["lr"], settings["loss"] = lr, loss
+    vecgrad.manual_seed(settings["seed"])
+    model = build_model(settings["model"], bundle.input_shape, outputs,
+                        settings["activation"], settings["dropout"]).to(device)
+    optimizer = make_optimizer(settings["optimizer"], model.parameters(), lr)
+    data_dir = config.data_dir
+    saved_config = dict(settings, input_shape=list(bundle.input_shape), outputs=outputs,
+                        task=bundle.task, class_names=list(bundle.class_names),
+                        data_dir=None if data_dir is None else str(Path(data_dir).resolve()))
+    trainer = Trainer(
+        model, loss, optimizer, scheduler=make_schedule(settings["schedule"], optimizer),
+        epochs=settings["epochs"], l2=settings["weight_decay"], l1=settings["l1"],
+        patience=settings["patience"] or None, checkpoint=checkpoint,
+        extra_state={"config": saved_config, "normalizer": normalizer.state_dict()},
+        layer_stats=layer_stats, class_names=bundle.class_names)
+    if resume_state is not None:
+        trainer.load_state_dict(resume_state)
+    for view in views:
+        trainer.subscribe(view)
+    loaders = [DataLoader(part, settings["batch_size"], shuffle=(part is train),
+                          seed=settings["seed"], device=device) for part in (train, val, test)]
+    diverged, message = False, ""
+    try:
+        history = trainer.fit(loaders[0], loaders[1])
+    except TrainingDiverged as exc:
+        history, diverged, message = exc.history, True, str(exc)
+    # A run that stopped before finishing one epoch has no weights worth testing.
+    result = None if trainer.best_state is None else trainer.evaluate(loaders[2], "test")
+    return RunResult(settings=settings, device=device, history=history, test=result,
+                     seconds=time.perf_counter() - started, diverged=diverged,
+                     message=message,
+                     trainer=trainer)
+
+
+@dataclass
+class Evaluation:
+    """Metrics of a checkpoint's best weights on one split."""
+
+    checkpoint: str
+    config: dict                   # the run's saved config
+    device: str
+    split: str
+    result: object                 # vecgrad.train.trainer EvalResult
+    seconds: float
+
+    def settings(self) -> dict:
+        return {k: self.config[k] for k in FIXED_BY_CHECKPOINT}
+
+
+def evaluate(checkpoint, split: str = "test", device: str = "cpu",
+             data_dir: str | None = None, views=()) -> Evaluation:
+    """Test (or validation) metrics of the best weights a `vecgrad train` run saved."""
+    import vecgrad
+    from vecgrad.data import DataLoader, load_dataset, normalizer_from_state
+    from vecgrad.train.trainer import Trainer
+
+    started = time.perf_counter()
+    state = vecgrad.load(checkpoint)
+    config = checkpoint_config(state, checkpoint)
+    device = _resolve_device(device)
+    # The folder the run was trained from, unless told otherwise.
+    bundle = load_dataset(config["dataset"], data_dir or config.get("data_dir"))
+    normalizer = normalizer_from_state(state["normalizer"])
+    _, val, test = _normalized(bundle, normalizer)
+    model = build_model(config["model"], tuple(config["input_shape"]), int(config["outputs"]),
+                        config["activation"], float(config["dropout"]))
+    weights = state.get("best_model") or state.get("model")
+    model.load_state_dict(weights)
+    model = model.to(device)
+    trainer = Trainer(model, config["loss"], None, class_names=config["class_names"])
+    for view in views:
+        trainer.subscribe(view)
+    data = test if split == "test" else val
+    result = trainer.evaluate(DataLoader(data, 256, device=device), split)
+    return Evaluation(checkpoint=str(checkpoint), config=config, device=device, split=split,
+                      result=result, seconds=time.perf_counter() - started)
