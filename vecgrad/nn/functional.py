@@ -10,7 +10,17 @@ import numbers
 
 from vecgrad.ops import activations, common, creation, matmul
 from vecgrad.ops import softmax as _softmax
-from vecgrad.ops.conv import avg_pool2d, conv2d, max_pool2d
+from vecgrad.ops.conv import (
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
+    max_pool1d,
+    max_pool2d,
+)
+from vecgrad.ops.spatial import adaptive_avg_pool1d, adaptive_avg_pool2d, interpolate, pad
 from vecgrad.ops.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -22,7 +32,9 @@ from vecgrad.ops.losses import (
 )
 
 __all__ = [
-    "linear", "conv2d", "max_pool2d", "avg_pool2d", "dropout", "mse_loss",
+    "linear", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d",
+    "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+    "pad", "interpolate", "dropout", "mse_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
     "l1_penalty", "l2_penalty", "softmax", "log_softmax", "activation",
     "identity", "step", "sigmoid", "tanh", "arctan", "relu", "leaky_relu", "elu", "softplus",

@@ -1,17 +1,22 @@
-"""2-D convolution and pooling over NCHW tensors, built on im2col + GEMM.
+"""Convolution and pooling over NCHW (and NCL) tensors, built on im2col + GEMM.
 
-im2col/col2im are the only conv primitives; conv2d is a matrix product over the patch
-columns and pools are max/mean over them, so their gradients come from MatMul, MaxMin
-and Sum with no backward of their own.
+im2col/col2im are the only conv primitives. conv2d is a matrix product over the patch
+columns (one batched product per group when groups > 1); conv_transpose2d is the
+adjoint, a matrix product followed by col2im; pools are max/sum over the columns. Their
+gradients come from MatMul, Gather, Sum and Im2Col/Col2Im (each other's adjoints), with
+no backward of their own. The 1-D versions are the 2-D ones on a (N, C, 1, L) view.
 """
 
 from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from vecgrad.autograd import Function
-from vecgrad.ops import common, creation, matmul, movement, reduce
+from vecgrad.ops import common, creation, matmul, movement, reduce, spatial
 from vecgrad.ops.common import fmt_shape
+from vecgrad.tensor import Tensor
 
 
 class Im2Col(Function):
@@ -26,6 +31,20 @@ class Im2Col(Function):
         return ctx.backend.col2im(grad, shape, kernel_size, stride, padding, dilation)
 
 
+class Col2Im(Function):
+    """Sum patch columns back into an image: Im2Col's adjoint, so its backward is im2col."""
+
+    @staticmethod
+    def forward(ctx, cols, *, shape, kernel_size, stride, padding, dilation):
+        ctx.attrs = (kernel_size, stride, padding, dilation)
+        return ctx.backend.col2im(cols, shape, kernel_size, stride, padding, dilation)
+
+    @staticmethod
+    def backward(ctx, grad):
+        kernel_size, stride, padding, dilation = ctx.attrs
+        return ctx.backend.im2col(grad, kernel_size, stride, padding, dilation)
+
+
 def pair(op, name, value, minimum):
     """An int or a pair of ints -> a validated pair."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
@@ -38,23 +57,39 @@ def pair(op, name, value, minimum):
     return (int(value[0]), int(value[1]))
 
 
+def single(op, name, value, minimum):
+    """An int or a 1-tuple of an int (the 1-D ops' arguments) -> a validated int."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"{op}: {name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{op}: {name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
 def output_size(op, in_hw, kernel_size, stride, padding, dilation):
     """(OH, OW), or an error when the window does not fit."""
     out = tuple((in_hw[i] + 2 * padding[i] - dilation[i] * (kernel_size[i] - 1) - 1)
                 // stride[i] + 1 for i in range(2))
     if min(out) < 1:
+        if in_hw[0] == 1 and kernel_size[0] == 1 and padding[0] == 0:  # a 1-D op's view
+            raise ValueError(f"{op}: a window of {kernel_size[1]} (dilation {dilation[1]}) "
+                             f"does not fit an input of length {in_hw[1]} with padding "
+                             f"{padding[1]}")
         raise ValueError(f"{op}: a {kernel_size[0]}x{kernel_size[1]} window (dilation "
                          f"{dilation}) does not fit an input of {in_hw[0]}x{in_hw[1]} with "
                          f"padding {padding}")
     return out
 
 
-def _check_input(op, x):
+def _check_input(op, x, ndim=4):
     if not common.is_tensor(x):
         raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
     common.require_float(op, x)
-    if x.ndim != 4:
-        raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {fmt_shape(x.shape)}")
+    if x.ndim != ndim:
+        layout = "4-D (N, C, H, W)" if ndim == 4 else "3-D (N, C, L)"
+        raise ValueError(f"{op}: input must be {layout}, got shape {fmt_shape(x.shape)}")
 
 
 def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
@@ -69,87 +104,321 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
                         dilation=dilation)
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    """Cross-correlation of x (N, C, H, W) with weight (O, C, KH, KW), plus bias (O,)."""
-    _check_input("conv2d", x)
+# --------------------------------------------------------------------- convolution
+def _conv_operands(op, x, weight, bias, ndim, groups, transposed=False):
+    """Validated tensors of one dtype; returns (x, weight, bias, groups)."""
+    _check_input(op, x, ndim)
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and not common.is_tensor(t):
-            raise TypeError(f"conv2d: {name} must be a Tensor, got {type(t).__name__}")
-    common.check_same_device("conv2d", x, weight, *([bias] if bias is not None else []))
-    if weight.ndim != 4:
-        raise ValueError(f"conv2d: weight must be 4-D (out_ch, in_ch, KH, KW), got "
+            raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
+    common.check_same_device(op, x, weight, *([bias] if bias is not None else []))
+    if weight.ndim != ndim:
+        kernel = "KH, KW" if ndim == 4 else "K"
+        roles = "in_ch, out_ch/groups" if transposed else "out_ch, in_ch/groups"
+        raise ValueError(f"{op}: weight must be {ndim}-D ({roles}, {kernel}), got "
                          f"{fmt_shape(weight.shape)}")
-    o, c, kh, kw = weight.shape
-    if x.shape[1] != c:
-        raise ValueError(f"conv2d: input {fmt_shape(x.shape)} has {x.shape[1]} channels but "
-                         f"weight {fmt_shape(weight.shape)} expects {c}")
-    if bias is not None and bias.shape != (o,):
-        raise ValueError(f"conv2d: bias must have shape ({o},), got {fmt_shape(bias.shape)}")
-    stride = pair("conv2d", "stride", stride, 1)
-    padding = pair("conv2d", "padding", padding, 0)
-    dilation = pair("conv2d", "dilation", dilation, 1)
-    common.require_float("conv2d", weight, "weight")
+    groups = single(op, "groups", groups, 1)
+    c = x.shape[1]
+    if transposed:
+        if weight.shape[0] != c:
+            raise ValueError(f"{op}: input {fmt_shape(x.shape)} has {c} channels but weight "
+                             f"{fmt_shape(weight.shape)} expects {weight.shape[0]} "
+                             f"(weight is (in_ch, out_ch/groups, ...))")
+        if c % groups:
+            raise ValueError(f"{op}: {c} input channels do not split into {groups} groups")
+        out_channels = weight.shape[1] * groups
+    else:
+        if weight.shape[1] * groups != c:
+            detail = "" if groups == 1 else f" ({weight.shape[1]} per group x {groups} groups)"
+            raise ValueError(f"{op}: input {fmt_shape(x.shape)} has {c} channels but weight "
+                             f"{fmt_shape(weight.shape)} expects {weight.shape[1] * groups}"
+                             f"{detail}")
+        out_channels = weight.shape[0]
+        if out_channels % groups:
+            raise ValueError(f"{op}: {out_channels} output channels do not split into "
+                             f"{groups} groups")
+    if bias is not None and bias.shape != (out_channels,):
+        raise ValueError(f"{op}: bias must have shape ({out_channels},), got "
+                         f"{fmt_shape(bias.shape)}")
+    common.require_float(op, weight, "weight")
     dtype = common.promote(x.dtype, weight.dtype, *([bias.dtype] if bias is not None else []))
     x, weight = common.cast(x, dtype), common.cast(weight, dtype)
     bias = None if bias is None else common.cast(bias, dtype)
-    oh, ow = output_size("conv2d", x.shape[2:], (kh, kw), stride, padding, dilation)
+    return x, weight, bias, groups
+
+
+def _conv_padding(op, padding, kernel_size, stride, dilation):
+    """(padding on both sides, extra padding after) for an int/pair, "valid" or "same".
+
+    "same" needs stride 1; an odd total puts the extra element after, as PyTorch does.
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0), (0, 0)
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"{op}: padding='same' needs stride 1 (as in PyTorch), got "
+                                 f"stride {stride}")
+            total = [dilation[i] * (kernel_size[i] - 1) for i in range(2)]
+            return (total[0] // 2, total[1] // 2), (total[0] % 2, total[1] % 2)
+        raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same', got "
+                         f"{padding!r}")
+    return pair(op, "padding", padding, 0), (0, 0)
+
+
+def _convolve(op, x, weight, bias, stride, padding, extra, dilation, groups):
+    """The 2-D convolution of validated operands (x NCHW, weight (O, C/groups, KH, KW))."""
+    if extra != (0, 0):
+        x = spatial.pad(x, (0, extra[1], 0, extra[0]))
+    o, cg, kh, kw = weight.shape
+    oh, ow = output_size(op, x.shape[2:], (kh, kw), stride, padding, dilation)
     n = x.shape[0]
     cols = Im2Col.apply(x, kernel_size=(kh, kw), stride=stride, padding=padding,
                         dilation=dilation)  # (N, C*KH*KW, OH*OW)
     # One GEMM for the whole batch: (O, C*KH*KW) @ (C*KH*KW, OH*OW*N), columns ordered
     # (position, image) - the numpy backend's memory order, so this reshape is free there.
-    rows = movement.reshape(movement.permute(cols, 1, 2, 0), c * kh * kw, oh * ow * n)
-    weight_rows = movement.reshape(weight, o, c * kh * kw)
-    if bias is None:
-        out = matmul.matmul(weight_rows, rows)
-    else:
-        out = matmul.MatMulBias.apply(weight_rows, rows, movement.reshape(bias, o, 1))
+    rows = movement.permute(cols, 1, 2, 0)
+    if groups == 1:
+        rows = movement.reshape(rows, cg * kh * kw, oh * ow * n)
+        weight_rows = movement.reshape(weight, o, cg * kh * kw)
+        if bias is None:
+            out = matmul.matmul(weight_rows, rows)
+        else:
+            out = matmul.MatMulBias.apply(weight_rows, rows, movement.reshape(bias, o, 1))
+    else:  # one batched GEMM: group g's filters meet group g's input rows only
+        rows = movement.reshape(rows, groups, cg * kh * kw, oh * ow * n)
+        weight_rows = movement.reshape(weight, groups, o // groups, cg * kh * kw)
+        out = movement.reshape(matmul.matmul(weight_rows, rows), o, oh * ow * n)
+        if bias is not None:
+            out = out + movement.reshape(bias, o, 1)
     return movement.permute(movement.reshape(out, o, oh, ow, n), 3, 0, 1, 2)
 
 
-def _pool_args(op, x, kernel_size, stride, padding):
-    _check_input(op, x)
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Cross-correlation of x (N, C, H, W) with weight (O, C/groups, KH, KW), plus bias (O,).
+
+    padding: an int, a pair, "valid" (no padding) or "same" (output size = input size;
+    stride 1 only). groups splits the channels into groups convolved separately.
+    """
+    x, weight, bias, groups = _conv_operands("conv2d", x, weight, bias, 4, groups)
+    stride = pair("conv2d", "stride", stride, 1)
+    dilation = pair("conv2d", "dilation", dilation, 1)
+    padding, extra = _conv_padding("conv2d", padding, weight.shape[2:], stride, dilation)
+    return _convolve("conv2d", x, weight, bias, stride, padding, extra, dilation, groups)
+
+
+def _as_2d(x):
+    """(N, C, L) -> (N, C, 1, L): the 1-D ops run as 2-D ones with a height of 1."""
+    return movement.reshape(x, x.shape[0], x.shape[1], 1, x.shape[2])
+
+
+def _from_2d(x):
+    return movement.reshape(x, x.shape[0], x.shape[1], x.shape[3])
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Cross-correlation of x (N, C, L) with weight (O, C/groups, K), plus bias (O,).
+
+    padding: an int, "valid" or "same" (stride 1 only). Runs as conv2d on (N, C, 1, L).
+    """
+    op = "conv1d"
+    x, weight, bias, groups = _conv_operands(op, x, weight, bias, 3, groups)
+    stride = (1, single(op, "stride", stride, 1))
+    dilation = (1, single(op, "dilation", dilation, 1))
+    if not isinstance(padding, str):
+        padding = (0, single(op, "padding", padding, 0))
+    padding, extra = _conv_padding(op, padding, (1, weight.shape[2]), stride, dilation)
+    w2 = movement.reshape(weight, weight.shape[0], weight.shape[1], 1, weight.shape[2])
+    return _from_2d(_convolve(op, _as_2d(x), w2, bias, stride, padding, extra, dilation,
+                              groups))
+
+
+def _transposed(op, x, weight, bias, stride, padding, output_padding, dilation, groups):
+    """conv_transpose of validated operands: x (N, Cin, H, W), weight (Cin, Cout/g, KH, KW).
+
+    Each input pixel scatters weight-scaled copies of the kernel into the output: a
+    matrix product to (N, Cout*KH*KW, H*W) patch columns, then col2im sums them.
+    """
+    n, cin, h, w = x.shape
+    _, og, kh, kw = weight.shape
+    cout = og * groups
+    for i in range(2):
+        if output_padding[i] >= max(stride[i], dilation[i]):
+            raise ValueError(f"{op}: output_padding {output_padding} must be smaller than "
+                             f"stride {stride} or dilation {dilation}")
+    base = tuple((size - 1) * stride[i] - 2 * padding[i] + dilation[i] * ((kh, kw)[i] - 1) + 1
+                 for i, size in enumerate((h, w)))
+    if min(base) < 1:
+        raise ValueError(f"{op}: padding {padding} leaves no output for an input of {h}x{w} "
+                         f"(kernel {kh}x{kw}, stride {stride}, dilation {dilation})")
+    if groups == 1:
+        weight_cols = movement.transpose(movement.reshape(weight, cin, og * kh * kw), 0, 1)
+        cols = matmul.matmul(weight_cols, movement.reshape(x, n, cin, h * w))
+    else:
+        weight_cols = movement.transpose(
+            movement.reshape(weight, groups, cin // groups, og * kh * kw), 1, 2)
+        cols = matmul.matmul(weight_cols, movement.reshape(x, n, groups, cin // groups, h * w))
+    cols = movement.reshape(cols, n, cout * kh * kw, h * w)
+    if output_padding[0] < stride[0] and output_padding[1] < stride[1]:
+        # col2im of an image that is output_padding larger still has H x W windows
+        shape = (n, cout, base[0] + output_padding[0], base[1] + output_padding[1])
+        out = Col2Im.apply(cols, shape=shape, kernel_size=(kh, kw), stride=stride,
+                           padding=padding, dilation=dilation)
+    else:  # output_padding >= stride (dilation > stride): the whole image, then crop
+        full = tuple(base[i] + 2 * padding[i] for i in range(2))
+        out = Col2Im.apply(cols, shape=(n, cout) + full, kernel_size=(kh, kw),
+                           stride=stride, padding=(0, 0), dilation=dilation)
+        out = spatial.pad(out, (-padding[1], output_padding[1] - padding[1],
+                                -padding[0], output_padding[0] - padding[0]))
+    if bias is not None:
+        out = out + movement.reshape(bias, 1, cout, 1, 1)
+    return out
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """The transposed convolution ("deconvolution"): the gradient of conv2d with respect
+    to its input, used to upsample. x (N, Cin, H, W), weight (Cin, Cout/groups, KH, KW);
+    output size (H - 1)*stride - 2*padding + dilation*(KH - 1) + output_padding + 1.
+    """
+    op = "conv_transpose2d"
+    x, weight, bias, groups = _conv_operands(op, x, weight, bias, 4, groups, transposed=True)
+    stride = pair(op, "stride", stride, 1)
+    padding = pair(op, "padding", padding, 0)
+    output_padding = pair(op, "output_padding", output_padding, 0)
+    dilation = pair(op, "dilation", dilation, 1)
+    return _transposed(op, x, weight, bias, stride, padding, output_padding, dilation, groups)
+
+
+def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """conv_transpose2d for (N, Cin, L) input and (Cin, Cout/groups, K) weight."""
+    op = "conv_transpose1d"
+    x, weight, bias, groups = _conv_operands(op, x, weight, bias, 3, groups, transposed=True)
+    w2 = movement.reshape(weight, weight.shape[0], weight.shape[1], 1, weight.shape[2])
+    return _from_2d(_transposed(
+        op, _as_2d(x), w2, bias, (1, single(op, "stride", stride, 1)),
+        (0, single(op, "padding", padding, 0)),
+        (0, single(op, "output_padding", output_padding, 0)),
+        (1, single(op, "dilation", dilation, 1)), groups))
+
+
+# ------------------------------------------------------------------------- pooling
+def pool_output_length(size, kernel, stride, padding, dilation, ceil_mode):
+    """PyTorch's pooling output length; with ceil_mode a last partial window counts if it
+    starts inside the input or its left padding."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def _pool_args(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     kernel_size = pair(op, "kernel_size", kernel_size, 1)
     stride = kernel_size if stride is None else pair(op, "stride", stride, 1)
     padding = pair(op, "padding", padding, 0)
+    dilation = pair(op, "dilation", dilation, 1)
     if padding[0] * 2 > kernel_size[0] or padding[1] * 2 > kernel_size[1]:
         raise ValueError(f"{op}: padding {padding} must be at most half the kernel size "
                          f"{kernel_size}")
-    out_hw = output_size(op, x.shape[2:], kernel_size, stride, padding, (1, 1))
-    return kernel_size, stride, padding, out_hw
+    in_hw = x.shape[2:]
+    out_hw = tuple(pool_output_length(in_hw[i], kernel_size[i], stride[i], padding[i],
+                                      dilation[i], bool(ceil_mode)) for i in range(2))
+    if min(out_hw) < 1:
+        output_size(op, in_hw, kernel_size, stride, padding, dilation)  # raises, explaining
+    # ceil_mode's last window may hang over the end: that much more padding after.
+    extra = tuple(max(0, (out_hw[i] - 1) * stride[i] + dilation[i] * (kernel_size[i] - 1) + 1
+                      - in_hw[i] - 2 * padding[i]) for i in range(2))
+    return kernel_size, stride, padding, dilation, out_hw, extra
 
 
-def _pad_constant(x, padding, value):
-    """x padded on H and W with a constant (for max pooling: -inf never wins)."""
-    ph, pw = padding
-    n, c, h, w = x.shape
-    if ph:
-        edge = creation.full((n, c, ph, w), value, dtype=x.dtype, device=x.device)
-        x = movement.cat([edge, x, edge], axis=2)
-    if pw:
-        edge = creation.full((n, c, h + 2 * ph, pw), value, dtype=x.dtype, device=x.device)
-        x = movement.cat([edge, x, edge], axis=3)
-    return x
-
-
-def _pool(op, x, kernel_size, stride, padding, reducer, pad_value):
-    kernel_size, stride, padding, (oh, ow) = _pool_args(op, x, kernel_size, stride, padding)
+def _max_pool(op, x, kernel_size, stride, padding, dilation, ceil_mode):
+    kernel_size, stride, padding, dilation, (oh, ow), extra = _pool_args(
+        op, x, kernel_size, stride, padding, dilation, ceil_mode)
     n, c, h, w = x.shape
     planes = movement.reshape(x, n * c, 1, h, w)  # pool each channel as its own image
-    im2col_padding = padding
-    if pad_value is not None and padding != (0, 0):
-        planes = _pad_constant(planes, padding, pad_value)
-        im2col_padding = (0, 0)
-    cols = Im2Col.apply(planes, kernel_size=kernel_size, stride=stride,
-                        padding=im2col_padding, dilation=(1, 1))  # (N*C, KH*KW, OH*OW)
-    return movement.reshape(reducer(cols, axis=1), n, c, oh, ow)
+    if padding != (0, 0) or extra != (0, 0):  # padding reads as -inf: it never wins
+        planes = spatial.pad(planes, (padding[1], padding[1] + extra[1],
+                                      padding[0], padding[0] + extra[0]), value=float("-inf"))
+    cols = Im2Col.apply(planes, kernel_size=kernel_size, stride=stride, padding=(0, 0),
+                        dilation=dilation)  # (N*C, KH*KW, OH*OW)
+    # The first maximum of each window takes the whole gradient, as in PyTorch.
+    # (The backend's argmax directly: reduce.argmax refuses an empty batch.)
+    be = cols._backend
+    winners = Tensor._wrap(be.arg_reduce("argmax", cols._buf, 1, True), be)
+    return movement.reshape(movement.Gather.apply(cols, winners, axis=1), n, c, oh, ow)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0):
-    """Max over each window (stride defaults to kernel_size; padding reads as -inf)."""
-    return _pool("max_pool2d", x, kernel_size, stride, padding, reduce.max, float("-inf"))
+def _avg_pool(op, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override):
+    kernel_size, stride, padding, _, (oh, ow), extra = _pool_args(
+        op, x, kernel_size, stride, padding, 1, ceil_mode)
+    if divisor_override is not None and (
+            isinstance(divisor_override, bool) or not isinstance(divisor_override, numbers.Integral)
+            or divisor_override < 1):
+        raise ValueError(f"{op}: divisor_override must be a positive int, got "
+                         f"{divisor_override!r}")
+    n, c, h, w = x.shape
+    planes = movement.reshape(x, n * c, 1, h, w)
+    if extra != (0, 0):
+        planes = spatial.pad(planes, (0, extra[1], 0, extra[0]))
+    cols = Im2Col.apply(planes, kernel_size=kernel_size, stride=stride, padding=padding,
+                        dilation=(1, 1))  # zero padding: adds nothing to the sums
+    # What each window divides by: PyTorch counts the padding (count_include_pad) but
+    # never the part of a ceil_mode window beyond it.
+    counts = []
+    for size, count, k, s, p in zip((h, w), (oh, ow), kernel_size, stride, padding):
+        start = np.arange(count) * s - p
+        end = np.minimum(start + k, size + p)
+        counts.append(end - start if count_include_pad
+                      else np.minimum(end, size) - np.maximum(start, 0))
+    divisor = np.outer(counts[0], counts[1]).reshape(-1)
+    if divisor_override is not None:
+        out = reduce.sum(cols, axis=1) / float(divisor_override)
+    elif np.all(divisor == kernel_size[0] * kernel_size[1]):
+        out = reduce.mean(cols, axis=1)
+    else:
+        weights = creation.tensor((1.0 / divisor).astype(x.dtype), device=x.device)
+        out = reduce.sum(cols, axis=1) * weights
+    return movement.reshape(out, n, c, oh, ow)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
-    """Mean over each window; zero padding counts in the mean (PyTorch's default)."""
-    return _pool("avg_pool2d", x, kernel_size, stride, padding, reduce.mean, None)
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Max over each window (stride defaults to kernel_size; padding reads as -inf).
+
+    On ties the first maximum of the window (in row-major order) gets the gradient, as
+    in PyTorch; dilation spaces the window's taps; ceil_mode keeps a last partial window.
+    """
+    _check_input("max_pool2d", x)
+    return _max_pool("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """Mean over each window; zero padding counts in the mean unless count_include_pad
+    is False (PyTorch's defaults); divisor_override replaces the window size."""
+    _check_input("avg_pool2d", x)
+    return _avg_pool("avg_pool2d", x, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)
+
+
+def _pool1d_args(op, x, kernel_size, stride, padding, dilation=1):
+    _check_input(op, x, 3)
+    return ((1, single(op, "kernel_size", kernel_size, 1)),
+            None if stride is None else (1, single(op, "stride", stride, 1)),
+            (0, single(op, "padding", padding, 0)), (1, single(op, "dilation", dilation, 1)))
+
+
+def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """max_pool2d for (N, C, L) input."""
+    k, s, p, d = _pool1d_args("max_pool1d", x, kernel_size, stride, padding, dilation)
+    return _from_2d(_max_pool("max_pool1d", _as_2d(x), k, s, p, d, ceil_mode))
+
+
+def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    """avg_pool2d for (N, C, L) input."""
+    k, s, p, _ = _pool1d_args("avg_pool1d", x, kernel_size, stride, padding)
+    return _from_2d(_avg_pool("avg_pool1d", _as_2d(x), k, s, p, ceil_mode,
+                              count_include_pad, None))
