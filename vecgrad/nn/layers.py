@@ -65,65 +65,349 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-class Conv2d(Module):
-    """2-D convolution over NCHW input; weight of shape (out, in, kh, kw)."""
+def _tuple(owner: str, name: str, value: Any, minimum: int, n: int) -> tuple[int, ...]:
+    """An int or n ints, each >= minimum, as an n-tuple."""
+    if n == 2:
+        return _pair(owner, name, value, minimum)
+    values = (value,) if isinstance(value, int) and not isinstance(value, bool) else value
+    if (not isinstance(values, (tuple, list)) or len(values) != 1
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum
+                       for v in values)):
+        raise ValueError(f"{owner}: {name} must be an int >= {minimum}, got {value!r}")
+    return tuple(values)
+
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _check_channels(layer: Module, x: Any) -> None:
+    """The input of a conv layer: (N, in_channels, L) or (N, in_channels, H, W)."""
+    if (not isinstance(x, vecgrad.Tensor) or x.ndim != layer.dims + 2
+            or x.shape[1] != layer.in_channels):
+        layout = f"(N, {layer.in_channels}, " + ("L)" if layer.dims == 1 else "H, W)")
+        shape = getattr(x, "shape", type(x).__name__)
+        raise ValueError(f"{type(layer).__name__}: expected input {layout}, got {shape}")
+
+
+class _ConvNd(Module):
+    """What Conv1d and Conv2d share: arguments, PyTorch's initialisation, padding_mode."""
+
+    dims = 2
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 dilation=1, bias: bool = True, dtype=None, device: str | None = None):
+                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 dtype=None, device: str | None = None):
         super().__init__()
-        self.in_channels = _positive_int("Conv2d", "in_channels", in_channels)
-        self.out_channels = _positive_int("Conv2d", "out_channels", out_channels)
-        self.kernel_size = _pair("Conv2d", "kernel_size", kernel_size, 1)
-        self.stride = _pair("Conv2d", "stride", stride, 1)
-        self.padding = _pair("Conv2d", "padding", padding, 0)
-        self.dilation = _pair("Conv2d", "dilation", dilation, 1)
-        fan_in = in_channels * self.kernel_size[0] * self.kernel_size[1]
-        shape = (out_channels, in_channels, *self.kernel_size)
+        owner, n = type(self).__name__, self.dims
+        self.in_channels = _positive_int(owner, "in_channels", in_channels)
+        self.out_channels = _positive_int(owner, "out_channels", out_channels)
+        self.groups = _positive_int(owner, "groups", groups)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"{owner}: in_channels ({in_channels}) and out_channels "
+                             f"({out_channels}) must both be divisible by groups ({groups})")
+        self.kernel_size = _tuple(owner, "kernel_size", kernel_size, 1, n)
+        self.stride = _tuple(owner, "stride", stride, 1, n)
+        self.dilation = _tuple(owner, "dilation", dilation, 1, n)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"{owner}: padding must be an int, a tuple, 'same' or "
+                                 f"'valid', got {padding!r}")
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError(f"{owner}: padding='same' needs stride 1, got {self.stride}")
+            self.padding = padding
+        else:
+            self.padding = _tuple(owner, "padding", padding, 0, n)
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"{owner}: padding_mode must be one of {_PADDING_MODES}, got "
+                             f"{padding_mode!r}")
+        self.padding_mode = padding_mode
+        fan_in = (in_channels // groups) * math.prod(self.kernel_size)
+        shape = (out_channels, in_channels // groups, *self.kernel_size)
         self.weight = _new_weight(shape, fan_in, dtype, device)
         if bias:
             self.bias = _new_weight((out_channels,), fan_in, dtype, device)
         else:
             self.register_parameter("bias", None)
 
+    def _explicit_padding(self) -> tuple[int, ...]:
+        """F.pad's amounts (last axis first) for padding_mode other than zeros."""
+        amounts = []
+        for i in reversed(range(self.dims)):
+            if self.padding == "valid":
+                before = after = 0
+            elif self.padding == "same":
+                total = self.dilation[i] * (self.kernel_size[i] - 1)
+                before, after = total // 2, total - total // 2
+            else:
+                before = after = self.padding[i]
+            amounts += [before, after]
+        return tuple(amounts)
+
     def forward(self, x):
-        if not isinstance(x, vecgrad.Tensor) or x.ndim != 4 or x.shape[1] != self.in_channels:
-            shape = getattr(x, "shape", type(x).__name__)
-            raise ValueError(
-                f"Conv2d: expected input (N, {self.in_channels}, H, W), got {shape}"
-            )
-        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
-                        dilation=self.dilation)
+        _check_channels(self, x)
+        conv = F.conv1d if self.dims == 1 else F.conv2d
+        padding = self.padding if self.dims == 2 or isinstance(self.padding, str) \
+            else self.padding[0]
+        if self.padding_mode != "zeros":
+            x = F.pad(x, self._explicit_padding(), mode=self.padding_mode)
+            padding = 0
+        one = (lambda t: t[0]) if self.dims == 1 else (lambda t: t)
+        return conv(x, self.weight, self.bias, stride=one(self.stride), padding=padding,
+                    dilation=one(self.dilation), groups=self.groups)
 
     def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
-                f"bias={self.bias is not None}")
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding != (0,) * self.dims:
+            text += f", padding={self.padding!r}"
+        if self.dilation != (1,) * self.dims:
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
+        return text
 
 
-class _Pool2d(Module):
-    def __init__(self, kernel_size, stride=None, padding=0):
+class Conv1d(_ConvNd):
+    """1-D convolution over (N, C, L) input; weight of shape (out, in/groups, k).
+
+    Conv1d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+    groups=1, bias=True, padding_mode="zeros"), as in PyTorch.
+    """
+
+    dims = 1
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over NCHW input; weight of shape (out, in/groups, kh, kw).
+
+    Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+    groups=1, bias=True, padding_mode="zeros"); padding may be "same" or "valid".
+    """
+
+    dims = 2
+
+
+class _ConvTransposeNd(Module):
+    dims = 2
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
+                 padding_mode: str = "zeros", dtype=None, device: str | None = None):
         super().__init__()
-        owner = type(self).__name__
-        self.kernel_size = _pair(owner, "kernel_size", kernel_size, 1)
-        self.stride = self.kernel_size if stride is None else _pair(owner, "stride", stride, 1)
-        self.padding = _pair(owner, "padding", padding, 0)
+        owner, n = type(self).__name__, self.dims
+        self.in_channels = _positive_int(owner, "in_channels", in_channels)
+        self.out_channels = _positive_int(owner, "out_channels", out_channels)
+        self.groups = _positive_int(owner, "groups", groups)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"{owner}: in_channels ({in_channels}) and out_channels "
+                             f"({out_channels}) must both be divisible by groups ({groups})")
+        if padding_mode != "zeros":
+            raise ValueError(f"{owner}: only padding_mode='zeros' is supported (as in "
+                             f"PyTorch), got {padding_mode!r}")
+        self.padding_mode = padding_mode
+        self.kernel_size = _tuple(owner, "kernel_size", kernel_size, 1, n)
+        self.stride = _tuple(owner, "stride", stride, 1, n)
+        self.padding = _tuple(owner, "padding", padding, 0, n)
+        self.output_padding = _tuple(owner, "output_padding", output_padding, 0, n)
+        self.dilation = _tuple(owner, "dilation", dilation, 1, n)
+        # PyTorch's fan-in for a transposed weight (in, out/groups, k...) is its dim 1.
+        fan_in = (out_channels // groups) * math.prod(self.kernel_size)
+        shape = (in_channels, out_channels // groups, *self.kernel_size)
+        self.weight = _new_weight(shape, fan_in, dtype, device)
+        if bias:
+            self.bias = _new_weight((out_channels,), fan_in, dtype, device)
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, x, output_size=None):
+        _check_channels(self, x)
+        output_padding = self.output_padding
+        if output_size is not None:  # pick the output_padding that gives this size
+            wanted = tuple(output_size)[-self.dims:]
+            smallest = tuple((x.shape[2 + i] - 1) * self.stride[i] - 2 * self.padding[i]
+                             + self.dilation[i] * (self.kernel_size[i] - 1) + 1
+                             for i in range(self.dims))
+            output_padding = tuple(w - s for w, s in zip(wanted, smallest))
+            if len(wanted) != self.dims or any(
+                    not 0 <= p < max(self.stride[i], self.dilation[i])
+                    for i, p in enumerate(output_padding)):
+                raise ValueError(f"{type(self).__name__}: output_size {tuple(output_size)} "
+                                 f"is not reachable from input {x.shape} (smallest output "
+                                 f"{smallest}, each at most stride - 1 larger)")
+        if self.dims == 1:
+            return F.conv_transpose1d(x, self.weight, self.bias, self.stride[0],
+                                      self.padding[0], output_padding[0], self.groups,
+                                      self.dilation[0])
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                  output_padding, self.groups, self.dilation)
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        for name, default in (("padding", 0), ("output_padding", 0), ("dilation", 1)):
+            if getattr(self, name) != (default,) * self.dims:
+                text += f", {name}={getattr(self, name)}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
 
 
-class MaxPool2d(_Pool2d):
+class ConvTranspose1d(_ConvTransposeNd):
+    """Transposed 1-D convolution (upsampling); weight of shape (in, out/groups, k)."""
+
+    dims = 1
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """Transposed 2-D convolution (upsampling); weight of shape (in, out/groups, kh, kw).
+
+    Output size: (H - 1)*stride - 2*padding + dilation*(kh - 1) + output_padding + 1;
+    forward(x, output_size=...) picks output_padding for a wanted size, as in PyTorch.
+    """
+
+    dims = 2
+
+
+class _PoolNd(Module):
+    dims = 2
+
+    def __init__(self, kernel_size, stride=None, padding=0, *, ceil_mode: bool = False):
+        super().__init__()
+        owner, n = type(self).__name__, self.dims
+        self.kernel_size = _tuple(owner, "kernel_size", kernel_size, 1, n)
+        self.stride = self.kernel_size if stride is None else _tuple(owner, "stride", stride,
+                                                                     1, n)
+        self.padding = _tuple(owner, "padding", padding, 0, n)
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
+            raise ValueError(f"{owner}: padding {self.padding} must be at most half the "
+                             f"kernel size {self.kernel_size}")
+        self.ceil_mode = bool(ceil_mode)
+
+    def _args(self, *names):
+        one = (lambda t: t[0]) if self.dims == 1 else (lambda t: t)
+        return [one(getattr(self, name)) for name in names]
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}, ceil_mode={self.ceil_mode}")
+
+
+class _MaxPoolNd(_PoolNd):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+        super().__init__(kernel_size, stride, padding, ceil_mode=ceil_mode)
+        self.dilation = _tuple(type(self).__name__, "dilation", dilation, 1, self.dims)
+
+    def forward(self, x):
+        pool = F.max_pool1d if self.dims == 1 else F.max_pool2d
+        k, s, p, d = self._args("kernel_size", "stride", "padding", "dilation")
+        return pool(x, k, s, p, d, self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", dilation={self.dilation}"
+
+
+class _AvgPoolNd(_PoolNd):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None):
+        super().__init__(kernel_size, stride, padding, ceil_mode=ceil_mode)
+        self.count_include_pad = bool(count_include_pad)
+        self.divisor_override = divisor_override
+
+    def forward(self, x):
+        k, s, p = self._args("kernel_size", "stride", "padding")
+        if self.dims == 1:
+            return F.avg_pool1d(x, k, s, p, self.ceil_mode, self.count_include_pad)
+        return F.avg_pool2d(x, k, s, p, self.ceil_mode, self.count_include_pad,
+                            self.divisor_override)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", count_include_pad={self.count_include_pad}"
+
+
+class MaxPool1d(_MaxPoolNd):
+    """Max over windows of (N, C, L) input (stride defaults to the kernel size)."""
+
+    dims = 1
+
+
+class MaxPool2d(_MaxPoolNd):
     """Max over kernel windows of NCHW input (stride defaults to the kernel size)."""
 
-    def forward(self, x):
-        return F.max_pool2d(x, self.kernel_size, stride=self.stride, padding=self.padding)
+    dims = 2
 
 
-class AvgPool2d(_Pool2d):
+class AvgPool1d(_AvgPoolNd):
+    """Mean over windows of (N, C, L) input (stride defaults to the kernel size)."""
+
+    dims = 1
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True):
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+class AvgPool2d(_AvgPoolNd):
     """Mean over kernel windows of NCHW input (stride defaults to the kernel size)."""
 
+    dims = 2
+
+
+class AdaptiveAvgPool1d(Module):
+    """Average pooling of (N, C, L) input to a fixed output length."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
     def forward(self, x):
-        return F.avg_pool2d(x, self.kernel_size, stride=self.stride, padding=self.padding)
+        return F.adaptive_avg_pool1d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling of NCHW input to a fixed (OH, OW) whatever the input size.
+
+    AdaptiveAvgPool2d(1) is the global average pool (the mean over H and W), the usual
+    head of a CNN before Flatten and Linear.
+    """
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x):
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class Upsample(Module):
+    """F.interpolate as a layer: Upsample(scale_factor=2, mode="nearest")."""
+
+    def __init__(self, size=None, scale_factor=None, mode: str = "nearest",
+                 align_corners: bool | None = None):
+        super().__init__()
+        self.size = size
+        self.scale_factor = scale_factor
+        self.mode = mode
+        self.align_corners = align_corners
+
+    def forward(self, x):
+        return F.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners)
+
+    def extra_repr(self) -> str:
+        what = f"size={self.size}" if self.size is not None else \
+            f"scale_factor={self.scale_factor}"
+        return f"{what}, mode={self.mode!r}"
 
 
 class Flatten(Module):
