@@ -105,7 +105,8 @@ def test_layer_errors_are_named():
 
 def test_reprs():
     assert repr(nn.Conv1d(2, 4, 3, padding="same", groups=2)) == \
-        "Conv1d(2, 4, kernel_size=(3,), stride=(1,), padding='same', groups=2)"
+        "Conv1d(2, 4, kernel_size=(3,), stride=(1,), padding='same', dilation=(1,), groups=2, " \
+        "bias=True)"
     assert repr(nn.MaxPool1d(2)) == \
         "MaxPool1d(kernel_size=(2,), stride=(2,), padding=(0,), ceil_mode=False, dilation=(1,))"
     assert repr(nn.AdaptiveAvgPool2d(1)) == "AdaptiveAvgPool2d(output_size=1)"

@@ -157,17 +157,12 @@ class _ConvNd(Module):
 
     def extra_repr(self) -> str:
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}")
-        if self.padding != (0,) * self.dims:
-            text += f", padding={self.padding!r}"
-        if self.dilation != (1,) * self.dims:
-            text += f", dilation={self.dilation}"
+                f"stride={self.stride}, padding={self.padding!r}, dilation={self.dilation}")
         if self.groups != 1:
             text += f", groups={self.groups}"
-        if self.bias is None:
-            text += ", bias=False"
+        text += f", bias={self.bias is not None}"
         if self.padding_mode != "zeros":
-            text += f", padding_mode={self.padding_mode}"
+            text += f", padding_mode={self.padding_mode!r}"
         return text
 
 
