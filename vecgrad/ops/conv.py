@@ -32,12 +32,13 @@ class Im2Col(Function):
 
 
 class Col2Im(Function):
-    """Sum patch columns back into an image: Im2Col's adjoint, so its backward is im2col."""
+    """Im2Col's transpose (overlapping patches summed back into the image); applied by
+    recorded backward passes (create_graph), its own gradient is an im2col."""
 
     @staticmethod
-    def forward(ctx, cols, *, shape, kernel_size, stride, padding, dilation):
+    def forward(ctx, cols, *, input_shape, kernel_size, stride, padding, dilation):
         ctx.attrs = (kernel_size, stride, padding, dilation)
-        return ctx.backend.col2im(cols, shape, kernel_size, stride, padding, dilation)
+        return ctx.backend.col2im(cols, input_shape, kernel_size, stride, padding, dilation)
 
     @staticmethod
     def backward(ctx, grad):
@@ -262,11 +263,11 @@ def _transposed(op, x, weight, bias, stride, padding, output_padding, dilation, 
     if output_padding[0] < stride[0] and output_padding[1] < stride[1]:
         # col2im of an image that is output_padding larger still has H x W windows
         shape = (n, cout, base[0] + output_padding[0], base[1] + output_padding[1])
-        out = Col2Im.apply(cols, shape=shape, kernel_size=(kh, kw), stride=stride,
+        out = Col2Im.apply(cols, input_shape=shape, kernel_size=(kh, kw), stride=stride,
                            padding=padding, dilation=dilation)
     else:  # output_padding >= stride (dilation > stride): the whole image, then crop
         full = tuple(base[i] + 2 * padding[i] for i in range(2))
-        out = Col2Im.apply(cols, shape=(n, cout) + full, kernel_size=(kh, kw),
+        out = Col2Im.apply(cols, input_shape=(n, cout) + full, kernel_size=(kh, kw),
                            stride=stride, padding=(0, 0), dilation=dilation)
         out = spatial.pad(out, (-padding[1], output_padding[1] - padding[1],
                                 -padding[0], output_padding[0] - padding[0]))
