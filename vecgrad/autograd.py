@@ -10,6 +10,13 @@ whole engine.
 The backward walk is iterative (no recursion): first count, for every node, how many
 children will send it a gradient; then process nodes whose count has dropped to zero.
 Depth is limited only by memory.
+
+Derivatives of derivatives (create_graph=True): the SAME backward rules run again, but
+`ctx.backend` is then a GraphBackend (vecgrad/ops/graph_backend.py) whose "buffers" are
+Tensors and whose primitives apply differentiable Functions, so the backward pass is
+itself recorded. Saved buffers are mapped back to the Tensors they came from (the node's
+inputs and its output); a Function that saves an intermediate recomputes it from those
+with `saved_for_graph`. The first-order walk (`run_backward`) is untouched by all this.
 """
 
 from __future__ import annotations
@@ -106,6 +113,12 @@ class Function:
     """
 
     view_grads = False
+
+    #: Optional staticmethod `saved_for_graph(ctx, inputs, output) -> tuple of Tensors`,
+    #: needed only by a Function whose forward saves a buffer that is neither one of its
+    #: inputs' buffers nor the buffer it returns: it rebuilds those saved values as
+    #: Tensors, with differentiable ops, for create_graph=True (see HIORDER-CONTRACT).
+    saved_for_graph = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -226,3 +239,326 @@ def run_backward(root, grad_buf, retain_graph=False):
                 ready.append(parent)
         if not retain_graph:
             node.release()
+
+
+# --------------------------------------------------------------------------------------
+# Higher order and autograd.grad: the general walk. Gradients are backend buffers
+# (create_graph=False) or Tensors whose computation is recorded (create_graph=True).
+# run_backward above is the same walk specialised for the common first-order
+# `loss.backward()`; it stays separate so that path pays nothing for these features.
+
+def _saved_as_tensors(node, output):
+    """The node's saved buffers as the Tensors they came from (inputs or the output),
+    so that a recorded backward differentiates through them."""
+    saved = node.ctx.saved_tensors
+    if not saved:
+        return ()
+    custom = node.function.saved_for_graph
+    if custom is not None:
+        return tuple(custom(node.ctx, node.inputs, output))
+    pool = list(node.inputs) + [output]
+    used = [False] * len(pool)
+    mapped = []
+    for buf in saved:
+        found = None
+        for i, t in enumerate(pool):  # first an unused match: Mul(x, x.detach()) keeps both
+            if t._buf is buf and not used[i]:
+                found = i
+                break
+        if found is None:
+            for i, t in enumerate(pool):
+                if t._buf is buf:
+                    found = i
+                    break
+        if found is None:
+            raise RuntimeError(
+                f"create_graph: {node.name} saved a buffer of shape {tuple(buf.shape)} that is "
+                f"neither one of its inputs nor its output, so its backward cannot be "
+                f"recorded; give {node.name} a saved_for_graph(ctx, inputs, output) "
+                f"staticmethod that recomputes it with differentiable ops")
+        used[found] = True
+        mapped.append(pool[found])
+    return tuple(mapped)
+
+
+def _useful(roots, targets):
+    """id(tensor) -> whether a gradient path from it reaches a target (iterative DFS)."""
+    useful = {}
+    for root in roots:
+        if id(root) in useful:
+            continue
+        stack = [(root, False)]
+        while stack:
+            t, expanded = stack.pop()
+            key = id(t)
+            node = t._node
+            if expanded:
+                hit = key in targets
+                if node is not None and not hit:
+                    for parent, needed in zip(node.inputs, node.ctx.needs_input_grad):
+                        if needed and useful.get(id(parent)):
+                            hit = True
+                            break
+                useful[key] = hit
+                continue
+            if key in useful:
+                continue
+            useful[key] = False  # placeholder until its parents are done (the graph is a DAG)
+            stack.append((t, True))
+            if node is None:
+                continue
+            if node.freed:
+                if key in targets:
+                    continue  # its gradient is all we need from here
+                raise _freed_error(node)
+            for parent, needed in zip(node.inputs, node.ctx.needs_input_grad):
+                if needed and id(parent) not in useful:
+                    stack.append((parent, False))
+    return useful
+
+
+def _freed_error(node):
+    return RuntimeError(
+        f"backward: the graph through {node.name} was already freed by an earlier "
+        f"backward(); call backward(retain_graph=True) the first time to go through it twice")
+
+
+def _pending(roots, useful):
+    """For each tensor on a useful path: how many gradients it will receive."""
+    pending = {}
+    stack = []
+    for root in roots:
+        if id(root) not in pending and (useful is None or useful[id(root)]):
+            pending[id(root)] = 0
+            stack.append(root)
+    while stack:
+        t = stack.pop()
+        node = t._node
+        if node is None:
+            continue
+        if node.freed:
+            if useful is not None:
+                continue  # a target's own node (see _useful): nothing is needed beyond it
+            raise _freed_error(node)
+        for parent, needed in zip(node.inputs, node.ctx.needs_input_grad):
+            if not needed:
+                continue
+            key = id(parent)
+            if useful is not None and not useful.get(key):
+                continue
+            if key in pending:
+                pending[key] += 1
+            else:
+                pending[key] = 1
+                stack.append(parent)
+    return pending
+
+
+def _check_results(node, results, create_graph, tensor_type):
+    for r in results:
+        if r is not None and isinstance(r, tensor_type) != create_graph:
+            raise RuntimeError(
+                f"create_graph: {node.name}.backward returned a {type(r).__name__}; a backward "
+                f"rule must compute with ctx.backend primitives only (no numpy, no .numpy(), "
+                f"no Tensor methods) so that it can also be recorded")
+
+
+def walk(roots, seeds, *, retain_graph, create_graph, targets=None):
+    """Send seeds[i] back from roots[i]; return {id(target): gradient} for targets, or
+    (targets None) accumulate into the leaves' .grad as backward() does.
+
+    Gradients are raw buffers, or with create_graph recorded Tensors (grad mode is on
+    during the walk, as in PyTorch, so the backward pass itself becomes a graph).
+    """
+    from vecgrad.ops.graph_backend import GraphBackend, add_values
+    from vecgrad.tensor import Tensor
+
+    useful = None if targets is None else _useful(roots, targets)
+    pending = _pending(roots, useful)
+    grads = {}
+    ready = []
+    for root, seed in zip(roots, seeds):
+        key = id(root)
+        if key not in pending:
+            continue  # this output does not reach any input
+        if key in grads:
+            grads[key] = add_values(root._backend, grads[key], seed, create_graph)
+        else:
+            grads[key] = seed
+            if pending[key] == 0:
+                ready.append(root)
+    captured = {}
+    with _set_grad_enabled(create_graph):
+        while ready:
+            t = ready.pop()
+            key = id(t)
+            grad = grads.pop(key)
+            if targets is not None and key in targets:
+                captured[key] = grad
+            node = t._node
+            if node is not None and useful is not None and (node.freed or not any(
+                    [useful.get(id(p)) for p in node.inputs])):
+                continue  # a target with nothing wanted beyond it
+            if node is None:
+                if targets is None:
+                    if create_graph:
+                        _accumulate_graph_grad(t, grad)
+                    else:
+                        t._accumulate_grad(grad, False)
+                continue
+            if targets is None and t._retains_grad:
+                if create_graph:
+                    _accumulate_graph_grad(t, grad)
+                else:
+                    t._accumulate_grad(grad, False)
+            ctx = node.ctx
+            if ctx.saved_tensors:
+                _check_versions(node)
+            if create_graph:
+                recorded = Context(GraphBackend.of(ctx.backend), ctx.needs_input_grad)
+                recorded.saved_tensors = _saved_as_tensors(node, t)
+                recorded.attrs = ctx.attrs
+                ctx = recorded
+            results = node.function.backward(ctx, grad)
+            if not isinstance(results, tuple):
+                results = (results,)
+            _check_results(node, results, create_graph, Tensor)
+            for i, parent in enumerate(node.inputs):
+                if not node.ctx.needs_input_grad[i]:
+                    continue
+                pkey = id(parent)
+                if useful is not None and not useful.get(pkey):
+                    continue
+                g = results[i]
+                if g is None:  # a rule may skip an input no path needs; count it sent
+                    g = _zeros_value(parent, create_graph)
+                entry = grads.get(pkey)
+                grads[pkey] = g if entry is None else add_values(
+                    parent._backend, entry, g, create_graph)
+                pending[pkey] -= 1
+                if pending[pkey] == 0:
+                    ready.append(parent)
+            if not retain_graph:
+                node.release()
+    return captured
+
+
+def _zeros_value(t, create_graph):
+    buf = t._backend.full(t.shape, 0, t.dtype)
+    return t._wrap(buf, t._backend) if create_graph else buf
+
+
+def _accumulate_graph_grad(t, grad):
+    """.grad += grad, recorded and out of place: the old .grad may be part of a graph."""
+    from vecgrad.ops.graph_backend import add_values
+
+    if t._grad is None:
+        if grad._node is None:  # a plain value may alias a buffer of the graph: own a copy
+            grad = t._wrap(t._backend.copy(grad._buf), t._backend)
+        t._grad = grad
+    else:
+        t._grad = add_values(t._backend, t._grad, grad, True)
+
+
+def _as_tuple(value, what):
+    from vecgrad.tensor import Tensor
+
+    if isinstance(value, Tensor):
+        return (value,), True
+    if isinstance(value, (list, tuple)):
+        return tuple(value), False
+    raise TypeError(f"grad: {what} must be a Tensor or a sequence of Tensors, got "
+                    f"{type(value).__name__}")
+
+
+def _seed(output, given, create_graph, where):
+    """The starting gradient for one output: a buffer, or a Tensor with create_graph."""
+    from vecgrad.tensor import Tensor
+
+    backend = output._backend
+    if given is None:
+        if output.numel() != 1:
+            raise RuntimeError(f"{where}: gradient can only be implied for a one-element "
+                               f"output; this one has shape {output.shape}: pass "
+                               f"grad_outputs (a tensor of that shape)")
+        buf = backend.full(output.shape, 1, output.dtype)
+        return Tensor._wrap(buf, backend) if create_graph else buf
+    if not isinstance(given, Tensor):
+        raise TypeError(f"{where}: grad_outputs entries must be Tensors or None, got "
+                        f"{type(given).__name__}")
+    if given._backend is not backend:
+        raise ValueError(f"{where}: grad_outputs is on {given.device} but the output is on "
+                         f"{output.device}; move one with .to(device)")
+    if given.shape != output.shape:
+        raise ValueError(f"{where}: grad_outputs shape {given.shape} does not match the "
+                         f"output shape {output.shape}")
+    if create_graph:
+        if given.dtype != output.dtype:
+            from vecgrad.ops import common
+
+            given = common.cast(given, output.dtype)
+        return given
+    buf = given._buf
+    return buf if given.dtype == output.dtype else backend.astype(buf, output.dtype)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """The gradients of outputs with respect to inputs, returned (not put in .grad).
+
+    PyTorch's torch.autograd.grad: `grad_outputs` weights each output (None: 1 for
+    one-element outputs); with create_graph=True the results carry a graph of their own
+    and can be differentiated again. retain_graph defaults to create_graph. An input
+    that no output depends on is an error unless allow_unused=True (then its entry is
+    None). Leaves' .grad fields are not touched.
+    """
+    from vecgrad.tensor import Tensor
+
+    outputs, _ = _as_tuple(outputs, "outputs")
+    inputs, _ = _as_tuple(inputs, "inputs")
+    if not outputs or not inputs:
+        raise ValueError("grad: outputs and inputs must not be empty")
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    else:
+        grad_outputs, _ = _as_tuple(grad_outputs, "grad_outputs")
+        if len(grad_outputs) != len(outputs):
+            raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} "
+                             f"outputs; give one per output (None for a one-element output)")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad: inputs[{i}] is a {type(t).__name__}, not a Tensor")
+        if not t._requires_grad:
+            raise RuntimeError(f"grad: inputs[{i}] (shape {t.shape}) does not require grad")
+    for i, t in enumerate(outputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad: outputs[{i}] is a {type(t).__name__}, not a Tensor")
+        if not t._requires_grad:
+            raise RuntimeError(f"grad: outputs[{i}] (shape {t.shape}) does not require grad "
+                               f"(no input had requires_grad=True, or it was computed under "
+                               f"no_grad())")
+    if retain_graph is None:
+        retain_graph = create_graph
+    seeds = [_seed(o, g, create_graph, "grad") for o, g in zip(outputs, grad_outputs)]
+    targets = {id(t) for t in inputs}
+    captured = walk(list(outputs), seeds, retain_graph=retain_graph,
+                    create_graph=create_graph, targets=targets)
+    results = []
+    for i, t in enumerate(inputs):
+        g = captured.get(id(t))
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(f"grad: inputs[{i}] (shape {t.shape}) was not used to "
+                                   f"compute the outputs; pass allow_unused=True to get None")
+            results.append(None)
+        elif create_graph:
+            results.append(g)
+        else:
+            results.append(Tensor._wrap(g, t._backend))
+    return tuple(results)
+
+
+def backward_graph(root, gradient, retain_graph):
+    """root.backward(gradient, create_graph=True): recorded gradients into .grad."""
+    seed = _seed(root, gradient, True, "backward")
+    walk([root], [seed], retain_graph=retain_graph, create_graph=True)

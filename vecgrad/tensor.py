@@ -232,12 +232,26 @@ class Tensor:
             raise RuntimeError("retain_grad: this tensor does not require grad")
         self._retains_grad = True
 
-    def backward(self, gradient=None, retain_graph=False):
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Accumulate d(self)/d(leaf) into .grad of every leaf with requires_grad.
 
         `gradient` (same shape as self) is required unless self has one element. The
-        graph is freed afterwards unless retain_graph=True.
+        graph is freed afterwards unless retain_graph=True (default: create_graph).
+        With create_graph=True the backward pass is recorded: the .grad tensors carry a
+        graph and can be differentiated again (see vecgrad.autograd.grad). As in
+        PyTorch, a .grad that depends on its own leaf then forms a reference cycle
+        (leaf -> .grad -> graph -> leaf) that only the garbage collector frees; prefer
+        vecgrad.autograd.grad for repeated higher-order steps.
         """
+        if create_graph:
+            if not self._requires_grad:
+                raise RuntimeError("backward: this tensor does not require grad")
+            if gradient is not None and not isinstance(gradient, Tensor):
+                gradient = common.to_operand("backward", gradient, self)
+            autograd.backward_graph(self, gradient, True if retain_graph is None
+                                    else retain_graph)
+            return
+        retain_graph = bool(retain_graph)
         if not self._requires_grad:
             raise RuntimeError("backward: this tensor does not require grad (no input had "
                                "requires_grad=True, or it was computed under no_grad())")
@@ -261,6 +275,9 @@ class Tensor:
     def _accumulate_grad(self, buf, owned):
         if self._grad is None:
             self._grad = Tensor._wrap(buf if owned else self._backend.copy(buf), self._backend)
+        elif self._grad._node is not None:  # a recorded .grad (create_graph): not in place
+            self._grad = Tensor._wrap(self._backend.binary("add", self._grad._buf, buf),
+                                      self._backend)
         else:
             self._backend.binary("add", self._grad._buf, buf, out=self._grad._buf)
             self._grad._version[0] += 1
@@ -668,6 +685,8 @@ class ToDevice(autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if isinstance(grad, Tensor):  # a recorded backward (create_graph): the same op back
+            return _to_device(grad, ctx.backend.device)
         return ctx.backend.from_numpy(ctx.attrs.to_numpy(grad))
 
 

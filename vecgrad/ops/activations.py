@@ -8,7 +8,7 @@ import numbers
 from scalargrad.functions import ACTIVATIONS
 
 from vecgrad.autograd import Function
-from vecgrad.ops import common
+from vecgrad.ops import common, elementwise
 
 
 class Activation(Function):
@@ -49,3 +49,95 @@ def activation(x, name: str, alpha=None):
         raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
     common.require_float(name, x)
     return Activation.apply(x, name=name, alpha=alpha)
+
+
+# ------------------------------------------------------------- higher-order derivatives
+# f'(x) of every catalogue activation as a composition of differentiable ops, used only
+# when a backward pass is recorded (create_graph=True): the first-order path keeps the
+# backend's fused f' (activation_backward). tests/vecgrad/test_higher_order.py checks each
+# entry against the catalogue's numeric f' and a few third derivatives against closed
+# forms. Unselected `where` branches stay finite (clip, a safe x) so that their zero
+# gradient never meets an inf or a nan.
+def _full_like(x, value):
+    return x._wrap(x._backend.full(x.shape, value, x.dtype), x._backend)
+
+
+def _mask(x, op, value):
+    be = x._backend
+    hit = be.compare(op, x._buf, be.full((), value, x.dtype))
+    return x._wrap(hit, be)
+
+
+def _act(x, name):
+    return Activation.apply(x, name=name, alpha=None)
+
+
+def _sigmoid_df(x, alpha):
+    s = _act(x, "sigmoid")
+    return s * (1.0 - s)
+
+
+def _tanh_df(x, alpha):
+    t = _act(x, "tanh")
+    return 1.0 - t * t
+
+
+def _leaky_relu_df(x, alpha):
+    return elementwise.where(_mask(x, "gt", 0), _full_like(x, 1.0), _full_like(x, alpha))
+
+
+def _elu_df(x, alpha):
+    left = alpha * elementwise.exp(elementwise.clip(x, max=0.0))
+    return elementwise.where(_mask(x, "gt", 0), _full_like(x, 1.0), left)
+
+
+def _bent_identity_df(x, alpha):
+    return x / (2.0 * elementwise.sqrt(x * x + 1.0)) + 1.0
+
+
+def _soft_exponential_df(x, alpha):
+    if alpha < 0:
+        return 1.0 / (1.0 - alpha * (x + alpha))
+    if alpha == 0:
+        return _full_like(x, 1.0)
+    return elementwise.exp(alpha * x)
+
+
+def _sinc_df(x, alpha):
+    small = _mask(elementwise.abs(x), "lt", 1e-2)
+    safe = elementwise.where(small, _full_like(x, 1.0), x)
+    closed = elementwise.cos(safe) / safe - elementwise.sin(safe) / (safe * safe)
+    x2 = x * x  # Taylor series near 0, as in the catalogue
+    series = x * (-1.0 / 3.0 + x2 * (1.0 / 30.0 - x2 / 840.0))
+    return elementwise.where(small, series, closed)
+
+
+DERIVATIVES = {
+    "identity": lambda x, a: _full_like(x, 1.0),
+    "step": lambda x, a: _full_like(x, 0.0),
+    "sigmoid": _sigmoid_df,
+    "tanh": _tanh_df,
+    "arctan": lambda x, a: 1.0 / (1.0 + x * x),
+    "relu": lambda x, a: common.cast(_mask(x, "gt", 0), x.dtype),
+    "leaky_relu": _leaky_relu_df,
+    "elu": _elu_df,
+    "softplus": lambda x, a: _act(x, "sigmoid"),
+    "bent_identity": _bent_identity_df,
+    "soft_exponential": _soft_exponential_df,
+    "sin": lambda x, a: elementwise.cos(x),
+    "cos": lambda x, a: -elementwise.sin(x),
+    "sinc": _sinc_df,
+    "gaussian": lambda x, a: -2.0 * x * elementwise.exp(-(x * x)),
+}
+
+
+def derivative(name, x, alpha):
+    """f'(x) of activation `name` as a recorded Tensor (for create_graph backward)."""
+    rule = DERIVATIVES.get(name)
+    if rule is None:
+        raise NotImplementedError(
+            f"create_graph: activation {name!r} has no entry in "
+            f"vecgrad.ops.activations.DERIVATIVES (its f' as differentiable ops)")
+    if alpha is None:
+        alpha = ACTIVATIONS[name].default_alpha
+    return rule(x, alpha)

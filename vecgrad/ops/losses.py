@@ -9,6 +9,7 @@ import numpy as np
 from vecgrad.autograd import Function
 from vecgrad.ops import common, elementwise, movement, reduce
 from vecgrad.ops.common import fmt_shape
+from vecgrad.ops.softmax import LogSoftmax
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -61,6 +62,12 @@ class CrossEntropy(Function):
     def backward(ctx, grad):
         log_probs, labels = ctx.saved_tensors
         return ctx.backend.cross_entropy_backward(log_probs, labels, grad, ctx.attrs), None
+
+    @staticmethod
+    def saved_for_graph(ctx, inputs, output):
+        # log_probs is an intermediate: recompute it, recorded, from the logits
+        logits, labels = inputs
+        return LogSoftmax.apply(logits, axis=1), labels
 
 
 def _reduce(op, loss, reduction):

@@ -59,6 +59,20 @@ class GetItem(Function):
         return ctx.backend.index_add(shape, index, grad)
 
 
+class IndexAdd(Function):
+    """A zero tensor of `shape` with src added at x[index]: getitem's transpose. Only
+    recorded backward passes (create_graph) apply it; its own gradient is a getitem."""
+
+    @staticmethod
+    def forward(ctx, src, *, shape, index):
+        ctx.attrs = index
+        return ctx.backend.index_add(shape, index, src)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.backend.getitem(grad, ctx.attrs)
+
+
 class Cat(Function):
     view_grads = True  # backward hands out slices of the incoming gradient
 
@@ -94,6 +108,21 @@ class Gather(Function):
         (index,) = ctx.saved_tensors
         shape, axis = ctx.attrs
         return ctx.backend.scatter_add(shape, axis, index, grad), None
+
+
+class ScatterAdd(Function):
+    """Gather's transpose (applied by recorded backward passes); its gradient gathers."""
+
+    @staticmethod
+    def forward(ctx, src, index, *, shape, axis):
+        ctx.save_for_backward(index)
+        ctx.attrs = axis
+        return ctx.backend.scatter_add(shape, axis, index, src)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        return ctx.backend.gather(grad, ctx.attrs, index), None
 
 
 # ------------------------------------------------------------------ public functions
