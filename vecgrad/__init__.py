@@ -18,6 +18,7 @@ import numpy as np
 from vecgrad.tensor import Tensor  # isort: skip
 from vecgrad.autograd import enable_grad, is_grad_enabled, no_grad
 from vecgrad.backends import available_devices, get_backend
+from vecgrad.ops import graph_backend  # noqa: F401 - gives autograd its recorded walk
 from vecgrad.ops.conv import conv2d
 from vecgrad.ops.creation import (
     arange,
@@ -52,6 +53,7 @@ bool_ = np.dtype(np.bool_)
 _LAZY = {
     "nn": ("vecgrad.nn", None),
     "optim": ("vecgrad.optim", None),
+    "func": ("vecgrad.func", None),
     "data": ("vecgrad.data", None),
     "checkpoint": ("vecgrad.checkpoint", None),
     "bench": ("vecgrad.bench", None),
@@ -80,5 +82,5 @@ __all__ = [
     "zeros_like", "ones_like", "from_numpy", "manual_seed", "random_generator",
     "no_grad", "enable_grad", "is_grad_enabled", "get_backend", "available_devices",
     "float32", "float64", "int64", "bool_", "cat", "stack", "where", "clip", "matmul",
-    "conv2d", "nn", "optim", "data", "save", "load", "Trainer",
+    "conv2d", "nn", "optim", "func", "data", "save", "load", "Trainer",
 ]

@@ -247,6 +247,28 @@ def run_backward(root, grad_buf, retain_graph=False):
 # run_backward above is the same walk specialised for the common first-order
 # `loss.backward()`; it stays separate so that path pays nothing for these features.
 
+class Recorder:
+    """What a recorded walk (create_graph=True) computes with. autograd sits below ops in
+    the layering, so vecgrad/ops/graph_backend.py fills these in when it is imported
+    (vecgrad/__init__.py imports it): `backend_of(real)` -> its GraphBackend,
+    `add(a, b)` and `cast(t, dtype)` -> recorded Tensors."""
+
+    backend_of = None
+    add = None
+    cast = None
+
+
+def _recorder():
+    if Recorder.backend_of is None:
+        raise RuntimeError("create_graph: vecgrad.ops.graph_backend was not imported; "
+                           "import vecgrad (the package) before vecgrad.autograd")
+    return Recorder
+
+
+def _add_values(backend, a, b, create_graph):
+    return Recorder.add(a, b) if create_graph else backend.binary("add", a, b)
+
+
 def _saved_as_tensors(node, output):
     """The node's saved buffers as the Tensors they came from (inputs or the output),
     so that a recorded backward differentiates through them."""
@@ -370,9 +392,9 @@ def walk(roots, seeds, *, retain_graph, create_graph, targets=None):
     Gradients are raw buffers, or with create_graph recorded Tensors (grad mode is on
     during the walk, as in PyTorch, so the backward pass itself becomes a graph).
     """
-    from vecgrad.ops.graph_backend import GraphBackend, add_values
     from vecgrad.tensor import Tensor
 
+    recorder = _recorder() if create_graph else None
     useful = None if targets is None else _useful(roots, targets)
     pending = _pending(roots, useful)
     grads = {}
@@ -382,7 +404,7 @@ def walk(roots, seeds, *, retain_graph, create_graph, targets=None):
         if key not in pending:
             continue  # this output does not reach any input
         if key in grads:
-            grads[key] = add_values(root._backend, grads[key], seed, create_graph)
+            grads[key] = _add_values(root._backend, grads[key], seed, create_graph)
         else:
             grads[key] = seed
             if pending[key] == 0:
@@ -415,7 +437,7 @@ def walk(roots, seeds, *, retain_graph, create_graph, targets=None):
             if ctx.saved_tensors:
                 _check_versions(node)
             if create_graph:
-                recorded = Context(GraphBackend.of(ctx.backend), ctx.needs_input_grad)
+                recorded = Context(recorder.backend_of(ctx.backend), ctx.needs_input_grad)
                 recorded.saved_tensors = _saved_as_tensors(node, t)
                 recorded.attrs = ctx.attrs
                 ctx = recorded
@@ -433,7 +455,7 @@ def walk(roots, seeds, *, retain_graph, create_graph, targets=None):
                 if g is None:  # a rule may skip an input no path needs; count it sent
                     g = _zeros_value(parent, create_graph)
                 entry = grads.get(pkey)
-                grads[pkey] = g if entry is None else add_values(
+                grads[pkey] = g if entry is None else _add_values(
                     parent._backend, entry, g, create_graph)
                 pending[pkey] -= 1
                 if pending[pkey] == 0:
@@ -450,14 +472,12 @@ def _zeros_value(t, create_graph):
 
 def _accumulate_graph_grad(t, grad):
     """.grad += grad, recorded and out of place: the old .grad may be part of a graph."""
-    from vecgrad.ops.graph_backend import add_values
-
     if t._grad is None:
         if grad._node is None:  # a plain value may alias a buffer of the graph: own a copy
             grad = t._wrap(t._backend.copy(grad._buf), t._backend)
         t._grad = grad
     else:
-        t._grad = add_values(t._backend, t._grad, grad, True)
+        t._grad = Recorder.add(t._grad, grad)
 
 
 def _as_tuple(value, what):
@@ -494,9 +514,7 @@ def _seed(output, given, create_graph, where):
                          f"output shape {output.shape}")
     if create_graph:
         if given.dtype != output.dtype:
-            from vecgrad.ops import common
-
-            given = common.cast(given, output.dtype)
+            given = _recorder().cast(given, output.dtype)
         return given
     buf = given._buf
     return buf if given.dtype == output.dtype else backend.astype(buf, output.dtype)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vecgrad import autograd
 from vecgrad.ops import activations, common, conv, elementwise, matmul, movement, reduce, softmax
 from vecgrad.tensor import Tensor
 
@@ -31,13 +32,6 @@ _BINARY = {
     "div": elementwise.Div, "pow": elementwise.Pow,
 }
 _FLOATS = common.FLOAT_DTYPES
-
-
-def add_values(backend, a, b, create_graph):
-    """a + b for two gradients of one tensor: buffers, or recorded Tensors."""
-    if create_graph:
-        return elementwise.Add.apply(a, b)
-    return backend.binary("add", a, b)
 
 
 class GraphBackend:
@@ -213,3 +207,9 @@ class GraphBackend:
 
     def fused_update(self, *args, **kwargs):
         self._refuse("fused_update")
+
+
+# autograd sits below ops: hand it what a recorded walk computes with.
+autograd.Recorder.backend_of = GraphBackend.of
+autograd.Recorder.add = elementwise.Add.apply
+autograd.Recorder.cast = common.cast

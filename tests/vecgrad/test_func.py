@@ -1,0 +1,162 @@
+"""vecgrad.func: vjp, jvp (forward mode), jacobian, hessian, hvp (issue 15)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from vg_helpers import need_float64
+
+import vecgrad
+from vecgrad import func
+from vecgrad.autograd import Function, grad
+
+RNG = np.random.default_rng(16)
+
+
+def _t(array, device, **kw):
+    return vecgrad.tensor(array, dtype="float64", device=device, **kw)
+
+
+def _functions(device):
+    a = _t(RNG.standard_normal((3, 4)), device)
+    return {
+        "tanh_matmul": lambda x: (a @ x).tanh() * x[:3],
+        "softmax": lambda x: (x * x).softmax(axis=0)[1:],
+        "cat_gather": lambda x: vecgrad.cat([x.sin(), (x ** 2)[:2]]).exp(),
+        "reduce": lambda x: vecgrad.stack([x.max(), x.sum(), (x * x).mean()]),
+    }
+
+
+@pytest.mark.parametrize("name", ["tanh_matmul", "softmax", "cat_gather", "reduce"])
+def test_jvp_equals_the_jacobian_column(name, device):
+    need_float64(device)
+    f = _functions(device)[name]
+    x = _t(RNG.standard_normal(4), device)
+    jac = func.jacobian(f, x).numpy()  # reverse mode: one vjp per output element
+    for k in range(4):
+        e = np.zeros(4)
+        e[k] = 1.0
+        out, jv = func.jvp(f, x, _t(e, device))
+        np.testing.assert_allclose(jv.numpy(), jac[:, k], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(out.numpy(), f(x).numpy())
+    forward = func.jacobian(f, x, strategy="forward-mode").numpy()
+    np.testing.assert_allclose(forward, jac, rtol=1e-10, atol=1e-12)
+
+
+def test_vjp_and_jvp_agree_by_random_projection(device):
+    """<u, J v> = <J^T u, v> (HIPS/autograd's check: catches a transposed Jacobian)."""
+    need_float64(device)
+    w = _t(RNG.standard_normal((2, 3, 3)), device)
+
+    def f(x, y):
+        return ((w @ x).sigmoid() * y).sum(axis=0), (x * y).log_softmax(axis=1)
+
+    x, y = _t(RNG.standard_normal((3, 2)), device), _t(RNG.standard_normal((3, 2)), device)
+    u = (_t(RNG.standard_normal((3, 2)), device), _t(RNG.standard_normal((3, 2)), device))
+    v = (_t(RNG.standard_normal((3, 2)), device), _t(RNG.standard_normal((3, 2)), device))
+    _, jv = func.jvp(f, (x, y), v)
+    _, vj = func.vjp(f, (x, y), u)
+    left = sum(float((a * b).sum().item()) for a, b in zip(u, jv))
+    right = sum(float((a * b).sum().item()) for a, b in zip(vj, v))
+    assert abs(left - right) < 1e-10 * max(1.0, abs(left))
+
+
+def test_hessian_and_hvp(device):
+    need_float64(device)
+    a = _t(RNG.standard_normal((5, 3)), device)
+    b = _t(RNG.standard_normal(5), device)
+
+    def loss(w):  # lecture 003's logistic loss: H = A^T diag(s(1-s)) A / n
+        return vecgrad.nn.functional.binary_cross_entropy_with_logits(a @ w, (b > 0).double())
+
+    w = _t(RNG.standard_normal(3), device)
+    h = func.hessian(loss, w).numpy()
+    s = 1 / (1 + np.exp(-(a.numpy() @ w.numpy())))
+    closed = a.numpy().T @ np.diag(s * (1 - s)) @ a.numpy() / 5
+    np.testing.assert_allclose(h, closed, rtol=1e-10, atol=1e-12)
+    v = _t(RNG.standard_normal(3), device)
+    value, hv = func.hvp(loss, w, v)
+    np.testing.assert_allclose(hv.numpy(), closed @ v.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(value.numpy(), loss(w).numpy())
+    # forward over reverse: the jvp of the gradient is the same H v
+    _, fwd = func.jvp(lambda t: grad(loss(t), t, create_graph=True)[0], w, v)
+    np.testing.assert_allclose(fwd.numpy(), closed @ v.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_hessian_of_two_inputs_has_blocks():
+    x, y = _t([1.0, 2.0], "cpu"), _t([0.5], "cpu")
+    blocks = func.hessian(lambda x, y: (x * x * y).sum() + (y ** 3).sum(), (x, y))
+    (hxx, hxy), (hyx, hyy) = blocks
+    np.testing.assert_allclose(hxx.numpy(), np.diag([1.0, 1.0]))  # 2y
+    np.testing.assert_allclose(hxy.numpy(), [[2.0], [4.0]])  # 2x
+    np.testing.assert_allclose(hyx.numpy(), [[2.0, 4.0]])
+    np.testing.assert_allclose(hyy.numpy(), [[3.0]])  # 6y
+
+
+def test_create_graph_gives_third_derivatives():
+    x = _t([0.3, -0.7], "cpu", requires_grad=True)
+    v = _t([1.0, 1.0], "cpu")
+    _, hv = func.hvp(lambda t: t.tanh().sum(), x, v, create_graph=True)
+    (third,) = grad(hv.sum(), x)
+    t = np.tanh(x.numpy())
+    np.testing.assert_allclose(third.numpy(), -2 * (1 - t * t) * (1 - 3 * t * t), rtol=1e-12)
+
+
+def test_jvp_cost_does_not_grow_with_the_number_of_inputs(monkeypatch):
+    """Forward mode, not n reverse passes: the ops applied by one jvp are counted (not
+    timed) for 4 and for 400 inputs - the same count."""
+    counts = []
+
+    def count(n):
+        w = _t(RNG.standard_normal((3, n)), "cpu")
+        x = _t(RNG.standard_normal(n), "cpu")
+        v = _t(RNG.standard_normal(n), "cpu")
+        applied = [0]
+        original = Function.apply.__func__
+
+        def counting(cls, *args, **kwargs):
+            applied[0] += 1
+            return original(cls, *args, **kwargs)
+
+        monkeypatch.setattr(Function, "apply", classmethod(counting))
+        func.jvp(lambda t: (w @ t.tanh()).sin(), x, v)
+        monkeypatch.undo()
+        return applied[0]
+
+    counts = [count(4), count(400)]
+    assert counts[0] == counts[1], counts
+    assert counts[0] < 60  # 4 forward ops: a constant number of op-sized steps each
+
+
+def test_torch_agrees_when_installed():
+    torch = pytest.importorskip("torch")
+    a0 = RNG.standard_normal((4, 3))
+    w0 = RNG.standard_normal(3)
+
+    def ours(w):
+        a = _t(a0, "cpu")
+        return ((a @ w).tanh() ** 2).sum() + (w.exp() * w).sum()
+
+    def theirs(w):
+        a = torch.tensor(a0)
+        return ((a @ w).tanh() ** 2).sum() + (w.exp() * w).sum()
+
+    got = func.hessian(ours, _t(w0, "cpu")).numpy()
+    want = torch.autograd.functional.hessian(theirs, torch.tensor(w0)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_errors():
+    x = _t([1.0, 2.0], "cpu")
+    with pytest.raises(TypeError, match="inputs must be a Tensor"):
+        func.jvp(lambda t: t, [1.0])
+    with pytest.raises(ValueError, match="v is required"):
+        func.jvp(lambda t: t, x)
+    with pytest.raises(ValueError, match="one-element"):
+        func.hessian(lambda t: t * 2, x)
+    with pytest.raises(ValueError, match=r"v\[0\] has shape \(3,\)"):
+        func.hvp(lambda t: t.sum(), x, _t([1.0, 2.0, 3.0], "cpu"))
+    with pytest.raises(ValueError, match="strategy"):
+        func.jacobian(lambda t: t, x, strategy="sideways")
+    with pytest.raises(TypeError, match="must return a Tensor"):
+        func.vjp(lambda t: 3.0, x)
