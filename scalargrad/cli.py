@@ -46,6 +46,9 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     graph.add_argument("--dot", action="store_true", help="print Graphviz DOT text instead")
     graph.add_argument("--trace", action="store_true",
                        help="also print the backward pass one node at a time")
+    graph.add_argument("--order", type=int, choices=(1, 2), default=1,
+                       help="2: also print the second derivatives (the Hessian), by "
+                            "reverse over reverse, checked by forward over reverse")
 
     bench = commands.add_parser("bench", help="time an MLP epoch against micrograd",
                                 description="One epoch of MLP(2, [16, 16, 1]): forward of "
@@ -107,10 +110,36 @@ def _print_trace(root, console) -> None:
     console.print(table)
 
 
+def _print_second_order(root, inputs, console) -> None:
+    """First and second derivatives of root with respect to every variable."""
+    from rich.table import Table
+
+    from scalargrad.higher import grad, tangents
+
+    names = list(inputs)
+    xs = [inputs[n] for n in names]
+    first = grad(root, xs, create_graph=True)  # Values: the gradient's own graph
+    hessian = [grad(g, xs) for g in first]  # reverse over reverse
+    # forward over reverse: sweep the recorded gradient graph with unit tangents
+    check = [tangents(first, xs, [1.0 if j == k else 0.0 for j in range(len(xs))])
+             for k in range(len(xs))]
+    table = Table(title="derivatives of order 1 and 2 (Hessian)")
+    for header in ["variable", "value", "d/d·"] + [f"d²/d·d{n}" for n in names]:
+        table.add_column(header, justify="left" if header == "variable" else "right")
+    for i, name in enumerate(names):
+        table.add_row(name, f"{xs[i].data:.6g}", f"{first[i].data:.6g}",
+                      *[f"{h:.6g}" for h in hessian[i]])
+    console.print(table)
+    worst = max((abs(hessian[i][k] - check[k][i]) for i in range(len(xs))
+                 for k in range(len(xs))), default=0.0)
+    console.print(f"forward over reverse gives the same Hessian (largest difference "
+                  f"{worst:.3g})")
+
+
 def _run_graph(args, console) -> int:
     from scalargrad.render import graph_table, graph_tree, to_dot
 
-    root, _ = build(args.expression, parse_assignments(args.assignments))
+    root, inputs = build(args.expression, parse_assignments(args.assignments))
     root.backward()
     if args.dot:
         sys.stdout.write(to_dot(root))
@@ -119,6 +148,8 @@ def _run_graph(args, console) -> int:
     console.print(graph_tree(root))
     if args.trace:
         _print_trace(root, console)
+    if args.order == 2:
+        _print_second_order(root, inputs, console)
     return 0
 
 

@@ -27,13 +27,19 @@ from scalargrad.scalar_math import (
 
 
 class Dual(ActivationMethods):
-    """value + tangent * eps with eps^2 = 0."""
+    """value + tangent * eps with eps^2 = 0.
+
+    value and tangent are numbers, or - nested - Duals or Values: Dual(Dual(x, 1),
+    Dual(1, 0)) carries second derivatives (forward over forward), and Dual(Value(x), 1)
+    makes the tangent a Value whose .backward() differentiates it again (reverse over
+    forward). See scalargrad.higher.
+    """
 
     __slots__ = ("value", "tangent")
 
     def __init__(self, value, tangent=0.0):
-        self.value = as_float(value, "Dual value")
-        self.tangent = as_float(tangent, "Dual tangent")
+        self.value = _component(value, "Dual value")
+        self.tangent = _component(tangent, "Dual tangent")
 
     def __repr__(self) -> str:
         return f"Dual(value={self.value:.6g}, tangent={self.tangent:.6g})"
@@ -64,21 +70,21 @@ class Dual(ActivationMethods):
         if other is None:
             return NotImplemented
         a, b = self.value, other.value
-        tangent = _chain(safe_div(1.0, b), self.tangent) + _chain(safe_div(-a, b * b), other.tangent)
-        return Dual(safe_div(a, b), tangent)
+        tangent = _chain(_div(1.0, b), self.tangent) + _chain(_div(-a, b * b), other.tangent)
+        return Dual(_div(a, b), tangent)
 
     def __pow__(self, other):
         if isinstance(other, Dual):
             a, b = self.value, other.value
-            out = safe_pow(a, b)
-            tangent = _chain(pow_dbase(a, b), self.tangent) + _chain(
-                pow_dexponent(a, b, out), other.tangent
+            out = _pow(a, b)
+            tangent = _chain(_pow_dbase(a, b), self.tangent) + _chain(
+                _pow_dexponent(a, b, out), other.tangent
             )
             return Dual(out, tangent)
         if isinstance(other, bool) or not isinstance(other, Real):
             return NotImplemented
         a, b = self.value, as_float(other, "exponent")
-        return Dual(safe_pow(a, b), _chain(pow_dbase(a, b), self.tangent))
+        return Dual(_pow(a, b), _chain(_pow_dbase(a, b), self.tangent))
 
     def __neg__(self):
         return Dual(-self.value, -self.tangent)
@@ -110,19 +116,22 @@ class Dual(ActivationMethods):
         return Dual(value, _chain(local, self.tangent))
 
     def exp(self):
-        out = safe_exp(self.value)
+        x = self.value
+        out = safe_exp(x) if _is_number(x) else x.exp()
         return self._unary(out, out)
 
     def log(self):
-        return self._unary(safe_log(self.value), safe_div(1.0, self.value))
+        x = self.value
+        return self._unary(safe_log(x) if _is_number(x) else x.log(), _div(1.0, x))
 
     def sqrt(self):
-        out = safe_sqrt(self.value)
-        return self._unary(out, safe_div(0.5, out))
+        x = self.value
+        out = safe_sqrt(x) if _is_number(x) else x.sqrt()
+        return self._unary(out, _div(0.5, out))
 
     def abs(self):
         x = self.value
-        return self._unary(abs(x), abs_slope(x))
+        return self._unary(abs(x), abs_slope(_primal(x)))
 
     def __abs__(self):
         return self.abs()
@@ -134,16 +143,59 @@ class Dual(ActivationMethods):
         """
         entry, alpha = resolve(name, alpha)
         x = self.value
-        return self._unary(entry.f(x, alpha), entry.df(x, alpha))
+        if _is_number(x):
+            return self._unary(entry.f(x, alpha), entry.df(x, alpha))
+        from scalargrad.higher import activation_derivative  # (higher imports this module)
+
+        return self._unary(x.activation(name, alpha), activation_derivative(name, x, alpha))
 
 
-def _chain(local: float, tangent: float) -> float:
+def _is_number(x) -> bool:
+    return type(x) is float or type(x) is int
+
+
+def _primal(x) -> float:
+    while not _is_number(x):
+        x = x.value if isinstance(x, Dual) else x.data
+    return x
+
+
+def _component(x, what):
+    """A Dual's value or tangent: a float, or (nested) a Dual or a Value."""
+    if isinstance(x, Dual) or hasattr(x, "_a"):  # hasattr: Value, without importing it
+        return x
+    return as_float(x, what)
+
+
+def _div(a, b):
+    return safe_div(a, b) if _is_number(a) and _is_number(b) else a / b
+
+
+def _pow(a, b):
+    return safe_pow(a, b) if _is_number(a) and _is_number(b) else a ** b
+
+
+def _pow_dbase(a, b):
+    if _is_number(a) and _is_number(b):
+        return pow_dbase(a, b)
+    return 0.0 if _primal(b) == 0.0 else b * _pow(a, b - 1.0)
+
+
+def _pow_dexponent(a, b, out):
+    if _is_number(a) and _is_number(b):
+        return pow_dexponent(a, b, out)
+    if _primal(a) == 0.0 and _primal(b) >= 0.0:
+        return 0.0
+    return out * (safe_log(a) if _is_number(a) else a.log())
+
+
+def _chain(local, tangent):
     """local * tangent, where a zero tangent contributes 0 even if local is inf or nan.
 
     Reverse mode never multiplies a local derivative by an input that does not lead to
     the output; forward mode must not either, or inf * 0 = nan would leak in.
     """
-    return 0.0 if tangent == 0.0 else local * tangent
+    return 0.0 if _is_number(tangent) and tangent == 0.0 else local * tangent
 
 
 def _coerce(other) -> Optional[Dual]:

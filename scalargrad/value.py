@@ -93,6 +93,10 @@ class Value(ActivationMethods):
         name = f"{self.label!r}, " if self.label else ""
         return f"Value({name}data={self.data:.6g}, grad={self.grad:.6g})"
 
+    def __format__(self, spec: str) -> str:
+        """Formats as its number, so a .grad that is a Value (create_graph) prints too."""
+        return format(self.data, spec)
+
     # ----- arithmetic -------------------------------------------------------------
 
     def __add__(self, other):
@@ -137,7 +141,9 @@ class Value(ActivationMethods):
         if isinstance(other, bool) or not isinstance(other, Real):
             return NotImplemented
         a, b = self.data, as_float(other, "exponent")
-        return _unary(safe_pow(a, b), f"**{b:g}", self, pow_dbase(a, b))
+        out = _unary(safe_pow(a, b), f"**{b:g}", self, pow_dbase(a, b))
+        out._db = b  # the exponent, kept for create_graph (a unary node has no _b to scale)
+        return out
 
     def __neg__(self):
         return _unary(-self.data, "neg", self, -1.0)
@@ -200,7 +206,10 @@ class Value(ActivationMethods):
         """
         entry, alpha = resolve(name, alpha)
         x = self.data
-        return _unary(entry.f(x, alpha), name, self, entry.df(x, alpha))
+        out = _unary(entry.f(x, alpha), name, self, entry.df(x, alpha))
+        if entry.default_alpha is not None:  # kept for create_graph, like ** keeps b
+            out._db = entry.default_alpha if alpha is None else alpha
+        return out
 
     # relu and tanh skip the catalogue lookup: they are the hot activations of an MLP.
     # The tests check that they agree with the catalogue exactly.
@@ -219,12 +228,19 @@ class Value(ActivationMethods):
 
     # ----- gradients --------------------------------------------------------------
 
-    def backward(self, gradient: float = 1.0) -> None:
+    def backward(self, gradient: float = 1.0, create_graph: bool = False) -> None:
         """Accumulate d(self)/d(node) into `.grad` of every node this Value depends on.
 
         Seeds d(self)/d(self) = `gradient` (1 by default). Calling it twice adds the
         gradients twice, as in PyTorch; use `zero_grad()` in between to start over.
+        With create_graph=True the gradients are Values with a graph of their own (see
+        scalargrad.higher), so `x.grad.backward()` gives second derivatives.
         """
+        if create_graph:
+            from scalargrad import higher  # (higher imports this module)
+
+            higher.backward_graph(self, gradient)
+            return
         graph.backward(self, as_float(gradient, "backward gradient"))
 
     def zero_grad(self) -> None:

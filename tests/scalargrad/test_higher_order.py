@@ -1,0 +1,223 @@
+"""scalargrad: gradients of gradients (create_graph), nested duals, the four Hessian modes."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+import scalargrad as sg
+from scalargrad import higher
+from scalargrad.cli import main
+from scalargrad.forward import Dual
+from scalargrad.functions import ACTIVATIONS
+from scalargrad.value import Value
+
+
+def _op_examples():
+    """(name, function of two Values) for every op a Value node can have."""
+    yield "+", lambda x, y: x + y
+    yield "-", lambda x, y: x - y
+    yield "*", lambda x, y: x * y
+    yield "/", lambda x, y: x / y
+    yield "** (Value)", lambda x, y: x ** y
+    yield "** (const)", lambda x, y: x ** 2.5
+    yield "** (0)", lambda x, y: x ** 0
+    yield "neg", lambda x, y: -x
+    yield "exp", lambda x, y: x.exp()
+    yield "log", lambda x, y: x.log()
+    yield "sqrt", lambda x, y: x.sqrt()
+    yield "abs", lambda x, y: abs(x)
+    for name, entry in ACTIVATIONS.items():
+        if entry.default_alpha is None:
+            yield name, (lambda n: lambda x, y: x.activation(n))(name)
+        else:
+            for alpha in (entry.default_alpha, -0.3, 0.0, 0.7):
+                yield f"{name}({alpha})", (lambda n, a: lambda x, y: x.activation(n, a))(
+                    name, alpha)
+            yield f"{name}()", (lambda n: lambda x, y: x.activation(n))(name)
+
+
+OPS = dict(_op_examples())
+POINTS = [(0.7, 1.3), (1.9, 0.4), (0.25, 2.2), (1.5, -0.8), (0.005, 1.1)]
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_local_derivative_expressions_match_the_stored_numbers(name):
+    """higher.local_derivatives (Values) == value.py's numeric locals, for every op."""
+    for px, py in POINTS:
+        x, y = Value(px), Value(py)
+        out = OPS[name](x, y)
+        stored = out.local
+        expressions = higher.local_derivatives(out)
+        assert len(expressions) == len(stored)
+        for number, expr in zip(stored, expressions):
+            got = expr.data if isinstance(expr, Value) else expr
+            if math.isnan(number):
+                assert math.isnan(got)
+            else:
+                assert got == pytest.approx(number, rel=1e-12, abs=1e-15), (px, py)
+
+
+def _smooth(x, y):
+    return (x ** 3 * y + (x * y).sin() + (x / y).exp() + x.tanh() * y.sigmoid()
+            + x ** y + x.elu(0.5) * y.sinc() + (x * x + y).sqrt().log() + y.gaussian()
+            + x.softplus() * y.arctan() + x.bent_identity() + y.soft_exponential(0.3))
+
+
+def _gradient(f, values):
+    xs = [Value(v) for v in values]
+    return sg.grad(f(*xs), xs)
+
+
+def test_four_modes_agree_with_each_other_and_finite_differences():
+    values = [0.7, 1.3]
+    h = {mode: higher.hessian(_smooth, values, mode) for mode in higher.MODES}
+    eps = 1e-5
+    for i in range(2):
+        up, down = list(values), list(values)
+        up[i] += eps
+        down[i] -= eps
+        column = [(a - b) / (2 * eps) for a, b in zip(_gradient(_smooth, up),
+                                                        _gradient(_smooth, down))]
+        for mode, rows in h.items():
+            for j in range(2):
+                assert rows[j][i] == pytest.approx(column[j], rel=1e-6, abs=1e-7), mode
+    for mode, rows in h.items():
+        for i in range(2):
+            for j in range(2):
+                assert rows[i][j] == pytest.approx(h["reverse-over-reverse"][i][j], rel=1e-12)
+
+
+THIRD = {
+    "tanh": lambda x: -2 * (1 - math.tanh(x) ** 2) * (1 - 3 * math.tanh(x) ** 2),
+    "sigmoid": lambda x: (lambda s: s * (1 - s) * (1 - 6 * s + 6 * s * s))(1 / (1 + math.exp(-x))),
+    "sin": lambda x: -math.cos(x),
+    "gaussian": lambda x: (12 * x - 8 * x ** 3) * math.exp(-x * x),
+    "arctan": lambda x: (6 * x * x - 2) / (1 + x * x) ** 3,
+    "softplus": lambda x: (lambda s: s * (1 - s) * (1 - 2 * s))(1 / (1 + math.exp(-x))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(THIRD))
+def test_third_derivatives_of_activations(name):
+    for p in (-1.7, -0.3, 0.4, 1.2):
+        x = Value(p)
+        d1 = sg.grad(x.activation(name), x, create_graph=True)
+        d2 = sg.grad(d1, x, create_graph=True)
+        d3 = sg.grad(d2, x)
+        assert d3 == pytest.approx(THIRD[name](p), rel=1e-10, abs=1e-12)
+        # forward over forward over forward: triply nested duals
+        nested = Dual(Dual(Dual(p, 1.0), Dual(1.0, 0.0)), Dual(Dual(1.0, 0.0), Dual(0.0, 0.0)))
+        out = nested.activation(name)
+        assert out.tangent.tangent.tangent == pytest.approx(THIRD[name](p), rel=1e-10,
+                                                            abs=1e-12)
+
+
+def test_backward_create_graph_makes_grads_values():
+    x, y = Value(2.0), Value(1.0)
+    z = x ** 3 * y
+    z.backward(create_graph=True)
+    assert isinstance(x.grad, Value) and x.grad.data == 12.0 and y.grad.data == 8.0
+    gx = x.grad
+    x.zero_grad()
+    y.zero_grad()
+    gx.backward()  # d(3x^2 y): 6xy and 3x^2
+    assert (x.grad, y.grad) == (12.0, 12.0)
+    assert f"{gx:.1f}" == "12.0" and "grad=" in repr(Value(1.0))
+
+
+def test_grad_returns_without_touching_grad_and_zero_for_unused():
+    x, y, unused = Value(2.0), Value(3.0), Value(5.0)
+    out = x * y + x
+    assert sg.grad(out, [x, y, unused]) == [4.0, 2.0, 0.0]
+    assert x.grad == 0.0
+    gs = sg.grad(out, [x, unused], create_graph=True)
+    assert all(isinstance(g, Value) for g in gs)
+    with pytest.raises(TypeError, match="Value"):
+        sg.grad(out, [1.0])
+
+
+def test_random_compositions_agree_across_modes():
+    rng = random.Random(3)
+    unary = ["exp", "sin", "tanh", "sigmoid", "neg", "square", "softplus", "gaussian",
+             "arctan", "log1", "sqrt1"]
+
+    def program(seed):
+        r = random.Random(seed)
+        steps = [(r.choice(["+", "*", "-", "/"]), r.choice(unary), r.randrange(k + 2),
+                  r.choice(unary), r.randrange(k + 2)) for k in range(5)]
+
+        def f(x, y):
+            values = [x, y]
+            for binary, u1, i1, u2, i2 in steps:
+                a = _apply_unary(u1, values[i1])
+                b = _apply_unary(u2, values[i2])
+                values.append({"+": a + b, "*": a * b, "-": a - b,
+                               "/": a / (b * b + 1.0)}[binary])
+            return values[-1] + values[-2] * 0.5
+        return f
+
+    for seed in range(6):
+        f = program(rng.randrange(10 ** 6))
+        ref = higher.hessian(f, [0.4, -0.9], "reverse-over-reverse")
+        for mode in higher.MODES[1:]:
+            rows = higher.hessian(f, [0.4, -0.9], mode)
+            for i in range(2):
+                for j in range(2):
+                    assert rows[i][j] == pytest.approx(ref[i][j], rel=1e-9, abs=1e-12)
+
+
+def _apply_unary(name, v):
+    if name == "neg":
+        return -v
+    if name == "square":
+        return v * v
+    if name == "log1":
+        return (v * v + 1.0).log()
+    if name == "sqrt1":
+        return (v * v + 0.5).sqrt()
+    return getattr(v, name)()
+
+
+def test_deep_chain_without_recursion():
+    x = Value(0.3)
+    y = x
+    for _ in range(2000):
+        y = y + 1e-4 * y * y
+    d1 = sg.grad(y, x, create_graph=True)
+    d2 = sg.grad(d1, x)
+    value, g1, g2 = 0.3, 1.0, 0.0
+    for _ in range(2000):
+        value, g1, g2 = (value + 1e-4 * value * value, g1 * (1 + 2e-4 * value),
+                         g2 * (1 + 2e-4 * value) + 2e-4 * g1 * g1)
+    assert d1.data == pytest.approx(g1, rel=1e-10)
+    assert d2 == pytest.approx(g2, rel=1e-9)
+
+
+def test_tangents_is_forward_mode_over_any_graph():
+    x, y = Value(0.5), Value(2.0)
+    out = (x * y).sin() + x.exp()
+    jv = higher.tangents(out, [x, y], [1.0, -1.0])
+    dx, dy = sg.grad(out, [x, y])
+    assert jv == pytest.approx(dx - dy, rel=1e-12)
+    with pytest.raises(ValueError, match="directions"):
+        higher.tangents(out, [x, y], [1.0])
+
+
+def test_hessian_mode_is_checked():
+    with pytest.raises(ValueError, match="mode must be one of"):
+        higher.hessian(lambda x: x * x, [1.0], "sideways")
+
+
+def test_cli_order_2_prints_the_hessian(capsys):
+    assert main(["graph", "x**3 * y", "x=2", "y=1", "--order", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Hessian" in out and "d²/d·dx" in out
+    row_x = next(line for line in out.splitlines() if line.startswith("│ x "))
+    assert [c.strip() for c in row_x.split("│")[1:-1]] == ["x", "2", "12", "12", "12"]
+    row_y = next(line for line in out.splitlines() if line.startswith("│ y "))
+    assert [c.strip() for c in row_y.split("│")[1:-1]] == ["y", "1", "8", "12", "0"]
+    assert "largest difference 0" in out
+    assert main(["graph", "x*y", "x=1", "y=1", "--order", "3"]) == 2
