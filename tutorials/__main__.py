@@ -8,6 +8,7 @@ from typing import Callable, Optional
 from rich.console import Console
 from rich.table import Table
 
+from tutorials.devices import apply_lesson_device
 from tutorials.framework import run_lesson, should_pause
 from tutorials.registry import LESSON_MODULES, load_lesson
 
@@ -69,6 +70,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         console.print("Run one lesson with `python -m tutorials N`, "
                       "all of them with `python -m tutorials all --no-pause`.")
         return 0
+    note = apply_lesson_device()
+    if note:
+        console.print(note, style="yellow", markup=False)
     pause = should_pause(no_pause)
     if rest[0] == "all":
         numbers = sorted(LESSON_MODULES)

@@ -137,6 +137,11 @@ def main_for(lesson: Lesson, argv: Optional[list[str]] = None) -> int:
         print(f"unknown argument(s) {' '.join(unknown)}; the only option is --no-pause",
               file=sys.stderr)
         return 2
+    from tutorials.devices import apply_lesson_device
+
+    note = apply_lesson_device()
+    if note:
+        Console().print(note, style="yellow", markup=False)
     try:
         run_lesson(lesson, pause=should_pause("--no-pause" in args))
     except KeyboardInterrupt:  # Ctrl-C at a prompt: leave quietly

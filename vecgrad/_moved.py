@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import sys
 import warnings
 
@@ -37,6 +38,11 @@ class _AliasLoader(importlib.abc.Loader):
         warnings.warn(f"{spec.name} moved to {self.target}; import it from there",
                       DeprecationWarning, stacklevel=4)
         return importlib.import_module(self.target)
+
+    def get_code(self, fullname):
+        # `python -m <old path>` runs the module at its new path as __main__.
+        spec = importlib.util.find_spec(self.target)
+        return spec.loader.get_code(self.target)
 
     def exec_module(self, module):
         # The target module is already executed; importlib re-registers it under the

@@ -52,39 +52,106 @@ def parse_device(device) -> str:
                       f"'opencl:<platform>:<device>' (e.g. 'opencl:0:0')")
 
 
+#: the environment variable that selects the default device
+DEVICE_VARIABLE = "VECGRAD_DEVICE"
+
+
+def device_setting(flag: str | None = None, fallback: str = "cpu") -> tuple[str, str]:
+    """The device text in force and where it came from: `flag` (a --device value) when
+    given, else $VECGRAD_DEVICE when set and non-empty, else `fallback`.
+
+    Returns (text, origin) with origin "--device", "VECGRAD_DEVICE" or "default"; this is
+    the one rule every entry point follows (library default, train, evaluate, check,
+    bench, tutorials).
+    """
+    if flag is not None:
+        return flag, "--device"
+    text = os.environ.get(DEVICE_VARIABLE, "").strip()
+    if text:
+        return text, DEVICE_VARIABLE
+    return fallback, "default"
+
+
+def describe_origin(text: str, origin: str) -> str:
+    """`--device 'x'`, `VECGRAD_DEVICE='x'` or `device 'x'`: how messages name a setting."""
+    if origin == DEVICE_VARIABLE:
+        return f"{DEVICE_VARIABLE}={text!r} (environment variable)"
+    if origin == "--device":
+        return f"--device {text!r}"
+    return f"device {text!r}"
+
+
 def default_device() -> str:
-    """The device new tensors go to: $VECGRAD_DEVICE (read at every call), else "cpu"."""
-    return parse_device(os.environ.get("VECGRAD_DEVICE", "cpu") or "cpu")
+    """The device new tensors go to: $VECGRAD_DEVICE (read at every call), else "cpu".
+
+    "auto" picks the best available device. A bad value raises DeviceError naming the
+    variable and the devices that exist.
+    """
+    text, origin = device_setting()
+    if origin == "default":
+        return "cpu"
+    return resolve_device(text, origin, open_device=False)
 
 
-def resolve_device(text: str) -> str:
+def resolve_device(text: str | None = None, origin: str | None = None, *,
+                   open_device: bool = True) -> str:
     """A concrete device string for "cpu", "opencl", "opencl:P:D" or "auto".
 
-    "auto" is the first OpenCL GPU when there is one, else cpu. An OpenCL device that
-    cannot be opened raises DeviceError saying why and where to look.
+    `text` None follows the rule (VECGRAD_DEVICE, else cpu). "auto" is the first OpenCL
+    GPU when there is one, else cpu. A device that cannot be used raises DeviceError in
+    one line saying where the value came from (`origin`: "--device", "VECGRAD_DEVICE")
+    and which devices exist. With open_device=False an OpenCL name is only parsed (the
+    backend opens it on first use and reports its own errors).
     """
-    if text == "auto":
+    if text is None:
+        text, origin = device_setting()
+    origin = origin or "argument"
+    if isinstance(text, str) and text.strip().lower() == "auto":
         return _first_opencl_gpu() or "cpu"
-    name = parse_device(text)
-    if name == "cpu":
+    try:
+        name = parse_device(text)
+    except DeviceError:
+        raise DeviceError(f"{describe_origin(text, origin)} is not a device name (use cpu, "
+                          f"opencl, opencl:P:D or auto); devices here: {_listing()}") from None
+    if name == "cpu" or not open_device:
         return name
     try:
         return get_backend(name).device
     except Exception as exc:  # any OpenCL failure: report it in the user's terms
-        raise DeviceError(f"cannot open the OpenCL device {text!r} ({exc}); "
-                          "`vecgrad devices` lists what is available") from None
+        raise DeviceError(f"{describe_origin(text, origin)}: cannot open it ({_brief(exc)}); "
+                          f"devices here: {_listing()}") from None
+
+
+def _brief(exc: Exception) -> str:
+    """An OpenCL failure in a few words: the first sentence, without the device list."""
+    text = " ".join(str(exc).split())
+    return text.split("; available:")[0].split(". ")[0].rstrip(".")
+
+
+def _listing() -> str:
+    """The device strings that work here, for error messages ("cpu" at least)."""
+    return ", ".join(available_devices()) + " (`vecgrad devices` shows details)"
+
+
+_AUTO_CACHE: dict[str, str | None] = {}
 
 
 def _first_opencl_gpu() -> str | None:
-    """The device string of the first OpenCL GPU, or None (no OpenCL, or CPUs only)."""
+    """The device string of the first OpenCL GPU, or None (no OpenCL, or CPUs only).
+
+    Probed once per process: the platforms do not change while it runs.
+    """
+    if "gpu" in _AUTO_CACHE:
+        return _AUTO_CACHE["gpu"]
     try:
         from vecgrad.backends.opencl_runtime import list_devices
 
         infos = list_devices()
     except Exception:  # no pyopencl, no platform, driver trouble: auto means cpu then
-        return None
+        infos = []
     gpus = [info for info in infos if "GPU" in info.type.split("/")]
-    return gpus[0].device_string if gpus else None
+    _AUTO_CACHE["gpu"] = gpus[0].device_string if gpus else None
+    return _AUTO_CACHE["gpu"]
 
 
 def _kind(device: str) -> str:
@@ -97,8 +164,17 @@ def get_backend(device: str | None = None) -> Backend:
     "opencl" and the explicit "opencl:P:D" it resolves to share one instance, so tensors
     made through either string can meet in one op.
     """
-    name = default_device() if device is None else parse_device(device)
-    backend = _cached_backend(name)
+    if device is None:
+        name = default_device()
+        try:
+            backend = _cached_backend(name)
+        except Exception as exc:  # the variable names a device that does not open
+            text, origin = device_setting()
+            raise DeviceError(f"{describe_origin(text, origin)}: cannot open it "
+                              f"({_brief(exc)}); devices here: {_listing()}") from None
+    else:
+        name = parse_device(device)
+        backend = _cached_backend(name)
     if backend.device != name:
         # e.g. "opencl" resolved to "opencl:0:0": make the explicit name find the same one
         _cached_backend.cache_registry[backend.device] = backend

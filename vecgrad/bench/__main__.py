@@ -1,10 +1,9 @@
 """`python -m vecgrad.bench [options]` is `vecgrad bench [options]`."""
 
-import argparse
+import sys
 
-from vecgrad.bench.suite import add_arguments, main
+from vecgrad.bench import suite
+from vecgrad.entry import run_command
 
-parser = argparse.ArgumentParser(prog="python -m vecgrad.bench",
-                                 description="vecgrad's speed beside references")
-add_arguments(parser)
-raise SystemExit(main(parser.parse_args()))
+sys.exit(run_command("python -m vecgrad.bench", suite, sys.argv[1:],
+                     "vecgrad's speed beside references"))

@@ -28,7 +28,8 @@ DEFAULT_SIZES = (256, 512, 1024, 2048)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the OpenCL benchmark."""
-    parser.add_argument("--device", default="opencl", help="OpenCL device (default: opencl)")
+    parser.add_argument("--device", default=None, help="OpenCL device: opencl, opencl:P:D "
+                        "or auto (default: $VECGRAD_DEVICE, else opencl)")
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
                         help="square matmul sizes, comma separated (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=5,
@@ -181,11 +182,18 @@ def main(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from vecgrad.backends import get_backend
+    from vecgrad.backends import (DeviceError, describe_origin, device_setting, get_backend,
+                                  resolve_device)
     from vecgrad.bench.timing import machine_line
 
+    text, origin = device_setting(args.device, fallback="opencl")
+    device = resolve_device(text, origin)
+    if device == "cpu":
+        raise DeviceError(f"{describe_origin(text, origin)} is the cpu: this bench measures "
+                          "an OpenCL device; pass --device opencl or opencl:P:D "
+                          "(`vecgrad devices`)")
     console = Console()
-    backend = get_backend(args.device)
+    backend = get_backend(device)
     sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
     info = backend.runtime.info
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -231,6 +239,9 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    _parser = argparse.ArgumentParser(prog="python -m vecgrad.bench.opencl", description=__doc__)
-    add_arguments(_parser)
-    raise SystemExit(main(_parser.parse_args()))
+    import sys
+
+    from vecgrad.entry import run_command
+
+    sys.exit(run_command("python -m vecgrad.bench.opencl", sys.modules[__name__],
+                         sys.argv[1:], __doc__))

@@ -32,7 +32,8 @@ TARGETS = {"mlp_numpy": 1.10, "mlp_torch": 1.15, "conv_torch": 2.0, "memory": 1.
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `vecgrad bench`."""
-    parser.add_argument("--device", default="cpu", help="vecgrad device (default: cpu)")
+    parser.add_argument("--device", default=None, help="cpu, opencl, opencl:P:D or auto "
+                        "(default: $VECGRAD_DEVICE, else cpu)")
     parser.add_argument("--repeats", type=int, default=20,
                         help="timed repeats per workload (default: 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed warm-up runs (default: 3)")
@@ -159,7 +160,9 @@ def main(args: argparse.Namespace) -> int:
         raise SystemExit("bench: --repeats must be >= 1 and --warmup >= 0")
     console = Console()
     torch = _torch_or_none(args.no_torch)
-    device = vecgrad.get_backend(args.device).device
+    from vecgrad.backends import device_setting, resolve_device
+
+    device = resolve_device(*device_setting(args.device))
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     console.print(f"vecgrad bench on {device} - {when}")
     console.print(f"machine: {machine_line()}")

@@ -12,9 +12,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from vecgrad.checkpoint import CheckpointError
-from vecgrad.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, OneLineParser, UsageError
-from vecgrad.data import IDXError
+from vecgrad.entry import EXIT_ERROR, OneLineParser, run_command
 
 #: command -> (module, one-line help)
 COMMANDS = {
@@ -46,20 +44,7 @@ def _run(name: str, argv: list[str]) -> int:
         print(f"vecgrad {name}: not available in this installation ({module_name} is "
               "missing)", file=sys.stderr)
         return EXIT_ERROR
-    parser = OneLineParser(prog=f"vecgrad {name}", description=text)
-    module.add_arguments(parser)
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a bad flag (2, already explained)
-        return int(exc.code or 0)
-    try:
-        return int(module.main(args) or 0)
-    except KeyboardInterrupt:
-        print(f"vecgrad {name}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except (UsageError, ValueError, CheckpointError, IDXError, OSError) as exc:
-        print(f"vecgrad {name}: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+    return run_command(f"vecgrad {name}", module, argv, text)
 
 
 def main(argv=None) -> int:

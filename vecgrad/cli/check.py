@@ -15,12 +15,13 @@ from scalargrad.functions import ACTIVATIONS
 
 import vecgrad
 import vecgrad.nn.functional as F
+from vecgrad.backends import device_setting, resolve_device
+from vecgrad.cli.common import add_device_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `vecgrad check`."""
-    parser.add_argument("--device", default=None,
-                        help="device to check (default: $VECGRAD_DEVICE or cpu)")
+    add_device_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed for the test inputs")
 
 
@@ -98,7 +99,7 @@ def main(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    backend = vecgrad.get_backend(args.device)
+    backend = vecgrad.get_backend(resolve_device(*device_setting(args.device)))
     dtype = np.float64 if backend.supports_float64 else np.float32
     tolerance = 1e-6 if dtype == np.float64 else 2e-2
     rng = np.random.default_rng(args.seed)
@@ -125,6 +126,9 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    _parser = argparse.ArgumentParser(prog="python -m vecgrad.cli.check", description=__doc__)
-    add_arguments(_parser)
-    raise SystemExit(main(_parser.parse_args()))
+    import sys
+
+    from vecgrad.entry import run_command
+
+    sys.exit(run_command("python -m vecgrad.cli.check", sys.modules[__name__], sys.argv[1:],
+                         __doc__))

@@ -6,19 +6,21 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vecgrad.entry import EXIT_DIVERGED, EXIT_ERROR, EXIT_INTERRUPTED, OneLineParser
 from vecgrad.train.config import ConfigError
 
-EXIT_ERROR, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
+__all__ = ["EXIT_DIVERGED", "EXIT_ERROR", "EXIT_INTERRUPTED", "OneLineParser", "UsageError",
+           "add_device_argument", "add_output_arguments", "make_views"]
 
 # A flag combination or value that cannot work; printed without a traceback.
 UsageError = ConfigError
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a bad flag in one line (no usage dump) and exits 2."""
-
-    def error(self, message):
-        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+def add_device_argument(p: argparse.ArgumentParser, what: str = "cpu") -> None:
+    """--device, unset by default so the one rule decides: --device > $VECGRAD_DEVICE >
+    `what`."""
+    p.add_argument("--device", default=None, help="cpu, opencl, opencl:P:D or auto (the "
+                   f"best available); default: $VECGRAD_DEVICE, else {what}")
 
 
 def add_output_arguments(p: argparse.ArgumentParser) -> None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 
-from vecgrad.cli.common import add_output_arguments, make_views
+import sys
+
+from vecgrad.cli.common import add_device_argument, add_output_arguments, make_views
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="a file written by vecgrad train --checkpoint")
     p.add_argument("--split", choices=("test", "val"), default="test")
     p.add_argument("--data-dir", help="folder with the IDX files (mnist datasets)")
-    p.add_argument("--device", default="cpu", help="cpu, opencl, opencl:P:D or auto")
+    add_device_argument(p, "the run's device, else cpu")
     add_output_arguments(p)
 
 
@@ -22,6 +24,8 @@ def main(args) -> int:
     views, stream = make_views(args)
     done = evaluate(args.checkpoint, args.split, args.device, args.data_dir, views=views)
     result = done.result
+    if done.note:
+        print(f"vecgrad evaluate: {done.note}", file=sys.stderr)
     if args.json:
         print(json.dumps({
             "checkpoint": args.checkpoint, "dataset": done.config["dataset"],

@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 
-from vecgrad.cli.common import (EXIT_DIVERGED, EXIT_INTERRUPTED, add_output_arguments,
-                                make_views)
+from vecgrad.cli.common import (EXIT_DIVERGED, EXIT_INTERRUPTED, add_device_argument,
+                                add_output_arguments, make_views)
 from vecgrad.data import DATASET_NAMES, NORMALIZERS
 from vecgrad.train.config import RunConfig
 from vecgrad.train.models import DEFAULT_LR, OPTIMIZERS
@@ -43,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--schedule", help="learning rate: none, step:STEP:GAMMA, inverse:DECAY")
     p.add_argument("--checkpoint", help="write the training state here after every epoch")
     p.add_argument("--resume", help="continue from this checkpoint (same result as one run)")
-    p.add_argument("--device", default="cpu", help="cpu, opencl, opencl:P:D or auto")
+    add_device_argument(p, "the resumed run's device, else cpu")
     p.add_argument("--seed", type=int, help=f"initialization and shuffling (default {d.seed})")
     p.add_argument("--normalize", choices=tuple(NORMALIZERS), help="input scaling fit on the "
                    f"training split (default {d.normalize})")
@@ -64,9 +64,12 @@ def config_from_args(args) -> tuple[RunConfig, dict | None]:
 
 def main(args) -> int:
     """`vecgrad train`: returns the exit status."""
-    from vecgrad.train.runner import run
+    from vecgrad.train.runner import choose_device, run, saved_device
 
     config, resume_state = config_from_args(args)
+    config.device, note = choose_device(config.device, saved_device(resume_state))
+    if note:
+        print(f"vecgrad train: {note}", file=sys.stderr)
     views, stream = make_views(args)
     result = run(config, resume_state=resume_state, views=views, layer_stats=not args.quiet)
     if result.diverged and not views:  # the views already showed the message

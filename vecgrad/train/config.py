@@ -43,7 +43,8 @@ class RunConfig:
     seed: int = 0
     normalize: str = "zscore"
     # Where the run happens; not fixed by a checkpoint.
-    device: str = "cpu"              # cpu, opencl, opencl:P:D or auto
+    device: str | None = None        # cpu, opencl, opencl:P:D or auto; None: $VECGRAD_DEVICE,
+                                     # else the resumed run's device, else cpu
     data_dir: str | None = None      # IDX folder for the MNIST datasets
     checkpoint: str | None = None    # written after every epoch when set
 
@@ -89,7 +90,7 @@ class RunConfig:
         """
         import vecgrad
 
-        state = vecgrad.load(path)
+        state = vecgrad.load(path, device="cpu")  # loads anywhere; the run moves it
         config = checkpoint_config(state, path)
         conflicts = [f"--{k.replace('_', '-')} {v} (checkpoint: {config[k]})"
                      for k, v in changes.items()

@@ -31,19 +31,32 @@ class RunResult:
     diverged: bool = False
     message: str = ""              # why training stopped early (divergence), if it did
     trainer: object = field(default=None, repr=False)
+    notes: list = field(default_factory=list)   # sentences for the user (device fallback)
 
     @property
     def interrupted(self) -> bool:
         return self.history.stop_reason == "interrupted"
 
 
-def _resolve_device(text: str) -> str:
-    from vecgrad.backends import DeviceError, resolve_device
+def choose_device(requested: str | None, run_device: str | None = None) -> tuple[str, str]:
+    """The device a run uses, and a sentence to show the user ("" when nothing to say).
 
+    The rule of every entry point: `requested` (--device) > $VECGRAD_DEVICE > the device
+    the checkpoint's run used (`run_device`, on resume or evaluate) > cpu. A device that
+    was asked for and does not open is an error (DeviceError, one line naming the flag or
+    the variable); a checkpoint's device that does not open here is mapped to cpu, like
+    torch's map_location, and the sentence says so.
+    """
+    from vecgrad.backends import DeviceError, device_setting, resolve_device
+
+    text, origin = device_setting(requested, fallback=run_device or "cpu")
+    if origin != "default" or run_device is None:
+        return resolve_device(text, origin), ""
     try:
-        return resolve_device(text)
-    except DeviceError as exc:
-        raise ConfigError(f"--device {text!r}: {exc}") from None
+        return resolve_device(run_device, "checkpoint"), ""
+    except DeviceError:
+        return "cpu", (f"the checkpoint's run used {run_device}, which does not open here; "
+                       "continuing on cpu (results may differ in the last digits)")
 
 
 def _prepare(settings: dict, bundle):
@@ -87,7 +100,8 @@ def run(config: RunConfig, *, resume_state: dict | None = None, views=(),
     if checkpoint and not Path(checkpoint).resolve().parent.is_dir():
         raise ConfigError(f"--checkpoint {checkpoint}: the folder "
                           f"{Path(checkpoint).resolve().parent} does not exist")
-    device = _resolve_device(config.device)
+    run_device = None if resume_state is None else saved_device(resume_state)
+    device, note = choose_device(config.device, run_device)
     settings = config.settings()
     bundle = load_dataset(settings["dataset"], config.data_dir)
     loss, outputs, normalizer = _prepare(settings, bundle)
@@ -102,7 +116,7 @@ def run(config: RunConfig, *, resume_state: dict | None = None, views=(),
     optimizer = make_optimizer(settings["optimizer"], model.parameters(), lr)
     data_dir = config.data_dir
     saved_config = dict(settings, input_shape=list(bundle.input_shape), outputs=outputs,
-                        task=bundle.task, class_names=list(bundle.class_names),
+                        task=bundle.task, class_names=list(bundle.class_names), device=device,
                         data_dir=None if data_dir is None else str(Path(data_dir).resolve()))
     trainer = Trainer(
         model, loss, optimizer, scheduler=make_schedule(settings["schedule"], optimizer),
@@ -125,8 +139,7 @@ def run(config: RunConfig, *, resume_state: dict | None = None, views=(),
     result = None if trainer.best_state is None else trainer.evaluate(loaders[2], "test")
     return RunResult(settings=settings, device=device, history=history, test=result,
                      seconds=time.perf_counter() - started, diverged=diverged,
-                     message=message,
-                     trainer=trainer)
+                     message=message, trainer=trainer, notes=[note] if note else [])
 
 
 @dataclass
@@ -139,12 +152,20 @@ class Evaluation:
     split: str
     result: object                 # vecgrad.train.trainer EvalResult
     seconds: float
+    note: str = ""                 # a sentence for the user (device fallback), or ""
 
     def settings(self) -> dict:
         return {k: self.config[k] for k in FIXED_BY_CHECKPOINT}
 
 
-def evaluate(checkpoint, split: str = "test", device: str = "cpu",
+def saved_device(state) -> str | None:
+    """The device a checkpoint's run trained on (None for checkpoints without it)."""
+    config = state.get("config") if isinstance(state, dict) else None
+    device = config.get("device") if isinstance(config, dict) else None
+    return device if isinstance(device, str) else None
+
+
+def evaluate(checkpoint, split: str = "test", device: str | None = None,
              data_dir: str | None = None, views=()) -> Evaluation:
     """Test (or validation) metrics of the best weights a `vecgrad train` run saved."""
     import vecgrad
@@ -152,9 +173,9 @@ def evaluate(checkpoint, split: str = "test", device: str = "cpu",
     from vecgrad.train.trainer import Trainer
 
     started = time.perf_counter()
-    state = vecgrad.load(checkpoint)
+    state = vecgrad.load(checkpoint, device="cpu")  # loads anywhere; moved below
     config = checkpoint_config(state, checkpoint)
-    device = _resolve_device(device)
+    device, note = choose_device(device, saved_device(state))
     # The folder the run was trained from, unless told otherwise.
     bundle = load_dataset(config["dataset"], data_dir or config.get("data_dir"))
     normalizer = normalizer_from_state(state["normalizer"])
@@ -170,4 +191,4 @@ def evaluate(checkpoint, split: str = "test", device: str = "cpu",
     data = test if split == "test" else val
     result = trainer.evaluate(DataLoader(data, 256, device=device), split)
     return Evaluation(checkpoint=str(checkpoint), config=config, device=device, split=split,
-                      result=result, seconds=time.perf_counter() - started)
+                      result=result, seconds=time.perf_counter() - started, note=note)
