@@ -69,8 +69,9 @@ def test_rich_view_renders_every_event():
     for event in events():
         view(event)
     text = stream.getvalue()
-    for expected in ("epochs", "val acc", "80.00%", "layers after epoch 2", "dead ReLU",
-                     "12.50%", "grad norm", "training completed", "true \\ pred", "dog"):
+    for expected in ("train loss", "val acc", "80.00%", "layers after epoch 2", "dead ReLU",
+                     "12.50%", "grad norm", "training completed", "true \\ pred", "dog",
+                     "* = new best validation loss"):
         assert expected in text, expected
 
 
@@ -100,9 +101,10 @@ def test_confusion_lines_align_numbers():
     assert len({len(line) for line in lines[1:]}) == 1
 
 
-def test_rich_view_fits_a_small_terminal():
-    # 80x24 with 30 epochs and a 9-layer panel: the progress bar must stay visible,
-    # so the table and panel give way, and no progress column is cut to "…".
+def test_rich_view_fits_a_small_terminal_and_keeps_every_epoch_in_scrollback():
+    # 80x24 with 30 epochs and a 9-layer panel: the progress bar must stay visible, no
+    # progress column is cut to "…", and every finished epoch row is printed above the
+    # live region (so all 30 stay in the scrollback, not only the last dozen).
     stream = FakeTerminal()
     console = Console(file=stream, width=80, height=24, force_terminal=True)
     view = RichView(console, "all")
@@ -118,9 +120,12 @@ def test_rich_view_fits_a_small_terminal():
         assert len(text) <= 23, len(text)
         assert text[-1].startswith(f"epoch {epoch}/30") and "150/158 batches" in text[-1]
         assert "…" not in text[-1] and "ETA" in text[-1]
-        assert f"{epoch}/30" in "".join(text[:-1])  # the newest epoch row is shown
     assert any("layers after epoch 30" in line for line in text)  # 9 layers still fit
     view.live.stop()
+    shown = stream.getvalue()
+    assert "* = new best validation loss" in shown  # the legend of the mark
+    for epoch in range(1, 31):
+        assert f" {epoch}/30 " in shown, epoch
 
 
 def test_rich_view_drops_the_panel_before_the_progress_bar():

@@ -23,6 +23,7 @@ from vecgrad.train.events import (BatchEnd, EpochEnd, EpochStart, EvalEnd, FitEn
 
 SHOW_CHOICES = ("auto", "none", "forward", "grad", "all")
 CONFUSION_TITLE = "confusion matrix (rows: true class, columns: predicted)"
+BEST_LEGEND = "* = new best validation loss (those weights are kept and tested)"
 
 
 # -------------------------------------------------------------------- formatting
@@ -150,6 +151,7 @@ class PlainView:
             self.write(f"{verb}: {event.train_samples} train / {event.val_samples} val samples, "
                        f"{event.batches_per_epoch} batches per epoch, {event.parameters} "
                        f"parameters, device {event.device}")
+            self.write(BEST_LEGEND)
         elif isinstance(event, EpochEnd):
             mark = " *" if event.improved else ""
             self.write(f"epoch {event.epoch:>3}/{event.epochs}  train loss "
@@ -171,20 +173,22 @@ class PlainView:
 
 # --------------------------------------------------------------------- rich view
 class RichView:
-    """Live progress bar, epoch table and layer panel in a terminal.
+    """Progress bar and layer panel live in a terminal; finished epochs scroll above.
 
-    The live region is sized to the terminal: the progress bar always shows, the
-    epoch table keeps its newest rows, and the layer panel is dropped only when the
-    terminal is too short for it (the full table and curve print at the end).
+    Each completed epoch is printed as a row above the live region, so every epoch stays
+    in the terminal's scrollback (a live table would keep only the rows that fit). The
+    live region holds the layer panel and the progress bar; the panel is dropped only
+    when the terminal is too short for it.
     """
 
-    TABLE_FRAME = 5  # title, top border, header, header rule, bottom border
     PANEL_FRAME = 3  # top border, header, bottom border
+    COLUMNS = (("epoch", 9), ("train loss", 11), ("val loss", 11), ("val acc", 8),
+               ("lr", 9), ("time", 8))
+    LEGEND = BEST_LEGEND
 
-    def __init__(self, console: Console, show: str = "all", max_rows: int = 12):
+    def __init__(self, console: Console, show: str = "all"):
         self.console = console
         self.show = "all" if show == "auto" else show
-        self.max_rows = max_rows
         self.rows: list[tuple] = []
         self.layers: LayerStats | None = None
         # The bar takes whatever width the text leaves, so the line fits 80 columns.
@@ -198,13 +202,13 @@ class RichView:
         self.live: Live | None = None
         self.samples = 0
 
-    def _epoch_table(self, rows: int) -> Table:
-        table = Table(title="epochs", expand=False)
-        for name in ("epoch", "train loss", "val loss", "val acc", "lr", "time"):
-            table.add_column(name, justify="right")
-        for row in self.rows[-rows:] if rows > 0 else []:
-            table.add_row(*row)
-        return table
+    def _row_text(self, cells) -> str:
+        return " ".join(f"{cell:>{width}}" for cell, (_, width) in zip(cells, self.COLUMNS))
+
+    def _print_row(self, cells, improved: bool) -> None:
+        # Printed through the console while Live runs: rich puts it above the live region.
+        line = self._row_text(cells) + (" [green]*[/]" if improved else "")
+        self.console.print(line, highlight=False)
 
     def _layer_panel(self):
         if self.layers is None or self.show == "none":
@@ -228,20 +232,15 @@ class RichView:
         return Panel(table, title=f"layers after epoch {self.layers.epoch}", expand=False)
 
     def _render(self):
-        # One line is kept free: a live region as tall as the terminal scrolls.
-        free = self.console.height - 1 - self.TABLE_FRAME - 1  # 1 for the progress bar
+        # One line is kept free (a live region as tall as the terminal scrolls), one for
+        # the progress bar, and a few for the newest epoch rows printed above.
+        free = self.console.height - 2 - min(3, len(self.rows))
         panel = self._layer_panel()
         if panel is not None:
             panel_height = len(_shown_layers(self.layers, self.show)) + self.PANEL_FRAME
-            if free - panel_height < min(3, len(self.rows)):
-                panel = None  # too short a terminal: the epochs matter more
-            else:
-                free -= panel_height
-        parts = [self._epoch_table(min(self.max_rows, max(free, 1)))]
-        if panel is not None:
-            parts.append(panel)
-        parts.append(self.progress)
-        return Group(*parts)
+            if panel_height > free:
+                panel = None  # too short a terminal: the progress bar matters more
+        return Group(panel, self.progress) if panel is not None else Group(self.progress)
 
     def _refresh(self) -> None:
         if self.live is not None:
@@ -252,6 +251,9 @@ class RichView:
             self.console.print(f"[bold]training[/] {event.train_samples} train / "
                                f"{event.val_samples} val samples, {event.parameters} "
                                f"parameters on [cyan]{event.device}[/]")
+            self.console.print(self.LEGEND, style="dim", highlight=False, markup=False)
+            self.console.print(self._row_text([name for name, _ in self.COLUMNS]),
+                               style="bold", highlight=False, markup=False)
             self.live = Live(self._render(), console=self.console, refresh_per_second=8,
                              transient=False)
             self.live.start()
@@ -271,10 +273,11 @@ class RichView:
             self.layers = event
             self._refresh()
         elif isinstance(event, EpochEnd):
-            mark = " [green]*[/]" if event.improved else ""
-            self.rows.append((f"{event.epoch}/{event.epochs}{mark}", _num(event.train_loss),
-                              _num(event.val_loss), _pct(event.val_accuracy),
-                              _num(event.lr, 3), f"{event.seconds:.2f}s"))
+            cells = (f"{event.epoch}/{event.epochs}", _num(event.train_loss),
+                     _num(event.val_loss), _pct(event.val_accuracy), _num(event.lr, 3),
+                     f"{event.seconds:.2f}s")
+            self.rows.append(cells)
+            self._print_row(cells, event.improved)
             self._refresh()
         elif isinstance(event, FitEnd):
             if self.live is not None:
