@@ -44,6 +44,8 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     graph.add_argument("assignments", metavar="NAME=VALUE", nargs="*", default=[],
                        help="a value for every variable of EXPR")
     graph.add_argument("--dot", action="store_true", help="print Graphviz DOT text instead")
+    graph.add_argument("--svg", action="store_true",
+                       help="print an SVG picture instead (needs Graphviz's dot program)")
     graph.add_argument("--trace", action="store_true",
                        help="also print the backward pass one node at a time")
     graph.add_argument("--order", type=int, choices=(1, 2), default=1,
@@ -137,12 +139,19 @@ def _print_second_order(root, inputs, console) -> None:
 
 
 def _run_graph(args, console) -> int:
-    from scalargrad.render import graph_table, graph_tree, to_dot
+    from scalargrad.picture import NO_GRAPHVIZ
+    from scalargrad.render import graph_table, graph_tree, to_dot, to_svg
 
     root, inputs = build(args.expression, parse_assignments(args.assignments))
     root.backward()
     if args.dot:
         sys.stdout.write(to_dot(root))
+        return 0
+    if args.svg:
+        svg = to_svg(root)
+        if svg is None:
+            raise _UsageError(f"--svg: {NO_GRAPHVIZ} (--dot prints the DOT text)")
+        sys.stdout.write(svg)
         return 0
     console.print(graph_table(root))
     console.print(graph_tree(root))

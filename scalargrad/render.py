@@ -1,4 +1,8 @@
-"""Show a graph of Values: a rich Table, a rich Tree, Graphviz DOT text.
+"""Show a graph of Values: a rich Table, a rich Tree, Graphviz DOT text, SVG and HTML.
+
+The DOT, SVG and HTML come from scalargrad.picture, which draws vecgrad's graphs too:
+`picture(root)` turns the Values into its engine-neutral form (large graphs are folded
+there). `Value` uses `to_html`/`to_svg` for its Jupyter display.
 
 Every node gets a name: its `label` if it has one, else `n<i>` with i its position in
 topological order, so names are stable from run to run (parents are tuples, not sets).
@@ -11,6 +15,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.tree import Tree
 
+from scalargrad import picture as _picture
 from scalargrad.graph import topological_order
 
 
@@ -91,33 +96,39 @@ def graph_tree(root) -> Tree:
     return tree
 
 
-def _dot_escape(text: str) -> str:
-    out = []
-    for ch in text:
-        if ch in '"\\{}|<>':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def to_dot(root) -> str:
-    """Graphviz DOT text: one record per Value (name | value | grad), one ellipse per op."""
+def picture(root, max_nodes: int = _picture.MAX_NODES) -> _picture.Picture:
+    """The graph of `root` in scalargrad.picture's form: value and grad per node, folded
+    when it has more than `max_nodes` nodes (None: never)."""
     order = topological_order(root)
     names = node_names(order)
-    lines = ["digraph scalargrad {", "  rankdir=LR;"]
-    for i, node in enumerate(order):
-        label = _dot_escape(f"{names[id(node)]} | value {_fmt(node.data)} | grad {_fmt(node.grad)}")
-        lines.append(f'  v{i} [shape=record, label="{{ {label} }}"];')
     index = {id(node): i for i, node in enumerate(order)}
-    for i, node in enumerate(order):
-        if not node.parents:
-            continue
-        lines.append(f'  op{i} [label="{_dot_escape(node.op)}"];')
-        lines.append(f"  op{i} -> v{i};")
-        for parent in node.parents:
-            lines.append(f"  v{index[id(parent)]} -> op{i};")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    nodes = [_picture.PictureNode(
+        name=names[id(node)], op=node.op, cells=(_fmt(node.data), _fmt(node.grad)),
+        parents=tuple(index[id(p)] for p in node.parents),
+        warn=not (_picture.is_finite(node.data) and _picture.is_finite(node.grad)), origin=i)
+        for i, node in enumerate(order)]
+    drawn = _picture.Picture(nodes, ("value", "grad"), title="scalargrad graph")
+    return drawn if max_nodes is None else _picture.fold(drawn, max_nodes)
+
+
+def to_dot(root, max_nodes=None) -> str:
+    """Graphviz DOT text: one record per Value (name | value | grad), one ellipse per op.
+
+    Every node is drawn unless `max_nodes` is given (then large graphs are folded).
+    """
+    return _picture.to_dot(picture(root, max_nodes), "scalargrad")
+
+
+def to_svg(root, max_nodes: int = _picture.MAX_NODES):
+    """An SVG picture of the graph drawn by Graphviz, or None when `dot` is not installed."""
+    return _picture.dot_to_svg(to_dot(root, max_nodes))
+
+
+def to_html(root, max_nodes: int = _picture.MAX_NODES) -> str:
+    """HTML for Jupyter: the SVG picture when Graphviz is installed, else a table."""
+    return _picture.Rendered(picture(root, max_nodes), "scalargrad").html()
+
+
+def mimebundle(root, max_nodes: int = _picture.MAX_NODES) -> dict:
+    """Jupyter's display data for a Value: text, HTML and (with Graphviz) SVG, drawn once."""
+    return _picture.Rendered(picture(root, max_nodes), "scalargrad").mimebundle(repr(root))

@@ -97,6 +97,20 @@ class Value(ActivationMethods):
         """Formats as its number, so a .grad that is a Value (create_graph) prints too."""
         return format(self.data, spec)
 
+    # Jupyter shows a Value as the picture of its graph (scalargrad.render: SVG through
+    # Graphviz when `dot` is installed, an HTML table otherwise; never an error).
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        from scalargrad.render import mimebundle
+        return mimebundle(self)
+
+    def _repr_svg_(self):
+        from scalargrad.render import to_svg
+        return to_svg(self)
+
+    def _repr_html_(self):
+        from scalargrad.render import to_html
+        return to_html(self)
+
     # ----- arithmetic -------------------------------------------------------------
 
     def __add__(self, other):

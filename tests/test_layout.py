@@ -31,6 +31,8 @@ FORBIDDEN = {
     "checkpoint.py": ("train", "cli", "bench"),
     "train": ("cli", "bench"),
     "bench": ("cli", "train"),
+    # Graph views and reprs watch the engine; the engine imports only viz/reprs.py's mixins.
+    "viz": ("train", "cli", "bench"),
 }
 
 

@@ -32,6 +32,7 @@ import numpy as np
 
 import vecgrad
 from vecgrad.autograd import may_share_storage
+from vecgrad.viz.reprs import OptimizerDisplay  # rich and Jupyter displays, repr
 
 
 def _check_number(owner: str, name: str, value: Any, low: float, high: float | None = None,
@@ -47,7 +48,7 @@ def _check_number(owner: str, name: str, value: Any, low: float, high: float | N
     return float(value)
 
 
-class Optimizer(ABC):
+class Optimizer(OptimizerDisplay, ABC):
     """Base class: holds the parameters, the learning rate and per-parameter state.
 
     Subclasses name their hyperparameters in ``_hyper`` and implement ``_update``.

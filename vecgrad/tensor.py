@@ -13,9 +13,10 @@ import numbers
 import numpy as np
 
 from vecgrad import autograd
+from vecgrad.viz.reprs import TensorDisplay  # rich and Jupyter displays
 
 
-class Tensor:
+class Tensor(TensorDisplay):
     """An n-dimensional array with reverse-mode autodiff (PyTorch names and semantics).
 
     Create tensors with vecgrad.tensor, zeros, ones, randn, ...; `Tensor(data, dtype=None,

@@ -71,7 +71,7 @@ def test_dot_text():
     dot = to_dot(_graph())
     assert dot.startswith("digraph scalargrad {")
     assert dot.rstrip().endswith("}")
-    assert 'label="{ f \\| value -12 \\| grad 1 }"' in dot
+    assert 'label="{ f | value -12 | grad 1 }"' in dot  # name, value, grad: record fields
     assert 'label="*"' in dot and 'label="+"' in dot
     assert dot.count("->") == 6  # 2 ops x (2 inputs + 1 output)
 

@@ -14,6 +14,7 @@ import numpy as np
 
 import vecgrad
 from vecgrad.tensor import Tensor
+from vecgrad.viz.reprs import ModuleDisplay  # rich and Jupyter displays
 
 
 class Parameter(Tensor):
@@ -56,7 +57,7 @@ class RemovableHandle:
         self._hooks.pop(self._key, None)
 
 
-class Module:
+class Module(ModuleDisplay):
     """Base class of layers and models. Subclasses call ``super().__init__()`` and define
     ``forward``; assigning a Parameter or a Module to an attribute registers it.
     """

@@ -1,0 +1,8 @@
+"""Pictures of what vecgrad and scalargrad compute: graph views and plots.
+
+Graph views show what a result was computed from (op, shape, device, gradient) as a
+rich tree in the terminal, DOT text, or SVG/HTML in Jupyter; plots (`vecgrad.viz.plot`)
+draw curves such as loss per epoch or a function and its derivative, in the terminal
+through plotext and in Jupyter as an inline SVG. Everything here only watches: nothing
+in the engines depends on it, and each optional library it uses degrades to plain text.
+"""

@@ -1,0 +1,286 @@
+"""How Tensors, Modules and optimizers show themselves in rich and in Jupyter.
+
+The engine classes inherit one small mixin each (TensorDisplay, ModuleDisplay,
+OptimizerDisplay) and keep their own `repr()`; `rich.print(t)` then shows the metadata
+(shape, dtype, device, grad_fn) above a values preview and summary statistics, and
+Jupyter shows the same as an HTML table (`_repr_html_`). A Module shows its layers with
+their parameter counts; an optimizer its hyperparameters and how many steps it took.
+
+rich is imported only when something is rendered, so importing vecgrad stays as fast
+as it was. Every walk over a module tree is iterative (Module.named_modules).
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+
+PREVIEW_ROWS = 6  # rows and columns of a values preview (edges kept, middle elided)
+PREVIEW_COLS = 8
+
+
+# ------------------------------------------------------------------------ Tensor
+def tensor_facts(t) -> list:
+    """(name, text) pairs: shape, dtype, device, and how the tensor takes part in autograd."""
+    facts = [("shape", str(tuple(t.shape))), ("dtype", str(t.dtype)), ("device", t.device)]
+    if t.grad_fn is not None:
+        facts.append(("grad_fn", t.grad_fn))
+    elif t.requires_grad:
+        facts.append(("requires_grad", "True"))
+    if t.grad is not None:
+        facts.append(("grad", f"{tuple(t.grad.shape)} (norm {_fmt(_norm(t.grad))})"))
+    return facts
+
+
+def _fmt(x) -> str:
+    return f"{x:.4g}"
+
+
+def _norm(t) -> float:
+    values = np.asarray(t.numpy(), dtype=np.float64)
+    return float(np.sqrt(np.sum(values * values)))
+
+
+def tensor_stats(values: np.ndarray) -> list:
+    """(name, text) pairs: min, max, mean, std of the finite values, and nan/inf counts."""
+    if values.size == 0 or values.dtype.kind not in "biuf":
+        return []
+    as_float = values.astype(np.float64, copy=False)
+    finite = np.isfinite(as_float)
+    stats = []
+    if finite.any():
+        kept = as_float[finite]
+        stats += [("min", _fmt(kept.min())), ("max", _fmt(kept.max())),
+                  ("mean", _fmt(kept.mean())), ("std", _fmt(kept.std()))]
+    nans = int(np.isnan(as_float).sum())
+    infs = int(np.isinf(as_float).sum())
+    if nans:
+        stats.append(("nan", str(nans)))
+    if infs:
+        stats.append(("inf", str(infs)))
+    return stats
+
+
+def preview_text(values: np.ndarray) -> str:
+    """The values as numpy prints them, long axes elided in the middle."""
+    return np.array2string(values, separator=", ", threshold=PREVIEW_ROWS * PREVIEW_COLS,
+                           edgeitems=3, max_line_width=100)
+
+
+def _preview_grid(values: np.ndarray):
+    """A 2-D list of cell strings for a 0-, 1- or 2-D tensor (None for higher ranks)."""
+    if values.ndim > 2:
+        return None
+    if values.ndim == 0:
+        return [[_cell(values[()], 7)]]
+    grid = values.reshape(1, -1) if values.ndim < 2 else values
+
+    def keep(n, limit):
+        if n <= limit:
+            return list(range(n))
+        half = limit // 2
+        return list(range(half)) + [None] + list(range(n - half, n))
+
+    rows, cols = keep(grid.shape[0], PREVIEW_ROWS), keep(grid.shape[1], PREVIEW_COLS)
+    out = []
+    for r in rows:
+        out.append(["⋮" if r is None else ("…" if c is None else _cell(grid[r, c]))
+                    for c in cols])
+    return out
+
+
+def _cell(x, digits: int = 4) -> str:
+    return f"{x:.{digits}g}" if isinstance(x, (float, np.floating)) else str(x)
+
+
+def tensor_rich(t):
+    """A rich renderable: the facts, a values preview and the statistics."""
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    values = t.numpy()
+    head = Text("  ".join(f"{k}={v}" for k, v in tensor_facts(t)))
+    parts = [head]
+    grid = _preview_grid(values)
+    if grid is not None and values.size:
+        table = Table(show_header=False, box=None, padding=(0, 1))
+        for _ in grid[0]:
+            table.add_column(justify="right")
+        for row in grid:
+            table.add_row(*row)
+        parts.append(table)
+    elif values.size:
+        parts.append(Text(preview_text(values)))
+    stats = tensor_stats(values)
+    if stats:
+        parts.append(Text("  ".join(f"{k} {v}" for k, v in stats), style="dim"))
+    title = "Parameter" if type(t).__name__ == "Parameter" else "tensor"
+    return Panel(Group(*parts), title=title, expand=False, title_align="left")
+
+
+def tensor_html(t) -> str:
+    e = html.escape
+    values = t.numpy()
+    facts = " ".join(f"<b>{e(k)}</b>={e(v)}" for k, v in tensor_facts(t))
+    grid = _preview_grid(values)
+    if grid is not None and values.size:
+        rows = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>"
+                       for row in grid)
+        body = f'<table style="font-family:monospace">{rows}</table>'
+    else:
+        body = f"<pre>{e(preview_text(values))}</pre>"
+    stats = tensor_stats(values)
+    stat_line = " ".join(f"{e(k)} {e(v)}" for k, v in stats)
+    title = "Parameter" if type(t).__name__ == "Parameter" else "tensor"
+    return (f'<div class="vecgrad-tensor"><div>{e(title)}: {facts}</div>{body}'
+            f'<div style="color:#666">{stat_line}</div></div>')
+
+
+class TensorDisplay:
+    """Mixin of vecgrad.Tensor: rich and Jupyter displays (repr() stays the Tensor's)."""
+
+    __slots__ = ()
+
+    def __rich__(self):
+        return tensor_rich(self)
+
+    def __rich_repr__(self):
+        yield "shape", tuple(self.shape)
+        yield "dtype", str(self.dtype)
+        yield "device", self.device
+        if self.grad_fn is not None:
+            yield "grad_fn", self.grad_fn
+        elif self.requires_grad:
+            yield "requires_grad", True
+        if self.grad is not None:
+            yield "grad_norm", float(f"{_norm(self.grad):.6g}")
+
+    def _repr_html_(self):
+        return tensor_html(self)
+
+
+# ------------------------------------------------------------------------ Module
+def module_rows(module) -> list:
+    """(name, layer, own parameters, parameter shapes, depth) for every module, depth first.
+
+    `own` counts the parameters registered on that module itself; the first row (the
+    module given) also carries the total in `module_total`.
+    """
+    rows = []
+    for name, sub in module.named_modules():
+        own = [p for p in sub._parameters.values() if p is not None]
+        count = sum(int(np.prod(p.shape)) for p in own)
+        shapes = ", ".join(f"{k} {tuple(p.shape)}" for k, p in sub._parameters.items()
+                           if p is not None)
+        head = f"{type(sub).__name__}({sub.extra_repr()})"
+        depth = 0 if not name else name.count(".") + 1
+        rows.append((name or "(model)", head, count, shapes, depth))
+    return rows
+
+
+def module_total(module) -> tuple:
+    """(parameter count, trainable count) of the whole tree."""
+    params = list(module.parameters())
+    total = sum(int(np.prod(p.shape)) for p in params)
+    trainable = sum(int(np.prod(p.shape)) for p in params if p.requires_grad)
+    return total, trainable
+
+
+def _devices(module) -> str:
+    devices = sorted({p.device for p in module.parameters()})
+    return ", ".join(devices) if devices else "-"
+
+
+def module_rich(module):
+    from rich.table import Table
+
+    total, trainable = module_total(module)
+    table = Table(title=f"{type(module).__name__}: {total:,} parameters "
+                        f"({trainable:,} trainable) on {_devices(module)}",
+                  title_justify="left")
+    for header, justify in (("name", "left"), ("layer", "left"), ("parameters", "right"),
+                            ("shapes", "left")):
+        table.add_column(header, justify=justify)
+    for name, head, count, shapes, depth in module_rows(module):
+        table.add_row("  " * max(depth - 1, 0) + name, head, f"{count:,}" if count else "",
+                      shapes)
+    return table
+
+
+def module_html(module) -> str:
+    e = html.escape
+    total, trainable = module_total(module)
+    rows = "".join(
+        f"<tr><td style='text-align:left;padding-left:{1 + 1.5 * max(depth - 1, 0)}em'>"
+        f"{e(name)}</td><td style='text-align:left'>{e(head)}</td>"
+        f"<td>{count:,}</td><td style='text-align:left'>{e(shapes)}</td></tr>"
+        for name, head, count, shapes, depth in module_rows(module))
+    caption = (f"{e(type(module).__name__)}: {total:,} parameters ({trainable:,} trainable) "
+               f"on {e(_devices(module))}")
+    return (f'<table class="vecgrad-module"><caption>{caption}</caption><thead><tr>'
+            f"<th>name</th><th>layer</th><th>parameters</th><th>shapes</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
+
+
+class ModuleDisplay:
+    """Mixin of vecgrad.nn.Module: a layer table with parameter counts."""
+
+    def __rich__(self):
+        return module_rich(self)
+
+    def _repr_html_(self):
+        return module_html(self)
+
+
+# --------------------------------------------------------------------- optimizer
+def optimizer_facts(opt) -> list:
+    """(name, text): the hyperparameters, the parameter count and the steps taken."""
+    facts = [(k, _hyper_text(v)) for k, v in opt._hyper().items()]
+    count = sum(int(np.prod(p.shape)) for p in opt.params)
+    steps = max((s.get("step", 0) for s in opt.state), default=0)
+    facts += [("parameters", f"{len(opt.params)} tensors, {count:,} values"),
+              ("steps", str(steps))]
+    return facts
+
+
+def _hyper_text(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def optimizer_rich(opt):
+    from rich.table import Table
+
+    table = Table(title=type(opt).__name__, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for name, text in optimizer_facts(opt):
+        table.add_row(name, text)
+    return table
+
+
+def optimizer_html(opt) -> str:
+    e = html.escape
+    rows = "".join(f"<tr><th style='text-align:left'>{e(k)}</th><td style='text-align:left'>"
+                   f"{e(v)}</td></tr>" for k, v in optimizer_facts(opt))
+    return (f'<table class="vecgrad-optimizer"><caption>{e(type(opt).__name__)}</caption>'
+            f"{rows}</table>")
+
+
+class OptimizerDisplay:
+    """Mixin of vecgrad.optim.Optimizer: hyperparameters, parameter count, steps."""
+
+    def __repr__(self):
+        hyper = ", ".join(f"{k}={_hyper_text(v)}" for k, v in self._hyper().items())
+        return f"{type(self).__name__}({hyper}, parameters={len(self.params)})"
+
+    def __rich__(self):
+        return optimizer_rich(self)
+
+    def __rich_repr__(self):
+        yield from optimizer_facts(self)
+
+    def _repr_html_(self):
+        return optimizer_html(self)
