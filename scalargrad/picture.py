@@ -73,6 +73,9 @@ class Picture:
     op_ellipses: bool = True
     # The headers whose name is written before the cell in a DOT record (None: all).
     dot_prefixed: Optional[tuple] = None
+    # Graphviz's direction: "LR" (inputs left, output right) or "TB" (top to bottom, for
+    # long graphs). Either way a record's fields read in one line.
+    rankdir: str = "LR"
 
     @property
     def folded(self) -> bool:
@@ -245,7 +248,7 @@ def fold(picture: Picture, max_nodes: int = MAX_NODES) -> Picture:
     notes = list(picture.notes)
     notes.append(f"{n} nodes summarised in {len(out)} boxes (repeated runs folded)")
     return Picture(out, picture.headers, picture.title, n, notes, picture.op_ellipses,
-                   picture.dot_prefixed)
+                   picture.dot_prefixed, picture.rankdir)
 
 
 # ------------------------------------------------------------------------- DOT
@@ -267,7 +270,7 @@ def to_dot(picture: Picture, graph_name: str = "gradlab") -> str:
 
     Node ids are positions (v<i>, op<i>), never names, so any label gives valid DOT.
     """
-    lines = [f"digraph {graph_name} {{", "  rankdir=LR;"]
+    lines = [f"digraph {graph_name} {{", f"  rankdir={picture.rankdir};"]
     if picture.folded:
         lines.append(f'  label="{dot_escape(picture.notes[-1])}";')
     for i, node in enumerate(picture.nodes):
@@ -283,7 +286,9 @@ def to_dot(picture: Picture, graph_name: str = "gradlab") -> str:
         if node.warn:
             style += ', color="red", fontcolor="red"'
         label = " | ".join(dot_escape(part) for part in parts)  # one record field each
-        lines.append(f'  v{i} [shape=record, label="{{ {label} }}"{style}];')
+        if picture.rankdir == "LR":  # braces turn the fields to run across, not down
+            label = f"{{ {label} }}"
+        lines.append(f'  v{i} [shape=record, label="{label}"{style}];')
     for i, node in enumerate(picture.nodes):
         if not node.parents:
             continue

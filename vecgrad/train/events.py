@@ -117,6 +117,15 @@ class History:
         return {k: np.array([np.nan if v is None else v for v in getattr(self, k)],
                             dtype=np.float64) for k in self.SERIES}
 
+    def records(self) -> list:
+        """One plain dict per epoch, e.g. {"epoch": 1, "train_loss": 0.9, "val_loss": 0.8,
+        "val_accuracy": 0.7, ...} (None where nothing was measured): ready for a plot, a
+        CSV writer or pandas.DataFrame, without needing pandas here."""
+        count = max((len(getattr(self, k)) for k in self.SERIES), default=0)
+        return [{"epoch": i + 1, **{k: (getattr(self, k)[i] if i < len(getattr(self, k))
+                                        else None) for k in self.SERIES}}
+                for i in range(count)]
+
     def load_state_dict(self, state: dict) -> None:
         for key in self.SERIES:
             values = np.asarray(state[key], dtype=np.float64).reshape(-1)

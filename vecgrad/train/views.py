@@ -313,10 +313,15 @@ def confusion_table(confusion: np.ndarray, class_names=()) -> Table:
 
 
 def make_view(stream=None, show: str = "auto", force_plain: bool = False):
-    """A RichView when `stream` is a terminal, else a PlainView."""
+    """A RichView when `stream` is a terminal, a NotebookView (vecgrad.train.notebook) in
+    a Jupyter kernel when `stream` is the cell's stdout, else a PlainView."""
+    in_cell = stream is None or stream is sys.stdout
     stream = stream if stream is not None else sys.stdout
     if show not in SHOW_CHOICES:
         raise ValueError(f"show must be one of {', '.join(SHOW_CHOICES)}, got {show!r}")
+    from vecgrad.train import notebook  # noqa: PLC0415 (imports this module)
+    if in_cell and not force_plain and notebook.in_notebook():
+        return notebook.NotebookView(show)
     console = Console(file=stream)
     if console.is_terminal and not force_plain:
         return RichView(console, show)

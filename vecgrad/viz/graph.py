@@ -104,7 +104,7 @@ class GraphView:
                                       fill=n.fill) for n in self._nodes]
         drawn = _picture.fold(_picture.Picture(
             nodes, HEADERS, title=f"vecgrad graph ({len(nodes)} tensors)", op_ellipses=False,
-            dot_prefixed=("grad norm",)), self.max_nodes)
+            dot_prefixed=("grad norm",), rankdir="TB"), self.max_nodes)
         for box in drawn.nodes:  # only the drawn tensors pay for a host copy
             if box.origin < 0:
                 box.cells = ("",) * len(HEADERS)
