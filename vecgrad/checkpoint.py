@@ -21,11 +21,15 @@ import hashlib
 import json
 import math
 import os
+import re
+import stat
 import tempfile
 import zipfile
 from typing import Any
 
 import numpy as np
+
+from vecgrad._files import open_regular
 
 FORMAT_NAME = "vecgrad-checkpoint"
 FORMAT_VERSION = 1
@@ -38,6 +42,11 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 _PICKLE_MAGIC = b"\x80"
 _TENSOR_ATTRIBUTES = ("numpy", "device", "requires_grad", "shape", "dtype")
+# Limits that keep a hostile file from costing more than its size in memory or time.
+_MAX_NPY_HEADER = 10_000          # bytes of one .npy header (numpy's own default)
+MAX_DEPTH = 10_000                # containers inside containers (a trainer state uses 5)
+_PLAIN_DTYPE = re.compile(r"^[<>|=][biuf](1|2|4|8|16)$")  # what save writes
+_MAX_DIM = 2**62                  # one dimension of an array described by the manifest
 
 
 class CheckpointError(Exception):
@@ -64,8 +73,10 @@ def _check_array_dtype(array: np.ndarray, where: str) -> None:
 
 
 # --------------------------------------------------------------------------------- save
-def _encode_leaf(value: Any, where: str, arrays: dict[str, np.ndarray]) -> dict | None:
-    """The manifest node for a non-container value, or None if `value` is a container."""
+def _encode_leaf(value: Any, where, arrays: dict[str, np.ndarray]) -> dict | None:
+    """The manifest node for a non-container value, or None if `value` is a container.
+
+    `where()` spells out the value's path, only when an error needs it."""
     if value is None:
         return {"type": "none"}
     if isinstance(value, (bool, np.bool_)):
@@ -80,7 +91,8 @@ def _encode_leaf(value: Any, where: str, arrays: dict[str, np.ndarray]) -> dict 
         return {"type": "str", "value": value}
     if isinstance(value, np.ndarray) or _is_tensor(value):
         array = value if isinstance(value, np.ndarray) else value.numpy()
-        _check_array_dtype(array, where)
+        if array.dtype.kind not in _ALLOWED_DTYPE_KINDS:
+            _check_array_dtype(array, where())
         key = f"a{len(arrays)}"
         arrays[key] = array
         node = {
@@ -97,7 +109,7 @@ def _encode_leaf(value: Any, where: str, arrays: dict[str, np.ndarray]) -> dict 
     if isinstance(value, (dict, list, tuple)):
         return None
     raise CheckpointError(
-        f"{where}: cannot store a value of type {type(value).__name__} "
+        f"{where()}: cannot store a value of type {type(value).__name__} "
         "(allowed: dict with str keys, list, tuple, Tensor, numpy array, "
         "int, float, bool, str, None)"
     )
@@ -111,30 +123,41 @@ def _encode(state: Any) -> tuple[list[dict], dict[str, np.ndarray]]:
     """
     arrays: dict[str, np.ndarray] = {}
     nodes: list = [None]
-    # Each stack entry: (value, path for messages, its index in `nodes`).
-    stack = [(state, "state", 0)]
+    paths = _Paths(1)  # parent and key per node: paths cost memory linear in the depth
+    depth = [0]
+    stack = [0]  # node indices still to encode
+    values = {0: state}
     seen_containers: set[int] = set()
     while stack:
-        value, where, index = stack.pop()
-        leaf = _encode_leaf(value, where, arrays)
+        index = stack.pop()
+        value = values.pop(index)
+        leaf = _encode_leaf(value, lambda: paths(index), arrays)
         if leaf is not None:
             nodes[index] = leaf
             continue
         if id(value) in seen_containers:
             raise CheckpointError(
-                f"{where}: the same container appears twice (shared or cyclic reference)"
+                f"{paths(index)}: the same container appears twice (shared or cyclic reference)"
             )
+        if depth[index] >= MAX_DEPTH:
+            raise CheckpointError(f"{paths(index)}: containers nested more than "
+                                  f"{MAX_DEPTH} deep cannot be stored")
         seen_containers.add(id(value))
         pairs = value.items() if isinstance(value, dict) else enumerate(value)
         items = []
         for key, child in pairs:
             if isinstance(value, dict) and not isinstance(key, str):
                 raise CheckpointError(
-                    f"{where}: dict keys must be str, got {key!r} ({type(key).__name__})"
+                    f"{paths(index)}: dict keys must be str, got {key!r} ({type(key).__name__})"
                 )
             nodes.append(None)
-            items.append([key, len(nodes) - 1] if isinstance(value, dict) else len(nodes) - 1)
-            stack.append((child, f"{where}[{key!r}]", len(nodes) - 1))
+            child_index = len(nodes) - 1
+            paths.parent.append(index)
+            paths.key.append(key)
+            depth.append(depth[index] + 1)
+            items.append([key, child_index] if isinstance(value, dict) else child_index)
+            values[child_index] = child
+            stack.append(child_index)
         kind = "dict" if isinstance(value, dict) else type(value).__name__
         nodes[index] = {"type": kind, "items": items}
     return nodes, arrays
@@ -191,70 +214,169 @@ def _file_mode(target: str) -> int:
 
 
 # --------------------------------------------------------------------------------- load
-def _read_archive(path: str) -> dict[str, np.ndarray]:
-    """Every member of the archive as an array, read with allow_pickle=False."""
-    try:
-        with open(path, "rb") as stream:
+def _open_regular(path: str):
+    stream, size = open_regular(path, CheckpointError, "checkpoint")
+    return stream, size
+
+
+class _Archive:
+    """An opened checkpoint whose members are checked before any of their data is read.
+
+    Checked on opening, from the zip directory alone: every member is a .npy entry,
+    stored uncompressed (so it cannot inflate beyond the file) and lies inside the file.
+    A member's data is read only when asked for, after its .npy header declares a plain
+    dtype and exactly the bytes the archive holds. Memory stays bounded by the file size.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        stream, size = _open_regular(path)
+        self._stream = stream
+        try:
             head = stream.read(4)
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint {path} does not exist") from None
-    except OSError as exc:
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from None
-    if head[:1] == _PICKLE_MAGIC:
-        raise CheckpointError(
-            f"{path} holds a pickled payload; refusing to load it (pickles can run code)"
-        )
-    if head not in (_ZIP_MAGIC, _EMPTY_ZIP_MAGIC):
-        raise CheckpointError(
-            f"{path} is not a vecgrad checkpoint (.npz archive): it starts with {head!r}"
-        )
-    members: dict[str, np.ndarray] = {}
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            for name in archive.files:
+            if head[:1] == _PICKLE_MAGIC:
+                raise CheckpointError(
+                    f"{path} holds a pickled payload; refusing to load it (pickles can run code)")
+            if head not in (_ZIP_MAGIC, _EMPTY_ZIP_MAGIC):
+                raise CheckpointError(
+                    f"{path} is not a vecgrad checkpoint (.npz archive): it starts with {head!r}")
+            stream.seek(0)
+            try:
+                self.zip = zipfile.ZipFile(stream)
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError,
+                    ValueError) as exc:
+                raise CheckpointError(f"{path} is truncated or corrupt: "
+                                      f"{_one_line(exc)}") from None
+            self.infos: dict[str, zipfile.ZipInfo] = {}
+            for info in self.zip.infolist():
+                self._check_entry(info, size)
+        except BaseException:
+            stream.close()
+            raise
+
+    def _check_entry(self, info: zipfile.ZipInfo, size: int) -> None:
+        where = f"{self.path}: entry {info.filename[:60]!r}"
+        if not info.filename.endswith(".npy"):
+            raise CheckpointError(f"{where} is not a numpy array (.npy)")
+        name = info.filename[:-len(".npy")]
+        if name in self.infos:
+            raise CheckpointError(f"{self.path}: the archive names entry {name[:60]!r} twice")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise CheckpointError(f"{where} is compressed; vecgrad checkpoints store their "
+                                  "arrays uncompressed (a compressed entry could inflate to "
+                                  "any size)")
+        if info.file_size != info.compress_size or info.header_offset + info.file_size > size:
+            raise CheckpointError(f"{where} declares {info.file_size} bytes, more than the "
+                                  f"file's {size} (truncated or forged)")
+        self.infos[name] = info
+
+    def close(self) -> None:
+        self.zip.close()
+        self._stream.close()
+
+    def header(self, name: str, where: str):
+        """(open stream at the data, shape, fortran order, dtype) of member `name`."""
+        info = self.infos[name]
+        try:
+            stream = self.zip.open(info)
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise CheckpointError(f"{where}: entry {name!r} is corrupt: "
+                                  f"{_one_line(exc)}") from None
+        try:
+            version = np.lib.format.read_magic(stream)
+            reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                      else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = reader(stream, max_header_size=_MAX_NPY_HEADER)
+            header_bytes = stream.tell()
+        except zipfile.BadZipFile as exc:  # a bad CRC shows on the first read
+            stream.close()
+            raise CheckpointError(f"{where}: entry {name!r} is corrupt: "
+                                  f"{_one_line(exc)}") from None
+        except Exception as exc:  # numpy reports bad headers as ValueError, SyntaxError...
+            stream.close()
+            raise CheckpointError(f"{where}: entry {name!r} has no valid .npy header "
+                                  f"({_one_line(exc)})") from None
+        problem = None
+        if dtype.hasobject:
+            problem = ("holds pickled objects (dtype object); refusing to load it (pickles "
+                       "can run code)")
+        elif dtype.kind not in _ALLOWED_DTYPE_KINDS or dtype.shape != ():
+            problem = (f"dtype {dtype.str} is not allowed (only bool, integer and float "
+                       "arrays)")
+        else:
+            nbytes = math.prod(shape) * dtype.itemsize
+            if header_bytes + nbytes != info.file_size:
+                problem = (f"its header declares shape {tuple(shape)} of {dtype.str} "
+                           f"({nbytes} bytes) but the entry holds "
+                           f"{info.file_size - header_bytes} bytes of data")
+        if problem:
+            stream.close()
+            raise CheckpointError(f"{where}: entry {name!r}: {problem}")
+        return stream, tuple(shape), fortran, dtype
+
+    def read(self, name: str, where: str, expect=None) -> np.ndarray:
+        """Member `name` as an array. `expect` = (dtype text, shape) from the manifest is
+        compared with the member's header before its data is read."""
+        stream, shape, fortran, dtype = self.header(name, where)
+        with stream:
+            if expect is not None:
+                want_dtype, want_shape = expect
+                if dtype.str != want_dtype:
+                    raise CheckpointError(f"{where}: dtype mismatch: manifest says "
+                                          f"{want_dtype[:40]}, entry {name!r} holds {dtype.str}")
+                if shape != want_shape:
+                    raise CheckpointError(f"{where}: shape mismatch: manifest says "
+                                          f"{want_shape}, entry {name!r} holds {shape}")
+            array = np.empty(shape, dtype=dtype, order="F" if fortran else "C")
+            if array.size:
+                view = memoryview(array.reshape(-1, order="A")).cast("B")
                 try:
-                    member = archive[name]
-                except ValueError as exc:
-                    if "pickle" in str(exc).lower():
-                        raise CheckpointError(
-                            f"{path}: entry {name!r} holds pickled objects; refusing to load it"
-                        ) from None
-                    raise CheckpointError(f"{path}: entry {name!r} is corrupt: {exc}") from None
-                if not isinstance(member, np.ndarray):
-                    raise CheckpointError(f"{path}: entry {name!r} is not a numpy array (.npy)")
-                members[name] = member
-    except CheckpointError:
-        raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
-        problem = f"{type(exc).__name__}: {exc}"
-        raise CheckpointError(f"{path} is truncated or corrupt: {problem}") from None
-    return members
+                    got = stream.readinto(view)
+                except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                    raise CheckpointError(f"{where}: entry {name!r} is corrupt: "
+                                          f"{_one_line(exc)}") from None
+                if got != len(view):
+                    raise CheckpointError(f"{where}: entry {name!r} ends after {got} of "
+                                          f"{len(view)} bytes")
+        return array
 
 
-def _read_manifest(path: str, members: dict[str, np.ndarray]) -> dict:
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+def _read_manifest(archive: _Archive) -> dict:
+    path = archive.path
+    raw = {}
     for name in (MANIFEST_MEMBER, DIGEST_MEMBER):
-        if name not in members:
+        if name not in archive.infos:
             raise CheckpointError(f"{path}: no {name} entry; not a vecgrad checkpoint")
-        if members[name].dtype != np.uint8 or members[name].ndim != 1:
-            raise CheckpointError(
-                f"{path}: entry {name} must be a 1-D uint8 array, "
-                f"got {members[name].dtype} {members[name].shape}"
-            )
-    manifest_bytes = members[MANIFEST_MEMBER].tobytes()
-    expected = members[DIGEST_MEMBER].tobytes().decode("ascii", errors="replace")
+        stream, shape, _, dtype = archive.header(name, path)
+        stream.close()
+        if dtype != np.uint8 or len(shape) != 1:
+            raise CheckpointError(f"{path}: entry {name} must be a 1-D uint8 array, "
+                                  f"got {dtype} {shape}")
+        raw[name] = archive.read(name, path).tobytes()
+    manifest_bytes = raw[MANIFEST_MEMBER]
+    expected = raw[DIGEST_MEMBER].decode("ascii", errors="replace")
     if hashlib.sha256(manifest_bytes).hexdigest() != expected:
         raise CheckpointError(
             f"{path}: the manifest does not match its digest (the file was modified)"
         )
     try:
         manifest = json.loads(manifest_bytes.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: the manifest is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise CheckpointError(f"{path}: the manifest's JSON is nested too deeply "
+                              "(vecgrad writes a flat node list)") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # ValueError: bad JSON, huge integers
+        raise CheckpointError(f"{path}: the manifest is not valid JSON: "
+                              f"{_one_line(exc)}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise CheckpointError(f"{path}: the manifest does not describe a {FORMAT_NAME} file")
     if manifest.get("version") != FORMAT_VERSION:
         raise CheckpointError(
-            f"{path}: checkpoint format version {manifest.get('version')!r} "
+            f"{path}: checkpoint format version {str(manifest.get('version'))[:20]!r} "
             f"is not supported (expected {FORMAT_VERSION})"
         )
     nodes = manifest.get("nodes")
@@ -266,41 +388,36 @@ def _read_manifest(path: str, members: dict[str, np.ndarray]) -> dict:
 def _field(node: dict, name: str, kind: type | tuple, where: str) -> Any:
     value = node.get(name)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
         raise CheckpointError(
-            f"{where}: manifest field {name!r} is missing or has the wrong type ({value!r})"
+            f"{where}: manifest field {name!r} is missing or has the wrong type ({shown})"
         )
     return value
 
 
-def _decode_array(
-    node: dict, where: str, members: dict[str, np.ndarray], used: set[str]
-) -> np.ndarray:
+def _manifest_shape(node: dict, where: str) -> tuple:
+    shape = _field(node, "shape", list, where)
+    if len(shape) > 32 or not all(isinstance(d, int) and not isinstance(d, bool)
+                                  and 0 <= d <= _MAX_DIM for d in shape):
+        raise CheckpointError(f"{where}: manifest shape is not a list of at most 32 sizes "
+                              f"in 0..2**62")
+    return tuple(shape)
+
+
+def _decode_array(node: dict, where: str, archive: _Archive, used: set[str]) -> np.ndarray:
     """The archive member `node` points at, after checking dtype, shape and digest."""
     member = _field(node, "member", str, where)
-    if member in (MANIFEST_MEMBER, DIGEST_MEMBER) or member not in members:
-        raise CheckpointError(f"{where}: archive entry {member!r} is missing")
+    if member in (MANIFEST_MEMBER, DIGEST_MEMBER) or member not in archive.infos:
+        raise CheckpointError(f"{where}: archive entry {member[:40]!r} is missing")
     if member in used:
         raise CheckpointError(f"{where}: archive entry {member!r} is referenced twice")
     used.add(member)
-    array = members[member]
-    _check_array_dtype(array, where)
-    expected_dtype = _field(node, "dtype", str, where)
-    try:
-        dtype_matches = np.dtype(expected_dtype) == array.dtype
-    except TypeError:
-        raise CheckpointError(
-            f"{where}: manifest dtype {expected_dtype!r} is not a numpy dtype"
-        ) from None
-    if not dtype_matches:
-        raise CheckpointError(
-            f"{where}: dtype mismatch: manifest says {expected_dtype}, "
-            f"entry {member!r} holds {array.dtype.str}"
-        )
-    shape = tuple(_field(node, "shape", list, where))
-    if shape != array.shape:
-        raise CheckpointError(
-            f"{where}: shape mismatch: manifest says {shape}, entry {member!r} holds {array.shape}"
-        )
+    dtype_text = _field(node, "dtype", str, where)
+    if not _PLAIN_DTYPE.match(dtype_text):
+        raise CheckpointError(f"{where}: manifest dtype {dtype_text[:40]!r} is not a numpy "
+                              "dtype of a plain number (such as <f4, <i8, |b1)")
+    array = archive.read(member, where, expect=(dtype_text, _manifest_shape(node, where)))
     if _array_digest(array) != _field(node, "sha256", str, where):
         raise CheckpointError(
             f"{where}: the data of entry {member!r} does not match its SHA-256 digest "
@@ -321,51 +438,97 @@ def _decode_scalar(node: dict, kind: str, where: str) -> Any:
     value = node.get("value")
     if isinstance(value, str) and value in ("inf", "-inf", "nan"):
         return float(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    raise CheckpointError(f"{where}: manifest float value {value!r} is not a number")
+    if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)):
+        try:
+            return float(value)
+        except OverflowError:  # a 400-digit "float"
+            pass
+    raise CheckpointError(f"{where}: manifest float value is not a number")
 
 
-def _child_links(nodes: list[dict]) -> list[tuple[str, list]]:
-    """Validate the tree shape top-down; return (path, [(key, child index)]) per node."""
-    paths = ["state"] + [""] * (len(nodes) - 1)
+class _Where:
+    """`path: state['a'][0]` for messages, spelled out only when formatted (lazily)."""
+
+    def __init__(self, path: str, paths: "_Paths", index: int):
+        self.path, self.paths, self.index = path, paths, index
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.paths(self.index)}"
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
+class _Paths:
+    """Where each manifest node sits ("state['model']['w']"), built only for messages.
+
+    Storing every node's full path costs memory quadratic in the depth; a parent index
+    and a key per node is linear, and a path is spelled out only when an error needs it.
+    """
+
+    def __init__(self, count: int):
+        self.parent = [-1] * count
+        self.key: list = [None] * count
+
+    def __call__(self, index: int) -> str:
+        keys = []
+        while index > 0 and len(keys) <= MAX_DEPTH + 1:  # bounded even if forged
+            keys.append(self.key[index])
+            index = self.parent[index]
+        keys.reverse()
+        if len(keys) > 12:  # a deep path is shown by its ends: messages stay one line
+            return ("state" + "".join(f"[{k!r}]" for k in keys[:3]) +
+                    f"...({len(keys) - 9} levels)..." + "".join(f"[{k!r}]" for k in keys[-6:]))
+        return "state" + "".join(f"[{k!r}]" for k in keys)
+
+
+def _child_links(nodes: list[dict], path: str) -> tuple[list[list], _Paths]:
+    """Validate the tree shape top-down; return [(key, child index)] per node, and the
+    paths. Raises CheckpointError for unreachable or shared nodes and for nesting deeper
+    than MAX_DEPTH."""
+    paths = _Paths(len(nodes))
     has_parent = [True] + [False] * (len(nodes) - 1)
+    depth = [0] * len(nodes)
     links = []
     for index, node in enumerate(nodes):
-        where = paths[index]
         if not has_parent[index]:
-            raise CheckpointError(f"manifest node {index} is not reachable from the root")
+            raise CheckpointError(f"{path}: manifest node {index} is not reachable from the root")
         children: list = []
-        if node.get("type") in ("dict", "list", "tuple"):
-            for item in _field(node, "items", list, where):
-                if node["type"] == "dict":
+        kind = node.get("type")
+        if kind in ("dict", "list", "tuple"):
+            if depth[index] >= MAX_DEPTH:
+                raise CheckpointError(f"{path}: {paths(index)}: containers are nested "
+                                      f"more than {MAX_DEPTH} deep")
+            for item in _field(node, "items", list, _Where(path, paths, index)):
+                if kind == "dict":
                     ok = isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)
                     key, child = (item[0], item[1]) if ok else (None, None)
                 else:
                     key, child = len(children), item
                 if not isinstance(child, int) or isinstance(child, bool):
-                    raise CheckpointError(f"{where}: malformed item {item!r} in the manifest")
+                    raise CheckpointError(f"{path}: {paths(index)}: malformed item in the "
+                                          "manifest")
                 if not index < child < len(nodes) or has_parent[child]:
-                    raise CheckpointError(f"{where}: item {item!r} points at an invalid node")
+                    raise CheckpointError(f"{path}: {paths(index)}: an item points at an "
+                                          "invalid node")
                 has_parent[child] = True
-                paths[child] = f"{where}[{key!r}]"
+                depth[child] = depth[index] + 1
+                paths.parent[child], paths.key[child] = index, key
                 children.append((key, child))
-            if node["type"] == "dict" and len({key for key, _ in children}) != len(children):
-                raise CheckpointError(f"{where}: a key appears twice")
-        links.append((where, children))
-    return links
+            if kind == "dict" and len({key for key, _ in children}) != len(children):
+                raise CheckpointError(f"{path}: {paths(index)}: a key appears twice")
+        links.append(children)
+    return links, paths
 
 
-def _decode(
-    nodes: list[dict], members: dict[str, np.ndarray], device: str | None
-) -> tuple[Any, set[str]]:
+def _decode(nodes: list[dict], archive: _Archive, device: str | None) -> tuple[Any, set[str]]:
     """Rebuild the nested state, children before parents; return it and the members used."""
     used: set[str] = set()
-    links = _child_links(nodes)
+    links, paths = _child_links(nodes, archive.path)
     values: list = [None] * len(nodes)
     for index in range(len(nodes) - 1, -1, -1):
         node = nodes[index]
-        where, children = links[index]
+        children = links[index]
         kind = node.get("type")
         if kind == "dict":
             value: Any = {key: values[child] for key, child in children}
@@ -373,13 +536,17 @@ def _decode(
             items = [values[child] for _, child in children]
             value = items if kind == "list" else tuple(items)
         elif kind in ("ndarray", "tensor"):
-            value = _decode_array(node, where, members, used)
+            where = _Where(archive.path, paths, index)
+            value = _decode_array(node, where, archive, used)
             if kind == "tensor":
                 value = _make_tensor(value, node, where, device)
         elif kind in ("none", "bool", "int", "float", "str"):
-            value = _decode_scalar(node, kind, where)
+            value = _decode_scalar(node, kind, _Where(archive.path, paths, index))
         else:
-            raise CheckpointError(f"{where}: unknown manifest node type {kind!r}")
+            raise CheckpointError(f"{archive.path}: {paths(index)}: unknown manifest node "
+                                  f"type {str(kind)[:40]!r}")
+        for _, child in children:  # each child has one parent: drop the reference
+            values[child] = None
         values[index] = value
     return values[0], used
 
@@ -394,7 +561,7 @@ def _make_tensor(array: np.ndarray, node: dict, where: str, device: str | None):
         return vecgrad.tensor(array, dtype=array.dtype, requires_grad=requires_grad, device=target)
     except Exception as exc:  # e.g. the saved device does not exist on this machine
         raise CheckpointError(
-            f"{where}: cannot restore the tensor on device {target!r}: {exc} "
+            f"{where}: cannot restore the tensor on device {target[:40]!r}: {exc} "
             "(pass device='cpu' to load it elsewhere)"
         ) from None
 
@@ -402,15 +569,22 @@ def _make_tensor(array: np.ndarray, node: dict, where: str, device: str | None):
 def load(path: str | os.PathLike, device: str | None = None) -> Any:
     """Read a checkpoint written by :func:`save`, validating every entry.
 
-    Tensors are restored on the device they were saved from, or on `device` when given.
-    Raises :class:`CheckpointError` for a missing, truncated, modified or pickled file.
+    Tensors are restored on the device they were saved from, or on `device` when given
+    (like PyTorch's map_location: device="cpu" loads a checkpoint anywhere).
+    Raises :class:`CheckpointError` naming the file and the entry for a missing,
+    truncated, modified, forged or pickled file, and for anything that is not a regular
+    file (a FIFO never blocks). Memory stays bounded by the file's size: members are
+    checked against the file and the manifest before their data is read.
     """
     path = os.fspath(path)
-    members = _read_archive(path)
-    manifest = _read_manifest(path, members)
-    state, used = _decode(manifest["nodes"], members, device)
-    extra = sorted(set(members) - used - {MANIFEST_MEMBER, DIGEST_MEMBER})
-    if extra:
-        raise CheckpointError(f"{path}: archive entries not described by the manifest: {extra}")
+    archive = _Archive(path)
+    try:
+        manifest = _read_manifest(archive)
+        state, used = _decode(manifest["nodes"], archive, device)
+        extra = sorted(set(archive.infos) - used - {MANIFEST_MEMBER, DIGEST_MEMBER})
+        if extra:
+            raise CheckpointError(f"{path}: archive entries not described by the manifest: "
+                                  f"{extra[:10]}")
+    finally:
+        archive.close()
     return state
-

@@ -9,12 +9,16 @@ reproducible after a resume without carrying generator state around.
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import zlib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from vecgrad._files import open_regular
 
 DATASET_NAMES = ("digits", "moons", "circles", "spirals", "xor", "sine", "mnist", "fashion-mnist")
 # The split of every built-in dataset is fixed by this seed (not by --seed), so the
@@ -321,39 +325,77 @@ class IDXError(ValueError):
     """An IDX file that is not valid: wrong magic number, truncated, or wrong size."""
 
 
+_GZIP_MAX_RATIO = 1100   # deflate cannot expand more than ~1032:1; anything beyond is forged
+_GZIP_CHUNK = 1 << 20     # decompress this much at a time
+
+
 def read_idx(path) -> np.ndarray:
     """Read an IDX file (the MNIST format), raw or gzip-compressed.
 
     The header is two zero bytes, a type code, the number of dimensions and one
     big-endian uint32 per dimension; the data must fill exactly prod(dims) items.
-    Raises IDXError naming the file and the problem otherwise.
+    Raises IDXError naming the file and the problem otherwise. Memory is bounded by
+    what the header declares: it is checked before any data is read, and gzip data is
+    inflated in chunks straight into the array, stopping at the header's size (a small
+    file that inflates without end is refused, not read). Only regular files are read:
+    a FIFO or device never blocks.
     """
     path = Path(path)
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
+    stream, size = open_regular(path, IDXError, "IDX file")
+    with stream:
+        compressed = stream.read(2) == b"\x1f\x8b"  # gzip magic, whatever the name
+        stream.seek(0)
+        source = gzip.GzipFile(fileobj=stream, mode="rb") if compressed else stream
         try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise IDXError(f"{path}: gzip data is corrupt or truncated ({exc})") from None
-    if len(raw) < 4:
-        raise IDXError(f"{path}: {len(raw)} bytes is too short for an IDX header")
-    if raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise IDXError(f"{path}: not an IDX file (magic bytes {raw[:4].hex()}; expected "
+            return _read_idx_stream(path, source, size, compressed)
+        except (OSError, EOFError, zlib.error) as exc:
+            problem = " ".join(str(exc).split()) or type(exc).__name__
+            raise IDXError(f"{path}: gzip data is corrupt or truncated ({problem})") from None
+
+
+def _read_exactly(source, buffer: memoryview) -> int:
+    """Fill `buffer` from `source` in bounded chunks; returns the bytes read."""
+    done = 0
+    while done < len(buffer):
+        got = source.readinto(buffer[done:done + _GZIP_CHUNK])
+        if not got:
+            break
+        done += got
+    return done
+
+
+def _read_idx_stream(path, source, size: int, compressed: bool) -> np.ndarray:
+    head = source.read(4)
+    if len(head) < 4:
+        raise IDXError(f"{path}: {len(head)} bytes is too short for an IDX header")
+    if head[0] != 0 or head[1] != 0 or head[2] not in _IDX_DTYPES:
+        raise IDXError(f"{path}: not an IDX file (magic bytes {head.hex()}; expected "
                        "00 00, a type code in 08 09 0b 0c 0d 0e, and the dimension count)")
-    dtype, ndim = _IDX_DTYPES[raw[2]], raw[3]
+    dtype, ndim = _IDX_DTYPES[head[2]], head[3]
+    dims_raw = source.read(4 * ndim)
+    if ndim == 0 or len(dims_raw) < 4 * ndim:
+        raise IDXError(f"{path}: header announces {ndim} dimensions but the file ends "
+                       f"after {4 + len(dims_raw)} bytes")
+    dims = tuple(int.from_bytes(dims_raw[4 * i:4 * i + 4], "big") for i in range(ndim))
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: no overflow
     header = 4 + 4 * ndim
-    if ndim == 0 or len(raw) < header:
-        raise IDXError(f"{path}: header announces {ndim} dimensions but the file has "
-                       f"{len(raw)} bytes")
-    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    actual = len(raw) - header
-    if actual != expected:
+    # What the file could possibly hold, before allocating anything.
+    room = (size * _GZIP_MAX_RATIO + 1024) if compressed else size - header
+    if expected > room:
+        if compressed:
+            raise IDXError(f"{path}: header declares dimensions {dims} ({expected} bytes), "
+                           f"more than a {size}-byte gzip file can hold")
+        raise IDXError(f"{path}: truncated: dimensions {dims} need {expected} data bytes, "
+                       f"found {size - header}")
+    data = np.empty(math.prod(dims), dtype=dtype)
+    actual = _read_exactly(source, memoryview(data).cast("B"))
+    extra = len(source.read(1))
+    if actual != expected or extra:
         problem = "truncated" if actual < expected else "longer than its header says"
+        found = f"found {actual}" if actual < expected else "found more"
         raise IDXError(f"{path}: {problem}: dimensions {dims} need {expected} data bytes, "
-                       f"found {actual}")
-    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
-    return data.astype(dtype.newbyteorder("="))
+                       f"{found}")
+    return data.reshape(dims).astype(dtype.newbyteorder("="), copy=False)
 
 
 # ------------------------------------------------------------------- named datasets
@@ -455,8 +497,15 @@ def _load_mnist_like(name: str, data_dir) -> DatasetBundle:
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
             raise IDXError(f"{name} {prefix}: images of shape {images.shape} do not match "
                            f"labels of shape {labels.shape} (want (N, rows, cols) and (N,))")
+        label_file = files[f"{prefix}-labels-idx1-ubyte"]
+        if labels.dtype.kind == "f":
+            bad = ~np.isfinite(labels) | (labels != np.floor(labels))
+            if bad.any():
+                at = int(np.argmax(bad))
+                raise IDXError(f"{label_file}: labels must be whole numbers 0..9; label "
+                               f"{at} is {float(labels[at])}")
         if labels.size and (labels.min() < 0 or labels.max() > 9):
-            raise IDXError(f"{name} {prefix}: labels must lie in 0..9, found "
+            raise IDXError(f"{label_file}: {name} labels must lie in 0..9, found "
                            f"{labels.min()}..{labels.max()}")
         parts[prefix] = (images.astype(np.float32)[:, None], labels.astype(np.int64))
     (train_x, train_y), (test_x, test_y) = parts["train"], parts["t10k"]
