@@ -260,8 +260,12 @@ def _state_dict_problems(optimizer: Optimizer, state_dict: Any) -> list[str]:
         return problems
     for key, param in zip(expected_keys, optimizer.params):
         saved = states[key]
-        if not isinstance(saved, dict) or not isinstance(saved.get("step"), int):
+        if not isinstance(saved, dict) or not isinstance(saved.get("step"), int) \
+                or isinstance(saved["step"], bool):
             problems.append(f"parameter {key}: state must be a dict with an int 'step'")
+            continue
+        if not 0 <= saved["step"] <= 2**62:  # a negative step divides by zero in Adam
+            problems.append(f"parameter {key}: 'step' must be in 0..2**62, got {saved['step']}")
             continue
         for name, value in saved.items():
             if name == "step":

@@ -47,12 +47,13 @@ class RunConfig:
                                      # else the resumed run's device, else cpu
     data_dir: str | None = None      # IDX folder for the MNIST datasets
     checkpoint: str | None = None    # written after every epoch when set
+    resume_from: str | None = None   # the checkpoint a resumed run came from (for messages)
 
     @classmethod
     def setting_names(cls) -> tuple[str, ...]:
         """The training settings (what a checkpoint records), without device and paths."""
         return tuple(f.name for f in dataclasses.fields(cls)
-                     if f.name not in ("device", "data_dir", "checkpoint"))
+                     if f.name not in ("device", "data_dir", "checkpoint", "resume_from"))
 
     def settings(self) -> dict:
         return {name: getattr(self, name) for name in self.setting_names()}
@@ -107,6 +108,7 @@ class RunConfig:
         # The data folder the run was trained from, unless told otherwise.
         settings["data_dir"] = changes.get("data_dir") or config.get("data_dir")
         settings["checkpoint"] = settings.get("checkpoint") or str(path)
+        settings["resume_from"] = str(path)
         done = state.get("epoch")
         if isinstance(done, int) and settings["epochs"] <= done:
             raise ConfigError(f"--resume {path}: the checkpoint has already trained {done} "
@@ -116,13 +118,9 @@ class RunConfig:
 
 
 def checkpoint_config(state, path) -> dict:
-    """The `config` entry of a `vecgrad train` checkpoint, checked for completeness."""
-    config = state.get("config") if isinstance(state, dict) else None
-    needed = set(FIXED_BY_CHECKPOINT) | set(RESUMABLE)
-    if not isinstance(config, dict) or not needed <= set(config):
-        missing = sorted(needed - set(config or {}))
-        raise ConfigError(f"{path}: not a `vecgrad train` checkpoint (its config lacks "
-                          f"{', '.join(missing) if missing else 'everything'})")
-    if "normalizer" not in state:
-        raise ConfigError(f"{path}: the checkpoint has no normalizer statistics")
-    return config
+    """The `config` entry of a `vecgrad train` checkpoint, after the whole state passed
+    the schema check (vecgrad.train.schema: types, ranges, sizes; CheckpointError
+    naming the file and the entry otherwise)."""
+    from vecgrad.train.schema import check_trainer_state
+
+    return check_trainer_state(state, path)

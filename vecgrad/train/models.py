@@ -16,12 +16,36 @@ DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.05,
               "rmsprop": 0.001, "adam": 0.001}
 
 
+MAX_PARAMETERS = 1 << 30  # 4 GiB of float32: a larger model is a typo, not a plan
+
+
 def build_model(spec: str, input_shape, outputs: int, activation: str = "relu",
-                dropout: float = 0.0):
+                dropout: float = 0.0, max_parameters: int | None = None):
     """A Sequential from a spec: `mlp:H1,H2,...` (hidden sizes; `mlp` = no hidden
     layer) or `cnn` / `cnn:C1,C2` (3x3 conv + activation + 2x2 max-pool per channel
-    count, then a 64-unit hidden layer). Dropout follows every hidden activation."""
+    count, then a 64-unit hidden layer). Dropout follows every hidden activation.
+
+    The parameters are counted before each layer allocates: more than `max_parameters`
+    (default MAX_PARAMETERS; a resumed run passes what its checkpoint holds) raises
+    ConfigError instead of exhausting memory."""
     from vecgrad import nn
+
+    budget = [MAX_PARAMETERS if max_parameters is None else max_parameters]
+
+    def charge(count: int):
+        budget[0] -= count
+        if budget[0] < 0:
+            limit = MAX_PARAMETERS if max_parameters is None else max_parameters
+            raise ConfigError(f"--model {spec!r}: more than {limit:,} parameters for inputs "
+                              f"of shape {tuple(input_shape)} and {outputs} outputs")
+
+    def linear(width: int, size: int):
+        charge(width * size + size)
+        return nn.Linear(width, size)
+
+    def conv(channels: int, size: int):
+        charge(channels * size * 9 + size)
+        return nn.Conv2d(channels, size, 3, padding=1)
 
     kind, colon, sizes_text = spec.partition(":")
     try:
@@ -43,22 +67,22 @@ def build_model(spec: str, input_shape, outputs: int, activation: str = "relu",
         width = int(np.prod(input_shape))
         layers.append(nn.Flatten())
         for size in sizes:
-            layers += regularized([nn.Linear(width, size), act()])
+            layers += regularized([linear(width, size), act()])
             width = size
-        layers.append(nn.Linear(width, outputs))
+        layers.append(linear(width, outputs))
     elif kind == "cnn":
         if len(input_shape) != 3:
             raise ConfigError(f"--model cnn needs image inputs (channels, height, width); this "
                               f"dataset has inputs of shape {tuple(input_shape)}: use mlp")
         channels, height, width = input_shape
         for size in sizes or [16, 32]:
-            layers += [nn.Conv2d(channels, size, 3, padding=1), act()]
+            layers += [conv(channels, size), act()]
             channels = size
             if height >= 2 and width >= 2:
                 layers.append(nn.MaxPool2d(2))
                 height, width = height // 2, width // 2
-        layers += [nn.Flatten()] + regularized([nn.Linear(channels * height * width, 64), act()])
-        layers.append(nn.Linear(64, outputs))
+        layers += [nn.Flatten()] + regularized([linear(channels * height * width, 64), act()])
+        layers.append(linear(64, outputs))
     else:
         raise ConfigError(f"--model {spec!r}: unknown architecture {kind!r}; use mlp:H1,H2,... "
                           "or cnn[:C1,C2]")

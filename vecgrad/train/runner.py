@@ -16,6 +16,7 @@ from pathlib import Path
 
 from vecgrad.train.config import FIXED_BY_CHECKPOINT, ConfigError, RunConfig, checkpoint_config
 from vecgrad.train.models import DEFAULT_LR, build_model, make_optimizer, make_schedule
+from vecgrad.train.schema import check_against_dataset
 
 
 @dataclass
@@ -105,14 +106,23 @@ def run(config: RunConfig, *, resume_state: dict | None = None, views=(),
     settings = config.settings()
     bundle = load_dataset(settings["dataset"], config.data_dir)
     loss, outputs, normalizer = _prepare(settings, bundle)
+    source = config.resume_from or "the resumed checkpoint"
     if resume_state is not None:
-        normalizer = normalizer_from_state(resume_state["normalizer"])
+        check_against_dataset(resume_state["config"], bundle, source)
+        normalizer = _from_checkpoint(source, "normalizer", normalizer_from_state,
+                                      resume_state["normalizer"])
     train, val, test = _normalized(bundle, normalizer)
     lr = settings["lr"] if settings["lr"] is not None else DEFAULT_LR[settings["optimizer"]]
     settings["lr"], settings["loss"] = lr, loss
     vecgrad.manual_seed(settings["seed"])
-    model = build_model(settings["model"], bundle.input_shape, outputs,
-                        settings["activation"], settings["dropout"]).to(device)
+    if resume_state is None:
+        model = build_model(settings["model"], bundle.input_shape, outputs,
+                            settings["activation"], settings["dropout"])
+    else:
+        model = _from_checkpoint(source, "the model", build_model, settings["model"],
+                                 bundle.input_shape, outputs, settings["activation"],
+                                 settings["dropout"], _saved_parameters(resume_state))
+    model = model.to(device)
     optimizer = make_optimizer(settings["optimizer"], model.parameters(), lr)
     data_dir = config.data_dir
     saved_config = dict(settings, input_shape=list(bundle.input_shape), outputs=outputs,
@@ -125,7 +135,7 @@ def run(config: RunConfig, *, resume_state: dict | None = None, views=(),
         extra_state={"config": saved_config, "normalizer": normalizer.state_dict()},
         layer_stats=layer_stats, class_names=bundle.class_names)
     if resume_state is not None:
-        trainer.load_state_dict(resume_state)
+        _from_checkpoint(source, "the training state", trainer.load_state_dict, resume_state)
     for view in views:
         trainer.subscribe(view)
     loaders = [DataLoader(part, settings["batch_size"], shuffle=(part is train),
@@ -158,6 +168,24 @@ class Evaluation:
         return {k: self.config[k] for k in FIXED_BY_CHECKPOINT}
 
 
+def _from_checkpoint(source, what: str, load, *args):
+    """`load(*args)`, a failure reported as CheckpointError naming the file."""
+    from vecgrad.checkpoint import CheckpointError
+
+    try:
+        return load(*args)
+    except CheckpointError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CheckpointError(f"{source}: {what} does not fit this run: {exc}") from None
+
+
+def _saved_parameters(state) -> int:
+    """How many numbers the checkpoint's model holds: the most a model rebuilt from its
+    spec may allocate (a forged spec cannot ask for more than the file carries)."""
+    return sum(int(array.size) for array in state["model"].values())
+
+
 def saved_device(state) -> str | None:
     """The device a checkpoint's run trained on (None for checkpoints without it)."""
     config = state.get("config") if isinstance(state, dict) else None
@@ -178,12 +206,16 @@ def evaluate(checkpoint, split: str = "test", device: str | None = None,
     device, note = choose_device(device, saved_device(state))
     # The folder the run was trained from, unless told otherwise.
     bundle = load_dataset(config["dataset"], data_dir or config.get("data_dir"))
-    normalizer = normalizer_from_state(state["normalizer"])
+    check_against_dataset(config, bundle, checkpoint)
+    normalizer = _from_checkpoint(checkpoint, "normalizer", normalizer_from_state,
+                                  state["normalizer"])
     _, val, test = _normalized(bundle, normalizer)
-    model = build_model(config["model"], tuple(config["input_shape"]), int(config["outputs"]),
-                        config["activation"], float(config["dropout"]))
+    model = _from_checkpoint(checkpoint, "the model", build_model, config["model"],
+                             tuple(config["input_shape"]), int(config["outputs"]),
+                             config["activation"], float(config["dropout"]),
+                             _saved_parameters(state))
     weights = state.get("best_model") or state.get("model")
-    model.load_state_dict(weights)
+    _from_checkpoint(checkpoint, "the model", model.load_state_dict, weights)
     model = model.to(device)
     trainer = Trainer(model, config["loss"], None, class_names=config["class_names"])
     for view in views:
