@@ -60,6 +60,13 @@ UNARY_KERNEL(sqrt, sqrt(v))
 UNARY_KERNEL(sin, sin(v))
 UNARY_KERNEL(cos, cos(v))
 UNARY_KERNEL(reciprocal, (T)1 / v)
+UNARY_KERNEL(log1p, log1p(v))
+UNARY_KERNEL(expm1, expm1(v))
+UNARY_KERNEL(erf, erf(v))
+UNARY_KERNEL(floor, floor(v))
+UNARY_KERNEL(ceil, ceil(v))
+UNARY_KERNEL(round, rint(v))  // half to even (the default rounding mode), like numpy
+UNARY_KERNEL(trunc, trunc(v))
 #endif
 
 // ------------------------------------------------------------------------ binary

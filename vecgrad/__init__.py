@@ -35,9 +35,94 @@ from vecgrad.ops.creation import (
     zeros,
     zeros_like,
 )
-from vecgrad.ops.elementwise import clip, where
-from vecgrad.ops.matmul import matmul
-from vecgrad.ops.movement import cat, stack
+from vecgrad.ops.einsum import einsum
+from vecgrad.ops.elementwise import (
+    abs,
+    ceil,
+    clip,
+    cos,
+    erf,
+    exp,
+    exp2,
+    expm1,
+    floor,
+    lerp,
+    log,
+    log1p,
+    log2,
+    log10,
+    maximum,
+    minimum,
+    neg,
+    reciprocal,
+    round,
+    rsqrt,
+    sign,
+    sin,
+    sqrt,
+    square,
+    tan,
+    trunc,
+    where,
+)
+from vecgrad.ops.matmul import bmm, dot, matmul, mm, outer
+from vecgrad.ops.movement import (
+    argsort,
+    cat,
+    chunk,
+    movedim,
+    narrow,
+    repeat,
+    roll,
+    sort,
+    split,
+    stack,
+    swapaxes,
+    tile,
+    topk,
+    tril,
+    triu,
+    unbind,
+    unflatten,
+)
+from vecgrad.ops.namespace import (
+    amax,
+    amin,
+    argmax,
+    argmin,
+    clone,
+    flatten,
+    flip,
+    gather,
+    isfinite,
+    isinf,
+    isnan,
+    max,
+    mean,
+    min,
+    numel,
+    permute,
+    prod,
+    relu,
+    reshape,
+    sigmoid,
+    squeeze,
+    std,
+    sum,
+    t,
+    tanh,
+    transpose,
+    unsqueeze,
+    var,
+)
+from vecgrad.ops.reduce import all, any, cosine_similarity, cumsum, logsumexp, norm
+from vecgrad.ops.softmax import log_softmax, softmax
+
+clamp = clip
+concat = cat
+negative = neg
+swapdims = swapaxes
+moveaxis = movedim
 
 from vecgrad import _moved  # isort: skip
 
@@ -83,4 +168,15 @@ __all__ = [
     "no_grad", "enable_grad", "is_grad_enabled", "get_backend", "available_devices",
     "float32", "float64", "int64", "bool_", "cat", "stack", "where", "clip", "matmul",
     "conv2d", "nn", "optim", "func", "data", "save", "load", "Trainer",
+    # PyTorch-style module-level functions (vecgrad.exp(x), vecgrad.sum(x, dim=1), ...)
+    "abs", "ceil", "cos", "erf", "exp", "exp2", "expm1", "floor", "lerp", "log", "log1p",
+    "log2", "log10", "maximum", "minimum", "neg", "negative", "reciprocal", "round",
+    "rsqrt", "sign", "sin", "sqrt", "square", "tan", "trunc", "clamp", "sigmoid", "tanh",
+    "relu", "isnan", "isinf", "isfinite", "sum", "mean", "prod", "cumsum", "max", "min",
+    "amax", "amin", "var", "std", "norm", "logsumexp", "argmax", "argmin", "all", "any",
+    "softmax", "log_softmax", "cosine_similarity", "einsum", "mm", "bmm", "dot", "outer",
+    "argsort", "chunk", "concat", "flip", "gather", "movedim", "moveaxis", "narrow",
+    "permute", "repeat", "reshape", "roll", "sort", "split", "squeeze", "swapaxes",
+    "swapdims", "t", "tile", "topk", "transpose", "tril", "triu", "unbind", "unflatten",
+    "unsqueeze", "flatten", "clone", "numel",
 ]

@@ -573,29 +573,38 @@ class Tensor(TensorDisplay):
 
     clamp = clip
 
-    def sum(self, axis=None, keepdims=False, *, dim=None):
-        return reduce.sum(self, axis, keepdims, dim=dim)
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
+        return reduce.sum(self, axis, keepdims, dim=dim, keepdim=keepdim, dtype=dtype)
 
-    def mean(self, axis=None, keepdims=False, *, dim=None):
-        return reduce.mean(self, axis, keepdims, dim=dim)
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
+        return reduce.mean(self, axis, keepdims, dim=dim, keepdim=keepdim, dtype=dtype)
 
-    def max(self, axis=None, keepdims=False, *, dim=None):
-        return reduce.max(self, axis, keepdims, dim=dim)
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """The largest value. PyTorch's forms: x.max() -> a 0-d tensor; x.max(dim) or
+        x.max(dim=d) -> (values, indices) (gradient to the first maximum); x.max(other)
+        -> maximum(x, other). numpy's x.max(axis=a) -> values only (ties share the
+        gradient, like amax)."""
+        return _extremum_method("max", self, dim, keepdim, axis, keepdims)
 
-    def min(self, axis=None, keepdims=False, *, dim=None):
-        return reduce.min(self, axis, keepdims, dim=dim)
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """The smallest value; the same forms as max."""
+        return _extremum_method("min", self, dim, keepdim, axis, keepdims)
 
-    def var(self, axis=None, keepdims=False, *, ddof=0, dim=None):
-        return reduce.var(self, axis, keepdims, ddof=ddof, dim=dim)
+    def var(self, axis=None, keepdims=False, *, ddof=None, correction=None, unbiased=None,
+            dim=None, keepdim=None):
+        return reduce.var(self, axis, keepdims, ddof=ddof, correction=correction,
+                          unbiased=unbiased, dim=dim, keepdim=keepdim)
 
-    def std(self, axis=None, keepdims=False, *, ddof=0, dim=None):
-        return reduce.std(self, axis, keepdims, ddof=ddof, dim=dim)
+    def std(self, axis=None, keepdims=False, *, ddof=None, correction=None, unbiased=None,
+            dim=None, keepdim=None):
+        return reduce.std(self, axis, keepdims, ddof=ddof, correction=correction,
+                          unbiased=unbiased, dim=dim, keepdim=keepdim)
 
-    def argmax(self, axis=None, keepdims=False, *, dim=None):
-        return reduce.argmax(self, axis, keepdims, dim=dim)
+    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return reduce.argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def argmin(self, axis=None, keepdims=False, *, dim=None):
-        return reduce.argmin(self, axis, keepdims, dim=dim)
+    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return reduce.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
     # ------------------------------------------------------------------- movement
     def reshape(self, *shape):
@@ -613,8 +622,8 @@ class Tensor(TensorDisplay):
     def permute(self, *axes):
         return movement.permute(self, *axes)
 
-    def squeeze(self, axis=None):
-        return movement.squeeze(self, axis)
+    def squeeze(self, axis=None, *, dim=None):
+        return movement.squeeze(self, axis, dim=dim)
 
     def unsqueeze(self, axis):
         return movement.unsqueeze(self, axis)
@@ -624,6 +633,219 @@ class Tensor(TensorDisplay):
 
     def gather(self, axis, index):
         return movement.gather(self, axis, index)
+
+    # ------------------------------------------------ the everyday PyTorch API (issue 14)
+    # Each is a thin call into vecgrad.ops, where the op is written once.
+    def neg(self):
+        return elementwise.neg(self)
+
+    negative = neg
+
+    def square(self):
+        return elementwise.square(self)
+
+    def rsqrt(self):
+        return elementwise.rsqrt(self)
+
+    def reciprocal(self):
+        return elementwise.reciprocal(self)
+
+    def log1p(self):
+        return elementwise.log1p(self)
+
+    def expm1(self):
+        return elementwise.expm1(self)
+
+    def exp2(self):
+        return elementwise.exp2(self)
+
+    def log2(self):
+        return elementwise.log2(self)
+
+    def log10(self):
+        return elementwise.log10(self)
+
+    def tan(self):
+        return elementwise.tan(self)
+
+    def erf(self):
+        return elementwise.erf(self)
+
+    def floor(self):
+        return elementwise.floor(self)
+
+    def ceil(self):
+        return elementwise.ceil(self)
+
+    def round(self, decimals=0):
+        return elementwise.round(self, decimals)
+
+    def trunc(self):
+        return elementwise.trunc(self)
+
+    def maximum(self, other):
+        return elementwise.maximum(self, other)
+
+    def minimum(self, other):
+        return elementwise.minimum(self, other)
+
+    def lerp(self, end, weight):
+        return elementwise.lerp(self, end, weight)
+
+    def isnan(self):
+        return self != self
+
+    def isinf(self):
+        return elementwise.abs(self) == math.inf if common.is_float(self.dtype) else self != self
+
+    def isfinite(self):
+        return ~(self.isnan() | self.isinf())
+
+    def prod(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
+        return reduce.prod(self, axis, bool(keepdim or keepdims), dim=dim, dtype=dtype)
+
+    def cumsum(self, dim=None, *, axis=None, dtype=None):
+        return reduce.cumsum(self, dim, axis=axis, dtype=dtype)
+
+    def logsumexp(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return reduce.logsumexp(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return reduce.amax(self, common.pick_axis("amax", axis, dim, None),
+                           bool(keepdim or keepdims))
+
+    def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return reduce.amin(self, common.pick_axis("amin", axis, dim, None),
+                           bool(keepdim or keepdims))
+
+    def norm(self, p="fro", dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
+        return reduce.norm(self, p, dim, keepdim, axis=axis, keepdims=keepdims, dtype=dtype)
+
+    def all(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return reduce.all(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def any(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return reduce.any(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def flip(self, *dims):
+        return movement.flip(self, dims[0] if len(dims) == 1 else dims)
+
+    def roll(self, shifts, dims=None):
+        return movement.roll(self, shifts, dims)
+
+    def repeat(self, *sizes):
+        return movement.repeat(self, *sizes)
+
+    def tile(self, *reps):
+        return movement.tile(self, *reps)
+
+    def chunk(self, chunks, dim=0):
+        return movement.chunk(self, chunks, dim)
+
+    def split(self, split_size_or_sections, dim=0):
+        return movement.split(self, split_size_or_sections, dim)
+
+    def unbind(self, dim=0):
+        return movement.unbind(self, dim)
+
+    def tril(self, diagonal=0):
+        return movement.tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return movement.triu(self, diagonal)
+
+    def t(self):
+        return movement.t(self)
+
+    @property
+    def mT(self) -> "Tensor":  # noqa: N802 - PyTorch's name
+        """The last two axes swapped (a batch of transposed matrices)."""
+        return movement.matrix_transpose(self)
+
+    def swapaxes(self, axis0, axis1):
+        return movement.swapaxes(self, axis0, axis1)
+
+    swapdims = swapaxes
+
+    def movedim(self, source, destination):
+        return movement.movedim(self, source, destination)
+
+    moveaxis = movedim
+
+    def narrow(self, dim, start, length):
+        return movement.narrow(self, dim, start, length)
+
+    def unflatten(self, dim, sizes):
+        return movement.unflatten(self, dim, sizes)
+
+    def sort(self, dim=-1, descending=False, stable=True):
+        return movement.sort(self, dim, descending, stable)
+
+    def argsort(self, dim=-1, descending=False, stable=True):
+        return movement.argsort(self, dim, descending, stable)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002 - PyTorch's name
+        return movement.topk(self, k, dim, largest, sorted)
+
+    def view_as(self, other):
+        return movement.reshape(self, other.shape)
+
+    reshape_as = view_as
+
+    def expand_as(self, other):
+        return movement.expand(self, other.shape)
+
+    def dim(self) -> int:
+        """Number of axes (PyTorch's x.dim())."""
+        return self.ndim
+
+    def clone(self):
+        """A copy with its own memory; gradients flow back to self."""
+        if self.dtype == np.bool_:
+            return Tensor._wrap(self._backend.copy(self._buf), self._backend)
+        return elementwise.mul(self, 1)  # (x * 1 is exact for every value, -0 and nan too)
+
+    def is_contiguous(self) -> bool:
+        """Whether the elements lie in row-major order without gaps (not a strided view)."""
+        buf = self._buf
+        strides = buf.strides
+        if isinstance(buf, np.ndarray):
+            if buf.flags.c_contiguous:
+                return True
+            strides = tuple(st // buf.itemsize for st in strides)
+        expected, step = [], 1
+        for n in reversed(buf.shape):
+            expected.append(step)
+            step *= n
+        return all(n == 1 or st == e
+                   for n, st, e in zip(buf.shape, strides, reversed(expected)))
+
+    def contiguous(self):
+        """self when already contiguous, else a contiguous copy (gradients flow through)."""
+        if self.is_contiguous():
+            return self
+        if self.ndim >= 2:  # flattening a strided view copies it in row-major order
+            flat = movement.reshape(self, self.numel())
+            out = movement.reshape(flat, self.shape)
+            if out.is_contiguous():
+                return out
+        return self.clone()
+
+    def type_as(self, other):
+        """Converted to other's dtype."""
+        return common.cast(self, other.dtype)
+
+    def outer(self, other):
+        return matmul.outer(self, other)
+
+    def dot(self, other):
+        return matmul.dot(self, other)
+
+    def mm(self, other):
+        return matmul.mm(self, other)
+
+    def bmm(self, other):
+        return matmul.bmm(self, other)
 
     # ----------------------------------------------------------------- activations
     def activation(self, name, alpha=None):
@@ -674,6 +896,25 @@ class Tensor(TensorDisplay):
 
     def log_softmax(self, axis=-1, *, dim=None):
         return softmax_ops.log_softmax(self, axis, dim=dim)
+
+
+def _extremum_method(op, x, dim, keepdim, axis, keepdims):
+    """Tensor.max / Tensor.min: PyTorch's three forms, and numpy's axis= form."""
+    if isinstance(dim, Tensor):
+        return (elementwise.maximum if op == "max" else elementwise.minimum)(x, dim)
+    if axis is not None:  # numpy's spelling: values only
+        if dim is not None:
+            raise TypeError(f"{op}: give axis or dim, not both")
+        return reduce._extremum(op, x, axis, bool(keepdims) or bool(keepdim), None)
+    if dim is None:
+        if keepdim or keepdims:  # x.max(keepdim=True): the value, axes kept
+            return reduce._extremum(op, x, None, True, None)
+        return reduce._extremum(op, x, None, False, None)
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"{op}: dim must be one int for (values, indices); use amax/amin "
+                        f"(or axis=) to reduce several axes")
+    keep = reduce.keep_flag(op, keepdims or False, keepdim) if keepdims is not None else keepdim
+    return reduce.max_with_indices(op, x, dim, bool(keep))
 
 
 class ToDevice(autograd.Function):

@@ -21,12 +21,12 @@ def shape_and_axis(draw):
 
 
 REDUCTIONS = {
-    "sum": (lambda x, a, k: x.sum(a, k), lambda x, a, k: np.sum(x, a, keepdims=k)),
-    "mean": (lambda x, a, k: x.mean(a, k), lambda x, a, k: np.mean(x, a, keepdims=k)),
-    "max": (lambda x, a, k: x.max(a, k), lambda x, a, k: np.max(x, a, keepdims=k)),
-    "min": (lambda x, a, k: x.min(a, k), lambda x, a, k: np.min(x, a, keepdims=k)),
-    "var": (lambda x, a, k: x.var(a, k), lambda x, a, k: np.var(x, a, keepdims=k)),
-    "std": (lambda x, a, k: x.std(a, k), lambda x, a, k: np.std(x, a, keepdims=k)),
+    "sum": (lambda x, a, k: x.sum(axis=a, keepdims=k), lambda x, a, k: np.sum(x, a, keepdims=k)),
+    "mean": (lambda x, a, k: x.mean(axis=a, keepdims=k), lambda x, a, k: np.mean(x, a, keepdims=k)),
+    "max": (lambda x, a, k: x.max(axis=a, keepdims=k), lambda x, a, k: np.max(x, a, keepdims=k)),
+    "min": (lambda x, a, k: x.min(axis=a, keepdims=k), lambda x, a, k: np.min(x, a, keepdims=k)),
+    "var": (lambda x, a, k: x.var(axis=a, keepdims=k), lambda x, a, k: np.var(x, a, keepdims=k)),
+    "std": (lambda x, a, k: x.std(axis=a, keepdims=k), lambda x, a, k: np.std(x, a, keepdims=k)),
 }
 
 
@@ -134,7 +134,7 @@ def test_cat_of_mixed_dtypes_promotes(device):
 @pytest.mark.parametrize("call, message", [
     (lambda t: t.reshape(4, 4), r"reshape: cannot reshape \(2, 3\)"),
     (lambda t: t.permute(0, 0), "permute"),
-    (lambda t: t.squeeze(0), "squeeze: axis 0"),
+    (lambda t: t.squeeze(2), "squeeze: axis 2 is out of range"),
     (lambda t: t.expand(3, 3), "expand: cannot expand"),
     (lambda t: t[5], "getitem: invalid index"),
     (lambda t: t[0.5], "getitem: unsupported index"),

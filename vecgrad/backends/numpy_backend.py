@@ -19,6 +19,8 @@ from vecgrad.backends.base import Backend
 _UNARY = {
     "neg": np.negative, "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "abs": np.abs,
     "sign": np.sign, "sin": np.sin, "cos": np.cos, "reciprocal": np.reciprocal,
+    "log1p": np.log1p, "expm1": np.expm1, "erf": lambda x: _erf(x), "floor": np.floor,
+    "ceil": np.ceil, "round": np.rint, "trunc": np.trunc,
 }
 _BINARY = {
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
@@ -57,6 +59,47 @@ def _quiet(function):
         with np.errstate(all="ignore"):
             return function(*args, **kwargs)
     return quiet
+
+
+# erf: numpy has none. Cephes' rational approximations (S. L. Moshier, public domain; the
+# ones scipy compiles): x T(x^2)/U(x^2) for |x| <= 1, else 1 - erfc(|x|) with erfc(a) =
+# exp(-a^2) P(a)/Q(a) for a < 8 and exp(-a^2) R(a)/S(a) beyond. Coefficients highest
+# power first; Q, S and U have a leading 1.
+_ERF_T = (9.60497373987051638749e0, 9.00260197203842689217e1, 2.23200534594684319226e3,
+          7.00332514112805075473e3, 5.55923013010394962768e4)
+_ERF_U = (1.0, 3.35617141647503099647e1, 5.21357949780152679795e2, 4.59432382970980127987e3,
+          2.26290000613890934246e4, 4.92673942608635921086e4)
+_ERFC_P = (2.46196981473530512524e-10, 5.64189564831068821977e-1, 7.46321056442269912687e0,
+           4.86371970985681366614e1, 1.96520832956077098242e2, 5.26445194995477358631e2,
+           9.34528527171957607540e2, 1.02755188689515710272e3, 5.57535335369399327526e2)
+_ERFC_Q = (1.0, 1.32281951154744992508e1, 8.67072140885989742329e1, 3.54937778887819891062e2,
+           9.75708501743205489753e2, 1.82390916687909736289e3, 2.24633760818710981792e3,
+           1.65666309194161350182e3, 5.57535340817727675546e2)
+_ERFC_R = (5.64189583547755073984e-1, 1.27536670759978104416e0, 5.01905042251180477414e0,
+           6.16021097993053585195e0, 7.40974269950448939160e0, 2.97886665372100240670e0)
+_ERFC_S = (1.0, 2.26052863220117276590e0, 9.39603524938001434673e0, 1.20489539808096656605e1,
+           1.70814450747565897222e1, 9.60896809063285878198e0, 3.36907645100081516050e0)
+
+
+def _polyval(coefficients, x):
+    out = np.full_like(x, coefficients[0])
+    for c in coefficients[1:]:
+        out = out * x + c
+    return out
+
+
+def _erf(x):
+    """erf(x) elementwise (float64 arithmetic, result in x's dtype; erf(+-inf) = +-1)."""
+    v = np.asarray(x, dtype=np.float64)
+    a = np.minimum(np.abs(v), 30.0)  # erfc(30) underflows to 0 already: no inf/inf below
+    s = np.where(a <= 1.0, v, 0.0)  # each branch only sees its own range (no inf/inf)
+    z = s * s
+    small = s * _polyval(_ERF_T, z) / _polyval(_ERF_U, z)
+    near = _polyval(_ERFC_P, a) / _polyval(_ERFC_Q, a)
+    far = _polyval(_ERFC_R, a) / _polyval(_ERFC_S, a)
+    erfc = np.exp(-a * a) * np.where(a < 8.0, near, far)
+    out = np.where(np.abs(v) <= 1.0, small, np.copysign(1.0 - erfc, v))
+    return out.astype(x.dtype, copy=False)
 
 
 def _sigmoid(x):

@@ -8,7 +8,10 @@ kernel, and that the activation names match scalargrad's catalogue.
 """
 
 # backend.unary(op, x): elementwise, same shape and dtype as x.
-UNARY_OPS = ("neg", "exp", "log", "sqrt", "abs", "sign", "sin", "cos", "reciprocal")
+# log1p/expm1 keep full precision near 0 (log(1 + x) and exp(x) - 1 do not); erf has no
+# composition; floor/ceil/round (half to even)/trunc have no composition either.
+UNARY_OPS = ("neg", "exp", "log", "sqrt", "abs", "sign", "sin", "cos", "reciprocal",
+             "log1p", "expm1", "erf", "floor", "ceil", "round", "trunc")
 
 # backend.binary(op, a, b, out=None): numpy broadcasting, a and b of the same dtype.
 BINARY_OPS = ("add", "sub", "mul", "div", "pow", "maximum", "minimum")

@@ -10,6 +10,20 @@ import numbers
 
 from vecgrad.ops import activations, common, creation, matmul
 from vecgrad.ops import softmax as _softmax
+from vecgrad.ops.activations import (
+    gelu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    logsigmoid,
+    mish,
+    relu6,
+    selu,
+    silu,
+    softplus,
+    softsign,
+)
+from vecgrad.ops.attention import scaled_dot_product_attention
 from vecgrad.ops.conv import (
     avg_pool1d,
     avg_pool2d,
@@ -20,16 +34,23 @@ from vecgrad.ops.conv import (
     max_pool1d,
     max_pool2d,
 )
-from vecgrad.ops.spatial import adaptive_avg_pool1d, adaptive_avg_pool2d, interpolate, pad
+from vecgrad.ops.creation import one_hot
 from vecgrad.ops.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
     l1_penalty,
     l2_penalty,
     mse_loss,
     nll_loss,
+    smooth_l1_loss,
 )
+from vecgrad.ops.reduce import cosine_similarity, normalize
+from vecgrad.ops.softmax import glu, softmin
+from vecgrad.ops.spatial import adaptive_avg_pool1d, adaptive_avg_pool2d, interpolate, pad
 
 __all__ = [
     "linear", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d",
@@ -39,6 +60,11 @@ __all__ = [
     "l1_penalty", "l2_penalty", "softmax", "log_softmax", "activation",
     "identity", "step", "sigmoid", "tanh", "arctan", "relu", "leaky_relu", "elu", "softplus",
     "bent_identity", "soft_exponential", "sin", "cos", "sinc", "gaussian",
+    # PyTorch's functional names beyond the catalogue (composites, vecgrad/ops/)
+    "gelu", "silu", "selu", "softsign", "hardtanh", "relu6", "mish", "logsigmoid",
+    "hardswish", "hardsigmoid", "softmin", "glu", "normalize", "cosine_similarity",
+    "one_hot", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div",
+    "scaled_dot_product_attention",
 ]
 
 
@@ -118,11 +144,6 @@ def leaky_relu(x, alpha=None):
 def elu(x, alpha=None):
     """x for x > 0 else alpha * (exp(x) - 1) (alpha defaults to 1)."""
     return activations.activation(x, "elu", alpha)
-
-
-def softplus(x):
-    """log(1 + exp(x)), computed without overflow."""
-    return activations.activation(x, "softplus")
 
 
 def bent_identity(x):

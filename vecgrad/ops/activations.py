@@ -3,6 +3,7 @@ under the names of scalargrad.functions.ACTIVATIONS (the shared vocabulary)."""
 
 from __future__ import annotations
 
+import math
 import numbers
 
 from scalargrad.functions import ACTIVATIONS
@@ -141,3 +142,106 @@ def derivative(name, x, alpha):
     if alpha is None:
         alpha = ACTIVATIONS[name].default_alpha
     return rule(x, alpha)
+
+
+# ---------------------------------------------------- composite activations (PyTorch's)
+# Not in the catalogue: the catalogue is the lectures' vocabulary (scalargrad, vecgrad
+# and activations.cl together). These are compositions of catalogue activations and
+# elementwise ops, so their gradients (and gradients of gradients) come from those ops.
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _float(op, x):
+    if not common.is_tensor(x):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    common.require_float(op, x)
+    return x
+
+
+def gelu(x, approximate="none"):
+    """x * Phi(x) (Phi: the standard normal CDF, through erf); approximate="tanh" gives
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), both as in PyTorch."""
+    x = _float("gelu", x)
+    if approximate == "none":
+        return x * 0.5 * (1.0 + elementwise.erf(x * (1.0 / math.sqrt(2.0))))
+    if approximate == "tanh":
+        inner = (x + 0.044715 * x * x * x) * math.sqrt(2.0 / math.pi)
+        return x * 0.5 * (1.0 + activation(inner, "tanh"))
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(x):
+    """x * sigmoid(x) (also called swish)."""
+    x = _float("silu", x)
+    return x * activation(x, "sigmoid")
+
+
+def mish(x):
+    """x * tanh(softplus(x))."""
+    x = _float("mish", x)
+    return x * activation(activation(x, "softplus"), "tanh")
+
+
+def selu(x):
+    """scale * elu(x, alpha) with the self-normalizing constants of Klambauer et al."""
+    x = _float("selu", x)
+    return activation(x, "elu", _SELU_ALPHA) * _SELU_SCALE
+
+
+def softsign(x):
+    """x / (1 + |x|)."""
+    x = _float("softsign", x)
+    return x / (1.0 + elementwise.abs(x))
+
+
+def logsigmoid(x):
+    """log(sigmoid(x)) = -softplus(-x), finite for any finite x."""
+    x = _float("logsigmoid", x)
+    return -activation(-x, "softplus")
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta; where beta x > threshold, x itself (PyTorch's rule).
+    beta=1 and threshold=20 use the catalogue's softplus, which is exact there too
+    (x + log1p(exp(-x)): it differs from x by at most 2e-9 beyond the threshold)."""
+    x = _float("softplus", x)
+    for name, v in (("beta", beta), ("threshold", threshold)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError(f"softplus: {name} must be a number, got {v!r}")
+    if beta == 1 and threshold == 20:
+        return activation(x, "softplus")
+    if beta == 0:
+        raise ValueError("softplus: beta must not be 0")
+    z = x * float(beta)
+    return elementwise.where(z > threshold, x, activation(z, "softplus") * (1.0 / beta))
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    """x clipped to [min_val, max_val]; gradient 1 strictly inside, 0 at and beyond the
+    ends (PyTorch's hardtanh; clip's gradient keeps the ends)."""
+    x = _float("hardtanh", x)
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}")
+    inside = (x > min_val) & (x < max_val)
+    return elementwise.where(inside, x, elementwise.clip(x.detach(), min_val, max_val))
+
+
+def relu6(x):
+    """min(max(x, 0), 6) (hardtanh(x, 0, 6))."""
+    return hardtanh(x, 0.0, 6.0)
+
+
+def hardsigmoid(x):
+    """relu6(x + 3) / 6."""
+    x = _float("hardsigmoid", x)
+    return hardtanh(x + 3.0, 0.0, 6.0) * (1.0 / 6.0)
+
+
+def hardswish(x):
+    """x * relu6(x + 3) / 6, with PyTorch's gradient at the ends: 0 below -3, 1 above 3,
+    (2x + 3) / 6 on [-3, 3]."""
+    x = _float("hardswish", x)
+    middle = x * (x + 3.0) * (1.0 / 6.0)
+    upper = elementwise.where(x <= 3.0, middle, x)
+    return elementwise.where(x < -3.0, 0.0, upper)

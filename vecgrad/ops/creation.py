@@ -216,3 +216,30 @@ def randn(*shape, dtype=np.float32, device=None, requires_grad=False) -> Tensor:
     gen = random_generator()
     return _random("randn", shape, dtype, device, requires_grad,
                    lambda s, d: gen.standard_normal(s, dtype=d))
+
+
+def one_hot(labels: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 (..., num_classes) with a 1 at each label (PyTorch's F.one_hot).
+
+    num_classes=-1 uses the largest label + 1 (read from the labels).
+    """
+    if not isinstance(labels, Tensor) or labels.dtype != np.int64:
+        got = labels.dtype if isinstance(labels, Tensor) else type(labels).__name__
+        raise TypeError(f"one_hot: labels must be an int64 Tensor, got {got}")
+    if not isinstance(num_classes, numbers.Integral) or isinstance(num_classes, bool):
+        raise TypeError(f"one_hot: num_classes must be an int, got {num_classes!r}")
+    if labels.numel():
+        low, high = labels._int_range()
+    else:
+        low = high = 0
+    if num_classes == -1:
+        if not labels.numel():
+            raise ValueError("one_hot: cannot infer num_classes from empty labels; pass it")
+        num_classes = int(high) + 1
+    if low < 0 or (labels.numel() and high >= num_classes) or num_classes < 0:
+        raise ValueError(f"one_hot: labels must lie in [0, {num_classes}), got range "
+                         f"[{low}, {high}]")
+    classes = arange(int(num_classes), device=labels.device)
+    hits = labels._wrap(labels._backend.reshape(labels._buf, labels.shape + (1,)),
+                        labels._backend) == classes
+    return Tensor._wrap(labels._backend.astype(hits._buf, np.int64), labels._backend)

@@ -6,6 +6,7 @@ undone by common.unbroadcast.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -324,8 +325,10 @@ def abs(x):  # noqa: A001 - the op's name
 
 
 def sign(x):
-    """-1, 0 or 1 per element (no gradient)."""
-    return x._wrap(x._backend.unary("sign", x._buf), x._backend)
+    """-1, 0 or 1 per element, nan for nan (like PyTorch and numpy); gradient 0."""
+    if x.dtype == np.bool_:
+        return x._wrap(x._backend.copy(x._buf), x._backend)
+    return _no_gradient_result(x, x._backend.unary("sign", x._buf))
 
 
 def where(cond, a, b):
@@ -350,8 +353,7 @@ def clip(x, min=None, max=None):  # noqa: A002 - numpy's names
     for name, bound in (("min", min), ("max", max)):
         if bound is not None and not isinstance(bound, numbers.Real):
             raise TypeError(f"clip: {name} must be a number, got {type(bound).__name__}")
-    if min is not None and max is not None and min > max:
-        raise ValueError(f"clip: min {min} is greater than max {max}")
+    # min > max: every element becomes max, as min(max(x, min), max) gives (PyTorch's rule)
     if x.dtype == np.bool_:
         raise TypeError("clip: bool tensors cannot be clipped")
     return Clip.apply(x, low=min, high=max)
@@ -395,3 +397,208 @@ def logical_not(x):
     if x.dtype != np.bool_:
         raise TypeError(f"invert: ~ needs a bool tensor (a mask), got {x.dtype}")
     return compare("eq", x, False)
+
+
+# ------------------------------------------------- more math (the everyday PyTorch API)
+class Log1p(Function):
+    """log(1 + x), exact near 0 (a primitive: log(1 + x) loses every digit below 1e-16)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return ctx.backend.unary("log1p", x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        be = ctx.backend
+        (x,) = ctx.saved_tensors
+        return be.binary("div", grad, be.binary("add", x, be.full((), 1, x.dtype)))
+
+
+class Expm1(Function):
+    """exp(x) - 1, exact near 0; d/dx = exp(x) = out + 1."""
+
+    @staticmethod
+    def forward(ctx, x):
+        out = ctx.backend.unary("expm1", x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        be = ctx.backend
+        (out,) = ctx.saved_tensors
+        return be.binary("mul", grad, be.binary("add", out, be.full((), 1, out.dtype)))
+
+
+class Erf(Function):
+    """The error function; d/dx = 2/sqrt(pi) exp(-x^2)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return ctx.backend.unary("erf", x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        be = ctx.backend
+        (x,) = ctx.saved_tensors
+        local = be.unary("exp", be.unary("neg", be.binary("mul", x, x)))
+        local = be.binary("mul", local, be.full((), 2.0 / math.sqrt(math.pi), x.dtype))
+        return be.binary("mul", grad, local)
+
+
+class MaximumMinimum(Function):
+    """Elementwise maximum/minimum; a tie sends half the gradient to each side (PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a, b, *, op):
+        ctx.save_for_backward(a, b)
+        ctx.attrs = op
+        return ctx.backend.binary(op, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        be = ctx.backend
+        wins = "gt" if ctx.attrs == "maximum" else "lt"
+        zero = be.full((), 0, grad.dtype)
+        half = be.binary("mul", grad, be.full((), 0.5, grad.dtype))
+        tie = be.compare("eq", a, b)
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = be.where(be.compare(wins, a, b), grad, be.where(tie, half, zero))
+            ga = unbroadcast(be, ga, a.shape)
+        if ctx.needs_input_grad[1]:
+            gb = be.where(be.compare(wins, b, a), grad, be.where(tie, half, zero))
+            gb = unbroadcast(be, gb, b.shape)
+        return ga, gb
+
+
+def _float_input(op, x):
+    """x as a float Tensor: integer and bool tensors become float32 (PyTorch's rule)."""
+    if not common.is_tensor(x):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    return x if common.is_float(x.dtype) else common.cast(x, np.float32)
+
+
+def log1p(x):
+    """log(1 + x), accurate for tiny x."""
+    return Log1p.apply(_float_input("log1p", x))
+
+
+def expm1(x):
+    """exp(x) - 1, accurate for tiny x."""
+    return Expm1.apply(_float_input("expm1", x))
+
+
+def erf(x):
+    """The error function 2/sqrt(pi) * integral of exp(-t^2) from 0 to x."""
+    return Erf.apply(_float_input("erf", x))
+
+
+def exp2(x):
+    """2 ** x."""
+    x = _float_input("exp2", x)
+    return exp(x * math.log(2.0))
+
+
+def log2(x):
+    """Base-2 logarithm."""
+    return log(_float_input("log2", x)) * (1.0 / math.log(2.0))
+
+
+def log10(x):
+    """Base-10 logarithm."""
+    return log(_float_input("log10", x)) * (1.0 / math.log(10.0))
+
+
+def tan(x):
+    """tan(x) = sin(x) / cos(x)."""
+    x = _float_input("tan", x)
+    return div(sin(x), cos(x))
+
+
+def square(x):
+    """x * x."""
+    if x.dtype == np.bool_:
+        x = common.cast(x, np.int64)
+    return mul(x, x)
+
+
+def reciprocal(x):
+    """1 / x."""
+    return div(1.0, _float_input("reciprocal", x))
+
+
+def rsqrt(x):
+    """1 / sqrt(x)."""
+    return div(1.0, sqrt(_float_input("rsqrt", x)))
+
+
+def _no_gradient_result(x, buf):
+    """`buf` as x's result with gradient 0 (PyTorch's choice for floor, round, sign, ...):
+    recorded through where(True, buf, x), so backward() through it works and gives 0."""
+    out = x._wrap(buf, x._backend)
+    if not x.requires_grad:
+        return out
+    keep = x._wrap(x._backend.full((), True, np.bool_), x._backend)
+    return Where.apply(keep, out, x)
+
+
+def _rounding(op, x):
+    if not common.is_tensor(x):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    if not common.is_float(x.dtype):  # integers are already whole (PyTorch returns a copy)
+        return x._wrap(x._backend.copy(x._buf), x._backend)
+    return _no_gradient_result(x, x._backend.unary(op, x._buf))
+
+
+def floor(x):
+    """Largest whole number <= x (gradient 0)."""
+    return _rounding("floor", x)
+
+
+def ceil(x):
+    """Smallest whole number >= x (gradient 0)."""
+    return _rounding("ceil", x)
+
+
+def trunc(x):
+    """x rounded toward 0 (gradient 0)."""
+    return _rounding("trunc", x)
+
+
+def round(x, decimals=0):  # noqa: A001 - the op's name
+    """Round half to even, like PyTorch and numpy (gradient 0); `decimals` as in PyTorch."""
+    if not isinstance(decimals, (int, np.integer)) or isinstance(decimals, bool):
+        raise TypeError(f"round: decimals must be an int, got {type(decimals).__name__}")
+    if decimals == 0:
+        return _rounding("round", x)
+    if not common.is_float(x.dtype):
+        return _rounding("round", x)
+    scale = 10.0 ** int(decimals)
+    with_graph = x.requires_grad
+    scaled = x.detach() * scale
+    out = _rounding("round", scaled) / scale
+    return _no_gradient_result(x, out._buf) if with_graph else out
+
+
+def maximum(a, b):
+    """Elementwise larger value (nan wins, like PyTorch); ties split the gradient."""
+    a, b = binary_operands("maximum", a, b)
+    return MaximumMinimum.apply(a, b, op="maximum")
+
+
+def minimum(a, b):
+    """Elementwise smaller value (nan wins); ties split the gradient."""
+    a, b = binary_operands("minimum", a, b)
+    return MaximumMinimum.apply(a, b, op="minimum")
+
+
+def lerp(start, end, weight):
+    """start + weight * (end - start); weight is a number or a tensor (broadcast)."""
+    if not common.is_tensor(start):
+        raise TypeError(f"lerp: start must be a Tensor, got {type(start).__name__}")
+    common.require_float("lerp", start)
+    return add(start, mul(weight, sub(end, start)))

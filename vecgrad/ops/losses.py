@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from vecgrad.autograd import Function
-from vecgrad.ops import common, elementwise, movement, reduce
+from vecgrad.ops import activations, common, elementwise, movement, reduce
+from vecgrad.ops import softmax as softmax_ops
 from vecgrad.ops.common import fmt_shape
 from vecgrad.ops.softmax import LogSoftmax
 
@@ -35,6 +36,37 @@ class BCEWithLogits(Function):
         if ctx.needs_input_grad[1]:
             gy = be.binary("mul", grad, be.unary("neg", x))
         return gx, gy
+
+
+class BinaryCrossEntropy(Function):
+    """-(y max(log p, -100) + (1 - y) max(log(1 - p), -100)), PyTorch's forward, with
+    PyTorch's gradients: d/dp = (p - y) / max(p (1 - p), 1e-12), which stays finite
+    where p is exactly 0 or 1 (the clamped logs' own derivative would be 0 * inf = nan);
+    d/dy = max(log(1 - p), -100) - max(log p, -100)."""
+
+    @staticmethod
+    def forward(ctx, p, y):
+        be = ctx.backend
+        floor = be.full((), -100.0, p.dtype)
+        log_p = be.binary("maximum", be.unary("log", p), floor)
+        log_q = be.binary("maximum", be.unary("log1p", be.unary("neg", p)), floor)
+        ctx.save_for_backward(p, y, log_p, log_q)
+        # y log p + (1 - y) log q = log q + y (log p - log q)
+        mixed = be.binary("add", log_q, be.binary("mul", y, be.binary("sub", log_p, log_q)))
+        return be.unary("neg", mixed)
+
+    @staticmethod
+    def backward(ctx, grad):
+        p, y, log_p, log_q = ctx.saved_tensors
+        be = ctx.backend
+        gp = gy = None
+        if ctx.needs_input_grad[0]:
+            spread = be.binary("mul", p, be.binary("sub", be.full((), 1, p.dtype), p))
+            spread = be.binary("maximum", spread, be.full((), 1e-12, p.dtype))
+            gp = be.binary("mul", grad, be.binary("div", be.binary("sub", p, y), spread))
+        if ctx.needs_input_grad[1]:
+            gy = be.binary("mul", grad, be.binary("sub", log_q, log_p))
+        return gp, gy
 
 
 class CrossEntropy(Function):
@@ -111,8 +143,27 @@ def mse_loss(prediction, target, reduction="mean"):
     return _reduce("mse_loss", diff * diff, reduction)
 
 
-def binary_cross_entropy(probabilities, target, reduction="mean"):
-    """-(y log p + (1 - y) log(1 - p)) with p in [0, 1]; logs clamped at -100 like PyTorch."""
+def _weighted(op, loss, weight):
+    """loss * weight (weight broadcast to loss's shape), or loss when weight is None."""
+    if weight is None:
+        return loss
+    weight = common.to_operand(op, weight, loss)
+    common.check_same_device(op, loss, weight)
+    common.broadcast_shape(op, loss.shape, weight.shape)
+    return loss * weight
+
+
+def _reduction_keyword(op, weight):
+    if isinstance(weight, str):  # an old positional reduction would be read as weight
+        raise TypeError(f"{op}: the third positional argument is weight (PyTorch's order); "
+                        f"pass reduction={weight!r} by keyword")
+
+
+def binary_cross_entropy(probabilities, target, weight=None, reduction="mean"):
+    """-(y log p + (1 - y) log(1 - p)) with p in [0, 1]; each log clamped at -100 and the
+    gradient (p - y) / max(p (1 - p), 1e-12), both as PyTorch: finite where p is exactly
+    0 or 1 (0 where the target agrees, about +-1e12 where it does not)."""
+    _reduction_keyword("binary_cross_entropy", weight)
     _check_reduction("binary_cross_entropy", reduction)
     p, y = _pair("binary_cross_entropy", probabilities, target)
     host = p.numpy()
@@ -123,64 +174,249 @@ def binary_cross_entropy(probabilities, target, reduction="mean"):
         raise ValueError(f"binary_cross_entropy: probabilities must lie in [0, 1], got range "
                          f"[{np.nanmin(host)}, {np.nanmax(host)}]; use "
                          f"binary_cross_entropy_with_logits for raw scores")
-    log_p = elementwise.clip(elementwise.log(p), min=-100.0)
-    log_q = elementwise.clip(elementwise.log(1.0 - p), min=-100.0)
-    loss = -(y * log_p + (1.0 - y) * log_q)
+    loss = _weighted("binary_cross_entropy", BinaryCrossEntropy.apply(p, y), weight)
     return _reduce("binary_cross_entropy", loss, reduction)
 
 
-def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
-    """BCE of sigmoid(logits), computed stably (finite for logits of any size)."""
-    _check_reduction("binary_cross_entropy_with_logits", reduction)
-    x, y = _pair("binary_cross_entropy_with_logits", logits, target)
-    return _reduce("binary_cross_entropy_with_logits", BCEWithLogits.apply(x, y), reduction)
+def binary_cross_entropy_with_logits(logits, target, weight=None, reduction="mean",
+                                     pos_weight=None):
+    """BCE of sigmoid(logits), computed stably (finite for logits of any size).
+
+    pos_weight (broadcast over the last axis, one per class) weighs the positive term:
+    -(pos_weight y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))), PyTorch's formula.
+    """
+    op = "binary_cross_entropy_with_logits"
+    _reduction_keyword(op, weight)
+    _check_reduction(op, reduction)
+    x, y = _pair(op, logits, target)
+    if pos_weight is None:
+        loss = BCEWithLogits.apply(x, y)
+    else:
+        pos_weight = common.to_operand(op, pos_weight, x)
+        common.check_same_device(op, x, pos_weight)
+        common.broadcast_shape(op, x.shape, pos_weight.shape)
+        # (1 - y) x + (1 + (pw - 1) y) softplus(-x): a composite of stable pieces
+        log_weight = 1.0 + (pos_weight - 1.0) * y
+        loss = (1.0 - y) * x + log_weight * activations.activation(-x, "softplus")
+    return _reduce(op, _weighted(op, loss, weight), reduction)
 
 
-def _labels(op, scores, labels):
+def _class_targets(op, scores, labels, ignore_index):
+    """Validate (N, C, ...) scores against int64 labels (N, ...); returns whether an
+    entry may equal ignore_index (then the general path runs). Host labels carry their
+    range (Tensor._int_range): no device read in the common case."""
     if not common.is_tensor(labels) or labels.dtype != np.int64:
         got = labels.dtype if common.is_tensor(labels) else type(labels).__name__
-        raise TypeError(f"{op}: labels must be an int64 Tensor of class indices, got {got}")
+        raise TypeError(f"{op}: labels must be an int64 Tensor of class indices (or, for "
+                        f"cross_entropy, float probabilities of the input's shape), got {got}")
     common.check_same_device(op, scores, labels)
     common.require_float(op, scores, "input")
-    if scores.ndim != 2:
-        raise ValueError(f"{op}: input must be 2-D (batch, classes), got {fmt_shape(scores.shape)}")
-    if labels.shape != (scores.shape[0],):
+    if scores.ndim < 1:
+        raise ValueError(f"{op}: input must have a class axis, got a 0-dimensional tensor")
+    expected = scores.shape[:1] + scores.shape[2:] if scores.ndim >= 2 else ()
+    if labels.shape != expected:
         raise ValueError(f"{op}: labels {fmt_shape(labels.shape)} must have shape "
-                         f"({scores.shape[0]},) for input {fmt_shape(scores.shape)}")
+                         f"{fmt_shape(expected)} for input {fmt_shape(scores.shape)} "
+                         f"(N, C, ...)")
     if labels.numel() == 0:
-        return
+        return False
+    classes = scores.shape[1] if scores.ndim >= 2 else scores.shape[0]
     low, high = labels._int_range()
-    classes = scores.shape[1]
+    ignorable = low <= ignore_index <= high
     if low < 0 or high >= classes:
-        raise IndexError(f"{op}: labels must lie in [0, {classes}), got range "
-                         f"[{low}, {high}]")
+        host = labels.numpy()
+        bad = ((host < 0) | (host >= classes)) & (host != ignore_index)
+        if bad.any():
+            raise IndexError(f"{op}: labels must lie in [0, {classes}) (or equal ignore_index="
+                             f"{ignore_index}), got range [{host[bad].min()}, "
+                             f"{host[bad].max()}]" if ignorable else
+                             f"{op}: labels must lie in [0, {classes}), got range "
+                             f"[{low}, {high}]")
+    return ignorable
 
 
-def nll_loss(log_probabilities, labels, reduction="mean"):
-    """-log_probabilities[i, labels[i]], averaged (or summed) over the batch."""
-    return _nll("nll_loss", log_probabilities, labels, reduction)
+def _rows(t):
+    """(N, C, d1, ...) -> (N*d1*..., C), class axis last; a 1-D (C,) input -> (1, C)."""
+    if t.ndim == 1:
+        return movement.unsqueeze(t, 0)
+    if t.ndim == 2:
+        return t
+    return movement.reshape(movement.movedim(t, 1, -1), -1, t.shape[1])
+
+
+def _class_weight(op, weight, scores):
+    if weight is None:
+        return None
+    classes = scores.shape[1] if scores.ndim >= 2 else scores.shape[0]
+    if not common.is_tensor(weight) or weight.shape != (classes,):
+        got = fmt_shape(weight.shape) if common.is_tensor(weight) else type(weight).__name__
+        raise ValueError(f"{op}: weight must be a Tensor of shape ({classes},), one per "
+                         f"class, got {got}")
+    common.check_same_device(op, scores, weight)
+    return common.cast(weight, scores.dtype)
+
+
+def _nll_general(op, log_probs, labels, weight, ignore_index, reduction, smoothing=0.0):
+    """PyTorch's nll_loss / cross_entropy with class weights, ignore_index and label
+    smoothing, over (M, C) log-probabilities and (M,) labels. mean divides by the summed
+    weights of the counted (not ignored) targets, as PyTorch does."""
+    out_shape = labels.shape
+    labels = movement.reshape(labels, -1)
+    classes = log_probs.shape[1]
+    valid = labels != ignore_index
+    safe = elementwise.where(valid, labels, 0)
+    picked = movement.reshape(movement.gather(log_probs, 1, movement.unsqueeze(safe, 1)), -1)
+    counted = common.cast(valid, log_probs.dtype)
+    w = counted if weight is None else \
+        movement.reshape(movement.gather(movement.unsqueeze(weight, 0).expand(
+            labels.shape[0], classes), 1, movement.unsqueeze(safe, 1)), -1) * counted
+    loss = -(w * picked)
+    if smoothing:
+        spread = log_probs if weight is None else log_probs * weight
+        smooth = -reduce.sum(spread, axis=1) * counted
+        loss = loss * (1.0 - smoothing) + smooth * (smoothing / classes)
+    if reduction == "none":
+        return movement.reshape(loss, out_shape)
+    total = reduce.sum(loss)
+    if reduction == "sum":
+        return total
+    return total / reduce.sum(w)  # all targets ignored: 0 / 0 = nan, as in PyTorch
+
+
+def nll_loss(log_probabilities, labels, weight=None, ignore_index=-100, reduction="mean"):
+    """-log_probabilities[i, labels[i]] (times weight[labels[i]]), averaged (mean: over
+    the summed weights of the counted targets) or summed. Input (N, C) or (N, C, d1, ...)
+    with labels (N, d1, ...); labels equal to ignore_index count for nothing."""
+    _reduction_keyword("nll_loss", weight)
+    _check_reduction("nll_loss", reduction)
+    ignorable = _class_targets("nll_loss", log_probabilities, labels, ignore_index)
+    weight = _class_weight("nll_loss", weight, log_probabilities)
+    if log_probabilities.ndim == 2 and weight is None and not ignorable:
+        return _nll("nll_loss", log_probabilities, labels, reduction)
+    if log_probabilities.ndim == 1:
+        labels = movement.reshape(labels, 1)
+    loss = _nll_general("nll_loss", _rows(log_probabilities), labels, weight, ignore_index,
+                        reduction)
+    return movement.reshape(loss, ()) if log_probabilities.ndim == 1 and \
+        reduction == "none" else loss
 
 
 def _nll(op, log_probabilities, labels, reduction):
     # `op` is the function the user called, so its errors name it.
-    _check_reduction(op, reduction)
-    _labels(op, log_probabilities, labels)
     index = movement.reshape(labels, labels.shape[0], 1)
     picked = movement.reshape(movement.gather(log_probabilities, 1, index), labels.shape[0])
     return _reduce(op, elementwise.neg(picked), reduction)
 
 
-def cross_entropy(logits, labels, reduction="mean"):
-    """Softmax cross-entropy of logits (batch, classes) against int64 class labels.
+def cross_entropy(logits, labels, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0):
+    """Softmax cross-entropy, PyTorch's cross_entropy.
 
-    Its gradient with respect to the logits is softmax(logits) - onehot(labels).
+    logits: (N, C) or (N, C, d1, ...) (or (C,) for one sample). labels: int64 class
+    indices (N, d1, ...), or float probabilities with the logits' shape. weight: one
+    per class; ignore_index: labels that count for nothing; label_smoothing: mixes the
+    target with the uniform distribution. The plain case (2-D logits, class labels, no
+    weight or smoothing) is one fused op whose gradient is softmax - onehot.
     """
-    _check_reduction("cross_entropy", reduction)
-    _labels("cross_entropy", logits, labels)
-    if reduction == "mean" and labels.shape[0] == 0:  # PyTorch returns nan; say why
-        raise ValueError("cross_entropy: reduction='mean' of an empty batch (shape "
-                         f"{fmt_shape(logits.shape)}) is undefined; use 'sum' or 'none'")
-    return CrossEntropy.apply(logits, labels, reduction=reduction)
+    op = "cross_entropy"
+    _reduction_keyword(op, weight)
+    _check_reduction(op, reduction)
+    if not isinstance(label_smoothing, (int, float)) or not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be a number in [0, 1], got "
+                         f"{label_smoothing!r}")
+    if not common.is_tensor(logits):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(logits).__name__}")
+    if common.is_tensor(labels) and common.is_float(labels.dtype) and \
+            labels.shape == logits.shape:
+        return _soft_cross_entropy(logits, labels, _class_weight(op, weight, logits),
+                                   reduction, label_smoothing)
+    ignorable = _class_targets(op, logits, labels, ignore_index)
+    weight = _class_weight(op, weight, logits)
+    if logits.ndim == 2 and weight is None and not ignorable and not label_smoothing:
+        if reduction == "mean" and labels.shape[0] == 0:  # PyTorch returns nan; say why
+            raise ValueError("cross_entropy: reduction='mean' of an empty batch (shape "
+                             f"{fmt_shape(logits.shape)}) is undefined; use 'sum' or 'none'")
+        return CrossEntropy.apply(logits, labels, reduction=reduction)
+    if logits.ndim == 1:
+        labels = movement.reshape(labels, 1)
+    log_probs = softmax_ops.log_softmax(_rows(logits), -1)
+    loss = _nll_general(op, log_probs, labels, weight, ignore_index, reduction,
+                        float(label_smoothing))
+    return movement.reshape(loss, ()) if logits.ndim == 1 and reduction == "none" else loss
+
+
+def _soft_cross_entropy(logits, target, weight, reduction, smoothing):
+    """Probability targets: -sum_c weight_c t_c log softmax(x)_c per sample; mean divides
+    by the number of samples (N * d1 * ...), as PyTorch does."""
+    common.check_same_device("cross_entropy", logits, target)
+    target = common.cast(target, logits.dtype)
+    classes = logits.shape[1] if logits.ndim >= 2 else logits.shape[0]
+    rows, probs = _rows(logits), _rows(target)
+    if smoothing:
+        probs = probs * (1.0 - smoothing) + smoothing / classes
+    log_probs = softmax_ops.log_softmax(rows, -1)
+    terms = log_probs * probs if weight is None else log_probs * probs * weight
+    loss = -reduce.sum(terms, axis=1)
+    if reduction == "none":
+        shape = logits.shape[:1] + logits.shape[2:] if logits.ndim >= 2 else ()
+        return movement.reshape(loss, shape)
+    return _reduce("cross_entropy", loss, reduction)
+
+
+def l1_loss(prediction, target, reduction="mean"):
+    """Mean (or sum) of |prediction - target| (gradient sign, 0 where they are equal)."""
+    _check_reduction("l1_loss", reduction)
+    prediction, target = _pair("l1_loss", prediction, target)
+    return _reduce("l1_loss", elementwise.abs(prediction - target), reduction)
+
+
+def smooth_l1_loss(prediction, target, reduction="mean", beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = prediction - target)."""
+    _check_reduction("smooth_l1_loss", reduction)
+    if not isinstance(beta, (int, float)) or beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be a number >= 0, got {beta!r}")
+    prediction, target = _pair("smooth_l1_loss", prediction, target)
+    d = prediction - target
+    size = elementwise.abs(d)
+    if beta == 0:
+        return _reduce("smooth_l1_loss", size, reduction)
+    loss = elementwise.where(size < beta, (0.5 / beta) * d * d, size - 0.5 * beta)
+    return _reduce("smooth_l1_loss", loss, reduction)
+
+
+def huber_loss(prediction, target, reduction="mean", delta=1.0):
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta): smooth_l1 times delta."""
+    _check_reduction("huber_loss", reduction)
+    if not isinstance(delta, (int, float)) or delta <= 0:
+        raise ValueError(f"huber_loss: delta must be a number > 0, got {delta!r}")
+    prediction, target = _pair("huber_loss", prediction, target)
+    d = prediction - target
+    size = elementwise.abs(d)
+    loss = elementwise.where(size < delta, 0.5 * d * d, delta * (size - 0.5 * delta))
+    return _reduce("huber_loss", loss, reduction)
+
+
+def kl_div(input, target, reduction="mean", log_target=False):  # noqa: A002 - PyTorch's name
+    """KL divergence with `input` holding log-probabilities (PyTorch's argument order):
+    target * (log target - input) per element, 0 where target is 0. reduction:
+    'batchmean' (the true KL: sum / batch size), 'sum', 'mean' (over elements) or 'none'."""
+    op = "kl_div"
+    if reduction not in REDUCTIONS + ("batchmean",):
+        raise ValueError(f"{op}: reduction must be one of batchmean, mean, sum, none; got "
+                         f"{reduction!r}")
+    x, t = _pair(op, input, target)
+    if log_target:
+        loss = elementwise.exp(t) * (t - x)
+    else:
+        zero = t == 0
+        log_t = elementwise.log(elementwise.where(zero, 1.0, t))
+        loss = elementwise.where(zero, 0.0, t * (log_t - x))
+    if reduction == "batchmean":
+        if x.ndim == 0 or x.shape[0] == 0:
+            raise ValueError(f"{op}: 'batchmean' needs a batch axis of length > 0, got shape "
+                             f"{fmt_shape(x.shape)}")
+        return reduce.sum(loss) * (1.0 / x.shape[0])
+    return _reduce(op, loss, reduction)
 
 
 def _parameters(op, params):

@@ -147,3 +147,46 @@ def linear(x, w, b=None):
             b = common.cast(b, x.dtype)
         out = Linear.apply(x2, w, b)
     return movement.squeeze(out, 0) if vector else out
+
+
+def _exact_ndim(op, t, ndim, what):
+    if not common.is_tensor(t):
+        raise TypeError(f"{op}: {what} must be a Tensor, got {type(t).__name__}")
+    if t.ndim != ndim:
+        raise ValueError(f"{op}: {what} must be {ndim}-D, got shape {fmt_shape(t.shape)}")
+
+
+def mm(a, b):
+    """Product of two matrices (2-D only; matmul broadcasts)."""
+    _exact_ndim("mm", a, 2, "first operand")
+    _exact_ndim("mm", b, 2, "second operand")
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"mm: {fmt_shape(a.shape)} @ {fmt_shape(b.shape)}: "
+                         f"{a.shape[1]} != {b.shape[0]}")
+    return matmul(a, b)
+
+
+def bmm(a, b):
+    """Batched product of (B, N, K) and (B, K, M) (no broadcasting; matmul broadcasts)."""
+    _exact_ndim("bmm", a, 3, "first operand")
+    _exact_ndim("bmm", b, 3, "second operand")
+    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ValueError(f"bmm: {fmt_shape(a.shape)} @ {fmt_shape(b.shape)}: need (B, N, K) "
+                         f"and (B, K, M) with the same B and K")
+    return matmul(a, b)
+
+
+def dot(a, b):
+    """Inner product of two 1-D tensors of one length."""
+    _exact_ndim("dot", a, 1, "first operand")
+    _exact_ndim("dot", b, 1, "second operand")
+    if a.shape != b.shape:
+        raise ValueError(f"dot: lengths differ: {a.shape[0]} and {b.shape[0]}")
+    return matmul(a, b)
+
+
+def outer(a, b):
+    """Outer product of two 1-D tensors: out[i, j] = a[i] * b[j]."""
+    _exact_ndim("outer", a, 1, "first operand")
+    _exact_ndim("outer", b, 1, "second operand")
+    return movement.unsqueeze(a, 1) * movement.unsqueeze(b, 0)

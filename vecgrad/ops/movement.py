@@ -3,10 +3,12 @@ compositions built from them (view, flatten, transpose, squeeze, unsqueeze, stac
 
 from __future__ import annotations
 
+from builtins import sum as builtins_sum
+
 import numpy as np
 
 from vecgrad.autograd import Function
-from vecgrad.ops import common
+from vecgrad.ops import common, creation, elementwise
 from vecgrad.ops.common import fmt_shape, unbroadcast
 
 
@@ -193,16 +195,16 @@ def transpose(x, dim0=None, dim1=None):
     return permute(x, *axes)
 
 
-def squeeze(x, axis=None):
-    """Drop axes of size 1 (all of them, or the given ones, which must have size 1)."""
+def squeeze(x, axis=None, *, dim=None):
+    """Drop axes of size 1: all of them, or those of the given axes that have size 1.
+
+    A given axis whose size is not 1 is left as it is (PyTorch's rule; numpy raises).
+    """
+    axis = common.pick_axis("squeeze", axis, dim, None)
     if axis is None:
         return reshape(x, tuple(n for n in x.shape if n != 1))
     axes = common.normalize_axes("squeeze", axis, x.ndim)
-    for a in axes:
-        if x.shape[a] != 1:
-            raise ValueError(f"squeeze: axis {a} of shape {fmt_shape(x.shape)} has size "
-                             f"{x.shape[a]}, not 1")
-    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes or n != 1))
 
 
 def unsqueeze(x, axis):
@@ -271,7 +273,11 @@ def _tensor_list(op, tensors):
 
 
 def gather(x, axis, index):
-    """numpy.take_along_axis: out[i][j] = x[i][index[i][j]] for axis=1 (PyTorch's gather)."""
+    """out[i][j] = x[i][index[i][j]] for axis=1 (PyTorch's gather).
+
+    index may be smaller than x on every axis (PyTorch's rule): it reads from the
+    leading part of x there (numpy.take_along_axis needs equal sizes).
+    """
     axis = common.normalize_axis("gather", axis, x.ndim)
     if not common.is_tensor(index) or index.dtype != np.int64:
         got = index.dtype if common.is_tensor(index) else type(index).__name__
@@ -281,13 +287,17 @@ def gather(x, axis, index):
         raise ValueError(f"gather: index of shape {fmt_shape(index.shape)} needs {x.ndim} axes "
                          f"like the input {fmt_shape(x.shape)}")
     for i, (n, m) in enumerate(zip(x.shape, index.shape)):
-        if i != axis and m != n:
-            raise ValueError(f"gather: index shape {fmt_shape(index.shape)} and input shape "
-                             f"{fmt_shape(x.shape)} differ on axis {i}")
+        if i != axis and m > n:
+            raise ValueError(f"gather: index shape {fmt_shape(index.shape)} is larger than "
+                             f"the input shape {fmt_shape(x.shape)} on axis {i}")
     host = index.numpy()
     if host.size and (host.min() < 0 or host.max() >= x.shape[axis]):
         raise IndexError(f"gather: index values must lie in [0, {x.shape[axis]}) along axis "
                          f"{axis}, got range [{host.min()}, {host.max()}]")
+    smaller = tuple(slice(None) if i == axis else slice(0, m)
+                    for i, m in enumerate(index.shape))
+    if any(m != n for i, (n, m) in enumerate(zip(x.shape, index.shape)) if i != axis):
+        x = getitem(x, smaller)
     return Gather.apply(x, index, axis=axis)
 
 
@@ -351,3 +361,257 @@ def getitem(x, index):
         raise IndexError(f"getitem: invalid index for a tensor of shape {fmt_shape(x.shape)}: "
                          f"{exc}") from None
     return GetItem.apply(x, index=index)
+
+
+# ------------------------------------------------------- the everyday PyTorch movement API
+# All composites of reshape / permute / expand / getitem / cat / gather / where: no
+# backward of their own.
+def swapaxes(x, axis0, axis1):
+    """Swap two axes (numpy's swapaxes, PyTorch's transpose(dim0, dim1))."""
+    return transpose(x, axis0, axis1)
+
+
+def movedim(x, source, destination):
+    """Move axes from `source` to `destination` (ints or sequences), the rest keep order."""
+    sources = tuple(source) if isinstance(source, (tuple, list)) else (source,)
+    destinations = tuple(destination) if isinstance(destination, (tuple, list)) \
+        else (destination,)
+    if len(sources) != len(destinations):
+        raise ValueError(f"movedim: source {source} and destination {destination} need "
+                         f"the same number of axes")
+    if x.ndim == 0:
+        common.normalize_axes("movedim", sources, 0)
+        return x
+    src = [common.normalize_axis("movedim", a, x.ndim) for a in sources]
+    dst = [common.normalize_axis("movedim", a, x.ndim) for a in destinations]
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError(f"movedim: repeated axis in {source} or {destination}")
+    order = [None] * x.ndim
+    for s_axis, d_axis in zip(src, dst):
+        order[d_axis] = s_axis
+    rest = iter(a for a in range(x.ndim) if a not in src)
+    order = [next(rest) if a is None else a for a in order]
+    return permute(x, *order)
+
+
+def t(x):
+    """Transpose of a matrix (0-D and 1-D tensors come back as they are), PyTorch's x.t()."""
+    if x.ndim > 2:
+        raise ValueError(f"t: expects a tensor with at most 2 axes, got shape "
+                         f"{fmt_shape(x.shape)}; use transpose(dim0, dim1) or mT")
+    return transpose(x) if x.ndim == 2 else x
+
+
+def matrix_transpose(x):
+    """The last two axes swapped (PyTorch's x.mT)."""
+    if x.ndim < 2:
+        raise ValueError(f"mT: needs at least 2 axes, got shape {fmt_shape(x.shape)}")
+    return transpose(x, -2, -1)
+
+
+def flip(x, dims):
+    """Reverse the order of elements along `dims` (an int or a sequence)."""
+    axes = common.normalize_axes("flip", dims, x.ndim)
+    if not axes:
+        return x * 1 if x.dtype != np.bool_ else x.detach()
+    index = tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(x.ndim))
+    return GetItem.apply(x, index=index)
+
+
+def roll(x, shifts, dims=None):
+    """Shift elements along `dims` circularly (None: of the flattened tensor, then back)."""
+    if dims is None:
+        if isinstance(shifts, (tuple, list)):
+            raise ValueError("roll: several shifts need dims")
+        return reshape(roll(reshape(x, -1), shifts, 0), x.shape)
+    shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else (shifts,)
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    if len(shifts) != len(dims):
+        raise ValueError(f"roll: shifts {shifts} and dims {dims} need the same length")
+    out = x
+    for shift, dim in zip(shifts, dims):
+        if not isinstance(shift, (int, np.integer)) or isinstance(shift, bool):
+            raise TypeError(f"roll: shifts must be ints, got {shift!r}")
+        axis = common.normalize_axis("roll", dim, x.ndim)
+        n = x.shape[axis] if x.ndim else 1
+        if n == 0 or int(shift) % n == 0:
+            continue
+        k = int(shift) % n
+        lead = (slice(None),) * axis
+        out = cat([getitem(out, lead + (slice(n - k, None),)),
+                   getitem(out, lead + (slice(0, n - k),))], axis)
+    return out if out is not x else (x * 1 if x.dtype != np.bool_ else x.detach())
+
+
+def repeat(x, *sizes):
+    """PyTorch's x.repeat(*sizes): tile the tensor sizes[i] times along each axis (sizes
+    may add leading axes). A broadcast (expand) and a reshape: no copy until needed."""
+    sizes = _shape_args("repeat", sizes)
+    if len(sizes) < x.ndim:
+        raise ValueError(f"repeat: {len(sizes)} repeat counts for a tensor with {x.ndim} "
+                         f"axes; give at least one per axis")
+    if any(n < 0 for n in sizes):
+        raise ValueError(f"repeat: counts must be >= 0, got {sizes}")
+    shape = (1,) * (len(sizes) - x.ndim) + x.shape
+    x = reshape(x, shape)
+    interleaved = []
+    for n in shape:
+        interleaved += [1, n]
+    expanded = []
+    for r, n in zip(sizes, shape):
+        expanded += [r, n]
+    y = expand(reshape(x, tuple(interleaved)), *expanded)
+    return reshape(y, tuple(r * n for r, n in zip(sizes, shape)))
+
+
+def tile(x, *reps):
+    """numpy/PyTorch tile: like repeat, but fewer counts than axes repeat the last axes."""
+    reps = _shape_args("tile", reps)
+    reps = (1,) * (x.ndim - len(reps)) + reps
+    return repeat(x, *reps)
+
+
+def narrow(x, dim, start, length):
+    """The slice start:start+length along `dim` (a view)."""
+    axis = common.normalize_axis("narrow", dim, x.ndim)
+    n = x.shape[axis]
+    for name, v in (("start", start), ("length", length)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+            raise TypeError(f"narrow: {name} must be an int, got {v!r}")
+    start = int(start) + n if start < 0 else int(start)
+    if not 0 <= start <= n or length < 0 or start + length > n:
+        raise IndexError(f"narrow: start {start} and length {length} do not fit in axis "
+                         f"{axis} of size {n}")
+    return getitem(x, (slice(None),) * axis + (slice(start, start + int(length)),))
+
+
+def split(x, split_size_or_sections, dim=0):
+    """Pieces along `dim`: an int gives pieces of that size (the last may be shorter), a
+    list gives pieces of those sizes (they must add up to the axis length)."""
+    axis = common.normalize_axis("split", dim, x.ndim)
+    n = x.shape[axis]
+    sizes = split_size_or_sections
+    if isinstance(sizes, (int, np.integer)) and not isinstance(sizes, bool):
+        if sizes <= 0:
+            raise ValueError(f"split: the piece size must be positive, got {sizes}")
+        sizes = [int(sizes)] * (n // sizes) + ([n % sizes] if n % sizes else [])
+        if not sizes:
+            sizes = [0]
+    else:
+        sizes = [int(s) for s in sizes]
+        if any(s < 0 for s in sizes) or builtins_sum(sizes) != n:
+            raise ValueError(f"split: sizes {sizes} must be >= 0 and add up to {n}, the "
+                             f"length of axis {axis}")
+    pieces, start = [], 0
+    for size in sizes:
+        pieces.append(narrow(x, axis, start, size))
+        start += size
+    return tuple(pieces)
+
+
+def chunk(x, chunks, dim=0):
+    """Split into `chunks` pieces of ceil(n / chunks) along `dim` (maybe fewer pieces)."""
+    if not isinstance(chunks, (int, np.integer)) or isinstance(chunks, bool) or chunks <= 0:
+        raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
+    axis = common.normalize_axis("chunk", dim, x.ndim)
+    n = x.shape[axis]
+    size = -(-n // int(chunks)) if n else 0
+    if size == 0:
+        return tuple(narrow(x, axis, 0, 0) for _ in range(int(chunks)))
+    return split(x, size, axis)
+
+
+def unbind(x, dim=0):
+    """The slices along `dim`, that axis removed."""
+    axis = common.normalize_axis("unbind", dim, x.ndim)
+    lead = (slice(None),) * axis
+    return tuple(getitem(x, lead + (i,)) for i in range(x.shape[axis]))
+
+
+def unflatten(x, dim, sizes):
+    """Split axis `dim` into `sizes` (one entry may be -1)."""
+    axis = common.normalize_axis("unflatten", dim, x.ndim)
+    sizes = _shape_args("unflatten", (sizes,))
+    if not sizes:
+        raise ValueError("unflatten: sizes must not be empty")
+    return reshape(x, x.shape[:axis] + sizes + x.shape[axis + 1:]) if -1 not in sizes \
+        else _unflatten_inferred(x, axis, sizes)
+
+
+def _unflatten_inferred(x, axis, sizes):
+    known = int(np.prod([s for s in sizes if s != -1]))
+    n = x.shape[axis]
+    if sizes.count(-1) > 1 or known == 0 or n % known:
+        raise ValueError(f"unflatten: cannot split axis {axis} of size {n} into {sizes}")
+    sizes = tuple(n // known if s == -1 else s for s in sizes)
+    return reshape(x, x.shape[:axis] + sizes + x.shape[axis + 1:])
+
+
+def _triangle(op, x, diagonal, lower):
+    if x.ndim < 2:
+        raise ValueError(f"{op}: needs at least 2 axes, got shape {fmt_shape(x.shape)}")
+    if not isinstance(diagonal, (int, np.integer)) or isinstance(diagonal, bool):
+        raise TypeError(f"{op}: diagonal must be an int, got {diagonal!r}")
+    rows, cols = x.shape[-2:]
+    make = np.tri(rows, cols, int(diagonal), dtype=np.bool_) if lower else \
+        ~np.tri(rows, cols, int(diagonal) - 1, dtype=np.bool_)
+    keep = creation.tensor(make, device=x.device)
+    zero = x._wrap(x._backend.full((), 0, x.dtype), x._backend)
+    return elementwise.where(keep, x, zero)
+
+
+def tril(x, diagonal=0):
+    """The lower triangle of the last two axes (entries above `diagonal` set to 0)."""
+    return _triangle("tril", x, diagonal, True)
+
+
+def triu(x, diagonal=0):
+    """The upper triangle of the last two axes (entries below `diagonal` set to 0)."""
+    return _triangle("triu", x, diagonal, False)
+
+
+def sort(x, dim=-1, descending=False, stable=True):
+    """(values, indices) sorted along `dim`; equal elements keep their order (stable),
+    nan sorts as the largest value (PyTorch's order).
+
+    The order is found on the host (numpy's stable sort; OpenCL tensors are read back
+    once); the values are then a gather, so the gradient flows back to where each
+    value came from.
+    """
+    from vecgrad.ops.reduce import ValuesIndices
+
+    if x.ndim == 0:
+        common.normalize_axes("sort", dim, 0)
+        return ValuesIndices(x * 1, creation.zeros((), dtype=np.int64, device=x.device))
+    axis = common.normalize_axis("sort", dim, x.ndim)
+    host = x.numpy()
+    if descending:  # stable descending: sort the reversed axis, reverse, map positions back
+        n = host.shape[axis]
+        order = np.flip(np.argsort(np.flip(host, axis), axis=axis, kind="stable"), axis)
+        order = n - 1 - order
+    else:
+        order = np.argsort(host, axis=axis, kind="stable")
+    indices = creation.tensor(np.ascontiguousarray(order, dtype=np.int64), device=x.device)
+    values = Gather.apply(x, indices, axis=axis) if x.shape[axis] else x * 1
+    return ValuesIndices(values, indices)
+
+
+def argsort(x, dim=-1, descending=False, stable=True):
+    """The indices that sort x along `dim` (see sort)."""
+    return sort(x, dim, descending, stable).indices
+
+
+def topk(x, k, dim=-1, largest=True, sorted=True):  # noqa: A002 - PyTorch's name
+    """(values, indices) of the k largest (largest=False: smallest) along `dim`, best
+    first; ties keep their order."""
+    from vecgrad.ops.reduce import ValuesIndices
+
+    axis = common.normalize_axis("topk", dim, x.ndim) if x.ndim else 0
+    n = x.shape[axis] if x.ndim else 1
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 0 <= k <= n:
+        raise ValueError(f"topk: k must be an int in [0, {n}] for axis {axis} of size {n}, "
+                         f"got {k!r}")
+    values, indices = sort(x, dim, descending=largest)
+    if x.ndim == 0:
+        return ValuesIndices(values, indices)
+    return ValuesIndices(narrow(values, axis, 0, int(k)), narrow(indices, axis, 0, int(k)))

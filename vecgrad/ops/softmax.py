@@ -57,3 +57,23 @@ def softmax(x, axis=-1, *, dim=None):
 def log_softmax(x, axis=-1, *, dim=None):
     """log(softmax(x)) along `axis` without forming softmax (finite for finite x)."""
     return LogSoftmax.apply(x, axis=_axis("log_softmax", x, axis, dim))
+
+
+def softmin(x, axis=-1, *, dim=None):
+    """softmax(-x) along `axis`."""
+    return softmax(-x, axis, dim=dim)
+
+
+def glu(x, dim=-1):
+    """Gated linear unit: a * sigmoid(b), where a and b are the two halves along `dim`."""
+    from vecgrad.ops import activations, movement
+
+    common.require_float("glu", x)
+    if x.ndim == 0:
+        raise ValueError("glu: needs at least one axis, got a 0-dimensional tensor")
+    axis = common.normalize_axis("glu", dim, x.ndim)
+    if x.shape[axis] % 2:
+        raise ValueError(f"glu: axis {axis} of shape {x.shape} has odd length "
+                         f"{x.shape[axis]}; it must split in two halves")
+    a, b = movement.chunk(x, 2, axis)
+    return a * activations.activation(b, "sigmoid")

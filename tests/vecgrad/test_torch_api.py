@@ -1,0 +1,252 @@
+"""The everyday PyTorch API (issue 14): the two fixed gradients, the conventions we chose
+(README: "Differences from PyTorch"), precision of the new primitives, and errors.
+Values and gradients of every new op are checked by test_differential.py."""
+
+import math
+
+import numpy as np
+import pytest
+
+import vecgrad
+import vecgrad.nn.functional as F
+from vecgrad.backends.numpy_backend import _erf
+from vg_helpers import need_float64
+
+
+def t(data, device, **kw):
+    return vecgrad.tensor(data, device=device, **kw)
+
+
+# ------------------------------------------------------------ the two wrong gradients
+def test_std_gradient_is_zero_at_zero_variance(device):
+    x = t([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]], device, requires_grad=True)
+    x.std(dim=1, correction=1).sum().backward()
+    g = x.grad.numpy()
+    assert np.all(np.isfinite(g))
+    np.testing.assert_array_equal(g[0], 0.0)  # PyTorch: 0 where the spread is 0
+    row = np.array([1.0, 2.0, 4.0])
+    expected = (row - row.mean()) / (2 * np.std(row, ddof=1))  # d std / dx = (x - m)/((n-1) s)
+    np.testing.assert_allclose(g[1], expected, rtol=1e-6)
+
+
+def test_norm_gradient_is_zero_at_the_zero_vector(device):
+    x = t([[0.0, 0.0], [3.0, 4.0]], device, requires_grad=True)
+    x.norm(dim=1).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[0, 0], [0.6, 0.8]], rtol=1e-6)
+
+
+def test_bce_gradient_at_exact_zero_and_one_is_finite_like_pytorch(device):
+    # A float32 sigmoid reaches exactly 1.0 once the logit passes about 17.
+    logits = t([20.0, 20.0, -120.0, -120.0], device, requires_grad=True)
+    p = logits.sigmoid()
+    assert p.numpy().tolist() == [1.0, 1.0, 0.0, 0.0]
+    p.retain_grad()
+    y = t([1.0, 0.0, 0.0, 1.0], device)
+    F.binary_cross_entropy(p, y, reduction="sum").backward()
+    # PyTorch's rule: (p - y) / max(p (1 - p), 1e-12)
+    np.testing.assert_allclose(p.grad.numpy(), [0.0, 1e12, 0.0, -1e12], rtol=1e-6)
+    assert np.all(np.isfinite(logits.grad.numpy()))
+    loss = F.binary_cross_entropy(p.detach(), y, reduction="none")
+    np.testing.assert_allclose(loss.numpy(), [0.0, 100.0, 0.0, 100.0])  # logs clamped at -100
+
+
+def test_bce_target_gradient_is_the_clamped_logs_difference(device):
+    # PyTorch gives -logit(p) = +-inf here; ours is the derivative of the clamped loss.
+    p = t([0.0, 1.0, 0.25], device)
+    y = t([0.5, 0.5, 0.5], device, requires_grad=True)
+    F.binary_cross_entropy(p, y, reduction="sum").backward()
+    np.testing.assert_allclose(y.grad.numpy(), [100.0, -100.0, math.log(3.0)], rtol=1e-6)
+
+
+# -------------------------------------------------------------------- conventions
+def test_sign_of_nan_is_nan_and_gradient_is_zero(device):
+    x = t([float("nan"), -2.0, 0.0, 3.0], device, requires_grad=True)
+    s = x.sign()
+    assert np.isnan(s.numpy()[0]) and s.numpy()[1:].tolist() == [-1.0, 0.0, 1.0]
+    s.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 0.0)
+
+
+def test_clip_with_min_above_max_gives_max(device):
+    x = t([-3.0, 0.0, 3.0], device, requires_grad=True)
+    out = x.clip(2.0, 1.0)
+    np.testing.assert_array_equal(out.numpy(), [1.0, 1.0, 1.0])
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 0.0)
+
+
+def test_sum_over_no_axes_reduces_nothing(device):
+    x = t([[1.0, 2.0], [3.0, 4.0]], device)
+    np.testing.assert_array_equal(x.sum(axis=()).numpy(), x.numpy())  # numpy's rule
+
+
+def test_mean_over_an_empty_axis_is_nan(device):
+    x = vecgrad.zeros(2, 0, device=device, requires_grad=True)
+    out = x.mean(dim=1)
+    assert out.shape == (2,) and np.isnan(out.numpy()).all()
+    out.sum().backward()
+    assert x.grad.shape == (2, 0)
+
+
+def test_squeeze_of_a_longer_axis_leaves_it(device):
+    x = vecgrad.zeros(2, 1, 3, device=device)
+    assert x.squeeze(0).shape == (2, 1, 3)
+    assert x.squeeze((0, 1)).shape == (2, 3)
+    assert x.squeeze(dim=1).shape == (2, 3)
+
+
+def test_max_forms_and_who_gets_the_gradient_on_ties(device):
+    x = t([[1.0, 3.0, 3.0], [2.0, 0.0, 2.0]], device, requires_grad=True)
+    values, indices = x.max(dim=1)  # PyTorch's form: the first maximum takes it all
+    assert indices.tolist() == [1, 0]
+    values.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 1, 0], [1, 0, 0]])
+    x.grad = None
+    x.amax(dim=1).sum().backward()  # amax (and axis=): ties share it
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 0.5, 0.5], [0.5, 0, 0.5]])
+    x.grad = None
+    x.max(axis=1).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 0.5, 0.5], [0.5, 0, 0.5]])
+    assert x.max().item() == 3.0
+    np.testing.assert_array_equal(x.max(x.detach() * 0 + 2.5).numpy(),
+                                  [[2.5, 3, 3], [2.5, 2.5, 2.5]])
+    top = vecgrad.max(x, 0, keepdim=True)
+    assert top.values.shape == (1, 3) and top.indices.tolist() == [[1, 0, 0]]
+
+
+def test_maximum_splits_the_gradient_on_ties_like_pytorch(device):
+    a = t([1.0, 2.0, 3.0], device, requires_grad=True)
+    b = t([1.0, 5.0, 0.0], device, requires_grad=True)
+    vecgrad.maximum(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [0.5, 0, 1])
+    np.testing.assert_array_equal(b.grad.numpy(), [0.5, 1, 0])
+
+
+def test_max_pool_shares_tied_gradients(device):
+    # A deliberate difference: PyTorch's max_pool2d sends it to one (the first) maximum.
+    x = t(np.ones((1, 1, 2, 2)), device, requires_grad=True)
+    F.max_pool2d(x, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((1, 1, 2, 2), 0.25))
+
+
+def test_keepdim_and_keepdims_spellings(device):
+    x = vecgrad.ones(2, 3, device=device)
+    assert x.sum(1, keepdim=True).shape == (2, 1)
+    assert x.mean(axis=1, keepdims=True).shape == (2, 1)
+    assert x.var(dim=0, keepdim=True).shape == (1, 3)
+    with pytest.raises(TypeError, match="keepdims or keepdim"):
+        x.sum(1, keepdims=True, keepdim=False)
+    with pytest.raises(TypeError, match="one of ddof, correction or unbiased"):
+        x.var(ddof=0, correction=1)
+
+
+def test_var_defaults_to_the_population_variance(device):
+    x = t([1.0, 2.0, 4.0], device)
+    assert x.var().item() == pytest.approx(np.var([1, 2, 4]))
+    assert x.var(correction=1).item() == pytest.approx(np.var([1, 2, 4], ddof=1))
+    assert x.std(unbiased=True).item() == pytest.approx(np.std([1, 2, 4], ddof=1))
+
+
+def test_sum_dtype_and_bool_sums(device):
+    m = t([[True, False], [True, True]], device)
+    assert m.sum().item() == 3 and m.sum().dtype == np.int64
+    assert m.sum(dtype=vecgrad.float32).dtype == np.float32
+    assert m.all().item() is False and m.any(dim=1).tolist() == [True, True]
+    assert vecgrad.zeros(0, device=device).all().item() is True
+    assert vecgrad.zeros(0, device=device).any().item() is False
+
+
+# ------------------------------------------------------------ precision of primitives
+def test_erf_matches_the_standard_library():
+    x = np.concatenate([np.linspace(-7, 7, 2001), [0.0, 1.0, -1.0, 8.0, 30.0, -40.0]])
+    expected = np.array([math.erf(v) for v in x])
+    np.testing.assert_allclose(_erf(x), expected, rtol=2e-16 * 4, atol=1e-300)
+    assert _erf(np.array([np.inf, -np.inf])).tolist() == [1.0, -1.0]
+    assert np.isnan(_erf(np.array([np.nan])))[0]
+
+
+def test_erf_log1p_expm1_on_the_device(device):
+    need_float64(device)
+    x = np.array([-0.75, -1e-12, 0.0, 1e-12, 0.5, 2.5])
+    xt = t(x, device)
+    np.testing.assert_allclose(xt.erf().numpy(), [math.erf(v) for v in x], rtol=1e-14)
+    np.testing.assert_allclose(xt.log1p().numpy(), np.log1p(x), rtol=1e-14)
+    np.testing.assert_allclose(xt.expm1().numpy(), np.expm1(x), rtol=1e-14)
+    assert xt.log1p().numpy()[3] == pytest.approx(1e-12, rel=1e-12)  # log(1 + x) gives 1.00009e-12
+
+
+def test_round_is_half_to_even(device):
+    x = t([0.5, 1.5, 2.5, -0.5, -1.5, 2.4], device)
+    assert x.round().tolist() == [0.0, 2.0, 2.0, -0.0, -2.0, 2.0]
+    assert x.floor().tolist() == [0.0, 1.0, 2.0, -1.0, -2.0, 2.0]
+    assert x.ceil().tolist() == [1.0, 2.0, 3.0, -0.0, -1.0, 3.0]
+    assert x.trunc().tolist() == [0.0, 1.0, 2.0, -0.0, -1.0, 2.0]
+    ints = t([1, -2], device)
+    assert ints.round().tolist() == [1, -2] and ints.floor().dtype == np.int64
+
+
+def test_prod_gradient_with_zeros(device):
+    x = t([[0.0, 2.0, 3.0], [0.0, 0.0, 5.0]], device, requires_grad=True)
+    x.prod(dim=1).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[6.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+
+
+# ------------------------------------------------------------------------- errors
+@pytest.mark.parametrize("call, error, message", [
+    (lambda x: vecgrad.einsum("ij,jk->ik", x), ValueError, "names 2 operand"),
+    (lambda x: vecgrad.einsum("ijk->i", x), ValueError, "names 3 axes"),
+    (lambda x: vecgrad.einsum("ij->q", x), ValueError, "'q' is not in any input"),
+    (lambda x: vecgrad.einsum("ij,ij->", x, x.t()), ValueError, "size 2 in one operand"),
+    (lambda x: x.split([1, 1], dim=1), ValueError, "add up to 3"),
+    (lambda x: x.chunk(0), ValueError, "chunks must be a positive int"),
+    (lambda x: x.narrow(1, 2, 5), IndexError, "do not fit"),
+    (lambda x: x.topk(4), ValueError, r"k must be an int in \[0, 3\]"),
+    (lambda x: x.mm(x), ValueError, r"\(2, 3\) @ \(2, 3\): 3 != 2"),
+    (lambda x: x.bmm(x), ValueError, "must be 3-D"),
+    (lambda x: x.dot(x), ValueError, "must be 1-D"),
+    (lambda x: x.t().t().unsqueeze(0).t(), ValueError, "at most 2 axes"),
+    (lambda x: x.repeat(2), ValueError, "at least one per axis"),
+    (lambda x: x.cumsum(), TypeError, "needs dim"),
+    (lambda x: x.norm(p="nuc"), ValueError, "p must be a number"),
+    (lambda x: x.gather(1, vecgrad.zeros(3, 1, dtype=vecgrad.int64, device=x.device)),
+     ValueError, "larger than the input shape"),
+    (lambda x: F.gelu(x, approximate="fast"), ValueError, "approximate must be"),
+    (lambda x: F.glu(x), ValueError, "odd length 3"),
+    (lambda x: F.one_hot(vecgrad.tensor([0, 5], device=x.device), 3), ValueError,
+     r"lie in \[0, 3\)"),
+    (lambda x: F.cross_entropy(x, vecgrad.tensor([0, 1], device=x.device), "sum"),
+     TypeError, "pass reduction='sum' by keyword"),
+    (lambda x: F.cross_entropy(x, vecgrad.tensor([0, 1], device=x.device),
+                               weight=vecgrad.ones(2, device=x.device)), ValueError,
+     r"weight must be a Tensor of shape \(3,\)"),
+    (lambda x: F.cross_entropy(x, vecgrad.tensor([0, 7], device=x.device)), IndexError,
+     r"labels must lie in \[0, 3\)"),
+    (lambda x: F.kl_div(x, x, reduction="avg"), ValueError, "batchmean"),
+    (lambda x: F.scaled_dot_product_attention(x, x.t(), x), ValueError, "feature size"),
+])
+def test_errors_name_the_problem(device, call, error, message):
+    x = vecgrad.tensor(np.arange(6.0).reshape(2, 3), device=device)
+    with pytest.raises(error, match=message):
+        call(x)
+
+
+def test_cross_entropy_ignore_index_and_weights_by_hand(device):
+    need_float64(device)
+    logits = np.array([[1.0, 2.0, 0.5], [0.1, 0.2, 3.0], [2.0, 1.0, 0.0]])
+    labels = np.array([1, -100, 0])
+    w = np.array([2.0, 0.5, 1.0])
+    x = t(logits, device)
+    loss = F.cross_entropy(x, t(labels, device), weight=t(w, device)).item()
+    logp = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    expected = (0.5 * -logp[0, 1] + 2.0 * -logp[2, 0]) / (0.5 + 2.0)
+    assert loss == pytest.approx(expected, rel=1e-12)
+
+
+def test_module_level_functions_match_methods(device):
+    x = vecgrad.tensor(np.arange(6.0).reshape(2, 3) - 2, device=device)
+    np.testing.assert_array_equal(vecgrad.exp(x).numpy(), x.exp().numpy())
+    np.testing.assert_array_equal(vecgrad.sum(x, dim=1).numpy(), x.sum(axis=1).numpy())
+    np.testing.assert_array_equal(vecgrad.maximum(x, 0.0).numpy(), np.maximum(x.numpy(), 0))
+    assert vecgrad.clamp is vecgrad.clip and vecgrad.concat is vecgrad.cat
+    assert x.contiguous() is x and not x.t().is_contiguous()
+    assert x.t().contiguous().is_contiguous()
