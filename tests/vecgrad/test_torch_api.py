@@ -250,3 +250,36 @@ def test_module_level_functions_match_methods(device):
     assert vecgrad.clamp is vecgrad.clip and vecgrad.concat is vecgrad.cat
     assert x.contiguous() is x and not x.t().is_contiguous()
     assert x.t().contiguous().is_contiguous()
+
+
+# ------------------------------------------- odd shapes and negative axes (properties)
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+from vg_helpers import PROPERTY, gradcheck  # noqa: E402
+
+AXIS_OPS = {
+    "prod": (lambda x, a: x.prod(dim=a), lambda x, a: np.prod(x, a)),
+    "cumsum": (lambda x, a: x.cumsum(a), lambda x, a: np.cumsum(x, a)),
+    "logsumexp": (lambda x, a: x.logsumexp(a),
+                  lambda x, a: np.log(np.sum(np.exp(x), axis=a))),
+    "flip": (lambda x, a: x.flip(a), lambda x, a: np.flip(x, a)),
+    "roll": (lambda x, a: x.roll(2, a), lambda x, a: np.roll(x, 2, a)),
+    "amax": (lambda x, a: x.amax(a), lambda x, a: np.max(x, a)),
+    "norm": (lambda x, a: x.norm(dim=a), lambda x, a: np.sqrt(np.sum(x * x, a))),
+    "sort": (lambda x, a: x.sort(a).values, lambda x, a: np.sort(x, a)),
+    "max-dim": (lambda x, a: x.max(a).values, lambda x, a: np.max(x, a)),
+}
+
+
+@PROPERTY
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=5),
+       data=st.data(), name=st.sampled_from(sorted(AXIS_OPS)), seed=st.integers(0, 2**16),
+       permuted=st.booleans())
+def test_axis_ops_on_odd_shapes_and_negative_axes(device, shape, data, name, seed, permuted):
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    ours, reference = AXIS_OPS[name]
+    x = np.random.default_rng(seed).standard_normal(shape)  # distinct: no ties
+    result = gradcheck(lambda t: ours(t, axis), [x], device, permuted=permuted, atol=1e-5)
+    np.testing.assert_allclose(result.numpy(), reference(x, axis), rtol=1e-10, atol=1e-12)

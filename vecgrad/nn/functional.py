@@ -6,9 +6,7 @@ none has a backward of its own beyond those ops.
 
 from __future__ import annotations
 
-import numbers
-
-from vecgrad.ops import activations, common, creation, matmul
+from vecgrad.ops import activations, matmul
 from vecgrad.ops import softmax as _softmax
 from vecgrad.ops.activations import (
     gelu,
@@ -35,6 +33,7 @@ from vecgrad.ops.conv import (
     max_pool2d,
 )
 from vecgrad.ops.creation import one_hot
+from vecgrad.ops.elementwise import dropout
 from vecgrad.ops.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -71,23 +70,6 @@ __all__ = [
 def linear(x, weight, bias=None):
     """x @ weight.T + bias, with weight of shape (out_features, in_features)."""
     return matmul.linear(x, weight, bias)
-
-
-def dropout(x, p=0.5, training=True):
-    """Zero each element with probability p and scale the rest by 1/(1-p) (training only).
-
-    The mask comes from vecgrad.random_generator(), so manual_seed makes it repeatable.
-    """
-    if not isinstance(p, numbers.Real) or not 0 <= p <= 1:
-        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p!r}")
-    common.require_float("dropout", x)
-    if not training or p == 0:
-        return x
-    if p == 1:
-        return x * 0.0
-    keep = creation.random_generator().random(x.shape) >= p
-    mask = creation.tensor((keep / (1.0 - p)).astype(x.dtype), device=x.device)
-    return x * mask
 
 
 def softmax(x, axis=-1, *, dim=None):

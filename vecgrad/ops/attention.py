@@ -58,7 +58,5 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             scores = scores + attn_mask
     weights = softmax_ops.softmax(scores, -1)
     if dropout_p:
-        from vecgrad.nn import functional
-
-        weights = functional.dropout(weights, dropout_p)
+        weights = elementwise.dropout(weights, dropout_p)
     return matmul.matmul(weights, value)

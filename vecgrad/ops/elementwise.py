@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from vecgrad.autograd import Function
-from vecgrad.ops import common
+from vecgrad.ops import common, creation
 from vecgrad.ops.common import binary_operands, unbroadcast
 
 
@@ -602,3 +602,20 @@ def lerp(start, end, weight):
         raise TypeError(f"lerp: start must be a Tensor, got {type(start).__name__}")
     common.require_float("lerp", start)
     return add(start, mul(weight, sub(end, start)))
+
+
+def dropout(x, p=0.5, training=True):
+    """Zero each element with probability p and scale the rest by 1/(1-p) (training only).
+
+    The mask comes from vecgrad.random_generator(), so manual_seed makes it repeatable.
+    """
+    if not isinstance(p, numbers.Real) or not 0 <= p <= 1:
+        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p!r}")
+    common.require_float("dropout", x)
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return x * 0.0
+    keep = creation.random_generator().random(x.shape) >= p
+    mask = creation.tensor((keep / (1.0 - p)).astype(x.dtype), device=x.device)
+    return x * mask

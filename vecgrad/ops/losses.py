@@ -40,24 +40,29 @@ class BCEWithLogits(Function):
 
 class BinaryCrossEntropy(Function):
     """-(y max(log p, -100) + (1 - y) max(log(1 - p), -100)), PyTorch's forward, with
-    PyTorch's gradients: d/dp = (p - y) / max(p (1 - p), 1e-12), which stays finite
-    where p is exactly 0 or 1 (the clamped logs' own derivative would be 0 * inf = nan);
+    PyTorch's gradient d/dp = (p - y) / max(p (1 - p), 1e-12): finite where p is exactly
+    0 or 1 (the clamped logs' own derivative would be 0 * inf = nan there);
     d/dy = max(log(1 - p), -100) - max(log p, -100)."""
+
+    @staticmethod
+    def _logs(be, p):
+        floor = be.full((), -100.0, p.dtype)
+        log_p = be.binary("maximum", be.unary("log", p), floor)
+        log_q = be.binary("maximum", be.unary("log1p", be.unary("neg", p)), floor)
+        return log_p, log_q
 
     @staticmethod
     def forward(ctx, p, y):
         be = ctx.backend
-        floor = be.full((), -100.0, p.dtype)
-        log_p = be.binary("maximum", be.unary("log", p), floor)
-        log_q = be.binary("maximum", be.unary("log1p", be.unary("neg", p)), floor)
-        ctx.save_for_backward(p, y, log_p, log_q)
+        ctx.save_for_backward(p, y)  # (inputs only: the logs are recomputed in backward)
+        log_p, log_q = BinaryCrossEntropy._logs(be, p)
         # y log p + (1 - y) log q = log q + y (log p - log q)
         mixed = be.binary("add", log_q, be.binary("mul", y, be.binary("sub", log_p, log_q)))
         return be.unary("neg", mixed)
 
     @staticmethod
     def backward(ctx, grad):
-        p, y, log_p, log_q = ctx.saved_tensors
+        p, y = ctx.saved_tensors
         be = ctx.backend
         gp = gy = None
         if ctx.needs_input_grad[0]:
@@ -65,6 +70,7 @@ class BinaryCrossEntropy(Function):
             spread = be.binary("maximum", spread, be.full((), 1e-12, p.dtype))
             gp = be.binary("mul", grad, be.binary("div", be.binary("sub", p, y), spread))
         if ctx.needs_input_grad[1]:
+            log_p, log_q = BinaryCrossEntropy._logs(be, p)
             gy = be.binary("mul", grad, be.binary("sub", log_q, log_p))
         return gp, gy
 
