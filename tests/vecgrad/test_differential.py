@@ -284,6 +284,52 @@ CASES = [
          {"y": np.array([[0.0, 1.0, 0.3, 1.0], [1.0, 0.0, 0.0, 0.5]])},
          fd=False, f32=False, rtol=1e-9, label="bce-at-0-and-1"),
     Case("mse_loss", lambda L, a, b: L.nn.functional.mse_loss(a, b), [(3, 4), (3, 4)]),
+    # ------------------------------------ convolution, pooling, padding, resizing (layers)
+    Case("conv1d", lambda L, x, w, b: L.nn.functional.conv1d(x, w, b, stride=2, padding=1),
+         [(2, 3, 7), (4, 3, 3), (4,)]),
+    Case("conv1d", lambda L, x, w: L.nn.functional.conv1d(x, w, groups=2, dilation=2),
+         [(2, 4, 9), (4, 2, 3)], label="conv1d-groups"),
+    Case("conv2d", lambda L, x, w: L.nn.functional.conv2d(x, w, padding="same", groups=2),
+         [(1, 4, 5, 5), (4, 2, 3, 3)], label="conv2d-same-groups"),
+    Case("conv2d", lambda L, x, w: L.nn.functional.conv2d(x, w, padding="same"),
+         [(1, 2, 4, 5), (3, 2, 2, 4)], label="conv2d-same-even"),
+    Case("conv_transpose2d", lambda L, x, w, b: L.nn.functional.conv_transpose2d(
+        x, w, b, stride=2, padding=1, output_padding=1), [(1, 2, 3, 3), (2, 3, 3, 3), (3,)]),
+    Case("conv_transpose2d", lambda L, x, w: L.nn.functional.conv_transpose2d(
+        x, w, groups=2, dilation=2), [(1, 4, 3, 3), (4, 1, 2, 2)], label="conv_t2d-groups"),
+    Case("conv_transpose1d", lambda L, x, w: L.nn.functional.conv_transpose1d(x, w, stride=2),
+         [(1, 2, 4), (2, 3, 3)]),
+    Case("max_pool1d", lambda L, x: L.nn.functional.max_pool1d(
+        x, 3, stride=2, dilation=2, ceil_mode=True), [(2, 3, 10)]),
+    Case("max_pool2d", lambda L, x: L.nn.functional.max_pool2d(
+        x, 2, stride=2, padding=1, ceil_mode=True), [(1, 2, 6, 5)], label="max_pool2d-ceil"),
+    Case("max_pool2d", lambda L, x: L.nn.functional.max_pool2d(x, 2, dilation=2),
+         [(1, 2, 6, 5)], label="max_pool2d-dilation"),
+    Case("avg_pool1d", lambda L, x: L.nn.functional.avg_pool1d(
+        x, 3, stride=2, padding=1, ceil_mode=True, count_include_pad=False), [(2, 3, 8)]),
+    Case("avg_pool2d", lambda L, x: L.nn.functional.avg_pool2d(
+        x, 3, stride=2, padding=1, ceil_mode=True, count_include_pad=False), [(1, 2, 6, 5)],
+         label="avg_pool2d-options"),
+    Case("avg_pool2d", lambda L, x: L.nn.functional.avg_pool2d(x, 2, divisor_override=3),
+         [(1, 2, 4, 4)], label="avg_pool2d-divisor"),
+    Case("adaptive_avg_pool1d", lambda L, x: L.nn.functional.adaptive_avg_pool1d(x, 3),
+         [(2, 3, 7)]),
+    Case("adaptive_avg_pool2d", lambda L, x: L.nn.functional.adaptive_avg_pool2d(x, (3, 2)),
+         [(1, 2, 7, 5)]),
+    Case("pad", lambda L, x: L.nn.functional.pad(x, (1, 2), value=0.5), [(2, 3)]),
+    Case("pad", lambda L, x: L.nn.functional.pad(x, (1, 2, 2, 1), mode="reflect"),
+         [(1, 2, 3, 4)], label="pad-reflect"),
+    Case("pad", lambda L, x: L.nn.functional.pad(x, (1, 2, 2, 1), mode="replicate"),
+         [(1, 2, 3, 4)], label="pad-replicate"),
+    Case("pad", lambda L, x: L.nn.functional.pad(x, (1, 2, 2, 1), mode="circular"),
+         [(1, 2, 3, 4)], label="pad-circular"),
+    Case("interpolate", lambda L, x: L.nn.functional.interpolate(x, size=(5, 7)),
+         [(1, 2, 3, 4)]),
+    Case("interpolate", lambda L, x: L.nn.functional.interpolate(
+        x, scale_factor=2, mode="bilinear"), [(1, 2, 3, 4)], label="interpolate-bilinear"),
+    Case("interpolate", lambda L, x: L.nn.functional.interpolate(
+        x, size=(5, 6), mode="bilinear", align_corners=True), [(1, 2, 3, 4)],
+         label="interpolate-bilinear-corners"),
     # empty tensors: shapes and (empty) gradients
     Case("sum", lambda L, x: x.sum(dim=1) + x.prod(1) + x.cumsum(1).sum(1) + x.norm(dim=1),
          [(3, 0)], views=False, label="empty-reductions"),
@@ -301,7 +347,8 @@ NOT_DIFFERENTIABLE_HERE = {
     "Tensor", "tensor", "zeros", "ones", "full", "arange", "eye", "rand", "randn",
     "zeros_like", "ones_like", "from_numpy", "manual_seed", "random_generator", "no_grad",
     "enable_grad", "is_grad_enabled", "get_backend", "available_devices", "float32",
-    "float64", "int64", "bool_", "nn", "optim", "data", "save", "load", "Trainer", "numel",
+    "float64", "int64", "bool_", "nn", "optim", "func", "data", "save", "load", "Trainer",
+    "numel",
     # random: checked by statistics in test_softmax_losses (dropout)
     "dropout",
     # the catalogue activations and the older ops: walked by their own suites

@@ -110,6 +110,13 @@ CASES = {
     "LogSoftmax": ([_any(2, 4)], lambda x: (x.log_softmax(axis=0) ** 2).sum()),
     "BCEWithLogits": ([_any(2, 3), RNG.uniform(0, 1, (2, 3))],
                       lambda x, y: L.binary_cross_entropy_with_logits(x * x, y)),
+    "Log1p": ([_pos(2, 3)], lambda x: (x.log1p() * x).sum()),
+    "Expm1": ([_any(2, 3)], lambda x: (x.expm1() * x).sum()),
+    "Erf": ([_any(2, 3)], lambda x: (x.erf() * x).sum()),
+    "MaximumMinimum": ([_any(2, 3), _any(3)], lambda a, b: (vecgrad.maximum(a * a, b).sin()
+                                                            + vecgrad.minimum(a, b) ** 3).sum()),
+    "BinaryCrossEntropy": ([RNG.uniform(0.1, 0.9, (2, 3)), RNG.uniform(0, 1, (2, 3))],
+                           lambda p, y: L.binary_cross_entropy(p * p, y)),
     "CrossEntropy": ([_any(3, 4)], lambda x: L.cross_entropy(
         x * x, vecgrad.tensor([1, 0, 3], device=x.device))
         + (L.cross_entropy(x.sin(), vecgrad.tensor([2, 2, 0], device=x.device),

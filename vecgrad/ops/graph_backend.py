@@ -25,8 +25,11 @@ from vecgrad.tensor import Tensor
 _UNARY = {
     "neg": elementwise.Neg, "exp": elementwise.Exp, "log": elementwise.Log,
     "sqrt": elementwise.Sqrt, "abs": elementwise.Abs, "sin": elementwise.Sin,
-    "cos": elementwise.Cos,
+    "cos": elementwise.Cos, "log1p": elementwise.Log1p, "expm1": elementwise.Expm1,
+    "erf": elementwise.Erf,
 }
+# piecewise constant: recorded as constants (gradient 0)
+_UNARY_CONSTANT = ("sign", "floor", "ceil", "round", "trunc")
 _BINARY = {
     "add": elementwise.Add, "sub": elementwise.Sub, "mul": elementwise.Mul,
     "div": elementwise.Div, "pow": elementwise.Pow,
@@ -89,8 +92,8 @@ class GraphBackend:
             return function.apply(x)
         if op == "reciprocal":
             return elementwise.Div.apply(self.full((), 1, x.dtype), x)
-        if op == "sign":  # piecewise constant: no gradient
-            return self._constant(self.real.unary("sign", x._buf))
+        if op in _UNARY_CONSTANT:  # piecewise constant: no gradient
+            return self._constant(self.real.unary(op, x._buf))
         raise ValueError(f"GraphBackend: unknown unary primitive {op!r}")
 
     def binary(self, op, a, b, out=None):
