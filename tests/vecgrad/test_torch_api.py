@@ -122,11 +122,14 @@ def test_maximum_splits_the_gradient_on_ties_like_pytorch(device):
     np.testing.assert_array_equal(b.grad.numpy(), [0.5, 1, 0])
 
 
-def test_max_pool_shares_tied_gradients(device):
-    # A deliberate difference: PyTorch's max_pool2d sends it to one (the first) maximum.
+def test_max_pool_and_max_dim_send_a_tie_to_the_first_maximum(device):
+    # PyTorch's rule for both (amax / max(axis=...) share instead, see above).
     x = t(np.ones((1, 1, 2, 2)), device, requires_grad=True)
     F.max_pool2d(x, 2).sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), np.full((1, 1, 2, 2), 0.25))
+    np.testing.assert_array_equal(x.grad.numpy(), [[[[1.0, 0.0], [0.0, 0.0]]]])
+    x.grad = None
+    x.reshape(4).max(0).values.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[[[1.0, 0.0], [0.0, 0.0]]]])
 
 
 def test_keepdim_and_keepdims_spellings(device):
