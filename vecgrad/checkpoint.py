@@ -24,6 +24,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 import zipfile
 from typing import Any
 
@@ -185,22 +186,131 @@ def save(state: Any, path: str | os.PathLike) -> None:
         raise CheckpointError(f"cannot save to {target}: directory {directory} does not exist")
     if os.path.isdir(target):
         raise CheckpointError(f"cannot save to {target}: it is a directory; give a file name")
-    handle, temp_path = tempfile.mkstemp(
-        dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(handle, "wb") as stream:
+    # A signal (Ctrl-C, SIGTERM) that arrives while the file is written is held until
+    # the save is complete, so the file on disk always matches what was reported saved.
+    with _signals_deferred():
+        _remove_stale_temp_files(target)
+        try:
+            handle, temp_path = tempfile.mkstemp(
+                dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
+        except OSError as exc:
+            raise CheckpointError(f"cannot save to {target}: {exc.strerror or exc}") from None
+        stream = os.fdopen(handle, "wb")
+        try:
+            # Locked while written: a later save sees a live writer's temp file as busy.
+            _lock(stream.fileno())
             np.savez(stream, **members)
             stream.flush()
             os.fsync(stream.fileno())
-        # mkstemp makes the file private (0600); give it the mode a plain open() would.
-        os.chmod(temp_path, _file_mode(target))
-        os.replace(temp_path, target)
-    except BaseException:
-        # The old checkpoint (if any) is untouched; only the partial temp file goes away.
-        if os.path.exists(temp_path):
-            os.unlink(temp_path)
-        raise
+            # mkstemp makes the file private (0600); give it the mode a plain open() would.
+            os.fchmod(stream.fileno(), _file_mode(target))
+            os.replace(temp_path, target)
+        except BaseException as exc:
+            # The old checkpoint (if any) is untouched; only the partial temp file goes.
+            try:
+                stream.close()
+            except OSError:  # flushing the rest fails the same way (e.g. a full disk)
+                pass
+            if os.path.exists(temp_path):
+                os.unlink(temp_path)
+            if isinstance(exc, OSError):  # full disk, read-only folder, quota...
+                raise CheckpointError(f"cannot save to {target}: "
+                                      f"{exc.strerror or exc}") from None
+            raise
+        stream.close()
+
+
+# mkstemp's names: the prefix, eight characters of [a-z0-9_], the suffix.
+_TEMP_NAME = re.compile(r"^\.(?P<base>.+)\.[a-z0-9_]{8}\.tmp$")
+
+
+def _lock(fd: int) -> bool:
+    """An exclusive lock on `fd` without waiting; False when another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): leftovers are then kept, never misjudged
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def _remove_stale_temp_files(target: str) -> None:
+    """Remove temp files a killed save to `target` left behind (our naming only).
+
+    A temp file whose lock can be taken has no live writer (a writer holds its lock
+    until the rename); a file younger than two seconds is left alone in case its writer
+    has not taken the lock yet.
+    """
+    directory, base = os.path.split(target)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        match = _TEMP_NAME.match(name)
+        if match is None or match.group("base") != base:
+            continue
+        candidate = os.path.join(directory, name)
+        try:
+            fd = os.open(candidate, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            continue
+        try:
+            info = os.fstat(fd)
+            if stat.S_ISREG(info.st_mode) and now - info.st_mtime > 2 and _lock(fd):
+                os.unlink(candidate)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+class _signals_deferred:
+    """Hold SIGINT and SIGTERM while a save runs; deliver them once it is complete.
+
+    Only the main thread can handle signals; elsewhere this does nothing.
+    """
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.caught, self.previous = [], {}
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for name in self.SIGNALS:
+            number = getattr(signal, name, None)
+            if number is None:
+                continue
+            try:
+                self.previous[number] = signal.signal(number, self._hold)
+            except (ValueError, OSError):  # not allowed here: leave it as it was
+                pass
+        return self
+
+    def _hold(self, number, frame):
+        self.caught.append((number, frame))
+
+    def __exit__(self, *exc_info):
+        import signal
+
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+        for number, frame in self.caught[:1]:  # deliver the first, as if it came now
+            handler = self.previous.get(number)
+            if callable(handler):
+                handler(number, frame)
+            elif handler == signal.SIG_DFL:
+                if number == signal.SIGINT:
+                    raise KeyboardInterrupt
+                os.kill(os.getpid(), number)
+        return False
 
 
 def _file_mode(target: str) -> int:

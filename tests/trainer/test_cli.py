@@ -183,7 +183,8 @@ def test_resume_needs_more_epochs_than_done(capsys, tmp_path):
     path = tmp_path / "run.npz"
     run_json(capsys, "--dataset", "xor", "--epochs", "2", "--checkpoint", str(path))
     assert main(["train", "--resume", str(path), "--epochs", "2"]) == 2
-    assert "already trained 2 epochs of 2; pass --epochs N with N > 2" in (
+    assert "already trained 2 epochs and --epochs 2 asks for no more; pass --epochs N with " \
+        "N > 2" in (
         capsys.readouterr().err)
 
 

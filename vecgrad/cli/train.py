@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 
 import numpy as np
@@ -76,8 +77,20 @@ def main(args) -> int:
         print(f"vecgrad train: stopped: {result.message}", file=sys.stderr)
     _report(args, stream, config, result)
     if result.interrupted:
+        print(f"vecgrad train: {_interrupt_line(result)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_DIVERGED if result.diverged else 0
+
+
+def _interrupt_line(result) -> str:
+    """What the file holds and the exact command that continues the run."""
+    trainer = result.trainer
+    what = result.history.stop_message.split(";")[0]  # "stopped by Ctrl-C" / "SIGTERM"
+    if trainer is None or trainer.saved is None:
+        return (f"{what}; no checkpoint was written, so there is nothing to resume (pass "
+                "--checkpoint FILE to be able to)")
+    return (f"{what}; {trainer.checkpoint_summary()}; continue with: vecgrad train --resume "
+            f"{shlex.quote(str(trainer.checkpoint))}")
 
 
 def _report(args, stream, config, result) -> None:

@@ -109,12 +109,39 @@ class RunConfig:
         settings["data_dir"] = changes.get("data_dir") or config.get("data_dir")
         settings["checkpoint"] = settings.get("checkpoint") or str(path)
         settings["resume_from"] = str(path)
-        done = state.get("epoch")
-        if isinstance(done, int) and settings["epochs"] <= done:
-            raise ConfigError(f"--resume {path}: the checkpoint has already trained {done} "
-                              f"epochs of {settings['epochs']}; pass --epochs N with N > "
-                              f"{done} to train further")
+        _check_resumable(path, state, config, settings, changes)
         return cls(**settings), state
+
+
+def _check_resumable(path, state, config, settings, changes) -> None:
+    """Is there anything left to train? The rule for a run that ended:
+
+    - It finished its epochs: pass --epochs N with N above the epochs done.
+    - It stopped early (no better validation loss for `patience` epochs): it trains again
+      when --patience is raised above the epochs without improvement (the count goes on)
+      or when --epochs is given (the count starts over). Otherwise there is nothing to do,
+      and the error says so instead of "resuming" into zero epochs.
+    """
+    done, epochs = state["epoch"], settings["epochs"]
+    if epochs <= done:
+        asked = (f"--epochs {epochs} asks for no more" if changes.get("epochs") is not None
+                 else f"it finished all {done} epochs")
+        raise ConfigError(f"--resume {path}: the run has already trained {done} epochs and "
+                          f"{asked}; pass --epochs N with N > {done} to train further")
+    bad = state["early_stopping"]["bad_epochs"]
+    old_patience, patience = config["patience"], settings["patience"]
+    if not (old_patience and bad >= old_patience):
+        return  # interrupted or killed: it simply continues
+    if changes.get("patience") is not None and (patience == 0 or patience > bad):
+        return
+    if changes.get("epochs") is not None and changes.get("patience") is None:
+        # More epochs asked for explicitly: early stopping gets a fresh count.
+        state["early_stopping"]["bad_epochs"] = 0
+        return
+    raise ConfigError(f"--resume {path}: the run stopped early after epoch {done} (no better "
+                      f"validation loss for {bad} epochs; best epoch "
+                      f"{state['early_stopping']['best_epoch']}); to train on, pass --patience "
+                      f"N with N > {bad} (0 = off), or --epochs N to restart the count")
 
 
 def checkpoint_config(state, path) -> dict:

@@ -60,6 +60,29 @@ def choose_device(requested: str | None, run_device: str | None = None) -> tuple
                        "continuing on cpu (results may differ in the last digits)")
 
 
+def _check_writable(checkpoint) -> None:
+    """Before training: can the checkpoint be written where asked? (Found out after a
+    whole epoch otherwise, and about a temp file the user never named.)"""
+    import os
+    import tempfile
+
+    target = Path(checkpoint).resolve()
+    folder = target.parent
+    if not folder.is_dir():
+        raise ConfigError(f"--checkpoint {checkpoint}: the folder {folder} does not exist")
+    if target.is_dir():
+        raise ConfigError(f"--checkpoint {checkpoint}: it is a folder; give a file name")
+    if target.exists() and not target.is_file():
+        raise ConfigError(f"--checkpoint {checkpoint}: it exists and is not a regular file")
+    try:  # the real test: create (and remove) a file where the save will create its own
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".probe")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigError(f"--checkpoint {checkpoint}: cannot write in {folder} "
+                          f"({exc.strerror or exc})") from None
+
+
 def _prepare(settings: dict, bundle):
     """Loss name, model outputs, normalizer fitted on the training split."""
     from vecgrad.data import make_normalizer
@@ -98,9 +121,8 @@ def run(config: RunConfig, *, resume_state: dict | None = None, views=(),
     started = time.perf_counter()
     config.validate()
     checkpoint = config.checkpoint
-    if checkpoint and not Path(checkpoint).resolve().parent.is_dir():
-        raise ConfigError(f"--checkpoint {checkpoint}: the folder "
-                          f"{Path(checkpoint).resolve().parent} does not exist")
+    if checkpoint:
+        _check_writable(checkpoint)
     run_device = None if resume_state is None else saved_device(resume_state)
     device, note = choose_device(config.device, run_device)
     settings = config.settings()

@@ -93,6 +93,8 @@ class Trainer:
         self.start_epoch = 0
         self.bad_epochs = 0
         self.best_state: dict | None = None
+        self.epochs_done = 0            # epochs finished (history holds one row each)
+        self.saved = None               # (epochs, best epoch) in the checkpoint file, once written
 
     # ------------------------------------------------------------------ events
     def subscribe(self, view: Callable) -> None:
@@ -210,11 +212,30 @@ class Trainer:
             raise ValueError(f"trainer checkpoint: unusable random generator state ({exc})") \
                 from None
         self.history, self.bad_epochs, self.start_epoch = history, bad_epochs, start_epoch
+        self.epochs_done = start_epoch
         self.best_state = state.get("best_model")
 
     def _save_checkpoint(self, epochs_done: int) -> None:
         if self.checkpoint is not None:
-            vecgrad.save(self.state_dict(epochs_done), self.checkpoint)
+            # vecgrad.save holds Ctrl-C/SIGTERM until the file is complete, then delivers
+            # it: `saved` below is then true, and the summary can say what the file holds.
+            self.saved = (epochs_done, self.history.best_epoch)
+            try:
+                vecgrad.save(self.state_dict(epochs_done), self.checkpoint)
+            except BaseException as exc:
+                if not isinstance(exc, KeyboardInterrupt):  # the write itself failed
+                    self.saved = None
+                raise
+
+    def checkpoint_summary(self) -> str:
+        """What the checkpoint file holds, in words (for messages at the end of a run)."""
+        if self.checkpoint is None:
+            return "no checkpoint file"
+        if self.saved is None:
+            return f"{self.checkpoint} was not written in this run"
+        epochs, best = self.saved
+        return (f"{self.checkpoint} holds {epochs} epoch(s)"
+                + (f", best epoch {best}" if best else ""))
 
     def _restore_best(self) -> None:
         if self.best_state is not None:
@@ -240,9 +261,11 @@ class Trainer:
         watch = LayerWatch(self.model)
         reason, message = "completed", ""
         epoch = self.start_epoch
+        self.epochs_done = self.start_epoch
+        terminate = _TerminateAsInterrupt()
         # Overflow is detected and explained below; numpy's warnings would only add noise.
         try:
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            with terminate, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 while epoch < self.epochs:
                     if self.patience is not None and self.bad_epochs >= self.patience:
                         reason = "early_stop"
@@ -252,7 +275,8 @@ class Trainer:
                     self._train_epoch(epoch, train_loader, val_loader, watch)
                     epoch += 1
         except KeyboardInterrupt:
-            reason, message = "interrupted", "stopped by Ctrl-C"
+            reason = "interrupted"
+            message = "stopped by SIGTERM" if terminate.received else "stopped by Ctrl-C"
         except TrainingDiverged as exc:
             reason, message = "diverged", str(exc)
         except Exception as exc:
@@ -264,12 +288,16 @@ class Trainer:
             raise
         finally:
             watch.remove()
-        # A later fit() continues from here up to `epochs`.
+        # A later fit() continues from here up to `epochs` (an epoch whose checkpoint was
+        # being written when a signal came is finished: the save completes first).
+        epoch = max(epoch, self.epochs_done)
         epochs_run, self.start_epoch = epoch - self.start_epoch, epoch
         self._restore_best()
         self.history.stop_reason, self.history.stop_message = reason, message
         if reason == "interrupted" and self.best_state is not None:
             message += f"; kept the best weights (epoch {self.history.best_epoch})"
+        if reason == "interrupted" and self.checkpoint is not None:
+            message += "; " + self.checkpoint_summary()
         self.emit(FitEnd(reason, epochs_run, self.history.best_epoch,
                          self.history.best_val_loss, message, self.history))
         if reason == "diverged":
@@ -325,6 +353,7 @@ class Trainer:
         h.val_accuracy.append(result.accuracy)
         h.lr.append(lr)
         h.seconds.append(seconds)
+        self.epochs_done = epoch + 1
         self._save_checkpoint(epoch + 1)
         self.emit(EpochEnd(epoch + 1, self.epochs, total / count, h.train_accuracy[-1],
                            result.loss, result.accuracy, lr, seconds, improved, h.best_epoch))
@@ -397,6 +426,35 @@ class Trainer:
             module = name.rsplit(".", 1)[0] if "." in name else name
             norms[module] = norms.get(module, 0.0) + square
         return {k: math.sqrt(v) if math.isfinite(v) else v for k, v in norms.items()}
+
+
+class _TerminateAsInterrupt:
+    """While fitting, SIGTERM (a `kill`, a batch scheduler) stops like Ctrl-C: the epoch's
+    checkpoint is finished, the best weights restored, and the run reported. Main thread
+    only (elsewhere Python cannot handle signals)."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.received, self.previous = False, None
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
+            try:
+                self.previous = signal.signal(signal.SIGTERM, self._interrupt)
+            except (ValueError, OSError):
+                self.previous = None
+        return self
+
+    def _interrupt(self, number, frame):
+        self.received = True
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc_info):
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+        return False
 
 
 def count_parameters(model) -> int:
