@@ -505,3 +505,153 @@ class InverseTimeDecay(_Schedule):
 
     def lr_at(self, epoch: int) -> float:
         return self.base_lr / (1.0 + self.decay * epoch)
+
+
+class Newton(Optimizer):
+    """Newton's method for small models: θ ← θ − α (H + λI)⁻¹ g (lecture 001: curvature).
+
+    H is the Hessian of the loss at θ (all parameters as one vector), λ = ``damping``
+    (+ ``weight_decay``, whose term adds λθ to g and λ to H's diagonal). The step needs
+    second derivatives, so ``step(closure)`` takes a closure that recomputes the loss
+    (no backward call needed inside; it is run under enable_grad):
+
+        opt = vecgrad.optim.Newton(model.parameters())
+        for _ in range(10):
+            opt.step(lambda: F.mse_loss(model(x), y))
+
+    method "cg" (Hessian-free): the Newton system is solved by conjugate gradients, each
+    iteration one Hessian-vector product (the gradient is recorded once with
+    create_graph=True and differentiated again); H is never formed. CG stops at
+    ``cg_iters`` iterations, at relative residual ``cg_tol``, or on a direction of
+    non-positive curvature (then the step so far, or -g at the first iteration, is taken:
+    a descent direction). method "exact": H is built column by column (n Hessian-vector
+    products) and solved on the host; for n up to a few thousand.
+    Not used by default anywhere; every step costs several gradients (vecgrad bench hvp).
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1.0, damping: float = 0.0,
+                 method: str = "cg", cg_iters: int = 50, cg_tol: float = 1e-10,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr, weight_decay)
+        owner = type(self).__name__
+        self.damping = _check_number(owner, "damping", damping, 0.0)
+        if method not in ("cg", "exact"):
+            raise ValueError(f"{owner}: method must be 'cg' or 'exact', got {method!r}")
+        self.method = method
+        if isinstance(cg_iters, bool) or not isinstance(cg_iters, numbers.Integral) \
+                or cg_iters < 1:
+            raise ValueError(f"{owner}: cg_iters must be an int >= 1, got {cg_iters!r}")
+        self.cg_iters = int(cg_iters)
+        self.cg_tol = _check_number(owner, "cg_tol", cg_tol, 0.0)
+        self.last_cg_iterations = 0  # how many HVPs the last "cg" step used
+
+    def _hyper(self) -> dict[str, Any]:
+        return {**super()._hyper(), "damping": self.damping, "method": self.method,
+                "cg_iters": self.cg_iters, "cg_tol": self.cg_tol}
+
+    def _update(self, param, grad, state):  # step() below does the joint update
+        raise RuntimeError("Newton updates all parameters jointly; call step(closure)")
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One Newton step; closure() recomputes the loss. Returns that loss."""
+        from vecgrad.autograd import grad as autograd_grad
+
+        owner = type(self).__name__
+        if closure is None:
+            raise ValueError(f"{owner}.step needs a closure that recomputes the loss, e.g. "
+                             f"opt.step(lambda: loss_fn(model(x), y))")
+        with vecgrad.enable_grad():
+            loss = closure()
+            if not isinstance(loss, vecgrad.Tensor) or loss.numel() != 1:
+                got = loss.shape if isinstance(loss, vecgrad.Tensor) else type(loss).__name__
+                raise ValueError(f"{owner}: the closure must return a one-element loss "
+                                 f"Tensor, got {got}")
+            grads = autograd_grad(loss, self.params, create_graph=True, allow_unused=True)
+            grads = [vecgrad.zeros_like(p) if g is None else g
+                     for g, p in zip(grads, self.params)]
+            shift = self.damping + self.weight_decay
+
+            def hvp(vectors):
+                total = None
+                with vecgrad.enable_grad():  # (CG calls this inside no_grad)
+                    for g, v in zip(grads, vectors):
+                        if g.requires_grad:
+                            term = (g * v).sum()
+                            total = term if total is None else total + term
+                if total is None:  # the loss is linear in the parameters
+                    hs = [vecgrad.zeros_like(p) for p in self.params]
+                else:
+                    hs = autograd_grad(total, self.params, retain_graph=True,
+                                       allow_unused=True)
+                    hs = [vecgrad.zeros_like(p) if h is None else h
+                          for h, p in zip(hs, self.params)]
+                with vecgrad.no_grad():
+                    return [h + v * shift if shift else h for h, v in zip(hs, vectors)]
+
+            with vecgrad.no_grad():
+                rhs = [-(g.detach() + p * self.weight_decay) if self.weight_decay
+                       else -g.detach() for g, p in zip(grads, self.params)]
+            if self.method == "cg":
+                direction = self._conjugate_gradients(hvp, rhs)
+            else:
+                direction = self._exact(hvp, rhs)
+        with vecgrad.no_grad():
+            for index, (param, d, g) in enumerate(zip(self.params, direction, grads)):
+                param.add_(d, alpha=self.lr)
+                param.grad = g.detach()
+                self.state[index]["step"] += 1
+        return loss.detach()
+
+    def _conjugate_gradients(self, hvp, rhs):
+        def dot(xs, ys):
+            return sum(float((x * y).sum().item()) for x, y in zip(xs, ys))
+
+        with vecgrad.no_grad():
+            x = [vecgrad.zeros_like(b) for b in rhs]
+            r = [b.detach() for b in rhs]
+            p = list(r)
+            rs = dot(r, r)
+            target = self.cg_tol * math.sqrt(rs)
+            self.last_cg_iterations = 0
+            for iteration in range(self.cg_iters):
+                if math.sqrt(rs) <= target or rs == 0.0:
+                    break
+                hp = hvp(p)
+                self.last_cg_iterations += 1
+                curvature = dot(p, hp)
+                if curvature <= 0.0:  # not positive definite along p: stop here
+                    return x if iteration else r
+                alpha = rs / curvature
+                x = [xi + pi * alpha for xi, pi in zip(x, p)]
+                r = [ri - hi * alpha for ri, hi in zip(r, hp)]
+                new = dot(r, r)
+                p = [ri + pi * (new / rs) for ri, pi in zip(r, p)]
+                rs = new
+            return x
+
+    def _exact(self, hvp, rhs):
+        sizes = [b.numel() for b in rhs]
+        n = sum(sizes)
+        columns = []
+        with vecgrad.no_grad():
+            for k in range(n):
+                basis, start = [], 0
+                for b, size in zip(rhs, sizes):
+                    host = np.zeros(size, dtype=b.dtype)
+                    if start <= k < start + size:
+                        host[k - start] = 1
+                    basis.append(vecgrad.tensor(host.reshape(b.shape), device=b.device))
+                    start += size
+                columns.append(np.concatenate([h.numpy().reshape(-1) for h in hvp(basis)]))
+        hessian = np.stack(columns, axis=1)
+        b = np.concatenate([v.numpy().reshape(-1) for v in rhs])
+        try:
+            solution = np.linalg.solve(hessian, b)
+        except np.linalg.LinAlgError:  # singular: the least-squares (pseudo-inverse) step
+            solution = np.linalg.lstsq(hessian, b, rcond=None)[0]
+        out, start = [], 0
+        for v, size in zip(rhs, sizes):
+            piece = solution[start:start + size].reshape(v.shape).astype(v.dtype)
+            out.append(vecgrad.tensor(piece, device=v.device))
+            start += size
+        return out
