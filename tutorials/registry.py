@@ -23,6 +23,7 @@ LESSON_MODULES: dict[int, str] = {
     13: "lesson13_convolution",
     14: "lesson14_digits",
     15: "lesson15_ad_modes",
+    16: "lesson16_curvature",
 }
 
 

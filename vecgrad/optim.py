@@ -526,13 +526,19 @@ class Newton(Optimizer):
     non-positive curvature (then the step so far, or -g at the first iteration, is taken:
     a descent direction). method "exact": H is built column by column (n Hessian-vector
     products) and solved on the host; for n up to a few thousand.
+    line_search=True backtracks (Armijo): the step length starts at lr and halves until
+    the loss falls by at least 1e-4 of what the slope promises; far from a minimum pure
+    Newton can overshoot and oscillate (lesson 16 shows it), near one the full step is
+    taken and convergence is quadratic. ``last_step_size`` tells which length was used.
     Not used by default anywhere; every step costs several gradients (vecgrad bench hvp).
     """
 
     def __init__(self, params: Iterable, lr: float = 1.0, damping: float = 0.0,
                  method: str = "cg", cg_iters: int = 50, cg_tol: float = 1e-10,
-                 weight_decay: float = 0.0):
+                 weight_decay: float = 0.0, line_search: bool = False):
         super().__init__(params, lr, weight_decay)
+        self.line_search = bool(line_search)
+        self.last_step_size = None
         owner = type(self).__name__
         self.damping = _check_number(owner, "damping", damping, 0.0)
         if method not in ("cg", "exact"):
@@ -547,7 +553,8 @@ class Newton(Optimizer):
 
     def _hyper(self) -> dict[str, Any]:
         return {**super()._hyper(), "damping": self.damping, "method": self.method,
-                "cg_iters": self.cg_iters, "cg_tol": self.cg_tol}
+                "cg_iters": self.cg_iters, "cg_tol": self.cg_tol,
+                "line_search": self.line_search}
 
     def _update(self, param, grad, state):  # step() below does the joint update
         raise RuntimeError("Newton updates all parameters jointly; call step(closure)")
@@ -595,12 +602,48 @@ class Newton(Optimizer):
                 direction = self._conjugate_gradients(hvp, rhs)
             else:
                 direction = self._exact(hvp, rhs)
+        step = self._step_size(closure, loss, rhs, direction) if self.line_search else self.lr
+        self.last_step_size = step
         with vecgrad.no_grad():
             for index, (param, d, g) in enumerate(zip(self.params, direction, grads)):
-                param.add_(d, alpha=self.lr)
+                param.add_(d, alpha=step)
                 param.grad = g.detach()
                 self.state[index]["step"] += 1
         return loss.detach()
+
+    def _objective(self, closure) -> float:
+        """The loss the step minimises: closure() plus weight_decay/2 |theta|^2."""
+        with vecgrad.no_grad():
+            value = float(closure().item())
+            if self.weight_decay:
+                value += 0.5 * self.weight_decay * sum(float((p * p).sum().item())
+                                                        for p in self.params)
+        return value
+
+    def _step_size(self, closure, loss, rhs, direction) -> float:
+        """Backtracking (Armijo) along the direction; parameters are restored after."""
+        start = float(loss.item())
+        if self.weight_decay:
+            start += 0.5 * self.weight_decay * sum(float((p * p).sum().item())
+                                                    for p in self.params)
+        # rhs = -g, so the slope along d is -<rhs, d>
+        slope = -sum(float((r * d).sum().item()) for r, d in zip(rhs, direction))
+        saved = [p.detach() * 1.0 for p in self.params]
+        step = self.lr
+        try:
+            for _ in range(40):
+                with vecgrad.no_grad():
+                    for p, s, d in zip(self.params, saved, direction):
+                        p.copy_(s + d * step)
+                value = self._objective(closure)
+                if value <= start + 1e-4 * step * slope:
+                    break
+                step *= 0.5
+        finally:
+            with vecgrad.no_grad():
+                for p, s in zip(self.params, saved):
+                    p.copy_(s)
+        return step
 
     def _conjugate_gradients(self, hvp, rhs):
         def dot(xs, ys):
