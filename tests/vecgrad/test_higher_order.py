@@ -464,3 +464,26 @@ def test_errors_name_bad_arguments():
     with pytest.raises(ValueError, match="grad_outputs for"):
         grad([(x * 2).sum()], x, grad_outputs=[None, None])
     assert autograd.grad is grad
+
+
+def test_graph_backend_covers_every_primitive():
+    """A primitive added to the vocabulary needs its recorded form too (contract rule 5)."""
+    from vecgrad.backends import primitives
+    from vecgrad.ops.graph_backend import GraphBackend
+
+    methods = set(primitives.OTHER_PRIMITIVES) | {"unary", "binary", "compare", "reduce",
+                                                  "arg_reduce"}
+    assert not sorted(m for m in methods if not hasattr(GraphBackend, m))
+    gb = GraphBackend.of(vecgrad.get_backend("cpu"))
+    x = vecgrad.tensor([0.5, 2.0], dtype="float64", requires_grad=True)
+    y = vecgrad.tensor([1.5, 0.25], dtype="float64", requires_grad=True)
+    for op in primitives.UNARY_OPS:
+        out = gb.unary(op, x)
+        np.testing.assert_allclose(out.numpy(), gb.real.unary(op, x._buf))
+    for op in primitives.BINARY_OPS:
+        out = gb.binary(op, x, y)
+        np.testing.assert_allclose(out.numpy(), gb.real.binary(op, x._buf, y._buf))
+        assert out.requires_grad
+    for op in primitives.REDUCE_OPS:
+        np.testing.assert_allclose(gb.reduce(op, x, (0,), False).numpy(),
+                                   gb.real.reduce(op, x._buf, (0,), False))
