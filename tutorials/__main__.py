@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tutorials.devices import apply_lesson_device
-from tutorials.framework import run_lesson, should_pause
+from tutorials.framework import course_names, run_lesson, should_pause
 from tutorials.registry import LESSON_MODULES, load_lesson
 
 USAGE = "usage: python -m tutorials [N | all] [--no-pause]"
@@ -20,14 +20,14 @@ def menu_table() -> Table:
     table = Table(title="gradlab tutorials", title_justify="left")
     table.add_column("#", justify="right", style="bold cyan")
     table.add_column("lesson")
-    table.add_column("lectures", style="dim")
+    table.add_column("follows")
     for number in sorted(LESSON_MODULES):
         try:
             lesson = load_lesson(number)
         except ImportError as exc:
             table.add_row(str(number), f"[red]unavailable: {exc}[/]", "")
             continue
-        table.add_row(str(number), lesson.title, lesson.lectures)
+        table.add_row(str(number), lesson.title, course_names(lesson.lectures))
     return table
 
 

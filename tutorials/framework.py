@@ -26,6 +26,21 @@ from rich.text import Text
 
 StepResult = dict[str, Any]
 
+# The five lecture files (../shared/lectures) by the course a student knows them as.
+COURSES = {
+    "000": "TU Graz ML1 lecture 8",
+    "001": "NYU CDS neural networks",
+    "002": "ELTE ML lecture 6",
+    "003": "the AD lecture",
+    "004": "NPFL114 lecture 2",
+}
+
+
+def course_names(lectures: str) -> str:
+    """'002, 003' -> 'ELTE ML lecture 6; the AD lecture' (unknown codes kept as given)."""
+    codes = [c.strip() for c in lectures.split(",") if c.strip()]
+    return "; ".join(COURSES.get(c, c) for c in codes)
+
 
 @dataclass(frozen=True)
 class Step:
@@ -100,7 +115,7 @@ def run_lesson(lesson: Lesson, console: Optional[Console] = None, pause: bool = 
     console = console or Console()
     console.print(Panel(Markdown(textwrap.dedent(lesson.intro).strip()),
                         title=f"Lesson {lesson.number}: {lesson.title}",
-                        subtitle=f"lectures {lesson.lectures}", border_style="cyan"))
+                        subtitle=course_names(lesson.lectures), border_style="cyan"))
     results: list[Optional[StepResult]] = [None] * len(lesson.steps)
     index = 0
     while 0 <= index < len(lesson.steps):

@@ -1,4 +1,4 @@
-"""Lesson 1: the computation graph of f = (x + y) z, forward and backward (lecture 003)."""
+"""Lesson 1: the computation graph of f = (x + y) z, forward and backward (the AD lecture)."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ LESSON = Lesson(
     intro="""
     Every expression a program computes can be drawn as a graph: inputs are leaves,
     each operation is a node, and edges carry values forward. We take the small example
-    of lecture 003, **f(x, y, z) = (x + y) z** at x = -2, y = 5, z = -4, compute it,
+    of the AD lecture, **f(x, y, z) = (x + y) z** at x = -2, y = 5, z = -4, compute it,
     and then push gradients back through it node by node.
     """,
     steps=(

@@ -15,23 +15,27 @@ from tutorials.framework import Lesson, Step, main_for
 from tutorials.views import table
 
 
-def three_rules():
+def four_rules():
     upstream = 5.0
     # add: every input receives the upstream gradient unchanged
     a, b = Value(2.0), Value(-3.0)
     (a + b).backward(upstream)
+    # function application: upstream times the function's own derivative
+    t = Value(1.0)
+    t.exp().backward(upstream)
     # multiply: each input receives upstream times the *other* input
     c, d = Value(2.0), Value(-3.0)
     (c * d).backward(upstream)
     # branch: a value used twice receives the sum of both contributions
     u = Value(3.0)
     (u * 4.0 + u * -1.0).backward(upstream)
-    return {"add": (a.grad, b.grad), "multiply": (c.grad, d.grad),
-            "branch": u.grad}
+    return {"add": (a.grad, b.grad), "function": t.grad,
+            "multiply": (c.grad, d.grad), "branch": u.grad}
 
 
 def show_rules(r):
     rows = [("add  a + b", "a = 2, b = -3", f"{r['add'][0]:g}, {r['add'][1]:g}"),
+            ("function  exp(t)", "t = 1", f"{r['function']:.6g} = 5 * exp(1)"),
             ("multiply  c * d", "c = 2, d = -3", f"{r['multiply'][0]:g}, {r['multiply'][1]:g}"),
             ("branch  4u + (-1)u", "u = 3", f"{r['branch']:g} = 5*4 + 5*(-1)")]
     return [table("upstream gradient 5 arriving at the output", ["rule", "inputs",
@@ -113,18 +117,20 @@ LESSON = Lesson(
     title="The chain rule over paths: branches sum",
     lectures="001, 003",
     intro="""
-    Backpropagation is the chain rule applied to a graph. Lecture 001 states it as a
+    Backpropagation is the chain rule applied to a graph. The NYU CDS lecture states it as a
     picture: the derivative of an output with respect to an input is the **sum over all
     paths** between them of the **product of the edge derivatives** along each path.
-    Lecture 003 boils reverse-mode differentiation down to three local rules.
+    The AD lecture boils reverse-mode differentiation down to four local rules.
     """,
     steps=(
-        Step("Three local rules", """
+        Step("Four local rules", """
             With an upstream gradient of 5 arriving at the output of each little graph:
-            an **add** node copies it to both inputs; a **multiply** node sends each
-            input the upstream gradient times the other input; a value that **branches**
-            into two uses collects the sum of both contributions.
-            """, three_rules, show_rules),
+            an **add** node copies it to both inputs; a **function application** such
+            as exp(t) multiplies it by the function's derivative at the input
+            (at t = 1, t receives 5 exp(1) = 13.59); a **multiply** node sends each input the
+            upstream gradient times the other input; a value that **branches** into
+            two uses collects the sum of both contributions.
+            """, four_rules, show_rules),
         Step("Summing over paths", """
             Take c = a^2 sin(a) + 3a at a = 1.5, written as three intermediate values
             b1 = a^2, b2 = sin(a), b3 = 3a and c = b1 b2 + b3. There are three paths

@@ -1,4 +1,4 @@
-"""Lesson 3: the exercise l(w) = -log sigma(w . x) four ways, side by side (lecture 003)."""
+"""Lesson 3: the exercise l(w) = -log sigma(w . x) four ways, side by side (the AD lecture)."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ LESSON = Lesson(
     title="The logistic loss exercise four ways: by hand, scalargrad, vecgrad, numerically",
     lectures="003",
     intro="""
-    Lecture 003 closes with an exercise: draw the computation graph of
+    The AD lecture closes with an exercise: draw the computation graph of
     **l(w) = -log sigma(w . x)**, the logistic loss of one example with label 1, and
     compute its value and gradient at x = (1, 1, 1), w = (1, 1, -1.5). We solve it four
     times with independent tools and put the answers next to each other.

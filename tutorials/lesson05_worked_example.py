@@ -1,4 +1,4 @@
-"""Lesson 5: the worked backprop example of lecture 004 and the delta form of 002."""
+"""Lesson 5: the worked backprop example of NPFL114 lecture 2 and the delta form of 002."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from scalargrad import Value
 from tutorials.framework import Lesson, Step, main_for
 from tutorials.views import table, vector
 
-# The network of lecture 004: 2 inputs, 3 ReLU hidden units, 1 linear output, squared error.
+# The network of NPFL114 lecture 2: 2 inputs, 3 ReLU hidden units, 1 linear output, squared error.
 X = (1.0, 2.0)
 W_HIDDEN = ((2.0, 1.0), (-1.0, -1.0), (1.0, 2.0))  # rows: (w1, w2), (w3, w4), (w5, w6)
 W_OUT = (-1.0, 3.0, 2.0)                           # (w7, w8, w9)
@@ -55,7 +55,7 @@ def backward():
             "dL/dx": [v.grad for v in x]}
 
 
-# The numbers printed on the slides of lecture 004.
+# The numbers printed on the slides of NPFL114 lecture 2.
 SLIDE_NUMBERS = {"dL/do": 6.0, "dL/dw7..w9": [24.0, 0.0, 30.0], "dL/dh": [-6.0, 18.0, 12.0],
                  "dL/di": [-6.0, 0.0, 12.0], "dL/dw1..w6": [-6.0, -12.0, 0.0, 0.0, 12.0, 24.0],
                  "dL/dx": [0.0, 18.0]}
@@ -69,7 +69,7 @@ def show_backward(r):
     rows = [(name, _as_text(r[name]), _as_text(SLIDE_NUMBERS[name]),
              "yes" if r[name] == SLIDE_NUMBERS[name] else "NO") for name in SLIDE_NUMBERS]
     return [table("scalargrad's gradients next to the slides", ["gradient", "scalargrad",
-                                                                "lecture 004", "equal"], rows)]
+                                                                "NPFL114 lecture 2", "equal"], rows)]
 
 
 def delta_form():
@@ -101,23 +101,33 @@ def show_delta(r):
     return [table("the same gradients from the delta recursion", ["formula", "value"], rows)]
 
 
-def one_gradient_step():
+def step_with(learning_rate):
     x, w, w_out, i, h, o, loss = build_network()
     loss.backward()
-    learning_rate = 0.01
     for p in [v for row in w for v in row] + w_out:
         p.data -= learning_rate * p.grad
     # A fresh forward pass on the same (updated) leaves.
     i2 = [row[0] * x[0] + row[1] * x[1] for row in w]
     h2 = [v.relu() for v in i2]
     o2 = w_out[0] * h2[0] + w_out[1] * h2[1] + w_out[2] * h2[2]
-    loss2 = (o2 - GOLD) ** 2
-    return {"before": loss.data, "after": loss2.data, "o_after": o2.data}
+    return o.data, loss.data, o2.data, ((o2 - GOLD) ** 2).data
+
+
+def one_gradient_step():
+    o, before, o_after, after = step_with(0.01)
+    _, _, o_short, after_short = step_with(0.0075)
+    return {"before": before, "after": after, "o_before": o,
+            "o_after": o_after, "o_short": o_short,
+            "after_short": after_short}
 
 
 def show_step(r):
-    return [table("one step of gradient descent, learning rate 0.01",
-                  ["", "loss"], [("before", r["before"]), ("after", r["after"])])]
+    return [table("one step of gradient descent (target 3)",
+                  ["", "output o", "loss"],
+                  [("before", r["o_before"], r["before"]),
+                   ("after, learning rate 0.01", r["o_after"], r["after"]),
+                   ("after, learning rate 0.0075", r["o_short"],
+                    r["after_short"])])]
 
 
 LESSON = Lesson(
@@ -125,7 +135,7 @@ LESSON = Lesson(
     title="The worked backprop example with numbers, and the delta form",
     lectures="004, 002",
     intro="""
-    Lecture 004 works through backprop on a tiny network with concrete numbers; its
+    NPFL114 lecture 2 works through backprop on a tiny network with concrete numbers; its
     figure is lost, but the weights below reproduce every number on the slides:
     x = (1, 2), hidden weights W = [[2, 1], [-1, -1], [1, 2]], ReLU hidden units,
     output weights (w7, w8, w9) = (-1, 3, 2), target 3 and squared error. We rebuild
@@ -138,12 +148,14 @@ LESSON = Lesson(
             (6 - 3)^2 = 9.
             """, forward, show_forward, also_show=(build_network,)),
         Step("Backward with scalargrad", """
-            One call to `loss.backward()` fills in every gradient. The second hidden unit
-            is switched off (its input is negative), so nothing flows through it:
-            dL/dw8 = 0 and the gradients of w3, w4 are 0 as well, even though dL/dh2 = 18.
+            One call to `loss.backward()` fills in every gradient. Two zeros come from
+            two different causes. dL/dw8 = dL/do * h2 = 6 * 0 = 0 because the unit's
+            *output* h2 is 0: w8 multiplies nothing. dL/dw3 and dL/dw4 are 0 because
+            the unit's *slope* is 0: relu'(i2) = relu'(-3) = 0 blocks the gradient
+            dL/dh2 = 18 on its way down, so dL/di2 = 0.
             """, backward, show_backward),
         Step("The delta form", """
-            Lecture 002 writes the same computation layer by layer. For each layer,
+            ELTE ML lecture 6 writes the same computation layer by layer. For each layer,
             delta = dL/d(pre-activation) = f'(a) times what comes back from the layer
             above, starting from the loss derivative 2(o - t). A layer's weight gradient
             is then delta times the transposed input of that layer. No graph is needed,
@@ -151,8 +163,11 @@ LESSON = Lesson(
             """, delta_form, show_delta),
         Step("Using the gradient", """
             The gradient points uphill, so a small step against it lowers the loss. With
-            learning rate 0.01 a single update brings the loss from 9 down.
-            """, one_gradient_step, show_step),
+            learning rate 0.01 a single update brings the loss from 9 down to 0.73, but
+            look at the output: it moves from 6 to 2.148, past the target 3. The step
+            was too long: with learning rate 0.0075 the output lands at 3.09 and the
+            loss at 0.008. A loss that still falls can hide an overshoot like this one.
+            """, one_gradient_step, show_step, also_show=(step_with,)),
     ),
 )
 

@@ -8,14 +8,34 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np
 from rich.table import Table
 
+import vecgrad
 from scalargrad import Value
 from scalargrad.functions import ACTIVATIONS
 
 from tutorials.framework import Lesson, Step, main_for
 from tutorials.plot import Series, line_plot
 from tutorials.views import table
+
+# The twelve rows of ELTE ML lecture 6's table, in the catalogue's names.
+LECTURE_TABLE = ("identity", "step", "sigmoid", "tanh", "arctan", "relu",
+                 "softplus", "bent_identity", "soft_exponential", "sin", "sinc",
+                 "gaussian")
+GROUPS = {
+    "squashing": ("sigmoid", "tanh", "arctan", "softplus"),
+    "piecewise linear": ("identity", "step", "relu", "leaky_relu", "elu"),
+    "the rest": ("bent_identity", "soft_exponential", "sin", "cos", "sinc",
+                 "gaussian"),
+}
+
+
+def vecgrad_derivative(name, xs, alpha):
+    # vecgrad's own numpy formulas, reached through a backward pass on cpu
+    x = vecgrad.tensor(xs, dtype=vecgrad.float64, requires_grad=True)
+    x.activation(name, alpha).sum().backward()
+    return x.grad.numpy()
 
 
 def check_catalogue():
@@ -24,24 +44,41 @@ def check_catalogue():
     worst = {}
     for name, act in ACTIVATIONS.items():
         alpha = act.default_alpha
-        err_numeric = err_backprop = 0.0
-        for x in grid:
-            exact = act.df(x, alpha)
-            up, down = act.f(x + eps, alpha), act.f(x - eps, alpha)
-            numeric = (up - down) / (2 * eps)
-            v = Value(x)
-            v.activation(name, alpha).backward()
-            err_numeric = max(err_numeric, abs(exact - numeric))
-            err_backprop = max(err_backprop, abs(exact - v.grad))
-        worst[name] = (act.formula, err_numeric, err_backprop)
-    return {"worst": worst}
+        exact = np.array([act.df(x, alpha) for x in grid])
+        numeric = np.array([(act.f(x + eps, alpha) - act.f(x - eps, alpha))
+                            / (2 * eps) for x in grid])
+        other = vecgrad_derivative(name, grid, alpha)
+        worst[name] = (act.formula, float(np.abs(exact - numeric).max()),
+                       float(np.abs(exact - other).max()))
+    return {"worst": worst, "in_lecture": len(LECTURE_TABLE),
+            "in_catalogue": len(ACTIVATIONS)}
 
 
 def show_catalogue(r):
     rows = [(name, formula, e1, e2) for name, (formula, e1, e2) in r["worst"].items()]
     return [table("the catalogue on 80 points in [-4, 4]",
                   ["name", "f(x)", "max |f' - central diff|",
-                   "max |f' - Value.backward|"], rows, digits=2)]
+                   "max |f' - vecgrad backward|"], rows, digits=2)]
+
+
+def derivative_at_zero():
+    eps = 1e-6
+    rows = {}
+    for name in ("relu", "leaky_relu", "elu", "step"):
+        act = ACTIVATIONS[name]
+        a = act.default_alpha
+        left = (act.f(0.0, a) - act.f(-eps, a)) / eps
+        right = (act.f(eps, a) - act.f(0.0, a)) / eps
+        rows[name] = (left, right, act.df(0.0, a),
+                      float(vecgrad_derivative(name, [0.0], a)[0]))
+    return {"rows": rows}
+
+
+def show_zero(r):
+    rows = [(name, *values) for name, values in r["rows"].items()]
+    return [table("slopes at x = 0", ["activation", "from the left",
+                                      "from the right", "scalargrad f'(0)",
+                                      "vecgrad f'(0)"], rows, digits=4)]
 
 
 def curves():
@@ -50,19 +87,29 @@ def curves():
     for name, act in ACTIVATIONS.items():
         a = act.default_alpha
         data[name] = ([act.f(x, a) for x in xs], [act.df(x, a) for x in xs])
-    return {"xs": xs, "curves": data}
+    slope_at_4 = {name: ACTIVATIONS[name].df(4.0, None)
+                  for name in ("sigmoid", "tanh", "arctan")}
+    return {"xs": xs, "curves": data, "slope_at_4": slope_at_4}
 
 
-def show_curves(r):
+def _curve_grid(r, names):
     grid = Table.grid(padding=(0, 2))
     grid.add_column()
     grid.add_column()
-    plots = [line_plot([Series("f", r["xs"], f, "cyan"), Series("f'", r["xs"], df, "magenta")],
-                       title=name, width=28, height=6)
-             for name, (f, df) in r["curves"].items()]
+    plots = [line_plot([Series("f", r["xs"], r["curves"][n][0], "cyan", marker="•"),
+                        Series("f'", r["xs"], r["curves"][n][1], "magenta",
+                               marker="x")],
+                       title=n, width=36, height=6, legend=False)
+             for n in names]
     for k in range(0, len(plots), 2):
         grid.add_row(*plots[k:k + 2])
     return [grid]
+
+
+def curves_of(group):
+    def view(r):
+        return _curve_grid(r, GROUPS[group])
+    return view
 
 
 def train_one_neuron(activation, steps=40, learning_rate=2.0):
@@ -116,23 +163,54 @@ LESSON = Lesson(
     title="Activation functions: curves, derivatives, and why a step cannot learn",
     lectures="002, 003",
     intro="""
-    Lecture 002 tabulates fifteen activation functions with their derivatives; lecture
-    003 lists the pros and cons of the common ones. The same table is the activation
-    catalogue of this project, shared by scalargrad and vecgrad. Here we check every
-    derivative, draw every curve, and see what a zero derivative does to learning.
+    ELTE ML lecture 6 tabulates twelve activation functions with their derivatives;
+    the AD lecture lists the pros and cons of the common ones, leaky ReLU among them.
+    This project's activation catalogue, shared by scalargrad and vecgrad, holds the
+    twelve plus three more: leaky ReLU, ELU and cos, fifteen in all. Here we check every
+    derivative against two independent sources, look at what happens at 0, draw every
+    curve, and see what a zero derivative does to learning.
     """,
     steps=(
         Step("Every derivative, checked twice", """
-            For each activation we compare the derivative formula f' with a central
-            difference of f, and with the gradient scalargrad's backward pass puts on the
-            input. The grid steps around 0, where relu, leaky_relu, elu and step have a
-            kink or a jump and no derivative exists.
-            """, check_catalogue, show_catalogue),
-        Step("The curves", """
-            Each panel shows f (cyan) and f' (magenta) on [-4, 4]. Note the flat tails of
-            sigmoid, tanh and arctan, where f' goes to 0, and the derivative of step,
-            which is 0 everywhere it exists.
-            """, curves, show_curves),
+            The catalogue's derivative formula f' (scalargrad/functions.py) is compared
+            with two things written separately: a central difference of f, and the
+            derivative vecgrad computes on the cpu, where a backward pass uses its own
+            numpy formulas (vecgrad/backends/numpy_backend.py). A typo in either set of
+            formulas shows up as a large number here. The grid steps around 0, where
+            relu and leaky_relu have a kink and step has a jump.
+            """, check_catalogue, show_catalogue, also_show=(vecgrad_derivative,)),
+        Step("At the kink: which derivative?", """
+            At x = 0 relu's slope is 0 from the left and 1 from the right, so it has no
+            derivative there and every library picks one. scalargrad and vecgrad use
+            relu'(0) = 0, as PyTorch does and as TU Graz ML1 lecture 8 writes it
+            (1(x > 0)). ELTE ML lecture 6's table says relu'(0) = 1 (its f' is 1 for
+            x >= 0), and NPFL114 lecture 2 writes both cases with x = 0 in each. The
+            choice rarely matters in training, because an input lands exactly on 0
+            seldom. ELU with alpha = 1 is different: both one-sided slopes are 1, so it
+            has a derivative at 0 and no choice is needed. Step jumps at 0 (step(0) = 1
+            already), so its difference quotient from the left is 1/eps = 1e6 and
+            grows without bound as eps shrinks, while from the right it is 0: no
+            derivative exists, and the catalogue uses 0.
+            """, derivative_at_zero, show_zero),
+        Step("The curves: squashing functions", """
+            Each panel shows f as a line of dots (•, cyan) and f' as a line of
+            crosses (x, magenta) on [-4, 4]. Sigmoid and tanh flatten fast: their
+            slopes at x = 4 are 0.018 and 0.0013, falling like exp(-|x|). Arctan
+            flattens much more slowly (its slope is 1/(1 + x^2), 1/17 = 0.059 at 4), and
+            softplus is flat only on the left.
+            """, curves, curves_of("squashing")),
+        Step("The curves: piecewise linear functions", """
+            The same dots (f) and crosses (f') for the functions built from straight
+            pieces. The derivative of step is 0 everywhere it exists; relu's is 0 or 1;
+            leaky relu keeps a slope of 0.01 on the left, and ELU bends smoothly into
+            -1 there.
+            """, curves, curves_of("piecewise linear")),
+        Step("The curves: the rest", """
+            Bent identity, soft exponential (alpha = 0: the identity), the two
+            sinusoids, sinc and the Gaussian bump. The periodic and bump-shaped ones
+            are rarely used in deep networks, but the lecture's table has them, and
+            their derivatives pass the same checks.
+            """, curves, curves_of("the rest")),
         Step("Why step functions cannot be trained", """
             One neuron, one example (x = 1, target 1), squared error, plain gradient
             descent. With a step activation the output is 0 and the loss 1, but the

@@ -1,4 +1,4 @@
-"""Lesson 7: an MLP in matrix-vector form; backprop as Jacobian products (lecture 000)."""
+"""Lesson 7: an MLP in matrix-vector form; backprop as Jacobian products (TU Graz ML1 lecture 8)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import numpy as np
 import vecgrad
 import vecgrad.nn.functional as F
 from scalargrad import Value
+from scalargrad.graph import topological_order
 
 from tutorials.framework import Lesson, Step, main_for
 from tutorials.views import table
@@ -22,7 +23,7 @@ SIZES = (3, 4, 4, 2)  # inputs, two hidden layers, outputs
 
 def make_parameters(seed=0):
     rng = np.random.default_rng(seed)
-    # Weight shape (out, in) as in vecgrad/PyTorch: lecture 000's W^T.
+    # Weight shape (out, in) as in vecgrad/PyTorch: the TU Graz W^T.
     weights = [rng.uniform(-1, 1, size=(n_out, n_in))
                for n_in, n_out in zip(SIZES, SIZES[1:])]
     biases = [rng.uniform(-0.5, 0.5, size=n_out) for n_out in SIZES[1:]]
@@ -66,10 +67,10 @@ def backward_jacobians():
 
 
 def show_jacobians(r):
-    rows = [(name, str(g.shape), f"{np.abs(g).sum():.6f}")
+    rows = [(name, str(g.shape), float(np.linalg.norm(g)))
             for name, g in r["grads"].items()]
     return [table("gradients from Jacobian products", ["parameter", "shape",
-                                                       "sum of |entries|"], rows)]
+                                                       "norm |dl/dp|"], rows)]
 
 
 def backward_scalargrad():
@@ -88,7 +89,8 @@ def backward_scalargrad():
         grads[f"w{k + 1}"] = np.array([[v.grad for v in row]
                                         for row in w[k]])
         grads[f"b{k + 1}"] = np.array([v.grad for v in b[k]])
-    return {"loss": loss.data, "grads": grads}
+    return {"loss": loss.data, "grads": grads,
+            "nodes": len(topological_order(loss))}
 
 
 def backward_vecgrad():
@@ -112,6 +114,8 @@ def backward_vecgrad():
 
 def show_loss_and_norms(r):
     rows = [("loss", r["loss"])]
+    if "nodes" in r:
+        rows.append(("nodes in the graph", r["nodes"]))
     rows += [(f"|dl/d{name}|", float(np.linalg.norm(g)))
              for name, g in r["grads"].items()]
     return [table("", ["", "value"], rows)]
@@ -138,7 +142,7 @@ LESSON = Lesson(
     title="An MLP in matrix-vector form: backprop as Jacobian products",
     lectures="000",
     intro="""
-    Lecture 000 writes a multilayer perceptron as alternating matrix products and
+    TU Graz ML1 lecture 8 writes a multilayer perceptron as alternating matrix products and
     elementwise non-linearities, and backprop as a product of Jacobians taken from the
     output back: the Jacobian of a linear layer is its weight matrix, that of an
     elementwise activation is diagonal. We build a 3-4-4-2 network (tanh, ReLU, linear
@@ -158,8 +162,11 @@ LESSON = Lesson(
             is the same thing.
             """, backward_jacobians, show_jacobians),
         Step("The same network in scalargrad", """
-            With every weight a scalar Value, the network is a graph of a few hundred
-            nodes and one `backward()` fills in every gradient.
+            With every weight a scalar Value, the network is a graph of 142 nodes
+            (counted below: every weight, bias and input, every product and sum, every
+            activation) and one `backward()` fills in every gradient. The table shows
+            each gradient's norm, the square root of the sum of its squared entries, as
+            in the step before.
             """, backward_scalargrad, show_loss_and_norms),
         Step("The same network in vecgrad", """
             vecgrad keeps each layer's weights in one tensor; `F.linear(h, W, b)`

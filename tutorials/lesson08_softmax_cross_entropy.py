@@ -50,7 +50,7 @@ def show_gradient(r):
 
 def gradient_with_scalargrad():
     a = [Value(v) for v in LOGITS]
-    # Lecture 003's form: l(a, y) = -a_y + log sum_k exp(a_k)
+    # The AD lecture's form: l(a, y) = -a_y + log sum_k exp(a_k)
     total = a[0].exp() + a[1].exp() + a[2].exp()
     loss = -a[LABEL] + total.log()
     loss.backward()
@@ -115,7 +115,7 @@ LESSON = Lesson(
     intro="""
     A classifier's last layer outputs one score (logit) per class; softmax turns the
     scores into probabilities and cross-entropy charges -log of the probability of the
-    true class. Lecture 000 derives the gradient with respect to the logits in two cases
+    true class. TU Graz ML1 lecture 8 derives the gradient with respect to the logits in two cases
     and finds one formula: **softmax(a) - onehot(y)**. We check it, and see why every
     implementation subtracts the largest logit before exponentiating.
     """,
@@ -126,7 +126,7 @@ LESSON = Lesson(
             1 - p_0, every other class down by its probability.
             """, gradient_with_vecgrad, show_gradient, also_show=(softmax_by_hand,)),
         Step("The same with scalars", """
-            Lecture 003 writes the loss as -a_y + log sum_k exp(a_k). Built from scalar
+            The AD lecture writes the loss as -a_y + log sum_k exp(a_k). Built from scalar
             Values, its gradient is the same vector.
             """, gradient_with_scalargrad, show_scalar),
         Step("Why subtract the max", """

@@ -1,4 +1,4 @@
-"""Lesson 9: three hidden units fit x^2, sin x, |x| and a step (lecture 001)."""
+"""Lesson 9: three hidden units fit x^2, sin x, |x| and a step (the NYU CDS lecture)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from vecgrad.optim import Adam
 from tutorials.framework import Lesson, Step, main_for
 from tutorials.plot import Series, line_plot
 
-# name -> (target function, activation, input range), as in lecture 001's figures
+# name -> (target function, activation, input range), as in the NYU CDS lecture's figures
 TARGETS = {
     "x^2": (np.square, "tanh", 1.0),
     "sin x": (np.sin, "sigmoid", np.pi),
@@ -52,8 +52,9 @@ def fit(name, hidden=3, steps=600, lr=0.1, seed=2):
 
 def _plot(r, name):
     fit_plot = line_plot(
-        [Series("target", r["x"], r["y"], "bright_white", points=True),
-         Series("network", r["x"], r["fit"], "red")],
+        # the targets last, so the fitted curve never hides them
+        [Series("network", r["x"], r["fit"], "red", marker="•"),
+         Series("target", r["x"], r["y"], "white", points=True, marker="o")],
         title=f"{name}: mean squared error {r['mse']:.2e}", height=10)
     colors = ("cyan", "green", "yellow")
     units_plot = line_plot(
@@ -85,7 +86,7 @@ LESSON = Lesson(
     lectures="001",
     intro="""
     One hidden layer can approximate any continuous function on a bounded region, given
-    enough hidden units (the universal approximation theorem). Lecture 001 illustrates it
+    enough hidden units (the universal approximation theorem). The NYU CDS lecture illustrates it
     with Bishop's figures: a network with just **three** hidden units, trained on 50
     points, fits x^2 (tanh units), sin x, |x| and a step (logistic units). We train the
     same networks with vecgrad and Adam, and draw each hidden unit's contribution.
@@ -93,8 +94,9 @@ LESSON = Lesson(
     steps=(
         Step("x^2 with tanh units", """
             The output is w0 + w1 h1(x) + w2 h2(x) + w3 h3(x): a weighted sum of three
-            bent curves, the hidden units drawn below the fit. The red network output
-            follows the white target points; x lies in [-1, 1].
+            bent curves, the hidden units drawn below the fit. The network output (a
+            line of dots) passes through the 50 target points (circles, drawn on top);
+            x lies in [-1, 1].
             """, fit_square, lambda r: _plot(r, "x^2"), also_show=(fit,)),
         Step("sin x with logistic units", """
             Over one full period, [-pi, pi], three sigmoids are enough: one rises, one

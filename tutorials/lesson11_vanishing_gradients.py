@@ -1,4 +1,4 @@
-"""Lesson 11: vanishing gradients in a deep sigmoid network, and ReLU (lecture 002)."""
+"""Lesson 11: vanishing gradients in a deep sigmoid network, and ReLU (ELTE ML lecture 6)."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ LESSON = Lesson(
     title="Vanishing gradients: a deep sigmoid network vs ReLU",
     lectures="002",
     intro="""
-    Lecture 002 warns that in a deep network the gradient for the first layers is a
+    ELTE ML lecture 6 warns that in a deep network the gradient for the first layers is a
     product of many factors, one per layer above, and can shrink towards zero: the
     **vanishing gradient** problem. We build two networks of 10 fully connected layers
     of 32 units, one with sigmoid and one with ReLU activations, and measure the

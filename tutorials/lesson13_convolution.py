@@ -148,7 +148,7 @@ LESSON = Lesson(
     intro="""
     A convolutional layer slides a small kernel over the image; at each position it
     multiplies the patch under the kernel with the kernel's weights and adds them up,
-    giving one entry of a new feature map (lecture 000). We do it by hand with loops,
+    giving one entry of a new feature map (TU Graz ML1 lecture 8). We do it by hand with loops,
     then the way fast libraries do it (im2col: all patches as rows of one matrix, then a
     single matrix product), then with vecgrad on cpu and on an OpenCL device.
     """,

@@ -20,8 +20,10 @@ def test_lesson01_graph(run_lesson_quietly):
 
 
 def test_lesson02_chain_rule(run_lesson_quietly):
-    (rules, paths, explosion), _ = run_lesson_quietly(2)
+    (rules, paths, explosion), text = run_lesson_quietly(2)
+    assert "four local rules" in text
     assert rules["add"] == (5.0, 5.0)
+    assert rules["function"] == pytest.approx(5 * math.e, rel=1e-15)
     assert rules["multiply"] == (-15.0, 10.0)
     assert rules["branch"] == 15.0
     a = 1.5  # c = a^2 sin a + 3a, so dc/da = 2a sin a + a^2 cos a + 3
@@ -55,18 +57,29 @@ def test_lesson05_every_number_of_the_004_example(run_lesson_quietly):
     # by hand: W rows become (2.06, 1.12), (-1, -1), (0.88, 1.76); w_out (-1.24, 3, 1.7)
     assert step["o_after"] == pytest.approx(-1.24 * 4.3 + 1.7 * 4.4, abs=1e-12)
     assert step["after"] == pytest.approx((2.148 - 3) ** 2, abs=1e-12)
+    assert step["o_before"] == 6.0 and step["o_after"] < 3.0  # the overshoot
+    assert round(step["after"], 2) == 0.73
+    assert round(step["o_short"], 2) == 3.09 and round(step["after_short"], 3) == 0.008
     assert "NO" not in text
 
 
 def test_lesson06_activations(run_lesson_quietly):
     from scalargrad.functions import ACTIVATIONS
 
-    (catalogue, curves, training, saturation), _ = run_lesson_quietly(6)
+    (catalogue, zero, curves, _, _, training, saturation), text = run_lesson_quietly(6)
     assert set(catalogue["worst"]) == set(ACTIVATIONS)
-    for name, (_, err_numeric, err_backprop) in catalogue["worst"].items():
+    assert catalogue["in_lecture"] == 12 and catalogue["in_catalogue"] == 15
+    for name, (_, err_numeric, err_vecgrad) in catalogue["worst"].items():
         assert err_numeric < 1e-6, name
-        assert err_backprop < 1e-12, name
+        assert err_vecgrad < 1e-12, name
+    # the kinks: relu has two one-sided slopes, elu (alpha 1) one, step a jump
+    assert zero["rows"]["relu"] == (0.0, 1.0, 0.0, 0.0)
+    assert zero["rows"]["elu"][:2] == pytest.approx((1.0, 1.0), abs=1e-5)
+    assert zero["rows"]["step"][0] == pytest.approx(1e6) and zero["rows"]["step"][1] == 0
     assert set(curves["curves"]) == set(ACTIVATIONS)
+    slope = curves["slope_at_4"]
+    assert round(slope["sigmoid"], 3) == 0.018 and round(slope["tanh"], 4) == 0.0013
+    assert slope["arctan"] == pytest.approx(1 / 17)
     assert training["step"] == [1.0] * len(training["step"])
     assert training["step_grads"] == (0.0, 0.0)
     assert training["sigmoid"][0] == pytest.approx((1 / (1 + math.exp(0.5)) - 1) ** 2)
@@ -77,6 +90,21 @@ def test_lesson06_activations(run_lesson_quietly):
     assert sig[3] == pytest.approx(s10 * (1 - s10), rel=1e-12)
     assert saturation["relu"][1:] == [1.0, 1.0, 1.0]
     assert saturation["tanh"][3] == pytest.approx(1 - math.tanh(10) ** 2, rel=1e-9)
+    assert "fifteen" in text and "twelve" in text
+
+
+def test_lesson06_second_check_is_independent(monkeypatch):
+    """A wrong formula in the catalogue shows up in BOTH comparison columns."""
+    import dataclasses
+
+    from scalargrad.functions import ACTIVATIONS
+    from tutorials import lesson06_activations as lesson
+
+    broken = dict(ACTIVATIONS)
+    broken["tanh"] = dataclasses.replace(ACTIVATIONS["tanh"], df=lambda x, a=None: 1.0)
+    monkeypatch.setattr(lesson, "ACTIVATIONS", broken)
+    _, err_numeric, err_vecgrad = lesson.check_catalogue()["worst"]["tanh"]
+    assert err_numeric > 0.9 and err_vecgrad > 0.9
 
 
 def test_lesson15_modes(run_lesson_quietly):
@@ -91,11 +119,15 @@ def test_lesson15_modes(run_lesson_quietly):
     assert symbolic["grad"] == pytest.approx(grad, abs=1e-12)
     assert cost["forward_passes"] == 200 and cost["reverse_passes"] == 1
     assert cost["max_difference"] < 1e-12
-    assert 1e-9 <= numeric["best_h_forward"] <= 1e-7
-    assert min(numeric["forward_error"]) < 1e-6
+    assert numeric["best_h_forward"] == 1e-7 and numeric["best_h_central"] == 1e-5
+    assert round(min(numeric["forward_error"]), 9) == 2.5e-8
+    assert min(numeric["central_error"]) < 5e-11
     assert min(numeric["central_error"]) < min(numeric["forward_error"])
     rows = swell["rows"]
     assert all(same for *_, same in rows)
+    for n, _, _, _, sym, ad, num, _ in rows:  # the three methods, one number
+        assert sym == pytest.approx(ad, rel=1e-12)
+        assert num == pytest.approx(ad, rel=1e-5, abs=1e-6)
     derivative_sizes = [r[2] for r in rows]
     graph_sizes = [r[3] for r in rows]
     assert derivative_sizes[-1] > 30 * derivative_sizes[0]

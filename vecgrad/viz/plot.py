@@ -1,0 +1,404 @@
+"""Plots shared by the tutorials and the trainer: line plots, bars and shaded grids.
+
+Line plots are drawn by plotext (the `plot` extra), which renders a plot to a string of
+characters with ANSI colours; rich shows that string. Each series gets its own marker
+character as well as its own colour, so a plot reads the same piped, without colour, or
+to a colour-blind reader; the legend sits under the plot so it hides no data. Series are
+drawn in the order given: the last one is on top.
+
+Without plotext a line plot shows as a short table (first, lowest, highest and last
+point of each series) and one sentence saying how to get the picture. In Jupyter the same
+object shows as an SVG picture (`_repr_svg_`), drawn here without any library.
+
+Bars and shaded grids are plain rich text: block characters need no plotting library.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass
+from html import escape
+from typing import Iterator, Optional, Sequence
+
+from rich.console import Console, ConsoleOptions, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+# Markers that differ in shape, so series stay apart without colour.
+MARKERS = ("•", "x", "o", "+", "*", "#", "~", "=")
+# Colour name -> (plotext colour, rich style, SVG colour); full brightness throughout.
+PALETTE = {
+    "cyan": ("cyan+", "bright_cyan", "#0097a7"),
+    "magenta": ("magenta+", "bright_magenta", "#c2185b"),
+    "yellow": ("yellow+", "bright_yellow", "#f9a825"),
+    "green": ("green+", "bright_green", "#2e7d32"),
+    "red": ("red+", "bright_red", "#d32f2f"),
+    "blue": ("blue+", "bright_blue", "#1565c0"),
+    "white": ("white+", "bright_white", "#212121"),
+}
+COLORS = tuple(PALETTE)
+# SVG strokes: a dash pattern per series, the second way to tell lines apart.
+_DASHES = ("", "6,3", "2,3", "8,3,2,3", "1,2", "10,4")
+INSTALL_HINT = ("plotext is not installed, so this plot is shown as a table; "
+                "`pip install gradlab[plot]` draws it as a picture.")
+
+
+def _plotext():
+    """The plotext module, or None when it is not installed."""
+    try:
+        return importlib.import_module("plotext")
+    except ImportError:
+        return None
+
+
+def plotext_available() -> bool:
+    return _plotext() is not None
+
+
+@dataclass(frozen=True)
+class Series:
+    """One curve (or, with `points`, a cloud of unconnected points) of a plot."""
+
+    label: str
+    xs: Sequence[float]
+    ys: Sequence[float]
+    color: Optional[str] = None   # a name from PALETTE; default: by position
+    points: bool = False
+    marker: Optional[str] = None  # one character; default: by position
+
+    def __post_init__(self):
+        if len(self.xs) != len(self.ys):
+            raise ValueError(f"series {self.label!r}: {len(self.xs)} x values but "
+                             f"{len(self.ys)} y values")
+        if self.color is not None and self.color not in PALETTE:
+            raise ValueError(f"series {self.label!r}: unknown colour {self.color!r}; "
+                             f"choose one of {', '.join(PALETTE)}")
+        if self.marker is not None and len(self.marker) != 1:
+            raise ValueError(f"series {self.label!r}: a marker is one character, "
+                             f"got {self.marker!r}")
+
+
+def _finite(v) -> bool:
+    try:
+        return math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.3g}"
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """Round tick positions (steps of 1, 2 or 5 times a power of 10) inside [lo, hi]."""
+    power = 10.0 ** math.floor(math.log10((hi - lo) / max(count - 1, 1)))
+    best: list[float] = []
+    for step in (m * power * f for f in (0.1, 1.0, 10.0) for m in (1, 2, 5)):
+        first = math.ceil(lo / step - 1e-9)
+        ticks = [k * step for k in range(first, math.floor(hi / step + 1e-9) + 1)]
+        # the step whose tick count is nearest `count`, with at least 3 ticks
+        if len(ticks) >= 3 and (not best or abs(len(ticks) - count) < abs(len(best) - count)):
+            best = ticks
+    ticks = best
+    # -0.0 and 0.30000000000000004 would print badly
+    return [round(t, 12) + 0.0 for t in ticks] or [lo, hi]
+
+
+class LinePlot:
+    """A plot of one or more series; a rich renderable, plain text, or SVG in Jupyter.
+
+    `logy` plots log10(y) (non-positive values are skipped) and labels the axis in y.
+    `height` counts the rows of the drawing area, `width` the whole plot's columns.
+    """
+
+    def __init__(self, series: Sequence[Series], *, title: str = "", width: int = 60,
+                 height: int = 14, xlim: Optional[tuple[float, float]] = None,
+                 ylim: Optional[tuple[float, float]] = None, logy: bool = False,
+                 xlabel: str = "", ylabel: str = "", legend: bool = True):
+        if not series:
+            raise ValueError("line_plot needs at least one series")
+        if width < 20 or height < 3:
+            raise ValueError(f"plot too small: width {width} (>= 20), "
+                             f"height {height} (>= 3)")
+        for name, lim in (("xlim", xlim), ("ylim", ylim)):
+            if lim is not None and not float(lim[0]) < float(lim[1]):
+                raise ValueError(f"plot limits must satisfy low < high, "
+                                 f"got {name}={lim}")
+        if logy and ylim is not None and not ylim[0] > 0:
+            raise ValueError(f"a log axis needs ylim above 0, got {ylim}")
+        self.series = list(series)
+        self.title, self.width, self.height = title, width, height
+        self.xlim, self.ylim, self.logy = xlim, ylim, logy
+        self.xlabel, self.ylabel = xlabel, ylabel
+        self.show_legend = legend
+
+    # -- the data as drawn ---------------------------------------------------------
+    def styles(self) -> list[tuple[str, str]]:
+        """(marker, colour name) of each series, in order."""
+        return [(s.marker or MARKERS[i % len(MARKERS)],
+                 s.color or COLORS[i % len(COLORS)]) for i, s in enumerate(self.series)]
+
+    def _y(self, v) -> float:
+        if not _finite(v):
+            return math.nan
+        v = float(v)
+        if self.logy:
+            return math.log10(v) if v > 0 else math.nan
+        return v
+
+    def segments(self, s: Series) -> list[tuple[list[float], list[float]]]:
+        """The finite runs of a series (a nan or inf breaks the curve there)."""
+        runs, xs, ys = [], [], []
+        for x, y in zip(s.xs, s.ys):
+            ty = self._y(y)
+            if _finite(x) and _finite(ty):
+                xs.append(float(x))
+                ys.append(ty)
+            elif xs:
+                runs.append((xs, ys))
+                xs, ys = [], []
+        if xs:
+            runs.append((xs, ys))
+        return runs
+
+    def _limits(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        xs = [x for s in self.series for run in self.segments(s) for x in run[0]]
+        ys = [y for s in self.series for run in self.segments(s) for y in run[1]]
+
+        def span(values, given):
+            if given is not None:
+                return float(given[0]), float(given[1])
+            if not values:
+                return -1.0, 1.0
+            lo, hi = min(values), max(values)
+            if lo == hi:
+                pad = abs(lo) * 0.1 or 1.0
+                return lo - pad, hi + pad
+            return lo, hi
+
+        ylim = None if self.ylim is None else (self._y(self.ylim[0]), self._y(self.ylim[1]))
+        return span(xs, self.xlim), span(ys, ylim)
+
+    def _y_ticks(self, lo: float, hi: float) -> tuple[list[float], list[str]]:
+        """Tick positions and labels; on a log axis the labels are in data units."""
+        if self.logy and hi - lo >= 2:
+            step = max(1, math.ceil((hi - lo) / 5))
+            ticks = [float(k) for k in range(math.ceil(lo), math.floor(hi) + 1, step)]
+            return ticks, [f"1e{int(t)}" for t in ticks]
+        if self.logy:
+            ticks = [lo + (hi - lo) * k / 4 for k in range(5)]
+            return ticks, [_fmt(10 ** t) for t in ticks]
+        ticks = nice_ticks(lo, hi)
+        return ticks, [_fmt(t) for t in ticks]
+
+    # -- terminal ------------------------------------------------------------------
+    def ansi(self, width: Optional[int] = None) -> Optional[str]:
+        """The drawing as plotext renders it (ANSI colours), or None without plotext."""
+        plt = _plotext()
+        if plt is None:
+            return None
+        width = max(20, min(width or self.width, self.width))
+        (x_lo, x_hi), (y_lo, y_hi) = self._limits()
+        plt.clf()
+        plt.theme("clear")  # no background colour: readable on dark and light
+        plt.plotsize(width, self.height + 3 + (1 if self.title else 0))
+        if self.title:
+            plt.title(self.title)
+        # Axes through 0 first, so every series is drawn over them.
+        if y_lo < 0 < y_hi and not self.logy:
+            plt.hline(0.0, "gray")
+        if x_lo < 0 < x_hi:
+            plt.vline(0.0, "gray")
+        for s, (marker, color) in zip(self.series, self.styles()):
+            for xs, ys in self.segments(s):
+                draw = plt.scatter if s.points or len(xs) == 1 else plt.plot
+                draw(xs, ys, marker=marker, color=PALETTE[color][0])
+        plt.xlim(x_lo, x_hi)
+        plt.ylim(y_lo, y_hi)
+        plt.yticks(*self._y_ticks(y_lo, y_hi))
+        x_ticks = nice_ticks(x_lo, x_hi)
+        plt.xticks(x_ticks, [_fmt(t) for t in x_ticks])
+        text = plt.build()
+        plt.clf()
+        return text.rstrip("\n")
+
+    def legend(self) -> Text:
+        line = Text()
+        for s, (marker, color) in zip(self.series, self.styles()):
+            line.append(f"  {marker}{marker} ", style=f"bold {PALETTE[color][1]}")
+            line.append(s.label)
+        axes = []
+        if self.xlabel:
+            axes.append(f"x: {self.xlabel}")
+        if self.ylabel or self.logy:
+            axes.append(f"y: {self.ylabel}{' (log scale)' if self.logy else ''}".strip())
+        if axes:
+            line.append("\n  " + ", ".join(axes), style="italic")
+        return line
+
+    def fallback_table(self) -> Table:
+        """The numbers a plot would show, when plotext is missing."""
+        table = Table(title=self.title or None, title_justify="left")
+        for name in ("series", "points", "first (x, y)", "lowest y at x",
+                     "highest y at x", "last (x, y)"):
+            table.add_column(name, justify="left" if name == "series" else "right")
+        for s in self.series:
+            pts = [(float(x), float(y)) for x, y in zip(s.xs, s.ys)
+                   if _finite(x) and _finite(y)]
+            if not pts:
+                table.add_row(s.label, "0", "-", "-", "-", "-")
+                continue
+            low = min(pts, key=lambda p: p[1])
+            high = max(pts, key=lambda p: p[1])
+            pair = lambda p: f"({_fmt(p[0])}, {_fmt(p[1])})"  # noqa: E731
+            table.add_row(s.label, str(len(pts)), pair(pts[0]),
+                          f"{_fmt(low[1])} at {_fmt(low[0])}",
+                          f"{_fmt(high[1])} at {_fmt(high[0])}", pair(pts[-1]))
+        return table
+
+    def renderables(self, width: Optional[int] = None) -> list[RenderableType]:
+        drawing = self.ansi(width)
+        if drawing is None:
+            return [self.fallback_table(), Text(INSTALL_HINT, style="italic")]
+        if not self.show_legend:
+            return [Text.from_ansi(drawing)]
+        return [Text.from_ansi(drawing), self.legend()]
+
+    def __rich_console__(self, console: Console,
+                         options: ConsoleOptions) -> Iterator[RenderableType]:
+        yield from self.renderables(options.max_width)
+
+    def text(self, width: Optional[int] = None) -> str:
+        """The plot as plain text (no colour), e.g. for a log file or a pipe."""
+        console = Console(width=width or self.width + 20, color_system=None,
+                          force_terminal=False, record=True, file=_Discard())
+        console.print(Group(*self.renderables(width)))
+        return console.export_text().rstrip("\n")
+
+    # -- Jupyter -------------------------------------------------------------------
+    def _repr_svg_(self) -> str:
+        return self.svg()
+
+    def svg(self, width: int = 480, height: int = 300) -> str:
+        """An SVG picture of the plot: each series its colour and its dash pattern."""
+        (x_lo, x_hi), (y_lo, y_hi) = self._limits()
+        left, right, top, bottom = 56, 12, 28 if self.title else 12, 40
+        pw, ph = width - left - right, height - top - bottom
+
+        def px(x):
+            return left + (x - x_lo) / (x_hi - x_lo) * pw
+
+        def py(y):
+            return top + (y_hi - y) / (y_hi - y_lo) * ph
+
+        legend_h = 16 * len(self.series)
+        out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
+               f'height="{height + legend_h}" font-family="sans-serif" font-size="11">',
+               f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" '
+               f'stroke="#888"/>']
+        if self.title:
+            out.append(f'<text x="{left + pw / 2}" y="18" text-anchor="middle" '
+                       f'font-weight="bold">{escape(self.title)}</text>')
+        for t, label in zip(*self._y_ticks(y_lo, y_hi)):
+            out.append(f'<text x="{left - 4}" y="{py(t) + 4:.1f}" '
+                       f'text-anchor="end">{escape(label)}</text>')
+        for t in (x_lo, (x_lo + x_hi) / 2, x_hi):
+            out.append(f'<text x="{px(t):.1f}" y="{top + ph + 14}" '
+                       f'text-anchor="middle">{escape(_fmt(t))}</text>')
+        for k, (s, (marker, color)) in enumerate(zip(self.series, self.styles())):
+            stroke = PALETTE[color][2]
+            dash = _DASHES[k % len(_DASHES)]
+            for xs, ys in self.segments(s):
+                pts = [(px(x), py(y)) for x, y in zip(xs, ys)
+                       if x_lo <= x <= x_hi and (min(y_lo, y_hi) <= y <= max(y_lo, y_hi))]
+                if s.points or len(pts) == 1:
+                    out += [f'<text x="{a:.1f}" y="{b + 4:.1f}" fill="{stroke}" '
+                            f'text-anchor="middle">{escape(marker)}</text>'
+                            for a, b in pts]
+                elif pts:
+                    coords = " ".join(f"{a:.1f},{b:.1f}" for a, b in pts)
+                    out.append(f'<polyline points="{coords}" fill="none" '
+                               f'stroke="{stroke}" stroke-width="1.5"'
+                               + (f' stroke-dasharray="{dash}"' if dash else "") + "/>")
+            y = height + 16 * k + 4
+            out.append(f'<text x="{left}" y="{y}" fill="{stroke}">'
+                       f'{escape(marker * 2)} {escape(s.label)}</text>')
+        axes = self.legend().plain.split("\n", 1)
+        if len(axes) == 2:
+            out.append(f'<text x="{left + pw}" y="{top + ph + 30}" text-anchor="end">'
+                       f'{escape(axes[1].strip())}</text>')
+        out.append("</svg>")
+        return "\n".join(out)
+
+
+class _Discard:
+    """A file that forgets what is written (text() reads the recorded export)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def line_plot(series: Sequence[Series], **options) -> LinePlot:
+    """A LinePlot of `series`; see LinePlot for the options."""
+    return LinePlot(series, **options)
+
+
+def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str = "",
+              width: int = 40, log: bool = False, fmt: str = "{:.3g}",
+              color: str = "cyan") -> RenderableType:
+    """Horizontal bars; with `log`, bar length follows log10(value) (values must be > 0)."""
+    if len(labels) != len(values):
+        raise ValueError(f"bar_chart: {len(labels)} labels but {len(values)} values")
+    if log and any(not (v > 0) for v in values):
+        raise ValueError("bar_chart(log=True) needs every value > 0")
+    style = PALETTE[color][1] if color in PALETTE else color
+    scaled = [math.log10(v) for v in values] if log else [abs(float(v)) for v in values]
+    lo = min(scaled) - 1.0 if log else 0.0
+    hi = max(scaled) if scaled else 1.0
+    span = (hi - lo) or 1.0
+    table = Table(title=title or None, show_header=False, box=None, pad_edge=False,
+                  title_justify="left")
+    table.add_column(justify="right")
+    table.add_column()
+    table.add_column(justify="right")
+    for label, v, s in zip(labels, values, scaled):
+        eighths = round((s - lo) / span * width * 8)
+        full, part = divmod(max(eighths, 0), 8)
+        bar = "█" * full + ("" if part == 0 else chr(0x2590 - part))
+        table.add_row(label, Text(bar, style=style), fmt.format(v))
+    return table
+
+
+_SHADES = " ░▒▓█"
+
+
+def heatmap(matrix: Sequence[Sequence[float]], *, title: str = "",
+            show_values: bool = False, fmt: str = "{:5.1f}") -> RenderableType:
+    """A 2-D array drawn with shaded blocks (two characters per entry), or as numbers.
+
+    Blank = smallest, full block = largest, scaled between the array's min and max; the
+    shades need no colour.
+    """
+    rows = [[float(v) for v in row] for row in matrix]
+    if not rows or not rows[0]:
+        raise ValueError("heatmap needs a non-empty 2-D array")
+    if any(len(r) != len(rows[0]) for r in rows):
+        raise ValueError("heatmap rows have different lengths")
+    flat = [v for r in rows for v in r]
+    lo, hi = min(flat), max(flat)
+    span = (hi - lo) or 1.0
+    lines: list[Text] = [Text(title, style="bold")] if title else []
+    for r in rows:
+        line = Text()
+        for v in r:
+            level = (v - lo) / span
+            if show_values:
+                line.append(fmt.format(v) + " ", style="bold" if level > 0.5 else "")
+            else:
+                line.append(_SHADES[min(int(level * len(_SHADES)), len(_SHADES) - 1)] * 2)
+        lines.append(line)
+    return Group(*lines)
