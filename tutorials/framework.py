@@ -74,23 +74,38 @@ def source_of(fn: Callable[..., Any]) -> str:
     return textwrap.dedent(inspect.getsource(fn)).rstrip()
 
 
-def render_step(lesson: Lesson, index: int, result: StepResult) -> RenderableType:
-    """Everything one step puts on screen, as a single renderable."""
+def render_step(lesson: Lesson, index: int, result: StepResult,
+                console: Optional[Console] = None) -> RenderableType:
+    """Everything one step puts on screen, as a single renderable.
+
+    Normally the explanation comes first. Given a `console` whose screen the step would
+    overflow, the explanation moves below the result instead, so that it is still on
+    screen at the pause and is not scrolled away by the code and plots.
+    """
     step = lesson.steps[index]
     header = Rule(
         f"[bold]Lesson {lesson.number}[/] · step {index + 1}/{len(lesson.steps)} · {step.title}",
         style="cyan",
     )
     code = "\n\n".join(source_of(fn) for fn in (*step.also_show, step.run))
-    parts: list[RenderableType] = [
-        header,
-        Markdown(textwrap.dedent(step.text).strip()),
+    explanation = Markdown(textwrap.dedent(step.text).strip())
+    body: list[RenderableType] = [
         Panel(Syntax(code, "python", theme="ansi_dark", word_wrap=True),
               title="code", title_align="left", border_style="dim"),
     ]
     if step.view is not None:
-        parts.extend(step.view(result))
-    return Group(*parts)
+        body.extend(step.view(result))
+    on_top = Group(header, explanation, *body)
+    if console is None or not too_tall(console, on_top):
+        return on_top
+    return Group(header, Text("(the explanation follows the result)", style="italic"),
+                 *body, Rule("what this step shows", style="cyan"), explanation)
+
+
+def too_tall(console: Console, renderable: RenderableType) -> bool:
+    """True when `renderable` needs more lines than the console's screen has."""
+    lines = console.render_lines(renderable, console.options, pad=False)
+    return len(lines) > console.height - 2  # room for the prompt
 
 
 def _ask(console: Console, input_fn: Callable[[str], str]) -> str:
@@ -125,7 +140,7 @@ def run_lesson(lesson: Lesson, console: Optional[Console] = None, pause: bool = 
                             f"({lesson.steps[index].title!r}) returned "
                             f"{type(result).__name__}, expected a dict of results")
         results[index] = result
-        console.print(render_step(lesson, index, result))
+        console.print(render_step(lesson, index, result, console if pause else None))
         if not pause:
             index += 1
             continue

@@ -157,13 +157,14 @@ def expression_swell():
         for _ in range(n):
             out = 4 * out * (1 - out)
         out.backward()
-        h = 1e-6  # a central difference of the same formula, as a third opinion
+        h = 1e-6  # a central difference of the formula: a third opinion
         numeric = (symbolic.evaluate(expr, {"x": 0.3 + h})
                    - symbolic.evaluate(expr, {"x": 0.3 - h})) / (2 * h)
         exact = symbolic.evaluate(d, {"x": 0.3})
         same = abs(exact - x.grad) < 1e-9 and abs(exact - numeric) < 1e-4
         rows.append((n, symbolic.size(expr), symbolic.size(d),
-                     len(topological_order(out)), exact, x.grad, numeric, same))
+                     len(topological_order(out)), exact, x.grad, numeric,
+                     same))
     return {"rows": rows}
 
 

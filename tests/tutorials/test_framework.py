@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from rich.text import Text
 
 from tutorials import registry
 from tutorials.__main__ import interactive_menu, main
@@ -121,6 +122,27 @@ def test_the_code_shown_is_the_source_of_the_function_that_runs():
     shown = console.file.getvalue()
     assert 'return {"answer": 6 * 7}' in shown
     assert source_of(sample_step).startswith("def sample_step():")
+
+
+def test_a_step_taller_than_the_screen_explains_after_its_result():
+    def tall():
+        return {"n": 1}
+
+    def view(result):
+        return [Text(f"result line {k}") for k in range(40)]
+
+    lesson = Lesson(95, "tall", "none", "intro",
+                    (Step("s", "EXPLANATION of the step", tall, view),))
+    small = Console(file=io.StringIO(), width=100, height=30, color_system=None)
+    run_lesson(lesson, small, pause=True, input_fn=_scripted([""]))
+    shown = small.file.getvalue()
+    assert shown.index("EXPLANATION") > shown.index("result line 39")
+    # a screen tall enough, or no pauses (pipes, CI): the explanation comes first
+    for console, pause in ((Console(file=io.StringIO(), width=100, height=200,
+                                    color_system=None), True), (_quiet_console(), False)):
+        run_lesson(lesson, console, pause=pause, input_fn=_scripted([""]))
+        shown = console.file.getvalue()
+        assert shown.index("EXPLANATION") < shown.index("result line 0")
 
 
 def test_main_for_rejects_unknown_arguments(capsys):
