@@ -24,6 +24,7 @@ LESSON_MODULES: dict[int, str] = {
     14: "lesson14_digits",
     15: "lesson15_ad_modes",
     16: "lesson16_curvature",
+    18: "lesson18_maximum_likelihood",
 }
 
 
