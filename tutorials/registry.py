@@ -25,6 +25,7 @@ LESSON_MODULES: dict[int, str] = {
     15: "lesson15_ad_modes",
     16: "lesson16_curvature",
     18: "lesson18_maximum_likelihood",
+    19: "lesson19_backprop_loop",
 }
 
 

@@ -39,3 +39,25 @@ def test_lesson18_losses_are_negative_log_likelihoods(run_lesson_quietly):
         assert d_vec == pytest.approx(expected, abs=1e-12)
         assert loss == pytest.approx(-math.log(_sigmoid(a) if y == 1 else 1 - _sigmoid(a)))
     assert "ELTE ML lecture 6" in text
+
+
+def test_lesson19_the_loop_reproduces_the_worked_example(run_lesson_quietly):
+    (numbered, loop, push), text = run_lesson_quietly(19)
+    assert numbered["n"] == 31 and numbered["ordered"]
+    assert numbered["rows"][-1][1] == "**2" and numbered["rows"][-1][3] == 9.0
+    # NPFL114 lecture 2's numbers, from the loop alone
+    assert loop["w"] == [-6.0, -12.0, 0.0, 0.0, 12.0, 24.0, 24.0, 0.0, 30.0]
+    assert loop["x"] == [0.0, 18.0]
+    assert loop["gap"] == 0.0
+    assert push["w"] == loop["w"] and push["gap"] == 0.0
+
+
+def test_lesson19_loop_on_a_shared_node_sums_over_children():
+    """A node used twice (x * x + x) gets the sum over its children: 2x + 1."""
+    from scalargrad import Value
+    from tutorials.lesson19_backprop_loop import backprop
+
+    x = Value(3.0)
+    out = x * x + x
+    u, g = backprop(out)
+    assert dict(zip(u, g))[x] == 7.0
