@@ -1,15 +1,19 @@
 """The views: plain lines for pipes, the rich view for terminals, text plots."""
 
 import io
+import math
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 from rich.console import Console
 
 from vecgrad.train.trainer import (BatchEnd, EpochEnd, EpochStart, EvalEnd, FitEnd, FitStart,
                              History, LayerStat, LayerStats)
-from vecgrad.train.views import PlainView, RichView, confusion_lines, loss_curve, make_view
+from vecgrad.train.views import (PlainView, RichView, confusion_lines, loss_curve, loss_plot,
+                                 make_view)
+from vecgrad.viz.plot import MARKERS, plotext_available
 
 
 def events():
@@ -75,23 +79,42 @@ def test_rich_view_renders_every_event():
         assert expected in text, expected
 
 
-def test_loss_curve_places_points():
-    lines = loss_curve({"a": [3.0, 2.0, 1.0, 0.0]}, width=4, height=4)
-    grid = [line.split("|", 1)[1].ljust(4) for line in lines[:4]]
-    assert grid == ["*   ", " *  ", "  * ", "   *"]
-    assert lines[0].startswith("3 ") and lines[3].lstrip().startswith("0 ")
-    assert "log scale" not in lines[-1]
+needs_plotext = pytest.mark.skipif(not plotext_available(),
+                                   reason="plotext (the plot extra) is not installed")
 
 
+@needs_plotext
+def test_loss_curve_gives_each_curve_its_marker():
+    lines = loss_curve({"train": [3.0, 2.0, 1.0, 0.5], "val": [3.5, 2.5, 2.0, 2.2]},
+                       width=40, height=6)
+    text = "\n".join(lines)
+    drawing = "\n".join(lines[:-2])
+    assert MARKERS[0] in drawing and MARKERS[1] in drawing
+    assert f"{MARKERS[0]}{MARKERS[0]} train" in text and f"{MARKERS[1]}{MARKERS[1]} val" in text
+    assert "x: epoch" in text and "log scale" not in text
+    assert "\x1b[" not in text  # plain lines for pipes
+
+
+@needs_plotext
 def test_loss_curve_log_scale_and_gaps():
-    lines = loss_curve({"train": [100.0, 10.0, float("nan"), 1.0], "val": [5.0, None]},
-                       width=10, height=3)
-    assert "(log scale)" in lines[-1] and "* train" in lines[-1] and "o val" in lines[-1]
-    grid = [line.split("|", 1)[1].ljust(10) for line in lines[:3]]
-    # log10: 100 -> top row, 10 -> middle row, 1 -> bottom row; NaN and None are skipped
-    assert grid[0][0] == "*" and grid[1][3] == "*" and grid[2][9] == "*"
-    assert grid[1][0] == "o" and grid[0].count("o") + grid[2].count("o") == 0
+    plot = loss_plot({"train": [100.0, 10.0, float("nan"), 1.0], "val": [5.0, None]},
+                     width=40, height=6)
+    assert plot.logy
+    train, val = plot.series
+    # NaN and None break the curve instead of failing
+    assert plot.segments(train) == [([1.0, 2.0], [2.0, 1.0]), ([4.0], [0.0])]
+    assert plot.segments(val) == [([1.0], [math.log10(5.0)])]
+    text = "\n".join(loss_curve({"train": [100.0, 10.0, float("nan"), 1.0]}))
+    assert "(log scale)" in text and "1e2" in text and "1e0" in text
+
+
+def test_loss_curve_without_data_or_without_plotext(monkeypatch):
+    from vecgrad.viz import plot as viz
+
     assert loss_curve({"x": [float("nan")]}) == ["(no finite values to plot)"]
+    monkeypatch.setattr(viz, "_plotext", lambda: None)
+    text = " ".join("\n".join(loss_curve({"train": [3.0, 1.0, 2.0]})).split())
+    assert "(1, 3)" in text and "1 at 2" in text and "pip install gradlab[plot]" in text
 
 
 def test_confusion_lines_align_numbers():

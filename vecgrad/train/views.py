@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
+from typing import Optional
 
 import numpy as np
 from rich.console import Console, Group
@@ -20,6 +21,7 @@ from rich.table import Table
 
 from vecgrad.train.events import (BatchEnd, EpochEnd, EpochStart, EvalEnd, FitEnd,
                                      FitStart, LayerStats)
+from vecgrad.viz.plot import LinePlot, Series, line_plot
 
 SHOW_CHOICES = ("auto", "none", "forward", "grad", "all")
 CONFUSION_TITLE = "confusion matrix (rows: true class, columns: predicted)"
@@ -39,44 +41,32 @@ def _pct(value) -> str:
     return "-" if value is None else f"{100 * value:.2f}%"
 
 
-def loss_curve(series: dict, width: int = 60, height: int = 12) -> list[str]:
-    """A text plot of one or more per-epoch curves; returns the lines.
+def loss_plot(series: dict, width: int = 60, height: int = 12) -> Optional[LinePlot]:
+    """A plot of one or more per-epoch curves (vecgrad.viz.plot), or None without data.
 
-    `series` maps a label to a list of numbers (None/NaN/inf points are skipped). Each
-    series gets its own marker. When every value is positive and they span more than a
-    factor of 10 the y axis is logarithmic (losses usually fall that way).
+    `series` maps a label to a list of numbers (None/NaN/inf points are skipped, which
+    breaks the curve there). Each series gets its own marker and colour. When every value
+    is positive and they span more than a factor of 10 the y axis is logarithmic (losses
+    usually fall that way).
     """
-    markers = "*o+x#"
     finite = [v for values in series.values() for v in values
               if v is not None and math.isfinite(v)]
-    length = max((len(v) for v in series.values()), default=0)
-    if not finite or length == 0:
-        return ["(no finite values to plot)"]
+    if not finite:
+        return None
     low, high = min(finite), max(finite)
-    log = low > 0 and high / low > 10
-    scale = math.log10 if log else (lambda v: v)
-    bottom, span = scale(low), (scale(high) - scale(low)) or 1.0
-    width = max(width, 2)
-    grid = [[" "] * width for _ in range(height)]
-    for marker, values in zip(markers, series.values()):
-        for i, value in enumerate(values):
-            if value is None or not math.isfinite(value):
-                continue
-            col = round(i * (width - 1) / max(length - 1, 1))
-            row = height - 1 - round((scale(value) - bottom) / span * (height - 1))
-            grid[row][col] = marker
-    top_label, bottom_label = _num(high), _num(low)
-    pad = max(len(top_label), len(bottom_label))
-    lines = []
-    for r, row in enumerate(grid):
-        label = top_label if r == 0 else bottom_label if r == height - 1 else ""
-        lines.append(f"{label:>{pad}} |" + "".join(row).rstrip())
-    lines.append(" " * pad + " +" + "-" * width)
-    right = f"epoch {length}"
-    lines.append(" " * pad + "  epoch 1" + right.rjust(width - len("epoch 1")))
-    legend = "   ".join(f"{m} {name}" for m, name in zip(markers, series))
-    lines.append(" " * pad + "  " + legend + ("   (log scale)" if log else ""))
-    return lines
+    curves = [Series(label, list(range(1, len(values) + 1)),
+                     [math.nan if v is None else float(v) for v in values])
+              for label, values in series.items() if values]
+    return line_plot(curves, width=max(width, 20), height=max(height, 3),
+                     logy=low > 0 and high / low > 10, xlabel="epoch")
+
+
+def loss_curve(series: dict, width: int = 60, height: int = 12) -> list[str]:
+    """`loss_plot` as plain text lines, for pipes and logs."""
+    plot = loss_plot(series, width, height)
+    if plot is None:
+        return ["(no finite values to plot)"]
+    return plot.text().splitlines()
 
 
 def confusion_lines(confusion: np.ndarray, class_names=()) -> list[str]:
@@ -114,15 +104,22 @@ def _layer_lines(event: LayerStats, show: str) -> list[str]:
     return lines
 
 
-def _end_lines(event: FitEnd) -> list[str]:
+def _end_summary(event: FitEnd) -> list[str]:
     text = f"training {event.reason.replace('_', ' ')} after {event.epochs_run} epoch(s)"
     if event.best_epoch:
         text += f"; best validation loss {_num(event.best_val_loss)} at epoch {event.best_epoch}"
-    lines = [text] + ([event.message] if event.message else [])
+    return [text] + ([event.message] if event.message else [])
+
+
+def _end_curves(event: FitEnd) -> dict:
+    return {"train loss": event.history.train_loss, "val loss": event.history.val_loss}
+
+
+def _end_lines(event: FitEnd) -> list[str]:
+    lines = _end_summary(event)
     if event.history.train_loss:
         lines += ["", "loss per epoch:"]
-        lines += loss_curve({"train loss": event.history.train_loss,
-                             "val loss": event.history.val_loss})
+        lines += loss_curve(_end_curves(event))
     return lines
 
 
@@ -287,8 +284,12 @@ class RichView:
                 self.live.update(self._render())
                 self.live.stop()
                 self.live = None
-            for line in _end_lines(event):
+            for line in _end_summary(event):
                 self.console.print(line, highlight=False, markup=False)
+            plot = loss_plot(_end_curves(event)) if event.history.train_loss else None
+            if plot is not None:  # in colour, one marker per curve
+                self.console.print("\nloss per epoch:", highlight=False)
+                self.console.print(plot)
         elif isinstance(event, EvalEnd):
             self.console.print(_eval_line(event), highlight=False)
             if event.confusion is not None:
