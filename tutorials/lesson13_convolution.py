@@ -104,6 +104,39 @@ def show_vecgrad(r):
                                   show_values=True, fmt="{:4.0f}"))]
 
 
+def many_channels():
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 1, size=(1, 3, 32, 32))   # one RGB image
+    kernels = rng.normal(0, 0.2, size=(6, 3, 5, 5))  # 6 kernels, 5x5x3
+    x = vecgrad.tensor(image, dtype=vecgrad.float64)
+    w = vecgrad.tensor(kernels, dtype=vecgrad.float64)
+    maps = F.conv2d(x, w).relu().numpy()  # then a ReLU, as in the lecture
+    # one entry by hand: kernel 2 at row 7, column 11, all three channels
+    patch = image[0, :, 7:12, 11:16]                 # 3 x 5 x 5
+    per_channel = [float(np.sum(patch[c] * kernels[2, c]))
+                   for c in range(3)]
+    return {"in_shape": image.shape, "kernel_shape": kernels.shape,
+            "out_shape": maps.shape, "per_channel": per_channel,
+            "by_hand": max(sum(per_channel), 0.0),
+            "entry": float(maps[0, 2, 7, 11]),
+            "products_per_entry": 5 * 5 * 3, "weights": kernels.size,
+            "multiply_adds": maps.size * 5 * 5 * 3}
+
+
+def show_channels(r):
+    rows = [("image (N, C, H, W)", str(r["in_shape"])),
+            ("kernels (out, in, kh, kw)", str(r["kernel_shape"])),
+            ("feature maps", str(r["out_shape"])),
+            ("entry [2, 7, 11]: channel sums R, G, B",
+             ", ".join(f"{v:.6f}" for v in r["per_channel"])),
+            ("ReLU of their total, by hand", f"{r['by_hand']:.12f}"),
+            ("the same entry from F.conv2d + relu", f"{r['entry']:.12f}"),
+            ("products per output entry", r["products_per_entry"]),
+            ("kernel weights", r["weights"]),
+            ("multiply-adds for the whole layer", r["multiply_adds"])]
+    return [table("", ["", "value"], rows)]
+
+
 def kernel_source():
     folder = importlib.resources.files("vecgrad.kernels")
     text = (folder / "conv2d.cl").read_text()
@@ -174,6 +207,16 @@ LESSON = Lesson(
             kernel weight's gradient is the sum of the pixels it touched, the sum of all
             patches.
             """, with_vecgrad, show_vecgrad),
+        Step("Channels: 32x32x3 in, 28x28 maps out", """
+            TU Graz ML1 lecture 8 builds a convolutional layer on a 32x32 RGB image,
+            32x32x3. A kernel then has a 5x5 window for *each* of the three channels,
+            5x5x3 weights, and one output entry is the sum of all 75 products (the
+            three channels' sums added). Sliding it over the 32x32 image without
+            padding gives a 28x28 map, since 32 - 5 + 1 = 28. Every further kernel adds
+            a map; here six of them make a 28x28x6 feature map (the number of output
+            channels is a hyperparameter), and a ReLU follows, as on the slide. We
+            check one entry by hand, channel by channel.
+            """, many_channels, show_channels),
         Step("As an OpenCL kernel", """
             On an OpenCL device vecgrad runs the same im2col as a kernel in which each
             work item fills one entry of the patch matrix, followed by a matrix-product

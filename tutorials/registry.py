@@ -26,6 +26,10 @@ LESSON_MODULES: dict[int, str] = {
     16: "lesson16_curvature",
     18: "lesson18_maximum_likelihood",
     19: "lesson19_backprop_loop",
+    20: "lesson20_capacity",
+    21: "lesson21_init_and_preprocessing",
+    22: "lesson22_what_descent_promises",
+    23: "lesson23_where_lectures_disagree",
 }
 
 

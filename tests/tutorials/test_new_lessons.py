@@ -61,3 +61,103 @@ def test_lesson19_loop_on_a_shared_node_sums_over_children():
     out = x * x + x
     u, g = backprop(out)
     assert dict(zip(u, g))[x] == 7.0
+
+
+def test_lesson20_capacity_and_validation(run_lesson_quietly):
+    (three, sweep, decay), _ = run_lesson_quietly(20)
+    errors = {d: tuple(round(e, 3) for e in pair) for d, pair in three["errors"].items()}
+    assert errors[1] == (0.475, 0.525) and errors[2] == (0.026, 0.041)
+    assert three["errors"][9][0] < 1e-15 and round(three["errors"][9][1], 2) == 0.39
+    train = [row[1] for row in sweep["rows"]]
+    val = [row[2] for row in sweep["rows"]]
+    # nested least-squares models: the training error never rises with the degree
+    assert all(b <= a + 1e-15 for a, b in zip(train, train[1:]))
+    assert sweep["chosen"] == 3 == int(np.argmin(val)) and round(val[3], 3) == 0.039
+    assert round(val[8], 2) == 0.67 and round(sweep["test"], 3) == 0.052
+    assert decay["lam"] == 0.1
+    assert round(decay["test_unregularised"], 2) == 0.35 and round(decay["test"], 3) == 0.054
+    norms = [row[3] for row in decay["rows"]]
+    assert all(b < a for a, b in zip(norms, norms[1:]))  # more decay, smaller weights
+
+
+def test_lesson20_fit_matches_numpy_polyfit():
+    from tutorials.lesson20_capacity import SPLITS, fit_polynomial
+
+    x, y = SPLITS["train"]
+    ours = fit_polynomial(2)
+    reference = np.polynomial.polynomial.polyfit(x, y, 2)
+    assert ours == pytest.approx(reference, abs=1e-10)
+
+
+def test_lesson21_initialization_and_preprocessing(run_lesson_quietly):
+    (sym, scale, prep), _ = run_lesson_quietly(21)
+    # equal start: the four hidden units stay exactly equal; noise breaks the tie
+    assert sym["equal"]["spread"] == 0.0 and sym["noise"]["spread"] > 0.5
+    assert round(sym["equal"]["loss"], 2) == 0.34 and round(sym["noise"]["loss"], 3) == 0.027
+    std = scale["std"]
+    assert std["0.5"][-1] < 1e-5 and 3 < std["0.5"][0] / std["0.5"][1] < 4
+    assert round(std["sqrt(3)"][0], 2) == 0.63 and round(std["sqrt(3)"][-1], 2) == 0.24
+    assert round(scale["saturated"]["6"][-1], 2) == 0.38
+    loss = {k: v[0] for k, v in prep["gd"].items()}
+    cond = {k: v[1] for k, v in prep["gd"].items()}
+    assert round(loss["raw"], 2) == 0.50 and f"{cond['raw']:.1e}" == "2.9e+11"
+    assert round(cond["z-score"], 1) == 1.1 and round(cond["min-max"]) == 31
+    assert loss["z-score"] < 0.0105 and loss["min-max"] < 0.011  # the noise level 0.01
+    assert prep["test_range"]["min-max"][1] > 1.0  # train statistics on test data
+    assert round(prep["outlier_spread"]["min-max"], 3) == 0.009
+    assert round(prep["outlier_spread"]["z-score"], 3) == 0.031
+
+
+def test_lesson21_condition_number_is_the_curvature_ratio():
+    from tutorials.lesson21_init_and_preprocessing import gradient_descent
+
+    x = np.column_stack([np.linspace(-1, 1, 50), np.linspace(-1, 1, 50) ** 2])
+    _, cond = gradient_descent(x, x[:, 0])
+    a = np.hstack([x, np.ones((50, 1))])
+    assert cond == pytest.approx(np.linalg.cond(a.T @ a), rel=1e-8)
+
+
+def test_lesson22_step_sizes_minima_and_saddles(run_lesson_quietly):
+    (conditions, minima, saddle), _ = run_lesson_quietly(22)
+    assert conditions["1/k is the running mean"] < 1e-12
+    assert round(conditions["mean"], 4) == 3.0063
+    assert conditions["last"]["1/k"] == pytest.approx(conditions["mean"], abs=1e-12)
+    assert round(conditions["tail_std"]["0.1"], 2) == 0.23
+    # the stationary spread of w under a constant step: sqrt(eta / (2 - eta)) sigma
+    assert conditions["tail_std"]["0.1"] == pytest.approx(math.sqrt(0.1 / 1.9), rel=0.15)
+    assert conditions["tail_std"]["1/k^2"] < 1e-6 and round(conditions["last"]["1/k^2"], 3) == 3.087
+    ends = {w0: (round(w, 2), round(loss, 2)) for w0, (w, loss) in minima["runs"].items()}
+    assert ends == {1.0: (0.1, 0.46), 2.5: (3.0, 0.0), 5.0: (5.37, 0.9)}
+    assert saddle["loss_at_minima"] == (0.0, 0.0) and round(saddle["loss_at_0"], 2) == 0.68
+    low, high = saddle["eigenvalues"]
+    assert low < 0 < high and round(high, 2) == 1.87
+    assert saddle["hessian"][0][1] == pytest.approx(saddle["closed_form_offdiagonal"], rel=1e-6)
+    assert abs(saddle["hessian"][0][0]) < 1e-6 and abs(saddle["hessian"][1][1]) < 1e-6
+
+
+def test_lesson23_disagreements_computed(run_lesson_quietly):
+    (relu, dropout, eps, squared, softmax), _ = run_lesson_quietly(23)
+    slopes = dict(relu["rows"])
+    assert slopes["scalargrad"] == 0.0 and slopes["vecgrad"] == 0.0
+    if relu["torch"]:
+        assert slopes["PyTorch (installed here)"] == 0.0
+    # dropout p = 0.2: the training mean is the keep probability 0.8, not p
+    assert dropout["train_mean"] == pytest.approx(0.8, abs=0.005)
+    assert dropout["test_times_keep"] == 0.8 and dropout["test_times_p"] == 0.2
+    assert dropout["inverted_survivor"] == 1.25
+    assert dropout["inverted_train_mean"] == pytest.approx(1.0, abs=0.01)
+    steps = {row[0]: row[1:] for row in eps["rows"]}
+    # closed forms of Adam's first step: s_hat = g, r_hat = g^2
+    for g, (inside, outside, *torch_step) in steps.items():
+        assert inside == pytest.approx(0.001 * g / math.sqrt(g * g + 1e-8), rel=1e-9)
+        assert outside == pytest.approx(0.001 * g / (g + 1e-8), rel=1e-9)
+        if torch_step:
+            assert torch_step[0] == pytest.approx(outside, rel=1e-9)
+    assert round(steps[1e-6][0], 7) == 1e-5 and round(steps[1e-6][1], 5) == 0.00099
+    grads = list(squared["grads"].values())
+    residual = np.array(squared["residual"])
+    for grad, factor in zip(grads, (1.0, 2.0, 2.0 / 4)):
+        assert grad == pytest.approx((factor * residual).tolist())
+    assert softmax["min"] > 0 and softmax["max"] <= 1.0
+    assert softmax["row_sums"] == pytest.approx([1.0, 1.0])
+    assert f"{softmax['min']:.0e}" == "4e-44"

@@ -188,7 +188,7 @@ def _correlate(image, kernel):
 
 
 def test_lesson13_convolution_three_ways(run_lesson_quietly):
-    (slide, cols, vec, device), text = run_lesson_quietly(13)
+    (slide, cols, vec, channels, device), text = run_lesson_quietly(13)
     expected = _correlate(slide["image"], slide["kernel"])
     assert slide["out"].shape == (6, 6)
     assert np.array_equal(slide["out"], expected)
@@ -196,6 +196,10 @@ def test_lesson13_convolution_three_ways(run_lesson_quietly):
     assert cols["patches_shape"] == (36, 9) and cols["same_as_sliding"]
     assert np.allclose(vec["out"], expected, atol=1e-12)
     assert np.allclose(vec["kernel_grad"], vec["patch_sum"], atol=1e-12)
+    assert channels["out_shape"] == (1, 6, 28, 28)  # the lecture's 32 - 5 + 1
+    assert channels["products_per_entry"] == 75 and channels["weights"] == 450
+    assert channels["multiply_adds"] == 6 * 28 * 28 * 75
+    assert channels["entry"] == pytest.approx(channels["by_hand"], abs=1e-12)
     assert "__kernel void im2col" in device["source"]
     if device["reason"] is None:
         assert device["device"].startswith("opencl")
