@@ -60,7 +60,7 @@ def show_three(r):
                          marker="@"))
     rows = [(f"degree {d}", tr, va) for d, (tr, va) in r["errors"].items()]
     return [line_plot(series, title="three models of the same 10 points",
-                      ylim=(-3, 2), height=12, xlabel="x"),
+                      ylim=(-3, 2), height=12),
             table("", ["model", "training MSE", "validation MSE"], rows, digits=3)]
 
 

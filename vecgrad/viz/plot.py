@@ -232,7 +232,8 @@ class LinePlot:
         if self.xlabel:
             axes.append(f"x: {self.xlabel}")
         if self.ylabel or self.logy:
-            axes.append(f"y: {self.ylabel}{' (log scale)' if self.logy else ''}".strip())
+            axes.append(" ".join(filter(None, ("y:", self.ylabel,
+                                               "(log scale)" if self.logy else ""))))
         if axes:
             line.append("\n  " + ", ".join(axes), style="italic")
         return line
