@@ -209,8 +209,10 @@ LESSON = Lesson(
             During training, dropout zeroes each unit with probability p. vecgrad, like
             PyTorch, scales the survivors by 1/(1 - p) at training time (inverted
             dropout), so the expected value is unchanged and the network runs untouched
-            at test time; the lecture's version scales at test time instead, which gives
-            the same expectations.
+            at test time. TU Graz ML1 lecture 8 scales at test time instead; the factor
+            that gives the same expectations is the probability of *keeping* a unit,
+            1 - p. The slide says "scaled by dropout probability", which with p = 0.5
+            is the same number; lesson 23 shows the difference at p = 0.2.
             """, dropout_in_numbers, show_dropout),
         Step("Early stopping with a checkpoint", """
             A 1-32-32-1 tanh network trained on 20 noisy points of a sine, full batch,

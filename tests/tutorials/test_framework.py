@@ -208,6 +208,23 @@ def test_python_m_tutorials_without_a_terminal_prints_the_menu():
         assert title[:20] in rows[str(number)]
 
 
+def test_menu_and_panels_name_the_courses():
+    from tutorials.__main__ import menu_table
+    from tutorials.framework import COURSES, course_names
+
+    assert course_names("002, 003") == "ELTE ML lecture 6; the AD lecture"
+    assert course_names("000") == "TU Graz ML1 lecture 8"
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    console.print(menu_table())
+    menu = console.file.getvalue()
+    for name in COURSES.values():
+        assert name in menu, name
+    assert "lectures 00" not in menu
+    shown = _quiet_console()
+    run_lesson(registry.load_lesson(1), shown, pause=False)
+    assert "the AD lecture" in shown.file.getvalue()
+
+
 def test_python_m_tutorials_runs_one_lesson():
     done = _run(["-m", "tutorials", "1", "--no-pause"])
     assert done.returncode == 0, done.stderr
