@@ -39,7 +39,8 @@ def fit_polynomial(degree, lam=0.0):
 
 def mse(w, split):
     x, y = SPLITS[split]
-    return float(np.mean((np.vander(x, len(w), increasing=True) @ w - y) ** 2))
+    prediction = np.vander(x, len(w), increasing=True) @ w
+    return float(np.mean((prediction - y) ** 2))
 
 
 def three_capacities():
