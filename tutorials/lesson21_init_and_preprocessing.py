@@ -26,10 +26,11 @@ F64 = vecgrad.float64
 
 
 def train_small_net(start, steps=300, seed=0):
-    """A 1-4-1 tanh network fitted to sin(2x) on [-2, 2] by full-batch GD."""
+    """A 1-4-1 tanh network fitted to sin(2x) on [-2, 2], full-batch GD."""
     vecgrad.manual_seed(seed)
     x_np = np.linspace(-2, 2, 40).reshape(-1, 1)
-    x, y = vecgrad.tensor(x_np, dtype=F64), vecgrad.tensor(np.sin(2 * x_np), dtype=F64)
+    x = vecgrad.tensor(x_np, dtype=F64)
+    y = vecgrad.tensor(np.sin(2 * x_np), dtype=F64)
     model = nn.Sequential(nn.Linear(1, 4, dtype=F64), nn.Tanh(),
                           nn.Linear(4, 1, dtype=F64))
     for p in model.parameters():
@@ -43,7 +44,8 @@ def train_small_net(start, steps=300, seed=0):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    hidden = np.hstack([model[0].weight.numpy(), model[0].bias.numpy()[:, None]])
+    layer = model[0]  # each hidden unit's (weight, bias)
+    hidden = np.hstack([layer.weight.numpy(), layer.bias.numpy()[:, None]])
     return loss.item(), hidden
 
 
@@ -68,7 +70,7 @@ def show_symmetry(r):
 
 def signal_through_depth(scale, depth=10, width=100, seed=0):
     """Std of the activations after each of `depth` tanh layers, weights
-    U(-scale / sqrt(fan_in), scale / sqrt(fan_in)), a batch of 200 inputs."""
+    U(-scale / sqrt(fan_in), scale / sqrt(fan_in)), 200 inputs."""
     rng = np.random.default_rng(seed)
     h = rng.normal(size=(200, width))
     stds, saturated = [], []
@@ -103,9 +105,10 @@ def show_scale(r):
 
 
 def two_scales(n, seed):
-    """Feature 1 in millimetres (hundreds), feature 2 in km (thousandths)."""
+    """Feature 1 in millimetres (hundreds), feature 2 in km (0.001s)."""
     rng = np.random.default_rng(seed)
-    x = np.column_stack([rng.uniform(200, 900, n), rng.uniform(0, 0.004, n)])
+    x = np.column_stack([rng.uniform(200, 900, n),
+                         rng.uniform(0, 0.004, n)])
     y = 0.01 * x[:, 0] + 500 * x[:, 1] + 0.1 * rng.normal(size=n)
     return x, y
 

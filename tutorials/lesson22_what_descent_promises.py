@@ -34,7 +34,8 @@ def step_size_conditions():
     samples = np.random.default_rng(0).normal(3.0, 1.0, size=10_000)
     rules = {"1/k": lambda k: 1.0 / k, "0.1": lambda k: 0.1,
              "1/k^2": lambda k: 1.0 / k ** 2}
-    paths = {name: online_mean(rule, samples) for name, rule in rules.items()}
+    paths = {name: online_mean(rule, samples)
+             for name, rule in rules.items()}
     running_mean = np.cumsum(samples) / np.arange(1, len(samples) + 1)
     tail = {name: float(np.std(p[-2000:])) for name, p in paths.items()}
     return {"paths": paths, "mean": float(samples.mean()),
@@ -118,7 +119,8 @@ def saddle_point():
     return {"loss_at_0": two_weights_loss(0.0, 0.0),
             "loss_at_minima": (two_weights_loss(1.0, 1.5),
                                two_weights_loss(-1.0, -1.5)),
-            "hessian": h.tolist(), "eigenvalues": np.linalg.eigvalsh(h).tolist(),
+            "hessian": h.tolist(),
+            "eigenvalues": np.linalg.eigvalsh(h).tolist(),
             "closed_form_offdiagonal": float(closed)}
 
 

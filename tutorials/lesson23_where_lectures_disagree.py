@@ -24,7 +24,7 @@ F64 = vecgrad.float64
 
 
 def torch_or_none():
-    """PyTorch when it is installed (it is no dependency of this project)."""
+    """PyTorch when it is installed (it is no dependency of gradlab)."""
     try:
         return importlib.import_module("torch")
     except ImportError:
@@ -115,15 +115,18 @@ def three_squared_errors():
     y = np.array([1.0, 2.0, 0.5, -1.0])
     pred = np.array([1.5, 1.0, 0.0, -0.5])
     losses, grads = {}, {}
-    forms = {"1/2 |y - a|^2 (the AD lecture)": lambda d: 0.5 * (d * d).sum(),
-             "sum (f - y)^2 (NPFL114 lecture 2)": lambda d: (d * d).sum(),
-             "1/N sum |y - t|^2 (ELTE ML lecture 6)": lambda d: (d * d).mean()}
+    forms = {
+        "1/2 |y - a|^2 (the AD lecture)": lambda d: 0.5 * (d * d).sum(),
+        "sum (f - y)^2 (NPFL114 lecture 2)": lambda d: (d * d).sum(),
+        "1/N sum |y - t|^2 (ELTE ML lecture 6)": lambda d: (d * d).mean(),
+    }
     for name, form in forms.items():
         a = vecgrad.tensor(pred, dtype=F64, requires_grad=True)
         loss = form(a - vecgrad.tensor(y, dtype=F64))
         loss.backward()
         losses[name], grads[name] = loss.item(), a.grad.numpy().tolist()
-    return {"losses": losses, "grads": grads, "residual": (pred - y).tolist()}
+    return {"losses": losses, "grads": grads,
+            "residual": (pred - y).tolist()}
 
 
 def show_squared(r):
@@ -134,7 +137,8 @@ def show_squared(r):
 
 
 def softmax_range():
-    logits = vecgrad.tensor([[50.0, 0.0, -50.0], [0.0, 0.0, 0.0]], dtype=F64)
+    logits = vecgrad.tensor([[50.0, 0.0, -50.0], [0.0, 0.0, 0.0]],
+                            dtype=F64)
     p = F.softmax(logits, axis=1).numpy()
     return {"p": p.tolist(), "min": float(p.min()), "max": float(p.max()),
             "row_sums": p.sum(axis=1).tolist()}
