@@ -160,3 +160,26 @@ def test_errors():
         func.jacobian(lambda t: t, x, strategy="sideways")
     with pytest.raises(TypeError, match="must return a Tensor"):
         func.vjp(lambda t: 3.0, x)
+
+
+def test_hessian_and_jvp_with_create_graph_differentiate_again():
+    x = _t([0.3, -0.4], "cpu", requires_grad=True)
+
+    def f(t):
+        return (t ** 3).sum() * t[0]
+
+    h = func.hessian(f, x, create_graph=True)
+    assert h.requires_grad
+    (third,) = grad(h.sum(), x)
+    eps = 1e-5
+
+    def summed(v):
+        return func.hessian(f, _t(v, "cpu")).numpy().sum()
+
+    base = np.array([0.3, -0.4])
+    want = [(summed(base + eps * e) - summed(base - eps * e)) / (2 * eps) for e in np.eye(2)]
+    np.testing.assert_allclose(third.numpy(), want, rtol=1e-7, atol=1e-8)
+    _, jv = func.jvp(lambda t: t.sin() * t, x, _t([1.0, 0.0], "cpu"), create_graph=True)
+    (g2,) = grad(jv.sum(), x)
+    np.testing.assert_allclose(g2.numpy(), [2 * np.cos(0.3) - 0.3 * np.sin(0.3), 0.0],
+                               rtol=1e-12)
