@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from vecgrad.backends import blas_threads
 from vecgrad.backends.base import Backend
 
 _UNARY = {
@@ -388,6 +389,9 @@ class NumpyBackend(Backend):
             a = a.swapaxes(-1, -2)
         if transpose_b:
             b = b.swapaxes(-1, -2)
+        a_shape, b_shape = a.shape, b.shape
+        if len(a_shape) >= 2 and len(b_shape) >= 2:  # BLAS threads sized per product
+            blas_threads.fit(a_shape[-2] * a_shape[-1] * b_shape[-1])
         return np.matmul(a, b)
 
     # -------------------------------------------------------------- convolution

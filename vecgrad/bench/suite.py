@@ -1,196 +1,372 @@
 """`vecgrad bench`: vecgrad's speed and memory beside references measured in the same run.
 
-Workloads (issue 3):
-- one SGD step of an MLP 784-1000-1000-10 (batch 100, ReLU, softmax cross-entropy),
-  against a hand-written numpy step (below) and PyTorch CPU when it is installed;
-- conv2d forward + backward (input and weight gradients), batch 32, 3->16 channels,
-  32x32, 5x5 kernel, against PyTorch CPU when installed;
-- peak traced memory (tracemalloc) of the MLP step against the numpy step.
+Workloads (workloads.py; issue 12): the MLP 784-1000-1000-10 step in float32 and float64
+against a hand-written numpy step and PyTorch; a tiny tanh MLP; LeNet-5; a 1-D CNN written
+as 1x5 conv2d (and through conv1d, and an LSTM, where this vecgrad has them); conv2d
+forward + backward with and without the input gradient; the MLP step's peak memory.
 
-Runners are interleaved round by round (vecgrad, reference, vecgrad, ...); times are
-medians and each ratio is the median of the per-round ratios, so slow phases of a busy
-machine hit both sides of a pair alike. Run as `vecgrad bench` or
-`python -m vecgrad.bench`. The workloads are in workloads.py, the measuring in timing.py.
+How (timing.py, worker.py): every engine - vecgrad, the hand-written numpy step, PyTorch -
+runs in a worker process of its own. The processes take turns, one round at a time, in
+an order that rotates; a round's value is the median of a few calls; a figure is the
+median over rounds with its spread (half the interquartile range), and a ratio is the
+median of the per-round ratios, so load that comes and goes hits both sides of a pair.
+
+`--busy` starts a neighbour process that spins on one core, stopped and resumed with
+signals so quiet and busy rounds alternate, and reports each engine's busy/quiet ratio
+and `vecgrad train` quiet against busy. `--quick` is the short version (under about two
+minutes); the default run is what the README's table comes from.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
 
-import numpy as np
+from vecgrad.bench.timing import (Neighbour, Timings, Worker, WorkerError, alternate,
+                                  interleaved, load_average, peak_memory, pools_text, spread)
+from vecgrad.bench.workloads import WORKLOADS
 
-import vecgrad
-import vecgrad.nn.functional as F
+# Ratio targets (vecgrad / reference, cpu backend), issue 12.
+TARGETS = {("mlp", "numpy"): 1.05, ("mlp64", "numpy"): 1.05, ("mlp", "torch"): 1.15,
+           ("lenet5", "torch"): 1.2, ("cnn1d", "torch"): 1.2, ("conv1d", "torch"): 1.2,
+           ("conv2d", "torch"): 1.2, ("conv2d_nodx", "torch"): 1.2}
+MEMORY_TARGET = 1.3
+BUSY_TARGET = 1.5     # busy / quiet time of vecgrad with one core taken by a neighbour
+OPENCL_TRAIN_TARGET = 2.0  # `vecgrad train --device opencl` / the same on cpu
+TRAIN_RUNS = (("mlp:256,128", 5), ("cnn", 1))
+ENGINE_LABEL = {"vecgrad": "vecgrad", "numpy": "hand numpy", "torch": "PyTorch"}
 
-from vecgrad.bench.timing import Timings, interleaved, machine_line, peak_memory
-from vecgrad.bench.workloads import (CONV, LR, mlp_data, numpy_mlp_step, torch_mlp_step,
-                                     vecgrad_mlp_step)
-TARGETS = {"mlp_numpy": 1.10, "mlp_torch": 1.15, "conv_torch": 2.0, "memory": 1.3}
+# Keep these names importable from vecgrad.bench (older scripts and tests use them).
+__all__ = ["add_arguments", "main", "Timings", "interleaved", "peak_memory"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `vecgrad bench`."""
     parser.add_argument("--device", default=None, help="cpu, opencl, opencl:P:D or auto "
                         "(default: $VECGRAD_DEVICE, else cpu)")
-    parser.add_argument("--repeats", type=int, default=20,
-                        help="timed repeats per workload (default: 20)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed warm-up runs (default: 3)")
+    parser.add_argument("--rounds", "--repeats", dest="rounds", type=int, default=None,
+                        help="alternating rounds per workload (default: 15; 5 with --quick)")
+    parser.add_argument("--warmup", type=int, default=2,
+                        help="untimed steps per engine before the rounds (default: 2)")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer rounds and shorter turns: the whole run in about 1-2 "
+                             "minutes")
+    parser.add_argument("--busy", action="store_true",
+                        help="alternate quiet rounds with rounds beside a process spinning "
+                             "on one core; report busy/quiet and `vecgrad train` under load")
+    parser.add_argument("--workloads", default=None,
+                        help="comma-separated subset of: " + ", ".join(WORKLOADS))
     parser.add_argument("--no-torch", action="store_true",
                         help="skip the PyTorch references even when torch is installed")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the random data")
+    parser.add_argument("--no-train", action="store_true",
+                        help="skip the `vecgrad train` timings of --busy and --device opencl")
+    parser.add_argument("--settle", type=float, default=None,
+                        help="seconds of pause before each turn, for the previous "
+                             "process's threads to go idle (default: 0.05; 0.02 with --quick)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the data and weights")
 
 
-def _torch_or_none(skip):
-    if skip:
-        return None
+def _cpu_name() -> str:
     try:
-        import torch
-    except ImportError:
-        return None
-    # Compare like with like: when numpy's BLAS is limited by the environment, so is torch.
-    limit = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
-    if limit and limit.isdigit() and int(limit) > 0:
-        torch.set_num_threads(int(limit))
-    return torch
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
-def _sync(device):
-    backend = vecgrad.get_backend(device)
-    return backend.synchronize
+def _thread_env() -> str:
+    names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+             "VECGRAD_BLAS_THREADS")
+    found = [f"{n}={os.environ[n]}" for n in names if n in os.environ]
+    return ", ".join(found) if found else "no thread variables set"
 
 
-def bench_mlp(device, repeats, warmup, seed, torch):
-    x, y, params = mlp_data(seed)
-    np_params = [p.copy() for p in params]
-    vx = vecgrad.tensor(x, device=device)
-    vy = vecgrad.tensor(y, device=device)
-    v_params = [vecgrad.tensor(p, device=device, requires_grad=True) for p in params]
-    sync = _sync(device)
-
-    def run_vecgrad():
-        vecgrad_mlp_step(vx, vy, v_params)
-        sync()
-
-    runners = {"vecgrad": run_vecgrad, "numpy": lambda: numpy_mlp_step(x, y, np_params)}
-    if torch is not None:
-        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-        t_params = [torch.tensor(p, requires_grad=True) for p in params]
-        optimizer = torch.optim.SGD(t_params, lr=LR)
-        runners["torch"] = lambda: torch_mlp_step(torch, tx, ty, t_params, optimizer)
-    return interleaved(runners, repeats, warmup)
+def _fmt_ms(seconds, spread_=None):
+    text = f"{seconds * 1e3:.2f} ms"
+    return text if spread_ is None else f"{text} ±{spread_ * 100:.0f}%"
 
 
-def bench_mlp_memory(seed):
-    x, y, params = mlp_data(seed)
-    np_params = [p.copy() for p in params]
-    vx, vy = vecgrad.tensor(x), vecgrad.tensor(y)
-    v_params = [vecgrad.tensor(p, requires_grad=True) for p in params]
-    return {
-        "vecgrad": peak_memory(lambda: vecgrad_mlp_step(vx, vy, v_params)),
-        "numpy": peak_memory(lambda: numpy_mlp_step(x, y, np_params)),
-    }
+def _verdict(ratio, target):
+    if target is None:
+        return "-"
+    word = "[green]met[/]" if ratio <= target else "[red]missed[/]"
+    return f"<= {target:.2f}x {word}"
 
 
-def bench_conv(device, repeats, warmup, seed, torch):
-    rng = np.random.default_rng(seed)
-    c = CONV
-    x = rng.standard_normal((c["batch"], c["in_ch"], c["size"], c["size"])).astype(np.float32)
-    w = rng.standard_normal((c["out_ch"], c["in_ch"], c["kernel"], c["kernel"])).astype(np.float32)
-    b = np.zeros(c["out_ch"], dtype=np.float32)
-    vx, vw, vb = (vecgrad.tensor(a, device=device, requires_grad=True) for a in (x, w, b))
-    sync = _sync(device)
-    out_size = c["size"] - c["kernel"] + 1
-    g = rng.standard_normal((c["batch"], c["out_ch"], out_size, out_size)).astype(np.float32)
-    vg = vecgrad.tensor(g, device=device)
-
-    def run_vecgrad():
-        for t in (vx, vw, vb):
-            t.grad = None
-        F.conv2d(vx, vw, vb).backward(vg)
-        sync()
-
-    runners = {"vecgrad": run_vecgrad}
-    if torch is not None:
-        tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-        tg = torch.from_numpy(g)
-
-        def run_torch():
-            for t in (tx, tw, tb):
-                t.grad = None
-            torch.nn.functional.conv2d(tx, tw, tb).backward(tg)
-
-        runners["torch"] = run_torch
-    return interleaved(runners, repeats, warmup)
+def _losses_agree(a, b):
+    return abs(a - b) <= 1e-3 * max(1.0, abs(a), abs(b))
 
 
-# ----------------------------------------------------------------------- report
-def _row(table, workload, timings, reference, reference_label, target):
-    ours = timings.median("vecgrad")
-    if reference not in timings:
-        table.add_row(workload, _fmt(ours), reference_label, "not installed", "-", "-")
+class _Run:
+    """The workers of one bench run and what they measured."""
+
+    def __init__(self, args, console):
+        self.args = args
+        self.console = console
+        self.quick = args.quick
+        self.rounds = args.rounds or (5 if args.quick else 15)
+        self.settle = args.settle if args.settle is not None else (0.02 if args.quick else 0.05)
+        self.turn_s = 0.03 if args.quick else 0.06  # aim of one engine's turn in a round
+        self.workers = {}
+        self.neighbour = None
+
+    # ---------------------------------------------------------------- processes
+    def start(self):
+        engines = {"vecgrad": self.args.device, "numpy": "cpu"}
+        torch_missing = importlib.util.find_spec("torch") is None
+        if not (self.args.no_torch or torch_missing):
+            engines["torch"] = "cpu"
+        self.torch_note = ("skipped (--no-torch)" if self.args.no_torch else
+                           "not installed" if torch_missing else None)
+        for engine, device in engines.items():
+            self.workers[engine] = Worker(engine, device)
+        self.info = {name: w.request("info") for name, w in self.workers.items()}
+        if self.args.busy:
+            self.neighbour = Neighbour()
+
+    def stop(self):
+        if self.neighbour is not None:
+            self.neighbour.stop()
+        for worker in self.workers.values():
+            worker.close()
+
+    def machine_lines(self):
+        numpy_info = self.info["numpy"]
+        lines = [f"machine: {_cpu_name()}, {os.cpu_count()} logical CPUs, Python "
+                 f"{platform.python_version()}, numpy {numpy_info['numpy']}, "
+                 f"{load_average()} (at start)",
+                 f"BLAS: {pools_text(numpy_info.get('pools'))}; {_thread_env()}"]
+        if "torch" in self.info:
+            t = self.info["torch"]
+            lines.append(f"torch {t['torch']}, {t['torch_threads']} threads")
+        else:
+            lines.append(f"torch: {self.torch_note}")
+        return lines
+
+    # ------------------------------------------------------------ measurements
+    def _toggle(self, index):
+        """--busy: even rounds quiet, odd rounds beside the spinning neighbour; the
+        pause lets vecgrad's contention reading see the change, as it would in a
+        longer run."""
+        if self.neighbour is None:
+            return
+        if index % 2:
+            self.neighbour.resume()
+        else:
+            self.neighbour.pause()
+        time.sleep(0.3)
+
+    def measure(self, name):
+        """{engine: {"loss", "quiet": [s...], "busy": [s...]}} or {"skip": why}."""
+        workload = WORKLOADS[name]
+        engines = [e for e in workload.engines if e in self.workers]
+        setups, skipped = {}, {}
+        if self.neighbour is not None:
+            self.neighbour.pause()
+        for engine in engines:
+            worker = self.workers[engine]
+            reply = worker.request("setup", workload=name, seed=self.args.seed)
+            for _ in range(self.args.warmup):
+                worker.request("time", workload=name, calls=1)
+            (skipped if "skip" in reply else setups)[engine] = reply
+        if "vecgrad" not in setups:
+            return {"skip": skipped.get("vecgrad", {}).get("skip", "not run")}
+        calls = {e: max(1, min(25, round(self.turn_s / max(r["seconds"], 1e-6))))
+                 for e, r in setups.items()}
+        workers = {e: self.workers[e] for e in setups}
+        busy = self.neighbour is not None
+        times = alternate(workers, name, self.rounds * (2 if busy else 1), calls,
+                          self.settle, self._toggle if busy else None)
+        result = {}
+        for engine, values in times.items():
+            result[engine] = {"loss": setups[engine]["loss"],
+                              "quiet": values[0::2] if busy else values,
+                              "busy": values[1::2] if busy else None}
+        for engine, reply in skipped.items():
+            result[engine] = {"skip": reply["skip"]}
+        return result
+
+    def memory(self):
+        out = {}
+        for engine in ("vecgrad", "numpy"):
+            self.workers[engine].request("setup", workload="mlp", seed=self.args.seed)
+            out[engine] = self.workers[engine].request("memory", workload="mlp")["bytes"]
+        return out
+
+    @staticmethod
+    def train(device, model, epochs):
+        """Wall seconds of `vecgrad train --model M --epochs E --device D --quiet` in a
+        fresh process, as a user would run it (start-up and data loading included)."""
+        command = [sys.executable, "-m", "vecgrad.cli", "train", "--model", model,
+                   "--epochs", str(epochs), "--device", device, "--quiet"]
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        if done.returncode != 0:
+            tail = " | ".join(done.stderr.strip().splitlines()[-2:])
+            raise WorkerError(f"{' '.join(command[2:])} failed ({done.returncode}): {tail}")
+        return seconds
+
+
+def _ratio_rows(table, name, result, targets):
+    workload = WORKLOADS[name]
+    if "skip" in result:
+        table.add_row(workload.title, "skipped", "-", "-", "-", "-", result["skip"])
         return
-    _add(table, workload, ours, reference_label, timings.median(reference),
-         timings.ratio("vecgrad", reference), target)
-
-
-def _add(table, workload, ours, reference_label, reference, ratio, target, unit="ms"):
-    if target is None:  # the targets are set for the cpu backend only
-        target_text = "-"
-    else:
-        verdict = "[green]met[/]" if ratio <= target else "[red]missed[/]"
-        target_text = f"{target:.2f}x {verdict}"
-    table.add_row(workload, _fmt(ours, unit), reference_label, _fmt(reference, unit),
-                  f"{ratio:.2f}x", target_text)
-
-
-def _fmt(value, unit="ms"):
-    if unit == "ms":
-        return f"{value * 1e3:.2f} ms"
-    return f"{value / 2**20:.1f} MiB"
+    ours = result["vecgrad"]
+    references = [e for e in workload.engines if e != "vecgrad"]
+    for engine in references:
+        label = ENGINE_LABEL[engine]
+        ref = result.get(engine)
+        if ref is None or "skip" in ref:
+            why = "not installed" if ref is None else ref["skip"]
+            table.add_row(workload.title, _fmt_ms(statistics.median(ours["quiet"])), label,
+                          why, "-", "-", "")
+            continue
+        ratio = statistics.median(a / b for a, b in zip(ours["quiet"], ref["quiet"]))
+        agree = ("same" if _losses_agree(ours["loss"], ref["loss"])
+                 else f"{ours['loss']:.5g} vs {ref['loss']:.5g}")
+        table.add_row(workload.title,
+                      _fmt_ms(statistics.median(ours["quiet"]), spread(ours["quiet"])),
+                      label, _fmt_ms(statistics.median(ref["quiet"]), spread(ref["quiet"])),
+                      f"{ratio:.2f}x", _verdict(ratio, targets.get((name, engine))),
+                      agree if name not in ("conv2d", "conv2d_nodx") else "")
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run every workload and print one table; returns the exit status (0)."""
+    """Run every workload and print the tables; returns the exit status (0)."""
     from rich.console import Console
     from rich.table import Table
 
-    if args.repeats < 1 or args.warmup < 0:
-        raise SystemExit("bench: --repeats must be >= 1 and --warmup >= 0")
-    console = Console()
-    torch = _torch_or_none(args.no_torch)
+    if (args.rounds is not None and args.rounds < 1) or args.warmup < 0:
+        raise SystemExit("bench: --rounds must be >= 1 and --warmup >= 0")
+    names = list(WORKLOADS)
+    if args.workloads:
+        names = [n.strip() for n in args.workloads.split(",") if n.strip()]
+        unknown = [n for n in names if n not in WORKLOADS]
+        if unknown:
+            raise SystemExit(f"bench: unknown workload(s) {', '.join(unknown)}; choose from "
+                             f"{', '.join(WORKLOADS)}")
     from vecgrad.backends import device_setting, resolve_device
 
-    device = resolve_device(*device_setting(args.device))
-    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    console.print(f"vecgrad bench on {device} - {when}")
-    console.print(f"machine: {machine_line()}")
-    if torch is not None:
-        console.print(f"torch {torch.__version__} with {torch.get_num_threads()} threads")
+    args.device = resolve_device(*device_setting(args.device))
+    console = Console()
+    run = _Run(args, console)
+    started = time.perf_counter()
+    try:
+        run.start()
+        device = run.info["vecgrad"]["device"]
+        when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        console.print(f"vecgrad bench on {device} - {when} - {run.rounds} rounds per "
+                      f"workload{' (--quick)' if args.quick else ''}"
+                      f"{', quiet and busy rounds alternating' if args.busy else ''}",
+                      markup=False)
+        for line in run.machine_lines():
+            console.print(line, markup=False)
+        results = {name: run.measure(name) for name in names}
+        memory = run.memory() if "mlp" in names else None
+        train = _train_figures(run, device) if not args.no_train else []
+        # The policy's last choice and its contention reading, as the run left them.
+        console.print(run.workers["vecgrad"].request("info")["vecgrad_blas"], markup=False)
+        console.print(f"after the run: {load_average()}, {time.perf_counter() - started:.0f} s",
+                      markup=False)
+    except WorkerError as exc:
+        console.print(f"bench failed: {exc}", markup=False)
+        return 1
+    finally:
+        run.stop()
 
-    mlp = bench_mlp(device, args.repeats, args.warmup, args.seed, torch)
-    conv = bench_conv(device, args.repeats, args.warmup, args.seed, torch)
-    memory = bench_mlp_memory(args.seed)
-
-    console.print("MLP step: 784-1000-1000-10, batch 100, ReLU, softmax cross-entropy, SGD")
-    console.print("conv2d: forward + backward, input 32x3x32x32, 16 filters 5x5")
-    table = Table(title="vecgrad vs references (medians; ratio = median of paired rounds)")
-    for column in ("workload", "vecgrad", "reference", "ref. value", "ratio", "target"):
+    targets = TARGETS if device == "cpu" else {}
+    table = Table(title="each engine in its own process; medians ±half the interquartile "
+                        "range; ratio = median of paired rounds")
+    for column in ("workload", "vecgrad", "reference", "ref. time", "ratio", "target",
+                   "first loss"):
         table.add_column(column)
-    targets = TARGETS if device == "cpu" else dict.fromkeys(TARGETS)
-    _row(table, "MLP step", mlp, "numpy", "numpy", targets["mlp_numpy"])
-    _row(table, "MLP step", mlp, "torch", "PyTorch", targets["mlp_torch"])
-    _row(table, "conv2d", conv, "torch", "PyTorch", targets["conv_torch"])
-    _add(table, "MLP peak memory", memory["vecgrad"], "numpy", memory["numpy"],
-         memory["vecgrad"] / memory["numpy"], TARGETS["memory"], unit="MiB")
+    for name in names:
+        _ratio_rows(table, name, results[name], targets)
+    if memory is not None:
+        ratio = memory["vecgrad"] / memory["numpy"]
+        table.add_row("MLP step peak traced memory", f"{memory['vecgrad'] / 2**20:.1f} MiB",
+                      "hand numpy", f"{memory['numpy'] / 2**20:.1f} MiB", f"{ratio:.2f}x",
+                      _verdict(ratio, MEMORY_TARGET), "")
     console.print(table)
+    if args.busy:
+        console.print(_busy_table(names, results, Table))
+    if train:
+        console.print(_train_table(train, Table))
     if device.startswith("opencl"):
-        # OpenCL-only figures (matmul GFLOP/s vs CLBlast, launch overhead) live beside
-        # the kernels' runtime; print them in the same run.
+        # OpenCL-only figures (matmul GFLOP/s vs CLBlast, launch overhead).
         from vecgrad.bench import opencl as bench_opencl
 
         return bench_opencl.main(argparse.Namespace(
             device=device, sizes=",".join(map(str, bench_opencl.DEFAULT_SIZES)),
-            repeats=args.repeats, seed=args.seed))
+            repeats=3 if args.quick else 5, seed=args.seed))
     return 0
+
+
+def _busy_table(names, results, Table):
+    table = Table(title=f"beside a process spinning on one core (alternate rounds); target "
+                        f"busy/quiet <= {BUSY_TARGET}x for vecgrad")
+    for column in ("workload", "engine", "quiet", "busy", "busy/quiet", "target"):
+        table.add_column(column)
+    for name in names:
+        result = results[name]
+        if "skip" in result:
+            continue
+        for engine, figures in result.items():
+            if "skip" in figures:
+                continue
+            quiet = statistics.median(figures["quiet"])
+            busy = statistics.median(figures["busy"])
+            ratio = statistics.median(b / q for q, b in zip(figures["quiet"], figures["busy"]))
+            table.add_row(WORKLOADS[name].title if engine == "vecgrad" else "",
+                          ENGINE_LABEL[engine], _fmt_ms(quiet), _fmt_ms(busy),
+                          f"{ratio:.2f}x",
+                          _verdict(ratio, BUSY_TARGET) if engine == "vecgrad" else "-")
+    return table
+
+
+def _train_figures(run, device):
+    """`vecgrad train` timings: quiet against busy (--busy), OpenCL against cpu."""
+    rows = []
+    runs = TRAIN_RUNS[:1] if run.quick else TRAIN_RUNS
+    if run.neighbour is not None and device == "cpu":
+        for model, epochs in runs:
+            quiet, busy = [], []
+            for _ in range(1 if run.quick else 2):
+                run.neighbour.pause()
+                quiet.append(run.train("cpu", model, epochs))
+                run.neighbour.resume()
+                busy.append(run.train("cpu", model, epochs))
+            run.neighbour.pause()
+            rows.append((f"vecgrad train --model {model} --epochs {epochs}",
+                         "busy", min(busy), "quiet", min(quiet), BUSY_TARGET))
+    if device.startswith("opencl"):
+        for model, epochs in runs:
+            ours = run.train(device, model, epochs)
+            reference = run.train("cpu", model, epochs)
+            rows.append((f"vecgrad train --model {model} --epochs {epochs}",
+                         device, ours, "cpu", reference, OPENCL_TRAIN_TARGET))
+    return rows
+
+
+def _train_table(rows, Table):
+    table = Table(title="whole `vecgrad train ... --quiet` commands (wall seconds, start-up "
+                        "and data loading included; best of the runs)")
+    for column in ("run", "measured", "seconds", "reference", "seconds ", "ratio", "target"):
+        table.add_column(column)
+    for label, what, seconds, ref_what, ref_seconds, target in rows:
+        ratio = seconds / ref_seconds
+        table.add_row(label, what, f"{seconds:.2f}", ref_what, f"{ref_seconds:.2f}",
+                      f"{ratio:.2f}x", _verdict(ratio, target))
+    return table

@@ -1,11 +1,18 @@
-"""How the bench measures: interleaved rounds, medians, paired ratios, traced peak
-memory, and the line that says which machine the figures come from."""
+"""How the bench measures: each engine in a worker process of its own (worker.py), rounds
+that alternate between the processes, medians, spreads and medians of paired ratios,
+traced peak memory, a spinning neighbour for --busy, and the line that says which
+machine the figures come from."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import signal
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import tracemalloc
 
@@ -67,6 +74,129 @@ def peak_memory(run) -> int:
         return tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()
+
+
+# --------------------------------------------------------------- worker processes
+class WorkerError(RuntimeError):
+    """A worker process died or answered with an error."""
+
+
+class Worker:
+    """One engine in a process of its own (`python -m vecgrad.bench.worker`)."""
+
+    def __init__(self, engine: str, device: str = "cpu"):
+        self.engine = engine
+        self.device = device
+        self._log = tempfile.TemporaryFile(mode="w+")  # the worker's stderr, for errors
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "vecgrad.bench.worker", engine, device],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True,
+            bufsize=1)
+
+    def request(self, op: str, **fields) -> dict:
+        """Send one request, wait for its reply (a dict; errors raise WorkerError)."""
+        process = self._process
+        try:
+            process.stdin.write(json.dumps({"op": op, **fields}) + "\n")
+            process.stdin.flush()
+            line = process.stdout.readline()
+        except (BrokenPipeError, OSError):
+            line = ""
+        if not line:
+            raise WorkerError(f"bench worker {self.engine} exited: {self._stderr_tail()}")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise WorkerError(f"bench worker {self.engine}: {reply['error']}")
+        return reply
+
+    def _stderr_tail(self) -> str:
+        self._process.poll()
+        self._log.seek(0)
+        text = self._log.read().strip().splitlines()
+        return " | ".join(text[-3:]) or f"exit status {self._process.returncode}"
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            try:
+                self._process.stdin.write(json.dumps({"op": "quit"}) + "\n")
+                self._process.stdin.flush()
+                self._process.wait(timeout=10)
+            except (BrokenPipeError, OSError, subprocess.TimeoutExpired):
+                self._process.kill()
+                self._process.wait()
+        self._log.close()
+
+
+class Neighbour:
+    """A process that spins on one core (`--busy`), paused and resumed with signals so
+    quiet and busy rounds can take turns."""
+
+    def __init__(self):
+        self._process = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        self.running = True
+        self.pause()
+
+    def pause(self) -> None:
+        if self.running:
+            self._process.send_signal(signal.SIGSTOP)
+            self.running = False
+
+    def resume(self) -> None:
+        if not self.running:
+            self._process.send_signal(signal.SIGCONT)
+            self.running = True
+
+    def stop(self) -> None:
+        self._process.kill()  # SIGKILL also ends a stopped process
+        self._process.wait()
+
+
+def spread(values) -> float:
+    """Half the interquartile range over the median: the +-x of "median +-x"."""
+    if len(values) < 4:
+        return (max(values) - min(values)) / 2 / statistics.median(values)
+    q1, _, q3 = statistics.quantiles(values, n=4)
+    return (q3 - q1) / 2 / statistics.median(values)
+
+
+def alternate(workers: dict, workload: str, rounds: int, calls: dict, settle_s: float,
+              before_round=None) -> dict:
+    """Per-round seconds per call of each worker: the workers take turns, one round at a
+    time, in an order that rotates from round to round; the value of a round is the
+    median of its timed calls. `settle_s` of sleep between turns lets the previous
+    process's spinning pool go quiet. `before_round(index)` runs first in each round
+    (the --busy mode toggles its neighbour there). Returns {name: [seconds, ...]}."""
+    names = list(workers)
+    times = {name: [] for name in names}
+    for index in range(rounds):
+        if before_round is not None:
+            before_round(index)
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            time.sleep(settle_s)
+            reply = workers[name].request("time", workload=workload, calls=calls[name])
+            times[name].append(statistics.median(reply["times"]))
+    return times
+
+
+def load_average() -> str:
+    try:
+        return "load average " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "load average unknown"
+
+
+def pools_text(pools) -> str:
+    """The thread pools threadpoolctl found in a worker, as text."""
+    if pools is None:
+        return "thread pools unknown (threadpoolctl not installed)"
+    parts = []
+    for pool in pools:
+        extra = ", ".join(str(pool[k]) for k in ("threading_layer", "architecture")
+                          if pool.get(k))
+        parts.append(f"{pool['internal_api']} {pool.get('version') or ''} "
+                     f"{pool['num_threads']} threads" + (f" ({extra})" if extra else ""))
+    return "; ".join(p.replace("  ", " ") for p in parts)
 
 
 def machine_line() -> str:
