@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from vecgrad.backends import blas_threads
+from vecgrad.backends import blas_threads, host_memory
 from vecgrad.backends.base import Backend
 
 _UNARY = {
@@ -201,8 +201,10 @@ def _relu_backward(x, grad):
     # grad * relu'(x) from a boolean mask: one pass instead of building relu'(x) in
     # floats first; nan inputs keep relu'(nan) = nan, as activation_derivative gives.
     out = np.multiply(grad, x > 0)
-    nan = np.isnan(x)
-    if nan.any():
+    # One read-only pass to rule out nan (a nan anywhere makes the sum nan; inf - inf
+    # only sends a nan-free x down the exact path): cheaper than building isnan(x).
+    if np.isnan(np.add.reduce(x, axis=None)):
+        nan = np.isnan(x)
         np.copyto(out, x, where=nan)
     return out
 
@@ -254,8 +256,12 @@ class NumpyBackend(Backend):
     """Primitives on numpy arrays (float32, float64, int64 and bool)."""
 
     supports_float64 = True
+    # conv2d's output and col2im's are (C, H, W, N) arrays seen as NCHW (see im2col):
+    # ops that build images (max-pool's backward) join pieces in that order.
+    channels_last_images = True
 
     def __init__(self, device: str = "cpu"):
+        host_memory.keep_freed_memory()  # big per-step arrays: reuse, no page faults
         self.device = device
         self._local = threading.local()  # per-thread scratch blocks (see axpy)
 
@@ -432,7 +438,45 @@ class NumpyBackend(Backend):
                 columns = slice(left, left + stride[1] * (ow - 1) + 1, stride[1])
                 out[:, rows, columns, :] += patches[:, i, j]
         out = out[:, padding[0]:padding[0] + h, padding[1]:padding[1] + w, :]
-        return np.ascontiguousarray(out.transpose(3, 0, 1, 2))
+        # An (N, C, H, W) view of the (C, H, W, N) sums, not a transposed copy: conv2d's
+        # own output has this memory order too, so the ops between two convolutions
+        # (ReLU, pooling, their gradients) and the next im2col all meet one layout.
+        return out.transpose(3, 0, 1, 2)
+
+    # ---------------------------------------------------------------- optimizers
+    @_quiet
+    def fused_update(self, rule, param, grad, state, hyper):
+        """Adam as in-place numpy calls on the buffers, in exactly the order and
+        roundings of the Tensor code in vecgrad/optim.py (so results are the same bits):
+        the Tensor code costs ~10 Python-level ops per parameter, which on small layers
+        is most of the step. Other rules keep the Tensor code (it is already one or two
+        in-place calls for SGD). Aliased buffers or non-float dtypes decline."""
+        if rule != "adam" or param.dtype.kind != "f" or len(state) != 2:
+            return False
+        s, r = state
+        buffers = (param, grad, s, r)
+        if any(b.dtype != param.dtype or b.shape != param.shape for b in buffers):
+            return False
+        if any(np.may_share_memory(a, b) for i, a in enumerate(buffers)
+               for b in buffers[i + 1:]):
+            return False
+        t = param.dtype.type
+        decay = hyper["weight_decay"]
+        if decay:
+            grad = grad + param * t(decay)
+        beta1, beta2 = hyper["beta1"], hyper["beta2"]
+        np.multiply(s, t(beta1), out=s)
+        self.axpy(s, grad, 1.0 - beta1)
+        np.multiply(r, t(beta2), out=r)
+        self.axpy(r, grad * grad, 1.0 - beta2)
+        scale = 1.0 / hyper["bias2"]
+        scaled = r * t(scale) if scale != 1.0 else r
+        if hyper["eps_inside_sqrt"]:
+            denominator = np.sqrt(scaled + t(hyper["eps"]))
+        else:
+            denominator = np.sqrt(scaled) + t(hyper["eps"])
+        self.axpy(param, s / denominator, -(hyper["lr"] / hyper["bias1"]))
+        return True
 
     # ------------------------------------------------------------------ softmax
     @_quiet

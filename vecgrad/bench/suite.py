@@ -277,7 +277,9 @@ def main(args: argparse.Namespace) -> int:
         memory = run.memory() if "mlp" in names else None
         train = _train_figures(run, device) if not args.no_train else []
         # The policy's last choice and its contention reading, as the run left them.
-        console.print(run.workers["vecgrad"].request("info")["vecgrad_blas"], markup=False)
+        end_info = run.workers["vecgrad"].request("info")
+        console.print(end_info["vecgrad_blas"], markup=False)
+        console.print(end_info["vecgrad_memory"], markup=False)
         console.print(f"after the run: {load_average()}, {time.perf_counter() - started:.0f} s",
                       markup=False)
     except WorkerError as exc:

@@ -50,9 +50,12 @@ def _info(engine, device):
         info["torch"] = torch.__version__
         info["torch_threads"] = torch.get_num_threads()
     if engine == "vecgrad":
-        from vecgrad.backends import blas_threads
+        import vecgrad
+        from vecgrad.backends import blas_threads, host_memory
 
+        vecgrad.get_backend("cpu")  # the numpy backend sets up host memory on creation
         info["vecgrad_blas"] = blas_threads.describe()
+        info["vecgrad_memory"] = host_memory.describe()
     return info
 
 
