@@ -106,6 +106,9 @@ CASES = {
     "Col2Im": ([_conv_cols()], lambda c: (conv.Col2Im.apply(
         c, input_shape=(2, 2, 4, 4), kernel_size=(2, 2), stride=(1, 1), padding=(0, 0),
         dilation=(1, 1)).sin() ** 2).sum()),
+    # max-pool over whole 2x2 tiles (3x5: a row and a column outside every tile)
+    "TiledMaxPool": ([_any(2, 2, 3, 5)], lambda x: (vecgrad.nn.functional.max_pool2d(
+        x.sin() * x, 2) ** 2).sum()),
     "Softmax": ([_any(2, 4)], lambda x: (x.softmax(axis=1) ** 2 * x).sum()),
     "LogSoftmax": ([_any(2, 4)], lambda x: (x.log_softmax(axis=0) ** 2).sum()),
     "BCEWithLogits": ([_any(2, 3), RNG.uniform(0, 1, (2, 3))],
