@@ -34,6 +34,13 @@ class Loss:
             return (outputs.reshape(len(outputs), -1)[:, 0] > 0).astype(np.int64)
         return outputs.reshape(len(outputs), -1).argmax(axis=1)
 
+    def predict_tensor(self, outputs):
+        """predict() on the device: the class Tensor, without a host copy of outputs."""
+        flat = outputs.reshape(outputs.shape[0], -1)
+        if not self.outputs_per_class:
+            return (flat[:, 0] > 0).to(np.int64)
+        return flat.argmax(axis=1)
+
 
 def _one_hot(labels, classes: int, like):
     host = labels.numpy().astype(np.int64)

@@ -138,7 +138,9 @@ class Trainer:
         """Loss, accuracy and confusion matrix on `data` (eval mode, no gradients)."""
         loader = self._loader(data, shuffle=False)
         self.model.eval()
-        total, count, predictions, targets = 0.0, 0, [], []
+        # Sums and predictions stay on the device until the end: two host reads per
+        # evaluation, not three per batch (each read waits for an OpenCL queue).
+        losses, count, predictions, targets = [], 0, [], []
         with vecgrad.no_grad():
             for index, (inputs, labels) in enumerate(loader):
                 if watch is not None:
@@ -146,14 +148,16 @@ class Trainer:
                 outputs = self.model(inputs)
                 if watch is not None:
                     watch.recording = False
-                total += self.loss(outputs, labels).item() * len(labels)
+                losses.append(self.loss(outputs, labels).reshape(1) * float(len(labels)))
                 count += len(labels)
                 if labels.dtype == np.int64:
-                    predictions.append(self.loss.predict(outputs.numpy()))
-                    targets.append(labels.numpy())
+                    predictions.append(self.loss.predict_tensor(outputs))
+                    targets.append(labels.reshape(-1))
+            total = float(vecgrad.cat(losses).numpy().astype(np.float64).sum()) if losses else 0.0
         accuracy, confusion = None, None
         if predictions:  # integer targets: a classification task
-            predicted, actual = np.concatenate(predictions), np.concatenate(targets)
+            both = vecgrad.cat([vecgrad.cat(predictions), vecgrad.cat(targets)]).numpy()
+            predicted, actual = both[:len(both) // 2], both[len(both) // 2:]
             accuracy = float(np.mean(predicted == actual))
             classes = max(len(self.class_names), int(actual.max()) + 1, int(predicted.max()) + 1)
             confusion = np.zeros((classes, classes), dtype=np.int64)
@@ -315,23 +319,29 @@ class Trainer:
         for index, (inputs, targets) in enumerate(train_loader):
             outputs = self.model(inputs)
             data_loss = self.loss(outputs, targets)
-            value = data_loss.item()
-            if not math.isfinite(value):
-                self._diagnose_forward(inputs, outputs, value, watch, epoch, index)
             penalty = self._penalty()
             objective = data_loss if penalty is None else data_loss + penalty
             self.optimizer.zero_grad()
             objective.backward()
+            # One host read per batch (on OpenCL each read waits for the whole queue):
+            # the loss, the squared gradient norm and the count of right predictions
+            # come back together. A non-finite loss is still explained before any update.
+            classify = targets.dtype == np.int64
+            value, squares, square_total, right = self._batch_figures(
+                data_loss, outputs, targets, classify)
+            if not math.isfinite(value):
+                self._diagnose_forward(inputs, outputs, value, watch, epoch, index)
             last = index == batches - 1
-            norms = self._check_gradients(epoch, index, keep=last and self.layer_stats)
+            norms = self._check_gradients(epoch, index, keep=last and self.layer_stats,
+                                          squares=squares, total=square_total)
             if last:
                 grad_norms = norms
             self.optimizer.step()
             total += value * len(targets)
             count += len(targets)
-            if targets.dtype == np.int64:
+            if classify:
                 classified = True
-                correct += int(np.sum(self.loss.predict(outputs.numpy()) == targets.numpy()))
+                correct += right
             self.emit(BatchEnd(epoch + 1, index + 1, batches, value, len(targets),
                                time.perf_counter() - started))
         result = self.evaluate(val_loader, "val", watch if self.layer_stats else None, emit=False)
@@ -396,8 +406,32 @@ class Trainer:
             f"({self.loss.name}) got values outside its domain (e.g. log(0), or targets "
             "that do not fit the model's outputs)", self.history)
 
-    def _check_gradients(self, epoch: int, index: int, keep: bool) -> dict:
-        """Per-parameter squared gradient norms summed on the device; one host read.
+    def _batch_figures(self, data_loss, outputs, targets, classify):
+        """(loss, per-parameter squared gradient norms (Tensors), their sum, right
+        predictions) with one device-to-host read: the three numbers are computed on
+        the device and read together."""
+        with vecgrad.no_grad():
+            squares = [(p.grad * p.grad).sum() for p in self.model.parameters()
+                       if p.grad is not None]
+            figures = [data_loss.reshape(1)]
+            if squares:
+                square_total = squares[0]
+                for square in squares[1:]:
+                    square_total = square_total + square
+                figures.append(square_total.reshape(1).to(data_loss.dtype))
+            if classify:
+                hits = self.loss.predict_tensor(outputs) == targets.reshape(-1)
+                figures.append(hits.sum().reshape(1).to(data_loss.dtype))
+            host = vecgrad.cat(figures).numpy() if len(figures) > 1 else figures[0].numpy()
+        value = float(host[0])
+        total = float(host[1]) if squares else None
+        right = int(host[-1]) if classify else 0
+        return value, squares, total, right
+
+    def _check_gradients(self, epoch: int, index: int, keep: bool, squares=None,
+                         total=None) -> dict:
+        """Per-parameter squared gradient norms summed on the device (`squares` and
+        their `total` when the caller read them already; otherwise one host read).
 
         Returns per-module gradient norms when `keep` (the layer panel wants them).
         """
@@ -405,11 +439,13 @@ class Trainer:
         if not named:
             return {}
         with vecgrad.no_grad():
-            squares = [(p.grad * p.grad).sum() for _, p in named]
-            total = squares[0]
-            for square in squares[1:]:
-                total = total + square
-            if math.isfinite(total.item()) and not keep:
+            if squares is None:
+                squares = [(p.grad * p.grad).sum() for _, p in named]
+                total_tensor = squares[0]
+                for square in squares[1:]:
+                    total_tensor = total_tensor + square
+                total = total_tensor.item()
+            if math.isfinite(total) and not keep:
                 return {}
         values = [float(s.item()) for s in squares]
         bad = [n for (n, p) in named if not np.all(np.isfinite(p.grad.numpy()))]
