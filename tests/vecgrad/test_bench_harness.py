@@ -141,13 +141,34 @@ def test_bench_runs_in_worker_processes_and_prints_its_table(capsys, monkeypatch
     monkeypatch.setenv("COLUMNS", "200")  # rich wraps table cells on narrow terminals
     parser = argparse.ArgumentParser()
     suite.add_arguments(parser)
-    args = parser.parse_args(["--rounds", "1", "--warmup", "0", "--no-torch", "--quick",
-                              "--workloads", "tiny,conv1d", "--settle", "0"])
+    args = parser.parse_args(["--rounds", "1", "--warmup", "1", "--no-torch", "--quick",
+                              "--workloads", "tiny", "--settle", "0"])
     assert suite.main(args) == 0
     out = capsys.readouterr().out
     for needle in ("machine:", "BLAS:", "load average", "2-16-16-2", "hand numpy", "same",
                    "torch: skipped (--no-torch)", "vecgrad BLAS threads"):
         assert needle in out, needle
+
+
+class _SkippingWorker:
+    def __init__(self, reply):
+        self.reply, self.asked = reply, []
+
+    def request(self, op, **fields):
+        self.asked.append(op)
+        if op != "setup":
+            raise AssertionError(f"{op} asked of a worker that skipped the workload")
+        return self.reply
+
+
+def test_a_workload_vecgrad_lacks_is_skipped_without_timing(monkeypatch):
+    parser = argparse.ArgumentParser()
+    suite.add_arguments(parser)
+    run = suite._Run(parser.parse_args(["--warmup", "2"]), console=None)
+    run.workers = {"vecgrad": _SkippingWorker({"skip": "vecgrad.nn.LSTM not available"}),
+                   "torch": _SkippingWorker({"skip": "torch not installed"})}
+    assert run.measure("lstm") == {"skip": "vecgrad.nn.LSTM not available"}
+    assert run.workers["vecgrad"].asked == ["setup"]
 
 
 def test_bench_rejects_an_unknown_workload():

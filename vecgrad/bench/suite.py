@@ -176,9 +176,12 @@ class _Run:
         for engine in engines:
             worker = self.workers[engine]
             reply = worker.request("setup", workload=name, seed=self.args.seed)
+            if "skip" in reply:
+                skipped[engine] = reply
+                continue
             for _ in range(self.args.warmup):
                 worker.request("time", workload=name, calls=1)
-            (skipped if "skip" in reply else setups)[engine] = reply
+            setups[engine] = reply
         if "vecgrad" not in setups:
             return {"skip": skipped.get("vecgrad", {}).get("skip", "not run")}
         calls = {e: max(1, min(25, round(self.turn_s / max(r["seconds"], 1e-6))))
