@@ -136,6 +136,8 @@ def test_lesson10_optimizers_and_adam_formulas(run_lesson_quietly):
     assert 0 < adam["gap_alpha_t"] < 1e-5
     assert batches["updates"] == {1: 300, 10: 30, 100: 3}
     assert batches["final"][1] < batches["final"][10] < batches["final"][100]
+    assert round(batches["final"][1], 4) == 0.0065 and round(batches["final"][10], 2) == 0.11
+    assert round(batches["final"][100], 1) == 4.8
 
 
 def test_lesson11_sigmoid_gradients_vanish_relu_ones_do_not(run_lesson_quietly):
