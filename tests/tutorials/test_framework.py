@@ -236,3 +236,15 @@ def test_a_lesson_file_runs_on_its_own():
     done = _run([str(path), "--no-pause"])
     assert done.returncode == 0, done.stderr
     assert "End of lesson 1." in done.stdout
+
+
+def test_lessons_show_their_plots_as_tables_without_plotext(run_lesson_quietly, monkeypatch):
+    from vecgrad.viz import plot as viz
+
+    monkeypatch.setattr(viz, "_plotext", lambda: None)
+    results, text = run_lesson_quietly(9)
+    flat = " ".join(text.split())
+    assert "pip install gradlab[plot]" in flat
+    # the fit's key points are in the table: the x^2 target's first point is (-1, 1)
+    assert "(-1, 1)" in flat
+    assert len(results) == 4
