@@ -124,6 +124,32 @@ def saddle_point():
             "closed_form_offdiagonal": float(closed)}
 
 
+def descend_two_weights(start, steps=300, lr=0.5):
+    xs = np.linspace(-2, 2, 41)
+    x = vecgrad.tensor(xs, dtype=F64)
+    y = vecgrad.tensor(np.tanh(1.5 * xs), dtype=F64)
+    p = vecgrad.tensor(start, dtype=F64, requires_grad=True)  # (v, w)
+    optimizer = SGD([p], lr=lr)
+    for _ in range(steps):
+        loss = F.mse_loss(p[0] * (p[1] * x).tanh(), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return p.tolist(), loss.item()
+
+
+def leaving_the_saddle():
+    starts = [(0.0, 0.0), (1e-3, 1e-3), (-1e-3, -1e-3), (1e-3, -1e-3)]
+    return {"runs": [(s, *descend_two_weights(s)) for s in starts]}
+
+
+def show_leaving(r):
+    rows = [(str(start), f"({end[0]:.4f}, {end[1]:.4f})", loss)
+            for start, end, loss in r["runs"]]
+    return [table("300 steps of gradient descent, learning rate 0.5",
+                  ["start (v, w)", "end (v, w)", "end loss"], rows, digits=3)]
+
+
 def show_saddle(r):
     (a, b), (c, d) = r["hessian"]
     return [table("", ["", "value"],
@@ -180,9 +206,19 @@ LESSON = Lesson(
             convex. At (0, 0) the gradient is exactly 0, yet it is no minimum: the
             Hessian has one negative and one positive eigenvalue (-1.87 and 1.87), so
             the loss falls along one diagonal and rises along the other. That is a
-            saddle point. Gradient descent started exactly there never moves; started
-            anywhere near, it slides off along the falling direction.
+            saddle point.
             """, saddle_point, show_saddle, also_show=(two_weights_loss,)),
+        Step("Leaving the saddle", """
+            Gradient descent started exactly on the saddle gets a zero gradient and
+            never moves: after 300 steps it is still at (0, 0) with loss 0.68. Started
+            1e-3 away it slides off and finds a perfect fit: along the falling
+            diagonal to (1, 1.49) or (-1, -1.49), whichever side it started on. Even a
+            start on the rising diagonal, (1e-3, -1e-3), gets away in the end: the
+            rising direction pulls it back towards the saddle, but the slightest
+            imbalance grows along the falling one. Saddles slow descent down; they
+            rarely hold it, which is what the NYU CDS lecture means by "doesn't often
+            happen with SGD".
+            """, leaving_the_saddle, show_leaving, also_show=(descend_two_weights,)),
     ),
 )
 

@@ -118,7 +118,14 @@ def test_lesson21_condition_number_is_the_curvature_ratio():
 
 
 def test_lesson22_step_sizes_minima_and_saddles(run_lesson_quietly):
-    (conditions, minima, saddle), _ = run_lesson_quietly(22)
+    (conditions, minima, saddle, leaving), _ = run_lesson_quietly(22)
+    runs = {start: (end, loss) for start, end, loss in leaving["runs"]}
+    assert runs[(0.0, 0.0)][0] == [0.0, 0.0]  # a zero gradient: it never moves
+    assert round(runs[(0.0, 0.0)][1], 2) == 0.68
+    for start in ((1e-3, 1e-3), (-1e-3, -1e-3), (1e-3, -1e-3)):
+        (v, w), loss = runs[start]
+        assert loss < 1e-5 and round(abs(v), 2) == 1.0 and round(abs(w), 2) == 1.49
+    assert runs[(1e-3, 1e-3)][0][0] > 0 and runs[(-1e-3, -1e-3)][0][0] < 0
     assert conditions["1/k is the running mean"] < 1e-12
     assert round(conditions["mean"], 4) == 3.0063
     assert conditions["last"]["1/k"] == pytest.approx(conditions["mean"], abs=1e-12)
