@@ -286,3 +286,21 @@ def test_axis_ops_on_odd_shapes_and_negative_axes(device, shape, data, name, see
     x = np.random.default_rng(seed).standard_normal(shape)  # distinct: no ties
     result = gradcheck(lambda t: ours(t, axis), [x], device, permuted=permuted, atol=1e-5)
     np.testing.assert_allclose(result.numpy(), reference(x, axis), rtol=1e-10, atol=1e-12)
+
+
+def test_activation_layers_wrap_the_functions(device):
+    x = vecgrad.tensor(np.linspace(-4, 4, 12).reshape(3, 4), device=device)
+    nn = vecgrad.nn
+    pairs = [(nn.GELU(), F.gelu(x)), (nn.GELU("tanh"), F.gelu(x, approximate="tanh")),
+             (nn.SiLU(), F.silu(x)), (nn.Mish(), F.mish(x)), (nn.SELU(), F.selu(x)),
+             (nn.Softsign(), F.softsign(x)), (nn.LogSigmoid(), F.logsigmoid(x)),
+             (nn.ReLU6(), F.relu6(x)), (nn.Hardsigmoid(), F.hardsigmoid(x)),
+             (nn.Hardswish(), F.hardswish(x)), (nn.Hardtanh(-2, 2), F.hardtanh(x, -2, 2)),
+             (nn.Softmin(dim=0), F.softmin(x, dim=0)), (nn.GLU(dim=1), F.glu(x, dim=1))]
+    for layer, expected in pairs:
+        np.testing.assert_array_equal(layer(x).numpy(), expected.numpy(), err_msg=repr(layer))
+    model = nn.Sequential(nn.Linear(4, 4), nn.GELU(), nn.Linear(4, 2)).to(device)
+    assert model(x).shape == (3, 2)
+    assert "GELU(approximate='tanh')" in repr(nn.GELU("tanh"))
+    with pytest.raises(ValueError, match="min_val 2 is greater"):
+        nn.Hardtanh(2, 1)

@@ -6,6 +6,20 @@ Built on the engine (vecgrad.tensor, vecgrad.ops); may not import the training s
 """
 
 from vecgrad.nn import functional, init
+from vecgrad.nn.activations import (
+    GELU,
+    GLU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LogSigmoid,
+    Mish,
+    ReLU6,
+    SiLU,
+    Softmin,
+    Softsign,
+)
 from vecgrad.nn.layers import (
     ACTIVATION_LAYERS,
     ELU,
@@ -86,4 +100,7 @@ __all__ = [
     "Upsample",
     "functional",
     "init",
+    # PyTorch's activations beyond the catalogue (nn/activations.py)
+    "GELU", "GLU", "SELU", "Hardsigmoid", "Hardswish", "Hardtanh", "LogSigmoid", "Mish",
+    "ReLU6", "SiLU", "Softmin", "Softsign",
 ]
