@@ -304,3 +304,38 @@ def test_activation_layers_wrap_the_functions(device):
     assert "GELU(approximate='tanh')" in repr(nn.GELU("tanh"))
     with pytest.raises(ValueError, match="min_val 2 is greater"):
         nn.Hardtanh(2, 1)
+
+
+def test_loss_layers_call_the_functions(device):
+    nn = vecgrad.nn
+    rng = np.random.default_rng(4)
+    x = t(rng.standard_normal((4, 3)), device)
+    p = x.sigmoid()
+    y = t(rng.uniform(0, 1, (4, 3)), device)
+    labels = t([0, 2, 1, 2], device)
+    w = t([1.0, 2.0, 0.5], device)
+    pairs = [
+        (nn.MSELoss()(x, y), F.mse_loss(x, y)),
+        (nn.L1Loss(reduction="sum")(x, y), F.l1_loss(x, y, reduction="sum")),
+        (nn.SmoothL1Loss(beta=0.5)(x, y), F.smooth_l1_loss(x, y, beta=0.5)),
+        (nn.HuberLoss(delta=0.5)(x, y), F.huber_loss(x, y, delta=0.5)),
+        (nn.KLDivLoss(reduction="batchmean")(x.log_softmax(1), p),
+         F.kl_div(x.log_softmax(1), p, reduction="batchmean")),
+        (nn.BCELoss(weight=w)(p, y), F.binary_cross_entropy(p, y, weight=w)),
+        (nn.BCEWithLogitsLoss(pos_weight=w)(x, y),
+         F.binary_cross_entropy_with_logits(x, y, pos_weight=w)),
+        (nn.NLLLoss(weight=w)(x.log_softmax(1), labels),
+         F.nll_loss(x.log_softmax(1), labels, weight=w)),
+        (nn.CrossEntropyLoss(weight=w, label_smoothing=0.1)(x, labels),
+         F.cross_entropy(x, labels, weight=w, label_smoothing=0.1)),
+    ]
+    for got, expected in pairs:
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-6)
+    criterion = nn.CrossEntropyLoss(weight=vecgrad.tensor([1.0, 2.0, 0.5]))
+    criterion.to(device)
+    assert criterion.weight.device == x.device
+    assert "reduction='sum'" in repr(nn.MSELoss(reduction="sum"))
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        nn.MSELoss(reduction="avg")
+    with pytest.raises(TypeError, match="weight must be a Tensor"):
+        nn.CrossEntropyLoss(weight=[1.0, 2.0])

@@ -56,6 +56,17 @@ from vecgrad.nn.layers import (
     Tanh,
     Upsample,
 )
+from vecgrad.nn.losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from vecgrad.nn.module import LoadResult, Module, Parameter, RemovableHandle, StateDictError
 
 __all__ = [
@@ -103,4 +114,7 @@ __all__ = [
     # PyTorch's activations beyond the catalogue (nn/activations.py)
     "GELU", "GLU", "SELU", "Hardsigmoid", "Hardswish", "Hardtanh", "LogSigmoid", "Mish",
     "ReLU6", "SiLU", "Softmin", "Softsign",
+    # loss layers (nn/losses.py)
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "KLDivLoss", "L1Loss",
+    "MSELoss", "NLLLoss", "SmoothL1Loss",
 ]
