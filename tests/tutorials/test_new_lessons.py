@@ -98,6 +98,9 @@ def test_lesson21_initialization_and_preprocessing(run_lesson_quietly):
     assert std["0.5"][-1] < 1e-5 and 3 < std["0.5"][0] / std["0.5"][1] < 4
     assert round(std["sqrt(3)"][0], 2) == 0.63 and round(std["sqrt(3)"][-1], 2) == 0.24
     assert round(scale["saturated"]["6"][-1], 2) == 0.38
+    tanh_gain = std["5/3 sqrt(3)"]
+    assert all(0.645 <= v < 0.67 for v in tanh_gain[2:])
+    assert scale["saturated"]["5/3 sqrt(3)"][-1] < 0.02
     loss = {k: v[0] for k, v in prep["gd"].items()}
     cond = {k: v[1] for k, v in prep["gd"].items()}
     assert round(loss["raw"], 2) == 0.50 and f"{cond['raw']:.1e}" == "2.9e+11"
