@@ -169,9 +169,9 @@ LESSON = Lesson(
             Do not be surprised if OpenCL is the slower one here. TU Graz ML1 lecture 8
             says GPUs speed up neural networks, and they do, for large matrix products.
             Without a GPU driver the OpenCL device is PoCL running on the same CPU
-            cores that numpy uses, and every op becomes a kernel launch that costs
-            tens of microseconds before any arithmetic; a 32 x 64 by 64 x 64 product is
-            too small to pay that back. The line under the table names the device.
+            cores that numpy uses, and every op becomes a kernel launch with a fixed
+            cost (queueing, argument setup) before any arithmetic; a 32 x 64 by 64 x 64
+            product is too small to pay that back. The line under the table names the device.
             """, train_on_opencl, show_opencl),
     ),
 )
