@@ -34,6 +34,7 @@ from vecgrad.ops.conv import (
 )
 from vecgrad.ops.creation import one_hot
 from vecgrad.ops.elementwise import dropout
+from vecgrad.ops.embedding import embedding
 from vecgrad.ops.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -47,6 +48,7 @@ from vecgrad.ops.losses import (
     nll_loss,
     smooth_l1_loss,
 )
+from vecgrad.ops.normalization import batch_norm, layer_norm
 from vecgrad.ops.reduce import cosine_similarity, normalize
 from vecgrad.ops.softmax import glu, softmin
 from vecgrad.ops.spatial import adaptive_avg_pool1d, adaptive_avg_pool2d, interpolate, pad
@@ -54,7 +56,7 @@ from vecgrad.ops.spatial import adaptive_avg_pool1d, adaptive_avg_pool2d, interp
 __all__ = [
     "linear", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d",
     "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
-    "pad", "interpolate", "dropout", "mse_loss",
+    "pad", "interpolate", "batch_norm", "layer_norm", "embedding", "dropout", "mse_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
     "l1_penalty", "l2_penalty", "softmax", "log_softmax", "activation",
     "identity", "step", "sigmoid", "tanh", "arctan", "relu", "leaky_relu", "elu", "softplus",

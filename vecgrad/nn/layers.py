@@ -7,11 +7,14 @@ import numbers
 from collections import OrderedDict
 from typing import Any
 
+import numpy as np
+
 import vecgrad
 from scalargrad.functions import ACTIVATIONS  # the shared catalogue of activation names
 from vecgrad.nn import functional as F
 from vecgrad.nn import init
 from vecgrad.nn.module import Module, Parameter
+from vecgrad.ops.embedding import padding_index
 
 
 def _positive_int(owner: str, name: str, value: Any) -> int:
@@ -403,6 +406,193 @@ class Upsample(Module):
         what = f"size={self.size}" if self.size is not None else \
             f"scale_factor={self.scale_factor}"
         return f"{what}, mode={self.mode!r}"
+
+
+class _BatchNorm(Module):
+    """What BatchNorm1d and BatchNorm2d share (PyTorch's arguments, buffers and keys)."""
+
+    #: the input ranks this layer accepts and how its error names them
+    ranks: tuple[int, ...] = ()
+    layout = ""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, dtype=None,
+                 device: str | None = None):
+        super().__init__()
+        owner = type(self).__name__
+        self.num_features = _positive_int(owner, "num_features", num_features)
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
+            raise ValueError(f"{owner}: eps must be a number >= 0, got {eps!r}")
+        if momentum is not None and (isinstance(momentum, bool)
+                                     or not isinstance(momentum, numbers.Real)
+                                     or not 0 <= momentum <= 1):
+            raise ValueError(f"{owner}: momentum must be in [0, 1] or None (a cumulative "
+                             f"average), got {momentum!r}")
+        self.eps = float(eps)
+        self.momentum = None if momentum is None else float(momentum)
+        self.affine = bool(affine)
+        self.track_running_stats = bool(track_running_stats)
+        dtype = vecgrad.float32 if dtype is None else dtype
+        if self.affine:
+            self.weight = Parameter(vecgrad.ones(num_features, dtype=dtype, device=device))
+            self.bias = Parameter(vecgrad.zeros(num_features, dtype=dtype, device=device))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if self.track_running_stats:
+            self.register_buffer("running_mean",
+                                 vecgrad.zeros(num_features, dtype=dtype, device=device))
+            self.register_buffer("running_var",
+                                 vecgrad.ones(num_features, dtype=dtype, device=device))
+            self.register_buffer("num_batches_tracked",
+                                 vecgrad.zeros((), dtype=vecgrad.int64, device=device))
+        else:
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                self.register_buffer(name, None)
+
+    def reset_running_stats(self) -> None:
+        """Forget the running statistics (mean 0, variance 1, no batches seen)."""
+        if self.track_running_stats:
+            self.running_mean.zero_()
+            self.running_var.fill_(1.0)
+            self.num_batches_tracked.zero_()
+
+    def forward(self, x):
+        owner = type(self).__name__
+        if not isinstance(x, vecgrad.Tensor) or x.ndim not in self.ranks:
+            shape = getattr(x, "shape", type(x).__name__)
+            raise ValueError(f"{owner}: expected input {self.layout}, got {shape}")
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"{owner}: expected {self.num_features} channels (num_features) "
+                             f"on axis 1, got input of shape {x.shape}")
+        use_batch_stats = self.training or self.running_mean is None
+        if use_batch_stats and x.numel() // max(x.shape[1], 1) <= 1:
+            raise ValueError(f"{owner}: expected more than 1 value per channel when "
+                             f"training, got input of shape {x.shape}; use a larger batch "
+                             f"or call eval()")
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.add_(1)
+            if self.momentum is None:  # a cumulative average over the batches so far
+                factor = 1.0 / float(self.num_batches_tracked.item())
+        update = not self.training or self.track_running_stats
+        return F.batch_norm(x, self.running_mean if update else None,
+                            self.running_var if update else None, self.weight, self.bias,
+                            training=use_batch_stats, momentum=factor, eps=self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization of (N, C) or (N, C, L) input, per channel C.
+
+    Training: normalize with the batch's mean and variance and update the running_mean /
+    running_var buffers (momentum 0.1; None: a cumulative average); eval(): normalize
+    with the running statistics. weight (ones) and bias (zeros) scale and shift.
+    """
+
+    ranks = (2, 3)
+    layout = "(N, C) or (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization of NCHW input per channel (statistics over N, H and W).
+
+    The same arguments, buffers (running_mean, running_var, num_batches_tracked) and
+    state_dict keys as PyTorch's BatchNorm2d.
+    """
+
+    ranks = (4,)
+    layout = "(N, C, H, W)"
+
+
+class LayerNorm(Module):
+    """Normalize each sample over its trailing normalized_shape axes, then scale and
+    shift elementwise (weight ones, bias zeros); the same in training and eval."""
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, dtype=None, device: str | None = None):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
+        if (not isinstance(shape, (tuple, list)) or not shape
+                or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1
+                           for n in shape)):
+            raise ValueError(f"LayerNorm: normalized_shape must be a positive int or a tuple "
+                             f"of them, got {normalized_shape!r}")
+        self.normalized_shape = tuple(shape)
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
+            raise ValueError(f"LayerNorm: eps must be a number >= 0, got {eps!r}")
+        self.eps = float(eps)
+        self.elementwise_affine = bool(elementwise_affine)
+        dtype = vecgrad.float32 if dtype is None else dtype
+        if self.elementwise_affine:
+            self.weight = Parameter(vecgrad.ones(self.normalized_shape, dtype=dtype,
+                                                 device=device))
+        else:
+            self.register_parameter("weight", None)
+        if self.elementwise_affine and bias:
+            self.bias = Parameter(vecgrad.zeros(self.normalized_shape, dtype=dtype,
+                                                device=device))
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, x):
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class Embedding(Module):
+    """A lookup table: integer indices (any shape) -> rows of weight (num, dim).
+
+    weight starts as N(0, 1) noise with the padding_idx row zero; that row never gets
+    a gradient. Indices out of [0, num_embeddings) are an error at the call.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 dtype=None, device: str | None = None, _weight=None):
+        super().__init__()
+        self.num_embeddings = _positive_int("Embedding", "num_embeddings", num_embeddings)
+        self.embedding_dim = _positive_int("Embedding", "embedding_dim", embedding_dim)
+        self.padding_idx = padding_index("Embedding", padding_idx, num_embeddings)
+        if _weight is not None:
+            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
+                raise ValueError(f"Embedding: weight of shape {tuple(_weight.shape)} does not "
+                                 f"match ({num_embeddings}, {embedding_dim})")
+            self.weight = Parameter(_weight)
+        else:
+            self.weight = Parameter(vecgrad.zeros((num_embeddings, embedding_dim),
+                                                  dtype=dtype or vecgrad.float32,
+                                                  device=device))
+            init.normal_(self.weight)
+            if self.padding_idx is not None:
+                with vecgrad.no_grad():  # zero the padding row
+                    row = np.ones((num_embeddings, 1))
+                    row[self.padding_idx] = 0.0
+                    self.weight.mul_(vecgrad.tensor(row, dtype=self.weight.dtype,
+                                                    device=self.weight.device))
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx: int | None = None):
+        """An Embedding holding a copy of `embeddings` (num, dim); freeze=True: no training."""
+        if not isinstance(embeddings, vecgrad.Tensor) or embeddings.ndim != 2:
+            shape = getattr(embeddings, "shape", type(embeddings).__name__)
+            raise ValueError(f"Embedding.from_pretrained: expected a 2-D Tensor, got {shape}")
+        rows, dim = embeddings.shape
+        layer = cls(rows, dim, padding_idx, _weight=embeddings)
+        layer.weight.requires_grad = not freeze
+        return layer
+
+    def forward(self, indices):
+        return F.embedding(indices, self.weight, self.padding_idx)
+
+    def extra_repr(self) -> str:
+        text = f"{self.num_embeddings}, {self.embedding_dim}"
+        return text if self.padding_idx is None else text + f", padding_idx={self.padding_idx}"
 
 
 class Flatten(Module):

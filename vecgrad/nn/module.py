@@ -1,7 +1,9 @@
 """Module and Parameter: the PyTorch-style container for layers and their weights.
 
 A Module registers the Parameters and sub-Modules assigned to its attributes, in
-assignment order. Every walk over the module tree here is iterative (explicit stacks), so
+assignment order, and the buffers given to ``register_buffer``: tensors that are state
+but not learned (BatchNorm's running statistics), saved in state_dict and moved by
+``.to()`` but never handed to an optimizer. Every walk over the module tree here is iterative (explicit stacks), so
 arbitrarily deep nesting is fine.
 """
 
@@ -64,6 +66,8 @@ class Module(ModuleDisplay):
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "_next_hook_id", 0)
@@ -77,26 +81,44 @@ class Module(ModuleDisplay):
                 "super().__init__()"
             )
         params, modules = self.__dict__["_parameters"], self.__dict__["_modules"]
+        buffers = self.__dict__["_buffers"]
+        if name in buffers and not isinstance(value, (Parameter, Module)):
+            # Assigning to a buffer replaces its tensor (PyTorch's rule); it stays a buffer.
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign a {type(value).__name__} to buffer {name!r} "
+                                "(a Tensor or None is needed)")
+            buffers[name] = value
+            return
         params.pop(name, None)
         modules.pop(name, None)
         if isinstance(value, Parameter):
             self.__dict__.pop(name, None)
+            self._drop_buffer(name)
             params[name] = value
         elif isinstance(value, Module):
             self.__dict__.pop(name, None)
+            self._drop_buffer(name)
             modules[name] = value
         else:
             object.__setattr__(self, name, value)
 
+    def _drop_buffer(self, name: str) -> None:
+        self.__dict__["_buffers"].pop(name, None)
+        self.__dict__["_non_persistent_buffers"].discard(name)
+
     def __getattr__(self, name: str) -> Any:
         # Called only when normal lookup fails: look in the registries.
-        registries = [self.__dict__.get("_parameters", {}), self.__dict__.get("_modules", {})]
+        registries = [self.__dict__.get("_parameters", {}), self.__dict__.get("_buffers", {}),
+                      self.__dict__.get("_modules", {})]
         for registry in registries:
             if name in registry:
                 return registry[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __delattr__(self, name: str) -> None:
+        if name in self._buffers:
+            self._drop_buffer(name)
+            return
         for registry in (self._parameters, self._modules):
             if name in registry:
                 del registry[name]
@@ -112,6 +134,32 @@ class Module(ModuleDisplay):
             object.__setattr__(self, name, None)
         else:
             setattr(self, name, param)
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Register `tensor` as a buffer: state that is not a parameter (no gradient, not
+        in parameters()), saved in state_dict unless persistent=False, moved by .to().
+
+        The buffer is then an attribute (``self.running_mean``); assigning a new Tensor
+        to that attribute replaces the buffer. None registers an empty slot (skipped by
+        state_dict).
+        """
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"register_buffer: the name must be a non-empty string without "
+                           f"'.', got {name!r}")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got "
+                            f"{type(tensor).__name__}")
+        if isinstance(tensor, Parameter):
+            raise TypeError(f"register_buffer: {name!r} is a Parameter; use "
+                            "register_parameter for learned weights")
+        if name in self._parameters or name in self._modules or (
+                name in self.__dict__ and name not in self._buffers):
+            raise KeyError(f"register_buffer: attribute {name!r} already exists")
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
 
     def add_module(self, name: str, module: Module) -> None:
         """Register a sub-module under `name`."""
@@ -188,6 +236,36 @@ class Module(ModuleDisplay):
         for _, param in self.named_parameters():
             yield param
 
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, buffer) for every buffer in the tree that is not None, each once."""
+        seen = set()
+        for module_name, module in self.named_modules(prefix):
+            for name, buf in module._buffers.items():
+                if buf is None or id(buf) in seen:
+                    continue
+                seen.add(id(buf))
+                yield (f"{module_name}.{name}" if module_name else name), buf
+
+    def buffers(self) -> Iterator[Tensor]:
+        """Every buffer in the tree (running statistics and the like)."""
+        for _, buf in self.named_buffers():
+            yield buf
+
+    def _named_state(self) -> Iterator[tuple[str, Module, str, Tensor, bool]]:
+        """What state_dict holds, in PyTorch's order: per module (depth first) its
+        parameters, then its persistent buffers. Yields (key, module, attribute name,
+        tensor, is_parameter)."""
+        seen = set()
+        for module_name, module in self.named_modules():
+            prefix = f"{module_name}." if module_name else ""
+            for name, param in module._parameters.items():
+                if id(param) not in seen:
+                    seen.add(id(param))
+                    yield prefix + name, module, name, param, True
+            for name, buf in module._buffers.items():
+                if buf is not None and name not in module._non_persistent_buffers:
+                    yield prefix + name, module, name, buf, False
+
     # ------------------------------------------------------------------ modes
     def train(self, mode: bool = True) -> Module:
         """Set training mode (Dropout active) on this module and all descendants."""
@@ -205,10 +283,19 @@ class Module(ModuleDisplay):
             param.grad = None
 
     def to(self, target: str | np.dtype | type) -> Module:
-        """Move every parameter to a device ("cpu", "opencl", ...) or cast it to a float
-        dtype (``vecgrad.float64``), in place: the Parameter objects stay the same, so an
-        optimizer built earlier keeps working. Returns self.
+        """Move every parameter and buffer to a device ("cpu", "opencl", ...) or cast
+        them to a float dtype (``vecgrad.float64``), in place: the Parameter objects stay
+        the same, so an optimizer built earlier keeps working. A dtype cast leaves integer
+        buffers (num_batches_tracked) as they are, as PyTorch does. Returns self.
         """
+        is_dtype = not isinstance(target, str) or _names_a_dtype(target)
+        for module in self.modules():
+            for name, buf in module._buffers.items():
+                if buf is None or (is_dtype and buf.dtype.kind != "f"):
+                    continue
+                moved = buf.to(target)
+                if moved is not buf:
+                    module._buffers[name] = moved
         for param in self.parameters():  # shared parameters come once
             moved = param.detach().to(target)
             if moved._buf is param._buf:  # already there: keep storage and version counter
@@ -222,22 +309,24 @@ class Module(ModuleDisplay):
 
     # ------------------------------------------------------------- state dicts
     def state_dict(self) -> OrderedDict[str, Tensor]:
-        """Dotted parameter name -> tensor (detached, sharing the parameter's data)."""
-        return OrderedDict((name, param.detach()) for name, param in self.named_parameters())
+        """Dotted name -> tensor (detached, sharing the data) for every parameter and
+        every persistent buffer, in PyTorch's order and with PyTorch's keys."""
+        return OrderedDict((key, t.detach()) for key, _, _, t, _ in self._named_state())
 
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> LoadResult:
         """Copy values into this module's parameters, on their devices.
 
-        Values may be Tensors or numpy arrays. Raises StateDictError naming every missing
-        and unexpected key (when `strict`) and every shape or dtype mismatch; nothing is
-        modified unless everything fits.
+        Values may be Tensors or numpy arrays. Parameters and persistent buffers are
+        loaded alike. Raises StateDictError naming every missing and unexpected key (when
+        `strict`) and every shape or dtype mismatch; nothing is modified unless
+        everything fits.
         """
         if not isinstance(state_dict, dict):
             raise TypeError(
                 "load_state_dict: expected a dict of name -> tensor, "
                 f"got {type(state_dict).__name__}"
             )
-        own = OrderedDict(self.named_parameters())
+        own = OrderedDict((key, t) for key, _, _, t, _ in self._named_state())
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
         problems = []
@@ -290,6 +379,15 @@ class Module(ModuleDisplay):
                 head + "\n  " + "\n  ".join(lines) + "\n)"
             )
         return texts[id(self)]
+
+
+def _names_a_dtype(text: str) -> bool:
+    """Whether a .to() string names a dtype ("float64") rather than a device."""
+    try:
+        np.dtype(text)
+    except TypeError:
+        return False
+    return True
 
 
 def _on_device(value, param):
