@@ -355,3 +355,24 @@ def test_errors_are_named(call, error, message):
         x = vecgrad.zeros(2, 3, 8, dtype=vecgrad.int64)
     with pytest.raises(error, match=message):
         call(x)
+
+
+def test_non_contiguous_inputs_and_empty_batches(device):
+    """Permuted (non-contiguous) views in, and batches of 0 through and back."""
+    x, w = RNG.standard_normal((1, 2, 6)), RNG.standard_normal((3, 2, 2))
+    gradcheck(lambda a, b: F.conv1d(a, b, padding=1), [x, w], device, permuted=True)
+    x4 = RNG.standard_normal((1, 2, 3, 4))
+    gradcheck(lambda a: F.pad(a, (1, 1, 2, 0), mode="reflect"), [x4], device, permuted=True)
+    gradcheck(lambda a: F.interpolate(a, size=(4, 3), mode="bilinear"), [x4], device,
+              permuted=True)
+    gradcheck(lambda a: F.max_pool2d(a, 2, 1, ceil_mode=True), [x4], device, permuted=True)
+    for call, shape in [(lambda t: F.conv1d(t, vecgrad.zeros(3, 2, 2, device=device)),
+                         (0, 3, 5)),
+                        (lambda t: F.avg_pool1d(t, 2, ceil_mode=True), (0, 2, 3)),
+                        (lambda t: F.conv_transpose1d(t, vecgrad.zeros(2, 3, 2, device=device),
+                                                      stride=2), (0, 3, 12))]:
+        empty = vecgrad.zeros(0, 2, 6, device=device, requires_grad=True)
+        out = call(empty)
+        assert out.shape == shape
+        out.sum().backward()
+        assert empty.grad.shape == (0, 2, 6)

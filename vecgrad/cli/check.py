@@ -50,6 +50,11 @@ def _families():
         ("conv2d", lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, dilation=1),
          [(2, 2, 5, 5), (3, 2, 3, 3), (3,)], False),
         ("pools", lambda x: F.max_pool2d(x, 2) + F.avg_pool2d(x, 2), [(1, 2, 4, 4)], False),
+        ("conv1d / transposed / resize", lambda x, w: F.interpolate(F.conv_transpose1d(
+            F.max_pool1d(F.conv1d(x, w, padding="same"), 2, ceil_mode=True), w, stride=2),
+            scale_factor=1.5, mode="linear"), [(1, 2, 7), (2, 2, 3)], False),
+        ("norms / embedding", lambda x, w, e: F.batch_norm(x, None, None, w, training=True)
+         * F.layer_norm(x, 3) + F.embedding([[2, 2]], e), [(4, 2, 3), (2,), (3, 3)], False),
         ("activations", _activations, [(7,)], False),
         ("softmax", lambda a: a.softmax(axis=1) * a.log_softmax(axis=0), [(3, 4)], False),
         ("losses", lambda a, b: F.cross_entropy(a, vecgrad.tensor(labels, device=a.device))
