@@ -193,3 +193,22 @@ def test_trainer_checkpoint_keeps_the_running_statistics(tmp_path):
     resumed = run(3, state=vecgrad.load(tmp_path / "half.npz"))
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+
+
+def test_train_checkpoint_schema_accepts_integer_buffers(tmp_path, capsys):
+    """A `vecgrad train` checkpoint may hold num_batches_tracked (int64) beside the floats."""
+    from vecgrad.checkpoint import CheckpointError
+    from vecgrad.cli import main
+    from vecgrad.train.schema import check_trainer_state
+
+    path = tmp_path / "run.npz"
+    assert main(["train", "--json", "--quiet", "--dataset", "xor", "--epochs", "1",
+                 "--model", "mlp:4", "--checkpoint", str(path)]) == 0
+    capsys.readouterr()
+    state = vecgrad.load(path)
+    for entry in ("model", "best_model"):
+        state[entry]["9.num_batches_tracked"] = np.array(3, dtype=np.int64)
+    check_trainer_state(state, path)
+    state["model"]["9.num_batches_tracked"] = np.array("3")
+    with pytest.raises(CheckpointError, match="expected a float or integer array"):
+        check_trainer_state(state, path)

@@ -84,8 +84,9 @@ class _Checker:
         if len(value) > MAX_ENTRIES:
             self.fail(entry, f"{len(value)} tensors (at most {MAX_ENTRIES})")
         for key, array in value.items():
-            if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
-                self.fail(f"{entry}[{key!r}]", f"expected a float array, got "
+            # float parameters and buffers; integer buffers (BatchNorm's num_batches_tracked)
+            if not isinstance(array, np.ndarray) or array.dtype.kind not in "fi":
+                self.fail(f"{entry}[{key!r}]", f"expected a float or integer array, got "
                                                f"{self.shown(array)}")
         return value
 
