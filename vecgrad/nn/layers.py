@@ -99,7 +99,7 @@ class _ConvNd(Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
-                 dtype=None, device: str | None = None):
+                 *, dtype=None, device: str | None = None):
         super().__init__()
         owner, n = type(self).__name__, self.dims
         self.in_channels = _positive_int(owner, "in_channels", in_channels)
@@ -194,7 +194,7 @@ class _ConvTransposeNd(Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
-                 padding_mode: str = "zeros", dtype=None, device: str | None = None):
+                 padding_mode: str = "zeros", *, dtype=None, device: str | None = None):
         super().__init__()
         owner, n = type(self).__name__, self.dims
         self.in_channels = _positive_int(owner, "in_channels", in_channels)
@@ -416,7 +416,7 @@ class _BatchNorm(Module):
     layout = ""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True, dtype=None,
+                 affine: bool = True, track_running_stats: bool = True, *, dtype=None,
                  device: str | None = None):
         super().__init__()
         owner = type(self).__name__
@@ -513,7 +513,7 @@ class LayerNorm(Module):
     shift elementwise (weight ones, bias zeros); the same in training and eval."""
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
-                 bias: bool = True, dtype=None, device: str | None = None):
+                 bias: bool = True, *, dtype=None, device: str | None = None):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
         if (not isinstance(shape, (tuple, list)) or not shape
@@ -554,7 +554,7 @@ class Embedding(Module):
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 dtype=None, device: str | None = None, _weight=None):
+                 *, dtype=None, device: str | None = None, _weight=None):
         super().__init__()
         self.num_embeddings = _positive_int("Embedding", "num_embeddings", num_embeddings)
         self.embedding_dim = _positive_int("Embedding", "embedding_dim", embedding_dim)
