@@ -333,6 +333,19 @@ CASES = [
     Case("interpolate", lambda L, x: L.nn.functional.interpolate(
         x, size=(5, 6), mode="bilinear", align_corners=True), [(1, 2, 3, 4)],
          label="interpolate-bilinear-corners"),
+    # --------------------------------------------------- normalization and embedding
+    Case("batch_norm", lambda L, x, w, b: L.nn.functional.batch_norm(
+        x, None, None, w, b, training=True, eps=1e-3), [(4, 3, 2), (3,), (3,)]),
+    Case("batch_norm", lambda L, x, rm, rv: L.nn.functional.batch_norm(x, rm, rv),
+         [(2, 3, 2, 2)], {"rm": np.array([0.5, -1.0, 0.0]), "rv": np.array([1.5, 0.2, 3.0])},
+         label="batch_norm-eval"),
+    Case("layer_norm", lambda L, x, w, b: L.nn.functional.layer_norm(x, (3, 4), w, b),
+         [(2, 3, 4), (3, 4), (3, 4)]),
+    Case("embedding", lambda L, w, i: L.nn.functional.embedding(i, w),
+         [(5, 3)], {"i": _idx([0, 1, 4], [4, 4, 1])}),
+    # the padding row's gradient is 0 by definition, not by differences: torch only
+    Case("embedding", lambda L, w, i: L.nn.functional.embedding(i, w, padding_idx=1),
+         [(5, 3)], {"i": _idx([0, 1, 4], [4, 4, 1])}, fd=False, label="embedding-padding"),
     # empty tensors: shapes and (empty) gradients
     Case("sum", lambda L, x: x.sum(dim=1) + x.prod(1) + x.cumsum(1).sum(1) + x.norm(dim=1),
          [(3, 0)], views=False, label="empty-reductions"),
