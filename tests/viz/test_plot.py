@@ -165,3 +165,21 @@ def test_bar_lengths_follow_the_values():
 
 def test_heatmap_shades_from_blank_to_full_block():
     assert _text(heatmap([[0.0, 1.0]])).startswith("  ██")
+
+
+@needs_plotext
+@pytest.mark.parametrize("height", [3, 4, 5, 6, 8, 12])
+def test_every_y_label_sits_on_its_own_row_at_its_value(height):
+    lo, hi = -1.0, 1.0
+    p = line_plot([Series("a", [0, 1], [lo, hi])], width=30, height=height)
+    rows = [line for line in _drawing(p).splitlines() if "│" in line or "┤" in line
+            or "├" in line][:height]
+    assert len(rows) == height
+    def label(line):
+        return line[:min(line.index(c) for c in "┤├│" if c in line)].strip()
+
+    labelled = [(r, float(label(line))) for r, line in enumerate(rows) if label(line)]
+    assert len(labelled) <= max(2, (height + 1) // 2)
+    row_height = (hi - lo) / (height - 1)
+    for r, value in labelled:  # the label names a value inside its row
+        assert abs(value - (hi - r * row_height)) <= row_height / 2 + 1e-9, (r, value)

@@ -90,19 +90,24 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}"
 
 
-def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """Round tick positions (steps of 1, 2 or 5 times a power of 10) inside [lo, hi]."""
+def nice_ticks(lo: float, hi: float, count: int = 5,
+               most: Optional[int] = None) -> list[float]:
+    """Round tick positions (steps of 1, 2, 2.5 or 5 times a power of 10) in [lo, hi].
+
+    About `count` of them (at least two), and never more than `most` when given: a
+    terminal plot with few rows has room for few labels.
+    """
     power = 10.0 ** math.floor(math.log10((hi - lo) / max(count - 1, 1)))
     best: list[float] = []
-    for step in (m * power * f for f in (0.1, 1.0, 10.0) for m in (1, 2, 5)):
+    for step in (m * power * f for f in (0.1, 1.0, 10.0) for m in (1, 2, 2.5, 5)):
         first = math.ceil(lo / step - 1e-9)
         ticks = [k * step for k in range(first, math.floor(hi / step + 1e-9) + 1)]
-        # the step whose tick count is nearest `count`, with at least 3 ticks
-        if len(ticks) >= 3 and (not best or abs(len(ticks) - count) < abs(len(best) - count)):
+        if len(ticks) < 2 or (most is not None and len(ticks) > most):
+            continue
+        if not best or abs(len(ticks) - count) < abs(len(best) - count):
             best = ticks
-    ticks = best
     # -0.0 and 0.30000000000000004 would print badly
-    return [round(t, 12) + 0.0 for t in ticks] or [lo, hi]
+    return [round(t, 12) + 0.0 for t in best] or [lo, hi]
 
 
 class LinePlot:
@@ -181,15 +186,20 @@ class LinePlot:
         return span(xs, self.xlim), span(ys, ylim)
 
     def _y_ticks(self, lo: float, hi: float) -> tuple[list[float], list[str]]:
-        """Tick positions and labels; on a log axis the labels are in data units."""
+        """Tick positions and labels; on a log axis the labels are in data units.
+
+        At most one label per two rows, so that no two labels share a row (a shared row
+        would show one label against the other's position).
+        """
+        count = max(2, min(5, (self.height + 1) // 2))
         if self.logy and hi - lo >= 2:
-            step = max(1, math.ceil((hi - lo) / 5))
+            step = max(1, math.ceil((hi - lo) / count))
             ticks = [float(k) for k in range(math.ceil(lo), math.floor(hi) + 1, step)]
             return ticks, [f"1e{int(t)}" for t in ticks]
         if self.logy:
-            ticks = [lo + (hi - lo) * k / 4 for k in range(5)]
+            ticks = [lo + (hi - lo) * k / (count - 1) for k in range(count)]
             return ticks, [_fmt(10 ** t) for t in ticks]
-        ticks = nice_ticks(lo, hi)
+        ticks = nice_ticks(lo, hi, count, most=count)
         return ticks, [_fmt(t) for t in ticks]
 
     # -- terminal ------------------------------------------------------------------
