@@ -7,6 +7,8 @@ Errors (bad expression, missing or extra variables, bad options) print one line,
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
 import re
 import sys
 from typing import Optional
@@ -20,10 +22,40 @@ EXAMPLE = 'scalargrad graph "(x+y)*z" x=-2 y=5 z=-4'
 class _UsageError(Exception):
     """An argparse error, turned into our one-line message instead of usage + exit."""
 
+    suggestion = ""  # "did you mean --trace?" for a misspelt flag
+
 
 class _Parser(argparse.ArgumentParser):
+    """Flags spelled out in full (no abbreviations); errors become our one-line message."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):
-        raise _UsageError(message)
+        error = _UsageError(message)
+        unknown = message.partition("unrecognized arguments: ")[2].split()
+        flags = [w.split("=", 1)[0] for w in unknown if w.startswith("--")]
+        if flags:
+            # A subcommand's unknown flags reach the top parser: offer theirs too.
+            parsers = [self] + [p for a in self._actions
+                                if isinstance(a, argparse._SubParsersAction)
+                                for p in a.choices.values()]
+            options = sorted({o for p in parsers for o in p._option_string_actions
+                              if o.startswith("--")})
+            close = difflib.get_close_matches(flags[0], options, n=1, cutoff=0.6)
+            if close:
+                error.suggestion = f"did you mean {close[0]}?"
+        raise error
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return f"scalargrad {metadata.version('gradlab')} (gradlab)"
+    except metadata.PackageNotFoundError:
+        return "scalargrad unknown version (gradlab, not installed)"
 
 
 def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
@@ -31,6 +63,7 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     parser = _Parser(prog="scalargrad",
                      description="A scalar autograd engine that shows its graphs.",
                      epilog=f"example: {EXAMPLE}")
+    parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
@@ -80,7 +113,7 @@ def _parse(argv: list) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _usage_message(message: str) -> str:
+def _usage_message(message: str, suggestion: str = "") -> str:
     """argparse's message, with a hint where an expression was taken for an option."""
     if len(message) > 200:  # e.g. a 10,000-character expression echoed back
         message = message[:197] + "..."
@@ -88,6 +121,8 @@ def _usage_message(message: str) -> str:
     if first.startswith("-") and not re.fullmatch(r"--[A-Za-z][\w-]*", first):
         message += ("; an expression that starts with '-' needs -- before it: "
                     'scalargrad graph -- "-x*y" x=1 y=2')
+    if suggestion:
+        message += f"; {suggestion}"
     return f"{message} (see scalargrad --help)"
 
 
@@ -142,6 +177,12 @@ def _run_graph(args, console) -> int:
     from scalargrad.picture import NO_GRAPHVIZ
     from scalargrad.render import graph_table, graph_tree, to_dot, to_svg
 
+    alone = [flag for flag, on in (("--dot", args.dot), ("--svg", args.svg)) if on]
+    extra = [flag for flag, on in (("--svg", args.svg and args.dot), ("--trace", args.trace),
+                                   ("--order 2", args.order == 2)) if on]
+    if alone and extra:
+        raise _UsageError(f"{alone[0]} prints only the graph's {alone[0][2:].upper()} text; it "
+                          f"cannot be combined with {', '.join(extra)} (run them separately)")
     root, inputs = build(args.expression, parse_assignments(args.assignments))
     root.backward()
     if args.dot:
@@ -180,7 +221,8 @@ def main(argv: Optional[list] = None) -> int:
     try:
         args = _parse(sys.argv[1:] if argv is None else list(argv))
     except _UsageError as exc:
-        print(f"scalargrad: error: {_usage_message(str(exc))}", file=sys.stderr)
+        print(f"scalargrad: error: {_usage_message(str(exc), exc.suggestion)}",
+              file=sys.stderr)
         return 2
     except SystemExit as exc:  # --help and --version exit through argparse
         return exc.code if isinstance(exc.code, int) else 0
@@ -192,6 +234,14 @@ def main(argv: Optional[list] = None) -> int:
     except (ExpressionError, _UsageError) as exc:
         print(f"scalargrad: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`scalargrad graph ... --dot | head`, or a program that
+        # is not installed): stop quietly like a Unix tool killed by SIGPIPE.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return 128 + 13
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import keyword
 import math
+import sys
 import unicodedata
 
 from scalargrad.functions import ACTIVATIONS
@@ -153,6 +154,11 @@ def parse(text: str) -> ast.Expression:
         raise ExpressionError("empty expression")
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression longer than {MAX_LENGTH} characters")
+    # Python builds the ast with one C call per level and checks the recursion limit: a
+    # flat 3000-term sum is a 3000-deep chain of BinOps. Room for what MAX_LENGTH allows
+    # (the parser itself still refuses truly nested input, e.g. 200 open parentheses).
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(previous, 3 * len(text) + 1000))
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError) as exc:
@@ -164,6 +170,8 @@ def parse(text: str) -> ast.Expression:
         raise ExpressionError(f"malformed expression: {message}{where}") from None
     except (RecursionError, MemoryError):
         raise ExpressionError("malformed expression: nested too deeply") from None
+    finally:
+        sys.setrecursionlimit(previous)
     stack = [tree.body]
     while stack:
         stack.extend(_children(stack.pop()))

@@ -9,6 +9,8 @@ line and the bench (it imports only the engine's error types), so both may use i
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
 import sys
 
 from vecgrad.backends.opencl_runtime import OpenCLError  # plain module: no OpenCL work
@@ -21,16 +23,69 @@ EXIT_ERROR, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
 EXPECTED_ERRORS = (ValueError, CheckpointError, IDXError, OSError, OpenCLError)
 
 
+EXIT_BROKEN_PIPE = 128 + 13   # what a shell reports for a program killed by SIGPIPE
+
+
+def did_you_mean(message: str, options) -> str:
+    """argparse's "unrecognized arguments: --optimiser adam" with a suggestion added."""
+    unknown = message.partition("unrecognized arguments: ")[2].split()
+    flags = [word.split("=", 1)[0] for word in unknown if word.startswith("--")]
+    if not flags:
+        return message
+    close = difflib.get_close_matches(flags[0], [o for o in options if o.startswith("--")],
+                                      n=1, cutoff=0.6)
+    return f"{message}; did you mean {close[0]}?" if close else message
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a bad flag in one line (no usage dump) and exits 2."""
+    """argparse that reports a bad flag in one line (no usage dump) and exits 2.
+
+    Flags must be spelled out (no abbreviations: `--epoch` is not `--epochs`, so a flag
+    added later can never change what an old command line means); an unknown flag gets
+    a "did you mean" when one is close.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
+        message = did_you_mean(message, self._option_string_actions)
         self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def version_text(prog: str) -> str:
+    """`vecgrad 0.3.0 (gradlab)`: the installed distribution's version."""
+    from importlib import metadata
+
+    try:
+        number = metadata.version("gradlab")
+    except metadata.PackageNotFoundError:  # run from a checkout that is not installed
+        number = "unknown (not installed)"
+    return f"{prog} {number} (gradlab)"
+
+
+def quiet_broken_pipe() -> int:
+    """The reader of our output went away (`vecgrad train | head -1`): stop quietly, like
+    a Unix tool killed by SIGPIPE. Later writes (and the flush at exit) go nowhere."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout replaced (tests) or closed
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def run_command(prog: str, module, argv: list[str], description: str | None = None) -> int:
     """Parse `argv` with `module.add_arguments`, run `module.main(args)`, and turn every
     expected failure into one line on stderr; returns the exit status."""
+    try:
+        return _run_command(prog, module, argv, description)
+    except BrokenPipeError:
+        return quiet_broken_pipe()
+
+
+def _run_command(prog: str, module, argv: list[str], description: str | None) -> int:
     parser = OneLineParser(prog=prog, description=description)
     module.add_arguments(parser)
     try:
@@ -42,6 +97,8 @@ def run_command(prog: str, module, argv: list[str], description: str | None = No
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        raise
     except EXPECTED_ERRORS as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

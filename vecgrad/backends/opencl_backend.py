@@ -217,8 +217,10 @@ class OpenCLBackend(Backend):
         if known is None:
             known = self._plan_allocation(shape, dtype)
         shape, dtype, strides, nbytes = known
-        return CLArray.trusted(self._rt.pool.allocate(nbytes), shape, dtype, strides, 0,
-                               self.device)
+        # Large requests go through alloc's checks (device maximum, pool rounding).
+        data = (self._rt.pool.allocate(nbytes) if nbytes <= self._rt.pool_threshold
+                else self._rt.alloc(nbytes))
+        return CLArray.trusted(data, shape, dtype, strides, 0, self.device)
 
     def _plan_allocation(self, shape, dtype) -> tuple:
         """(shape, dtype, strides, nbytes) of a new array, normalized and checked."""

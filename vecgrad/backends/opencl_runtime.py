@@ -193,6 +193,7 @@ class Runtime:
             self.context = cl.Context([self.cl_device])
             self.queue = cl.CommandQueue(self.context)
             self.pool = cl_tools.MemoryPool(cl_tools.ImmediateAllocator(self.queue))
+        self.set_max_alloc(int(self.cl_device.max_mem_alloc_size))
         self.max_work_group_size = self.info.max_work_group_size
         self._programs: dict[tuple, Any] = {}
         self._kernels: dict[tuple, Any] = {}
@@ -322,6 +323,27 @@ class Runtime:
         global_size, local_size = self.range_1d(n)
         knl(self.queue, global_size, local_size, *args)
 
+    def set_max_alloc(self, nbytes: int) -> None:
+        """The device's largest single buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE); requests
+        above half of it go through `alloc`'s checks (the pool rounds sizes up)."""
+        self.max_alloc = nbytes
+        self.pool_threshold = nbytes // 2
+
     def alloc(self, nbytes: int):
-        """A pooled device buffer (returned to the pool when garbage-collected)."""
-        return self.pool.allocate(max(int(nbytes), 1))
+        """A pooled device buffer (returned to the pool when garbage-collected).
+
+        A request above the device's largest buffer is an OpenCLError saying so. One just
+        below it that the pool would round up past the limit is allocated directly (not
+        pooled), instead of failing with CL_INVALID_BUFFER_SIZE.
+        """
+        nbytes = max(int(nbytes), 1)
+        if nbytes > self.pool_threshold:
+            if nbytes > self.max_alloc:
+                raise OpenCLError(
+                    f"cannot allocate {nbytes:,} bytes on {self.info.name}: its largest single "
+                    f"buffer is {self.max_alloc:,} bytes (CL_DEVICE_MAX_MEM_ALLOC_SIZE); use "
+                    "smaller tensors (e.g. smaller batches) or the cpu device")
+            if self.pool.alloc_size(self.pool.bin_number(nbytes)) > self.max_alloc:
+                with cl_errors(f"allocating {nbytes:,} bytes on {self.info.name}"):
+                    return self.cl.Buffer(self.context, self.cl.mem_flags.READ_WRITE, nbytes)
+        return self.pool.allocate(nbytes)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from vecgrad.entry import EXIT_ERROR, OneLineParser, run_command
+from vecgrad.entry import EXIT_ERROR, OneLineParser, quiet_broken_pipe, run_command, version_text
 
 #: command -> (module, one-line help)
 COMMANDS = {
@@ -28,6 +28,7 @@ def build_parser() -> OneLineParser:
     """The top-level parser: the command names and their one-line help."""
     parser = OneLineParser(prog="vecgrad", description="Train and inspect "
                            "networks with the vecgrad autograd engine.")
+    parser.add_argument("--version", action="version", version=version_text("vecgrad"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, text) in COMMANDS.items():
         sub.add_parser(name, help=text.replace("%", "%%"), add_help=False)
@@ -52,6 +53,13 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in COMMANDS:
         return _run(argv[0], argv[1:])
+    try:
+        return _top_level(argv)
+    except BrokenPipeError:  # `vecgrad --help | head -1`
+        return quiet_broken_pipe()
+
+
+def _top_level(argv: list[str]) -> int:
     parser = build_parser()
     try:
         parser.parse_args(argv)

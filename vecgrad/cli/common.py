@@ -10,7 +10,7 @@ from vecgrad.entry import EXIT_DIVERGED, EXIT_ERROR, EXIT_INTERRUPTED, OneLinePa
 from vecgrad.train.config import ConfigError
 
 __all__ = ["EXIT_DIVERGED", "EXIT_ERROR", "EXIT_INTERRUPTED", "OneLineParser", "UsageError",
-           "add_device_argument", "add_output_arguments", "make_views"]
+           "add_device_argument", "add_output_arguments", "json_text", "make_views"]
 
 # A flag combination or value that cannot work; printed without a traceback.
 UsageError = ConfigError
@@ -40,3 +40,22 @@ def make_views(args):
     show = getattr(args, "show", "auto")
     view = PlainView(stream, show) if args.plain else make_view(stream, show)
     return [view], stream
+
+
+def json_text(value) -> str:
+    """JSON for --json: NaN and infinities become null (bare NaN is not JSON)."""
+    import json
+    import math
+
+    def clean(item):
+        if isinstance(item, float):
+            return item if math.isfinite(item) else None
+        if isinstance(item, dict):
+            return {key: clean(v) for key, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [clean(v) for v in item]
+        if hasattr(item, "item") and getattr(item, "ndim", None) == 0:  # numpy scalar
+            return clean(item.item())
+        return item
+
+    return json.dumps(clean(value), allow_nan=False)

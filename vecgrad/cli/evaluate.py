@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 import sys
 
-from vecgrad.cli.common import add_device_argument, add_output_arguments, make_views
+from vecgrad.cli.common import (add_device_argument, add_output_arguments, json_text,
+                                make_views)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,7 +27,7 @@ def main(args) -> int:
     if done.note:
         print(f"vecgrad evaluate: {done.note}", file=sys.stderr)
     if args.json:
-        print(json.dumps({
+        print(json_text({
             "checkpoint": args.checkpoint, "dataset": done.config["dataset"],
             "model": done.config["model"], "device": done.device, "split": args.split,
             "loss": result.loss, "accuracy": result.accuracy, "samples": result.samples,

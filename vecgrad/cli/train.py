@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 
 import numpy as np
 
 from vecgrad.cli.common import (EXIT_DIVERGED, EXIT_INTERRUPTED, add_device_argument,
-                                add_output_arguments, make_views)
+                                add_output_arguments, json_text, make_views)
 from vecgrad.data import DATASET_NAMES, NORMALIZERS
 from vecgrad.train.config import RunConfig
 from vecgrad.train.models import DEFAULT_LR, OPTIMIZERS
@@ -96,7 +95,7 @@ def _interrupt_line(result) -> str:
 def _report(args, stream, config, result) -> None:
     settings, history, test = result.settings, result.history, result.test
     if args.json:
-        print(json.dumps(_json_metrics(result, config.checkpoint)), file=sys.stdout)
+        print(json_text(_json_metrics(result, config.checkpoint)), file=sys.stdout)
         return
     if test is None:
         metric = "no test metrics (no epoch finished)"

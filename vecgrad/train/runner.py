@@ -156,6 +156,7 @@ def run(config: RunConfig, *, resume_state: dict | None = None, views=(),
         patience=settings["patience"] or None, checkpoint=checkpoint,
         extra_state={"config": saved_config, "normalizer": normalizer.state_dict()},
         layer_stats=layer_stats, class_names=bundle.class_names)
+    trainer.input_normalization = settings["normalize"]
     if resume_state is not None:
         _from_checkpoint(source, "the training state", trainer.load_state_dict, resume_state)
     for view in views:

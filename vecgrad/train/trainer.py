@@ -94,6 +94,9 @@ class Trainer:
         self.bad_epochs = 0
         self.best_state: dict | None = None
         self.epochs_done = 0            # epochs finished (history holds one row each)
+        # How the inputs were scaled ("zscore", "minmax", "none"; None: not known). Only
+        # for advice: a diverging run is not told to normalize inputs that already are.
+        self.input_normalization: str | None = None
         self.saved = None               # (epochs, best epoch) in the checkpoint file, once written
 
     # ------------------------------------------------------------------ events
@@ -345,6 +348,8 @@ class Trainer:
             self.emit(BatchEnd(epoch + 1, index + 1, batches, value, len(targets),
                                time.perf_counter() - started))
         result = self.evaluate(val_loader, "val", watch if self.layer_stats else None, emit=False)
+        if not math.isfinite(result.loss):
+            self._diagnose_validation(result.loss, val_loader, epoch)
         lr = self.optimizer.lr
         if self.scheduler is not None:
             self.scheduler.step()
@@ -393,8 +398,7 @@ class Trainer:
             raise TrainingDiverged(
                 f"loss is {value} at {where}: the forward values first became NaN/inf in "
                 f"layer {watch.first_nonfinite}; likely cause: activations overflowing from "
-                "a too-high learning rate or unnormalized inputs (lower --lr, use --normalize "
-                "zscore)", self.history)
+                + self._advice("forward"), self.history)
         largest = float(np.max(np.abs(outputs.numpy()))) if outputs.numel() else 0.0
         if largest > 1e6:
             raise TrainingDiverged(
@@ -405,6 +409,46 @@ class Trainer:
             f"loss is {value} at {where} although every layer output is finite: the loss "
             f"({self.loss.name}) got values outside its domain (e.g. log(0), or targets "
             "that do not fit the model's outputs)", self.history)
+
+    def _advice(self, where: str) -> str:
+        """The likely cause and what to change, without suggesting what is already set."""
+        huge = [f"--{name} {value:g}" for name, value in (("weight-decay", self.l2),
+                                                          ("l1", self.l1)) if value >= 1]
+        if huge and where == "gradient":
+            return (f"the penalty {' and '.join(huge)} is far too large (its gradient "
+                    "overflows); use a small value such as 1e-4")
+        normalized = self.input_normalization not in (None, "none")
+        if where == "forward":
+            cause = ("a too-high learning rate" if normalized
+                     else "a too-high learning rate or unnormalized inputs")
+            fixes = ["lower --lr"] + ([] if normalized else ["use --normalize zscore"])
+        else:
+            cause = "exploding gradients"
+            fixes = ["lower --lr"] + (["add --weight-decay"] if not self.l2 else []) + \
+                ([] if normalized else ["normalize the inputs (--normalize zscore)"])
+        return f"{cause} ({', or '.join(fixes)})"
+
+    def _diagnose_validation(self, value, val_loader, epoch: int):
+        """The validation loss is NaN/inf although training was finite: say why."""
+        where = f"validation loss is {value} after epoch {epoch + 1}"
+        seen = 0
+        with vecgrad.no_grad():
+            for inputs, targets in val_loader:
+                host = inputs.numpy()
+                bad = ~np.isfinite(host.reshape(len(host), -1)).all(axis=1)
+                if bad.any():
+                    raise TrainingDiverged(
+                        f"{where}: the validation split itself contains NaN/inf (first in "
+                        f"sample {seen + int(np.argmax(bad))} of the split); check the data "
+                        "files", self.history)
+                targets_host = targets.numpy()
+                if targets_host.dtype.kind == "f" and not np.isfinite(targets_host).all():
+                    raise TrainingDiverged(f"{where}: the validation targets contain NaN/inf; "
+                                           "check the data files", self.history)
+                seen += len(host)
+        raise TrainingDiverged(
+            f"{where} although the validation data is finite: the model's outputs overflow "
+            "on it; likely cause: " + self._advice("forward"), self.history)
 
     def _batch_figures(self, data_loss, outputs, targets, classify):
         """(loss, per-parameter squared gradient norms (Tensors), their sum, right
@@ -455,8 +499,7 @@ class Trainer:
             raise TrainingDiverged(
                 f"gradient of {bad[-1]} is NaN/inf at epoch {epoch + 1}, batch {index + 1} "
                 f"({len(bad)} parameter(s) affected: {', '.join(bad)}); likely cause: "
-                "exploding gradients (lower --lr, add --weight-decay, or normalize the inputs)",
-                self.history)
+                + self._advice("gradient"), self.history)
         norms: dict[str, float] = {}
         for (name, _), square in zip(named, values):
             module = name.rsplit(".", 1)[0] if "." in name else name
