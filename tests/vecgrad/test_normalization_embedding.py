@@ -158,3 +158,39 @@ def test_against_torch(device):
     F.embedding(vecgrad.tensor(idx, device=device), ours, padding_idx=1).backward(_t(up, device))
     tf.embedding(torch.tensor(idx), theirs, padding_idx=1).backward(torch.tensor(up))
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["batch_norm", "layer_norm", "max_pool1d", "conv1d",
+                                  "conv_transpose1d", "interpolate"])
+def test_second_derivatives_through_the_new_layers(device, name):
+    """Hessian-vector products (create_graph through the composites) against central
+    differences of the gradient."""
+    need_float64(device)
+    from vecgrad.func import hvp
+
+    w = RNG.standard_normal((2, 2, 3))
+    functions = {
+        "batch_norm": lambda x: F.batch_norm(x, None, None, training=True),
+        "layer_norm": lambda x: F.layer_norm(x, 3),
+        "max_pool1d": lambda x: F.max_pool1d(x * x, 2, 1, ceil_mode=True),
+        "conv1d": lambda x: F.conv1d(x, _t(w, device), padding=1),
+        "conv_transpose1d": lambda x: F.conv_transpose1d(x, _t(w, device), stride=2),
+        "interpolate": lambda x: F.interpolate(x, size=5, mode="linear"),
+    }
+    inner = functions[name]
+    weights = _t(RNG.standard_normal(inner(_t(np.zeros((3, 2, 3)), device)).shape), device)
+
+    def loss(x):  # a smooth scalar with curvature in every direction
+        return ((inner(x) * weights).sin()).sum()
+
+    x0, v = RNG.standard_normal((3, 2, 3)), RNG.standard_normal((3, 2, 3))
+    _, got = hvp(loss, _t(x0, device), _t(v, device))
+
+    def gradient(values):
+        x = _t(values, device, requires_grad=True)
+        loss(x).backward()
+        return x.grad.numpy()
+
+    eps = 1e-5
+    want = (gradient(x0 + eps * v) - gradient(x0 - eps * v)) / (2 * eps)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-6)
