@@ -21,7 +21,7 @@ def _train(model_factory, device, x, y, steps, make_optimizer):
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-    weights = [p.numpy() for p in model.parameters()]
+    weights = [t.numpy() for t in model.state_dict().values()]  # buffers too
     return np.array(losses), weights
 
 
@@ -58,3 +58,35 @@ def test_cnn_same_loss_curve(cl_backend):
                              nn.Linear(5, 2))
 
     _compare(model, x, y, 6, lambda p: optim.SGD(p, lr=0.1, momentum=0.9), cl_backend)
+
+
+def test_batch_norm_cnn_1d_and_embedding_same_loss_curve(cl_backend):
+    """float32 through the layers of issue 13: BatchNorm (running statistics included),
+    grouped and "same" convolutions, 1-D pools, global average pooling, Embedding."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((32, 2, 9, 9)).astype(np.float32)
+    y = (x[:, 0, 4, 4] > 0).astype(np.int64)
+
+    def cnn():
+        return nn.Sequential(nn.Conv2d(2, 4, 3, padding="same", groups=2), nn.BatchNorm2d(4),
+                             nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
+                             nn.ConvTranspose2d(4, 4, 2, stride=2), nn.AdaptiveAvgPool2d(1),
+                             nn.Flatten(), nn.BatchNorm1d(4), nn.Linear(4, 2))
+
+    _compare(cnn, x, y, 6, lambda p: optim.SGD(p, lr=0.1, momentum=0.9), cl_backend)
+    tokens = rng.integers(0, 12, (32, 10))
+    labels = (tokens[:, 0] > 5).astype(np.int64)
+
+    def sequence_model():
+        return nn.Sequential(nn.Embedding(12, 6, padding_idx=0), _Transpose(),
+                             nn.Conv1d(6, 8, 3, padding=1), nn.LayerNorm(10), nn.ReLU(),
+                             nn.MaxPool1d(2), nn.AvgPool1d(5), nn.Flatten(), nn.Linear(8, 2))
+
+    _compare(sequence_model, tokens, labels, 6, lambda p: optim.Adam(p, lr=0.01), cl_backend)
+
+
+class _Transpose(nn.Module):
+    """(N, L, C) embeddings -> (N, C, L) for Conv1d."""
+
+    def forward(self, x):
+        return x.transpose(1, 2)
