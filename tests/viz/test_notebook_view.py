@@ -112,3 +112,15 @@ def test_history_converts_to_a_list_of_dicts():
     ]
     assert History().records() == []
     assert np.isfinite([r["train_loss"] for r in records]).all()
+
+
+def test_a_second_fit_gets_its_own_output():
+    display = FakeDisplay()
+    view = notebook.NotebookView(display=display, min_interval=0.0)
+    for event in events()[:-1]:
+        view(event)
+    for event in events()[:-1]:  # the same view subscribed again, a fresh run
+        view(event)
+    first, second = display.handles
+    assert repr(first.frames[-1]).count("2/2 *") == 1
+    assert repr(second.frames[-1]).count("2/2 *") == 1  # not the first run's rows again

@@ -172,3 +172,16 @@ def test_cli_svg_without_graphviz_is_a_clear_error(no_dot, capsys):
     assert main(["graph", "x*y", "x=1", "y=2", "--svg"]) == 2
     err = capsys.readouterr().err
     assert "Graphviz" in err and "--dot" in err and "Traceback" not in err
+
+
+def test_a_grad_that_is_a_value_is_drawn_by_its_number(no_dot):
+    """backward(create_graph=True) leaves Values in .grad; a nan one is still flagged."""
+    x = Value(3.0, "x")
+    y = x * x * x
+    y.backward(create_graph=True)
+    assert isinstance(x.grad, Value)
+    assert picture(y).nodes[0].cells == ("3", "27")  # dy/dx = 3 x^2
+    z = Value(-1.0, "z")
+    w = z.sqrt() * z  # sqrt(-1) = nan
+    w.backward(create_graph=True)
+    assert picture(w).nodes[0].warn and "<table" in to_html(w)

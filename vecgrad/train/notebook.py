@@ -164,6 +164,9 @@ class NotebookView:
             self.title = (f"{verb}: {event.train_samples} train / {event.val_samples} val "
                           f"samples, {event.parameters} parameters on {event.device}")
             self.end_lines = []
+            self.handle = None  # each fit gets an output of its own (in the cell running it)
+            if not event.start_epoch:  # a fresh run; a resumed one keeps its earlier epochs
+                self.rows, self.curves = [], {"train loss": [], "val loss": []}
             self._update(force=True)
         elif isinstance(event, EpochStart):
             self.progress = (f"{event.epoch}/{event.epochs}", 0, event.batches, "-")
