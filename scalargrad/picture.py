@@ -192,7 +192,7 @@ def fold(picture: Picture, max_nodes: int = MAX_NODES) -> Picture:
             hidden = range(i + period, i + period * repeats)
             for k in hidden:
                 target[k] = box
-            ops = [nodes[k].op or "input" for k in range(i, i + period)]
+            ops = [nodes[k].op or "leaf" for k in range(i, i + period)]
             pattern = " → ".join(ops[:8]) + (" → …" if len(ops) > 8 else "")
             folded_boxes[box] = PictureNode(
                 name=f"× {repeats - 1} more", op="",
