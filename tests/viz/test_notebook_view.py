@@ -46,6 +46,8 @@ def test_one_output_updated_in_place_then_eval_below():
     assert "<progress" in live.frames[1]._repr_html_()
     assert html.count("<tr>") >= 2 + 2  # two epoch rows, two layer rows
     assert "2/2 *" in html and "80.00%" in html and "layers after epoch 2" in html
+    assert html.count("<svg") == 1 and "val loss" in html  # the loss curve, from 2 epochs on
+    assert "<svg" not in live.frames[0]._repr_html_()
     assert "training completed after 2 epoch(s); best validation loss 0.7 at epoch 2" in plain
     assert "training: 90 train / 30 val samples, 1234 parameters on cpu" in plain
     eval_frame = evaluation.frames[0]

@@ -72,6 +72,7 @@ def test_trainer_notebook_updates_one_output_and_reaches_the_accuracy(tmp_path):
     final_text, final_html = live[0]["data"]["text/plain"], live[0]["data"]["text/html"]
     assert "training completed after 8 epoch(s)" in final_text
     assert final_html.count("<tr>") >= 8 and "<progress" not in final_html
+    assert final_html.count("<svg") == 1 and "train loss" in final_html  # the loss curve
     printed = "".join(_text(o) for c in book.cells for o in c.get("outputs", []))
     accuracy = float(re.search(r"test accuracy ([0-9.]+)", printed).group(1))
     assert accuracy > 0.9

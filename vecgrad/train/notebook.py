@@ -109,8 +109,7 @@ class NotebookView:
     def _curve_svg(self) -> str:
         if len(self.curves["train loss"]) < 2:
             return ""
-        loss_plot = getattr(views, "loss_plot", None)  # vecgrad.viz.plot, from the tutorials work
-        plot = None if loss_plot is None else loss_plot(self.curves)
+        plot = views.loss_plot(self.curves)  # the same plot the terminal views draw
         return "" if plot is None else plot.svg()
 
     def _layer_rows(self):
