@@ -409,10 +409,12 @@ class NumpyBackend(Backend):
         n, c, h, w = x.shape
         kh, kw = kernel_size
         oh, ow = _pair(padding, kernel_size, stride, dilation, (h, w))
-        image = np.ascontiguousarray(x.transpose(1, 2, 3, 0))  # (C, H, W, N)
-        if padding != (0, 0):
+        if padding == (0, 0):
+            image = np.ascontiguousarray(x.transpose(1, 2, 3, 0))  # (C, H, W, N)
+        else:  # transpose into the middle of a zeroed frame: one copy, not two (np.pad)
             ph, pw = padding
-            image = np.pad(image, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+            image = np.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
+            image[:, ph:ph + h, pw:pw + w, :] = x.transpose(1, 2, 3, 0)
         sc, sh, sw, sn = image.strides
         # A strided view of every window (no loop over pixels), copied once.
         windows = as_strided(
