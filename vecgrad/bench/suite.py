@@ -277,7 +277,8 @@ def main(args: argparse.Namespace) -> int:
         for line in run.machine_lines():
             console.print(line, markup=False)
         results = {name: run.measure(name) for name in names}
-        memory = run.memory() if "mlp" in names else None
+        # tracemalloc sees host memory only: the row is for the numpy backend
+        memory = run.memory() if "mlp" in names and args.device == "cpu" else None
         train = _train_figures(run, device) if not args.no_train else []
         # The policy's last choice and its contention reading, as the run left them.
         end_info = run.workers["vecgrad"].request("info")
