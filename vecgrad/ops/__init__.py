@@ -11,7 +11,12 @@ vecgrad.tensor and vecgrad.backends; never nn, train, cli or bench.
 - movement.py     reshape, permute, expand, getitem, cat, gather (+ view, flatten,
                   transpose, squeeze, unsqueeze, stack built from them)
 - matmul.py       matmul (1-D, 2-D, batched), linear
-- conv.py         im2col, conv2d, max_pool2d, avg_pool2d
+- conv.py         im2col/col2im, conv1d/conv2d (groups, "same"), conv_transpose1d/2d,
+                  max/avg pools 1-D and 2-D (dilation, ceil_mode, count_include_pad)
+- spatial.py      pad (constant, reflect, replicate, circular), interpolate,
+                  adaptive_avg_pool1d/2d
+- normalization.py  batch_norm, layer_norm (compositions)
+- embedding.py    embedding (getitem + where for the padding row)
 - activations.py  the scalargrad activation catalogue
 - softmax.py      softmax, log_softmax
 - losses.py       mse, binary cross-entropy (+ with logits), cross-entropy, nll, penalties
