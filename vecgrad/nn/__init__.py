@@ -72,6 +72,7 @@ from vecgrad.nn.losses import (
     SmoothL1Loss,
 )
 from vecgrad.nn.module import LoadResult, Module, Parameter, RemovableHandle, StateDictError
+from vecgrad.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = [
     "ACTIVATION_LAYERS",
@@ -125,4 +126,5 @@ __all__ = [
     # loss layers (nn/losses.py)
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "KLDivLoss", "L1Loss",
     "MSELoss", "NLLLoss", "SmoothL1Loss",
+    "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
 ]
