@@ -173,9 +173,11 @@ def _count_children(root):
                 f"backward: the graph through {node.name} was already freed by an earlier "
                 f"backward(); call backward(retain_graph=True) the first time to go through "
                 f"it twice")
-        for parent, needed in zip(node.inputs, node.ctx.needs_input_grad):
+        for i, (parent, needed) in enumerate(zip(node.inputs, node.ctx.needs_input_grad)):
             if not needed:
                 continue
+            if node.counters[i][0] != node.versions[i]:
+                _check_not_rebased(node, i, parent)
             key = id(parent)
             if key in pending:
                 pending[key] += 1
@@ -183,6 +185,19 @@ def _count_children(root):
                 pending[key] = 1
                 stack.append(parent)
     return pending
+
+
+def _check_not_rebased(node, i, parent):
+    """`parent` changed in place after `node` used it: when the change was a recorded
+    write (x[i] = v made x the output of SetItem), its gradient would reach the write
+    instead of the values node saw, so refuse. (SetItem's own first input is the old x.)"""
+    producer = parent._node
+    if producer is not None and producer.name == "SetItem" and \
+            not (i == 0 and node.name == "SetItem"):
+        raise RuntimeError(
+            f"backward: a tensor of shape {parent.shape} used by {node.name} was later "
+            f"written in place (x[index] = value); its gradient would be wrong. Write into "
+            f"a copy, or do the write before using the tensor")
 
 
 def _check_versions(node):

@@ -528,6 +528,12 @@ class Tensor(TensorDisplay):
     def __getitem__(self, index):
         return movement.getitem(self, index)
 
+    def __setitem__(self, index, value):
+        movement.setitem(self, index, value)
+
+    def masked_fill(self, mask, value):
+        return movement.masked_fill(self, mask, value)
+
     # --------------------------------------------------------------- math methods
     def add(self, other):
         return elementwise.add(self, other)

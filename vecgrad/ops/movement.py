@@ -615,3 +615,140 @@ def topk(x, k, dim=-1, largest=True, sorted=True):  # noqa: A002 - PyTorch's nam
     if x.ndim == 0:
         return ValuesIndices(values, indices)
     return ValuesIndices(narrow(values, axis, 0, int(k)), narrow(indices, axis, 0, int(k)))
+
+
+# ----------------------------------------------------------------- writes (setitem)
+def _is_basic(index):
+    return not any(isinstance(e, np.ndarray) for e in index)
+
+
+def _write(be, out, index, value, target_shape):
+    """out[index] = value in place (value broadcasts to target_shape = out[index].shape)."""
+    if _is_basic(index):  # a view of out: write through it
+        be.assign(be.getitem(out, index), value)
+        return
+    # Advanced index (positions were checked to be distinct): scatter the values into
+    # zeros, then pick them where a one scattered alongside landed.
+    hits = be.index_add(out.shape, index, be.full(target_shape, 1, np.float32))
+    scattered = be.index_add(out.shape, index, be.expand(value, target_shape))
+    be.assign(out, be.where(be.compare("ne", hits, be.full((), 0, np.float32)), scattered, out))
+
+
+class SetItem(Function):
+    """x with x[index] = value (value broadcast to x[index]'s shape): index_put.
+
+    The gradient of x is the incoming one with the written places zeroed; the value's is
+    the incoming one read at index, summed over the axes the value was broadcast along.
+    """
+
+    @staticmethod
+    def forward(ctx, x, value, *, index, target_shape):
+        be = ctx.backend
+        ctx.attrs = (x.shape, value.shape, index, target_shape)
+        out = be.copy(x)
+        _write(be, out, index, value, target_shape)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        shape, value_shape, index, target_shape = ctx.attrs
+        be = ctx.backend
+        gx = gv = None
+        if ctx.needs_input_grad[0]:
+            zero = be.full((), 0, grad.dtype)
+            hits = be.index_add(shape, index, be.full(target_shape, 1, grad.dtype))
+            gx = be.where(be.compare("ne", hits, zero), zero, grad)
+        if ctx.needs_input_grad[1]:
+            gv = unbroadcast(be, be.getitem(grad, index), value_shape)
+        return gx, gv
+
+
+def setitem(x, index, value):
+    """x[index] = value, in place, with numpy's indexing rules (PyTorch's semantics).
+
+    value: a Tensor, number, list or array, broadcast to x[index]'s shape and cast to
+    x's dtype. With gradients recorded (x or value requires grad) x becomes the output
+    of a SetItem op: its gradient reaches the untouched part of the old x and the value.
+    Graphs that saved the old x, or used it before the write, fail at backward with the
+    in-place error instead of giving a wrong gradient.
+    """
+    from vecgrad import autograd  # (at call time: autograd imports nothing from ops)
+
+    index = normalize_index(x, index)
+    try:
+        target_shape = np.broadcast_to(np.zeros((), np.uint8), x.shape)[index].shape
+    except (IndexError, ValueError) as exc:
+        raise IndexError(f"setitem: invalid index for a tensor of shape {fmt_shape(x.shape)}: "
+                         f"{exc}") from None
+    if not common.is_tensor(value):
+        if isinstance(value, (list, tuple, np.ndarray)):
+            value = common.to_operand("setitem", value, x)
+        else:
+            value = common.constant(value, x.dtype, x._backend, "setitem")
+    common.check_same_device("setitem", x, value)
+    extra = value.ndim - len(target_shape)
+    if extra > 0 and all(n == 1 for n in value.shape[:extra]):  # PyTorch drops leading 1s
+        value = reshape(value, value.shape[extra:])
+    try:
+        fits = np.broadcast_shapes(value.shape, target_shape) == target_shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"setitem: a value of shape {fmt_shape(value.shape)} cannot be "
+                         f"assigned to x[index] of shape {fmt_shape(target_shape)}")
+    if not _is_basic(index):
+        targets = np.arange(x.numel(), dtype=np.int64).reshape(x.shape)[index]
+        if np.unique(targets).size != targets.size:
+            raise IndexError("setitem: the index selects some elements more than once, so "
+                             "which value lands there is ambiguous; use distinct indices")
+    if x.numel() and any(n > 1 and st == 0 for n, st in zip(x._buf.shape, x._buf.strides)):
+        raise RuntimeError(f"setitem: this tensor of shape {fmt_shape(x.shape)} is a broadcast "
+                           f"view (expand) whose elements share memory; write into a copy")
+    value = common.cast(value, x.dtype)
+    if autograd.may_share_storage(value._buf, x._buf):  # x[1:] = x[:-1]: read all first
+        flat = reshape(value, value.numel())
+        value = reshape(Cat.apply(flat, axis=0), value.shape)  # a copy (with its gradient)
+    if not (autograd.is_grad_enabled() and (x.requires_grad or value.requires_grad)):
+        _write(x._backend, x._buf, index, value._buf, target_shape)  # no graph: in place
+        x._version[0] += 1
+        return x
+    if x.is_leaf and x.requires_grad:
+        raise RuntimeError("setitem: a leaf tensor that requires grad cannot be changed in "
+                           "place (its gradient would lose the overwritten values); write "
+                           "under vecgrad.no_grad(), or into x.clone()")
+    node = x._node
+    if node is not None and any(autograd.may_share_storage(x._buf, t._buf)
+                                for t in node.inputs):
+        raise RuntimeError(f"setitem: this tensor is a view made by {node.name} of another "
+                           f"tensor in the graph; write into that tensor, or into a copy")
+    # x becomes SetItem(old x, value). The old x keeps its buffer unchanged (ops that
+    # saved it, or their own output, still hold the values they saw); the version bump
+    # makes every graph that used x before the write refuse to backpropagate through it.
+    old = type(x)._wrap(x._buf, x._backend, node)
+    old._requires_grad = x._requires_grad
+    old._version = x._version
+    new = SetItem.apply(old, value, index=index, target_shape=target_shape)
+    x._version[0] += 1
+    x._buf, x._node, x._requires_grad = new._buf, new._node, True
+    x._version = new._version if new._version is not old._version else [0]
+    return x
+
+
+def masked_fill(x, mask, value):
+    """x with value wherever the bool mask (broadcast to x's shape) is True (not in place)."""
+    if not common.is_tensor(mask) or mask.dtype != np.bool_:
+        got = mask.dtype if common.is_tensor(mask) else type(mask).__name__
+        raise TypeError(f"masked_fill: mask must be a bool Tensor, got {got}")
+    common.check_same_device("masked_fill", x, mask)
+    if common.broadcast_shape("masked_fill", x.shape, mask.shape) != x.shape:
+        raise ValueError(f"masked_fill: a mask of shape {fmt_shape(mask.shape)} does not "
+                         f"broadcast to the tensor's shape {fmt_shape(x.shape)}")
+    if common.is_tensor(value):
+        if value.ndim:
+            raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape "
+                             f"{fmt_shape(value.shape)}")
+        value = common.cast(value, x.dtype)
+    else:
+        value = common.constant(value, x.dtype, x._backend, "masked_fill")
+    from vecgrad.ops import elementwise
+    return elementwise.where(mask, value, x)
