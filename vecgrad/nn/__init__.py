@@ -5,7 +5,7 @@ Built on the engine (vecgrad.tensor, vecgrad.ops); may not import the training s
 (vecgrad.train), the command line or the bench.
 """
 
-from vecgrad.nn import functional, init
+from vecgrad.nn import functional, init, utils
 from vecgrad.nn.activations import (
     GELU,
     GLU,
@@ -127,4 +127,5 @@ __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "KLDivLoss", "L1Loss",
     "MSELoss", "NLLLoss", "SmoothL1Loss",
     "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
+    "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "utils",
 ]
