@@ -49,47 +49,102 @@ def _check_number(owner: str, name: str, value: Any, low: float, high: float | N
 
 
 class Optimizer(OptimizerDisplay, ABC):
-    """Base class: holds the parameters, the learning rate and per-parameter state.
+    """Base class: parameter groups, their hyperparameters and per-parameter state.
 
-    Subclasses name their hyperparameters in ``_hyper`` and implement ``_update``.
+    ``params`` is an iterable of tensors, or of dicts (parameter groups) such as
+    ``[{"params": model.body.parameters()}, {"params": model.head.parameters(), "lr": 0.1}]``:
+    a group's own entries override the constructor's values for its parameters (PyTorch's
+    ``param_groups``). ``opt.lr`` (and every other hyperparameter attribute) reads the
+    first group and, when assigned, sets it in every group.
+
+    Subclasses list their hyperparameters in the constructor's ``defaults``, validate
+    them in ``_validate`` and implement ``_update``.
     """
 
-    def __init__(self, params: Iterable, lr: float, weight_decay: float = 0.0):
+    _state_names: tuple[str, ...] = ()
+
+    def __init__(self, params: Iterable, defaults: dict[str, Any]):
         owner = type(self).__name__
-        self.params = list(params)
-        if not self.params:
-            raise ValueError(f"{owner}: got an empty parameter list")
-        seen = set()
-        for index, param in enumerate(self.params):
-            if not isinstance(param, vecgrad.Tensor):
-                raise TypeError(
-                    f"{owner}: parameter {index} is a {type(param).__name__}, not a vecgrad Tensor"
-                )
-            if not param.requires_grad or not param.is_leaf:
-                raise ValueError(
-                    f"{owner}: parameter {index} (shape {param.shape}) must be a leaf tensor "
-                    "with requires_grad=True"
-                )
-            if id(param) in seen:
-                raise ValueError(f"{owner}: parameter {index} appears more than once")
-            seen.add(id(param))
-        self.lr = lr
-        self.weight_decay = _check_number(owner, "weight_decay", weight_decay, 0.0)
+        object.__setattr__(self, "defaults", self._validate(dict(defaults)))
+        self.param_groups: list[dict[str, Any]] = []
+        self.params: list = []  # every parameter, group after group (state follows it)
         # One dict per parameter: its step count and its state tensors (on its device).
-        self.state: list[dict[str, Any]] = [{"step": 0} for _ in self.params]
+        self.state: list[dict[str, Any]] = []
+        given = [params] if isinstance(params, vecgrad.Tensor) else list(params)
+        if not given:
+            raise ValueError(f"{owner}: got an empty parameter list")
+        dicts = [isinstance(g, dict) for g in given]
+        if any(dicts) and not all(dicts):
+            raise TypeError(f"{owner}: give either tensors or parameter groups (dicts with "
+                            f"'params'), not a mix")
+        for group in given if all(dicts) else [{"params": given}]:
+            self.add_param_group(group)
 
-    @property
-    def lr(self) -> float:
-        """The learning rate α (schedules set it every epoch)."""
-        return self._lr
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        """Add a group {"params": tensors, hyperparameter: value, ...}; values it does not
+        give come from the constructor's. Its parameters get fresh state."""
+        owner = type(self).__name__
+        number = len(self.param_groups)
+        if not isinstance(group, dict) or "params" not in group:
+            raise TypeError(f"{owner}: a parameter group must be a dict with a 'params' "
+                            f"entry, got {type(group).__name__}")
+        unknown = sorted(set(group) - set(self.defaults) - {"params"})
+        if unknown:
+            raise ValueError(f"{owner}: parameter group {number} has unknown "
+                             f"hyperparameter(s) {unknown}; this optimizer takes "
+                             f"{sorted(self.defaults)}")
+        params = group["params"]
+        params = [params] if isinstance(params, vecgrad.Tensor) else list(params)
+        if not params:
+            raise ValueError(f"{owner}: parameter group {number} has an empty parameter list")
+        settings = self._validate({**self.defaults,
+                                   **{k: v for k, v in group.items() if k != "params"}})
+        seen = {id(p) for p in self.params}
+        where = f" of parameter group {number}" if number else ""
+        for index, param in enumerate(params):
+            if not isinstance(param, vecgrad.Tensor):
+                raise TypeError(f"{owner}: parameter {index}{where} is a "
+                                f"{type(param).__name__}, not a vecgrad Tensor")
+            if not param.requires_grad or not param.is_leaf:
+                raise ValueError(f"{owner}: parameter {index}{where} (shape {param.shape}) "
+                                 f"must be a leaf tensor with requires_grad=True")
+            if id(param) in seen:
+                raise ValueError(f"{owner}: parameter {index}{where} appears more than once")
+            seen.add(id(param))
+        self.param_groups.append({"params": params, **settings})
+        self.params.extend(params)
+        self.state.extend({"step": 0} for _ in params)
 
-    @lr.setter
-    def lr(self, value: float) -> None:
-        self._lr = _check_number(type(self).__name__, "lr", value, 0.0)
+    def _validate(self, hyper: dict[str, Any]) -> dict[str, Any]:
+        """The hyperparameters checked (a clear error otherwise); subclasses add theirs."""
+        owner = type(self).__name__
+        hyper["lr"] = _check_number(owner, "lr", hyper["lr"], 0.0)
+        hyper["weight_decay"] = _check_number(owner, "weight_decay", hyper["weight_decay"], 0.0)
+        return hyper
 
-    def _hyper(self) -> dict[str, Any]:
-        """The hyperparameters that define this optimizer (saved in state_dict)."""
-        return {"lr": self.lr, "weight_decay": self.weight_decay}
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: hyperparameters read the first group.
+        defaults = self.__dict__.get("defaults")
+        groups = self.__dict__.get("param_groups")
+        if defaults is not None and name in defaults and groups:
+            return groups[0][name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        defaults = self.__dict__.get("defaults")
+        if defaults is not None and name in defaults and "param_groups" in self.__dict__:
+            checked = [self._validate({**{k: v for k, v in g.items() if k != "params"},
+                                       name: value}) for g in self.param_groups]
+            for group, hyper in zip(self.param_groups, checked):
+                group[name] = hyper[name]
+            return
+        object.__setattr__(self, name, value)
+
+    def _hyper(self, group: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A group's hyperparameters (the first group's by default), as saved."""
+        group = self.param_groups[0] if group is None else group
+        return {k: (list(v) if isinstance(v, tuple) else v)
+                for k, v in group.items() if k != "params"}
 
     def zero_grad(self) -> None:
         """Forget the gradients of all parameters (sets ``.grad`` to None)."""
@@ -106,37 +161,40 @@ class Optimizer(OptimizerDisplay, ABC):
             with vecgrad.enable_grad():
                 loss = closure()
         with vecgrad.no_grad():
-            for index, param in enumerate(self.params):
-                if param.grad is None:
-                    continue
-                grad = param.grad
-                if grad.shape != param.shape or grad.device != param.device:
-                    raise ValueError(
-                        f"{type(self).__name__}: parameter {index} has shape {param.shape} on "
-                        f"{param.device} but its grad has shape {grad.shape} on {grad.device}"
-                    )
-                state = self.state[index]
-                state["step"] += 1
-                grad = _unaliased(grad, param, state)
-                if self._fused_step(param, grad, state):
-                    continue
-                if self.weight_decay:
-                    grad = grad + param * self.weight_decay
-                self._update(param, grad, state)
+            index = -1
+            for group in self.param_groups:
+                for param in group["params"]:
+                    index += 1
+                    if param.grad is None:
+                        continue
+                    grad = param.grad
+                    if grad.shape != param.shape or grad.device != param.device:
+                        raise ValueError(
+                            f"{type(self).__name__}: parameter {index} has shape "
+                            f"{param.shape} on {param.device} but its grad has shape "
+                            f"{grad.shape} on {grad.device}")
+                    state = self.state[index]
+                    state["step"] += 1
+                    grad = _unaliased(grad, param, state)
+                    if self._fused_step(param, grad, state, group):
+                        continue
+                    if group["weight_decay"]:
+                        grad = grad + param * group["weight_decay"]
+                    self._update(param, grad, state, group)
         return loss
 
-    def _fused_step(self, param, grad, state: dict[str, Any]) -> bool:
+    def _fused_step(self, param, grad, state: dict[str, Any], group: dict[str, Any]) -> bool:
         """Hand the whole update to the backend's fused kernel when it has one.
 
         The Tensor code in ``_update`` stays the reference: the OpenCL kernels in
         kernels/optim.cl are tested against it. Returns False to run that code.
         """
-        fused = self._fused_rule(state)
+        fused = self._fused_rule(state, group)
         if fused is None or grad.dtype != param.dtype:
             return False
         rule, names, hyper = fused
         buffers = [self._buffer(state, name, param) for name in names]
-        hyper = {"lr": self.lr, "weight_decay": self.weight_decay, **hyper}
+        hyper = {"lr": group["lr"], "weight_decay": group["weight_decay"], **hyper}
         done = param._backend.fused_update(rule, param._buf, grad._buf,
                                            [b._buf for b in buffers], hyper)
         if done:  # in-place changes: tensors saved for a backward pass must notice
@@ -144,13 +202,14 @@ class Optimizer(OptimizerDisplay, ABC):
                 tensor._bump()
         return done
 
-    def _fused_rule(self, state: dict[str, Any]) -> tuple[str, tuple[str, ...], dict] | None:
+    def _fused_rule(self, state: dict[str, Any], group: dict[str, Any]
+                    ) -> tuple[str, tuple[str, ...], dict] | None:
         """(rule name, state buffer names, hyperparameters) for Backend.fused_update,
         or None for an optimizer whose update has no fused kernel."""
         return None
 
     @abstractmethod
-    def _update(self, param, grad, state: dict[str, Any]) -> None:
+    def _update(self, param, grad, state: dict[str, Any], group: dict[str, Any]) -> None:
         """Apply one update to `param` in place, given its (weight-decayed) gradient."""
 
     def _buffer(self, state: dict[str, Any], name: str, param):
@@ -167,10 +226,11 @@ class Optimizer(OptimizerDisplay, ABC):
 
     # ----------------------------------------------------------------- state dicts
     def state_dict(self) -> dict[str, Any]:
-        """Hyperparameters and per-parameter state (tensors), keyed by parameter index.
+        """The parameter groups (hyperparameters and the indices of their parameters)
+        and the per-parameter state (tensors), keyed by parameter index.
 
         The result can be saved with ``vecgrad.save`` and restored with ``load_state_dict``
-        on an optimizer built over parameters of the same shapes.
+        on an optimizer built over parameters of the same shapes, in the same groups.
         """
         per_param = {}
         for index, state in enumerate(self.state):
@@ -178,25 +238,41 @@ class Optimizer(OptimizerDisplay, ABC):
                 name: value.detach() if isinstance(value, vecgrad.Tensor) else value
                 for name, value in state.items()
             }
-        return {"optimizer": type(self).__name__, "hyper": self._hyper(), "state": per_param}
+        groups, start = [], 0
+        for group in self.param_groups:
+            count = len(group["params"])
+            groups.append({**self._hyper(group), "params": list(range(start, start + count))})
+            start += count
+        return {"optimizer": type(self).__name__, "param_groups": groups, "state": per_param}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned, validating it fully first.
 
-        Raises ValueError naming every problem (wrong optimizer type, parameter count,
-        unknown or missing entries, shape or dtype mismatches). State tensors are copied
-        to each parameter's device.
+        Raises ValueError naming every problem (wrong optimizer type, parameter or group
+        count, unknown or missing entries, shape or dtype mismatches). State tensors are
+        copied to each parameter's device. A state from before parameter groups (one
+        'hyper' dict) loads as one group.
         """
         owner = type(self).__name__
+        if isinstance(state_dict, dict) and set(state_dict) == {"optimizer", "hyper", "state"}:
+            hyper = state_dict["hyper"]  # the single-group format of earlier checkpoints
+            groups = [{**hyper, "params": list(range(len(self.params)))}] \
+                if isinstance(hyper, dict) else hyper
+            state_dict = {"optimizer": state_dict["optimizer"], "param_groups": groups,
+                          "state": state_dict["state"]}
         problems = _state_dict_problems(self, state_dict)
         if problems:
             raise ValueError(f"{owner}.load_state_dict: " + "; ".join(problems))
-        try:  # the constructor validates the saved hyperparameters
-            checked = type(self)(self.params, **state_dict["hyper"])
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{owner}.load_state_dict: bad hyperparameters: {exc}") from None
-        for name in state_dict["hyper"]:
-            setattr(self, name, getattr(checked, name))
+        checked = []
+        for number, group in enumerate(state_dict["param_groups"]):
+            hyper = {k: v for k, v in group.items() if k != "params"}
+            try:
+                checked.append(self._validate(hyper))
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{owner}.load_state_dict: bad hyperparameters in parameter "
+                                 f"group {number}: {exc}") from None
+        for group, hyper in zip(self.param_groups, checked):
+            group.update(hyper)
         new_state = []
         for index, param in enumerate(self.params):
             saved = state_dict["state"][str(index)]
@@ -233,21 +309,36 @@ def _to_param_device(value, param):
 def _state_dict_problems(optimizer: Optimizer, state_dict: Any) -> list[str]:
     """Everything wrong with `state_dict` for `optimizer` (empty when it fits)."""
     owner = type(optimizer).__name__
-    if not isinstance(state_dict, dict) or set(state_dict) != {"optimizer", "hyper", "state"}:
-        return ["expected a dict with keys 'optimizer', 'hyper', 'state' (from state_dict())"]
+    keys = {"optimizer", "param_groups", "state"}
+    if not isinstance(state_dict, dict) or set(state_dict) != keys:
+        return ["expected a dict with keys 'optimizer', 'param_groups', 'state' (from "
+                "state_dict())"]
     if state_dict["optimizer"] != owner:
         return [f"the state belongs to a {state_dict['optimizer']!r} optimizer, not {owner!r}"]
     problems = []
-    expected_hyper = optimizer._hyper()
-    hyper = state_dict["hyper"]
-    if not isinstance(hyper, dict):
-        return ["'hyper' must be a dict"]
-    missing = sorted(set(expected_hyper) - set(hyper))
-    unexpected = sorted(set(hyper) - set(expected_hyper))
-    if missing:
-        problems.append(f"missing hyperparameters {missing}")
-    if unexpected:
-        problems.append(f"unexpected hyperparameters {unexpected}")
+    groups = state_dict["param_groups"]
+    if not isinstance(groups, (list, tuple)) or not all(isinstance(g, dict) for g in groups):
+        return ["'param_groups' must be a list of dicts"]
+    if len(groups) != len(optimizer.param_groups):
+        return [f"the state has {len(groups)} parameter groups, this optimizer "
+                f"{len(optimizer.param_groups)}"]
+    expected_hyper = set(optimizer.defaults)
+    start = 0
+    for number, (group, own) in enumerate(zip(groups, optimizer.param_groups)):
+        hyper = set(group) - {"params"}
+        missing = sorted(expected_hyper - hyper)
+        unexpected = sorted(hyper - expected_hyper)
+        where = f"parameter group {number}: " if len(groups) > 1 else ""
+        if missing:
+            problems.append(f"{where}missing hyperparameters {missing}")
+        if unexpected:
+            problems.append(f"{where}unexpected hyperparameters {unexpected}")
+        count = len(own["params"])
+        indices = list(group.get("params", ()))
+        if indices != list(range(start, start + count)):
+            problems.append(f"parameter group {number} holds parameters {indices} in the "
+                            f"state, {list(range(start, start + count))} here")
+        start += count
     states = state_dict["state"]
     if not isinstance(states, dict):
         return problems + ["'state' must be a dict"]
@@ -300,31 +391,35 @@ class SGD(Optimizer):
 
     def __init__(self, params: Iterable, lr: float, momentum: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0):
-        super().__init__(params, lr, weight_decay)
-        self.momentum = _check_number("SGD", "momentum", momentum, 0.0, 1.0, high_open=True)
-        if nesterov and self.momentum == 0.0:
+        super().__init__(params, {"lr": lr, "weight_decay": weight_decay,
+                                  "momentum": momentum, "nesterov": nesterov})
+
+    def _validate(self, hyper):
+        hyper = super()._validate(hyper)
+        hyper["momentum"] = _check_number("SGD", "momentum", hyper["momentum"], 0.0, 1.0,
+                                          high_open=True)
+        hyper["nesterov"] = bool(hyper["nesterov"])
+        if hyper["nesterov"] and hyper["momentum"] == 0.0:
             raise ValueError("SGD: nesterov=True needs a momentum > 0")
-        self.nesterov = bool(nesterov)
+        return hyper
 
-    def _hyper(self) -> dict[str, Any]:
-        return {**super()._hyper(), "momentum": self.momentum, "nesterov": self.nesterov}
-
-    def _fused_rule(self, state):
-        if self.momentum == 0.0:
+    def _fused_rule(self, state, group):
+        if group["momentum"] == 0.0:
             return "sgd", (), {}
-        return "momentum", ("velocity",), {"momentum": self.momentum,
-                                           "nesterov": self.nesterov}
+        return "momentum", ("velocity",), {"momentum": group["momentum"],
+                                           "nesterov": group["nesterov"]}
 
-    def _update(self, param, grad, state):
-        if self.momentum == 0.0:
-            param.sub_(grad, alpha=self.lr)
+    def _update(self, param, grad, state, group):
+        lr, momentum = group["lr"], group["momentum"]
+        if momentum == 0.0:
+            param.sub_(grad, alpha=lr)
             return
         velocity = self._buffer(state, "velocity", param)
-        velocity.mul_(self.momentum)
-        velocity.sub_(grad, alpha=self.lr)
-        if self.nesterov:
-            param.add_(velocity, alpha=self.momentum)
-            param.sub_(grad, alpha=self.lr)
+        velocity.mul_(momentum)
+        velocity.sub_(grad, alpha=lr)
+        if group["nesterov"]:
+            param.add_(velocity, alpha=momentum)
+            param.sub_(grad, alpha=lr)
         else:
             param.add_(velocity)
 
@@ -332,23 +427,23 @@ class SGD(Optimizer):
 class _Adaptive(Optimizer):
     """Shared ε handling of AdaGrad, RMSProp and Adam."""
 
-    def __init__(self, params, lr, eps, weight_decay, eps_inside_sqrt):
-        super().__init__(params, lr, weight_decay)
-        self.eps = _check_number(type(self).__name__, "eps", eps, 0.0)
-        self.eps_inside_sqrt = bool(eps_inside_sqrt)
+    def _validate(self, hyper):
+        hyper = super()._validate(hyper)
+        hyper["eps"] = _check_number(type(self).__name__, "eps", hyper["eps"], 0.0)
+        hyper["eps_inside_sqrt"] = bool(hyper["eps_inside_sqrt"])
+        return hyper
 
-    def _hyper(self) -> dict[str, Any]:
-        return {**super()._hyper(), "eps": self.eps, "eps_inside_sqrt": self.eps_inside_sqrt}
+    @staticmethod
+    def _eps_hyper(group) -> dict[str, Any]:
+        return {"eps": group["eps"], "eps_inside_sqrt": group["eps_inside_sqrt"]}
 
-    def _eps_hyper(self) -> dict[str, Any]:
-        return {"eps": self.eps, "eps_inside_sqrt": self.eps_inside_sqrt}
-
-    def _denominator(self, r, scale: float = 1.0):
+    @staticmethod
+    def _denominator(r, group, scale: float = 1.0):
         """√(scale·r + ε) (the lecture), or √(scale·r) + ε with eps_inside_sqrt=False."""
         scaled = r * scale if scale != 1.0 else r
-        if self.eps_inside_sqrt:
-            return (scaled + self.eps).sqrt()
-        return scaled.sqrt() + self.eps
+        if group["eps_inside_sqrt"]:
+            return (scaled + group["eps"]).sqrt()
+        return scaled.sqrt() + group["eps"]
 
 
 class AdaGrad(_Adaptive):
@@ -358,15 +453,16 @@ class AdaGrad(_Adaptive):
 
     def __init__(self, params: Iterable, lr: float = 0.01, eps: float = 1e-8,
                  weight_decay: float = 0.0, eps_inside_sqrt: bool = True):
-        super().__init__(params, lr, eps, weight_decay, eps_inside_sqrt)
+        super().__init__(params, {"lr": lr, "weight_decay": weight_decay, "eps": eps,
+                                  "eps_inside_sqrt": eps_inside_sqrt})
 
-    def _fused_rule(self, state):
-        return "adagrad", ("sum_sq",), self._eps_hyper()
+    def _fused_rule(self, state, group):
+        return "adagrad", ("sum_sq",), self._eps_hyper(group)
 
-    def _update(self, param, grad, state):
+    def _update(self, param, grad, state, group):
         sum_sq = self._buffer(state, "sum_sq", param)
         sum_sq.add_(grad * grad)
-        param.sub_(grad / self._denominator(sum_sq), alpha=self.lr)
+        param.sub_(grad / self._denominator(sum_sq, group), alpha=group["lr"])
 
 
 class RMSProp(_Adaptive):
@@ -376,20 +472,24 @@ class RMSProp(_Adaptive):
 
     def __init__(self, params: Iterable, lr: float = 0.001, beta: float = 0.9,
                  eps: float = 1e-8, weight_decay: float = 0.0, eps_inside_sqrt: bool = True):
-        super().__init__(params, lr, eps, weight_decay, eps_inside_sqrt)
-        self.beta = _check_number("RMSProp", "beta", beta, 0.0, 1.0, high_open=True)
+        super().__init__(params, {"lr": lr, "weight_decay": weight_decay, "eps": eps,
+                                  "eps_inside_sqrt": eps_inside_sqrt, "beta": beta})
 
-    def _hyper(self) -> dict[str, Any]:
-        return {**super()._hyper(), "beta": self.beta}
+    def _validate(self, hyper):
+        hyper = super()._validate(hyper)
+        hyper["beta"] = _check_number("RMSProp", "beta", hyper["beta"], 0.0, 1.0,
+                                      high_open=True)
+        return hyper
 
-    def _fused_rule(self, state):
-        return "rmsprop", ("mean_sq",), {"beta": self.beta, **self._eps_hyper()}
+    def _fused_rule(self, state, group):
+        return "rmsprop", ("mean_sq",), {"beta": group["beta"], **self._eps_hyper(group)}
 
-    def _update(self, param, grad, state):
+    def _update(self, param, grad, state, group):
+        beta = group["beta"]
         mean_sq = self._buffer(state, "mean_sq", param)
-        mean_sq.mul_(self.beta)
-        mean_sq.add_(grad * grad, alpha=1.0 - self.beta)
-        param.sub_(grad / self._denominator(mean_sq), alpha=self.lr)
+        mean_sq.mul_(beta)
+        mean_sq.add_(grad * grad, alpha=1.0 - beta)
+        param.sub_(grad / self._denominator(mean_sq, group), alpha=group["lr"])
 
 
 class Adam(_Adaptive):
@@ -403,25 +503,28 @@ class Adam(_Adaptive):
 
     def __init__(self, params: Iterable, lr: float = 0.001, betas: tuple = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, eps_inside_sqrt: bool = True):
-        super().__init__(params, lr, eps, weight_decay, eps_inside_sqrt)
+        super().__init__(params, {"lr": lr, "weight_decay": weight_decay, "eps": eps,
+                                  "eps_inside_sqrt": eps_inside_sqrt, "betas": betas})
+
+    def _validate(self, hyper):
+        hyper = super()._validate(hyper)
+        betas = hyper["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = tuple(
+        hyper["betas"] = tuple(
             _check_number("Adam", f"betas[{i}]", b, 0.0, 1.0, high_open=True)
             for i, b in enumerate(betas)
         )
+        return hyper
 
-    def _hyper(self) -> dict[str, Any]:
-        return {**super()._hyper(), "betas": list(self.betas)}
-
-    def _fused_rule(self, state):
-        beta1, beta2 = self.betas
+    def _fused_rule(self, state, group):
+        beta1, beta2 = group["betas"]
         t = state["step"]
         return "adam", ("s", "r"), {"beta1": beta1, "beta2": beta2, "bias1": 1.0 - beta1**t,
-                                    "bias2": 1.0 - beta2**t, **self._eps_hyper()}
+                                    "bias2": 1.0 - beta2**t, **self._eps_hyper(group)}
 
-    def _update(self, param, grad, state):
-        beta1, beta2 = self.betas
+    def _update(self, param, grad, state, group):
+        beta1, beta2 = group["betas"]
         s = self._buffer(state, "s", param)
         r = self._buffer(state, "r", param)
         s.mul_(beta1)
@@ -432,12 +535,13 @@ class Adam(_Adaptive):
         # ŝ / √(r̂ + ε) = s / (1 − β1ᵗ) / √(r / (1 − β2ᵗ) + ε): no ŝ copy needed.
         bias1 = 1.0 - beta1**t
         bias2 = 1.0 - beta2**t
-        param.sub_(s / self._denominator(r, 1.0 / bias2), alpha=self.lr / bias1)
+        param.sub_(s / self._denominator(r, group, 1.0 / bias2), alpha=group["lr"] / bias1)
 
 
 # ------------------------------------------------------------------------ schedules
 class _Schedule(ABC):
-    """Sets ``optimizer.lr`` from the epoch count; call :meth:`step` once per epoch."""
+    """Sets each parameter group's lr from the epoch count; call :meth:`step` once per
+    epoch. Every group follows the same curve from its own starting rate."""
 
     def __init__(self, optimizer: Optimizer):
         if not isinstance(optimizer, Optimizer):
@@ -446,34 +550,56 @@ class _Schedule(ABC):
                 f"got {type(optimizer).__name__}"
             )
         self.optimizer = optimizer
-        self.base_lr = optimizer.lr
+        self.base_lrs = [group["lr"] for group in optimizer.param_groups]
         self.epoch = 0
 
+    @property
+    def base_lr(self) -> float:
+        """The first group's starting rate."""
+        return self.base_lrs[0]
+
     @abstractmethod
-    def lr_at(self, epoch: int) -> float:
-        """The learning rate for epoch `epoch` (0 = before the first step)."""
+    def lr_at(self, epoch: int, base_lr: float | None = None) -> float:
+        """The learning rate for epoch `epoch` (0 = before the first step), starting
+        from base_lr (the first group's by default)."""
+
+    def _apply(self) -> None:
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self.base_lrs):  # add_param_group after the schedule
+            self.base_lrs += [g["lr"] for g in groups[len(self.base_lrs):]]
+        checked = [_check_number(type(self).__name__, "lr", self.lr_at(self.epoch, base), 0.0)
+                   for base in self.base_lrs]
+        for group, lr in zip(groups, checked):
+            group["lr"] = lr
 
     def step(self) -> float:
-        """Advance one epoch and set the optimizer's learning rate; return it."""
+        """Advance one epoch and set every group's learning rate; return the first's."""
         self.epoch += 1
-        self.optimizer.lr = self.lr_at(self.epoch)
+        self._apply()
         return self.optimizer.lr
 
     def state_dict(self) -> dict[str, Any]:
-        """The epoch count and base learning rate (for checkpoints)."""
-        return {"schedule": type(self).__name__, "epoch": self.epoch, "base_lr": self.base_lr}
+        """The epoch count and the base learning rates (for checkpoints)."""
+        return {"schedule": type(self).__name__, "epoch": self.epoch, "base_lr": self.base_lr,
+                "base_lrs": list(self.base_lrs)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict` output and set the optimizer's lr to match."""
+        """Restore :meth:`state_dict` output and set the groups' lr to match."""
         name = type(self).__name__
         if not isinstance(state, dict) or state.get("schedule") != name:
             raise ValueError(f"{name}.load_state_dict: not a {name} state: {state!r}")
         epoch = state.get("epoch")
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
             raise ValueError(f"{name}.load_state_dict: epoch must be an int >= 0, got {epoch!r}")
-        self.base_lr = _check_number(name, "base_lr", state.get("base_lr"), 0.0)
+        bases = state.get("base_lrs", [state.get("base_lr")])  # (one rate: older states)
+        if not isinstance(bases, (list, tuple)) or \
+                len(bases) != len(self.optimizer.param_groups):
+            raise ValueError(f"{name}.load_state_dict: {bases!r} gives base rates for "
+                             f"another number of parameter groups than the optimizer's "
+                             f"{len(self.optimizer.param_groups)}")
+        self.base_lrs = [_check_number(name, "base_lr", b, 0.0) for b in bases]
         self.epoch = epoch
-        self.optimizer.lr = self.lr_at(epoch)
+        self._apply()
 
 
 class StepDecay(_Schedule):
@@ -486,8 +612,9 @@ class StepDecay(_Schedule):
         self.step_size = step_size
         self.gamma = _check_number("StepDecay", "gamma", gamma, 0.0, 1.0)
 
-    def lr_at(self, epoch: int) -> float:
-        return self.base_lr * self.gamma ** (epoch // self.step_size)
+    def lr_at(self, epoch: int, base_lr: float | None = None) -> float:
+        base = self.base_lr if base_lr is None else base_lr
+        return base * self.gamma ** (epoch // self.step_size)
 
 
 class InverseTimeDecay(_Schedule):
@@ -503,8 +630,9 @@ class InverseTimeDecay(_Schedule):
         if self.decay == 0.0:
             raise ValueError("InverseTimeDecay: decay must be > 0 (0 means a constant rate)")
 
-    def lr_at(self, epoch: int) -> float:
-        return self.base_lr / (1.0 + self.decay * epoch)
+    def lr_at(self, epoch: int, base_lr: float | None = None) -> float:
+        base = self.base_lr if base_lr is None else base_lr
+        return base / (1.0 + self.decay * epoch)
 
 
 class Newton(Optimizer):
@@ -536,27 +664,36 @@ class Newton(Optimizer):
     def __init__(self, params: Iterable, lr: float = 1.0, damping: float = 0.0,
                  method: str = "cg", cg_iters: int = 50, cg_tol: float = 1e-10,
                  weight_decay: float = 0.0, line_search: bool = False):
-        super().__init__(params, lr, weight_decay)
-        self.line_search = bool(line_search)
+        super().__init__(params, {"lr": lr, "weight_decay": weight_decay, "damping": damping,
+                                  "method": method, "cg_iters": cg_iters, "cg_tol": cg_tol,
+                                  "line_search": line_search})
         self.last_step_size = None
+        self.last_cg_iterations = 0  # how many HVPs the last "cg" step used
+
+    def _validate(self, hyper):
+        hyper = super()._validate(hyper)
         owner = type(self).__name__
-        self.damping = _check_number(owner, "damping", damping, 0.0)
-        if method not in ("cg", "exact"):
-            raise ValueError(f"{owner}: method must be 'cg' or 'exact', got {method!r}")
-        self.method = method
+        hyper["damping"] = _check_number(owner, "damping", hyper["damping"], 0.0)
+        if hyper["method"] not in ("cg", "exact"):
+            raise ValueError(f"{owner}: method must be 'cg' or 'exact', got "
+                             f"{hyper['method']!r}")
+        cg_iters = hyper["cg_iters"]
         if isinstance(cg_iters, bool) or not isinstance(cg_iters, numbers.Integral) \
                 or cg_iters < 1:
             raise ValueError(f"{owner}: cg_iters must be an int >= 1, got {cg_iters!r}")
-        self.cg_iters = int(cg_iters)
-        self.cg_tol = _check_number(owner, "cg_tol", cg_tol, 0.0)
-        self.last_cg_iterations = 0  # how many HVPs the last "cg" step used
+        hyper["cg_iters"] = int(cg_iters)
+        hyper["cg_tol"] = _check_number(owner, "cg_tol", hyper["cg_tol"], 0.0)
+        hyper["line_search"] = bool(hyper["line_search"])
+        return hyper
 
-    def _hyper(self) -> dict[str, Any]:
-        return {**super()._hyper(), "damping": self.damping, "method": self.method,
-                "cg_iters": self.cg_iters, "cg_tol": self.cg_tol,
-                "line_search": self.line_search}
+    def add_param_group(self, group):
+        # One Newton system over every parameter: per-group settings would not mean much.
+        if self.param_groups:
+            raise ValueError("Newton: all parameters form one Newton system; give them as "
+                             "one parameter group")
+        super().add_param_group(group)
 
-    def _update(self, param, grad, state):  # step() below does the joint update
+    def _update(self, param, grad, state, group):  # step() below does the joint update
         raise RuntimeError("Newton updates all parameters jointly; call step(closure)")
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:

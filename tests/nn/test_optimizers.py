@@ -274,11 +274,14 @@ def test_load_state_dict_names_every_problem(device):
     bad = {**good, "state": {"0": {**good["state"]["0"], "velocity": good["state"]["0"]["s"]}}}
     with pytest.raises(ValueError, match="unexpected state entry 'velocity'"):
         opt.load_state_dict(bad)
-    with pytest.raises(ValueError, match=r"bad hyperparameters.*eps"):
-        opt.load_state_dict({**good, "hyper": {**good["hyper"], "eps": -1.0}})
+    group = good["param_groups"][0]
+    with pytest.raises(ValueError, match=r"bad hyperparameters in parameter group 0.*eps"):
+        opt.load_state_dict({**good, "param_groups": [{**group, "eps": -1.0}]})
     with pytest.raises(ValueError, match=r"missing hyperparameters \['betas'\]"):
-        hyper = {k: v for k, v in good["hyper"].items() if k != "betas"}
-        opt.load_state_dict({**good, "hyper": hyper})
+        hyper = {k: v for k, v in group.items() if k != "betas"}
+        opt.load_state_dict({**good, "param_groups": [hyper]})
+    with pytest.raises(ValueError, match="the state has 2 parameter groups, this optimizer 1"):
+        opt.load_state_dict({**good, "param_groups": [group, group]})
 
 
 @pytest.mark.parametrize("make, message", [
