@@ -41,6 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=int, help="early stopping: epochs without a better "
                    f"validation loss (default {d.patience}; 0 = off)")
     p.add_argument("--schedule", help="learning rate: none, step:STEP:GAMMA, inverse:DECAY")
+    p.add_argument("--clip-grad-norm", type=float, metavar="X", help="rescale each batch's "
+                   "gradients to 2-norm <= X; the live view shows the norm before clipping")
     p.add_argument("--checkpoint", help="write the training state here after every epoch")
     p.add_argument("--resume", help="continue from this checkpoint (same result as one run)")
     add_device_argument(p, "the resumed run's device, else cpu")

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 # What a checkpoint fixes: a different value given together with a resume is an error.
 FIXED_BY_CHECKPOINT = ("dataset", "model", "activation", "loss", "optimizer", "lr",
                        "batch_size", "weight_decay", "l1", "dropout", "schedule", "seed",
-                       "normalize")
+                       "normalize", "clip_grad_norm")
+# Settings newer than some checkpoints, with the value those checkpoints trained with.
+ADDED_LATER = {"clip_grad_norm": None}
 # Settings a resumed run may change.
 RESUMABLE = ("epochs", "patience")
 
@@ -42,6 +44,7 @@ class RunConfig:
     schedule: str = "none"
     seed: int = 0
     normalize: str = "zscore"
+    clip_grad_norm: float | None = None  # rescale each batch's gradients to this 2-norm
     # Where the run happens; not fixed by a checkpoint.
     device: str | None = None        # cpu, opencl, opencl:P:D or auto; None: $VECGRAD_DEVICE,
                                      # else the resumed run's device, else cpu
@@ -76,6 +79,8 @@ class RunConfig:
             (self.seed >= 0, f"--seed must be >= 0, got {self.seed}"),
             (0 <= self.dropout < 1, f"--dropout must be in [0, 1), got {self.dropout}"),
             (self.patience >= 0, f"--patience must be >= 0, got {self.patience}"),
+            (self.clip_grad_norm is None or 0 < self.clip_grad_norm < math.inf,
+             f"--clip-grad-norm must be a finite number > 0, got {self.clip_grad_norm}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -147,7 +152,10 @@ def _check_resumable(path, state, config, settings, changes) -> None:
 def checkpoint_config(state, path) -> dict:
     """The `config` entry of a `vecgrad train` checkpoint, after the whole state passed
     the schema check (vecgrad.train.schema: types, ranges, sizes; CheckpointError
-    naming the file and the entry otherwise)."""
+    naming the file and the entry otherwise). Settings newer than the checkpoint get
+    the value it was trained with (ADDED_LATER)."""
     from vecgrad.train.schema import check_trainer_state
 
+    if isinstance(state, dict) and isinstance(state.get("config"), dict):
+        state["config"] = {**ADDED_LATER, **state["config"]}
     return check_trainer_state(state, path)

@@ -41,6 +41,7 @@ class BatchEnd:
     loss: float
     samples: int  # samples in this batch
     seconds: float  # since the epoch started
+    grad_norm: float | None = None  # the gradients' 2-norm before clipping (if clipping)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class EpochEnd:
     seconds: float
     improved: bool
     best_epoch: int
+    grad_norm: float | None = None  # the largest pre-clip gradient norm of the epoch
+    clipped_batches: int = 0  # batches whose gradients were clipped
+    clip_grad_norm: float | None = None  # the clipping threshold (None: no clipping)
 
 
 @dataclass(frozen=True)

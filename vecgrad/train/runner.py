@@ -155,7 +155,8 @@ def run(config: RunConfig, *, resume_state: dict | None = None, views=(),
         epochs=settings["epochs"], l2=settings["weight_decay"], l1=settings["l1"],
         patience=settings["patience"] or None, checkpoint=checkpoint,
         extra_state={"config": saved_config, "normalizer": normalizer.state_dict()},
-        layer_stats=layer_stats, class_names=bundle.class_names)
+        layer_stats=layer_stats, class_names=bundle.class_names,
+        clip_grad_norm=settings["clip_grad_norm"])
     trainer.input_normalization = settings["normalize"]
     if resume_state is not None:
         _from_checkpoint(source, "the training state", trainer.load_state_dict, resume_state)

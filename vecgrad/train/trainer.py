@@ -22,6 +22,7 @@ import vecgrad
 from vecgrad.data import DataLoader, Dataset
 from vecgrad.train.layer_watch import LayerWatch
 from vecgrad.nn import Module
+from vecgrad.nn.utils import clip_grad_norm_
 from vecgrad.train.events import (BatchEnd, EpochEnd, EpochStart, EvalEnd, FitEnd,
                                      FitStart, History, LayerStat, LayerStats,
                                      TrainingDiverged)
@@ -52,15 +53,22 @@ class Trainer:
         extra_state: dict saved in every checkpoint (model spec, normalizer, ...).
         layer_stats: record per-layer forward/gradient stats once per epoch.
         class_names: labels for the confusion matrix.
+        clip_grad_norm: rescale the gradients of every batch to this joint 2-norm at most
+            (nn.utils.clip_grad_norm_); batches and epochs then report the norm before
+            clipping. None: no clipping.
     """
 
     def __init__(self, model, loss, optimizer, *, scheduler=None, epochs: int = 10,
                  batch_size: int = 32, seed: int = 0, l1: float = 0.0, l2: float = 0.0,
                  patience: int | None = None, checkpoint=None, extra_state: dict | None = None,
-                 layer_stats: bool = True, class_names=()):
+                 layer_stats: bool = True, class_names=(), clip_grad_norm: float | None = None):
         for name, value in (("l1", l1), ("l2", l2)):
             if not (isinstance(value, (int, float)) and value >= 0 and math.isfinite(value)):
                 raise ValueError(f"Trainer: {name} must be a finite number >= 0, got {value!r}")
+        if clip_grad_norm is not None and not (isinstance(clip_grad_norm, (int, float)) and
+                                               0 < clip_grad_norm < math.inf):
+            raise ValueError(f"Trainer: clip_grad_norm must be a finite number > 0 or None, "
+                             f"got {clip_grad_norm!r}")
         if not isinstance(epochs, int) or epochs < 1:
             raise ValueError(f"Trainer: epochs must be an int >= 1, got {epochs!r}")
         if patience is not None and (not isinstance(patience, int) or patience < 1):
@@ -88,6 +96,7 @@ class Trainer:
         self.extra_state = dict(extra_state or {})
         self.layer_stats = layer_stats
         self.class_names = tuple(class_names)
+        self.clip_grad_norm = None if clip_grad_norm is None else float(clip_grad_norm)
         self.views: list[Callable] = []
         self.history = History()
         self.start_epoch = 0
@@ -317,6 +326,7 @@ class Trainer:
         self.model.train()
         self.emit(EpochStart(epoch + 1, self.epochs, len(train_loader), self.optimizer.lr))
         total, count, correct, classified = 0.0, 0, 0, False
+        largest_norm, clipped = None, 0  # pre-clip gradient norms (with clip_grad_norm)
         grad_norms: dict[str, float] = {}
         batches = len(train_loader)
         for index, (inputs, targets) in enumerate(train_loader):
@@ -339,6 +349,13 @@ class Trainer:
                                           squares=squares, total=square_total)
             if last:
                 grad_norms = norms
+            grad_norm = None
+            if self.clip_grad_norm is not None:
+                grad_norm = float(clip_grad_norm_(self.model.parameters(),
+                                                  self.clip_grad_norm).item())
+                largest_norm = grad_norm if largest_norm is None else max(largest_norm,
+                                                                          grad_norm)
+                clipped += grad_norm > self.clip_grad_norm
             self.optimizer.step()
             total += value * len(targets)
             count += len(targets)
@@ -346,7 +363,7 @@ class Trainer:
                 classified = True
                 correct += right
             self.emit(BatchEnd(epoch + 1, index + 1, batches, value, len(targets),
-                               time.perf_counter() - started))
+                               time.perf_counter() - started, grad_norm))
         result = self.evaluate(val_loader, "val", watch if self.layer_stats else None, emit=False)
         if not math.isfinite(result.loss):
             self._diagnose_validation(result.loss, val_loader, epoch)
@@ -371,7 +388,8 @@ class Trainer:
         self.epochs_done = epoch + 1
         self._save_checkpoint(epoch + 1)
         self.emit(EpochEnd(epoch + 1, self.epochs, total / count, h.train_accuracy[-1],
-                           result.loss, result.accuracy, lr, seconds, improved, h.best_epoch))
+                           result.loss, result.accuracy, lr, seconds, improved, h.best_epoch,
+                           largest_norm, clipped, self.clip_grad_norm))
         if self.layer_stats:
             self.emit(LayerStats(epoch + 1, watch.table(grad_norms)))
 

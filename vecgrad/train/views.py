@@ -130,6 +130,17 @@ def _eval_line(event: EvalEnd) -> str:
     return text + f"  ({event.samples} samples)"
 
 
+def _clip_text(event: EpochEnd, short: bool = False) -> str:
+    """'  max grad norm 3.2, 5 batches clipped to 1' when the run clips gradients (the
+    norms before clipping); short: '  max ‖g‖ 3.2, 5 clipped'."""
+    if event.clip_grad_norm is None or event.grad_norm is None:
+        return ""
+    if short:
+        return f"  max ‖g‖ {_num(event.grad_norm, 3)}, {event.clipped_batches} clipped"
+    return (f"  max grad norm {_num(event.grad_norm, 3)}, {event.clipped_batches} "
+            f"batches clipped to {_num(event.clip_grad_norm, 3)}")
+
+
 # -------------------------------------------------------------------- plain view
 class PlainView:
     """One line per epoch, no animation: for pipes, files and CI logs."""
@@ -154,7 +165,7 @@ class PlainView:
             self.write(f"epoch {event.epoch:>3}/{event.epochs}  train loss "
                        f"{_num(event.train_loss)}  val loss {_num(event.val_loss)}  val acc "
                        f"{_pct(event.val_accuracy)}  lr {_num(event.lr, 3)}  "
-                       f"{event.seconds:.2f}s{mark}")
+                       f"{event.seconds:.2f}s{mark}{_clip_text(event)}")
         elif isinstance(event, LayerStats) and self.show != "none":
             for line in _layer_lines(event, self.show):
                 self.write(line)
@@ -193,6 +204,7 @@ class RichView:
             TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(bar_width=None),
             MofNCompleteColumn(), TextColumn("batches"),
             TextColumn("{task.fields[rate]} samples/s"), TextColumn("loss {task.fields[loss]}"),
+            TextColumn("{task.fields[grad]}"),
             TextColumn("ETA"), TimeRemainingColumn(compact=True),
             console=console, expand=True)
         self.task = None
@@ -202,9 +214,9 @@ class RichView:
     def _row_text(self, cells) -> str:
         return " ".join(f"{cell:>{width}}" for cell, (_, width) in zip(cells, self.COLUMNS))
 
-    def _print_row(self, cells, improved: bool) -> None:
+    def _print_row(self, cells, improved: bool, extra: str = "") -> None:
         # Printed through the console while Live runs: rich puts it above the live region.
-        line = self._row_text(cells) + (" [green]*[/]" if improved else "")
+        line = self._row_text(cells) + extra + (" [green]*[/]" if improved else "")
         self.console.print(line, highlight=False)
 
     def _layer_panel(self):
@@ -260,12 +272,14 @@ class RichView:
             self.samples = 0
             self.task = self.progress.add_task("", total=event.batches,
                                                epoch=f"{event.epoch}/{event.epochs}",
-                                               rate="-", loss="-")
+                                               rate="-", loss="-", grad="")
         elif isinstance(event, BatchEnd) and self.task is not None:
             self.samples += event.samples
             rate = self.samples / event.seconds if event.seconds > 0 else 0.0
+            # with clipping, the norm before clipping (what clipping reacts to)
+            grad = "" if event.grad_norm is None else f"‖g‖ {_num(event.grad_norm, 3)}"
             self.progress.update(self.task, completed=event.batch, rate=f"{rate:,.0f}",
-                                 loss=_num(event.loss))
+                                 loss=_num(event.loss), grad=grad)
         elif isinstance(event, LayerStats):
             self.layers = event
             self._refresh()
@@ -274,7 +288,7 @@ class RichView:
                      _num(event.val_loss), _pct(event.val_accuracy), _num(event.lr, 3),
                      f"{event.seconds:.2f}s")
             self.rows.append(cells)
-            self._print_row(cells, event.improved)
+            self._print_row(cells, event.improved, _clip_text(event, short=True))
             self._refresh()
         elif isinstance(event, FitEnd):
             if self.live is not None:
