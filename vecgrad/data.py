@@ -20,7 +20,8 @@ import numpy as np
 
 from vecgrad._files import open_regular
 
-DATASET_NAMES = ("digits", "moons", "circles", "spirals", "xor", "sine", "mnist", "fashion-mnist")
+DATASET_NAMES = ("digits", "moons", "circles", "spirals", "xor", "sine", "sine-next", "adding",
+                 "mnist", "fashion-mnist")
 # The split of every built-in dataset is fixed by this seed (not by --seed), so the
 # test set is the same whatever the training seed is.
 SPLIT_SEED = 0
@@ -316,6 +317,49 @@ TOY_GENERATORS = {"moons": moons, "circles": circles, "spirals": spirals, "xor":
                   "sine": sine}
 
 
+# ----------------------------------------------------------------- sequence datasets
+def sine_next(n: int = 1000, steps: int = 20, noise: float = 0.1, seed: int = 0):
+    """Next-step prediction: `steps` noisy samples of sin(ω t + φ) (ω uniform in
+    [0.15, 0.6] rad per step, φ uniform), target the next noise-free value.
+
+    Inputs (n, steps, 1), targets (n, 1). The model has to find the frequency and the
+    phase from a noisy window, so it needs the whole sequence, not the last value.
+    """
+    rng = _rng(seed)
+    omega = rng.uniform(0.15, 0.6, size=(n, 1))
+    phase = rng.uniform(0, 2 * np.pi, size=(n, 1))
+    t = np.arange(steps + 1)[None, :]
+    clean = np.sin(omega * t + phase)
+    inputs = clean[:, :steps] + noise * rng.standard_normal((n, steps))
+    return inputs[:, :, None].astype(np.float32), clean[:, steps:].astype(np.float32)
+
+
+def adding(n: int = 2000, steps: int = 30, seed: int = 0):
+    """The adding problem (Hochreiter & Schmidhuber 1997): at each of `steps` steps a
+    value uniform in [0, 1] and a marker; two steps are marked (one in each half), and
+    the target is the sum of their values.
+
+    Inputs (n, steps, 2), targets (n, 1). Always predicting the mean (1.0) gives a mean
+    squared error of 1/6 ≈ 0.167: a model below that has learnt to remember the marked
+    values across the sequence.
+    """
+    rng = _rng(seed)
+    values = rng.uniform(0, 1, size=(n, steps))
+    half = steps // 2
+    first = rng.integers(0, half, size=n)
+    second = rng.integers(half, steps, size=n)
+    markers = np.zeros((n, steps))
+    rows = np.arange(n)
+    markers[rows, first] = 1.0
+    markers[rows, second] = 1.0
+    targets = values[rows, first] + values[rows, second]
+    inputs = np.stack([values, markers], axis=2)
+    return inputs.astype(np.float32), targets[:, None].astype(np.float32)
+
+
+SEQUENCE_GENERATORS = {"sine-next": sine_next, "adding": adding}
+
+
 # ----------------------------------------------------------------------- IDX reader
 _IDX_DTYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
                0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
@@ -437,7 +481,8 @@ def load_dataset(name: str, data_dir=None, n: int | None = None) -> DatasetBundl
     """Load a dataset by name and split it (seeded, fixed).
 
     digits: embedded, 70/15/15 split, inputs (1, 8, 8). Toy sets (moons, circles,
-    spirals, xor, sine): generated with seed 0, `n` samples, 70/15/15. mnist and
+    spirals, xor, sine) and sequence sets (sine-next, adding: inputs (steps,
+    features)): generated with seed 0, `n` samples, 70/15/15. mnist and
     fashion-mnist: IDX files from `data_dir` (raw or .gz); the last 10,000 training
     images are the validation set, t10k is the test set.
     """
@@ -456,6 +501,11 @@ def load_dataset(name: str, data_dir=None, n: int | None = None) -> DatasetBundl
         classes = int(targets.max()) + 1
         return DatasetBundle(name, "classification", train, val, test, classes, (2,),
                              [str(i) for i in range(classes)])
+    if name in SEQUENCE_GENERATORS:  # regression on (steps, features) sequences
+        generator = SEQUENCE_GENERATORS[name]
+        inputs, targets = generator() if n is None else generator(n=n)
+        train, val, test = train_val_test_split(inputs, targets)
+        return DatasetBundle(name, "regression", train, val, test, 0, inputs.shape[1:])
     if name in ("mnist", "fashion-mnist"):
         return _load_mnist_like(name, data_dir)
     raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)}")

@@ -150,7 +150,8 @@ def test_missing_mnist_files_are_named(capsys, tmp_path):
 
 @pytest.mark.parametrize("argv, expected", [
     (["--activation", "swish"], "--activation 'swish': choose one of"),
-    (["--model", "rnn:3"], "unknown architecture 'rnn'"),
+    (["--model", "transformer:3"], "unknown architecture 'transformer'"),
+    (["--dataset", "moons", "--model", "rnn:3"], "needs sequence inputs"),
     (["--model", "mlp:a,b"], "sizes must be integers"),
     (["--dataset", "moons", "--model", "cnn"], "needs image inputs"),
     (["--loss", "bce"], "needs two classes; digits has 10"),

@@ -25,7 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"what to learn (default {d.dataset}: 8x8 digits, embedded)")
     p.add_argument("--data-dir", help="folder with the MNIST/Fashion-MNIST IDX files "
                    "(default data/<dataset>)")
-    p.add_argument("--model", help=f"mlp:H1,H2,... or cnn[:C1,C2] (default {d.model})")
+    p.add_argument("--model", help=f"mlp:H1,H2,..., cnn[:C1,C2], or lstm:H, gru:H, rnn:H for "
+                   f"sequences (default {d.model})")
     p.add_argument("--activation", help="hidden activation, a catalogue name "
                    f"(default {d.activation})")
     p.add_argument("--loss", choices=("cross_entropy", "mse", "bce"),

@@ -46,7 +46,8 @@ class LayerWatch:
         def hook(module, inputs, output):
             if not (self.recording or self.diagnosing):
                 return None
-            values = output.numpy()
+            # recurrent layers return (output, state): the output sequence is the layer's
+            values = (output[0] if isinstance(output, tuple) else output).numpy()
             if self.diagnosing and self.first_nonfinite is None and not np.all(np.isfinite(values)):
                 self.first_nonfinite = f"{name} ({type(module).__name__})"
             if self.recording and shown:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vecgrad.nn.module import Module
 from vecgrad.train.config import ConfigError
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
@@ -21,9 +22,11 @@ MAX_PARAMETERS = 1 << 30  # 4 GiB of float32: a larger model is a typo, not a pl
 
 def build_model(spec: str, input_shape, outputs: int, activation: str = "relu",
                 dropout: float = 0.0, max_parameters: int | None = None):
-    """A Sequential from a spec: `mlp:H1,H2,...` (hidden sizes; `mlp` = no hidden
-    layer) or `cnn` / `cnn:C1,C2` (3x3 conv + activation + 2x2 max-pool per channel
-    count, then a 64-unit hidden layer). Dropout follows every hidden activation.
+    """A model from a spec: `mlp:H1,H2,...` (hidden sizes; `mlp` = no hidden
+    layer), `cnn` / `cnn:C1,C2` (3x3 conv + activation + 2x2 max-pool per channel
+    count, then a 64-unit hidden layer), or `lstm:H` / `gru:H` / `rnn:H` (`lstm:H,H`:
+    two layers) over sequence inputs with a Linear head on the last step. Dropout
+    follows every hidden activation (between and after recurrent layers).
 
     The parameters are counted before each layer allocates: more than `max_parameters`
     (default MAX_PARAMETERS; a resumed run passes what its checkpoint holds) raises
@@ -83,10 +86,69 @@ def build_model(spec: str, input_shape, outputs: int, activation: str = "relu",
                 height, width = height // 2, width // 2
         layers += [nn.Flatten()] + regularized([linear(channels * height * width, 64), act()])
         layers.append(linear(64, outputs))
+    elif kind in RECURRENT:
+        charge(recurrent_parameters(kind, sizes or [64], input_shape, outputs))
+        return RecurrentNet(kind, sizes or [64], input_shape, outputs, dropout, spec)
     else:
         raise ConfigError(f"--model {spec!r}: unknown architecture {kind!r}; use mlp:H1,H2,... "
-                          "or cnn[:C1,C2]")
+                          ", cnn[:C1,C2], lstm:H, gru:H or rnn:H")
     return nn.Sequential(*layers)
+
+
+RECURRENT = ("lstm", "gru", "rnn")
+
+
+def recurrent_parameters(kind: str, sizes, input_shape, outputs: int) -> int:
+    """How many numbers `kind:sizes` holds (recurrent layers and the Linear head)."""
+    gates = {"lstm": 4, "gru": 3, "rnn": 1}[kind]
+    shape = tuple(input_shape)
+    width = shape[-1] if len(shape) != 3 else shape[0] * shape[2]
+    total = 0
+    for size in sizes:
+        total += gates * size * (width + size + 2)
+        width = size
+    return total + width * outputs + outputs
+
+
+class RecurrentNet(Module):
+    """Recurrent layers over the input sequence, then a Linear head on the last step's
+    output. `lstm:64` is one LSTM layer of 64 units, `lstm:64,64` two stacked (dropout
+    between them and before the head). Inputs (steps, features) per sample; an image
+    (C, H, W) is read row by row: H steps of C·W features."""
+
+    def __init__(self, kind: str, sizes, input_shape, outputs: int, dropout: float = 0.0,
+                 spec: str = ""):
+        from vecgrad import nn
+
+        super().__init__()
+        spec = spec or f"{kind}:{','.join(map(str, sizes))}"
+        if len(set(sizes)) != 1:
+            raise ConfigError(f"--model {spec!r}: stacked recurrent layers share one hidden "
+                              f"size, e.g. {kind}:64,64")
+        shape = tuple(input_shape)
+        if len(shape) not in (2, 3):
+            raise ConfigError(f"--model {spec!r} needs sequence inputs (steps, features) or "
+                              f"images; this dataset has inputs of shape {shape}: use "
+                              f"--dataset adding or sine-next, or an mlp")
+        self.input_shape = shape
+        features = shape[1] if len(shape) == 2 else shape[0] * shape[2]
+        layer = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[kind]
+        self.rnn = layer(features, sizes[0], num_layers=len(sizes), batch_first=True,
+                         dropout=dropout if len(sizes) > 1 else 0.0)
+        self.dropout = dropout
+        self.head = nn.Linear(sizes[0], outputs)
+
+    def forward(self, x):
+        from vecgrad.nn import functional as F
+
+        if len(self.input_shape) == 3:  # (N, C, H, W) -> (N, H, C·W): rows as steps
+            n, c, h, w = x.shape
+            x = x.permute(0, 2, 1, 3).reshape(n, h, c * w)
+        out, _ = self.rnn(x)
+        last = out[:, -1]
+        if self.dropout:
+            last = F.dropout(last, self.dropout, training=self.training)
+        return self.head(last)
 
 
 def make_optimizer(name: str, params, lr: float):
