@@ -24,6 +24,7 @@ LESSON_MODULES: dict[int, str] = {
     14: "lesson14_digits",
     15: "lesson15_ad_modes",
     16: "lesson16_curvature",
+    17: "lesson17_gradients_through_time",
     18: "lesson18_maximum_likelihood",
     19: "lesson19_backprop_loop",
     20: "lesson20_capacity",
