@@ -125,6 +125,18 @@ CASES = {
         + (L.cross_entropy(x.sin(), vecgrad.tensor([2, 2, 0], device=x.device),
                            reduction="none") ** 2).sum()),
 }
+def _written(x, v):
+    """x with a row, a slice and scattered entries overwritten (SetItem), v from x too."""
+    y = x * 1.0
+    y[1] = v.sin()
+    y[0, 1:3] = v[:2] * v[:2]
+    y[np.array([2, 2]), np.array([0, 3])] = v[2:].cos()
+    return (y.sin() ** 2 * x).sum()
+
+
+CASES["SetItem"] = ([_any(3, 4), _any(4)], _written)
+
+
 def _round_trip(x):
     """x moved to another device and back (ToDevice both ways) when there is one."""
     devices = [d for d in vecgrad.available_devices() if d != x.device]
