@@ -149,6 +149,33 @@ def test_dropout_between_layers_only_in_training():
     assert not np.allclose(gru(x)[0].numpy(), a)
 
 
+def _lstm_gates_composite(gates, c):
+    """The LSTM's elementwise step from separate ops: the reference for the fused op."""
+    hidden = c.shape[1]
+    i, f = gates[:, :hidden].sigmoid(), gates[:, hidden:2 * hidden].sigmoid()
+    g, o = gates[:, 2 * hidden:3 * hidden].tanh(), gates[:, 3 * hidden:].sigmoid()
+    c_new = f * c + i * g
+    return o * c_new.tanh(), c_new
+
+
+def test_fused_lstm_gates_match_the_composition(device):
+    _need_float64(device)
+    from vecgrad.ops.recurrent import lstm_cell
+
+    gates_np, c_np = RNG.standard_normal((3, 8)) * 2, RNG.standard_normal((3, 2))
+    w = [RNG.standard_normal((3, 2)), RNG.standard_normal((3, 2))]
+    results = []
+    for fn in (lstm_cell, _lstm_gates_composite):
+        gates, c = _t(gates_np, device, True), _t(c_np, device, True)
+        h_new, c_new = fn(gates, c)
+        ((h_new * _t(w[0], device)).sum() + (c_new * _t(w[1], device)).sum()).backward()
+        results.append([h_new.numpy(), c_new.numpy(), gates.grad.numpy(), c.grad.numpy()])
+    for fused, composite in zip(*results):
+        np.testing.assert_allclose(fused, composite, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match=r"gates must be \(batch, 4 \* hidden\)"):
+        lstm_cell(_t(gates_np[:, :6], device), _t(c_np, device))
+
+
 # ---------------------------------------------------------------------- against torch
 CONFIGS = [("LSTM", {}), ("GRU", {}), ("RNN", {}), ("RNN", {"nonlinearity": "relu"}),
            ("LSTM", {"num_layers": 2, "bidirectional": True, "batch_first": True}),

@@ -23,6 +23,7 @@ import vecgrad
 from vecgrad import autograd
 from vecgrad.autograd import Function, grad
 from vecgrad.ops import activations, conv, matmul, movement
+from vecgrad.ops import recurrent as _recurrent  # noqa: F401 - its Functions are listed
 from vecgrad.ops import losses as L
 from scalargrad.functions import ACTIVATIONS
 
@@ -135,6 +136,8 @@ def _written(x, v):
 
 
 CASES["SetItem"] = ([_any(3, 4), _any(4)], _written)
+CASES["LSTMGates"] = ([_any(3, 8), _any(3, 2)], lambda gates, c: sum(
+    (t.sin() ** 2).sum() for t in vecgrad.ops.recurrent.lstm_cell(gates * gates, c)))
 
 
 def _round_trip(x):

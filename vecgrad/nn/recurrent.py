@@ -29,6 +29,7 @@ from vecgrad.nn import init
 from vecgrad.nn.module import Module, Parameter
 from vecgrad.ops import matmul as _matmul
 from vecgrad.ops import movement
+from vecgrad.ops import recurrent as _recurrent_ops
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -63,12 +64,8 @@ def _step(mode, xp, h, c, w_hh_t, b_hh):
         return gates.tanh(), None
     if mode == "RNN_RELU":
         return gates.relu(), None
-    hidden = h.shape[-1]
-    act = gates.sigmoid()  # i, f, o (g's sigmoid is computed and not used: one op less)
-    i, f, o = act[..., :hidden], act[..., hidden:2 * hidden], act[..., 3 * hidden:]
-    g = gates[..., 2 * hidden:3 * hidden].tanh()
-    c = f * c + i * g
-    return o * c.tanh(), c
+    # c' = σ(f) c + σ(i) tanh(g), h' = σ(o) tanh(c'): one fused op (vecgrad/ops/recurrent.py)
+    return _recurrent_ops.lstm_cell(gates, c)
 
 
 def _input_bias(mode, b_ih, b_hh):
