@@ -693,7 +693,7 @@ class Newton(Optimizer):
                              "one parameter group")
         super().add_param_group(group)
 
-    def _update(self, param, grad, state, group):  # step() below does the joint update
+    def _update(self, param, grad, state, group=None):  # step() does the joint update
         raise RuntimeError("Newton updates all parameters jointly; call step(closure)")
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
