@@ -226,7 +226,11 @@ class _Engine:
         optim = self.torch.optim if self.name == "torch" else self.vecgrad.optim
         if kind == "sgd":
             return optim.SGD(params, lr=LR)
-        return optim.Adam(params, lr=ADAM_LR)
+        if self.name == "torch":
+            return optim.Adam(params, lr=ADAM_LR)
+        # PyTorch's ε placement (√r + ε), so both engines take the same step: with the
+        # lecture's √(r + ε), parameters with tiny gradients (an LSTM's) move less
+        return optim.Adam(params, lr=ADAM_LR, eps_inside_sqrt=False)
 
     def flatten(self, h):
         return h.reshape(h.shape[0], -1)
