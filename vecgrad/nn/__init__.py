@@ -126,6 +126,5 @@ __all__ = [
     # loss layers (nn/losses.py)
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "KLDivLoss", "L1Loss",
     "MSELoss", "NLLLoss", "SmoothL1Loss",
-    "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
     "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "utils",
 ]
