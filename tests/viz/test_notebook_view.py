@@ -101,6 +101,20 @@ def test_make_view_picks_the_notebook_view_only_in_a_kernel(monkeypatch):
     import io
     assert isinstance(make_view(io.StringIO()), PlainView)  # an explicit stream is honoured
 
+    class HostedShell(ZMQInteractiveShell):  # a hosted notebook's own shell class
+        pass
+
+    fake.get_ipython = lambda: HostedShell()
+    assert notebook.in_notebook()
+
+    class TerminalInteractiveShell:
+        pass
+
+    fake.get_ipython = lambda: TerminalInteractiveShell()  # IPython in a terminal
+    assert not notebook.in_notebook()
+    fake.get_ipython = lambda: None  # IPython imported, but no shell running
+    assert not notebook.in_notebook()
+
 
 def test_history_converts_to_a_list_of_dicts():
     history = History(train_loss=[1.0, 0.5], val_loss=[1.2, 0.7], val_accuracy=[0.5, None],

@@ -36,7 +36,10 @@ def in_notebook() -> bool:
         shell = shell_module.get_ipython()
     except Exception:  # an IPython too old or half imported: not a notebook we know
         return False
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+    # By class name, so IPython need not be imported further; subclasses (Colab's shell,
+    # for one) count too.
+    return shell is not None and any(cls.__name__ == "ZMQInteractiveShell"
+                                     for cls in type(shell).__mro__)
 
 
 class Frame:
