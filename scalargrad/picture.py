@@ -30,6 +30,7 @@ MAX_NODES = 120
 # takes before a run is folded.
 MAX_PERIOD = 64
 MIN_REPEATS = 3
+MIN_HIDDEN = 4  # a fold that would hide fewer nodes than this is not worth its box
 DOT_TIMEOUT_S = 20.0
 NO_GRAPHVIZ = ("Graphviz's `dot` program is not installed, so the graph is shown as a "
                "table (install graphviz for a picture).")
@@ -155,7 +156,9 @@ def _find_runs(sig: list) -> list:
             while j < limit and sig[j] == sig[j + period]:
                 j += 1
             repeats = (j - i) // period + 1
-            if repeats >= MIN_REPEATS and (best is None or repeats * period > best[1] * best[2]):
+            if repeats < MIN_REPEATS or (repeats - 1) * period < MIN_HIDDEN:
+                continue
+            if best is None or repeats * period > best[1] * best[2]:
                 best = (i, period, repeats)
         if best is None:
             i += 1

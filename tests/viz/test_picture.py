@@ -185,3 +185,20 @@ def test_a_grad_that_is_a_value_is_drawn_by_its_number(no_dot):
     w = z.sqrt() * z  # sqrt(-1) = nan
     w.backward(create_graph=True)
     assert picture(w).nodes[0].warn and "<table" in to_html(w)
+
+
+def test_an_mlp_folds_its_repeated_neurons():
+    from scalargrad.nn import MLP
+
+    model = MLP(2, [16, 16, 1], seed=0)
+    out = model([Value(0.5, "x0"), Value(-1.0, "x1")])
+    loss = ((out[0] if isinstance(out, list) else out) - 1.0) ** 2
+    loss.backward()
+    whole = picture(loss, None)
+    drawing = picture(loss)
+    assert len(whole.nodes) > 900 and len(drawing.nodes) <= pic.MAX_NODES
+    assert sum(n.folded for n in drawing.nodes) == len(whole.nodes)
+    folds = [n for n in drawing.nodes if n.folded > 1]
+    assert all(n.folded >= pic.MIN_HIDDEN for n in folds)  # no box for a tiny fold
+    assert any("relu" in n.note for n in folds)  # whole neurons fold, not just leaves
+    assert all(p < i for i, n in enumerate(drawing.nodes) for p in n.parents)
