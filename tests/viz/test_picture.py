@@ -200,5 +200,6 @@ def test_an_mlp_folds_its_repeated_neurons():
     assert sum(n.folded for n in drawing.nodes) == len(whole.nodes)
     folds = [n for n in drawing.nodes if n.folded > 1]
     assert all(n.folded >= pic.MIN_HIDDEN for n in folds)  # no box for a tiny fold
-    assert any("relu" in n.note for n in folds)  # whole neurons fold, not just leaves
+    # whole neurons (w*x + b, relu) fold, not just runs of leaves
+    assert any(n.folded > 100 and "* → +" in n.note for n in folds)
     assert all(p < i for i, n in enumerate(drawing.nodes) for p in n.parents)
