@@ -98,17 +98,29 @@ def graph_tree(root) -> Tree:
 
 def picture(root, max_nodes: int = _picture.MAX_NODES) -> _picture.Picture:
     """The graph of `root` in scalargrad.picture's form: value and grad per node, folded
-    when it has more than `max_nodes` nodes (None: never)."""
+    when it has more than `max_nodes` nodes (None: never).
+
+    Names, values and gradients are written for the drawn boxes only, after folding, so
+    a huge graph costs little more than its walk.
+    """
     order = topological_order(root)
-    names = node_names(order)
     index = {id(node): i for i, node in enumerate(order)}
-    nodes = [_picture.PictureNode(
-        name=names[id(node)], op=node.op, cells=(_fmt(node.data), _fmt(node.grad)),
-        parents=tuple(index[id(p)] for p in node.parents),
-        warn=not (_picture.is_finite(node.data) and _picture.is_finite(node.grad)), origin=i)
-        for i, node in enumerate(order)]
+    node = _picture.PictureNode
+    nodes = [node("", v.op, (), tuple([index[id(p)] for p in v.parents]), None, False, 1, "",
+                  i) for i, v in enumerate(order)]
     drawn = _picture.Picture(nodes, ("value", "grad"), title="scalargrad graph")
-    return drawn if max_nodes is None else _picture.fold(drawn, max_nodes)
+    if max_nodes is not None:
+        drawn = _picture.fold(drawn, max_nodes)
+    names = node_names(order)
+    for box in drawn.nodes:
+        if box.origin < 0:
+            box.cells = ("", "")
+            continue
+        v = order[box.origin]
+        box.name = names[id(v)]
+        box.cells = (_fmt(v.data), _fmt(v.grad))
+        box.warn = not (_picture.is_finite(v.data) and _picture.is_finite(v.grad))
+    return drawn
 
 
 def to_dot(root, max_nodes=None) -> str:
