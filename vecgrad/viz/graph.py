@@ -114,8 +114,9 @@ class GraphView:
             norm = None if grad is None else _norm(grad)
             box.cells = (str(tuple(t.shape)), str(t.dtype), t.device,
                          "" if norm is None else _picture.fmt(norm))
-            box.warn = not _finite(t) or (norm is not None and not math.isfinite(norm))
-            if not _finite(t):
+            finite = _finite(t)
+            box.warn = not finite or (norm is not None and not math.isfinite(norm))
+            if not finite:
                 box.note = "values contain nan or inf"
         return drawn
 
