@@ -34,6 +34,8 @@ MIN_HIDDEN = 4  # a fold that would hide fewer nodes than this is not worth its 
 DOT_TIMEOUT_S = 20.0
 NO_GRAPHVIZ = ("Graphviz's `dot` program is not installed, so the graph is shown as a "
                "table (install graphviz for a picture).")
+DOT_FAILED = (f"Graphviz's `dot` could not draw this graph (it failed or took over "
+              f"{DOT_TIMEOUT_S:g} s), so it is shown as a table.")
 
 
 @dataclass(slots=True)
@@ -366,7 +368,8 @@ class Rendered:
     def html(self) -> str:
         if self.svg is not None:
             return f'<div class="gradlab-graph">{self.svg}</div>'
-        return f"<div><p><i>{html.escape(NO_GRAPHVIZ)}</i></p>{to_html_table(self.picture)}</div>"
+        why = NO_GRAPHVIZ if dot_program() is None else DOT_FAILED
+        return f"<div><p><i>{html.escape(why)}</i></p>{to_html_table(self.picture)}</div>"
 
     def mimebundle(self, plain: str) -> dict:
         bundle = {"text/plain": plain, "text/html": self.html()}

@@ -203,3 +203,14 @@ def test_an_mlp_folds_its_repeated_neurons():
     # whole neurons (w*x + b, relu) fold, not just runs of leaves
     assert any(n.folded > 100 and "* → +" in n.note for n in folds)
     assert all(p < i for i, n in enumerate(drawing.nodes) for p in n.parents)
+
+
+def test_a_failing_dot_falls_back_to_the_table_and_says_why(monkeypatch, tmp_path):
+    broken = tmp_path / "dot"
+    broken.write_text("#!/bin/sh\necho 'syntax error' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(pic, "dot_program", lambda: str(broken))
+    f = _lecture()
+    assert to_svg(f) is None
+    html = to_html(f)
+    assert "could not draw" in html and "<table" in html
