@@ -5,7 +5,9 @@ kernel talks over local sockets). Graphviz is optional, so a graph output is an 
 picture or, without `dot`, the HTML table; both carry the "gradlab-graph" class.
 """
 
+import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,9 +19,22 @@ pytest.importorskip("ipykernel")
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "tutorials" / "notebooks"
 
 
-def _execute(name: str, tmp_path):
+@pytest.fixture
+def kernel(tmp_path, monkeypatch):
+    """A kernel spec for this very Python (a machine-wide "python3" spec could name
+    another interpreter, one without gradlab)."""
+    spec = tmp_path / "jupyter" / "kernels" / "gradlab-test"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "gradlab tests", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    return "gradlab-test"
+
+
+def _execute(name: str, tmp_path, kernel: str):
     book = nbformat.read(NOTEBOOKS / name, as_version=4)
-    client = nbclient.NotebookClient(book, timeout=180, kernel_name="python3",
+    client = nbclient.NotebookClient(book, timeout=180, kernel_name=kernel,
                                      resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
     return book
@@ -52,8 +67,8 @@ def test_every_notebook_is_listed_here():
 
 
 @pytest.mark.slow
-def test_lecture_notebook_shows_the_graphs_with_the_lectures_numbers(tmp_path):
-    book = _execute("01_lecture_graph.ipynb", tmp_path)
+def test_lecture_notebook_shows_the_graphs_with_the_lectures_numbers(tmp_path, kernel):
+    book = _execute("01_lecture_graph.ipynb", tmp_path, kernel)
     graphs = _graph_outputs(book)
     assert len(graphs) == 3  # f, l, and the vecgrad view
     first = graphs[0].get("image/svg+xml") or graphs[0]["text/html"]
@@ -64,8 +79,8 @@ def test_lecture_notebook_shows_the_graphs_with_the_lectures_numbers(tmp_path):
 
 
 @pytest.mark.slow
-def test_trainer_notebook_updates_one_output_and_reaches_the_accuracy(tmp_path):
-    book = _execute("02_trainer_experiment.ipynb", tmp_path)
+def test_trainer_notebook_updates_one_output_and_reaches_the_accuracy(tmp_path, kernel):
+    book = _execute("02_trainer_experiment.ipynb", tmp_path, kernel)
     fit_cell = next(i for i, c in enumerate(book.cells) if "trainer.fit" in c.source)
     live = [o for o in _outputs(book, fit_cell) if o["output_type"] == "display_data"]
     assert len(live) == 1  # updated in place: one output, not one per update
@@ -82,8 +97,8 @@ def test_trainer_notebook_updates_one_output_and_reaches_the_accuracy(tmp_path):
 
 
 @pytest.mark.slow
-def test_cnn_notebook_draws_the_backward_graph_and_folds_the_deep_one(tmp_path):
-    book = _execute("03_cnn_backward_graph.ipynb", tmp_path)
+def test_cnn_notebook_draws_the_backward_graph_and_folds_the_deep_one(tmp_path, kernel):
+    book = _execute("03_cnn_backward_graph.ipynb", tmp_path, kernel)
     graphs = _graph_outputs(book)
     assert len(graphs) == 2
     cnn = graphs[0].get("image/svg+xml") or graphs[0]["text/html"]
