@@ -233,11 +233,12 @@ def _class_targets(op, scores, labels, ignore_index):
         host = labels.numpy()
         bad = ((host < 0) | (host >= classes)) & (host != ignore_index)
         if bad.any():
-            raise IndexError(f"{op}: labels must lie in [0, {classes}) (or equal ignore_index="
-                             f"{ignore_index}), got range [{host[bad].min()}, "
-                             f"{host[bad].max()}]" if ignorable else
-                             f"{op}: labels must lie in [0, {classes}), got range "
-                             f"[{low}, {high}]")
+            extra, shown = "", (low, high)
+            if ignorable:  # show the offending labels' range, the ignored ones left out
+                extra = f" (or equal ignore_index={ignore_index})"
+                shown = (host[bad].min(), host[bad].max())
+            raise IndexError(f"{op}: labels must lie in [0, {classes}){extra}, got range "
+                             f"[{shown[0]}, {shown[1]}]")
     return ignorable
 
 
