@@ -912,15 +912,13 @@ def _extremum_method(op, x, dim, keepdim, axis, keepdims):
         if dim is not None:
             raise TypeError(f"{op}: give axis or dim, not both")
         return reduce._extremum(op, x, axis, bool(keepdims) or bool(keepdim), None)
-    if dim is None:
-        if keepdim or keepdims:  # x.max(keepdim=True): the value, axes kept
-            return reduce._extremum(op, x, None, True, None)
-        return reduce._extremum(op, x, None, False, None)
+    keep = bool(keepdim or keepdims)
+    if dim is None:  # the value (x.max(keepdim=True): with every axis kept)
+        return reduce._extremum(op, x, None, keep, None)
     if isinstance(dim, (tuple, list)):
         raise TypeError(f"{op}: dim must be one int for (values, indices); use amax/amin "
                         f"(or axis=) to reduce several axes")
-    keep = reduce.keep_flag(op, keepdims or False, keepdim) if keepdims is not None else keepdim
-    return reduce.max_with_indices(op, x, dim, bool(keep))
+    return reduce.max_with_indices(op, x, dim, keep)
 
 
 class ToDevice(autograd.Function):
