@@ -339,3 +339,11 @@ def test_loss_layers_call_the_functions(device):
         nn.MSELoss(reduction="avg")
     with pytest.raises(TypeError, match="weight must be a Tensor"):
         nn.CrossEntropyLoss(weight=[1.0, 2.0])
+
+
+def test_einsum_of_integers_by_mul_and_sum(device):
+    a = t([[1, 2], [3, 4]], device)
+    b = t([[5, 6], [7, 8]], device)
+    out = vecgrad.einsum("ij,jk->ik", a, b)
+    assert out.dtype == np.int64 and out.tolist() == [[19, 22], [43, 50]]
+    assert vecgrad.einsum("ii", a).item() == 5
