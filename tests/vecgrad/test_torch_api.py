@@ -334,6 +334,8 @@ def test_loss_layers_call_the_functions(device):
     criterion = nn.CrossEntropyLoss(weight=vecgrad.tensor([1.0, 2.0, 0.5]))
     criterion.to(device)
     assert criterion.weight.device == x.device
+    assert list(criterion.state_dict()) == ["weight"]  # a buffer, as in PyTorch
+    assert list(nn.BCEWithLogitsLoss(pos_weight=w).state_dict()) == ["pos_weight"]
     assert "reduction='sum'" in repr(nn.MSELoss(reduction="sum"))
     with pytest.raises(ValueError, match="reduction must be one of"):
         nn.MSELoss(reduction="avg")

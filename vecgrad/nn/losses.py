@@ -1,7 +1,8 @@
 """Loss layers with PyTorch's names (nn.CrossEntropyLoss(), nn.MSELoss(), ...).
 
 Each keeps its options and calls its function in vecgrad.nn.functional, where the loss
-is written once. Class weights (weight, pos_weight) follow the module's .to(device).
+is written once. Class weights (weight, pos_weight) are buffers, as in PyTorch: in the
+state_dict, and moved by .to(device).
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from vecgrad.ops import common
 
 class _Loss(Module):
     """A loss with a `reduction` ("mean", "sum" or "none")."""
-
-    _tensors: tuple = ()  # names of optional Tensor options that move with .to()
 
     def __init__(self, reduction: str = "mean"):
         super().__init__()
@@ -32,15 +31,7 @@ class _Loss(Module):
         if value is not None and not common.is_tensor(value):
             raise TypeError(f"{type(self).__name__}: {name} must be a Tensor or None, got "
                             f"{type(value).__name__}")
-        setattr(self, name, value)
-
-    def to(self, target):
-        super().to(target)
-        for name in self._tensors:
-            value = getattr(self, name)
-            if value is not None:
-                setattr(self, name, value.to(target))
-        return self
+        self.register_buffer(name, value)
 
     def extra_repr(self) -> str:
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
@@ -100,8 +91,6 @@ class KLDivLoss(_Loss):
 class BCELoss(_Loss):
     """Binary cross-entropy of probabilities (weight: per element, broadcast)."""
 
-    _tensors = ("weight",)
-
     def __init__(self, weight=None, reduction: str = "mean"):
         super().__init__(reduction)
         self._tensor_option("weight", weight)
@@ -113,8 +102,6 @@ class BCELoss(_Loss):
 
 class BCEWithLogitsLoss(_Loss):
     """Binary cross-entropy of logits, stable; pos_weight weighs the positive class."""
-
-    _tensors = ("weight", "pos_weight")
 
     def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
         super().__init__(reduction)
@@ -130,8 +117,6 @@ class BCEWithLogitsLoss(_Loss):
 class NLLLoss(_Loss):
     """Negative log-likelihood of log-probabilities and class labels."""
 
-    _tensors = ("weight",)
-
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
         super().__init__(reduction)
         self._tensor_option("weight", weight)
@@ -144,8 +129,6 @@ class NLLLoss(_Loss):
 
 class CrossEntropyLoss(_Loss):
     """Softmax cross-entropy of logits against class labels or class probabilities."""
-
-    _tensors = ("weight",)
 
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean",
                  label_smoothing: float = 0.0):
