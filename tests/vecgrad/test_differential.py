@@ -357,6 +357,21 @@ CASES = [
          label="empty-logsumexp"),
 ]
 
+
+def _set_rows(L, x, v):
+    y = x * 1  # a non-leaf: writing into it is recorded (PyTorch does it in place)
+    y[0] = 2.0
+    y[1:, :2] = v
+    return y
+
+
+# masked_fill and item assignment (the rnn helper's): rows as soon as they exist.
+if hasattr(vecgrad.Tensor, "masked_fill"):
+    CASES.append(Case("masked_fill", lambda L, x, m: x.masked_fill(m, 0.5) * x, [(3, 4)],
+                      {"m": np.array([[True, False, False, True]] * 3)}))
+if hasattr(vecgrad.Tensor, "__setitem__"):
+    CASES.append(Case("setitem", _set_rows, [(3, 4), (2, 2)]))
+
 # Public names that take no part here, and why (everything else in vecgrad.__all__ and
 # F.__all__ must have a row).
 NOT_DIFFERENTIABLE_HERE = {
