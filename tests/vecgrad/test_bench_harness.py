@@ -172,6 +172,14 @@ def test_a_workload_vecgrad_lacks_is_skipped_without_timing(monkeypatch):
     assert run.workers["vecgrad"].asked == ["setup"]
 
 
+def test_a_busy_machine_is_called_out(monkeypatch):
+    monkeypatch.setattr(suite.os, "getloadavg", lambda: (9.0, 8.0, 7.0))
+    monkeypatch.setattr(suite.os, "cpu_count", lambda: 2)
+    assert "busy before the bench starts (load 9.0 on 2 CPUs)" in suite._busy_machine_note()
+    monkeypatch.setattr(suite.os, "getloadavg", lambda: (0.2, 0.1, 0.1))
+    assert suite._busy_machine_note() is None
+
+
 def test_bench_rejects_an_unknown_workload():
     parser = argparse.ArgumentParser()
     suite.add_arguments(parser)

@@ -276,6 +276,9 @@ def main(args: argparse.Namespace) -> int:
                       markup=False)
         for line in run.machine_lines():
             console.print(line, markup=False)
+        busy_note = _busy_machine_note()
+        if busy_note:
+            console.print(busy_note, markup=False)
         results = {name: run.measure(name) for name in names}
         # tracemalloc sees host memory only: the row is for the numpy backend
         memory = run.memory() if "mlp" in names and args.device == "cpu" else None
@@ -318,6 +321,23 @@ def main(args: argparse.Namespace) -> int:
             device=device, sizes=",".join(map(str, bench_opencl.DEFAULT_SIZES)),
             repeats=3 if args.quick else 5, seed=args.seed))
     return 0
+
+
+def _busy_machine_note() -> str | None:
+    """A warning when other processes already load the machine: vecgrad then sizes its
+    BLAS pool to the free cores and the references do not, so ratios favour vecgrad and
+    say little about a quiet machine (the README's figures must come from one)."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return None
+    cpus = os.cpu_count() or 1
+    if load <= 0.5 * cpus:
+        return None
+    return (f"NOTE: this machine is busy before the bench starts (load {load:.1f} on {cpus} "
+            f"CPUs): vecgrad gives its BLAS pool only the free cores, the references keep "
+            f"theirs, so the ratios below favour vecgrad. Re-run on a quiet machine for "
+            f"figures to quote.")
 
 
 def _busy_table(names, results, Table):
