@@ -183,7 +183,7 @@ def test_a_busy_machine_is_called_out(monkeypatch):
 def test_bench_rejects_an_unknown_workload():
     parser = argparse.ArgumentParser()
     suite.add_arguments(parser)
-    with pytest.raises(SystemExit, match="unknown workload.*nope"):
+    with pytest.raises(ValueError, match="unknown workload.*nope"):
         suite.main(parser.parse_args(["--workloads", "tiny,nope"]))
 
 

@@ -252,13 +252,13 @@ def main(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     if (args.rounds is not None and args.rounds < 1) or args.warmup < 0:
-        raise SystemExit("bench: --rounds must be >= 1 and --warmup >= 0")
+        raise ValueError("bench: --rounds must be >= 1 and --warmup >= 0")
     names = list(WORKLOADS)
     if args.workloads:
         names = [n.strip() for n in args.workloads.split(",") if n.strip()]
         unknown = [n for n in names if n not in WORKLOADS]
         if unknown:
-            raise SystemExit(f"bench: unknown workload(s) {', '.join(unknown)}; choose from "
+            raise ValueError(f"bench: unknown workload(s) {', '.join(unknown)}; choose from "
                              f"{', '.join(WORKLOADS)}")
     from vecgrad.backends import device_setting, resolve_device
 
