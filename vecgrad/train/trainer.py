@@ -340,13 +340,12 @@ class Trainer:
             # the loss, the squared gradient norm and the count of right predictions
             # come back together. A non-finite loss is still explained before any update.
             classify = targets.dtype == np.int64
-            value, squares, square_total, right = self._batch_figures(
-                data_loss, outputs, targets, classify)
+            value, finite, right = self._batch_figures(data_loss, outputs, targets, classify)
             if not math.isfinite(value):
                 self._diagnose_forward(inputs, outputs, value, watch, epoch, index)
             last = index == batches - 1
-            norms = self._check_gradients(epoch, index, keep=last and self.layer_stats,
-                                          squares=squares, total=square_total)
+            keep = last and self.layer_stats
+            norms = {} if finite and not keep else self._check_gradients(epoch, index, keep)
             if last:
                 grad_norms = norms
             grad_norm = None
@@ -469,31 +468,33 @@ class Trainer:
             "on it; likely cause: " + self._advice("forward"), self.history)
 
     def _batch_figures(self, data_loss, outputs, targets, classify):
-        """(loss, per-parameter squared gradient norms (Tensors), their sum, right
-        predictions) with one device-to-host read: the three numbers are computed on
-        the device and read together."""
+        """(loss, whether every gradient is finite, right predictions) with one
+        device-to-host read: the three numbers are computed on the device and read
+        together."""
         with vecgrad.no_grad():
-            squares = [(p.grad * p.grad).sum() for p in self.model.parameters()
-                       if p.grad is not None]
+            # The plain sum of every gradient entry is finite exactly when they all are
+            # (bar an overflow, which the exact check then clears): half the launches of
+            # the squared norms, which are computed only when wanted (_check_gradients).
+            sums = [p.grad.sum() for p in self.model.parameters() if p.grad is not None]
             figures = [data_loss.reshape(1)]
-            if squares:
-                square_total = squares[0]
-                for square in squares[1:]:
-                    square_total = square_total + square
-                figures.append(square_total.reshape(1).to(data_loss.dtype))
+            if sums:
+                grad_total = sums[0]
+                for part in sums[1:]:
+                    grad_total = grad_total + part
+                figures.append(grad_total.reshape(1).to(data_loss.dtype))
             if classify:
                 hits = self.loss.predict_tensor(outputs) == targets.reshape(-1)
                 figures.append(hits.sum().reshape(1).to(data_loss.dtype))
             host = vecgrad.cat(figures).numpy() if len(figures) > 1 else figures[0].numpy()
         value = float(host[0])
-        total = float(host[1]) if squares else None
+        finite = math.isfinite(float(host[1])) if sums else True
         right = int(host[-1]) if classify else 0
-        return value, squares, total, right
+        return value, finite, right
 
-    def _check_gradients(self, epoch: int, index: int, keep: bool, squares=None,
-                         total=None) -> dict:
-        """Per-parameter squared gradient norms summed on the device (`squares` and
-        their `total` when the caller read them already; otherwise one host read).
+    def _check_gradients(self, epoch: int, index: int, keep: bool) -> dict:
+        """Per-parameter squared gradient norms summed on the device; one host read
+        (the training loop calls it when a gradient may be non-finite, and for the
+        layer panel's norms on an epoch's last batch).
 
         Returns per-module gradient norms when `keep` (the layer panel wants them).
         """
@@ -501,13 +502,11 @@ class Trainer:
         if not named:
             return {}
         with vecgrad.no_grad():
-            if squares is None:
-                squares = [(p.grad * p.grad).sum() for _, p in named]
-                total_tensor = squares[0]
-                for square in squares[1:]:
-                    total_tensor = total_tensor + square
-                total = total_tensor.item()
-            if math.isfinite(total) and not keep:
+            squares = [(p.grad * p.grad).sum() for _, p in named]
+            total = squares[0]
+            for square in squares[1:]:
+                total = total + square
+            if math.isfinite(total.item()) and not keep:
                 return {}
         values = [float(s.item()) for s in squares]
         bad = [n for (n, p) in named if not np.all(np.isfinite(p.grad.numpy()))]
