@@ -286,7 +286,8 @@ class _signals_deferred:
             return self
         for name in self.SIGNALS:
             number = getattr(signal, name, None)
-            if number is None:
+            # None: a handler installed outside Python, which could not be put back
+            if number is None or signal.getsignal(number) is None:
                 continue
             try:
                 self.previous[number] = signal.signal(number, self._hold)

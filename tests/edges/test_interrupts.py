@@ -188,3 +188,19 @@ def test_a_finished_run_needs_more_epochs(tmp_path, capsys):
     assert main(["train", "--resume", str(path)]) == 2
     assert ("the run has already trained 2 epochs and it finished all 2 epochs; pass --epochs "
             "N with N > 2") in capsys.readouterr().err
+
+
+def test_the_summary_line_says_what_the_checkpoint_holds(capsys, tmp_path):
+    import json
+
+    path = tmp_path / "run.npz"
+    assert main(["train", "--dataset", "xor", "--model", "mlp:4", "--epochs", "2", "--quiet",
+                 "--checkpoint", str(path)]) == 0
+    best = vecgrad.load(path)["early_stopping"]["best_epoch"]
+    assert capsys.readouterr().out.strip().endswith(
+        f"; {path} holds 2 epoch(s), best epoch {best}")
+    assert main(["train", "--resume", str(path), "--epochs", "3", "--json", "--quiet"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    state = vecgrad.load(path)
+    assert metrics["checkpoint_holds"] == {"epochs": state["epoch"],
+                                           "best_epoch": state["early_stopping"]["best_epoch"]}

@@ -107,9 +107,11 @@ def _report(args, stream, config, result) -> None:
     else:
         metric = f"test loss {test.loss:.4g}"
     best = f" (best {history.best_epoch})" if history.best_epoch else ""
+    saved = result.trainer.saved if result.trainer is not None else None
+    holds = f"; {result.trainer.checkpoint_summary()}" if saved else ""
     print(f"{settings['dataset']} {settings['model']}: {metric} after "
-          f"{len(history.train_loss)} epochs{best} in {result.seconds:.1f}s on {result.device}",
-          file=stream)
+          f"{len(history.train_loss)} epochs{best} in {result.seconds:.1f}s on {result.device}"
+          f"{holds}", file=stream)
 
 
 def _json_metrics(result, checkpoint) -> dict:
@@ -117,6 +119,7 @@ def _json_metrics(result, checkpoint) -> dict:
         return [None if v is None or not np.isfinite(v) else float(v) for v in values]
 
     history, test = result.history, result.test
+    saved = result.trainer.saved if result.trainer is not None else None
     return {
         "dataset": result.settings["dataset"], "model": result.settings["model"],
         "device": result.device, "settings": result.settings,
@@ -131,4 +134,7 @@ def _json_metrics(result, checkpoint) -> dict:
         "history": {k: clean(getattr(history, k)) for k in
                     ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")},
         "checkpoint": checkpoint,
+        # what the checkpoint file holds (None when none was written in this run)
+        "checkpoint_holds": None if saved is None else {"epochs": saved[0],
+                                                         "best_epoch": saved[1] or None},
     }
