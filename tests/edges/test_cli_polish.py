@@ -154,3 +154,14 @@ def test_allocations_near_the_device_maximum(device):
             vecgrad.zeros(2_501, device=device)
     finally:
         runtime.set_max_alloc(limit)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--epochs", str(10**20)], "--epochs must be in 1..10000000"),
+    (["--seed", str(10**23)], "--seed must be in 0..2**63-1"),
+    (["--batch-size", str(10**14)], "--batch-size must be in 1..16777216"),
+    (["--model", "mlp:100000000"], "more than 268,435,456 parameters"),
+])
+def test_flags_stay_within_what_a_checkpoint_can_resume(capsys, flags, message):
+    assert main(["train", "--dataset", "xor", "--quiet", *flags]) == 2
+    assert message in capsys.readouterr().err

@@ -21,6 +21,12 @@ ADDED_LATER = {"clip_grad_norm": None}
 RESUMABLE = ("epochs", "patience")
 
 
+# The ranges a checkpoint's schema accepts (vecgrad/train/schema.py): a run the flags
+# allow must be resumable.
+MAX_EPOCHS = 10_000_000
+MAX_BATCH = 1 << 24
+
+
 class ConfigError(ValueError):
     """A setting or combination of settings that cannot work (one line, no traceback)."""
 
@@ -68,17 +74,20 @@ class RunConfig:
         checks = [
             (self.activation in ACTIVATIONS, f"--activation {self.activation!r}: choose one "
              "of " + ", ".join(ACTIVATIONS)),
-            (self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}"),
-            (self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}"),
+            (1 <= self.batch_size <= MAX_BATCH,
+             f"--batch-size must be in 1..{MAX_BATCH}, got {self.batch_size}"),
+            (1 <= self.epochs <= MAX_EPOCHS,
+             f"--epochs must be in 1..{MAX_EPOCHS}, got {self.epochs}"),
             (self.lr is None or (self.lr > 0 and math.isfinite(self.lr)),
              f"--lr must be a finite number > 0, got {self.lr}"),
             (self.weight_decay >= 0 and math.isfinite(self.weight_decay),
              f"--weight-decay must be a finite number >= 0, got {self.weight_decay}"),
             (self.l1 >= 0 and math.isfinite(self.l1),
              f"--l1 must be a finite number >= 0, got {self.l1}"),
-            (self.seed >= 0, f"--seed must be >= 0, got {self.seed}"),
+            (0 <= self.seed < 2**63, f"--seed must be in 0..2**63-1, got {self.seed}"),
             (0 <= self.dropout < 1, f"--dropout must be in [0, 1), got {self.dropout}"),
-            (self.patience >= 0, f"--patience must be >= 0, got {self.patience}"),
+            (0 <= self.patience <= MAX_EPOCHS,
+             f"--patience must be in 0..{MAX_EPOCHS}, got {self.patience}"),
             (self.clip_grad_norm is None or 0 < self.clip_grad_norm < math.inf,
              f"--clip-grad-norm must be a finite number > 0, got {self.clip_grad_norm}"),
         ]

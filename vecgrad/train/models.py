@@ -17,7 +17,7 @@ DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.05,
               "rmsprop": 0.001, "adam": 0.001}
 
 
-MAX_PARAMETERS = 1 << 30  # 4 GiB of float32: a larger model is a typo, not a plan
+MAX_PARAMETERS = 1 << 28  # 1 GiB of float32 (Adam keeps two more): larger is a typo
 
 
 def build_model(spec: str, input_shape, outputs: int, activation: str = "relu",

@@ -15,13 +15,12 @@ import math
 import numpy as np
 
 from vecgrad.checkpoint import CheckpointError
+from vecgrad.train.config import MAX_BATCH, MAX_EPOCHS
 
 TRAINER_FORMAT = "vecgrad-trainer"   # matches trainer.CHECKPOINT_FORMAT
 TRAINER_VERSION = 1
 
 MAX_CLASSES = 10_000          # outputs and class names of one run
-MAX_EPOCHS = 10_000_000
-MAX_BATCH = 1 << 24
 MAX_INPUT_SIZE = 1 << 26      # numbers in one input sample
 MAX_TEXT = 1_000              # a model spec, a schedule, a class name, a path
 MAX_ENTRIES = 100_000         # tensors in a model's state
