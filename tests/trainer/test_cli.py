@@ -164,8 +164,8 @@ def test_missing_mnist_files_are_named(capsys, tmp_path):
     (["--lr", "inf"], "--lr must be a finite number > 0, got inf"),
     (["--lr", "-0.1"], "--lr must be a finite number > 0, got -0.1"),
     (["--weight-decay", "inf"], "--weight-decay must be a finite number >= 0"),
-    (["--seed", "-1"], "--seed must be >= 0, got -1"),
-    (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
+    (["--seed", "-1"], "--seed must be in 0..2**63-1, got -1"),
+    (["--batch-size", "0"], "--batch-size must be in 1..16777216, got 0"),
     (["--checkpoint", "/no/such/folder/run.npz"], "the folder /no/such/folder does not exist"),
     # argparse's own complaints: one line, no usage dump
     (["--dataset", "imagenet"], "argument --dataset: invalid choice: 'imagenet'"),
