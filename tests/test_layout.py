@@ -132,5 +132,5 @@ def test_run_from_python_matches_the_command_line(capsys):
 def test_run_config_is_validated_before_anything_runs():
     from vecgrad.train import ConfigError, RunConfig, run
 
-    with pytest.raises(ConfigError, match="--batch-size must be >= 1"):
+    with pytest.raises(ConfigError, match=r"--batch-size must be in 1\.\.16777216"):
         run(RunConfig(batch_size=0))
