@@ -45,6 +45,7 @@ CASES = [
     (("format",), "evil", "not a `vecgrad train` checkpoint"),
     (("config", "input_shape"), [3], "the run was trained on inputs of shape (3,)"),
     (("config", "model"), "mlp:100000", "more than 22 parameters"),
+    (("config", "clip_grad_norm"), "x", "entry config['clip_grad_norm']: expected a finite"),
 ]
 
 

@@ -154,6 +154,16 @@ def check_trainer_state(state, path) -> dict:
             not (outputs == 1 and len(names) == 2):  # bce: one logit for two classes
         c.fail(conf("class_names"), f"{len(names)} class names for {outputs} outputs")
 
+    # Settings added after this schema (and every range RunConfig checks) go through
+    # RunConfig.validate too: a wrong type there is a one-line error, not a TypeError.
+    from vecgrad.train.config import ConfigError, RunConfig
+
+    try:
+        RunConfig(**{k: config[k] for k in (*FIXED_BY_CHECKPOINT, *RESUMABLE)}).validate()
+    except (ConfigError, TypeError, ValueError) as exc:
+        c.fail("config", f"{exc}".replace("--", "setting ", 1) if str(exc).startswith("--")
+               else str(exc))
+
     epoch = c.int_(state.get("epoch"), "epoch", 0, config["epochs"])
     model = c.arrays(state.get("model"), "model")
     best = state.get("best_model")
