@@ -337,8 +337,9 @@ class Trainer:
             self.optimizer.zero_grad()
             objective.backward()
             # One host read per batch (on OpenCL each read waits for the whole queue):
-            # the loss, the squared gradient norm and the count of right predictions
-            # come back together. A non-finite loss is still explained before any update.
+            # the loss, whether every gradient is finite and the count of right
+            # predictions come back together. A non-finite loss is still explained
+            # before any update.
             classify = targets.dtype == np.int64
             value, finite, right = self._batch_figures(data_loss, outputs, targets, classify)
             if not math.isfinite(value):
