@@ -75,3 +75,17 @@ def test_cli_lstm_with_clipping(capsys):
     metrics = json.loads(capsys.readouterr().out)
     assert status == 0 and metrics["settings"]["model"] == "lstm:8"
     assert metrics["test"]["accuracy"] is None and np.isfinite(metrics["test"]["loss"])
+
+
+def test_cnn1d_spec_over_sequences():
+    model = build_model("cnn1d:4,8", (20, 2), 1, dropout=0.1)
+    assert model(vecgrad.randn(3, 20, 2)).shape == (3, 1)
+    convs = [m for m in model.modules() if isinstance(m, vecgrad.nn.Conv1d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(2, 4), (4, 8)]
+    linears = [m for m in model.modules() if isinstance(m, vecgrad.nn.Linear)]
+    assert [m.in_features for m in linears] == [8 * 5, 64]  # 20 steps -> 10 -> 5
+    with pytest.raises(ConfigError, match=r"cnn1d needs sequence inputs .* \(1, 8, 8\)"):
+        build_model("cnn1d", (1, 8, 8), 10)
+    result = run(RunConfig(dataset="sine-next", model="cnn1d:8", epochs=2, batch_size=64,
+                           patience=0))
+    assert result.history.val_loss[-1] < result.history.val_loss[0]

@@ -25,8 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"what to learn (default {d.dataset}: 8x8 digits, embedded)")
     p.add_argument("--data-dir", help="folder with the MNIST/Fashion-MNIST IDX files "
                    "(default data/<dataset>)")
-    p.add_argument("--model", help=f"mlp:H1,H2,..., cnn[:C1,C2], or lstm:H, gru:H, rnn:H for "
-                   f"sequences (default {d.model})")
+    p.add_argument("--model", help=f"mlp:H1,H2,..., cnn[:C1,C2], or for sequences cnn1d[:C1,C2], "
+                   f"lstm:H, gru:H, rnn:H (default {d.model})")
     p.add_argument("--activation", help="hidden activation, a catalogue name "
                    f"(default {d.activation})")
     p.add_argument("--loss", choices=("cross_entropy", "mse", "bce"),
@@ -42,6 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=int, help="early stopping: epochs without a better "
                    f"validation loss (default {d.patience}; 0 = off)")
     p.add_argument("--schedule", help="learning rate: none, step:STEP:GAMMA, inverse:DECAY")
+    p.add_argument("--batch-norm", action="store_true", default=None, help="BatchNorm "
+                   "between every hidden layer and its activation (mlp, cnn, cnn1d)")
     p.add_argument("--clip-grad-norm", type=float, metavar="X", help="rescale each batch's "
                    "gradients to 2-norm <= X; the live view shows the norm before clipping")
     p.add_argument("--checkpoint", help="write the training state here after every epoch")

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 # What a checkpoint fixes: a different value given together with a resume is an error.
 FIXED_BY_CHECKPOINT = ("dataset", "model", "activation", "loss", "optimizer", "lr",
                        "batch_size", "weight_decay", "l1", "dropout", "schedule", "seed",
-                       "normalize", "clip_grad_norm")
+                       "normalize", "clip_grad_norm", "batch_norm")
 # Settings newer than some checkpoints, with the value those checkpoints trained with.
-ADDED_LATER = {"clip_grad_norm": None}
+ADDED_LATER = {"clip_grad_norm": None, "batch_norm": False}
 # Settings a resumed run may change.
 RESUMABLE = ("epochs", "patience")
 
@@ -51,6 +51,7 @@ class RunConfig:
     seed: int = 0
     normalize: str = "zscore"
     clip_grad_norm: float | None = None  # rescale each batch's gradients to this 2-norm
+    batch_norm: bool = False         # BatchNorm between hidden layers and activations
     # Where the run happens; not fixed by a checkpoint.
     device: str | None = None        # cpu, opencl, opencl:P:D or auto; None: $VECGRAD_DEVICE,
                                      # else the resumed run's device, else cpu
@@ -88,6 +89,8 @@ class RunConfig:
             (0 <= self.dropout < 1, f"--dropout must be in [0, 1), got {self.dropout}"),
             (0 <= self.patience <= MAX_EPOCHS,
              f"--patience must be in 0..{MAX_EPOCHS}, got {self.patience}"),
+            (isinstance(self.batch_norm, bool),
+             f"batch_norm must be True or False, got {self.batch_norm!r}"),
             (self.clip_grad_norm is None or 0 < self.clip_grad_norm < math.inf,
              f"--clip-grad-norm must be a finite number > 0, got {self.clip_grad_norm}"),
         ]

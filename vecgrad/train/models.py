@@ -21,12 +21,18 @@ MAX_PARAMETERS = 1 << 28  # 1 GiB of float32 (Adam keeps two more): larger is a 
 
 
 def build_model(spec: str, input_shape, outputs: int, activation: str = "relu",
-                dropout: float = 0.0, max_parameters: int | None = None):
+                dropout: float = 0.0, max_parameters: int | None = None, *,
+                batch_norm: bool = False):
     """A model from a spec: `mlp:H1,H2,...` (hidden sizes; `mlp` = no hidden
     layer), `cnn` / `cnn:C1,C2` (3x3 conv + activation + 2x2 max-pool per channel
-    count, then a 64-unit hidden layer), or `lstm:H` / `gru:H` / `rnn:H` (`lstm:H,H`:
-    two layers) over sequence inputs with a Linear head on the last step. Dropout
+    count, then a 64-unit hidden layer), `cnn1d` / `cnn1d:C1,C2` (the same with a
+    1-D conv of width 3 and max-pool 2 over the steps of sequence inputs), or `lstm:H` /
+    `gru:H` / `rnn:H` (`lstm:H,H`: two layers) over sequence inputs with a Linear head on
+    the last step. Dropout
     follows every hidden activation (between and after recurrent layers).
+
+    batch_norm=True puts a BatchNorm (1d after Linear and Conv1d, 2d after Conv2d)
+    between every hidden layer and its activation (`vecgrad train --batch-norm`).
 
     The parameters are counted before each layer allocates: more than `max_parameters`
     (default MAX_PARAMETERS; a resumed run passes what its checkpoint holds) raises
@@ -62,6 +68,12 @@ def build_model(spec: str, input_shape, outputs: int, activation: str = "relu",
     def act():
         return nn.Activation(activation)
 
+    def normalized(layer, size: int, norm):
+        if not batch_norm:
+            return [layer]
+        charge(2 * size)  # weight and bias (running statistics are buffers)
+        return [layer, norm(size)]
+
     def regularized(layers):
         return layers + ([nn.Dropout(dropout)] if dropout > 0 else [])
 
@@ -70,7 +82,8 @@ def build_model(spec: str, input_shape, outputs: int, activation: str = "relu",
         width = int(np.prod(input_shape))
         layers.append(nn.Flatten())
         for size in sizes:
-            layers += regularized([linear(width, size), act()])
+            layers += regularized(normalized(linear(width, size), size, nn.BatchNorm1d)
+                                  + [act()])
             width = size
         layers.append(linear(width, outputs))
     elif kind == "cnn":
@@ -79,23 +92,51 @@ def build_model(spec: str, input_shape, outputs: int, activation: str = "relu",
                               f"dataset has inputs of shape {tuple(input_shape)}: use mlp")
         channels, height, width = input_shape
         for size in sizes or [16, 32]:
-            layers += [conv(channels, size), act()]
+            layers += normalized(conv(channels, size), size, nn.BatchNorm2d) + [act()]
             channels = size
             if height >= 2 and width >= 2:
                 layers.append(nn.MaxPool2d(2))
                 height, width = height // 2, width // 2
-        layers += [nn.Flatten()] + regularized([linear(channels * height * width, 64), act()])
+        layers += [nn.Flatten()] + regularized(
+            normalized(linear(channels * height * width, 64), 64, nn.BatchNorm1d) + [act()])
+        layers.append(linear(64, outputs))
+    elif kind == "cnn1d":
+        if len(input_shape) != 2:
+            raise ConfigError(f"--model cnn1d needs sequence inputs (steps, features); this "
+                              f"dataset has inputs of shape {tuple(input_shape)}")
+        steps, channels = input_shape
+        layers.append(ChannelsFirst())  # (N, steps, features) -> (N, features, steps)
+        for size in sizes or [16, 32]:
+            charge(channels * size * 3 + size)
+            layers += normalized(nn.Conv1d(channels, size, 3, padding=1), size,
+                                 nn.BatchNorm1d) + [act()]
+            channels = size
+            if steps >= 2:
+                layers.append(nn.MaxPool1d(2))
+                steps //= 2
+        layers += [nn.Flatten()] + regularized(
+            normalized(linear(channels * steps, 64), 64, nn.BatchNorm1d) + [act()])
         layers.append(linear(64, outputs))
     elif kind in RECURRENT:
+        if batch_norm:
+            raise ConfigError(f"--model {spec!r}: --batch-norm applies to mlp, cnn and cnn1d "
+                              f"models, not to recurrent ones")
         charge(recurrent_parameters(kind, sizes or [64], input_shape, outputs))
         return RecurrentNet(kind, sizes or [64], input_shape, outputs, dropout, spec)
     else:
         raise ConfigError(f"--model {spec!r}: unknown architecture {kind!r}; use mlp:H1,H2,... "
-                          ", cnn[:C1,C2], lstm:H, gru:H or rnn:H")
+                          ", cnn[:C1,C2], cnn1d[:C1,C2], lstm:H, gru:H or rnn:H")
     return nn.Sequential(*layers)
 
 
 RECURRENT = ("lstm", "gru", "rnn")
+
+
+class ChannelsFirst(Module):
+    """(N, steps, features) -> (N, features, steps): sequences as Conv1d's NCL input."""
+
+    def forward(self, x):
+        return x.transpose(1, 2)
 
 
 def recurrent_parameters(kind: str, sizes, input_shape, outputs: int) -> int:

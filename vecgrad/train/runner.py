@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from vecgrad.train.config import FIXED_BY_CHECKPOINT, ConfigError, RunConfig, checkpoint_config
@@ -139,11 +140,13 @@ def run(config: RunConfig, *, resume_state: dict | None = None, views=(),
     vecgrad.manual_seed(settings["seed"])
     if resume_state is None:
         model = build_model(settings["model"], bundle.input_shape, outputs,
-                            settings["activation"], settings["dropout"])
+                            settings["activation"], settings["dropout"],
+                            batch_norm=settings["batch_norm"])
     else:
-        model = _from_checkpoint(source, "the model", build_model, settings["model"],
-                                 bundle.input_shape, outputs, settings["activation"],
-                                 settings["dropout"], _saved_parameters(resume_state))
+        model = _from_checkpoint(source, "the model", partial(
+            build_model, batch_norm=settings["batch_norm"]), settings["model"],
+            bundle.input_shape, outputs, settings["activation"], settings["dropout"],
+            _saved_parameters(resume_state))
     model = model.to(device)
     optimizer = make_optimizer(settings["optimizer"], model.parameters(), lr)
     data_dir = config.data_dir
@@ -234,10 +237,10 @@ def evaluate(checkpoint, split: str = "test", device: str | None = None,
     normalizer = _from_checkpoint(checkpoint, "normalizer", normalizer_from_state,
                                   state["normalizer"])
     _, val, test = _normalized(bundle, normalizer)
-    model = _from_checkpoint(checkpoint, "the model", build_model, config["model"],
-                             tuple(config["input_shape"]), int(config["outputs"]),
-                             config["activation"], float(config["dropout"]),
-                             _saved_parameters(state))
+    model = _from_checkpoint(checkpoint, "the model", partial(
+        build_model, batch_norm=config["batch_norm"]), config["model"],
+        tuple(config["input_shape"]), int(config["outputs"]), config["activation"],
+        float(config["dropout"]), _saved_parameters(state))
     weights = state.get("best_model") or state.get("model")
     _from_checkpoint(checkpoint, "the model", model.load_state_dict, weights)
     model = model.to(device)

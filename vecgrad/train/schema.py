@@ -131,6 +131,9 @@ def check_trainer_state(state, path) -> dict:
     c.text(config["schedule"], conf("schedule"))
     c.int_(config["seed"], conf("seed"), 0, 2**63 - 1)
     c.text(config["normalize"], conf("normalize"), NORMALIZERS)
+    if not isinstance(config["batch_norm"], bool):
+        c.fail(conf("batch_norm"), f"expected True or False, got "
+                                   f"{c.shown(config['batch_norm'])}")
     if config["clip_grad_norm"] is not None:
         c.number(config["clip_grad_norm"], conf("clip_grad_norm"), 0, low_open=True)
     c.text(config["task"], conf("task"), ("classification", "regression"))
