@@ -54,6 +54,11 @@ class CheckpointError(Exception):
     """A checkpoint cannot be written or read; the message names the entry and the problem."""
 
 
+class SaveAbandoned(KeyboardInterrupt):
+    """A second Ctrl-C/SIGTERM during `save`: the save was rolled back (the old file is
+    untouched). A single signal lets the save finish and then raises KeyboardInterrupt."""
+
+
 def _is_tensor(obj: Any) -> bool:
     """A vecgrad Tensor (checked by its interface so this module never imports the engine)."""
     if isinstance(obj, np.ndarray):
@@ -272,7 +277,10 @@ def _remove_stale_temp_files(target: str) -> None:
 class _signals_deferred:
     """Hold SIGINT and SIGTERM while a save runs; deliver them once it is complete.
 
-    Only the main thread can handle signals; elsewhere this does nothing.
+    A second signal during the same save rolls it back instead (KeyboardInterrupt
+    inside the save, which removes the temp file and leaves the old checkpoint): a save
+    that hangs (a stalled network disk) can still be abandoned. Only the main thread can
+    handle signals; elsewhere this does nothing.
     """
 
     SIGNALS = ("SIGINT", "SIGTERM")
@@ -297,12 +305,16 @@ class _signals_deferred:
 
     def _hold(self, number, frame):
         self.caught.append((number, frame))
+        if len(self.caught) > 1:  # asked twice: give up this save (it rolls back)
+            raise SaveAbandoned
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, exc_type, *exc_info):
         import signal
 
         for number, handler in self.previous.items():
             signal.signal(number, handler)
+        if exc_type is not None and len(self.caught) > 1:
+            return False  # the rollback's KeyboardInterrupt is already on its way
         for number, frame in self.caught[:1]:  # deliver the first, as if it came now
             handler = self.previous.get(number)
             if callable(handler):

@@ -55,6 +55,27 @@ def test_ctrl_c_during_a_save_finishes_the_save_first(tmp_path, monkeypatch):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_a_second_ctrl_c_during_a_save_rolls_it_back(tmp_path, monkeypatch):
+    path = tmp_path / "state.npz"
+    checkpoint.save({"epoch": 1}, path)
+    real = np.savez
+
+    def twice(stream, **members):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)  # raises here: the save is abandoned
+        time.sleep(0.01)
+        return real(stream, **members)
+
+    monkeypatch.setattr(checkpoint.np, "savez", twice)
+    with pytest.raises(checkpoint.SaveAbandoned):
+        checkpoint.save({"epoch": 2}, path)
+    monkeypatch.undo()
+    assert checkpoint.load(path)["epoch"] == 1  # the old file, intact
+    assert os.listdir(tmp_path) == ["state.npz"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_the_summary_says_what_the_file_holds_after_ctrl_c_in_a_save(tmp_path, monkeypatch):
     path = tmp_path / "run.npz"
     _savez_that_signals(monkeypatch, signal.SIGINT, on_call=2)  # during epoch 2's save
@@ -204,3 +225,23 @@ def test_the_summary_line_says_what_the_checkpoint_holds(capsys, tmp_path):
     state = vecgrad.load(path)
     assert metrics["checkpoint_holds"] == {"epochs": state["epoch"],
                                            "best_epoch": state["early_stopping"]["best_epoch"]}
+
+
+def test_a_rolled_back_save_is_what_the_summary_reports(tmp_path, monkeypatch):
+    path = tmp_path / "run.npz"
+    real, calls = np.savez, []
+
+    def savez(stream, **members):
+        calls.append(1)
+        if len(calls) == 2:  # epoch 2's save: Ctrl-C twice abandons it
+            for _ in range(2):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.01)
+        return real(stream, **members)
+
+    monkeypatch.setattr(checkpoint.np, "savez", savez)
+    result = run(RunConfig(dataset="xor", model="mlp:4", epochs=5, checkpoint=str(path)))
+    monkeypatch.undo()
+    assert result.interrupted and vecgrad.load(path)["epoch"] == 1
+    assert result.trainer.saved[0] == 1
+    assert f"{path} holds 1 epoch(s)" in result.trainer.checkpoint_summary()

@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 import vecgrad
+from vecgrad.checkpoint import SaveAbandoned
 from vecgrad.data import DataLoader, Dataset
 from vecgrad.train.layer_watch import LayerWatch
 from vecgrad.nn import Module
@@ -235,12 +236,14 @@ class Trainer:
         if self.checkpoint is not None:
             # vecgrad.save holds Ctrl-C/SIGTERM until the file is complete, then delivers
             # it: `saved` below is then true, and the summary can say what the file holds.
-            self.saved = (epochs_done, self.history.best_epoch)
+            before, self.saved = self.saved, (epochs_done, self.history.best_epoch)
             try:
                 vecgrad.save(self.state_dict(epochs_done), self.checkpoint)
             except BaseException as exc:
-                if not isinstance(exc, KeyboardInterrupt):  # the write itself failed
-                    self.saved = None
+                # A plain KeyboardInterrupt comes after a complete save; anything else
+                # (a failed write, a second signal that abandoned it) left the old file.
+                if not isinstance(exc, KeyboardInterrupt) or isinstance(exc, SaveAbandoned):
+                    self.saved = before
                 raise
 
     def checkpoint_summary(self) -> str:
