@@ -250,6 +250,24 @@ def test_contention_reading_subtracts_this_process(monkeypatch):
     assert contention.other_cores == pytest.approx(1.0)
 
 
+def test_a_window_spent_idle_keeps_the_last_estimate(monkeypatch):
+    """Turn-taking processes (the bench's workers, or a pause between epochs): others ran
+    while we waited, which says nothing about the cores they leave us when we compute."""
+    contention = blas_threads._Contention()
+    readings = iter([(0.0, 1000, 100), (1.0, 1000 + 100, 100 + 90),   # we ran, others 0.1
+                     (3.0, 1100 + 400, 190 + 10),                       # we idled 2 s
+                     (4.0, 1500 + 190, 200 + 90)])                      # we ran, others 1.0
+    monkeypatch.setattr(contention, "_read", lambda: next(readings))
+    contention._hz = 100
+    contention.update(0.0)
+    contention.update(1.0)
+    assert contention.other_cores == pytest.approx(0.1)
+    contention.update(3.0)
+    assert contention.other_cores == pytest.approx(0.1)  # the idle window is not counted
+    contention.update(4.0)
+    assert contention.other_cores == pytest.approx(1.0)
+
+
 def test_bad_policy_text_is_an_error(monkeypatch):
     monkeypatch.setenv("VECGRAD_BLAS_THREADS", "many")
     with pytest.raises(ValueError, match="VECGRAD_BLAS_THREADS='many'"):

@@ -35,6 +35,8 @@ LIBRARY_SINGLE_MACS = 65536 * 4
 SMALL_MACS = 1 << 22
 # How often the other processes' CPU use is re-read (two small /proc reads, ~30 us).
 SAMPLE_S = 0.25
+# A window counts only when this process used at least this share of one core in it.
+MIN_OWN_SHARE = 0.5
 
 
 def _cores() -> int:
@@ -73,8 +75,14 @@ class _Contention:
             return
         if self._last is not None and sample[0] > self._last[0]:
             seconds = sample[0] - self._last[0]
-            others = (sample[1] - self._last[1]) - (sample[2] - self._last[2])
-            self.other_cores = max(0.0, others / self._hz / seconds)
+            own = sample[2] - self._last[2]
+            # Only a window in which this process was mostly running says how many cores
+            # others take while it computes. Across an idle gap (between epochs, or a
+            # benchmark's turn-taking workers) others ran *because* we did not: keep the
+            # last estimate and start a fresh window.
+            if own / self._hz >= MIN_OWN_SHARE * seconds:
+                others = (sample[1] - self._last[1]) - own
+                self.other_cores = max(0.0, others / self._hz / seconds)
         self._last = sample
 
 
