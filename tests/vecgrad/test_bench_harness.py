@@ -106,19 +106,56 @@ class _FakeWorker:
     def __init__(self, name, log):
         self.name, self.log = name, log
 
+        self.running = True
+
+    def pause(self):
+        self.running = False
+
+    def resume(self):
+        self.running = True
+
     def request(self, op, workload, calls):
+        assert self.running, "a frozen worker was asked to run"
         self.log.append(self.name)
+        self.others_frozen = all(not w.running for w in self.peers if w is not self)
         return {"times": [0.001 * (len(self.log))] * calls}
 
 
 def test_alternate_rotates_the_order_and_takes_medians():
     log = []
     workers = {n: _FakeWorker(n, log) for n in "abc"}
+    for worker in workers.values():
+        worker.peers = list(workers.values())
     toggles = []
     times = timing.alternate(workers, "w", 3, dict.fromkeys("abc", 2), 0.0, toggles.append)
     assert log == list("abc" "bca" "cab")
+    # Only the worker whose turn it is runs; all run again afterwards.
+    assert all(w.others_frozen for w in workers.values())
+    assert all(w.running for w in workers.values())
     assert toggles == [0, 1, 2]
     assert times["a"] == [0.001, 0.006, 0.008]
+
+
+def test_a_paused_worker_sleeps_until_resumed():
+    import os
+    import time
+
+    worker = timing.Worker("numpy")
+    stat = f"/proc/{worker._process.pid}/stat"
+    if not os.path.exists(stat):
+        worker.close()
+        pytest.skip("no /proc here to read a process state from")
+    try:
+        worker.request("info")
+        worker.pause()
+        deadline = time.monotonic() + 5
+        while open(stat).read().split(") ")[1][0] != "T":  # the signal lands asynchronously
+            assert time.monotonic() < deadline, "the worker was never stopped"
+            time.sleep(0.01)
+        worker.resume()
+        assert worker.request("info")["engine"] == "numpy"
+    finally:
+        worker.close()
 
 
 def test_spread_is_half_the_interquartile_range_over_the_median():
@@ -250,22 +287,35 @@ def test_contention_reading_subtracts_this_process(monkeypatch):
     assert contention.other_cores == pytest.approx(1.0)
 
 
-def test_a_window_spent_idle_keeps_the_last_estimate(monkeypatch):
+def test_a_pause_between_products_starts_a_fresh_window(monkeypatch):
     """Turn-taking processes (the bench's workers, or a pause between epochs): others ran
-    while we waited, which says nothing about the cores they leave us when we compute."""
-    contention = blas_threads._Contention()
-    readings = iter([(0.0, 1000, 100), (1.0, 1000 + 100, 100 + 90),   # we ran, others 0.1
-                     (3.0, 1100 + 400, 190 + 10),                       # we idled 2 s
-                     (4.0, 1500 + 190, 200 + 90)])                      # we ran, others 1.0
-    monkeypatch.setattr(contention, "_read", lambda: next(readings))
+    while we did no products, which says nothing about the cores they leave us when we
+    compute. After a pause the window restarts and the last estimate stands."""
+    policy, pool = _policy(monkeypatch, threads=2)
+    contention = policy._contention
+    contention.update = blas_threads._Contention.update.__get__(contention)  # the real one
+    contention.available = True
+    clock = [100.0]
+    monkeypatch.setattr(blas_threads.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(blas_threads, "IDLE_GAP_S", 1.0)
+    readings = []
+    monkeypatch.setattr(contention, "_read", lambda: readings.pop(0))
+    contention.other_cores = 0.0
+    # We run continuously: the window is measured (others took 1 core).
+    readings[:] = [(100.0, 0, 0), (100.3, 100 + 30, 100)]
+    policy._last_call = 99.99
+    contention._last = None
+    policy._next_sample = 0.0
     contention._hz = 100
-    contention.update(0.0)
-    contention.update(1.0)
-    assert contention.other_cores == pytest.approx(0.1)
-    contention.update(3.0)
-    assert contention.other_cores == pytest.approx(0.1)  # the idle window is not counted
-    contention.update(4.0)
+    assert policy.wanted(10 * blas_threads.SMALL_MACS) == 2  # first reading: no window yet
+    clock[0] = 100.3
+    assert policy.wanted(10 * blas_threads.SMALL_MACS) == 1  # others hold one core
+    # A 2-second pause in which others used both cores: not counted against us.
+    clock[0] = 102.3
+    readings[:] = [(102.3, 10**6, 130)]
+    assert policy.wanted(10 * blas_threads.SMALL_MACS) == 1  # last estimate stands
     assert contention.other_cores == pytest.approx(1.0)
+    assert contention._last == (102.3, 10**6, 130)  # a fresh window from here
 
 
 def test_bad_policy_text_is_an_error(monkeypatch):

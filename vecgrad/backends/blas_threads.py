@@ -11,6 +11,8 @@ threshold, the numpy backend asks `BlasThreads.fit(m * n * k)` for:
 - otherwise the cores other processes leave free, measured from /proc/stat (Linux) at
   most every `SAMPLE_S` seconds, and never more than the library had when vecgrad first
   used it (so OPENBLAS_NUM_THREADS / OMP_NUM_THREADS still cap it).
+  A pause of more than `IDLE_GAP_S` between products starts a fresh window: what others
+  did while this process was idle does not count against it.
 
 The pool is resized through threadpoolctl (it finds the BLAS that numpy actually loaded:
 OpenBLAS, MKL or BLIS, whatever its symbol names), only when the wanted count changes
@@ -35,8 +37,10 @@ LIBRARY_SINGLE_MACS = 65536 * 4
 SMALL_MACS = 1 << 22
 # How often the other processes' CPU use is re-read (two small /proc reads, ~30 us).
 SAMPLE_S = 0.25
-# A window counts only when this process used at least this share of one core in it.
-MIN_OWN_SHARE = 0.5
+# A pause this long between two products starts a fresh measuring window. Others' CPU
+# use while this process did no products (between epochs, or the bench's turn-taking
+# workers) says nothing about the cores they leave it while it computes.
+IDLE_GAP_S = 0.1
 
 
 def _cores() -> int:
@@ -75,15 +79,16 @@ class _Contention:
             return
         if self._last is not None and sample[0] > self._last[0]:
             seconds = sample[0] - self._last[0]
-            own = sample[2] - self._last[2]
-            # Only a window in which this process was mostly running says how many cores
-            # others take while it computes. Across an idle gap (between epochs, or a
-            # benchmark's turn-taking workers) others ran *because* we did not: keep the
-            # last estimate and start a fresh window.
-            if own / self._hz >= MIN_OWN_SHARE * seconds:
-                others = (sample[1] - self._last[1]) - own
-                self.other_cores = max(0.0, others / self._hz / seconds)
+            others = (sample[1] - self._last[1]) - (sample[2] - self._last[2])
+            self.other_cores = max(0.0, others / self._hz / seconds)
         self._last = sample
+
+    def restart(self):
+        """Start a fresh window, keeping the last estimate (see IDLE_GAP_S)."""
+        try:
+            self._last = self._read()
+        except (OSError, ValueError, IndexError):
+            self.available = False
 
 
 class BlasThreads:
@@ -97,6 +102,7 @@ class BlasThreads:
         self._pool = None
         self._contention = None
         self._next_sample = 0.0
+        self._last_call = None
         self.problem = None  # why the pool is left alone, when it is
 
     def _start(self):
@@ -140,7 +146,12 @@ class BlasThreads:
         contention = self._contention
         if contention.available:
             now = time.monotonic()
-            if now >= self._next_sample:
+            idle = self._last_call is not None and now - self._last_call > IDLE_GAP_S
+            self._last_call = now
+            if idle:
+                contention.restart()
+                self._next_sample = now + SAMPLE_S
+            elif now >= self._next_sample:
                 self._next_sample = now + SAMPLE_S
                 contention.update(now)
             free = _cores() - contention.other_cores

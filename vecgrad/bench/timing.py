@@ -109,6 +109,17 @@ class Worker:
             raise WorkerError(f"bench worker {self.engine}: {reply['error']}")
         return reply
 
+    def pause(self) -> None:
+        """Freeze the worker between its turns (SIGSTOP where the OS has it): its BLAS or
+        OpenMP threads spin for a while after their work, and a frozen process's threads
+        cannot take cores from the engine whose turn it is."""
+        if hasattr(signal, "SIGSTOP") and self._process.poll() is None:
+            self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if hasattr(signal, "SIGCONT") and self._process.poll() is None:
+            self._process.send_signal(signal.SIGCONT)
+
     def _stderr_tail(self) -> str:
         self._process.poll()
         self._log.seek(0)
@@ -116,6 +127,7 @@ class Worker:
         return " | ".join(text[-3:]) or f"exit status {self._process.returncode}"
 
     def close(self) -> None:
+        self.resume()  # a frozen worker cannot read "quit"
         if self._process.poll() is None:
             try:
                 self._process.stdin.write(json.dumps({"op": "quit"}) + "\n")
@@ -164,18 +176,31 @@ def alternate(workers: dict, workload: str, rounds: int, calls: dict, settle_s: 
     """Per-round seconds per call of each worker: the workers take turns, one round at a
     time, in an order that rotates from round to round; the value of a round is the
     median of its timed calls. `settle_s` of sleep between turns lets the previous
-    process's spinning pool go quiet. `before_round(index)` runs first in each round
-    (the --busy mode toggles its neighbour there). Returns {name: [seconds, ...]}."""
+    process's spinning pool go quiet, and every worker but the one whose turn it is stays
+    frozen (Worker.pause), so no pool spins beside the engine being timed.
+    `before_round(index)` runs first in each round (the --busy mode toggles its
+    neighbour there). Returns {name: [seconds, ...]}."""
     names = list(workers)
     times = {name: [] for name in names}
-    for index in range(rounds):
-        if before_round is not None:
-            before_round(index)
-        shift = index % len(names)
-        for name in names[shift:] + names[:shift]:
-            time.sleep(settle_s)
-            reply = workers[name].request("time", workload=workload, calls=calls[name])
-            times[name].append(statistics.median(reply["times"]))
+    for worker in workers.values():
+        worker.pause()
+    try:
+        for index in range(rounds):
+            if before_round is not None:
+                before_round(index)
+            shift = index % len(names)
+            for name in names[shift:] + names[:shift]:
+                time.sleep(settle_s)
+                worker = workers[name]
+                worker.resume()
+                try:
+                    reply = worker.request("time", workload=workload, calls=calls[name])
+                finally:
+                    worker.pause()
+                times[name].append(statistics.median(reply["times"]))
+    finally:
+        for worker in workers.values():
+            worker.resume()
     return times
 
 
