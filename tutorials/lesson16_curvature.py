@@ -267,15 +267,15 @@ LESSON = Lesson(
     lectures="001, 003",
     intro="""
     The gradient says which way is downhill; the Hessian (the matrix of second
-    derivatives) says how the slope itself changes - the curvature lecture 001 talks about
-    in regions of high curvature. We compute Hessians five ways and let them check each
+    derivatives) says how the slope itself changes - the curvature that the NYU CDS
+    lecture warns about in regions of high curvature. We compute Hessians five ways and let them check each
     other: by hand (closed form), by scalargrad (gradients of gradients, and nested dual
     numbers), by vecgrad on the cpu and on OpenCL (backward(create_graph=True)), and by
     finite differences of the gradient. Then Newton's method uses the Hessian to take
     curvature-aware steps, and we count what that costs.
     """,
     steps=(
-        Step("The Hessian of lecture 003's logistic loss", """
+        Step("The Hessian of the AD lecture's logistic loss", """
             l(w) = -log sigma(w . x) with x = (1, 1, 1), w = (1, 1, -1.5). Its gradient is
             -(1 - sigma(s)) x with s = w . x = 0.5, and differentiating once more gives
             H = sigma(s) (1 - sigma(s)) x x^T: every entry sigma'(0.5) = 0.235004. H has
@@ -283,7 +283,7 @@ LESSON = Lesson(
             """, logistic_hessian, show_five_ways("H of l(w) = -log sigma(w . x)",
                                                   ["w1", "w2", "w3"]),
              also_show=(logistic,)),
-        Step("The Hessian of lecture 001's least squares", """
+        Step("The Hessian of NYU CDS's least squares", """
             l(w, b) = (y - (w . x + b))^2 with x = (1, 2), y = 3. The residual is linear in
             (w1, w2, b), so H = 2 a a^T with a = (x1, x2, 1), the same at every point: a
             quadratic bowl. Over a data set the sum gives 2 A^T A, the normal equations'

@@ -171,9 +171,9 @@ LESSON = Lesson(
     lectures="001, 002",
     intro="""
     A recurrent network applies the same cell at every time step, so backpropagation
-    through time multiplies by the same recurrent matrix once per step. Lecture 002's
-    vanishing gradients come back, now along time instead of depth, together with
-    their opposite. Lecture 001 names the remedy for the second: where the loss
+    through time multiplies by the same recurrent matrix once per step. The vanishing
+    gradients of ELTE ML lecture 6 come back, now along time instead of depth, together with
+    their opposite. The NYU CDS lecture names the remedy for the second: where the loss
     surface curves sharply the gradient is huge, and **gradient clipping** caps the
     length of the step. (Lesson 11 showed the first remedy for vanishing gradients,
     ReLU; for recurrent networks the LSTM's additive cell state plays that part.)
