@@ -263,7 +263,7 @@ def show_cost(r):
 
 LESSON = Lesson(
     number=16,
-    title="Curvature: Hessians, Newton's method, and why deep learning rarely uses them",
+    title="Curvature: Hessians, Newton's method and its cost",
     lectures="001, 003",
     intro="""
     The gradient says which way is downhill; the Hessian (the matrix of second
