@@ -356,36 +356,35 @@ class AvgPool2d(_AvgPoolNd):
     dims = 2
 
 
-class AdaptiveAvgPool1d(Module):
-    """Average pooling of (N, C, L) input to a fixed output length."""
+class _AdaptiveAvgPool(Module):
+    """Average pooling to a fixed output size whatever the input size (1-D or 2-D)."""
 
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
 
     def forward(self, x):
-        return F.adaptive_avg_pool1d(x, self.output_size)
+        pool = F.adaptive_avg_pool1d if self.dims == 1 else F.adaptive_avg_pool2d
+        return pool(x, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
-class AdaptiveAvgPool2d(Module):
+class AdaptiveAvgPool1d(_AdaptiveAvgPool):
+    """Average pooling of (N, C, L) input to a fixed output length."""
+
+    dims = 1
+
+
+class AdaptiveAvgPool2d(_AdaptiveAvgPool):
     """Average pooling of NCHW input to a fixed (OH, OW) whatever the input size.
 
     AdaptiveAvgPool2d(1) is the global average pool (the mean over H and W), the usual
     head of a CNN before Flatten and Linear.
     """
 
-    def __init__(self, output_size):
-        super().__init__()
-        self.output_size = output_size
-
-    def forward(self, x):
-        return F.adaptive_avg_pool2d(x, self.output_size)
-
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
+    dims = 2
 
 
 class Upsample(Module):
