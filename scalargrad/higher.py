@@ -25,6 +25,7 @@ import math
 from typing import Callable, Sequence
 
 from scalargrad.functions import ACTIVATIONS
+from scalargrad.graph import topological_order
 from scalargrad.scalar_math import abs_slope
 from scalargrad.value import Value
 
@@ -132,22 +133,11 @@ def _as_value(x) -> Value:
 
 def _walk(root: Value, seed, create_graph: bool) -> dict:
     """Reverse pass from root: {id(node): (node, gradient)}, gradients Values when
-    create_graph (recorded: their own graph), else floats. Kahn's order, as graph.py."""
-    pending = {id(root): 0}
-    stack = [root]
-    while stack:
-        for parent in stack.pop().parents:
-            key = id(parent)
-            if key in pending:
-                pending[key] += 1
-            else:
-                pending[key] = 1
-                stack.append(parent)
+    create_graph (recorded: their own graph), else floats. Nodes in the engine's own
+    order (graph.topological_order, reversed): each after every node that uses it."""
     grads = {id(root): seed}
     result = {}
-    stack = [root]
-    while stack:
-        node = stack.pop()
+    for node in reversed(topological_order(root)):
         g = grads.pop(id(node))
         result[id(node)] = (node, g)
         parents = node.parents
@@ -158,9 +148,6 @@ def _walk(root: Value, seed, create_graph: bool) -> dict:
             contribution = local * g
             key = id(parent)
             grads[key] = contribution if key not in grads else grads[key] + contribution
-            pending[key] -= 1
-            if pending[key] == 0:
-                stack.append(parent)
     return result
 
 

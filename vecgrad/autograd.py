@@ -169,10 +169,7 @@ def _count_children(root):
         if node is None:
             continue
         if node.freed:
-            raise RuntimeError(
-                f"backward: the graph through {node.name} was already freed by an earlier "
-                f"backward(); call backward(retain_graph=True) the first time to go through "
-                f"it twice")
+            raise _freed_error(node)
         for i, (parent, needed) in enumerate(zip(node.inputs, node.ctx.needs_input_grad)):
             if not needed:
                 continue
@@ -377,9 +374,11 @@ def _pending(roots, useful):
             if useful is not None:
                 continue  # a target's own node (see _useful): nothing is needed beyond it
             raise _freed_error(node)
-        for parent, needed in zip(node.inputs, node.ctx.needs_input_grad):
+        for i, (parent, needed) in enumerate(zip(node.inputs, node.ctx.needs_input_grad)):
             if not needed:
                 continue
+            if node.counters[i][0] != node.versions[i]:
+                _check_not_rebased(node, i, parent)  # the same rule as first-order backward
             key = id(parent)
             if useful is not None and not useful.get(key):
                 continue

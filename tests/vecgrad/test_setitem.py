@@ -90,13 +90,20 @@ def test_stale_saved_tensor_is_caught():
         y.sum().backward()
 
 
-def test_earlier_use_that_saved_nothing_is_caught():
+@pytest.mark.parametrize("how", ["backward", "grad", "create_graph"])
+def test_earlier_use_that_saved_nothing_is_caught(how):
+    """Every backward walk refuses, not only the first-order one (autograd.grad and
+    create_graph gave [0, 1, 1] silently before)."""
     a = vecgrad.randn(3, requires_grad=True)
     x = a * 2
     y = x + 1  # saves nothing: the rebase check catches it
     x[0] = 1.0
+    loss = y.sum() + x.sum()
     with pytest.raises(RuntimeError, match=r"later written in place \(x\[index\] = value\)"):
-        (y.sum() + x.sum()).backward()
+        if how == "grad":
+            vecgrad.autograd.grad(loss, [a])
+        else:
+            loss.backward(create_graph=how == "create_graph")
 
 
 def test_clear_errors():
