@@ -102,12 +102,8 @@ class _ConvNd(Module):
                  *, dtype=None, device: str | None = None):
         super().__init__()
         owner, n = type(self).__name__, self.dims
-        self.in_channels = _positive_int(owner, "in_channels", in_channels)
-        self.out_channels = _positive_int(owner, "out_channels", out_channels)
-        self.groups = _positive_int(owner, "groups", groups)
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{owner}: in_channels ({in_channels}) and out_channels "
-                             f"({out_channels}) must both be divisible by groups ({groups})")
+        self.in_channels, self.out_channels, self.groups = _channels(
+            owner, in_channels, out_channels, groups)
         self.kernel_size = _tuple(owner, "kernel_size", kernel_size, 1, n)
         self.stride = _tuple(owner, "stride", stride, 1, n)
         self.dilation = _tuple(owner, "dilation", dilation, 1, n)
@@ -169,6 +165,17 @@ class _ConvNd(Module):
         return text
 
 
+
+def _channels(owner: str, in_channels, out_channels, groups) -> tuple[int, int, int]:
+    """Checked (in_channels, out_channels, groups) of a convolution layer."""
+    in_channels = _positive_int(owner, "in_channels", in_channels)
+    out_channels = _positive_int(owner, "out_channels", out_channels)
+    groups = _positive_int(owner, "groups", groups)
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(f"{owner}: in_channels ({in_channels}) and out_channels "
+                         f"({out_channels}) must both be divisible by groups ({groups})")
+    return in_channels, out_channels, groups
+
 class Conv1d(_ConvNd):
     """1-D convolution over (N, C, L) input; weight of shape (out, in/groups, k).
 
@@ -197,12 +204,8 @@ class _ConvTransposeNd(Module):
                  padding_mode: str = "zeros", *, dtype=None, device: str | None = None):
         super().__init__()
         owner, n = type(self).__name__, self.dims
-        self.in_channels = _positive_int(owner, "in_channels", in_channels)
-        self.out_channels = _positive_int(owner, "out_channels", out_channels)
-        self.groups = _positive_int(owner, "groups", groups)
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{owner}: in_channels ({in_channels}) and out_channels "
-                             f"({out_channels}) must both be divisible by groups ({groups})")
+        self.in_channels, self.out_channels, self.groups = _channels(
+            owner, in_channels, out_channels, groups)
         if padding_mode != "zeros":
             raise ValueError(f"{owner}: only padding_mode='zeros' is supported (as in "
                              f"PyTorch), got {padding_mode!r}")
