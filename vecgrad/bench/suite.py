@@ -36,7 +36,8 @@ from vecgrad.bench.workloads import WORKLOADS
 # Ratio targets (vecgrad / reference, cpu backend), issue 12.
 TARGETS = {("mlp", "numpy"): 1.05, ("mlp64", "numpy"): 1.05, ("mlp", "torch"): 1.15,
            ("lenet5", "torch"): 1.2, ("cnn1d", "torch"): 1.2, ("conv1d", "torch"): 1.2,
-           ("conv2d", "torch"): 1.2, ("conv2d_nodx", "torch"): 1.2}
+           ("conv2d", "torch"): 1.2, ("conv2d_nodx", "torch"): 1.2,
+           ("lstm", "torch"): 1.5}  # issue 13: LSTM within 1.5x of PyTorch
 MEMORY_TARGET = 1.3
 BUSY_TARGET = 1.5     # busy / quiet time of vecgrad with one core taken by a neighbour
 OPENCL_TRAIN_TARGET = 2.0  # `vecgrad train --device opencl` / the same on cpu

@@ -26,7 +26,7 @@ TINY_SIZES = (2, 16, 16, 2)
 TINY_BATCH = 32
 LENET_BATCH = 64
 CNN1D = dict(batch=100, channels=25, length=40, kernel=5, classes=10, convs=3)
-LSTM = dict(batch=32, steps=20, inputs=32, hidden=64, classes=10)
+LSTM = dict(batch=32, steps=50, inputs=32, hidden=128, classes=10)  # issue 13's size
 ADAM_LR = 1e-3
 
 
@@ -403,7 +403,7 @@ WORKLOADS = {w.name: w for w in (
              ("vecgrad", "torch"), "torch",
              lambda e, s, d: _model_step(e, _conv1d_data(s, d), _conv1d_forward, "adam"),
              needs="nn.functional.conv1d"),
-    Workload("lstm", "LSTM 32->64, 20 steps, batch 32, linear head, Adam",
+    Workload("lstm", "LSTM 32->128, 50 steps, batch 32, linear head, Adam",
              ("vecgrad", "torch"), "torch", lambda e, s, d: _lstm_step(e, s, d),
              needs="nn.LSTM"),
     Workload("conv2d", "conv2d fwd + bwd with dX: 32x3x32x32, 16 filters 5x5",
