@@ -214,6 +214,10 @@ def _run_bench(args, console) -> int:
     return 0
 
 
+def _raise_broken_pipe() -> None:
+    raise BrokenPipeError
+
+
 def main(argv: Optional[list] = None) -> int:
     """Entry point of the `scalargrad` command; returns the exit status."""
     from rich.console import Console
@@ -227,6 +231,8 @@ def main(argv: Optional[list] = None) -> int:
     except SystemExit as exc:  # --help and --version exit through argparse
         return exc.code if isinstance(exc.code, int) else 0
     console = Console()
+    # rich turns a closed pipe into SystemExit(1); hand it to the handler below instead
+    console.on_broken_pipe = _raise_broken_pipe
     try:
         if args.command == "graph":
             return _run_graph(args, console)

@@ -11,6 +11,7 @@ from rich.table import Table
 from tutorials.devices import apply_lesson_device
 from tutorials.framework import course_names, run_lesson, should_pause
 from tutorials.registry import LESSON_MODULES, load_lesson
+from vecgrad.entry import quiet_broken_pipe
 
 USAGE = "usage: python -m tutorials [N | all] [--no-pause]"
 
@@ -47,11 +48,18 @@ def interactive_menu(console: Console, input_fn: Callable[[str], str] = input) -
         run_lesson(load_lesson(int(choice)), console=console, pause=True, input_fn=input_fn)
 
 
+def _broken_pipe() -> None:
+    raise SystemExit(quiet_broken_pipe())
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     no_pause = "--no-pause" in args
     rest = [a for a in args if a != "--no-pause"]
     console = Console()
+    # rich turns a closed pipe (`python -m tutorials | head`) into SystemExit(1); exit
+    # quietly with the status a shell gives a program stopped by SIGPIPE instead
+    console.on_broken_pipe = _broken_pipe
     if any(a in ("-h", "--help") for a in rest):
         print(USAGE)
         return 0

@@ -2,6 +2,7 @@
 --version, conflicts reported, messages that do not mislead, JSON that is JSON."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -23,6 +24,19 @@ def test_vecgrad_train_into_head_stops_quietly(tmp_path):
     lines = out.stdout.strip().splitlines()
     assert lines[0].startswith("training: 700 train") and lines[-1] == "status 141"
     assert (tmp_path / "err.txt").read_text() == ""  # no "Broken pipe", no traceback
+
+
+@pytest.mark.parametrize("command", ["-m tutorials", "-m tutorials 3 --no-pause",
+                                     "-m scalargrad.cli graph 'x*y + x' x=1 y=2"])
+def test_rich_output_into_a_closed_pipe_stops_quietly(tmp_path, command):
+    # rich turns a closed pipe into exit status 1; these entry points say 141 (SIGPIPE).
+    # `true` exits without reading, long before Python's first write: no race.
+    script = (f"{sys.executable} {command} 2>err.txt | true; "
+              "echo status ${PIPESTATUS[0]}")
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path, env={**os.environ, "COLUMNS": "80"})
+    assert out.stdout.strip().splitlines()[-1] == "status 141"
+    assert (tmp_path / "err.txt").read_text() == ""
 
 
 def test_scalargrad_dot_into_a_missing_program(tmp_path):
