@@ -18,6 +18,7 @@ from vecgrad.checkpoint import CheckpointError
 from vecgrad.data import IDXError
 
 EXIT_ERROR, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
+EXIT_TERMINATED = 128 + 15    # what a shell reports for a program stopped by SIGTERM
 
 #: failures a user can cause and fix (a flag, a device, a file): one line, no traceback
 EXPECTED_ERRORS = (ValueError, CheckpointError, IDXError, OSError, OpenCLError)

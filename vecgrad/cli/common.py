@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vecgrad.entry import EXIT_DIVERGED, EXIT_ERROR, EXIT_INTERRUPTED, OneLineParser
+from vecgrad.entry import (EXIT_DIVERGED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED,
+                           OneLineParser)
 from vecgrad.train.config import ConfigError
 
-__all__ = ["EXIT_DIVERGED", "EXIT_ERROR", "EXIT_INTERRUPTED", "OneLineParser", "UsageError",
+__all__ = ["EXIT_DIVERGED", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "OneLineParser",
+           "UsageError",
            "add_device_argument", "add_output_arguments", "json_text", "make_views"]
 
 # A flag combination or value that cannot work; printed without a traceback.

@@ -8,8 +8,9 @@ import sys
 
 import numpy as np
 
-from vecgrad.cli.common import (EXIT_DIVERGED, EXIT_INTERRUPTED, add_device_argument,
-                                add_output_arguments, json_text, make_views)
+from vecgrad.cli.common import (EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_TERMINATED,
+                                add_device_argument, add_output_arguments, json_text,
+                                make_views)
 from vecgrad.data import DATASET_NAMES, NORMALIZERS
 from vecgrad.train.config import RunConfig
 from vecgrad.train.models import DEFAULT_LR, OPTIMIZERS
@@ -82,7 +83,9 @@ def main(args) -> int:
     _report(args, stream, config, result)
     if result.interrupted:
         print(f"vecgrad train: {_interrupt_line(result)}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        # a scheduler or `kill` that sent SIGTERM reads 143, as if the signal had ended us
+        terminated = result.history.stop_message.startswith("stopped by SIGTERM")
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     return EXIT_DIVERGED if result.diverged else 0
 
 
