@@ -120,6 +120,15 @@ class Function:
     #: Tensors, with differentiable ops, for create_graph=True (see HIORDER-CONTRACT).
     saved_for_graph = None
 
+    #: Optional staticmethod `backward_into(ctx, grad, buffer) -> bool` of a one-input
+    #: Function: add this node's gradient for its input into `buffer` (a gradient of the
+    #: input's shape that the first-order walk owns) in place, and return True; return
+    #: False when it cannot (backward then runs as usual). GetItem has one: a loop that
+    #: reads x[t] for every step then costs O(size of x) in backward instead of a
+    #: full-size zeros-plus-slice per step (O(T^2) for T steps). Recorded walks
+    #: (create_graph) never call it.
+    backward_into = None
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         for method in ("forward", "backward"):
@@ -222,6 +231,19 @@ def run_backward(root, grad_buf, retain_graph=False):
             t._accumulate_grad(grad, False)
         if node.ctx.saved_tensors:
             _check_versions(node)
+        into = node.function.backward_into
+        if into is not None and node.ctx.needs_input_grad[0]:
+            parent = node.inputs[0]
+            key = id(parent)
+            entry = grads.get(key)
+            # Only into a buffer this walk allocated (owned): nobody else can see the write.
+            if entry is not None and entry[1] and into(node.ctx, grad, entry[0]):
+                pending[key] -= 1
+                if pending[key] == 0:
+                    ready.append(parent)
+                if not retain_graph:
+                    node.release()
+                continue
         results = node.function.backward(node.ctx, grad)
         if not isinstance(results, tuple):
             results = (results,)

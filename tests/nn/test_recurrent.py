@@ -149,31 +149,44 @@ def test_dropout_between_layers_only_in_training():
     assert not np.allclose(gru(x)[0].numpy(), a)
 
 
-def _lstm_gates_composite(gates, c):
-    """The LSTM's elementwise step from separate ops: the reference for the fused op."""
-    hidden = c.shape[1]
-    i, f = gates[:, :hidden].sigmoid(), gates[:, hidden:2 * hidden].sigmoid()
-    g, o = gates[:, 2 * hidden:3 * hidden].tanh(), gates[:, 3 * hidden:].sigmoid()
+def _lstm_step_composite(xp, hc, w_hh):
+    """The LSTM step from separate ops: the reference for the fused op."""
+    hidden = w_hh.shape[1]
+    h, c = hc[..., :hidden], hc[..., hidden:]
+    gates = xp + h @ w_hh.transpose(0, 1)
+    i, f = gates[..., :hidden].sigmoid(), gates[..., hidden:2 * hidden].sigmoid()
+    g, o = gates[..., 2 * hidden:3 * hidden].tanh(), gates[..., 3 * hidden:].sigmoid()
     c_new = f * c + i * g
-    return o * c_new.tanh(), c_new
+    return vecgrad.cat([o * c_new.tanh(), c_new], axis=-1)
 
 
-def test_fused_lstm_gates_match_the_composition(device):
+@pytest.mark.parametrize("lead", [(3,), (1, 3), (3, 1)])
+def test_fused_lstm_step_matches_the_composition(device, lead):
     _need_float64(device)
-    from vecgrad.ops.recurrent import lstm_cell
+    from vecgrad.ops.recurrent import lstm_step
 
-    gates_np, c_np = RNG.standard_normal((3, 8)) * 2, RNG.standard_normal((3, 2))
-    w = [RNG.standard_normal((3, 2)), RNG.standard_normal((3, 2))]
+    xp_np, hc_np = RNG.standard_normal(lead + (8,)) * 2, RNG.standard_normal(lead + (4,))
+    w_np, weight = RNG.standard_normal((8, 2)), RNG.standard_normal(lead + (4,))
     results = []
-    for fn in (lstm_cell, _lstm_gates_composite):
-        gates, c = _t(gates_np, device, True), _t(c_np, device, True)
-        h_new, c_new = fn(gates, c)
-        ((h_new * _t(w[0], device)).sum() + (c_new * _t(w[1], device)).sum()).backward()
-        results.append([h_new.numpy(), c_new.numpy(), gates.grad.numpy(), c.grad.numpy()])
+    for fn in (lstm_step, _lstm_step_composite):
+        xp, hc, w = _t(xp_np, device, True), _t(hc_np, device, True), _t(w_np, device, True)
+        out = fn(xp, hc, w)
+        (out * _t(weight, device)).sum().backward()
+        results.append([out.numpy(), xp.grad.numpy(), hc.grad.numpy(), w.grad.numpy()])
     for fused, composite in zip(*results):
         np.testing.assert_allclose(fused, composite, rtol=1e-12, atol=1e-14)
-    with pytest.raises(ValueError, match=r"gates must be \(batch, 4 \* hidden\)"):
-        lstm_cell(_t(gates_np[:, :6], device), _t(c_np, device))
+    # and against central differences, every input
+    for k, arrays in enumerate([xp_np, hc_np, w_np]):
+        def loss(v, k=k):
+            args = [xp_np, hc_np, w_np]
+            args[k] = v
+            return float((lstm_step(*[_t(a, device) for a in args]).numpy() * weight).sum())
+        np.testing.assert_allclose(results[0][1 + k], numerical_grad(loss, arrays),
+                                   rtol=1e-6, atol=1e-8)
+    with pytest.raises(ValueError, match=r"xp must be \(\.\.\., 4 \* hidden\)"):
+        lstm_step(_t(xp_np[..., :6], device), _t(hc_np, device), _t(w_np, device))
+    with pytest.raises(ValueError, match=r"w_hh must be \(4 \* hidden, hidden\)"):
+        lstm_step(_t(xp_np, device), _t(hc_np, device), _t(w_np[:6], device))
 
 
 # ---------------------------------------------------------------------- against torch

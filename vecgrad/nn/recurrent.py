@@ -10,13 +10,14 @@ moves between the two libraries unchanged:
         n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn));   h' = (1 − z) ⊙ n + z ⊙ h
 
 Every step is made of ordinary vecgrad ops, so backpropagation through time is just the
-autograd walking back over the unrolled loop, on cpu and OpenCL alike. Two choices keep
-the op count per step low: the time steps are kept as (1, batch, features) slices, so
-the output is one `cat` (whose backward hands out views) with no stacking, and the two
-products of a step share one fused op (the recurrent product takes the input projection
-as its bias). The input projection is one product per step rather than one over the
-whole sequence: the autograd gives each slice of a shared (T, ...) tensor a full-size
-gradient, which would cost O(T²) in backward.
+autograd walking back over the unrolled loop, on cpu and OpenCL alike. What keeps the
+op count per step low: the input projection W_ih x + b is ONE product over the whole
+sequence, and each step reads its slice (the first-order backward adds the slices'
+gradients into one buffer in place, GetItem.backward_into, so that costs O(T), not
+O(T²)); an LSTM step is one op (ops/recurrent.py LSTMStep: the recurrent product and
+the gate arithmetic) on a state kept as one block [h, c], so a direction's output is
+one `cat` of the steps' blocks (whose backward hands out views) and one slice; an RNN
+step is one product taking its input slice as the bias, then the activation.
 """
 
 from __future__ import annotations
@@ -46,11 +47,11 @@ def _shape_text(x):
 
 # ------------------------------------------------------------------------- one step
 def _step(mode, xp, h, c, w_hh_t, b_hh):
-    """One time step from the input projection `xp` (W_ih x + biases) and the state.
+    """One RNN or GRU time step from the input projection `xp` (W_ih x + biases) and h.
 
-    h, c and xp have matching leading axes; w_hh_t is W_hhᵀ (a view). For RNN and LSTM
-    xp already holds b_ih + b_hh; the GRU needs b_hh apart (inside r ⊙ (...)), passed
-    as b_hh. Returns (h', c') (c' is None except for the LSTM).
+    h and xp have matching leading axes; w_hh_t is W_hhᵀ (a view). For the RNN xp
+    already holds b_ih + b_hh; the GRU needs b_hh apart (inside r ⊙ (...)), passed as
+    b_hh. Returns (h', None). (The LSTM's step is one op: ops/recurrent.py LSTMStep.)
     """
     if mode == "GRU":
         hidden = h.shape[-1]
@@ -60,12 +61,51 @@ def _step(mode, xp, h, c, w_hh_t, b_hh):
         n = (xp[..., 2 * hidden:] + r * hp[..., 2 * hidden:]).tanh()
         return n + z * (h - n), None
     gates = _matmul.MatMulBias.apply(h, w_hh_t, xp)  # h W_hhᵀ + xp in one op
-    if mode == "RNN_TANH":
-        return gates.tanh(), None
-    if mode == "RNN_RELU":
-        return gates.relu(), None
-    # c' = σ(f) c + σ(i) tanh(g), h' = σ(o) tanh(c'): one fused op (vecgrad/ops/recurrent.py)
-    return _recurrent_ops.lstm_cell(gates, c)
+    return (gates.tanh() if mode == "RNN_TANH" else gates.relu()), None
+
+
+def _project(x, w_ih, bias):
+    """W_ih x + bias for every step of a (steps, batch, features) or (batch, steps, ...)
+    sequence, as one (rows, features) product (a 3-D operand would make backward one
+    small product per step for W_ih's gradient)."""
+    lead = x.shape[:-1]
+    flat = F.linear(x.reshape(-1, x.shape[-1]), w_ih, bias)
+    return flat.reshape(*lead, w_ih.shape[0])
+
+
+def _run_lstm(mode, xp, time_axis, reverse, h0, c0, w_hh, b_hh):
+    """An LSTM direction over the whole sequence: (output, h_n, c_n).
+
+    The state is one block hc = [h, c] of shape (1, batch, 2H) (or (batch, 1, 2H) with
+    the time axis second), so each step is one slice of xp and one LSTMStep, and the
+    output is one cat of the steps' blocks and one slice.
+    """
+    steps, hidden = xp.shape[time_axis], w_hh.shape[1]
+    hc = vecgrad.cat([h0, c0], axis=1).unsqueeze(time_axis)
+    lead = (slice(None),) * time_axis
+    outs = [None] * steps
+    for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+        # the layer checked the shapes once: apply the ops directly, no per-step checks
+        xp_t = movement.GetItem.apply(xp, index=lead + (slice(t, t + 1),))
+        hc = _recurrent_ops.LSTMStep.apply(xp_t, hc, w_hh)
+        outs[t] = hc
+    seq = movement.Cat.apply(*outs, axis=time_axis) if steps > 1 else outs[0]
+    last = hc.squeeze(time_axis)
+    return seq[..., :hidden], last[:, :hidden], last[:, hidden:]
+
+
+def _run_recurrence(mode, xp, time_axis, reverse, h0, c0, w_hh, b_hh):
+    """An RNN or GRU direction over the whole sequence: (output, h_n, None)."""
+    steps = xp.shape[time_axis]
+    lead = (slice(None),) * time_axis
+    w_hh_t = movement.transpose(w_hh, 0, 1)
+    h = h0
+    outs = [None] * steps
+    for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+        xp_t = movement.GetItem.apply(xp, index=lead + (t,))
+        h, _ = _step(mode, xp_t, h, None, w_hh_t, b_hh)
+        outs[t] = h
+    return vecgrad.stack(outs, axis=time_axis), h, None
 
 
 def _input_bias(mode, b_ih, b_hh):
@@ -150,50 +190,41 @@ class RNNBase(Module):
         _check_input(owner, input, self.input_size, (2, 3), layout + " or (seq, input_size)")
         batched = input.ndim == 3
         x = input if batched else input.unsqueeze(1)
-        if batched and self.batch_first:
-            x = x.transpose(0, 1)
-        steps, batch = x.shape[0], x.shape[1]
+        # Time runs along axis 0, or 1 with batch_first: the layers work in the input's
+        # own layout, so no transposed copy goes in or comes out.
+        time_axis = 1 if batched and self.batch_first else 0
+        steps, batch = x.shape[time_axis], x.shape[1 - time_axis]
         if steps == 0:
             raise ValueError(f"{owner}: the input sequence is empty (shape {input.shape})")
         directions = 2 if self.bidirectional else 1
         state_shape = (self.num_layers * directions, batch, self.hidden_size)
         h0, c0 = self._initial_state(owner, hx, state_shape, batched, x)
 
-        # Per-step (batch, features) tensors: layer 0 takes views of the input.
-        inputs = [x[t] for t in range(steps)]
         last_h, last_c = [], []
         for layer in range(self.num_layers):
             per_direction = []
             for d, suffix in enumerate(("", "_reverse")[:directions]):
                 k = layer * directions + d
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, suffix)
-                w_hh_t = movement.transpose(w_hh, 0, 1)
-                bias = _input_bias(self.mode, b_ih, b_hh)
-                h = h0[k]
-                c = c0[k] if c0 is not None else None
-                outs = [None] * steps
-                order = range(steps - 1, -1, -1) if d else range(steps)
-                for t in order:
-                    xp = F.linear(inputs[t], w_ih, bias)
-                    h, c = _step(self.mode, xp, h, c, w_hh_t, b_hh)
-                    outs[t] = h
-                per_direction.append(outs)
+                # One input projection for every step (one product instead of `steps`);
+                # each step reads its slice, and the first-order backward adds the
+                # slices' gradients into one buffer (GetItem.backward_into): O(steps).
+                xp = _project(x, w_ih, _input_bias(self.mode, b_ih, b_hh))
+                run = _run_lstm if self.mode == "LSTM" else _run_recurrence
+                out, h, c = run(self.mode, xp, time_axis, bool(d), h0[k],
+                                c0[k] if c0 is not None else None, w_hh, b_hh)
+                per_direction.append(out)
                 last_h.append(h)
                 last_c.append(c)
-            if directions == 1:
-                inputs = per_direction[0]
-            else:
-                inputs = [vecgrad.cat([a, b], axis=1) for a, b in zip(*per_direction)]
+            x = per_direction[0] if directions == 1 else vecgrad.cat(per_direction, axis=2)
             if self.dropout and self.training and layer < self.num_layers - 1:
-                inputs = [F.dropout(t, self.dropout) for t in inputs]
-        output = vecgrad.stack(inputs, axis=0)
+                x = F.dropout(x, self.dropout)
+        output = x
         h_n = vecgrad.stack(last_h, axis=0)
         c_n = vecgrad.stack(last_c, axis=0) if self.mode == "LSTM" else None
         if not batched:
             output, h_n = output.squeeze(1), h_n.squeeze(1)
             c_n = c_n.squeeze(1) if c_n is not None else None
-        elif self.batch_first:
-            output = output.transpose(0, 1)
         return output, ((h_n, c_n) if self.mode == "LSTM" else h_n)
 
     def _initial_state(self, owner, hx, shape, batched, x):
@@ -327,9 +358,12 @@ class RNNCellBase(Module):
         bias_ih = getattr(self, "bias_ih", None)
         bias_hh = getattr(self, "bias_hh", None)
         xp = F.linear(x, self.weight_ih, _input_bias(self.mode, bias_ih, bias_hh))
-        w_hh_t = movement.transpose(self.weight_hh, 0, 1)
-        h, c = _step(self.mode, xp, states[0], states[1] if len(states) > 1 else None,
-                     w_hh_t, bias_hh)
+        if self.mode == "LSTM":
+            hc = _recurrent_ops.lstm_step(xp, vecgrad.cat(states, axis=1), self.weight_hh)
+            h, c = hc[:, :self.hidden_size], hc[:, self.hidden_size:]
+        else:
+            w_hh_t = movement.transpose(self.weight_hh, 0, 1)
+            h, c = _step(self.mode, xp, states[0], None, w_hh_t, bias_hh)
         if not batched:
             h = h.squeeze(0)
             c = c.squeeze(0) if c is not None else None

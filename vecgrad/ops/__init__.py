@@ -24,7 +24,7 @@ vecgrad.tensor and vecgrad.backends; never nn, train, cli or bench.
 - embedding.py    embedding (getitem + where for the padding row)
 - activations.py  the scalargrad activation catalogue; PyTorch's composites (gelu, silu, ...)
 - softmax.py      softmax, log_softmax, softmin, glu
-- recurrent.py    lstm_cell: the LSTM's elementwise gate step as one op
+- recurrent.py    lstm_step: one LSTM time step (recurrent product + gates) as one op
 - attention.py    scaled_dot_product_attention
 - losses.py       mse, l1, smooth l1, huber, kl_div, binary cross-entropy (+ with logits),
                   cross-entropy (weights, ignore_index, smoothing, soft targets), nll, penalties

@@ -60,6 +60,18 @@ class GetItem(Function):
         shape, index = ctx.attrs
         return ctx.backend.index_add(shape, index, grad)
 
+    @staticmethod
+    def backward_into(ctx, grad, buffer):
+        # buffer[index] += grad through a view (a basic index never hits a place twice);
+        # a 0-d result is not a view on every backend, so those take the usual path.
+        _, index = ctx.attrs
+        if not len(grad.shape) or not _is_basic(index):
+            return False
+        be = ctx.backend
+        view = be.getitem(buffer, index)
+        be.binary("add", view, grad, out=view)
+        return True
+
 
 class IndexAdd(Function):
     """A zero tensor of `shape` with src added at x[index]: getitem's transpose. Only

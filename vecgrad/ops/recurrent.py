@@ -1,21 +1,25 @@
-"""The LSTM cell's elementwise part as one op: (gates, c) -> [h', c'].
+"""One LSTM time step as one op: (xp, [h, c], W_hh) -> [h', c'].
 
-An LSTM step is two matrix products (kept as their own ops) and then eleven elementwise
-operations. Recorded one by one, their bookkeeping costs more than their arithmetic on a
+An LSTM step is a recurrent matrix product and then eleven elementwise operations.
+Recorded one by one, their bookkeeping costs more than their arithmetic on a
 (batch, 4·hidden) block; here they are one node whose derivative is written once, in
 backend primitives, from the activations forward computed anyway (no σ or tanh is
-recomputed in backward). Backpropagation through time is still the autograd walking back
-over the steps. The composition it replaces is spelled out in nn/recurrent.py (_step)
-and the tests compare the two.
+recomputed in backward). It is still one step: backpropagation through time is the
+autograd walking back over the steps, and the layer (nn/recurrent.py) feeds each step
+its slice of one input projection over the whole sequence. The state travels as one
+block hc = [h, c] (last axis), so a step needs no op to split or join it, and a
+layer's outputs are one cat of the steps' blocks.
 
-With i, f, g, o the four column blocks of `gates` (PyTorch's order):
+With gates = xp + h W_hhᵀ and i, f, g, o its four column blocks (PyTorch's order):
     c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g);   h' = σ(o) ⊙ tanh(c')
 """
 
 from __future__ import annotations
 
+import math
+
 from vecgrad.autograd import Function
-from vecgrad.ops import common, movement
+from vecgrad.ops import common
 from vecgrad.ops.common import fmt_shape
 
 
@@ -23,78 +27,112 @@ def _cols(be, x, start, stop):
     return be.getitem(x, (slice(None), slice(start, stop)))
 
 
-class LSTMGates(Function):
-    """gates (B, 4H), c (B, H) -> (B, 2H): h' in the first H columns, c' in the last H."""
+class LSTMStep(Function):
+    """xp (..., 4H), hc (..., 2H), w_hh (4H, H) -> (..., 2H): h' then c' on the last axis.
+
+    The leading axes of xp and hc are one and the same (a (batch,) or (1, batch) or
+    (batch, 1) block); the step works on them as rows of a matrix.
+    """
 
     @staticmethod
-    def forward(ctx, gates, c):
+    def forward(ctx, xp, hc, w_hh):
         be = ctx.backend
-        hidden = c.shape[-1]
-        i_f = be.activation("sigmoid", _cols(be, gates, 0, 2 * hidden), None)
+        hidden = w_hh.shape[1]
+        rows = math.prod(hc.shape[:-1])
+        ctx.attrs = (xp.shape, hc.shape)
+        hc2 = be.reshape(hc, (rows, 2 * hidden))
+        c = _cols(be, hc2, hidden, 2 * hidden)
+        gates = be.matmul(_cols(be, hc2, 0, hidden), w_hh, False, True)
+        gates = be.binary("add", gates, be.reshape(xp, (rows, 4 * hidden)), out=gates)
+        # σ over all four blocks in one call (the g block's is unused): fewer launches
+        # than three calls, and backward's σ' is then one block too.
+        acts = be.activation("sigmoid", gates, None)
         g = be.activation("tanh", _cols(be, gates, 2 * hidden, 3 * hidden), None)
-        o = be.activation("sigmoid", _cols(be, gates, 3 * hidden, 4 * hidden), None)
-        i, f = _cols(be, i_f, 0, hidden), _cols(be, i_f, hidden, 2 * hidden)
+        i, f = _cols(be, acts, 0, hidden), _cols(be, acts, hidden, 2 * hidden)
+        o = _cols(be, acts, 3 * hidden, 4 * hidden)
         c_new = be.binary("mul", f, c)
         c_new = be.binary("add", c_new, be.binary("mul", i, g), out=c_new)
         tanh_c = be.activation("tanh", c_new, None)
-        out = be.cat([be.binary("mul", o, tanh_c), c_new], 1)
-        ctx.save_for_backward(gates, c, out, i_f, g, o, tanh_c)
+        out = be.reshape(be.cat([be.binary("mul", o, tanh_c), c_new], 1), hc.shape)
+        ctx.save_for_backward(hc, w_hh, out, acts, g, tanh_c)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        _, c, _, i_f, g, o, tanh_c = ctx.saved_tensors
+        hc, w_hh, _, acts, g, tanh_c = ctx.saved_tensors
+        xp_shape, hc_shape = ctx.attrs
         be = ctx.backend
-        hidden = c.shape[-1]
+        hidden = w_hh.shape[1]
+        rows = math.prod(hc_shape[:-1])
+        hc2 = be.reshape(hc, (rows, 2 * hidden))
+        grad = be.reshape(grad, (rows, 2 * hidden))
         one = be.full((), 1, grad.dtype)
-        i, f = _cols(be, i_f, 0, hidden), _cols(be, i_f, hidden, 2 * hidden)
+        i, f = _cols(be, acts, 0, hidden), _cols(be, acts, hidden, 2 * hidden)
+        o = _cols(be, acts, 3 * hidden, 4 * hidden)
         dh, dc = _cols(be, grad, 0, hidden), _cols(be, grad, hidden, 2 * hidden)
         # c' reaches the loss directly and through h' = o tanh(c')
         dc = be.binary("add", dc, be.binary("mul", be.binary("mul", dh, o),
                                             be.binary("sub", one, be.binary("mul", tanh_c,
                                                                             tanh_c))))
-
-        def through_sigmoid(upstream, s):  # upstream · σ'(x), with σ' = σ (1 − σ)
-            return be.binary("mul", upstream, be.binary("mul", s, be.binary("sub", one, s)))
-
+        slope = be.binary("mul", acts, be.binary("sub", one, acts))  # σ' = σ (1 − σ)
         d_gates = be.cat([
-            through_sigmoid(be.binary("mul", dc, g), i),
-            through_sigmoid(be.binary("mul", dc, c), f),
+            be.binary("mul", be.binary("mul", dc, g), _cols(be, slope, 0, hidden)),
+            be.binary("mul", be.binary("mul", dc, _cols(be, hc2, hidden, 2 * hidden)),
+                      _cols(be, slope, hidden, 2 * hidden)),
             be.binary("mul", be.binary("mul", dc, i),
-                      be.binary("sub", one, be.binary("mul", g, g))),
-            through_sigmoid(be.binary("mul", dh, tanh_c), o),
+                      be.binary("sub", one, be.binary("mul", g, g))),  # tanh' = 1 − g²
+            be.binary("mul", be.binary("mul", dh, tanh_c),
+                      _cols(be, slope, 3 * hidden, 4 * hidden)),
         ], 1)
-        d_c = be.binary("mul", dc, f) if ctx.needs_input_grad[1] else None
-        return d_gates, d_c
+        needs = ctx.needs_input_grad
+        d_xp = be.reshape(d_gates, xp_shape) if needs[0] else None
+        d_hc = None
+        if needs[1]:  # gates depend on h through h W_hhᵀ; c' on c through σ(f) c
+            d_hc = be.reshape(be.cat([be.matmul(d_gates, w_hh, False, False),
+                                      be.binary("mul", dc, f)], 1), hc_shape)
+        d_w = be.matmul(d_gates, _cols(be, hc2, 0, hidden), True, False) if needs[2] else None
+        return d_xp, d_hc, d_w
 
     @staticmethod
     def saved_for_graph(ctx, inputs, output):
         # the activations are intermediates: recomputed, recorded, from the inputs
-        from vecgrad.ops import activations
+        from vecgrad.ops import activations, matmul, movement
 
-        gates, c = inputs
-        hidden = c.shape[-1]
-        i_f = activations.activation(gates[:, :2 * hidden], "sigmoid")
+        xp, hc, w_hh = inputs
+        hidden = w_hh.shape[1]
+        rows = math.prod(hc.shape[:-1])
+        h = movement.reshape(hc, (rows, 2 * hidden))[:, :hidden]
+        gates = matmul.linear(h, w_hh) + movement.reshape(xp, (rows, 4 * hidden))
+        acts = activations.activation(gates, "sigmoid")
         g = activations.activation(gates[:, 2 * hidden:3 * hidden], "tanh")
-        o = activations.activation(gates[:, 3 * hidden:], "sigmoid")
-        tanh_c = activations.activation(output[:, hidden:], "tanh")
-        return gates, c, output, i_f, g, o, tanh_c
+        tanh_c = activations.activation(
+            movement.reshape(output, (rows, 2 * hidden))[:, hidden:], "tanh")
+        return hc, w_hh, output, acts, g, tanh_c
 
 
-def lstm_cell(gates, c):
-    """(h', c') of an LSTM step from its gate pre-activations (B, 4H), columns i, f, g, o,
-    and the cell state c (B, H)."""
-    if not (common.is_tensor(gates) and common.is_tensor(c)):
-        raise TypeError("lstm_cell: gates and c must be Tensors")
-    if gates.ndim != 2 or c.ndim != 2 or gates.shape != (c.shape[0], 4 * c.shape[1]):
-        raise ValueError(f"lstm_cell: gates must be (batch, 4 * hidden) for c of shape "
-                         f"(batch, hidden), got {fmt_shape(gates.shape)} and "
-                         f"{fmt_shape(c.shape)}")
-    common.check_same_device("lstm_cell", gates, c)
-    common.require_float("lstm_cell", gates, "gates")
-    if c.dtype != gates.dtype:
-        c = common.cast(c, gates.dtype)
-    out = LSTMGates.apply(gates, c)
-    hidden = c.shape[1]
-    return movement.getitem(out, (slice(None), slice(0, hidden))), \
-        movement.getitem(out, (slice(None), slice(hidden, None)))
+def lstm_step(xp, hc, w_hh):
+    """One LSTM step: [h', c'] from the input projection xp = W_ih x + b_ih + b_hh
+    (..., 4H, columns i, f, g, o), the state hc = [h, c] (..., 2H) and W_hh (4H, H).
+
+    Returns a (..., 2H) Tensor: h' in the first H columns of the last axis, c' in the
+    last H. xp and hc must have the same leading axes.
+    """
+    for name, t in (("xp", xp), ("hc", hc), ("w_hh", w_hh)):
+        if not common.is_tensor(t):
+            raise TypeError(f"lstm_step: {name} must be a Tensor, got {type(t).__name__}")
+    if w_hh.ndim != 2 or w_hh.shape[0] != 4 * w_hh.shape[1]:
+        raise ValueError(f"lstm_step: w_hh must be (4 * hidden, hidden), got "
+                         f"{fmt_shape(w_hh.shape)}")
+    hidden = w_hh.shape[1]
+    if xp.ndim < 1 or hc.shape != xp.shape[:-1] + (2 * hidden,) or xp.shape[-1] != 4 * hidden:
+        raise ValueError(f"lstm_step: xp must be (..., 4 * hidden) and hc (..., 2 * hidden) "
+                         f"with the same leading axes, hidden={hidden} from w_hh "
+                         f"{fmt_shape(w_hh.shape)}; got xp {fmt_shape(xp.shape)} and hc "
+                         f"{fmt_shape(hc.shape)}")
+    common.check_same_device("lstm_step", xp, hc, w_hh)
+    common.require_float("lstm_step", xp, "xp")
+    if hc.dtype != xp.dtype:
+        hc = common.cast(hc, xp.dtype)
+    if w_hh.dtype != xp.dtype:
+        w_hh = common.cast(w_hh, xp.dtype)
+    return LSTMStep.apply(xp, hc, w_hh)
