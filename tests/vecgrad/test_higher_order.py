@@ -60,6 +60,8 @@ def _conv_cols():
     return _any(2, 2 * 2 * 2, 3 * 3)  # im2col of (2, 2, 4, 4) with a 2x2 window
 
 
+_CONV = dict(stride=(2, 1), padding=(1, 1), dilation=(1, 2), groups=2)
+
 # name -> (input arrays, scalar function of the input Tensors through that op). The
 # outer sin/squares make every second derivative non-trivial, so the op's own backward
 # rule is differentiated, not just passed through.
@@ -102,8 +104,18 @@ CASES = {
                lambda x, w, b: (matmul.linear(x, w, b).tanh() ** 2).sum()),
     "MatMulBias": ([_any(2, 3), _any(3, 2), _any(2, 1)],
                    lambda a, b, c: (matmul.MatMulBias.apply(a, b, c).sin() ** 2).sum()),
-    "Im2Col": ([_any(2, 2, 4, 4), _any(3, 2, 2, 2), _any(3)],
-               lambda x, w, b: (vecgrad.conv2d(x, w, b, padding=1).sin() ** 2).sum()),
+    "Im2Col": ([_any(2, 2, 4, 4)], lambda x: (conv.im2col(x * x, (2, 3), padding=1,
+                                                          dilation=(1, 2)).sin() ** 2).sum()),
+    # stride, padding, dilation and groups at once; the two adjoints as the recorded
+    # backward uses them (their own rules are the third-order terms)
+    "Conv2d": ([_any(2, 4, 5, 4), _any(6, 2, 2, 3), _any(6)],
+               lambda x, w, b: (vecgrad.conv2d(x, w, b, **_CONV).sin() ** 2).sum()),
+    "ConvInputGrad": ([_any(2, 6, 3, 2), _any(6, 2, 2, 3)],
+                      lambda g, w: (conv.ConvInputGrad.apply(
+                          g, w, input_shape=(2, 4, 5, 4), **_CONV).sin() ** 2).sum()),
+    "ConvWeightGrad": ([_any(2, 4, 5, 4), _any(2, 6, 3, 2)],
+                       lambda x, g: (conv.ConvWeightGrad.apply(
+                           x, g, weight_shape=(6, 2, 2, 3), **_CONV).sin() ** 2).sum()),
     "Col2Im": ([_conv_cols()], lambda c: (conv.Col2Im.apply(
         c, input_shape=(2, 2, 4, 4), kernel_size=(2, 2), stride=(1, 1), padding=(0, 0),
         dilation=(1, 1)).sin() ** 2).sum()),

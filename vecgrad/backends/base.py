@@ -34,6 +34,12 @@ Shape = tuple[int, ...]
 Index = tuple
 
 
+def _window_output(in_hw, kernel_size, stride, padding, dilation) -> tuple[int, int]:
+    """(OH, OW) of a sliding window (the formula PyTorch documents for conv2d)."""
+    return tuple((in_hw[i] + 2 * padding[i] - dilation[i] * (kernel_size[i] - 1) - 1)
+                 // stride[i] + 1 for i in range(2))
+
+
 class Backend(ABC):
     """Primitive operations on one device. One instance per device string."""
 
@@ -188,6 +194,67 @@ class Backend(ABC):
                stride: tuple[int, int], padding: tuple[int, int],
                dilation: tuple[int, int]) -> Buffer:
         """The adjoint of im2col: sums every column entry back into an NCHW buffer."""
+
+    # The three convolution primitives. A convolution is bilinear in (input, weight), so
+    # its two gradients are the other two, and each one's gradients are again among the
+    # three (vecgrad/ops/conv.py states which is which). The versions here compose
+    # im2col, matmul and col2im (what a backend gets without writing its own); the numpy
+    # backend overrides them with cache-blocked ones (numpy_conv.py).
+    # Shapes: x (N, C, H, W); weight (O, C/groups, KH, KW); output (N, O, OH, OW);
+    # stride, padding, dilation are pairs; bias is None or (O,).
+
+    def conv2d(self, x: Buffer, weight: Buffer, bias: Buffer | None,
+               stride: tuple[int, int], padding: tuple[int, int],
+               dilation: tuple[int, int], groups: int) -> Buffer:
+        """Cross-correlation of x with weight (plus bias): (N, O, OH, OW)."""
+        n = x.shape[0]
+        o, cg, kh, kw = weight.shape
+        cols = self.im2col(x, (kh, kw), stride, padding, dilation)  # (N, C*KH*KW, OH*OW)
+        positions = cols.shape[2]
+        # One GEMM for the whole batch: (O, C*KH*KW) @ (C*KH*KW, OH*OW*N), columns
+        # ordered (position, image).
+        rows = self.permute(cols, (1, 2, 0))
+        if groups == 1:
+            out = self.matmul(self.reshape(weight, (o, cg * kh * kw)),
+                              self.reshape(rows, (cg * kh * kw, positions * n)))
+        else:  # one batched GEMM: group g's filters meet group g's input rows only
+            out = self.reshape(self.matmul(
+                self.reshape(weight, (groups, o // groups, cg * kh * kw)),
+                self.reshape(rows, (groups, cg * kh * kw, positions * n))),
+                (o, positions * n))
+        if bias is not None:
+            out = self.binary("add", out, self.reshape(bias, (o, 1)), out=out)
+        oh, ow = _window_output(x.shape[2:], (kh, kw), stride, padding, dilation)
+        return self.permute(self.reshape(out, (o, oh, ow, n)), (3, 0, 1, 2))
+
+    def conv2d_input_grad(self, grad: Buffer, weight: Buffer, input_shape: Shape,
+                          stride: tuple[int, int], padding: tuple[int, int],
+                          dilation: tuple[int, int], groups: int) -> Buffer:
+        """The adjoint of conv2d in x (the transposed convolution of grad (N, O, OH, OW)
+        with weight): (N, C, H, W) = input_shape."""
+        n, o, oh, ow = grad.shape
+        _, cg, kh, kw = weight.shape
+        rows = self.reshape(self.permute(grad, (1, 2, 3, 0)),
+                            (groups, o // groups, oh * ow * n))
+        filters = self.reshape(weight, (groups, o // groups, cg * kh * kw))
+        cols = self.matmul(filters, rows, transpose_a=True)  # (G, Cg*KH*KW, OH*OW*N)
+        cols = self.permute(self.reshape(cols, (groups * cg * kh * kw, oh * ow, n)),
+                            (2, 0, 1))
+        return self.col2im(cols, tuple(input_shape), (kh, kw), stride, padding, dilation)
+
+    def conv2d_weight_grad(self, x: Buffer, grad: Buffer, weight_shape: Shape,
+                           stride: tuple[int, int], padding: tuple[int, int],
+                           dilation: tuple[int, int], groups: int) -> Buffer:
+        """The adjoint of conv2d in weight (the correlation of x with grad
+        (N, O, OH, OW)): weight_shape = (O, C/groups, KH, KW)."""
+        n, o, oh, ow = grad.shape
+        _, cg, kh, kw = weight_shape
+        cols = self.im2col(x, (kh, kw), stride, padding, dilation)
+        rows = self.reshape(self.permute(cols, (1, 2, 0)),
+                            (groups, cg * kh * kw, oh * ow * n))
+        g_rows = self.reshape(self.permute(grad, (1, 2, 3, 0)),
+                              (groups, o // groups, oh * ow * n))
+        return self.reshape(self.matmul(g_rows, rows, transpose_b=True), tuple(weight_shape))
 
     # ------------------------------------------------------------------------ softmax
     @abstractmethod

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from vecgrad.backends import blas_threads, host_memory
+from vecgrad.backends import blas_threads, host_memory, numpy_conv
 from vecgrad.backends.base import Backend
 
 _UNARY = {
@@ -274,6 +274,7 @@ class NumpyBackend(Backend):
         host_memory.keep_freed_memory()  # big per-step arrays: reuse, no page faults
         self.device = device
         self._local = threading.local()  # per-thread scratch blocks (see axpy)
+        self._conv = numpy_conv.ConvRunner()  # cache-blocked conv2d and its gradients
 
     def __repr__(self):
         return f"NumpyBackend(device={self.device!r})"
@@ -454,6 +455,20 @@ class NumpyBackend(Backend):
         # own output has this memory order too, so the ops between two convolutions
         # (ReLU, pooling, their gradients) and the next im2col all meet one layout.
         return out.transpose(3, 0, 1, 2)
+
+    # The convolution primitives: cache-sized blocks of im2col + GEMM (numpy_conv.py)
+    # instead of base.Backend's whole patch matrix. Their images have this layout too.
+    def conv2d(self, x, weight, bias, stride, padding, dilation, groups):
+        return self._conv.conv2d(x, weight, bias, stride, padding, dilation, groups)
+
+    def conv2d_input_grad(self, grad, weight, input_shape, stride, padding, dilation,
+                          groups):
+        return self._conv.conv2d_input_grad(grad, weight, tuple(input_shape), stride,
+                                            padding, dilation, groups)
+
+    def conv2d_weight_grad(self, x, grad, weight_shape, stride, padding, dilation, groups):
+        return self._conv.conv2d_weight_grad(x, grad, tuple(weight_shape), stride, padding,
+                                             dilation, groups)
 
     # ---------------------------------------------------------------- optimizers
     @_quiet

@@ -87,6 +87,12 @@ KERNELS_OF_PRIMITIVE = {
     "matmul": [("matmul", "matmul")],
     "im2col": [("conv2d", "im2col")],
     "col2im": [("conv2d", "col2im")],
+    # the Backend class's compositions (base.py): the kernels of im2col/col2im and matmul
+    "conv2d": [("conv2d", "im2col"), ("matmul", "matmul"), ("elementwise", "copy")],
+    "conv2d_input_grad": [("matmul", "matmul"), ("conv2d", "col2im"),
+                          ("elementwise", "copy")],
+    "conv2d_weight_grad": [("conv2d", "im2col"), ("matmul", "matmul"),
+                           ("elementwise", "copy")],
     "softmax": [("softmax", "softmax_rows")],
     "log_softmax": [("softmax", "log_softmax_rows")],
     "cross_entropy": [("softmax", "cross_entropy_rows")],

@@ -1,10 +1,12 @@
 """Convolution and pooling over NCHW (and NCL) tensors, built on im2col + GEMM.
 
-im2col/col2im are the only conv primitives. conv2d is a matrix product over the patch
-columns (one batched product per group when groups > 1); conv_transpose2d is the
-adjoint, a matrix product followed by col2im; pools are max/sum over the columns. Their
-gradients come from MatMul, Gather, Sum and Im2Col/Col2Im (each other's adjoints), with
-no backward of their own. The 1-D versions are the 2-D ones on a (N, C, 1, L) view.
+conv2d is one Function over the backend's three convolution primitives (conv2d and its
+two adjoints, conv2d_input_grad and conv2d_weight_grad; base.Backend composes them from
+im2col, matmul and col2im, the numpy backend computes them in cache-sized blocks).
+conv_transpose2d is a matrix product followed by col2im; pools are max/sum over im2col's
+columns. Their gradients come from MatMul, Gather, Sum and Im2Col/Col2Im (each other's
+adjoints), with no backward of their own. The 1-D versions are the 2-D ones on a
+(N, C, 1, L) view.
 """
 
 from __future__ import annotations
@@ -171,28 +173,86 @@ def _convolve(op, x, weight, bias, stride, padding, extra, dilation, groups):
     """The 2-D convolution of validated operands (x NCHW, weight (O, C/groups, KH, KW))."""
     if extra != (0, 0):
         x = spatial.pad(x, (0, extra[1], 0, extra[0]))
-    o, cg, kh, kw = weight.shape
-    oh, ow = output_size(op, x.shape[2:], (kh, kw), stride, padding, dilation)
-    n = x.shape[0]
-    cols = Im2Col.apply(x, kernel_size=(kh, kw), stride=stride, padding=padding,
-                        dilation=dilation)  # (N, C*KH*KW, OH*OW)
-    # One GEMM for the whole batch: (O, C*KH*KW) @ (C*KH*KW, OH*OW*N), columns ordered
-    # (position, image) - the numpy backend's memory order, so this reshape is free there.
-    rows = movement.permute(cols, 1, 2, 0)
-    if groups == 1:
-        rows = movement.reshape(rows, cg * kh * kw, oh * ow * n)
-        weight_rows = movement.reshape(weight, o, cg * kh * kw)
-        if bias is None:
-            out = matmul.matmul(weight_rows, rows)
-        else:
-            out = matmul.MatMulBias.apply(weight_rows, rows, movement.reshape(bias, o, 1))
-    else:  # one batched GEMM: group g's filters meet group g's input rows only
-        rows = movement.reshape(rows, groups, cg * kh * kw, oh * ow * n)
-        weight_rows = movement.reshape(weight, groups, o // groups, cg * kh * kw)
-        out = movement.reshape(matmul.matmul(weight_rows, rows), o, oh * ow * n)
-        if bias is not None:
-            out = out + movement.reshape(bias, o, 1)
-    return movement.permute(movement.reshape(out, o, oh, ow, n), 3, 0, 1, 2)
+    output_size(op, x.shape[2:], weight.shape[2:], stride, padding, dilation)  # fits?
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return Conv2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation,
+                        groups=groups)
+
+
+# The convolution y = B(x, w) is bilinear, so with <B(x, w), g> = <x, Bx*(g, w)> =
+# <w, Bw*(x, g)> its gradients are the backend's other two convolution primitives,
+# Bx* = conv2d_input_grad and Bw* = conv2d_weight_grad, and theirs are again among the
+# three. These three Functions state that once; create_graph runs the same rules.
+class Conv2d(Function):
+    """conv2d(x, weight[, bias]) as one primitive: the backend never builds a graph of
+    im2col, transposes and products for it (the numpy backend never holds the whole
+    patch matrix; see numpy_conv.py)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, *, stride, padding, dilation, groups):
+        ctx.save_for_backward(x, weight)
+        ctx.attrs = (stride, padding, dilation, groups)
+        return ctx.backend.conv2d(x, weight, bias, stride, padding, dilation, groups)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        stride, padding, dilation, groups = ctx.attrs
+        be, needs = ctx.backend, ctx.needs_input_grad
+        gx = be.conv2d_input_grad(grad, weight, x.shape, stride, padding, dilation,
+                                  groups) if needs[0] else None
+        gw = be.conv2d_weight_grad(x, grad, weight.shape, stride, padding, dilation,
+                                   groups) if needs[1] else None
+        if len(needs) == 2:
+            return gx, gw
+        gb = be.reduce("sum", grad, (0, 2, 3), False) if needs[2] else None
+        return gx, gw, gb
+
+
+class ConvInputGrad(Function):
+    """Bx*(grad, weight): conv2d's gradient in x, recorded by create_graph."""
+
+    @staticmethod
+    def forward(ctx, grad, weight, *, input_shape, stride, padding, dilation, groups):
+        ctx.save_for_backward(grad, weight)
+        ctx.attrs = (input_shape, stride, padding, dilation, groups)
+        return ctx.backend.conv2d_input_grad(grad, weight, input_shape, stride, padding,
+                                             dilation, groups)
+
+    @staticmethod
+    def backward(ctx, v):
+        grad, weight = ctx.saved_tensors
+        _, stride, padding, dilation, groups = ctx.attrs
+        be, needs = ctx.backend, ctx.needs_input_grad
+        # <Bx*(g, w), v> = <g, B(v, w)> = <w, Bw*(v, g)>
+        d_grad = be.conv2d(v, weight, None, stride, padding, dilation, groups) \
+            if needs[0] else None
+        d_weight = be.conv2d_weight_grad(v, grad, weight.shape, stride, padding, dilation,
+                                         groups) if needs[1] else None
+        return d_grad, d_weight
+
+
+class ConvWeightGrad(Function):
+    """Bw*(x, grad): conv2d's gradient in weight, recorded by create_graph."""
+
+    @staticmethod
+    def forward(ctx, x, grad, *, weight_shape, stride, padding, dilation, groups):
+        ctx.save_for_backward(x, grad)
+        ctx.attrs = (stride, padding, dilation, groups)
+        return ctx.backend.conv2d_weight_grad(x, grad, weight_shape, stride, padding,
+                                              dilation, groups)
+
+    @staticmethod
+    def backward(ctx, u):
+        x, grad = ctx.saved_tensors
+        stride, padding, dilation, groups = ctx.attrs
+        be, needs = ctx.backend, ctx.needs_input_grad
+        # <Bw*(x, g), u> = <x, Bx*(g, u)> = <g, B(x, u)>
+        d_x = be.conv2d_input_grad(grad, u, x.shape, stride, padding, dilation, groups) \
+            if needs[0] else None
+        d_grad = be.conv2d(x, u, None, stride, padding, dilation, groups) \
+            if needs[1] else None
+        return d_x, d_grad
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

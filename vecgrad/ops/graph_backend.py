@@ -174,6 +174,22 @@ class GraphBackend:
                                  kernel_size=kernel_size, stride=stride, padding=padding,
                                  dilation=dilation)
 
+    def conv2d(self, x, weight, bias, stride, padding, dilation, groups):
+        inputs = (x, weight) if bias is None else (x, weight, bias)
+        return conv.Conv2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation,
+                                 groups=groups)
+
+    def conv2d_input_grad(self, grad, weight, input_shape, stride, padding, dilation,
+                          groups):
+        return conv.ConvInputGrad.apply(grad, weight, input_shape=tuple(input_shape),
+                                        stride=stride, padding=padding, dilation=dilation,
+                                        groups=groups)
+
+    def conv2d_weight_grad(self, x, grad, weight_shape, stride, padding, dilation, groups):
+        return conv.ConvWeightGrad.apply(x, grad, weight_shape=tuple(weight_shape),
+                                         stride=stride, padding=padding, dilation=dilation,
+                                         groups=groups)
+
     # ------------------------------------------------------------- softmax, losses
     def softmax(self, x, axis):
         return softmax.Softmax.apply(x, axis=axis)

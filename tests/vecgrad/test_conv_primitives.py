@@ -1,0 +1,253 @@
+"""The three convolution primitives (conv2d, conv2d_input_grad, conv2d_weight_grad) on
+every backend, against a reference written here from the definition (a sum over kernel
+offsets with einsum: no im2col, no col2im), against each other through the adjoint
+identities, and against PyTorch when it is installed. The numpy backend's cache-blocked
+version is run with its blocks cut small (pieces of rows, many chunks) and shared among
+threads, so every way of cutting the output is checked. Nothing here is timed.
+"""
+
+import numpy as np
+import pytest
+
+import vecgrad
+import vecgrad.nn.functional as F
+from vecgrad.backends import numpy_conv
+from vecgrad.backends.base import Backend
+from vecgrad.backends.numpy_backend import NumpyBackend
+
+from vg_helpers import need_float64
+
+RNG = np.random.default_rng(12)
+
+# (x shape, weight shape, stride, padding, dilation, groups): odd sizes, non-square
+# kernels and strides, dilation, groups, a 1-D (height 1) case, a batch of one, windows
+# that leave the last rows/columns out, and LeNet's / the bench's shapes.
+CASES = [
+    ((2, 3, 7, 9), (4, 3, 3, 2), (1, 1), (0, 0), (1, 1), 1),
+    ((3, 4, 11, 10), (6, 2, 3, 3), (2, 1), (1, 2), (2, 1), 2),
+    ((1, 6, 5, 5), (6, 1, 3, 3), (1, 2), (1, 1), (1, 1), 6),
+    ((2, 3, 8, 7), (5, 3, 2, 4), (3, 2), (2, 0), (1, 2), 1),
+    ((4, 5, 1, 13), (7, 5, 1, 5), (1, 1), (0, 2), (1, 1), 1),
+    ((5, 1, 28, 28), (6, 1, 5, 5), (1, 1), (2, 2), (1, 1), 1),
+    ((6, 6, 14, 14), (16, 6, 5, 5), (1, 1), (0, 0), (1, 1), 1),
+    ((3, 2, 6, 6), (4, 2, 6, 6), (1, 1), (0, 0), (1, 1), 1),  # one output position
+]
+
+
+def _windows(xp, kh, kw, oh, ow, stride, dilation):
+    """xp's (N, C, OH, OW) slice under kernel offset (i, j), for every (i, j)."""
+    (sh, sw), (dh, dw) = stride, dilation
+    for i in range(kh):
+        for j in range(kw):
+            yield i, j, (slice(None), slice(None),
+                         slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
+                         slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
+
+
+def reference(x, w, g, stride, padding, dilation, groups):
+    """(y, dL/dx, dL/dw) for L = <y, g>, from the definition of the cross-correlation."""
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    (ph, pw), og = padding, o // groups
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    oh = (h + 2 * ph - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    ow = (wd + 2 * pw - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    y = np.zeros((n, groups, og, oh, ow))
+    dxp = np.zeros((n, groups, cg) + xp.shape[2:])
+    dw = np.zeros((groups, og, cg, kh, kw))
+    gg = g.reshape(n, groups, og, oh, ow)
+    wg = w.reshape(groups, og, cg, kh, kw)
+    for i, j, index in _windows(xp, kh, kw, oh, ow, stride, dilation):
+        patch = xp[index].reshape(n, groups, cg, oh, ow)
+        y += np.einsum("ngchw,goc->ngohw", patch, wg[..., i, j])
+        dw[..., i, j] += np.einsum("ngohw,ngchw->goc", gg, patch)
+        dxp[(slice(None), slice(None)) + index[1:]] += np.einsum(
+            "ngohw,goc->ngchw", gg, wg[..., i, j])
+    dx = dxp.reshape(n, c, *xp.shape[2:])[:, :, ph:ph + h, pw:pw + wd]
+    return y.reshape(n, o, oh, ow), dx, dw.reshape(w.shape)
+
+
+def _backends(device):
+    """(label, backend) pairs to check on this device."""
+    if device != "cpu":
+        return [(device, vecgrad.get_backend(device))]
+    whole = NumpyBackend("cpu")
+    whole._conv = numpy_conv.ConvRunner(threads=1)
+    threaded = NumpyBackend("cpu")
+    threaded._conv = numpy_conv.ConvRunner(threads=3)
+    return [("numpy", whole), ("numpy threads", threaded)]
+
+
+def _run_all(be, x, w, b, g, case):
+    _, _, stride, padding, dilation, groups = case
+    y = be.conv2d(be.from_numpy(x), be.from_numpy(w), be.from_numpy(b), stride, padding,
+                  dilation, groups)
+    dx = be.conv2d_input_grad(be.from_numpy(g), be.from_numpy(w), x.shape, stride, padding,
+                              dilation, groups)
+    dw = be.conv2d_weight_grad(be.from_numpy(x), be.from_numpy(g), w.shape, stride,
+                               padding, dilation, groups)
+    return [be.to_numpy(v) for v in (y, dx, dw)]
+
+
+def _data(case, dtype):
+    xs, ws, stride, padding, dilation, groups = case
+    x = RNG.standard_normal(xs).astype(dtype)
+    w = RNG.standard_normal(ws).astype(dtype)
+    b = RNG.standard_normal(ws[0]).astype(dtype)
+    oh = (xs[2] + 2 * padding[0] - dilation[0] * (ws[2] - 1) - 1) // stride[0] + 1
+    ow = (xs[3] + 2 * padding[1] - dilation[1] * (ws[3] - 1) - 1) // stride[1] + 1
+    g = RNG.standard_normal((xs[0], ws[0], oh, ow)).astype(dtype)
+    return x, w, b, g
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}w{c[1]}g{c[5]}" for c in CASES])
+def test_primitives_match_the_definition(device, case, dtype, monkeypatch):
+    if dtype == np.float64:
+        need_float64(device)
+    x, w, b, g = _data(case, dtype)
+    want_y, want_dx, want_dw = reference(x.astype(np.float64), w.astype(np.float64),
+                                         g.astype(np.float64), *case[2:])
+    want_y = want_y + b.astype(np.float64)[None, :, None, None]
+    tol = 1e-11 if dtype == np.float64 else 2e-4
+    # numpy: whole rows per chunk, and (700 bytes) pieces of rows, many chunks
+    chunk_sizes = (1 << 22, 700) if device == "cpu" else (None,)
+    for (label, be), chunk_bytes in [(b_, c) for b_ in _backends(device) for c in chunk_sizes]:
+        if chunk_bytes is not None:
+            monkeypatch.setattr(numpy_conv, "CHUNK_BYTES", chunk_bytes)
+            label = f"{label}, {chunk_bytes}-byte chunks"
+        got = _run_all(be, x, w, b, g, case)
+        for name, have, want in zip(("conv2d", "input grad", "weight grad"), got,
+                                    (want_y, want_dx, want_dw)):
+            assert have.dtype == dtype, (label, name)
+            assert have.shape == want.shape, (label, name)
+            scale = max(1.0, float(np.abs(want).max()))
+            np.testing.assert_allclose(have, want, rtol=tol, atol=tol * scale,
+                                       err_msg=f"{label} {name}")
+
+
+@pytest.mark.parametrize("case", CASES[:5], ids=[f"{c[0]}g{c[5]}" for c in CASES[:5]])
+def test_the_three_are_adjoint(device, case):
+    """<conv2d(x, w), g> = <x, input_grad(g, w)> = <w, weight_grad(x, g)> (float64)."""
+    need_float64(device)
+    x, w, _, g = _data(case, np.float64)
+    be = vecgrad.get_backend(device)
+    stride, padding, dilation, groups = case[2:]
+    y = be.to_numpy(be.conv2d(be.from_numpy(x), be.from_numpy(w), None, stride, padding,
+                              dilation, groups))
+    dx = be.to_numpy(be.conv2d_input_grad(be.from_numpy(g), be.from_numpy(w), x.shape,
+                                          stride, padding, dilation, groups))
+    dw = be.to_numpy(be.conv2d_weight_grad(be.from_numpy(x), be.from_numpy(g), w.shape,
+                                           stride, padding, dilation, groups))
+    value = float(np.vdot(y, g))
+    assert np.isclose(np.vdot(x, dx), value, rtol=1e-12)
+    assert np.isclose(np.vdot(w, dw), value, rtol=1e-12)
+
+
+def test_numpy_backend_agrees_with_the_generic_composition():
+    """The cache-blocked numpy versions against base.Backend's im2col + matmul + col2im
+    composition (what OpenCL runs), on the numpy backend's own buffers."""
+    be = NumpyBackend("cpu")
+    be._conv = numpy_conv.ConvRunner(threads=2)
+    for case in CASES:
+        x, w, b, g = _data(case, np.float64)
+        args = case[2:]
+        pairs = [
+            (be.conv2d(x, w, b, *args), Backend.conv2d(be, x, w, b, *args)),
+            (be.conv2d_input_grad(g, w, x.shape, *args),
+             Backend.conv2d_input_grad(be, g, w, x.shape, *args)),
+            (be.conv2d_weight_grad(x, g, w.shape, *args),
+             Backend.conv2d_weight_grad(be, x, g, w.shape, *args)),
+        ]
+        for have, want in pairs:
+            np.testing.assert_allclose(have, want, rtol=1e-12, atol=1e-12)
+
+
+def test_layouts_and_empty_batch():
+    """Inputs in any memory order (the channels-last views convolutions return, a
+    transposed gradient) and a batch of none."""
+    be = NumpyBackend("cpu")
+    case = CASES[1]
+    x, w, b, g = _data(case, np.float64)
+    args = case[2:]
+    want = [be.conv2d(x, w, b, *args), be.conv2d_input_grad(g, w, x.shape, *args),
+            be.conv2d_weight_grad(x, g, w.shape, *args)]
+    x_cl = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    g_odd = np.asfortranarray(g)
+    have = [be.conv2d(x_cl, w, b, *args), be.conv2d_input_grad(g_odd, w, x.shape, *args),
+            be.conv2d_weight_grad(x_cl, g_odd, w.shape, *args)]
+    for a, c in zip(have, want):
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+    empty = np.zeros((0,) + x.shape[1:])
+    y = be.conv2d(empty, w, b, *args)
+    assert y.shape == (0,) + want[0].shape[1:]
+    assert be.conv2d_input_grad(np.zeros(y.shape), w, empty.shape, *args).shape == empty.shape
+    dw = be.conv2d_weight_grad(empty, np.zeros(y.shape), w.shape, *args)
+    assert dw.shape == w.shape and not dw.any()
+
+
+def test_chunks_cover_every_position_once():
+    for oh, ow, threads, chunk_bytes in ((28, 28, 2, 1 << 22), (1, 40, 2, 1 << 22),
+                                         (7, 5, 3, 100), (10, 10, 1, 1 << 30), (3, 1, 4, 1)):
+        geo = numpy_conv._Geometry((2, 1, oh, ow), (1, 1, 1, 1), (1, 1), (0, 0), (1, 1), 1, 4)
+        old, numpy_conv.CHUNK_BYTES = numpy_conv.CHUNK_BYTES, chunk_bytes
+        try:
+            geo.cut(threads)
+        finally:
+            numpy_conv.CHUNK_BYTES = old
+        seen = np.zeros((oh, ow), dtype=int)
+        for r0, r1, c0, c1 in geo.chunks:
+            assert r1 - r0 == 1 or (c0, c1) == (0, ow)  # a 2-D slice of (O, OH*OW*N)
+            seen[r0:r1, c0:c1] += 1
+        assert (seen == 1).all()
+        assert len(geo.chunks) >= min(threads, oh * ow)
+
+
+def test_a_failing_worker_raises_here():
+    """An error on a worker thread reaches the caller (after every worker is done)."""
+    runner = numpy_conv.ConvRunner(threads=2)
+
+    def boom():
+        raise ValueError("worker failed")
+
+    with pytest.raises(ValueError, match="worker failed"):
+        runner._run([lambda: 1, boom])
+    assert runner._run([lambda: 1, lambda: 2]) == [1, 2]
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_conv_layers_match_torch(device, dtype):
+    """F.conv2d / F.conv1d forward and all gradients against PyTorch (when installed)."""
+    torch = pytest.importorskip("torch")
+    if dtype == "float64":
+        need_float64(device)
+    tol = 1e-10 if dtype == "float64" else 2e-4
+    for xs, ws, stride, padding, dilation, groups in CASES[:5]:
+        x = RNG.standard_normal(xs).astype(dtype)
+        w = RNG.standard_normal(ws).astype(dtype)
+        b = RNG.standard_normal(ws[0]).astype(dtype)
+        tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+        ty = torch.nn.functional.conv2d(tx, tw, tb, stride, padding, dilation, groups)
+        g = RNG.standard_normal(tuple(ty.shape)).astype(dtype)
+        ty.backward(torch.tensor(g))
+        vx, vw, vb = (vecgrad.tensor(a, device=device, requires_grad=True) for a in (x, w, b))
+        vy = F.conv2d(vx, vw, vb, stride, padding, dilation, groups)
+        vy.backward(vecgrad.tensor(g, device=device))
+        for have, want in ((vy, ty), (vx.grad, tx.grad), (vw.grad, tw.grad),
+                           (vb.grad, tb.grad)):
+            want = want.detach().numpy()
+            np.testing.assert_allclose(have.numpy(), want, rtol=tol,
+                                       atol=tol * max(1.0, float(np.abs(want).max())))
+    # conv1d with 'same' padding and an even kernel (the extra element goes after)
+    x = RNG.standard_normal((3, 4, 10)).astype(dtype)
+    w = RNG.standard_normal((5, 4, 4)).astype(dtype)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ty = torch.nn.functional.conv1d(tx, tw, padding="same")
+    ty.sum().backward()
+    vx = vecgrad.tensor(x, device=device, requires_grad=True)
+    vw = vecgrad.tensor(w, device=device, requires_grad=True)
+    vy = F.conv1d(vx, vw, padding="same")
+    vy.sum().backward()
+    for have, want in ((vy, ty), (vx.grad, tx.grad), (vw.grad, tw.grad)):
+        np.testing.assert_allclose(have.numpy(), want.detach().numpy(), rtol=tol, atol=tol * 10)

@@ -1,0 +1,276 @@
+"""The numpy backend's three convolution primitives, computed a cache-sized block at a time.
+
+A convolution is a matrix product with the patch matrix (im2col). Built whole, that
+matrix is large (7.5 MB for 32 images of 3x32x32 and a 5x5 kernel) and every product
+with it streams it from main memory: on the bench's conv2d the products ran at a fifth
+of what the same products reach on a block that stays in cache. So each primitive walks
+the output positions in blocks ("chunks") whose slice of the patch matrix fits in a
+core's L2 cache (CHUNK_BYTES), copies that slice out of a strided view of the input (one
+copy per chunk, no loop over pixels), and multiplies it while it is still in cache:
+
+- conv2d:             out[:, chunk] = W @ cols(chunk) (+ bias), written in place;
+- conv2d_weight_grad: dW += grad[:, chunk] @ cols(chunk).T, summed over the chunks;
+- conv2d_input_grad:  dcols = W.T @ grad[:, chunk], then KH*KW strided adds into dX
+                      (col2im of the chunk; no scatter, no np.add.at).
+
+Layout (as im2col/col2im in numpy_backend): images are kept channels-first and
+batch-innermost in memory, (C, H, W, N), seen as NCHW; a chunk of output positions is
+then a block of whole rows (or part of one row) times the batch, so every copy moves runs
+of N or W*N contiguous floats and the output chunk is a plain 2-D slice of (O, OH*OW*N).
+
+Threads: numpy's copies, adds and BLAS calls release the GIL, so the chunks are shared
+out among up to as many threads as the BLAS policy (blas_threads) would give one product
+of the whole convolution's size: the free cores on a quiet machine, one on a busy one or
+for a small product. While they run, BLAS is held to one thread (each thread's products
+are chunk-sized). Each thread accumulates into its own dW / dX and the parts are summed.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from vecgrad.backends import blas_threads
+
+# The most patch-matrix bytes of one chunk (each thread's scratch holds one chunk).
+# Smaller, cache-sized chunks measured slower here: the products lose more to their
+# per-call packing and the col2im adds to their count than they gain from the cache
+# (conv2d bench, one thread: 256 KiB chunks 12.3 ms a step, 4 MiB 6.3 ms, whole 8.0 ms).
+CHUNK_BYTES = 4 * 1024 * 1024
+# Fewer multiply-adds than this in the whole convolution: one thread (the hand-off to a
+# worker costs ~30-60 us).
+THREAD_MACS = 1 << 21
+
+
+def output_hw(in_hw, kernel_size, stride, padding, dilation):
+    """(OH, OW) of a sliding window (PyTorch's formula for conv2d)."""
+    return tuple((in_hw[i] + 2 * padding[i] - dilation[i] * (kernel_size[i] - 1) - 1)
+                 // stride[i] + 1 for i in range(2))
+
+
+def padded_frame(x, padding):
+    """x (N, C, H, W) as a contiguous (C, H + 2*PH, W + 2*PW, N) array with zero padding:
+    one copy (none when x is already such a view and needs no padding)."""
+    n, c, h, w = x.shape
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return np.ascontiguousarray(x.transpose(1, 2, 3, 0))
+    frame = np.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
+    frame[:, ph:ph + h, pw:pw + w, :] = x.transpose(1, 2, 3, 0)
+    return frame
+
+
+def _view(array, shape):
+    """array.reshape(shape), which must not copy (chunks are cut so it never has to)."""
+    out = array.reshape(shape)
+    if out.size and not np.may_share_memory(out, array):
+        raise RuntimeError(f"numpy_conv: a {array.shape} block with strides {array.strides} "
+                           f"cannot be seen as {shape} without a copy")
+    return out
+
+
+class _Geometry:
+    """Sizes of one convolution and the chunks its output positions are cut into."""
+
+    def __init__(self, input_shape, weight_shape, stride, padding, dilation, groups,
+                 itemsize):
+        self.n, self.c, self.h, self.w = input_shape
+        self.o, self.cg, self.kh, self.kw = weight_shape
+        self.groups = groups
+        self.og = self.o // groups
+        self.cgkk = self.cg * self.kh * self.kw
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.oh, self.ow = output_hw((self.h, self.w), (self.kh, self.kw), stride, padding,
+                                     dilation)
+        self.macs = self.o * self.cgkk * self.oh * self.ow * self.n
+        self._position_bytes = max(1, self.c * self.kh * self.kw * self.n * itemsize)
+        self.chunks = [(0, self.oh, 0, self.ow)]
+
+    def cut(self, threads):
+        """Cut the output positions into at least `threads` chunks of at most CHUNK_BYTES
+        of patch columns each (as far as one position allows): whole rows when a chunk
+        holds a row, else pieces of one row."""
+        total = self.oh * self.ow
+        count = max(threads, -(-total * self._position_bytes // CHUNK_BYTES))
+        positions = max(1, -(-total // count))
+        if positions >= self.ow:
+            rows = positions // self.ow
+            self.chunks = [(r, min(r + rows, self.oh), 0, self.ow)
+                           for r in range(0, self.oh, rows)]
+        else:
+            self.chunks = [(r, r + 1, c, min(c + positions, self.ow))
+                           for r in range(self.oh) for c in range(0, self.ow, positions)]
+
+    def windows(self, frame):
+        """Every window of the padded frame as a (G, Cg, KH, KW, OH, OW, N) view."""
+        sc, sh, sw, sn = frame.strides
+        (th, tw), (dh, dw) = self.stride, self.dilation
+        return as_strided(frame, shape=(self.groups, self.cg, self.kh, self.kw, self.oh,
+                                        self.ow, self.n),
+                          strides=(self.cg * sc, sc, sh * dh, sw * dw, sh * th, sw * tw, sn),
+                          writeable=False)
+
+    def block(self, array5, chunk):
+        """The (G, rows, N*positions) 2-D-per-group view of a (G, rows, OH, OW, N) array's
+        chunk."""
+        r0, r1, c0, c1 = chunk
+        part = array5[:, :, r0:r1, c0:c1, :]
+        return part, (part.shape[0], part.shape[1], (r1 - r0) * (c1 - c0) * self.n)
+
+    def gathered(self, windows, chunk, scratch):
+        """The chunk's patch columns copied into scratch: (G, Cg*KH*KW, positions*N)."""
+        r0, r1, c0, c1 = chunk
+        size = (r1 - r0) * (c1 - c0) * self.n
+        cols = scratch[:self.groups * self.cgkk * size]
+        np.copyto(cols.reshape(self.groups, self.cg, self.kh, self.kw, r1 - r0, c1 - c0,
+                               self.n), windows[..., r0:r1, c0:c1, :])
+        return cols.reshape(self.groups, self.cgkk, size)
+
+    def scratch(self, dtype, rows):
+        """A flat buffer for the largest chunk of a (G, rows, positions*N) block."""
+        longest = max((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in self.chunks)
+        return np.empty(self.groups * rows * longest * self.n, dtype=dtype)
+
+
+class ConvRunner:
+    """The three primitives, with the worker threads they share (one per backend)."""
+
+    def __init__(self, threads: int | None = None):
+        self.threads = threads  # a fixed thread count (tests), else the policy's
+        self._pool = None
+        self._pool_size = 0
+
+    # ------------------------------------------------------------------ threads
+    def _threads(self, geometry):
+        """How many threads share this convolution (see the module docstring); cuts its
+        chunks and sets BLAS for them: one thread each when several run."""
+        policy = blas_threads.policy()
+        if self.threads is not None:
+            threads = self.threads
+        else:
+            wanted = policy.wanted(geometry.macs) if geometry.macs >= THREAD_MACS else None
+            threads = wanted if wanted is not None and policy.policy == "auto" else 1
+        geometry.cut(threads)
+        threads = max(1, min(threads, len(geometry.chunks)))
+        if threads > 1:
+            blas_threads.fit(blas_threads.LIBRARY_SINGLE_MACS + 1)  # -> one BLAS thread
+        else:  # one thread: BLAS sized per product as everywhere else
+            blas_threads.fit(geometry.macs // len(geometry.chunks))
+        return threads
+
+    def _run(self, parts):
+        """Call each zero-argument function, the first here and the rest on workers."""
+        if len(parts) == 1:
+            return [parts[0]()]
+        if self._pool is None or self._pool_size < len(parts) - 1:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+            self._pool_size = max(len(parts) - 1, (os.cpu_count() or 2) - 1)
+            self._pool = ThreadPoolExecutor(self._pool_size,
+                                            thread_name_prefix="vecgrad-conv")
+        futures = [self._pool.submit(part) for part in parts[1:]]
+        try:
+            first = parts[0]()
+        finally:  # wait for the workers even when this part failed
+            rest = [future.result() for future in futures]
+        return [first] + rest
+
+    @staticmethod
+    def _split(chunks, threads):
+        """The chunks in `threads` contiguous runs of nearly equal length."""
+        bounds = [round(len(chunks) * i / threads) for i in range(threads + 1)]
+        return [chunks[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+    # --------------------------------------------------------------- primitives
+    def conv2d(self, x, weight, bias, stride, padding, dilation, groups):
+        geo = _Geometry(x.shape, weight.shape, stride, padding, dilation, groups,
+                        x.dtype.itemsize)
+        windows = geo.windows(padded_frame(x, padding))
+        filters = weight.reshape(groups, geo.og, geo.cgkk)
+        shift = None if bias is None else bias.reshape(groups, geo.og, 1)
+        out = np.empty((geo.o, geo.oh, geo.ow, geo.n), dtype=x.dtype)
+        out5 = out.reshape(groups, geo.og, geo.oh, geo.ow, geo.n)
+
+        def part(chunks):
+            scratch = geo.scratch(x.dtype, geo.cgkk)
+            for chunk in chunks:
+                cols = geo.gathered(windows, chunk, scratch)
+                block, shape = geo.block(out5, chunk)
+                target = _view(block, shape)
+                np.matmul(filters, cols, out=target)
+                if shift is not None:
+                    np.add(target, shift, out=target)
+
+        threads = self._threads(geo)
+        self._run([lambda run=run: part(run) for run in self._split(geo.chunks, threads)])
+        return out.transpose(3, 0, 1, 2)  # NCHW view of (O, OH, OW, N), as col2im returns
+
+    def conv2d_weight_grad(self, x, grad, weight_shape, stride, padding, dilation, groups):
+        geo = _Geometry(x.shape, weight_shape, stride, padding, dilation, groups,
+                        x.dtype.itemsize)
+        windows = geo.windows(padded_frame(x, padding))
+        grad5 = grad.transpose(1, 2, 3, 0).reshape(groups, geo.og, geo.oh, geo.ow, geo.n)
+
+        def part(chunks):
+            scratch = geo.scratch(x.dtype, geo.cgkk)
+            total = None
+            for chunk in chunks:
+                cols = geo.gathered(windows, chunk, scratch)
+                block, shape = geo.block(grad5, chunk)
+                product = np.matmul(block.reshape(shape), cols.transpose(0, 2, 1))
+                if total is None:
+                    total = product
+                else:
+                    np.add(total, product, out=total)
+            return total
+
+        threads = self._threads(geo)
+        runs = self._split(geo.chunks, threads)
+        totals = self._run([lambda run=run: part(run) for run in runs])
+        total = totals[0]
+        for other in totals[1:]:
+            np.add(total, other, out=total)
+        return total.reshape(weight_shape)
+
+    def conv2d_input_grad(self, grad, weight, input_shape, stride, padding, dilation,
+                          groups):
+        geo = _Geometry(input_shape, weight.shape, stride, padding, dilation, groups,
+                        grad.dtype.itemsize)
+        n, c, h, w = input_shape
+        (ph, pw), (th, tw), (dh, dw) = padding, stride, dilation
+        grad5 = grad.transpose(1, 2, 3, 0).reshape(groups, geo.og, geo.oh, geo.ow, n)
+        filters_t = weight.reshape(groups, geo.og, geo.cgkk).transpose(0, 2, 1)
+        frame_shape = (c, h + 2 * ph, w + 2 * pw, n)
+
+        def part(chunks):
+            frame = np.zeros(frame_shape, dtype=grad.dtype)
+            scratch = geo.scratch(grad.dtype, geo.cgkk)
+            for chunk in chunks:
+                r0, r1, c0, c1 = chunk
+                block, shape = geo.block(grad5, chunk)
+                cols = scratch[:groups * geo.cgkk * shape[2]].reshape(groups, geo.cgkk,
+                                                                      shape[2])
+                np.matmul(filters_t, block.reshape(shape), out=cols)
+                patches = cols.reshape(c, geo.kh, geo.kw, r1 - r0, c1 - c0, n)
+                # col2im of the chunk: one strided add per kernel offset
+                for i in range(geo.kh):
+                    top = r0 * th + i * dh
+                    rows = slice(top, top + (r1 - r0 - 1) * th + 1, th)
+                    for j in range(geo.kw):
+                        left = c0 * tw + j * dw
+                        columns = slice(left, left + (c1 - c0 - 1) * tw + 1, tw)
+                        target = frame[:, rows, columns, :]
+                        np.add(target, patches[:, i, j], out=target)
+            return frame
+
+        threads = self._threads(geo)
+        runs = self._split(geo.chunks, threads)
+        frames = self._run([lambda run=run: part(run) for run in runs])
+        frame = frames[0]
+        for other in frames[1:]:
+            np.add(frame, other, out=frame)
+        # An (N, C, H, W) view of the (C, H, W, N) sums, like col2im's.
+        return frame[:, ph:ph + h, pw:pw + w, :].transpose(3, 0, 1, 2)
