@@ -102,7 +102,7 @@ def test_cnn_notebook_draws_the_backward_graph_and_folds_the_deep_one(tmp_path, 
     graphs = _graph_outputs(book)
     assert len(graphs) == 2
     cnn = graphs[0].get("image/svg+xml") or graphs[0]["text/html"]
-    for word in ("crossentropy", "im2col", "0.weight", "grad norm", "(32, 10)"):
+    for word in ("crossentropy", "conv2d", "0.weight", "grad norm", "(32, 10)"):
         assert word in cnn
     deep = graphs[1].get("image/svg+xml") or graphs[1]["text/html"]
     assert "more copies" in deep and "summarised" in deep
