@@ -38,12 +38,14 @@ def _max_pool_reference(x, k, grad):
 @pytest.mark.parametrize("shape, kernel", [((2, 3, 8, 8), (2, 2)), ((2, 2, 7, 9), (2, 2)),
                                            ((1, 2, 9, 9), (3, 3)), ((2, 1, 6, 8), (2, 4)),
                                            ((1, 2, 5, 4), (1, 1)), ((3, 1, 4, 6), (4, 1))])
-def test_tiled_max_pool_matches_the_first_maximum_rule(device, dtype, shape, kernel):
+@pytest.mark.parametrize("with_nan", [True, False])  # the numpy backend's two ways
+def test_tiled_max_pool_matches_the_first_maximum_rule(device, dtype, shape, kernel, with_nan):
     x = np.maximum(RNG.standard_normal(shape), 0).astype(dtype)  # ReLU zeros tie a lot
     flat = x.reshape(-1)
     every7 = np.arange(0, flat.size - 1, 7)
     flat[every7] = flat[every7 + 1]  # and some exact ties between nonzeros
-    x[0, 0, 0, 0] = np.nan
+    if with_nan:
+        x[0, 0, 0, 0] = np.nan
     x[-1, -1, -1, 0] = np.inf
     oh, ow = shape[2] // kernel[0], shape[3] // kernel[1]
     grad = RNG.standard_normal((shape[0], shape[1], oh, ow)).astype(dtype)
@@ -55,6 +57,31 @@ def test_tiled_max_pool_matches_the_first_maximum_rule(device, dtype, shape, ker
     np.testing.assert_array_equal(out.numpy(), expected)
     np.testing.assert_array_equal(tx.grad.numpy(), expected_grad)
     assert tx.grad.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numpy_tiled_pool_backward_gives_the_generic_rules_bits(dtype):
+    """The numpy backend's max_pool_tiles_backward (results written in place, no cat)
+    against base.Backend's composition: same bits, inf gradients (nan beside the
+    maximum) and channels-last inputs included; with a nan it hands over to it."""
+    from vecgrad.backends.base import Backend
+
+    be = numpy_backend.NumpyBackend("cpu")
+    for shape, kernel in (((3, 4, 8, 10), (2, 2)), ((2, 3, 7, 9), (3, 2)), ((2, 2, 4, 4), (1, 1))):
+        x = np.maximum(RNG.standard_normal(shape), 0).astype(dtype)
+        x = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+        out = be.max_pool_tiles(x, kernel)
+        grad = RNG.standard_normal(out.shape).astype(dtype)
+        grad[0, 0, 0, 0] = np.inf
+        for case in ("plain", "nan"):
+            if case == "nan":
+                x = x.copy()
+                x[-1, -1, 0, 0] = np.nan
+                out = be.max_pool_tiles(x, kernel)
+            have = be.max_pool_tiles_backward(x, out, grad, kernel)
+            want = Backend.max_pool_tiles_backward(be, x, out, grad, kernel)
+            assert have.dtype == dtype and have.shape == x.shape
+            np.testing.assert_array_equal(have, want)
 
 
 def test_tiled_max_pool_of_a_strided_input(device):

@@ -256,6 +256,50 @@ class Backend(ABC):
                               (groups, o // groups, oh * ow * n))
         return self.reshape(self.matmul(g_rows, rows, transpose_b=True), tuple(weight_shape))
 
+    # Max-pool over whole KH x KW tiles (stride = kernel, no padding or dilation). The
+    # versions here compose getitem, maximum, compare, where, mul/sub and cat, and work on
+    # any backend (GraphBackend included: create_graph records them); the numpy backend
+    # overrides the backward with a pass-saving one where no nan is involved.
+
+    def max_pool_tiles(self, x: Buffer, kernel_size: tuple[int, int]) -> Buffer:
+        """The maximum of each whole tile of x (N, C, H, W): (N, C, H // KH, W // KW).
+        Each tile offset (i, j) is a strided view of x, so this is KH*KW - 1 maxima."""
+        views = [self.getitem(x, index) for index in tile_views(x.shape, kernel_size)]
+        out = views[0] if len(views) > 1 else self.copy(views[0])
+        for view in views[1:]:
+            out = self.binary("maximum", out, view)
+        return out
+
+    def max_pool_tiles_backward(self, x: Buffer, out: Buffer, grad: Buffer,
+                                kernel_size: tuple[int, int]) -> Buffer:
+        """The gradient of max_pool_tiles for grad (N, C, OH, OW): each tile's gradient
+        goes to its first maximum in row-major order (its first nan when the maximum is
+        nan), PyTorch's rule, by comparing the views with `out` in order; the pieces are
+        joined with cat, never scattered. Positions outside every tile get 0."""
+        kh, kw = kernel_size
+        n, c, h, w = x.shape
+        oh, ow = h // kh, w // kw
+        indices = tile_views(x.shape, (kh, kw))
+        nan_out = self.compare("ne", out, out) if np.dtype(x.dtype).kind == "f" else None
+        remaining, parts = grad, []
+        for index in indices[:-1]:
+            view = self.getitem(x, index)
+            hit = self.compare("eq", view, out)
+            if nan_out is not None:  # where the max is nan, the first nan takes it
+                hit = self.where(nan_out, self.compare("ne", view, view), hit)
+            # grad * mask, not where(mask, grad, 0): numpy's where branches on every
+            # element (10x slower on the random masks of ReLU outputs). As in relu's
+            # backward, an inf gradient then leaves nan, not 0, beside its maximum.
+            part = self.binary("mul", remaining, self.astype(hit, grad.dtype))
+            parts.append(part)
+            remaining = self.binary("sub", remaining, part)
+        parts.append(remaining)  # what no earlier offset took belongs to the last one
+        tiles = _interleave(self, parts, (n, c, oh, ow), (kh, kw))
+        if (oh * kh, ow * kw) == (h, w):
+            return tiles
+        covered = (slice(None), slice(None), slice(0, oh * kh), slice(0, ow * kw))
+        return self.index_add(x.shape, covered, tiles)
+
     # ------------------------------------------------------------------------ softmax
     @abstractmethod
     def softmax(self, x: Buffer, axis: int) -> Buffer:
@@ -293,3 +337,36 @@ class Backend(ABC):
         Tensor code, which is the reference the fused kernels are tested against.
         """
         return False
+
+
+def tile_views(shape, kernel_size):
+    """The basic index of each tile offset (i, j): x[:, :, i::KH, j::KW] cut to whole tiles."""
+    kh, kw = kernel_size
+    oh, ow = shape[2] // kh, shape[3] // kw
+    return [(slice(None), slice(None), slice(i, i + kh * (oh - 1) + 1, kh),
+             slice(j, j + kw * (ow - 1) + 1, kw)) for i in range(kh) for j in range(kw)]
+
+
+def _interleave(be, parts, shape, kernel_size):
+    """KH*KW pieces (N, C, OH, OW), one per tile offset, joined into (N, C, OH*KH, OW*KW).
+
+    Backends that keep images channels-last in memory (the numpy backend: conv2d's
+    output and col2im's are (C, H, W, N) arrays seen as NCHW) get the pieces joined in
+    that order, so every copy moves runs of N floats and the result matches the layout
+    of the convolution next to it; the others join them in plain NCHW order.
+    """
+    n, c, oh, ow = shape
+    kh, kw = kernel_size
+    if getattr(be, "channels_last_images", False):
+        pieces = [be.reshape(be.permute(p, (1, 2, 3, 0)), (c, oh, ow, 1, n)) for p in parts]
+        rows = [be.cat(pieces[i * kw:(i + 1) * kw], 3) if kw > 1 else pieces[i * kw]
+                for i in range(kh)]
+        rows = [be.reshape(row, (c, oh, 1, ow * kw, n)) for row in rows]
+        tiles = be.cat(rows, 2) if kh > 1 else rows[0]
+        return be.permute(be.reshape(tiles, (c, oh * kh, ow * kw, n)), (3, 0, 1, 2))
+    pieces = [be.reshape(p, (n, c, oh, ow, 1)) for p in parts]
+    rows = [be.cat(pieces[i * kw:(i + 1) * kw], 4) if kw > 1 else pieces[i * kw]
+            for i in range(kh)]
+    rows = [be.reshape(row, (n, c, oh, 1, ow * kw)) for row in rows]
+    tiles = be.cat(rows, 3) if kh > 1 else rows[0]
+    return be.reshape(tiles, (n, c, oh * kh, ow * kw))

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from vecgrad.backends import blas_threads, host_memory, numpy_conv
-from vecgrad.backends.base import Backend
+from vecgrad.backends.base import Backend, tile_views
 
 _UNARY = {
     "neg": np.negative, "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "abs": np.abs,
@@ -469,6 +469,31 @@ class NumpyBackend(Backend):
     def conv2d_weight_grad(self, x, grad, weight_shape, stride, padding, dilation, groups):
         return self._conv.conv2d_weight_grad(x, grad, tuple(weight_shape), stride, padding,
                                              dilation, groups)
+
+    @_quiet
+    def max_pool_tiles_backward(self, x, out, grad, kernel_size):
+        """base.Backend's rule in fewer passes: each tile offset's share is written
+        straight into its strided place in the result (no cat, no float mask), with the
+        first maximum taking the gradient, in the same order and roundings (the same
+        bits). A nan in `out` (one sum says) leaves it to the generic version's rule."""
+        if x.dtype.kind != "f" or np.isnan(np.add.reduce(out, axis=None)):
+            return super().max_pool_tiles_backward(x, out, grad, kernel_size)
+        kh, kw = kernel_size
+        n, c, h, w = x.shape
+        oh, ow = out.shape[2:]
+        whole = (oh * kh, ow * kw) == (h, w)
+        # (C, H, W, N) memory seen as NCHW: the layout conv2d and col2im give
+        frame = (np.empty if whole else np.zeros)((c, h, w, n), dtype=grad.dtype)
+        result = frame.transpose(3, 0, 1, 2)
+        indices = tile_views(x.shape, kernel_size)
+        remaining = np.empty_like(out, dtype=grad.dtype)  # in out's (the views') order
+        np.copyto(remaining, grad)
+        for index in indices[:-1]:
+            part = result[index]
+            np.multiply(remaining, np.equal(x[index], out), out=part)
+            np.subtract(remaining, part, out=remaining)
+        result[indices[-1]] = remaining
+        return result
 
     # ---------------------------------------------------------------- optimizers
     @_quiet

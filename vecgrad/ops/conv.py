@@ -490,20 +490,14 @@ def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
 # --------------------------------------------------------- max-pool over whole tiles
 class TiledMaxPool(Function):
     """Max over non-overlapping KH x KW tiles (stride = kernel, no padding or dilation),
-    the pooling of LeNet and most CNNs. Each tile offset (i, j) is a strided view of x,
-    so the forward pass is KH*KW - 1 elementwise maxima: no patch matrix, no argmax.
-    Backward hands each tile's gradient to its first maximum (its first nan if it has
-    one), as PyTorch does, by comparing the views with the output in order; the pieces
-    are joined with cat, never scattered. Input rows/columns past the last whole tile
-    get no gradient (they are not in any window)."""
+    the pooling of LeNet and most CNNs: the backend's max_pool_tiles primitives (see
+    base.Backend for the rule). Backward hands each tile's gradient to its first maximum
+    (its first nan if it has one), as PyTorch does; input rows/columns past the last
+    whole tile get no gradient (they are not in any window)."""
 
     @staticmethod
     def forward(ctx, x, *, kernel_size):
-        be = ctx.backend
-        views = [be.getitem(x, index) for index in _tile_views(x.shape, kernel_size)]
-        out = views[0] if len(views) > 1 else be.copy(views[0])
-        for view in views[1:]:
-            out = be.binary("maximum", out, view)
+        out = ctx.backend.max_pool_tiles(x, kernel_size)
         ctx.save_for_backward(x, out)
         ctx.attrs = kernel_size
         return out
@@ -511,60 +505,4 @@ class TiledMaxPool(Function):
     @staticmethod
     def backward(ctx, grad):
         x, out = ctx.saved_tensors
-        kh, kw = ctx.attrs
-        be = ctx.backend
-        n, c, h, w = x.shape
-        oh, ow = h // kh, w // kw
-        indices = _tile_views(x.shape, (kh, kw))
-        nan_out = be.compare("ne", out, out) if x.dtype.kind == "f" else None
-        remaining, parts = grad, []
-        for index in indices[:-1]:
-            view = be.getitem(x, index)
-            hit = be.compare("eq", view, out)
-            if nan_out is not None:  # where the max is nan, the first nan takes it
-                hit = be.where(nan_out, be.compare("ne", view, view), hit)
-            # grad * mask, not where(mask, grad, 0): numpy's where branches on every
-            # element (10x slower on the random masks of ReLU outputs). As in relu's
-            # backward, an inf gradient then leaves nan, not 0, beside its maximum.
-            part = be.binary("mul", remaining, be.astype(hit, grad.dtype))
-            parts.append(part)
-            remaining = be.binary("sub", remaining, part)
-        parts.append(remaining)  # what no earlier offset took belongs to the last one
-        tiles = _interleave(be, parts, (n, c, oh, ow), (kh, kw))
-        if (oh * kh, ow * kw) == (h, w):
-            return tiles
-        covered = (slice(None), slice(None), slice(0, oh * kh), slice(0, ow * kw))
-        return be.index_add(x.shape, covered, tiles)
-
-
-def _interleave(be, parts, shape, kernel_size):
-    """KH*KW pieces (N, C, OH, OW), one per tile offset, joined into (N, C, OH*KH, OW*KW).
-
-    Backends that keep images channels-last in memory (the numpy backend: conv2d's
-    output and col2im's are (C, H, W, N) arrays seen as NCHW) get the pieces joined in
-    that order, so every copy moves runs of N floats and the result matches the layout
-    of the convolution next to it; the others join them in plain NCHW order.
-    """
-    n, c, oh, ow = shape
-    kh, kw = kernel_size
-    if getattr(be, "channels_last_images", False):
-        pieces = [be.reshape(be.permute(p, (1, 2, 3, 0)), (c, oh, ow, 1, n)) for p in parts]
-        rows = [be.cat(pieces[i * kw:(i + 1) * kw], 3) if kw > 1 else pieces[i * kw]
-                for i in range(kh)]
-        rows = [be.reshape(row, (c, oh, 1, ow * kw, n)) for row in rows]
-        tiles = be.cat(rows, 2) if kh > 1 else rows[0]
-        return be.permute(be.reshape(tiles, (c, oh * kh, ow * kw, n)), (3, 0, 1, 2))
-    pieces = [be.reshape(p, (n, c, oh, ow, 1)) for p in parts]
-    rows = [be.cat(pieces[i * kw:(i + 1) * kw], 4) if kw > 1 else pieces[i * kw]
-            for i in range(kh)]
-    rows = [be.reshape(row, (n, c, oh, 1, ow * kw)) for row in rows]
-    tiles = be.cat(rows, 3) if kh > 1 else rows[0]
-    return be.reshape(tiles, (n, c, oh * kh, ow * kw))
-
-
-def _tile_views(shape, kernel_size):
-    """The basic index of each tile offset (i, j): x[:, :, i::KH, j::KW] cut to whole tiles."""
-    kh, kw = kernel_size
-    oh, ow = shape[2] // kh, shape[3] // kw
-    return [(slice(None), slice(None), slice(i, i + kh * (oh - 1) + 1, kh),
-             slice(j, j + kw * (ow - 1) + 1, kw)) for i in range(kh) for j in range(kw)]
+        return ctx.backend.max_pool_tiles_backward(x, out, grad, ctx.attrs)

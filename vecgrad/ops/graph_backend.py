@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from vecgrad import autograd
+from vecgrad.backends.base import Backend
 from vecgrad.ops import activations, common, conv, elementwise, matmul, movement, reduce, softmax
 from vecgrad.tensor import Tensor
 
@@ -189,6 +190,14 @@ class GraphBackend:
         return conv.ConvWeightGrad.apply(x, grad, weight_shape=tuple(weight_shape),
                                          stride=stride, padding=padding, dilation=dilation,
                                          groups=groups)
+
+    def max_pool_tiles(self, x, kernel_size):
+        return conv.TiledMaxPool.apply(x, kernel_size=tuple(kernel_size))
+
+    def max_pool_tiles_backward(self, x, out, grad, kernel_size):
+        # the generic composition, recorded primitive by primitive (the masks are
+        # constants; the result is linear in grad)
+        return Backend.max_pool_tiles_backward(self, x, out, grad, kernel_size)
 
     # ------------------------------------------------------------- softmax, losses
     def softmax(self, x, axis):
