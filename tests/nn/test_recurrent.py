@@ -247,3 +247,25 @@ def test_torch_state_dict_loads_into_vecgrad():
     x_np = RNG.standard_normal((3, 5, 4)).astype(np.float32)
     np.testing.assert_allclose(ours(vecgrad.tensor(x_np))[0].numpy(),
                                theirs(torch.from_numpy(x_np))[0].detach().numpy(), atol=1e-5)
+
+
+def test_lstm_layer_second_derivatives_match_finite_differences(device):
+    # create_graph walks the unrolled layer with recorded ops (LSTMStep's saved_for_graph,
+    # each x[t] slice as IndexAdd): its Hessian-vector product against differences of
+    # first-order gradients
+    _need_float64(device)
+    lstm = nn.LSTM(2, 3, dtype=vecgrad.float64, device=device)
+    x_np, v_np = RNG.standard_normal((3, 2, 2)), RNG.standard_normal((3, 2, 2))
+
+    def gradient(values, create_graph=False):
+        x = _t(values, device, True)
+        loss = (lstm(x)[0] ** 2).sum()
+        (g,) = vecgrad.autograd.grad(loss, x, create_graph=create_graph)
+        return x, g
+
+    x, g = gradient(x_np, create_graph=True)
+    (hvp,) = vecgrad.autograd.grad((g * _t(v_np, device)).sum(), x)
+    eps = 1e-5
+    numeric = (gradient(x_np + eps * v_np)[1].numpy()
+               - gradient(x_np - eps * v_np)[1].numpy()) / (2 * eps)
+    np.testing.assert_allclose(hvp.numpy(), numeric, rtol=1e-5, atol=1e-7)
