@@ -189,6 +189,50 @@ def test_fused_lstm_step_matches_the_composition(device, lead):
         lstm_step(_t(xp_np, device), _t(hc_np, device), _t(w_np[:6], device))
 
 
+def _gru_step_composite(xp, h, w_hh, b_hh):
+    """The GRU step from separate ops: the reference for the fused op."""
+    hidden = w_hh.shape[1]
+    hp = h @ w_hh.transpose(0, 1) + (b_hh if b_hh is not None else 0.0)
+    rz = (xp[..., :2 * hidden] + hp[..., :2 * hidden]).sigmoid()
+    r, z = rz[..., :hidden], rz[..., hidden:]
+    n = (xp[..., 2 * hidden:] + r * hp[..., 2 * hidden:]).tanh()
+    return n + z * (h - n)
+
+
+@pytest.mark.parametrize("lead,bias", [((3,), True), ((1, 3), True), ((3, 1), False)])
+def test_fused_gru_step_matches_the_composition(device, lead, bias):
+    _need_float64(device)
+    from vecgrad.ops.recurrent import gru_step
+
+    arrays = [RNG.standard_normal(lead + (6,)) * 2, RNG.standard_normal(lead + (2,)),
+              RNG.standard_normal((6, 2))] + ([RNG.standard_normal(6)] if bias else [])
+    weight = RNG.standard_normal(lead + (2,))
+
+    def run(fn, values, requires_grad):
+        ts = [_t(a, device, requires_grad) for a in values]
+        out = fn(*ts, *([] if bias else [None]))
+        return ts, out
+
+    results = []
+    for fn in (gru_step, _gru_step_composite):
+        ts, out = run(fn, arrays, True)
+        (out * _t(weight, device)).sum().backward()
+        results.append([out.numpy()] + [t.grad.numpy() for t in ts])
+    for fused, composite in zip(*results):
+        np.testing.assert_allclose(fused, composite, rtol=1e-12, atol=1e-14)
+    for k, array in enumerate(arrays):
+        def loss(v, k=k):
+            values = [v if j == k else a for j, a in enumerate(arrays)]
+            return float((run(gru_step, values, False)[1].numpy() * weight).sum())
+        np.testing.assert_allclose(results[0][1 + k], numerical_grad(loss, array),
+                                   rtol=1e-6, atol=1e-8)
+    with pytest.raises(ValueError, match=r"w_hh must be \(3 \* hidden, hidden\)"):
+        gru_step(_t(arrays[0], device), _t(arrays[1], device), _t(arrays[2][:4], device))
+    with pytest.raises(ValueError, match=r"b_hh must have shape \(6,\)"):
+        gru_step(_t(arrays[0], device), _t(arrays[1], device), _t(arrays[2], device),
+                 _t(np.zeros(5), device))
+
+
 # ---------------------------------------------------------------------- against torch
 CONFIGS = [("LSTM", {}), ("GRU", {}), ("RNN", {}), ("RNN", {"nonlinearity": "relu"}),
            ("LSTM", {"num_layers": 2, "bidirectional": True, "batch_first": True}),

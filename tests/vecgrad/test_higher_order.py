@@ -148,6 +148,8 @@ def _written(x, v):
 
 
 CASES["SetItem"] = ([_any(3, 4), _any(4)], _written)
+CASES["GRUStep"] = ([_any(3, 6), _any(3, 2), _any(6, 2), _any(6)], lambda xp, h, w, b: (
+    vecgrad.ops.recurrent.gru_step(xp * xp, h, w, b).sin() ** 2).sum())
 CASES["LSTMStep"] = ([_any(3, 8), _any(3, 4), _any(8, 2)], lambda xp, hc, w: (
     vecgrad.ops.recurrent.lstm_step(xp * xp, hc, w).sin() ** 2).sum())
 

@@ -16,8 +16,9 @@ sequence, and each step reads its slice (the first-order backward adds the slice
 gradients into one buffer in place, GetItem.backward_into, so that costs O(T), not
 O(T²)); an LSTM step is one op (ops/recurrent.py LSTMStep: the recurrent product and
 the gate arithmetic) on a state kept as one block [h, c], so a direction's output is
-one `cat` of the steps' blocks (whose backward hands out views) and one slice; an RNN
-step is one product taking its input slice as the bias, then the activation.
+one `cat` of the steps' blocks (whose backward hands out views) and one slice; a GRU
+step is one op too (GRUStep); an RNN step is one product taking its input slice as the
+bias, then the activation.
 """
 
 from __future__ import annotations
@@ -46,22 +47,11 @@ def _shape_text(x):
 
 
 # ------------------------------------------------------------------------- one step
-def _step(mode, xp, h, c, w_hh_t, b_hh):
-    """One RNN or GRU time step from the input projection `xp` (W_ih x + biases) and h.
-
-    h and xp have matching leading axes; w_hh_t is W_hhᵀ (a view). For the RNN xp
-    already holds b_ih + b_hh; the GRU needs b_hh apart (inside r ⊙ (...)), passed as
-    b_hh. Returns (h', None). (The LSTM's step is one op: ops/recurrent.py LSTMStep.)
-    """
-    if mode == "GRU":
-        hidden = h.shape[-1]
-        hp = _matmul.MatMulBias.apply(h, w_hh_t, b_hh) if b_hh is not None else h @ w_hh_t
-        rz = (xp[..., :2 * hidden] + hp[..., :2 * hidden]).sigmoid()
-        r, z = rz[..., :hidden], rz[..., hidden:]
-        n = (xp[..., 2 * hidden:] + r * hp[..., 2 * hidden:]).tanh()
-        return n + z * (h - n), None
+def _step(mode, xp, h, w_hh_t):
+    """One Elman RNN step: act(h W_hhᵀ + xp), xp = W_ih x + b_ih + b_hh; w_hh_t is W_hhᵀ
+    (a view). (The LSTM's and GRU's steps are one op each: ops/recurrent.py.)"""
     gates = _matmul.MatMulBias.apply(h, w_hh_t, xp)  # h W_hhᵀ + xp in one op
-    return (gates.tanh() if mode == "RNN_TANH" else gates.relu()), None
+    return gates.tanh() if mode == "RNN_TANH" else gates.relu()
 
 
 def _project(x, w_ih, bias):
@@ -94,8 +84,24 @@ def _run_lstm(mode, xp, time_axis, reverse, h0, c0, w_hh, b_hh):
     return seq[..., :hidden], last[:, :hidden], last[:, hidden:]
 
 
-def _run_recurrence(mode, xp, time_axis, reverse, h0, c0, w_hh, b_hh):
-    """An RNN or GRU direction over the whole sequence: (output, h_n, None)."""
+def _run_gru(mode, xp, time_axis, reverse, h0, c0, w_hh, b_hh):
+    """A GRU direction over the whole sequence: (output, h_n, None); like _run_lstm, one
+    slice and one GRUStep per step on (1, batch, H) (or (batch, 1, H)) states."""
+    steps = xp.shape[time_axis]
+    weights = (w_hh,) if b_hh is None else (w_hh, b_hh)
+    h = h0.unsqueeze(time_axis)
+    lead = (slice(None),) * time_axis
+    outs = [None] * steps
+    for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+        xp_t = movement.GetItem.apply(xp, index=lead + (slice(t, t + 1),))
+        h = _recurrent_ops.GRUStep.apply(xp_t, h, *weights)
+        outs[t] = h
+    seq = movement.Cat.apply(*outs, axis=time_axis) if steps > 1 else outs[0]
+    return seq, h.squeeze(time_axis), None
+
+
+def _run_rnn(mode, xp, time_axis, reverse, h0, c0, w_hh, b_hh):
+    """An Elman RNN direction over the whole sequence: (output, h_n, None)."""
     steps = xp.shape[time_axis]
     lead = (slice(None),) * time_axis
     w_hh_t = movement.transpose(w_hh, 0, 1)
@@ -103,9 +109,12 @@ def _run_recurrence(mode, xp, time_axis, reverse, h0, c0, w_hh, b_hh):
     outs = [None] * steps
     for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
         xp_t = movement.GetItem.apply(xp, index=lead + (t,))
-        h, _ = _step(mode, xp_t, h, None, w_hh_t, b_hh)
+        h = _step(mode, xp_t, h, w_hh_t)
         outs[t] = h
     return vecgrad.stack(outs, axis=time_axis), h, None
+
+
+_RUNS = {"LSTM": _run_lstm, "GRU": _run_gru, "RNN_TANH": _run_rnn, "RNN_RELU": _run_rnn}
 
 
 def _input_bias(mode, b_ih, b_hh):
@@ -210,8 +219,7 @@ class RNNBase(Module):
                 # each step reads its slice, and the first-order backward adds the
                 # slices' gradients into one buffer (GetItem.backward_into): O(steps).
                 xp = _project(x, w_ih, _input_bias(self.mode, b_ih, b_hh))
-                run = _run_lstm if self.mode == "LSTM" else _run_recurrence
-                out, h, c = run(self.mode, xp, time_axis, bool(d), h0[k],
+                out, h, c = _RUNS[self.mode](self.mode, xp, time_axis, bool(d), h0[k],
                                 c0[k] if c0 is not None else None, w_hh, b_hh)
                 per_direction.append(out)
                 last_h.append(h)
@@ -361,9 +369,11 @@ class RNNCellBase(Module):
         if self.mode == "LSTM":
             hc = _recurrent_ops.lstm_step(xp, vecgrad.cat(states, axis=1), self.weight_hh)
             h, c = hc[:, :self.hidden_size], hc[:, self.hidden_size:]
+        elif self.mode == "GRU":
+            h, c = _recurrent_ops.gru_step(xp, states[0], self.weight_hh, bias_hh), None
         else:
-            w_hh_t = movement.transpose(self.weight_hh, 0, 1)
-            h, c = _step(self.mode, xp, states[0], None, w_hh_t, bias_hh)
+            h = _step(self.mode, xp, states[0], movement.transpose(self.weight_hh, 0, 1))
+            c = None
         if not batched:
             h = h.squeeze(0)
             c = c.squeeze(0) if c is not None else None

@@ -136,3 +136,109 @@ def lstm_step(xp, hc, w_hh):
     if w_hh.dtype != xp.dtype:
         w_hh = common.cast(w_hh, xp.dtype)
     return LSTMStep.apply(xp, hc, w_hh)
+
+
+class GRUStep(Function):
+    """xp (..., 3H), h (..., H), w_hh (3H, H)[, b_hh (3H,)] -> h' (..., H), PyTorch's GRU:
+
+        r, z = σ(xp_r + hp_r), σ(xp_z + hp_z)   with hp = h W_hhᵀ + b_hh (rows r, z, n)
+        n = tanh(xp_n + r ⊙ hp_n);   h' = n + z ⊙ (h − n)
+
+    xp holds W_ih x + b_ih; b_hh stays apart because r multiplies its n block. One op per
+    step for the same reason as LSTMStep (the composition is ~12 recorded ops).
+    """
+
+    @staticmethod
+    def forward(ctx, xp, h, w_hh, b_hh=None):
+        be = ctx.backend
+        hidden = w_hh.shape[1]
+        rows = math.prod(h.shape[:-1])
+        ctx.attrs = (xp.shape, h.shape)
+        h2 = be.reshape(h, (rows, hidden))
+        xp2 = be.reshape(xp, (rows, 3 * hidden))
+        hp = be.matmul(h2, w_hh, False, True)
+        if b_hh is not None:
+            hp = be.binary("add", hp, b_hh, out=hp)
+        rz = be.binary("add", _cols(be, xp2, 0, 2 * hidden), _cols(be, hp, 0, 2 * hidden))
+        rz = be.activation("sigmoid", rz, None)
+        hp_n = _cols(be, hp, 2 * hidden, 3 * hidden)
+        n = be.binary("mul", _cols(be, rz, 0, hidden), hp_n)
+        n = be.binary("add", n, _cols(be, xp2, 2 * hidden, 3 * hidden), out=n)
+        n = be.activation("tanh", n, None)
+        out = be.binary("sub", h2, n)
+        out = be.binary("mul", out, _cols(be, rz, hidden, 2 * hidden), out=out)
+        out = be.reshape(be.binary("add", out, n, out=out), h.shape)
+        ctx.save_for_backward(h, w_hh, out, rz, n, hp_n)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        h, w_hh, _, rz, n, hp_n = ctx.saved_tensors
+        xp_shape, h_shape = ctx.attrs
+        be = ctx.backend
+        hidden = w_hh.shape[1]
+        rows = math.prod(h_shape[:-1])
+        h2 = be.reshape(h, (rows, hidden))
+        grad = be.reshape(grad, (rows, hidden))
+        one = be.full((), 1, grad.dtype)
+        r, z = _cols(be, rz, 0, hidden), _cols(be, rz, hidden, 2 * hidden)
+        # h' = (1 − z) n + z h; n = tanh(a) with a = xp_n + r hp_n
+        d_a = be.binary("mul", be.binary("mul", grad, be.binary("sub", one, z)),
+                        be.binary("sub", one, be.binary("mul", n, n)))
+        d_r = be.binary("mul", d_a, hp_n)
+        d_z = be.binary("mul", grad, be.binary("sub", h2, n))
+        d_rz = be.binary("mul", be.cat([d_r, d_z], 1),
+                         be.binary("mul", rz, be.binary("sub", one, rz)))  # σ' = σ (1 − σ)
+        needs = ctx.needs_input_grad
+        d_xp = be.reshape(be.cat([d_rz, d_a], 1), xp_shape) if needs[0] else None
+        d_hp = be.cat([d_rz, be.binary("mul", d_a, r)], 1)  # hp's gradient (rows, 3H)
+        d_h = None
+        if needs[1]:  # through hp = h W_hhᵀ + b and directly through z h
+            d_h = be.reshape(be.binary("add", be.matmul(d_hp, w_hh, False, False),
+                                       be.binary("mul", grad, z)), h_shape)
+        d_w = be.matmul(d_hp, h2, True, False) if needs[2] else None
+        if len(needs) == 3:
+            return d_xp, d_h, d_w
+        d_b = be.reduce("sum", d_hp, (0,), False) if needs[3] else None
+        return d_xp, d_h, d_w, d_b
+
+    @staticmethod
+    def saved_for_graph(ctx, inputs, output):
+        from vecgrad.ops import activations, matmul, movement
+
+        xp, h, w_hh = inputs[:3]
+        hidden = w_hh.shape[1]
+        rows = math.prod(h.shape[:-1])
+        xp2 = movement.reshape(xp, (rows, 3 * hidden))
+        hp = matmul.linear(movement.reshape(h, (rows, hidden)), w_hh,
+                           inputs[3] if len(inputs) == 4 else None)
+        rz = activations.activation(xp2[:, :2 * hidden] + hp[:, :2 * hidden], "sigmoid")
+        hp_n = hp[:, 2 * hidden:]
+        n = activations.activation(xp2[:, 2 * hidden:] + rz[:, :hidden] * hp_n, "tanh")
+        return h, w_hh, output, rz, n, hp_n
+
+
+def gru_step(xp, h, w_hh, b_hh=None):
+    """One GRU step: h' from the input projection xp = W_ih x + b_ih (..., 3H, rows r, z,
+    n), the state h (..., H), W_hh (3H, H) and b_hh (3H,) or None. xp and h must have the
+    same leading axes."""
+    for name, t in (("xp", xp), ("h", h), ("w_hh", w_hh)):
+        if not common.is_tensor(t):
+            raise TypeError(f"gru_step: {name} must be a Tensor, got {type(t).__name__}")
+    if w_hh.ndim != 2 or w_hh.shape[0] != 3 * w_hh.shape[1]:
+        raise ValueError(f"gru_step: w_hh must be (3 * hidden, hidden), got "
+                         f"{fmt_shape(w_hh.shape)}")
+    hidden = w_hh.shape[1]
+    if xp.ndim < 1 or h.shape != xp.shape[:-1] + (hidden,) or xp.shape[-1] != 3 * hidden:
+        raise ValueError(f"gru_step: xp must be (..., 3 * hidden) and h (..., hidden) with "
+                         f"the same leading axes, hidden={hidden} from w_hh "
+                         f"{fmt_shape(w_hh.shape)}; got xp {fmt_shape(xp.shape)} and h "
+                         f"{fmt_shape(h.shape)}")
+    if b_hh is not None and (not common.is_tensor(b_hh) or b_hh.shape != (3 * hidden,)):
+        got = fmt_shape(b_hh.shape) if common.is_tensor(b_hh) else type(b_hh).__name__
+        raise ValueError(f"gru_step: b_hh must have shape ({3 * hidden},), got {got}")
+    tensors = [xp, h, w_hh] + ([b_hh] if b_hh is not None else [])
+    common.check_same_device("gru_step", *tensors)
+    common.require_float("gru_step", xp, "xp")
+    tensors = [common.cast(t, xp.dtype) for t in tensors]
+    return GRUStep.apply(*tensors)
