@@ -1,17 +1,21 @@
 """The bench's harness (vecgrad.bench: workloads, worker, timing, suite): every engine's
 version of a workload computes the same step, workers answer the protocol, rounds rotate,
-and the BLAS thread policy decides as documented. Nothing here is timed."""
+and the bench's busy mode measures what it says. Nothing here is timed (the BLAS thread
+policy's tests are in test_blas_threads.py)."""
 
 import argparse
 import io
 import json
 import math
+import os
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 
 from vecgrad.bench import suite, timing, worker, workloads
-from vecgrad.backends import blas_threads
 
 
 def _torch():
@@ -114,9 +118,10 @@ class _FakeWorker:
     def resume(self):
         self.running = True
 
-    def request(self, op, workload, calls):
+    def request(self, op, workload, calls, warm_s):
         assert self.running, "a frozen worker was asked to run"
         self.log.append(self.name)
+        self.warm_s = warm_s
         self.others_frozen = all(not w.running for w in self.peers if w is not self)
         return {"times": [0.001 * (len(self.log))] * calls}
 
@@ -127,8 +132,10 @@ def test_alternate_rotates_the_order_and_takes_medians():
     for worker in workers.values():
         worker.peers = list(workers.values())
     toggles = []
-    times = timing.alternate(workers, "w", 3, dict.fromkeys("abc", 2), 0.0, toggles.append)
+    times = timing.alternate(workers, "w", 3, dict.fromkeys("abc", 2), 0.0, toggles.append,
+                             warm_s=0.15)
     assert log == list("abc" "bca" "cab")
+    assert all(w.warm_s == 0.15 for w in workers.values())
     # Only the worker whose turn it is runs; all run again afterwards.
     assert all(w.others_frozen for w in workers.values())
     assert all(w.running for w in workers.values())
@@ -164,15 +171,78 @@ def test_spread_is_half_the_interquartile_range_over_the_median():
         (4.5 - 1.5) / 2 / 3)
 
 
+def _state(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(") ", 1)[1][0]
+
+
+def _wait_for(condition, what, seconds=10):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
 def test_neighbour_spins_pauses_and_stops():
     neighbour = timing.Neighbour()
     try:
         assert not neighbour.running
         neighbour.resume()
         assert neighbour.running
+        if os.path.exists("/proc/self/stat"):  # it really spins when resumed...
+            start = neighbour.cpu_seconds()
+            _wait_for(lambda: neighbour.cpu_seconds() > start, "the neighbour never ran")
+            neighbour.pause()  # ...and really rests when paused
+            _wait_for(lambda: _state(neighbour._process.pid) == "T", "never stopped")
     finally:
         neighbour.stop()
     assert neighbour._process.returncode is not None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_killed_bench_leaves_no_neighbour_behind():
+    """The neighbour is paused (stopped) most of the time; a bench killed outright must not
+    leave it stopped or spinning forever."""
+    parent = subprocess.run(
+        [sys.executable, "-c", "import os, time\nfrom vecgrad.bench.timing import Neighbour\n"
+         "n = Neighbour()\ntime.sleep(0.3)\nprint(n._process.pid, flush=True)\nos._exit(0)"],
+        capture_output=True, text=True, timeout=60)
+    pid = int(parent.stdout.split()[-1])
+
+    def gone():
+        try:
+            return _state(pid) == "Z"
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+
+    _wait_for(gone, f"neighbour {pid} outlived the bench")
+
+
+def test_the_neighbour_line_warns_when_it_did_not_spin():
+    good = suite._neighbour_line({"quiet": [0.0, 5.0], "busy": [4.9, 5.0]})
+    assert "0.98 of a core in busy" in good and "WARNING" not in good
+    starved = suite._neighbour_line({"quiet": [0.0, 5.0], "busy": [1.3, 5.0]})
+    assert "0.26 of a core" in starved and "WARNING" in starved
+    leaking = suite._neighbour_line({"quiet": [1.0, 5.0], "busy": [4.9, 5.0]})
+    assert "WARNING" in leaking
+
+
+def test_a_warm_turn_runs_untimed_steps_for_warm_s(monkeypatch):
+    clock = [0.0]
+    calls = []
+
+    def step():
+        calls.append(clock[0])
+        clock[0] += 0.25
+        return 1.0
+
+    monkeypatch.setattr(worker.time, "perf_counter", lambda: clock[0])
+    w = worker._Worker("numpy", "cpu")
+    w.steps["fake"] = step
+    assert len(w.time("fake", 3)["times"]) == 3 and len(calls) == 1 + 3
+    calls.clear()
+    assert len(w.time("fake", 3, warm_s=1.0)["times"]) == 3
+    assert len(calls) == 4 + 3  # untimed steps until 1 s had passed, then 3 timed
 
 
 def test_bench_runs_in_worker_processes_and_prints_its_table(capsys, monkeypatch):
@@ -185,6 +255,19 @@ def test_bench_runs_in_worker_processes_and_prints_its_table(capsys, monkeypatch
     out = capsys.readouterr().out
     for needle in ("machine:", "BLAS:", "load average", "2-16-16-2", "hand numpy", "same",
                    "torch: skipped (--no-torch)", "vecgrad BLAS threads"):
+        assert needle in out, needle
+
+
+def test_busy_bench_alternates_quiet_and_busy_rounds(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    parser = argparse.ArgumentParser()
+    suite.add_arguments(parser)
+    args = parser.parse_args(["--rounds", "1", "--warmup", "1", "--no-torch", "--quick",
+                              "--workloads", "tiny", "--settle", "0", "--busy", "--no-train"])
+    assert suite.main(args) == 0
+    out = capsys.readouterr().out
+    for needle in ("quiet and busy rounds alternating", "busy/quiet", "neighbour:",
+                   "in busy rounds"):
         assert needle in out, needle
 
 
@@ -222,119 +305,3 @@ def test_bench_rejects_an_unknown_workload():
     suite.add_arguments(parser)
     with pytest.raises(ValueError, match="unknown workload.*nope"):
         suite.main(parser.parse_args(["--workloads", "tiny,nope"]))
-
-
-# ------------------------------------------------------------------ BLAS thread policy
-class _Pool:
-    def __init__(self, threads):
-        self.num_threads = threads
-        self.calls = []
-
-    def set_num_threads(self, n):
-        self.calls.append(n)
-        self.num_threads = n
-
-
-def _policy(monkeypatch, env="auto", threads=2, others=0.0, cores=2):
-    monkeypatch.setenv("VECGRAD_BLAS_THREADS", env)
-    policy = blas_threads.BlasThreads()
-    pool = _Pool(threads)
-    monkeypatch.setattr(policy, "_start", lambda: None)
-    policy._ready = True
-    policy.policy = env
-    policy._pool = pool
-    policy.ceiling = policy.original = threads if env == "auto" else int(env)
-    policy.current = threads
-    contention = blas_threads._Contention()
-    contention.available = True
-    contention.other_cores = others
-    monkeypatch.setattr(contention, "update", lambda now: None)
-    policy._contention = contention
-    monkeypatch.setattr(blas_threads, "_cores", lambda: cores)
-    return policy, pool
-
-
-def test_small_products_run_on_one_thread_large_ones_on_free_cores(monkeypatch):
-    policy, pool = _policy(monkeypatch)
-    assert policy.wanted(100) is None  # OpenBLAS keeps these on one thread itself
-    assert policy.wanted(blas_threads.SMALL_MACS - 1) == 1
-    assert policy.wanted(10 * blas_threads.SMALL_MACS) == 2
-    policy.fit(blas_threads.SMALL_MACS - 1)
-    policy.fit(blas_threads.SMALL_MACS - 2)  # unchanged: the pool is not touched again
-    policy.fit(10 * blas_threads.SMALL_MACS)
-    assert pool.calls == [1, 2]
-
-
-def test_a_busy_neighbour_takes_a_thread_away(monkeypatch):
-    policy, _ = _policy(monkeypatch, others=1.0)
-    assert policy.wanted(10 * blas_threads.SMALL_MACS) == 1
-    policy, _ = _policy(monkeypatch, others=0.3)  # a little background load: keep both
-    assert policy.wanted(10 * blas_threads.SMALL_MACS) == 2
-
-
-def test_the_library_setting_is_a_ceiling(monkeypatch):
-    policy, _ = _policy(monkeypatch, threads=1)  # e.g. OPENBLAS_NUM_THREADS=1
-    assert policy.wanted(10 * blas_threads.SMALL_MACS) == 1
-
-
-def test_contention_reading_subtracts_this_process(monkeypatch):
-    contention = blas_threads._Contention()
-    readings = iter([(0.0, 1000, 100), (1.0, 1000 + 150, 100 + 50)])
-    monkeypatch.setattr(contention, "_read", lambda: next(readings))
-    contention._hz = 100
-    contention.update(0.0)
-    contention.update(1.0)
-    assert contention.other_cores == pytest.approx(1.0)
-
-
-def test_a_pause_between_products_starts_a_fresh_window(monkeypatch):
-    """Turn-taking processes (the bench's workers, or a pause between epochs): others ran
-    while we did no products, which says nothing about the cores they leave us when we
-    compute. After a pause the window restarts and the last estimate stands."""
-    policy, pool = _policy(monkeypatch, threads=2)
-    contention = policy._contention
-    contention.update = blas_threads._Contention.update.__get__(contention)  # the real one
-    contention.available = True
-    clock = [100.0]
-    monkeypatch.setattr(blas_threads.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(blas_threads, "IDLE_GAP_S", 1.0)
-    readings = []
-    monkeypatch.setattr(contention, "_read", lambda: readings.pop(0))
-    contention.other_cores = 0.0
-    # We run continuously: the window is measured (others took 1 core).
-    readings[:] = [(100.0, 0, 0), (100.3, 100 + 30, 100)]
-    policy._last_call = 99.99
-    contention._last = None
-    policy._next_sample = 0.0
-    contention._hz = 100
-    assert policy.wanted(10 * blas_threads.SMALL_MACS) == 2  # first reading: no window yet
-    clock[0] = 100.3
-    assert policy.wanted(10 * blas_threads.SMALL_MACS) == 1  # others hold one core
-    # A 2-second pause in which others used both cores: not counted against us.
-    clock[0] = 102.3
-    readings[:] = [(102.3, 10**6, 130)]
-    assert policy.wanted(10 * blas_threads.SMALL_MACS) == 1  # last estimate stands
-    assert contention.other_cores == pytest.approx(1.0)
-    assert contention._last == (102.3, 10**6, 130)  # a fresh window from here
-
-
-def test_bad_policy_text_is_an_error(monkeypatch):
-    monkeypatch.setenv("VECGRAD_BLAS_THREADS", "many")
-    with pytest.raises(ValueError, match="VECGRAD_BLAS_THREADS='many'"):
-        blas_threads.BlasThreads().wanted(10**9)
-
-
-def test_library_policy_leaves_the_pool_alone(monkeypatch):
-    monkeypatch.setenv("VECGRAD_BLAS_THREADS", "library")
-    policy = blas_threads.BlasThreads()
-    assert policy.wanted(10**9) is None
-    assert "leaves the BLAS pool alone" in policy.describe()
-
-
-def test_contention_reads_this_machine():
-    contention = blas_threads._Contention()
-    if not contention.available:
-        pytest.skip("no /proc here")
-    contention.update(0.0)
-    contention.update(0.0)
-    assert contention.other_cores >= 0.0

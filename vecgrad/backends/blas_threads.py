@@ -5,22 +5,34 @@ core, a worker waits for a core it does not get and a product that takes 0.1 ms 
 takes milliseconds: `vecgrad train --model mlp:256,128` went from 1.0 s to 15.5 s beside
 one busy process (issue 12), and products that small gain nothing from a second thread
 even on a quiet machine. So before each product above OpenBLAS's own single-thread
-threshold, the numpy backend asks `BlasThreads.fit(m * n * k)` for:
+threshold, the numpy backend asks `BlasThreads.fit(m, k, n)` for:
 
-- 1 thread below `SMALL_MACS` multiply-adds per product (too small to share out);
-- otherwise the cores other processes leave free, measured from /proc/stat (Linux) at
-  most every `SAMPLE_S` seconds, and never more than the library had when vecgrad first
-  used it (so OPENBLAS_NUM_THREADS / OMP_NUM_THREADS still cap it).
-  A pause of more than `IDLE_GAP_S` between products starts a fresh window: what others
-  did while this process was idle does not count against it.
+- 1 thread for a product below `SMALL_MACS` multiply-adds, or whose result has a side
+  under `THIN_SIDE` (m or n: OpenBLAS shares the result out between its threads, and a
+  6 x 25 result - LeNet's first convolution's weight gradient - gives each too little:
+  it ran slower on two threads than on one);
+- otherwise the cores other processes leave free, never more than the library had when
+  vecgrad first used it (so OPENBLAS_NUM_THREADS / OMP_NUM_THREADS still cap it).
+
+Free cores are measured over windows of `SAMPLE_S` seconds while this process computes
+(`_Contention`: all CPUs' busy time from /proc/stat's idle counter, minus this process's
+own CPU time). A core counts as taken once others use over `TAKEN_SHARE` of it: beside one
+spinning process, our two threads squeeze it to about 2/3 of a core, and with our one
+thread it holds a whole one, so both readings keep us on one thread and the choice does
+not flip-flop; on a quiet machine others read near 0. Until the first window is measured
+(`prime()` starts it when the backend is created) products run on one thread. A window in
+which this process itself used less than `MIN_OWN_SHARE` of a core is dropped and the
+last estimate kept: what others did while this process was idle, blocked or stopped
+(the bench's turn-taking workers, a pause between epochs) says nothing about the cores
+they leave it while it computes.
 
 The pool is resized through threadpoolctl (it finds the BLAS that numpy actually loaded:
 OpenBLAS, MKL or BLIS, whatever its symbol names), only when the wanted count changes
 (2 us a change). Environment variables are never written. `VECGRAD_BLAS_THREADS` chooses
-the policy when the backend first multiplies: `auto` (default, the rules above),
-`library` (leave the pool alone), or a number (that many threads for every large
-product). The choice applies to the whole process's BLAS pool; `describe()` says what
-was chosen and the bench prints it in its machine line.
+the policy when the numpy backend is created: `auto` (default, the rules above),
+`library` (leave the pool alone), or a number (that many threads for every product over
+OpenBLAS's own threshold). The choice applies to the whole process's BLAS pool;
+`describe()` says what was chosen and the bench prints it in its machine line.
 """
 
 from __future__ import annotations
@@ -35,12 +47,14 @@ LIBRARY_SINGLE_MACS = 65536 * 4
 # the hand-off to a second thread costs more than it saves, and a busy machine makes it
 # far worse.
 SMALL_MACS = 1 << 22
-# How often the other processes' CPU use is re-read (two small /proc reads, ~30 us).
-SAMPLE_S = 0.25
-# A pause this long between two products starts a fresh measuring window. Others' CPU
-# use while this process did no products (between epochs, or the bench's turn-taking
-# workers) says nothing about the cores they leave it while it computes.
-IDLE_GAP_S = 0.1
+# A product whose result (m x n) has a side under this stays on one thread (see above).
+THIN_SIDE = 16
+# Length of one measuring window (two small reads, ~20 us, once per window).
+SAMPLE_S = 0.05
+# A window in which this process used less of a core than this is dropped (see above).
+MIN_OWN_SHARE = 0.25
+# Others' use of a core above which it counts as taken.
+TAKEN_SHARE = 0.4
 
 
 def _cores() -> int:
@@ -51,59 +65,92 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+def _read_proc_stat():
+    """(online CPUs, seconds all CPUs spent idle or waiting for I/O) from /proc/stat.
+
+    The kernel keeps idle time exactly and prints it in clock ticks, so a difference of
+    two readings is within one tick per CPU. (The busy columns, and /proc/self/stat, are
+    sampled once a tick instead: over 0.05 s they misread by a third of a core.)"""
+    with open("/proc/stat", "rb") as f:
+        data = f.read()
+    lines = data.split(b"\n")
+    fields = lines[0].split()
+    cpus = sum(1 for line in lines[1:] if line.startswith(b"cpu"))
+    return cpus, (int(fields[4]) + int(fields[5])) / _HZ
+
+
+_HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
 class _Contention:
-    """Cores busy with other processes, from /proc/stat minus this process's own time."""
+    """Cores other processes keep busy, measured window by window:
 
-    def __init__(self):
-        self.available = os.path.exists("/proc/stat") and os.path.exists("/proc/self/stat")
-        self._last = None  # (monotonic seconds, busy ticks of all cpus, own ticks)
-        self.other_cores = 0.0
-        self._hz = os.sysconf("SC_CLK_TCK") if self.available else 100
+        other cores = (CPUs x wall seconds - idle seconds - our CPU seconds) / wall seconds
 
-    def _read(self):
-        with open("/proc/stat", "rb") as f:
-            fields = f.readline().split()[1:]
-        ticks = [int(v) for v in fields[:8]]
-        busy = sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait
-        with open("/proc/self/stat", "rb") as f:
-            stat = f.read()
-        own = stat[stat.rindex(b")") + 2:].split()  # fields after "(comm)"
-        return time.monotonic(), busy, int(own[11]) + int(own[12])  # utime + stime
+    `read` gives (CPUs, idle seconds) and `own` this process's CPU seconds (all its
+    threads); tests pass fakes."""
 
-    def update(self, now):
-        """Refresh other_cores when SAMPLE_S has passed since the last reading."""
+    def __init__(self, read=_read_proc_stat, own=time.process_time):
+        self._read_machine = read
+        self._own = own
+        self.available = True
+        self.other_cores = None  # no window measured yet
+        self._start = None  # (monotonic seconds, idle seconds, own seconds)
         try:
-            sample = self._read()
+            read()
+        except (OSError, ValueError, IndexError):
+            self.available = False
+
+    def _sample(self, now):
+        cpus, idle = self._read_machine()
+        return cpus, (now, idle, self._own())
+
+    def restart(self, now: float) -> None:
+        """Start a window at `now`, keeping the last estimate."""
+        try:
+            self._start = self._sample(now)[1]
+        except (OSError, ValueError, IndexError):
+            self.available = False
+
+    @property
+    def window_start(self):
+        """Monotonic seconds at which the current window began (None: none yet)."""
+        return self._start[0] if self._start is not None else None
+
+    def elapsed(self, now: float) -> float:
+        return now - self._start[0] if self._start is not None else float("inf")
+
+    def update(self, now: float) -> None:
+        """Close the window at `now` and start the next one. The window gives the
+        estimate unless this process was mostly idle in it (MIN_OWN_SHARE)."""
+        try:
+            cpus, sample = self._sample(now)
         except (OSError, ValueError, IndexError):
             self.available = False
             return
-        if self._last is not None and sample[0] > self._last[0]:
-            seconds = sample[0] - self._last[0]
-            others = (sample[1] - self._last[1]) - (sample[2] - self._last[2])
-            self.other_cores = max(0.0, others / self._hz / seconds)
-        self._last = sample
-
-    def restart(self):
-        """Start a fresh window, keeping the last estimate (see IDLE_GAP_S)."""
-        try:
-            self._last = self._read()
-        except (OSError, ValueError, IndexError):
-            self.available = False
+        start, self._start = self._start, sample
+        if start is None or now <= start[0]:
+            return
+        seconds = now - start[0]
+        own = sample[2] - start[2]
+        if own < MIN_OWN_SHARE * seconds:
+            return
+        busy = cpus * seconds - (sample[1] - start[1]) - own
+        self.other_cores = min(float(cpus), max(0.0, busy / seconds))
 
 
 class BlasThreads:
     """The thread count policy of one process's BLAS pool (see the module docstring)."""
 
-    def __init__(self):
+    def __init__(self, contention=None):
         self._ready = False
         self.policy = "auto"
         self.ceiling = self.original = 1
         self.current = None
         self._pool = None
-        self._contention = None
-        self._next_sample = 0.0
-        self._last_call = None
+        self._contention = contention
         self.problem = None  # why the pool is left alone, when it is
+        self.chosen = {}  # threads -> how many large products ran with that many
 
     def _start(self):
         self._ready = True
@@ -131,37 +178,48 @@ class BlasThreads:
         self.current = self.ceiling
         if text.isdigit():
             self.ceiling = int(text)
-        self._contention = _Contention()
+        if self._contention is None:
+            self._contention = _Contention()
 
-    def wanted(self, macs: int) -> int | None:
-        """Threads for a product of `macs` multiply-adds (None: leave the pool as it is)."""
+    def prime(self) -> None:
+        """Start measuring contention now (the numpy backend calls this when it is
+        created), so the first large product already has a window behind it."""
         if not self._ready:
             self._start()
+        contention = self._contention
+        if self.policy == "auto" and contention is not None and contention.available \
+                and contention.window_start is None:
+            contention.restart(time.monotonic())
+
+    def wanted(self, m: int, k: int, n: int) -> int | None:
+        """Threads for an (m, k) @ (k, n) product (None: leave the pool as it is)."""
+        if not self._ready:
+            self._start()
+        macs = m * k * n
         if self._pool is None or macs <= LIBRARY_SINGLE_MACS:
             return None
         if self.policy != "auto":
             return self.ceiling
-        if macs < SMALL_MACS or self.ceiling == 1:
+        if macs < SMALL_MACS or min(m, n) < THIN_SIDE or self.ceiling == 1:
             return 1
         contention = self._contention
-        if contention.available:
-            now = time.monotonic()
-            idle = self._last_call is not None and now - self._last_call > IDLE_GAP_S
-            self._last_call = now
-            if idle:
-                contention.restart()
-                self._next_sample = now + SAMPLE_S
-            elif now >= self._next_sample:
-                self._next_sample = now + SAMPLE_S
-                contention.update(now)
-            free = _cores() - contention.other_cores
-            return max(1, min(self.ceiling, int(free + 0.5)))
-        return self.ceiling
+        if not contention.available:
+            return self.ceiling
+        now = time.monotonic()
+        if contention.elapsed(now) >= SAMPLE_S:
+            contention.update(now)
+        if contention.other_cores is None:
+            return 1  # not measured yet: one thread is never the disaster two can be
+        free = _cores() - contention.other_cores
+        return max(1, min(self.ceiling, int(free + TAKEN_SHARE)))
 
-    def fit(self, macs: int) -> None:
-        """Size the BLAS pool for a product of `macs` multiply-adds, if that changes it."""
-        threads = self.wanted(macs)
-        if threads is not None and threads != self.current:
+    def fit(self, m: int, k: int, n: int) -> None:
+        """Size the BLAS pool for an (m, k) @ (k, n) product, if that changes it."""
+        threads = self.wanted(m, k, n)
+        if threads is None:
+            return
+        self.chosen[threads] = self.chosen.get(threads, 0) + 1
+        if threads != self.current:
             self._pool.set_num_threads(threads)
             self.current = threads
 
@@ -172,28 +230,40 @@ class BlasThreads:
             self.current = self.original
 
     def describe(self) -> str:
-        """One line: the policy and what it chose last."""
+        """One line: the policy and what it chose so far."""
         if not self._ready:
             self._start()
         if self.policy == "library":
             why = f" ({self.problem})" if self.problem else ""
             return f"vecgrad leaves the BLAS pool alone{why}"
+        counts = ", ".join(f"{n} on {t} thread{'s' if t > 1 else ''}"
+                           for t, n in sorted(self.chosen.items()))
+        so_far = f"; products so far: {counts}" if counts else ""
         if self.policy != "auto":
-            return f"vecgrad BLAS threads: {self.ceiling} for products over " \
-                   f"{LIBRARY_SINGLE_MACS} multiply-adds (VECGRAD_BLAS_THREADS)"
-        measured = ("others' cores measured from /proc/stat every "
-                    f"{SAMPLE_S:g} s, now {self._contention.other_cores:.1f}"
-                    if self._contention.available else "no contention measure here")
-        return (f"vecgrad BLAS threads: auto, 1 below {SMALL_MACS:,} multiply-adds a "
-                f"product, else the free cores up to {self.ceiling} ({measured}); "
-                f"last chosen {self.current}")
+            return (f"vecgrad BLAS threads: {self.ceiling} for products over "
+                    f"{LIBRARY_SINGLE_MACS} multiply-adds (VECGRAD_BLAS_THREADS){so_far}")
+        contention = self._contention
+        if not contention.available:
+            measured = "no contention measure here"
+        elif contention.other_cores is None:
+            measured = "others' cores not measured yet"
+        else:
+            measured = (f"others' cores measured every {SAMPLE_S:g} s of work, last "
+                        f"{contention.other_cores:.2f}")
+        return (f"vecgrad BLAS threads: auto, 1 below {SMALL_MACS:,} multiply-adds or a "
+                f"result side under {THIN_SIDE}, else the free cores up to {self.ceiling} "
+                f"({measured}); last chosen {self.current}{so_far}")
 
 
 _POLICY = BlasThreads()
 
 
-def fit(macs: int) -> None:
-    _POLICY.fit(macs)
+def fit(m: int, k: int, n: int) -> None:
+    _POLICY.fit(m, k, n)
+
+
+def prime() -> None:
+    _POLICY.prime()
 
 
 def describe() -> str:

@@ -272,6 +272,7 @@ class NumpyBackend(Backend):
 
     def __init__(self, device: str = "cpu"):
         host_memory.keep_freed_memory()  # big per-step arrays: reuse, no page faults
+        blas_threads.prime()  # start measuring the cores others leave free
         self.device = device
         self._local = threading.local()  # per-thread scratch blocks (see axpy)
         self._conv = numpy_conv.ConvRunner()  # cache-blocked conv2d and its gradients
@@ -408,7 +409,7 @@ class NumpyBackend(Backend):
             b = b.swapaxes(-1, -2)
         a_shape, b_shape = a.shape, b.shape
         if len(a_shape) >= 2 and len(b_shape) >= 2:  # BLAS threads sized per product
-            blas_threads.fit(a_shape[-2] * a_shape[-1] * b_shape[-1])
+            blas_threads.fit(a_shape[-2], a_shape[-1], b_shape[-1])
         return np.matmul(a, b)
 
     # -------------------------------------------------------------- convolution

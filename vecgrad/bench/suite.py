@@ -31,6 +31,7 @@ import time
 
 from vecgrad.bench.timing import (Neighbour, Timings, Worker, WorkerError, alternate,
                                   interleaved, load_average, peak_memory, pools_text, spread)
+from vecgrad.backends.blas_threads import SAMPLE_S
 from vecgrad.bench.workloads import WORKLOADS
 
 # Ratio targets (vecgrad / reference, cpu backend), issue 12.
@@ -40,6 +41,11 @@ TARGETS = {("mlp", "numpy"): 1.05, ("mlp64", "numpy"): 1.05, ("mlp", "torch"): 1
            ("lstm", "torch"): 1.5}  # issue 13: LSTM within 1.5x of PyTorch
 MEMORY_TARGET = 1.3
 BUSY_TARGET = 1.5     # busy / quiet time of vecgrad with one core taken by a neighbour
+# --busy: untimed steps that open every turn, quiet or busy, for every engine. A worker
+# is frozen between turns, so a turn is the first moment it runs beside the neighbour (or
+# without it); a real process would have been running all along. Three of vecgrad's
+# measuring windows let its BLAS policy see the cores it is left before the timing.
+BUSY_WARM_S = 3 * SAMPLE_S
 OPENCL_TRAIN_TARGET = 2.0  # `vecgrad train --device opencl` / the same on cpu
 TRAIN_RUNS = (("mlp:256,128", 5), ("cnn", 1))
 ENGINE_LABEL = {"vecgrad": "vecgrad", "numpy": "hand numpy", "torch": "PyTorch"}
@@ -120,6 +126,8 @@ class _Run:
         self.turn_s = 0.03 if args.quick else 0.06  # aim of one engine's turn in a round
         self.workers = {}
         self.neighbour = None
+        self._neighbour_mark = None
+        self.neighbour_use = {"quiet": [0.0, 0.0], "busy": [0.0, 0.0]}  # CPU s, wall s
 
     # ---------------------------------------------------------------- processes
     def start(self):
@@ -156,16 +164,34 @@ class _Run:
 
     # ------------------------------------------------------------ measurements
     def _toggle(self, index):
-        """--busy: even rounds quiet, odd rounds beside the spinning neighbour; the
-        pause lets vecgrad's contention reading see the change, as it would in a
-        longer run."""
+        """--busy: even rounds quiet, odd rounds beside the spinning neighbour. The
+        workers are frozen here, so nothing of theirs can see the change: each turn opens
+        with BUSY_WARM_S of untimed steps instead (see measure). The neighbour's CPU
+        time is read at each switch, to show it spun in busy rounds and rested in quiet
+        ones."""
         if self.neighbour is None:
             return
+        self._account_neighbour()
         if index % 2:
             self.neighbour.resume()
         else:
             self.neighbour.pause()
-        time.sleep(0.3)
+        time.sleep(0.05)  # the signal lands
+        self._mark_neighbour("busy" if index % 2 else "quiet")
+
+    def _mark_neighbour(self, kind):
+        self._neighbour_mark = (self.neighbour.cpu_seconds(), time.perf_counter(), kind)
+
+    def _account_neighbour(self):
+        """Add the round since the last mark to the neighbour's use in that kind of round."""
+        mark, self._neighbour_mark = self._neighbour_mark, None
+        if mark is None or mark[0] is None:
+            return
+        cpu = self.neighbour.cpu_seconds()
+        if cpu is not None:
+            used = self.neighbour_use[mark[2]]
+            used[0] += cpu - mark[0]
+            used[1] += time.perf_counter() - mark[1]
 
     def measure(self, name):
         """{engine: {"loss", "quiet": [s...], "busy": [s...]}} or {"skip": why}."""
@@ -190,7 +216,11 @@ class _Run:
         workers = {e: self.workers[e] for e in setups}
         busy = self.neighbour is not None
         times = alternate(workers, name, self.rounds * (2 if busy else 1), calls,
-                          self.settle, self._toggle if busy else None)
+                          self.settle, self._toggle if busy else None,
+                          warm_s=BUSY_WARM_S if busy else 0.0)
+        if busy:
+            self._account_neighbour()
+            self.neighbour.pause()
         result = {}
         for engine, values in times.items():
             result[engine] = {"loss": setups[engine]["loss"],
@@ -312,6 +342,7 @@ def main(args: argparse.Namespace) -> int:
     console.print(table)
     if args.busy:
         console.print(_busy_table(names, results, Table))
+        console.print(_neighbour_line(run.neighbour_use), markup=False)
     if train:
         console.print(_train_table(train, Table))
     if device.startswith("opencl"):
@@ -339,6 +370,21 @@ def _busy_machine_note() -> str | None:
             f"CPUs): vecgrad gives its BLAS pool only the free cores, the references keep "
             f"theirs, so the ratios below favour vecgrad. Re-run on a quiet machine for "
             f"figures to quote.")
+
+
+def _neighbour_line(use) -> str:
+    """What the spinning neighbour did: about a core in busy rounds, nothing in quiet
+    ones - or a warning that the busy figures do not measure what they say."""
+    (q_cpu, q_wall), (b_cpu, b_wall) = use["quiet"], use["busy"]
+    if b_wall <= 0:
+        return "neighbour: its CPU time could not be read (no /proc here)"
+    busy, quiet = b_cpu / b_wall, (q_cpu / q_wall if q_wall > 0 else 0.0)
+    line = (f"neighbour: {busy:.2f} of a core in busy rounds and runs ({b_wall:.1f} s), "
+            f"{quiet:.2f} in quiet ones ({q_wall:.1f} s)")
+    if busy < 0.5 or quiet > 0.05:
+        line += (" - WARNING: it did not spin in busy rounds only; the busy/quiet figures "
+                 "do not measure one core taken")
+    return line
 
 
 def _busy_table(names, results, Table):
@@ -370,11 +416,15 @@ def _train_figures(run, device):
     if run.neighbour is not None and device == "cpu":
         for model, epochs in runs:
             quiet, busy = [], []
-            for _ in range(1 if run.quick else 2):
+            for _ in range(2 if run.quick else 3):
                 run.neighbour.pause()
+                run._mark_neighbour("quiet")
                 quiet.append(run.train("cpu", model, epochs))
+                run._account_neighbour()
                 run.neighbour.resume()
+                run._mark_neighbour("busy")
                 busy.append(run.train("cpu", model, epochs))
+                run._account_neighbour()
             run.neighbour.pause()
             rows.append((f"vecgrad train --model {model} --epochs {epochs}",
                          "busy", min(busy), "quiet", min(quiet), BUSY_TARGET))

@@ -139,12 +139,35 @@ class Worker:
         self._log.close()
 
 
+# The neighbour spins in plain Python. A bench killed outright must leave nothing behind:
+# on Linux the kernel kills the neighbour with its parent (PR_SET_PDEATHSIG, which also
+# ends a stopped process); elsewhere it looks now and then whether its parent is gone.
+_SPIN = """import os
+parent = os.getppid()
+try:
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+except (OSError, AttributeError):
+    pass
+print("ready", flush=True)
+while os.getppid() == parent:
+    for _ in range(1000000):
+        pass
+"""
+
+
 class Neighbour:
     """A process that spins on one core (`--busy`), paused and resumed with signals so
-    quiet and busy rounds can take turns."""
+    quiet and busy rounds can take turns. It runs in a session of its own, as another
+    user's job would: Linux's autogroup scheduling then shares the CPUs between it and
+    the bench's processes as between two programs, not thread by thread."""
 
     def __init__(self):
-        self._process = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        self._process = subprocess.Popen([sys.executable, "-c", _SPIN],
+                                         start_new_session=True, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self._process.stdout.readline()  # set up (stopping it earlier would skip that)
+        self._process.stdout.close()
         self.running = True
         self.pause()
 
@@ -162,6 +185,20 @@ class Neighbour:
         self._process.kill()  # SIGKILL also ends a stopped process
         self._process.wait()
 
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds the neighbour has used so far (None where /proc is missing): the
+        bench checks that it really spun in busy rounds and really rested in quiet ones."""
+        try:
+            with open(f"/proc/{self._process.pid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            return None
+        fields = stat[stat.rindex(b")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / _HZ
+
+
+_HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
 
 def spread(values) -> float:
     """Half the interquartile range over the median: the +-x of "median +-x"."""
@@ -172,14 +209,15 @@ def spread(values) -> float:
 
 
 def alternate(workers: dict, workload: str, rounds: int, calls: dict, settle_s: float,
-              before_round=None) -> dict:
+              before_round=None, warm_s: float = 0.0) -> dict:
     """Per-round seconds per call of each worker: the workers take turns, one round at a
     time, in an order that rotates from round to round; the value of a round is the
     median of its timed calls. `settle_s` of sleep between turns lets the previous
     process's spinning pool go quiet, and every worker but the one whose turn it is stays
     frozen (Worker.pause), so no pool spins beside the engine being timed.
     `before_round(index)` runs first in each round (the --busy mode toggles its
-    neighbour there). Returns {name: [seconds, ...]}."""
+    neighbour there); `warm_s` of untimed steps open each turn (worker.py).
+    Returns {name: [seconds, ...]}."""
     names = list(workers)
     times = {name: [] for name in names}
     for worker in workers.values():
@@ -194,7 +232,8 @@ def alternate(workers: dict, workload: str, rounds: int, calls: dict, settle_s: 
                 worker = workers[name]
                 worker.resume()
                 try:
-                    reply = worker.request("time", workload=workload, calls=calls[name])
+                    reply = worker.request("time", workload=workload, calls=calls[name],
+                                           warm_s=warm_s)
                 finally:
                     worker.pause()
                 times[name].append(statistics.median(reply["times"]))

@@ -9,8 +9,9 @@ step 12-15 ms right after numpy's, 7.1 ms alone).
 Requests and replies:
   {"op": "info"}                          -> versions, thread pools, vecgrad's BLAS policy
   {"op": "setup", "workload", "seed", "dtype"} -> {"loss", "seconds"} or {"skip": reason}
-  {"op": "time", "workload", "calls"}     -> {"times": [seconds per call, ...]} after one
-                                             untimed call (it absorbs the switch of process)
+  {"op": "time", "workload", "calls", "warm_s"} -> {"times": [seconds per call, ...]}
+                                             after untimed calls for warm_s seconds (at
+                                             least one: it absorbs the switch of process)
   {"op": "memory", "workload"}            -> {"bytes": peak traced bytes of one step}
   {"op": "quit"}
 Errors come back as {"error": "..."}; the worker stays up.
@@ -92,9 +93,16 @@ class _Worker:
         self.steps[workload] = step
         return {"loss": loss, "seconds": seconds}
 
-    def time(self, workload, calls):
+    def time(self, workload, calls, warm_s=0.0):
         step = self.steps[workload]
-        step()  # untimed: absorbs the switch from another process (caches, spinning pools)
+        # Untimed: absorbs the switch from another process (caches, spinning pools). With
+        # warm_s, untimed steps go on that long: a process that has just been resumed
+        # has run for no time beside its neighbour, and vecgrad's BLAS policy needs a
+        # window of work to see the cores it is left (the bench's --busy mode).
+        start = time.perf_counter()
+        step()
+        while time.perf_counter() - start < float(warm_s):
+            step()
         times = []
         for _ in range(int(calls)):
             start = time.perf_counter()

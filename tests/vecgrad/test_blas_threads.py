@@ -1,0 +1,228 @@
+"""The BLAS thread policy (vecgrad.backends.blas_threads) decides as documented: small and
+thin products on one thread, large ones on the cores other processes leave free, measured
+from a fake /proc on a fake clock. Nothing here is timed."""
+
+import os
+
+import numpy as np
+import pytest
+
+from vecgrad.backends import blas_threads
+
+LARGE = (100, 1000, 1000)  # the MLP's hidden product: 1e8 multiply-adds
+
+
+class _Pool:
+    def __init__(self, threads):
+        self.num_threads = threads
+        self.calls = []
+
+    def set_num_threads(self, n):
+        self.calls.append(n)
+        self.num_threads = n
+
+
+class _Machine:
+    """A fake 2-CPU machine: a clock, the idle seconds /proc/stat would print (whole
+    clock ticks, as the kernel prints them) and this process's CPU seconds."""
+
+    def __init__(self, monkeypatch, cpus=2, tick=0.01):
+        self.cpus, self.tick = cpus, tick
+        self.now, self.idle, self.own = 1000.0, 0.0, 0.0
+        monkeypatch.setattr(blas_threads.time, "monotonic", lambda: self.now)
+
+    def read(self):
+        return self.cpus, (self.idle // self.tick) * self.tick
+
+    def run(self, seconds, ours, others):
+        """`seconds` pass with our process on `ours` cores and others on `others`."""
+        self.now += seconds
+        self.own += ours * seconds
+        self.idle += max(0.0, self.cpus - ours - others) * seconds
+
+    def contention(self):
+        return blas_threads._Contention(read=self.read, own=lambda: self.own)
+
+
+def _policy(monkeypatch, machine, env="auto", threads=2):
+    monkeypatch.setenv("VECGRAD_BLAS_THREADS", env)
+    monkeypatch.setattr(blas_threads, "_cores", lambda: machine.cpus)
+    policy = blas_threads.BlasThreads(contention=machine.contention())
+    pool = _Pool(threads)
+    monkeypatch.setattr(policy, "_start", lambda: None)
+    policy._ready = True
+    policy.policy = env
+    policy._pool = pool
+    policy.ceiling = policy.original = threads if env in ("auto", "library") else int(env)
+    policy.current = threads
+    return policy, pool
+
+
+def _compute(policy, machine, seconds, others, shape=LARGE):
+    """Run large products for `seconds` beside others that want `others` cores. Our
+    threads and a spinning neighbour share the CPUs in proportion to their threads (CFS
+    gives each runnable thread the same share); returns the thread counts chosen."""
+    chosen = []
+    step = blas_threads.SAMPLE_S / 5
+    for _ in range(round(seconds / step)):
+        threads = policy.wanted(*shape)
+        chosen.append(threads)
+        total = threads + others
+        ours = min(threads, machine.cpus * threads / total) if total > machine.cpus else threads
+        machine.run(step, ours, min(others, machine.cpus - ours))
+    return chosen
+
+
+def test_small_and_thin_products_stay_on_one_thread(monkeypatch):
+    machine = _Machine(monkeypatch)
+    policy, pool = _policy(monkeypatch, machine)
+    policy.prime()
+    _compute(policy, machine, 0.2, others=0.0)
+    assert policy.wanted(*LARGE) == 2
+    assert policy.wanted(10, 10, 10) is None  # OpenBLAS keeps these on one thread itself
+    assert policy.wanted(64, 400, 120) == 1  # 3.1M multiply-adds: under SMALL_MACS
+    assert policy.wanted(6, 50176, 25) == 1  # 7.5M but a 6 x 25 result: too thin to share
+    assert policy.wanted(6, 25, 50176) == 1
+    assert policy.wanted(16, 150, 6400) == 2  # LeNet's second convolution: shared
+    policy.fit(64, 400, 120)
+    policy.fit(64, 400, 121)  # unchanged: the pool is not touched again
+    policy.fit(*LARGE)
+    assert pool.calls == [1, 2]
+    assert policy.chosen == {1: 2, 2: 1}
+
+
+def test_one_thread_until_the_first_window_is_measured(monkeypatch):
+    machine = _Machine(monkeypatch)
+    policy, _ = _policy(monkeypatch, machine)
+    policy.prime()
+    assert policy.wanted(*LARGE) == 1  # nothing measured yet
+    machine.run(blas_threads.SAMPLE_S * 1.01, ours=1.0, others=0.0)  # e.g. loading data
+    assert policy.wanted(*LARGE) == 2  # a quiet window behind us: both cores
+
+
+def test_a_spinning_neighbour_takes_a_thread_away_within_a_window_and_for_good(monkeypatch):
+    """Beside one spinning process our two threads squeeze it to 2/3 of a core (others
+    read 0.67, not 1): that must already mean one thread; and once we run on one thread
+    the neighbour holds a whole core, which must keep us there (no flip-flop)."""
+    machine = _Machine(monkeypatch)
+    policy, _ = _policy(monkeypatch, machine)
+    policy.prime()
+    quiet = _compute(policy, machine, 0.5, others=0.0)
+    assert quiet[-40:] == [2] * 40
+    busy = _compute(policy, machine, 3.0, others=1.0)
+    switched = busy.index(1)
+    assert switched <= 2 * 5  # within two windows (SAMPLE_S / 5 per product here)
+    assert set(busy[switched:]) == {1}
+    assert 0.6 < policy._contention.other_cores <= 1.0
+    again = _compute(policy, machine, 0.5, others=0.0)  # the neighbour stops
+    assert again[-10:] == [2] * 10
+
+
+def test_busy_readings_and_the_rounding(monkeypatch):
+    machine = _Machine(monkeypatch)
+    policy, _ = _policy(monkeypatch, machine)
+    contention = policy._contention
+    for others, threads in ((0.0, 2), (0.3, 2), (0.5, 1), (0.67, 1), (1.0, 1), (2.0, 1)):
+        contention.other_cores = others
+        assert policy.wanted(*LARGE) == threads, others
+    machine.cpus = 4  # four cores, one and a half taken: two free, a third mostly
+    monkeypatch.setattr(blas_threads, "_cores", lambda: 4)
+    policy.ceiling = 4
+    contention.other_cores = 1.5
+    assert policy.wanted(*LARGE) == 2
+
+
+def test_idle_tick_rounding_does_not_fake_a_neighbour(monkeypatch):
+    """/proc/stat prints idle time in whole ticks: a 50 ms window misreads by up to a tick
+    per CPU. On one thread of a quiet machine (the other CPU idle) that must not read as
+    a neighbour."""
+    machine = _Machine(monkeypatch, tick=0.01)
+    policy, _ = _policy(monkeypatch, machine)
+    machine.idle = 0.0099  # just under a tick: the worst truncation
+    policy.prime()
+    machine.run(blas_threads.SAMPLE_S * 1.01, ours=1.0, others=0.0)
+    assert policy.wanted(*LARGE) == 2
+    assert policy._contention.other_cores < blas_threads.TAKEN_SHARE
+
+
+def test_a_window_in_which_we_were_stopped_or_idle_is_dropped(monkeypatch):
+    """The bench's workers take turns and are stopped between them; others ran then,
+    which says nothing about the cores they leave us when we compute."""
+    machine = _Machine(monkeypatch)
+    policy, _ = _policy(monkeypatch, machine)
+    policy.prime()
+    _compute(policy, machine, 0.5, others=0.0)
+    assert policy.wanted(*LARGE) == 2
+    machine.run(2.0, ours=0.0, others=2.0)  # we are stopped; others use both cores
+    assert policy.wanted(*LARGE) == 2  # the window is dropped, the estimate stands
+    assert policy._contention.other_cores < 0.1
+    assert policy._contention.window_start == machine.now  # a fresh window starts here
+    _compute(policy, machine, 0.2, others=0.0)
+    assert policy.wanted(*LARGE) == 2
+
+
+def test_the_library_setting_is_a_ceiling_and_numbers_are_obeyed(monkeypatch):
+    machine = _Machine(monkeypatch)
+    policy, _ = _policy(monkeypatch, machine, threads=1)  # e.g. OPENBLAS_NUM_THREADS=1
+    _compute(policy, machine, 0.3, others=0.0)
+    assert policy.wanted(*LARGE) == 1
+    policy, _ = _policy(monkeypatch, machine, env="3")
+    assert policy.wanted(*LARGE) == 3
+    assert policy.wanted(64, 400, 120) == 3  # a number applies to every product...
+    assert policy.wanted(10, 10, 10) is None  # ...that OpenBLAS would share at all
+
+
+def test_no_contention_measure_means_the_ceiling(monkeypatch):
+    machine = _Machine(monkeypatch)
+    policy, _ = _policy(monkeypatch, machine)
+    policy._contention.available = False
+    assert policy.wanted(*LARGE) == 2
+
+
+def test_an_unreadable_proc_turns_measuring_off():
+    def broken():
+        raise OSError("no /proc here")
+
+    assert not blas_threads._Contention(read=broken).available
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="needs Linux /proc")
+def test_the_real_proc_reading_is_sane():
+    cpus, idle = blas_threads._read_proc_stat()
+    assert cpus >= 1 and idle >= 0
+    assert blas_threads._read_proc_stat()[1] >= idle
+
+
+def test_bad_policy_text_is_an_error(monkeypatch):
+    monkeypatch.setenv("VECGRAD_BLAS_THREADS", "many")
+    with pytest.raises(ValueError, match="VECGRAD_BLAS_THREADS='many'"):
+        blas_threads.BlasThreads().wanted(*LARGE)
+
+
+def test_library_policy_leaves_the_pool_alone(monkeypatch):
+    monkeypatch.setenv("VECGRAD_BLAS_THREADS", "library")
+    policy = blas_threads.BlasThreads()
+    assert policy.wanted(*LARGE) is None
+    assert "leaves the BLAS pool alone" in policy.describe()
+
+
+def test_describe_says_what_was_chosen(monkeypatch):
+    machine = _Machine(monkeypatch)
+    policy, _ = _policy(monkeypatch, machine)
+    assert "not measured yet" in policy.describe()
+    policy.prime()
+    _compute(policy, machine, 0.2, others=1.0)
+    policy.fit(*LARGE)
+    text = policy.describe()
+    assert "auto" in text and "last chosen 1" in text and "on 1 thread" in text
+
+
+def test_the_numpy_backend_sizes_each_product(monkeypatch):
+    import vecgrad
+
+    seen = []
+    monkeypatch.setattr(blas_threads, "fit", lambda m, k, n: seen.append((m, k, n)))
+    a = vecgrad.tensor(np.ones((2, 3, 4), np.float32))
+    b = vecgrad.tensor(np.ones((4, 5), np.float32))
+    (a @ b).numpy()
+    assert seen == [(3, 4, 5)]  # per matrix of the batch
