@@ -41,11 +41,13 @@ TARGETS = {("mlp", "numpy"): 1.05, ("mlp64", "numpy"): 1.05, ("mlp", "torch"): 1
            ("lstm", "torch"): 1.5}  # issue 13: LSTM within 1.5x of PyTorch
 MEMORY_TARGET = 1.3
 BUSY_TARGET = 1.5     # busy / quiet time of vecgrad with one core taken by a neighbour
-# --busy: untimed steps that open every turn, quiet or busy, for every engine. A worker
-# is frozen between turns, so a turn is the first moment it runs beside the neighbour (or
-# without it); a real process would have been running all along. Three of vecgrad's
-# measuring windows let its BLAS policy see the cores it is left before the timing.
-BUSY_WARM_S = 3 * SAMPLE_S
+# Untimed steps that open every turn, for every engine. A worker is frozen between turns,
+# so a turn is the first moment it runs beside the neighbour (--busy) or without it, or
+# without the previous workload's still-spinning pools; a real process would have been
+# running all along. Three of vecgrad's measuring windows let its BLAS policy see the
+# cores it is left before the timing (a turn alone, 30-60 ms, is shorter than a window
+# plus the product that closes it, so the policy would keep whatever it read at setup).
+WARM_S = 3 * SAMPLE_S
 OPENCL_TRAIN_TARGET = 2.0  # `vecgrad train --device opencl` / the same on cpu
 TRAIN_RUNS = (("mlp:256,128", 5), ("cnn", 1))
 ENGINE_LABEL = {"vecgrad": "vecgrad", "numpy": "hand numpy", "torch": "PyTorch"}
@@ -166,7 +168,7 @@ class _Run:
     def _toggle(self, index):
         """--busy: even rounds quiet, odd rounds beside the spinning neighbour. The
         workers are frozen here, so nothing of theirs can see the change: each turn opens
-        with BUSY_WARM_S of untimed steps instead (see measure). The neighbour's CPU
+        with WARM_S of untimed steps instead (see measure). The neighbour's CPU
         time is read at each switch, to show it spun in busy rounds and rested in quiet
         ones."""
         if self.neighbour is None:
@@ -217,7 +219,7 @@ class _Run:
         busy = self.neighbour is not None
         times = alternate(workers, name, self.rounds * (2 if busy else 1), calls,
                           self.settle, self._toggle if busy else None,
-                          warm_s=BUSY_WARM_S if busy else 0.0)
+                          warm_s=WARM_S)
         if busy:
             self._account_neighbour()
             self.neighbour.pause()
