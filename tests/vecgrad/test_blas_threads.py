@@ -9,7 +9,7 @@ import pytest
 
 from vecgrad.backends import blas_threads
 
-LARGE = (100, 1000, 1000)  # the MLP's hidden product: 1e8 multiply-adds
+LARGE = (10**8, 100)  # the MLP's hidden product: 1e8 multiply-adds, a 100 x 1000 result
 
 
 class _Pool:
@@ -79,13 +79,14 @@ def test_small_and_thin_products_stay_on_one_thread(monkeypatch):
     policy.prime()
     _compute(policy, machine, 0.2, others=0.0)
     assert policy.wanted(*LARGE) == 2
-    assert policy.wanted(10, 10, 10) is None  # OpenBLAS keeps these on one thread itself
-    assert policy.wanted(64, 400, 120) == 1  # 3.1M multiply-adds: under SMALL_MACS
-    assert policy.wanted(6, 50176, 25) == 1  # 7.5M but a 6 x 25 result: too thin to share
-    assert policy.wanted(6, 25, 50176) == 1
-    assert policy.wanted(16, 150, 6400) == 2  # LeNet's second convolution: shared
-    policy.fit(64, 400, 120)
-    policy.fit(64, 400, 121)  # unchanged: the pool is not touched again
+    assert policy.wanted(1000) is None  # OpenBLAS keeps these on one thread itself
+    assert policy.wanted(64 * 400 * 120, 64) == 1  # 3.1M multiply-adds: under SMALL_MACS
+    assert policy.wanted(6 * 50176 * 25, 6) == 1  # 7.5M but a 6 x 25 result: too thin to share
+    assert policy.wanted(6 * 25 * 50176, 6) == 1
+    assert policy.wanted(6 * 25 * 50176) == 2  # shape not known (a whole convolution)
+    assert policy.wanted(16 * 150 * 6400, 16) == 2  # LeNet's second convolution: shared
+    policy.fit(64 * 400 * 120, 64)
+    policy.fit(64 * 400 * 121, 64)  # unchanged: the pool is not touched again
     policy.fit(*LARGE)
     assert pool.calls == [1, 2]
     assert policy.chosen == {1: 2, 2: 1}
@@ -168,8 +169,8 @@ def test_the_library_setting_is_a_ceiling_and_numbers_are_obeyed(monkeypatch):
     assert policy.wanted(*LARGE) == 1
     policy, _ = _policy(monkeypatch, machine, env="3")
     assert policy.wanted(*LARGE) == 3
-    assert policy.wanted(64, 400, 120) == 3  # a number applies to every product...
-    assert policy.wanted(10, 10, 10) is None  # ...that OpenBLAS would share at all
+    assert policy.wanted(64 * 400 * 120, 64) == 3  # a number applies to every product...
+    assert policy.wanted(1000) is None  # ...that OpenBLAS would share at all
 
 
 def test_no_contention_measure_means_the_ceiling(monkeypatch):
@@ -221,8 +222,8 @@ def test_the_numpy_backend_sizes_each_product(monkeypatch):
     import vecgrad
 
     seen = []
-    monkeypatch.setattr(blas_threads, "fit", lambda m, k, n: seen.append((m, k, n)))
+    monkeypatch.setattr(blas_threads, "fit", lambda macs, side: seen.append((macs, side)))
     a = vecgrad.tensor(np.ones((2, 3, 4), np.float32))
     b = vecgrad.tensor(np.ones((4, 5), np.float32))
     (a @ b).numpy()
-    assert seen == [(3, 4, 5)]  # per matrix of the batch
+    assert seen == [(3 * 4 * 5, 3)]  # per matrix of the batch

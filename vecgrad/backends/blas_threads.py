@@ -5,12 +5,13 @@ core, a worker waits for a core it does not get and a product that takes 0.1 ms 
 takes milliseconds: `vecgrad train --model mlp:256,128` went from 1.0 s to 15.5 s beside
 one busy process (issue 12), and products that small gain nothing from a second thread
 even on a quiet machine. So before each product above OpenBLAS's own single-thread
-threshold, the numpy backend asks `BlasThreads.fit(m, k, n)` for:
+threshold, the numpy backend asks `BlasThreads.fit(m * k * n, min(m, n))` for:
 
 - 1 thread for a product below `SMALL_MACS` multiply-adds, or whose result has a side
-  under `THIN_SIDE` (m or n: OpenBLAS shares the result out between its threads, and a
-  6 x 25 result - LeNet's first convolution's weight gradient - gives each too little:
-  it ran slower on two threads than on one);
+  under `THIN_SIDE` (OpenBLAS shares the result out between its threads, and a thin one
+  gives each too little: a (6, 50176) @ (50176, 25) product, the weight gradient of a
+  6-channel convolution done as one product, took 0.58 ms on one thread and 0.93 ms on
+  two, best of 40 each on the shared machine);
 - otherwise the cores other processes leave free, never more than the library had when
   vecgrad first used it (so OPENBLAS_NUM_THREADS / OMP_NUM_THREADS still cap it).
 
@@ -191,16 +192,17 @@ class BlasThreads:
                 and contention.window_start is None:
             contention.restart(time.monotonic())
 
-    def wanted(self, m: int, k: int, n: int) -> int | None:
-        """Threads for an (m, k) @ (k, n) product (None: leave the pool as it is)."""
+    def wanted(self, macs: int, side: int | None = None) -> int | None:
+        """Threads for a product of `macs` multiply-adds whose result's thinner side is
+        `side` (None: not known, as for a whole convolution); None: leave the pool."""
         if not self._ready:
             self._start()
-        macs = m * k * n
         if self._pool is None or macs <= LIBRARY_SINGLE_MACS:
             return None
         if self.policy != "auto":
             return self.ceiling
-        if macs < SMALL_MACS or min(m, n) < THIN_SIDE or self.ceiling == 1:
+        if macs < SMALL_MACS or (side is not None and side < THIN_SIDE) \
+                or self.ceiling == 1:
             return 1
         contention = self._contention
         if not contention.available:
@@ -213,9 +215,9 @@ class BlasThreads:
         free = _cores() - contention.other_cores
         return max(1, min(self.ceiling, int(free + TAKEN_SHARE)))
 
-    def fit(self, m: int, k: int, n: int) -> None:
-        """Size the BLAS pool for an (m, k) @ (k, n) product, if that changes it."""
-        threads = self.wanted(m, k, n)
+    def fit(self, macs: int, side: int | None = None) -> None:
+        """Size the BLAS pool for a product (see wanted), if that changes it."""
+        threads = self.wanted(macs, side)
         if threads is None:
             return
         self.chosen[threads] = self.chosen.get(threads, 0) + 1
@@ -258,8 +260,8 @@ class BlasThreads:
 _POLICY = BlasThreads()
 
 
-def fit(m: int, k: int, n: int) -> None:
-    _POLICY.fit(m, k, n)
+def fit(macs: int, side: int | None = None) -> None:
+    _POLICY.fit(macs, side)
 
 
 def prime() -> None:

@@ -409,7 +409,8 @@ class NumpyBackend(Backend):
             b = b.swapaxes(-1, -2)
         a_shape, b_shape = a.shape, b.shape
         if len(a_shape) >= 2 and len(b_shape) >= 2:  # BLAS threads sized per product
-            blas_threads.fit(a_shape[-2], a_shape[-1], b_shape[-1])
+            m, n = a_shape[-2], b_shape[-1]
+            blas_threads.fit(m * a_shape[-1] * n, min(m, n))
         return np.matmul(a, b)
 
     # -------------------------------------------------------------- convolution
