@@ -258,6 +258,48 @@ def test_bench_runs_in_worker_processes_and_prints_its_table(capsys, monkeypatch
         assert needle in out, needle
 
 
+def test_vecgrad_turns_report_the_blas_threads_of_their_timed_calls(monkeypatch):
+    from vecgrad.backends import blas_threads
+
+    policy = blas_threads.policy()
+    monkeypatch.setattr(policy, "chosen", {1: 5})
+
+    def step():  # as if each step ran two large products on two threads
+        policy.chosen[2] = policy.chosen.get(2, 0) + 2
+        return 1.0
+
+    w = worker._Worker("vecgrad", "cpu")
+    w.steps["fake"] = step
+    reply = w.time("fake", 3)
+    assert reply["blas"] == {"2": 6}  # the untimed call's products are not counted
+    w = worker._Worker("numpy", "cpu")
+    w.steps["fake"] = step
+    assert "blas" not in w.time("fake", 3)
+
+
+def test_the_busy_table_shows_the_threads_chosen_per_kind_of_round():
+    from rich.console import Console
+    from rich.table import Table
+
+    assert suite._threads_text({2: 10}) == "2"
+    assert suite._threads_text({1: 7, 2: 3}) == "1: 70%, 2: 30%"
+    assert suite._threads_text({}) == "-"
+    assert suite._sum_counts([{"1": 2}, {"1": 3, "2": 1}]) == {1: 5, 2: 1}
+    results = {"mlp": {"vecgrad": {"loss": 1.0, "quiet": [0.010, 0.011], "busy": [0.014, 0.015],
+                                   "threads": {"quiet": {2: 40}, "busy": {1: 40}}},
+                       "numpy": {"loss": 1.0, "quiet": [0.010, 0.010], "busy": [0.020, 0.020]}}}
+    console = Console(width=250, record=True)
+    console.print(suite._busy_table(["mlp"], results, Table))
+    text = console.export_text()
+    assert "BLAS threads quiet / busy" in text and "2 / 1" in text and "1.38x" in text
+    assert "met" in text
+    console = Console(width=250, record=True)
+    console.print(suite._busy_table(["mlp"], results, Table, judged=False))
+    assert "not judged" in console.export_text()  # the neighbour did not take a core
+    assert not suite._neighbour_spun({"quiet": [0.0, 5.0], "busy": [1.3, 5.0]})
+    assert suite._neighbour_spun({"quiet": [0.0, 5.0], "busy": [4.9, 5.0]})
+
+
 def test_busy_bench_alternates_quiet_and_busy_rounds(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
     parser = argparse.ArgumentParser()

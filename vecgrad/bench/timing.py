@@ -209,14 +209,15 @@ def spread(values) -> float:
 
 
 def alternate(workers: dict, workload: str, rounds: int, calls: dict, settle_s: float,
-              before_round=None, warm_s: float = 0.0) -> dict:
+              before_round=None, warm_s: float = 0.0, replies: dict | None = None) -> dict:
     """Per-round seconds per call of each worker: the workers take turns, one round at a
     time, in an order that rotates from round to round; the value of a round is the
     median of its timed calls. `settle_s` of sleep between turns lets the previous
     process's spinning pool go quiet, and every worker but the one whose turn it is stays
     frozen (Worker.pause), so no pool spins beside the engine being timed.
     `before_round(index)` runs first in each round (the --busy mode toggles its
-    neighbour there); `warm_s` of untimed steps open each turn (worker.py).
+    neighbour there); `warm_s` of untimed steps open each turn (worker.py). Each
+    worker's whole replies are appended to `replies[name]` when a dict is given.
     Returns {name: [seconds, ...]}."""
     names = list(workers)
     times = {name: [] for name in names}
@@ -237,6 +238,8 @@ def alternate(workers: dict, workload: str, rounds: int, calls: dict, settle_s: 
                 finally:
                     worker.pause()
                 times[name].append(statistics.median(reply["times"]))
+                if replies is not None:
+                    replies.setdefault(name, []).append(reply)
     finally:
         for worker in workers.values():
             worker.resume()

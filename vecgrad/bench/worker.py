@@ -11,7 +11,9 @@ Requests and replies:
   {"op": "setup", "workload", "seed", "dtype"} -> {"loss", "seconds"} or {"skip": reason}
   {"op": "time", "workload", "calls", "warm_s"} -> {"times": [seconds per call, ...]}
                                              after untimed calls for warm_s seconds (at
-                                             least one: it absorbs the switch of process)
+                                             least one: it absorbs the switch of process);
+                                             vecgrad adds "blas": {threads: products} of
+                                             its timed calls (the BLAS policy's choices)
   {"op": "memory", "workload"}            -> {"bytes": peak traced bytes of one step}
   {"op": "quit"}
 Errors come back as {"error": "..."}; the worker stays up.
@@ -103,12 +105,25 @@ class _Worker:
         step()
         while time.perf_counter() - start < float(warm_s):
             step()
+        chosen = self._blas_chosen()
         times = []
         for _ in range(int(calls)):
             start = time.perf_counter()
             step()
             times.append(time.perf_counter() - start)
-        return {"times": times}
+        reply = {"times": times}
+        if chosen is not None:  # how many large products ran on how many BLAS threads
+            after = self._blas_chosen()
+            reply["blas"] = {str(k): after[k] - chosen.get(k, 0) for k in after
+                             if after[k] != chosen.get(k, 0)}
+        return reply
+
+    def _blas_chosen(self):
+        if self.engine != "vecgrad":
+            return None
+        from vecgrad.backends import blas_threads
+
+        return dict(blas_threads.policy().chosen)
 
     def memory(self, workload):
         from vecgrad.bench.timing import peak_memory
