@@ -209,23 +209,16 @@ class Backend(ABC):
         """Cross-correlation of x with weight (plus bias): (N, O, OH, OW)."""
         n = x.shape[0]
         o, cg, kh, kw = weight.shape
+        oh, ow = _window_output(x.shape[2:], (kh, kw), stride, padding, dilation)
         cols = self.im2col(x, (kh, kw), stride, padding, dilation)  # (N, C*KH*KW, OH*OW)
-        positions = cols.shape[2]
-        # One GEMM for the whole batch: (O, C*KH*KW) @ (C*KH*KW, OH*OW*N), columns
-        # ordered (position, image).
-        rows = self.permute(cols, (1, 2, 0))
-        if groups == 1:
-            out = self.matmul(self.reshape(weight, (o, cg * kh * kw)),
-                              self.reshape(rows, (cg * kh * kw, positions * n)))
-        else:  # one batched GEMM: group g's filters meet group g's input rows only
-            out = self.reshape(self.matmul(
-                self.reshape(weight, (groups, o // groups, cg * kh * kw)),
-                self.reshape(rows, (groups, cg * kh * kw, positions * n))),
-                (o, positions * n))
+        # The filters meet every image's columns in one batched product, whose result
+        # is already NCHW: no transposed copy of the patch matrix or of the output.
+        cols = self.reshape(cols, (n, groups, cg * kh * kw, oh * ow))
+        filters = self.reshape(weight, (groups, o // groups, cg * kh * kw))
+        out = self.reshape(self.matmul(filters, cols), (n, o, oh * ow))
         if bias is not None:
             out = self.binary("add", out, self.reshape(bias, (o, 1)), out=out)
-        oh, ow = _window_output(x.shape[2:], (kh, kw), stride, padding, dilation)
-        return self.permute(self.reshape(out, (o, oh, ow, n)), (3, 0, 1, 2))
+        return self.reshape(out, (n, o, oh, ow))
 
     def conv2d_input_grad(self, grad: Buffer, weight: Buffer, input_shape: Shape,
                           stride: tuple[int, int], padding: tuple[int, int],
@@ -234,12 +227,10 @@ class Backend(ABC):
         with weight): (N, C, H, W) = input_shape."""
         n, o, oh, ow = grad.shape
         _, cg, kh, kw = weight.shape
-        rows = self.reshape(self.permute(grad, (1, 2, 3, 0)),
-                            (groups, o // groups, oh * ow * n))
+        rows = self.reshape(grad, (n, groups, o // groups, oh * ow))
         filters = self.reshape(weight, (groups, o // groups, cg * kh * kw))
-        cols = self.matmul(filters, rows, transpose_a=True)  # (G, Cg*KH*KW, OH*OW*N)
-        cols = self.permute(self.reshape(cols, (groups * cg * kh * kw, oh * ow, n)),
-                            (2, 0, 1))
+        cols = self.matmul(filters, rows, transpose_a=True)  # (N, G, Cg*KH*KW, OH*OW)
+        cols = self.reshape(cols, (n, groups * cg * kh * kw, oh * ow))
         return self.col2im(cols, tuple(input_shape), (kh, kw), stride, padding, dilation)
 
     def conv2d_weight_grad(self, x: Buffer, grad: Buffer, weight_shape: Shape,
@@ -250,11 +241,10 @@ class Backend(ABC):
         n, o, oh, ow = grad.shape
         _, cg, kh, kw = weight_shape
         cols = self.im2col(x, (kh, kw), stride, padding, dilation)
-        rows = self.reshape(self.permute(cols, (1, 2, 0)),
-                            (groups, cg * kh * kw, oh * ow * n))
-        g_rows = self.reshape(self.permute(grad, (1, 2, 3, 0)),
-                              (groups, o // groups, oh * ow * n))
-        return self.reshape(self.matmul(g_rows, rows, transpose_b=True), tuple(weight_shape))
+        cols = self.reshape(cols, (n, groups, cg * kh * kw, oh * ow))
+        rows = self.reshape(grad, (n, groups, o // groups, oh * ow))
+        per_image = self.matmul(rows, cols, transpose_b=True)  # (N, G, O/G, Cg*KH*KW)
+        return self.reshape(self.reduce("sum", per_image, (0,), False), tuple(weight_shape))
 
     # Max-pool over whole KH x KW tiles (stride = kernel, no padding or dilation). The
     # versions here compose getitem, maximum, compare, where, mul/sub and cat, and work on
