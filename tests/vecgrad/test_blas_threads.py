@@ -28,20 +28,23 @@ class _Machine:
 
     def __init__(self, monkeypatch, cpus=2, tick=0.01):
         self.cpus, self.tick = cpus, tick
-        self.now, self.idle, self.own = 1000.0, 0.0, 0.0
+        self.now, self.idle, self.own, self.waited = 1000.0, 0.0, 0.0, 0.0
         monkeypatch.setattr(blas_threads.time, "monotonic", lambda: self.now)
 
     def read(self):
         return self.cpus, (self.idle // self.tick) * self.tick
 
-    def run(self, seconds, ours, others):
-        """`seconds` pass with our process on `ours` cores and others on `others`."""
+    def run(self, seconds, ours, others, waiting=0.0):
+        """`seconds` pass with our process on `ours` cores (and waiting for a CPU for
+        `waiting` of them) and others on `others`."""
         self.now += seconds
         self.own += ours * seconds
+        self.waited += waiting * seconds
         self.idle += max(0.0, self.cpus - ours - others) * seconds
 
     def contention(self):
-        return blas_threads._Contention(read=self.read, own=lambda: self.own)
+        return blas_threads._Contention(read=self.read, own=lambda: self.own,
+                                        waited=lambda: self.waited)
 
 
 def _policy(monkeypatch, machine, env="auto", threads=2):
@@ -162,6 +165,19 @@ def test_a_window_in_which_we_were_stopped_or_idle_is_dropped(monkeypatch):
     assert policy.wanted(*LARGE) == 2
 
 
+def test_a_starved_process_still_reads_the_overload(monkeypatch):
+    """On an overloaded machine we may get a tenth of a core: we barely ran, but we
+    waited to, so the window counts, and it says: no free core."""
+    machine = _Machine(monkeypatch)
+    policy, _ = _policy(monkeypatch, machine)
+    policy.prime()
+    _compute(policy, machine, 0.5, others=0.0)
+    assert policy.wanted(*LARGE) == 2
+    machine.run(0.2, ours=0.1, others=1.9, waiting=0.9)
+    assert policy.wanted(*LARGE) == 1
+    assert policy._contention.other_cores > 1.5
+
+
 def test_the_library_setting_is_a_ceiling_and_numbers_are_obeyed(monkeypatch):
     machine = _Machine(monkeypatch)
     policy, _ = _policy(monkeypatch, machine, threads=1)  # e.g. OPENBLAS_NUM_THREADS=1
@@ -192,6 +208,7 @@ def test_the_real_proc_reading_is_sane():
     cpus, idle = blas_threads._read_proc_stat()
     assert cpus >= 1 and idle >= 0
     assert blas_threads._read_proc_stat()[1] >= idle
+    assert blas_threads._read_waited() >= 0.0
 
 
 def test_bad_policy_text_is_an_error(monkeypatch):

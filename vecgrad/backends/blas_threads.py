@@ -22,10 +22,12 @@ spinning process, our two threads squeeze it to about 2/3 of a core, and with ou
 thread it holds a whole one, so both readings keep us on one thread and the choice does
 not flip-flop; on a quiet machine others read near 0. Until the first window is measured
 (`prime()` starts it when the backend is created) products run on one thread. A window in
-which this process itself used less than `MIN_OWN_SHARE` of a core is dropped and the
-last estimate kept: what others did while this process was idle, blocked or stopped
-(the bench's turn-taking workers, a pause between epochs) says nothing about the cores
-they leave it while it computes.
+which this process neither ran nor waited to run for `MIN_OWN_SHARE` of a core (its CPU
+time plus its main thread's wait for a CPU, /proc/self/schedstat) is dropped and the last
+estimate kept: what others did while this process was idle, blocked or stopped (the
+bench's turn-taking workers, a pause between epochs) says nothing about the cores they
+leave it while it computes. A process starved by an overloaded machine still counts its
+waiting, so its windows are kept and read the overload.
 
 The pool is resized through threadpoolctl (it finds the BLAS that numpy actually loaded:
 OpenBLAS, MKL or BLIS, whatever its symbol names), only when the wanted count changes
@@ -52,7 +54,7 @@ SMALL_MACS = 1 << 22
 THIN_SIDE = 16
 # Length of one measuring window (two small reads, ~20 us, once per window).
 SAMPLE_S = 0.05
-# A window in which this process used less of a core than this is dropped (see above).
+# A window in which this process ran or waited for less of a core than this is dropped.
 MIN_OWN_SHARE = 0.25
 # Others' use of a core above which it counts as taken.
 TAKEN_SHARE = 0.4
@@ -83,20 +85,31 @@ def _read_proc_stat():
 _HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
+def _read_waited() -> float:
+    """Seconds this process's main thread has spent runnable but waiting for a CPU
+    (Linux schedstat; 0.0 where the kernel does not keep it)."""
+    try:
+        with open("/proc/self/schedstat", "rb") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 class _Contention:
     """Cores other processes keep busy, measured window by window:
 
         other cores = (CPUs x wall seconds - idle seconds - our CPU seconds) / wall seconds
 
-    `read` gives (CPUs, idle seconds) and `own` this process's CPU seconds (all its
-    threads); tests pass fakes."""
+    `read` gives (CPUs, idle seconds), `own` this process's CPU seconds (all its
+    threads) and `waited` its seconds waiting for a CPU; tests pass fakes."""
 
-    def __init__(self, read=_read_proc_stat, own=time.process_time):
+    def __init__(self, read=_read_proc_stat, own=time.process_time, waited=_read_waited):
         self._read_machine = read
         self._own = own
+        self._waited = waited
         self.available = True
         self.other_cores = None  # no window measured yet
-        self._start = None  # (monotonic seconds, idle seconds, own seconds)
+        self._start = None  # (monotonic, idle, own CPU, own wait) in seconds
         try:
             read()
         except (OSError, ValueError, IndexError):
@@ -104,7 +117,7 @@ class _Contention:
 
     def _sample(self, now):
         cpus, idle = self._read_machine()
-        return cpus, (now, idle, self._own())
+        return cpus, (now, idle, self._own(), self._waited())
 
     def restart(self, now: float) -> None:
         """Start a window at `now`, keeping the last estimate."""
@@ -123,7 +136,7 @@ class _Contention:
 
     def update(self, now: float) -> None:
         """Close the window at `now` and start the next one. The window gives the
-        estimate unless this process was mostly idle in it (MIN_OWN_SHARE)."""
+        estimate unless this process neither ran nor waited to in it (MIN_OWN_SHARE)."""
         try:
             cpus, sample = self._sample(now)
         except (OSError, ValueError, IndexError):
@@ -134,7 +147,7 @@ class _Contention:
             return
         seconds = now - start[0]
         own = sample[2] - start[2]
-        if own < MIN_OWN_SHARE * seconds:
+        if own + (sample[3] - start[3]) < MIN_OWN_SHARE * seconds:
             return
         busy = cpus * seconds - (sample[1] - start[1]) - own
         self.other_cores = min(float(cpus), max(0.0, busy / seconds))
