@@ -136,6 +136,11 @@ def test_clear_errors():
         nn.GRUCell(3, 5)(vecgrad.randn(2, 3), vecgrad.zeros(5))
     with pytest.raises(TypeError, match="float32 or float64"):
         nn.RNN(3, 5)(vecgrad.zeros(2, 1, 3, dtype=vecgrad.int64))
+    with pytest.raises(TypeError, match=r"LSTM: input is float64 but the parameters are "
+                                        r"float32"):
+        lstm(vecgrad.randn(4, 2, 3, dtype=vecgrad.float64))
+    with pytest.raises(TypeError, match="GRUCell: input is float64"):
+        nn.GRUCell(3, 5)(vecgrad.randn(2, 3, dtype=vecgrad.float64))
 
 
 def test_dropout_between_layers_only_in_training():

@@ -148,6 +148,14 @@ def _check_input(owner, x, input_size, dims, layout):
         raise TypeError(f"{owner}: input must be float32 or float64, got {x.dtype}")
 
 
+def _check_input_dtype(owner, x, weight):
+    # as PyTorch: no silent promotion (a float32 layer would get float64 gradients on cpu,
+    # and OpenCL's products refuse mixed dtypes)
+    if x.dtype != weight.dtype:
+        raise TypeError(f"{owner}: input is {x.dtype} but the parameters are {weight.dtype}; "
+                        f"convert one (x.to({str(weight.dtype)!r}) or module.to({str(x.dtype)!r}))")
+
+
 # ---------------------------------------------------------------------------- layers
 class RNNBase(Module):
     """The multi-layer recurrence shared by RNN, LSTM and GRU (see their docstrings)."""
@@ -197,6 +205,7 @@ class RNNBase(Module):
         owner = type(self).__name__
         layout = "(batch, seq, input_size)" if self.batch_first else "(seq, batch, input_size)"
         _check_input(owner, input, self.input_size, (2, 3), layout + " or (seq, input_size)")
+        _check_input_dtype(owner, input, self.weight_ih_l0)
         batched = input.ndim == 3
         x = input if batched else input.unsqueeze(1)
         # Time runs along axis 0, or 1 with batch_first: the layers work in the input's
@@ -347,6 +356,7 @@ class RNNCellBase(Module):
         owner = type(self).__name__
         _check_input(owner, input, self.input_size, (1, 2),
                      "(batch, input_size) or (input_size,)")
+        _check_input_dtype(owner, input, self.weight_ih)
         batched = input.ndim == 2
         x = input if batched else input.unsqueeze(0)
         shape = (x.shape[0], self.hidden_size)
