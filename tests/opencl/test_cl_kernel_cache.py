@@ -1,0 +1,94 @@
+"""The on-disk cache of compiled kernel binaries (opencl_runtime.kernel_cache_dir)."""
+
+import numpy as np
+import pytest
+
+from vecgrad.backends import opencl_runtime
+from vecgrad.backends.opencl_runtime import Runtime, kernel_cache_dir
+
+
+def _neg(rt, values):
+    """Run elementwise.cl's unary_neg (1-d layout) on `values` through `rt`."""
+    cl = rt.cl
+    host = np.asarray(values, np.float32)
+    src = cl.Buffer(rt.context, cl.mem_flags.READ_WRITE | cl.mem_flags.COPY_HOST_PTR, hostbuf=host)
+    dst = cl.Buffer(rt.context, cl.mem_flags.READ_WRITE, host.nbytes)
+    knl = rt.kernel("elementwise", "unary_neg", np.float32, {"STRIDED_NDIM": 1})
+    packed = np.array([len(host)] + [1] * 7, np.int32).tobytes()
+    strides = np.array([1] + [0] * 7, np.int32).tobytes()
+    rt.launch_1d(knl, len(host), len(host), 1, packed, dst, strides, 0, src, strides, 0)
+    out = np.empty_like(host)
+    cl.enqueue_copy(rt.queue, out, dst)
+    return out
+
+
+def test_cache_folder_setting(monkeypatch, tmp_path):
+    monkeypatch.setenv("VECGRAD_KERNEL_CACHE", str(tmp_path / "k"))
+    assert kernel_cache_dir() == tmp_path / "k"
+    for off in ("off", "0", ""):
+        monkeypatch.setenv("VECGRAD_KERNEL_CACHE", off)
+        assert kernel_cache_dir() is None
+    monkeypatch.delenv("VECGRAD_KERNEL_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert kernel_cache_dir() == tmp_path / "xdg" / "vecgrad" / "kernels"
+
+
+def test_a_second_runtime_builds_from_the_stored_binary(cl_backend, monkeypatch, tmp_path):
+    monkeypatch.setenv("VECGRAD_KERNEL_CACHE", str(tmp_path))
+    first = Runtime(cl_backend.device)
+    values = [1.5, -2.0, 0.0, 7.25, 3.0]
+    np.testing.assert_array_equal(_neg(first, values), -np.float32(values))
+    stored = sorted(tmp_path.glob("*.bin"))
+    assert len(stored) == 1 and stored[0].stat().st_size > 0
+    assert not list(tmp_path.glob(".tmp-*"))  # the temporary file was renamed into place
+
+    def no_source_builds(self, *args):
+        raise AssertionError("built from source although the binary was cached")
+
+    monkeypatch.setattr(Runtime, "_build_source", no_source_builds)
+    second = Runtime(cl_backend.device)
+    np.testing.assert_array_equal(_neg(second, values), -np.float32(values))
+    # scalar argument types (-cl-kernel-arg-info) survive the binary round trip
+    knl = second.kernel("elementwise", "axpy", np.float32, {"STRIDED_NDIM": 1})
+    assert np.float32 in second._scalar_arg_dtypes(knl)
+
+
+def test_a_corrupt_binary_is_rebuilt_from_source(cl_backend, monkeypatch, tmp_path):
+    monkeypatch.setenv("VECGRAD_KERNEL_CACHE", str(tmp_path))
+    Runtime(cl_backend.device).program("elementwise", np.float32, {"STRIDED_NDIM": 1})
+    (path,) = tmp_path.glob("*.bin")
+    path.write_bytes(b"not a binary")
+    rt = Runtime(cl_backend.device)
+    np.testing.assert_array_equal(_neg(rt, [2.0, -3.0]), [-2.0, 3.0])
+    assert path.read_bytes() != b"not a binary"  # replaced by the source build's binary
+
+
+def test_different_sources_and_options_get_different_files(cl_backend, monkeypatch, tmp_path):
+    monkeypatch.setenv("VECGRAD_KERNEL_CACHE", str(tmp_path))
+    rt = Runtime(cl_backend.device)
+    rt.program("elementwise", np.float32, {"STRIDED_NDIM": 1})
+    rt.program("elementwise", np.float32, {"STRIDED_NDIM": 2})
+    rt.program("reduce", np.float32)
+    assert len(list(tmp_path.glob("*.bin"))) == 3
+
+
+def test_off_and_unwritable_folders_still_build(cl_backend, monkeypatch, tmp_path):
+    monkeypatch.setenv("VECGRAD_KERNEL_CACHE", "off")
+    rt = Runtime(cl_backend.device)
+    np.testing.assert_array_equal(_neg(rt, [1.0]), [-1.0])
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("VECGRAD_KERNEL_CACHE", str(blocker / "kernels"))
+    rt = Runtime(cl_backend.device)
+    np.testing.assert_array_equal(_neg(rt, [4.0]), [-4.0])
+
+
+def test_build_errors_still_show_the_log(cl_backend, monkeypatch, tmp_path):
+    monkeypatch.setenv("VECGRAD_KERNEL_CACHE", str(tmp_path))
+    real = opencl_runtime.kernel_source
+    monkeypatch.setattr(opencl_runtime, "kernel_source", lambda family: (
+        "__kernel void k(__global T* x) { x[0] = undeclared_name; }"
+        if family == "softmax" else real(family)))
+    with pytest.raises(opencl_runtime.OpenCLError, match="undeclared_name"):
+        Runtime(cl_backend.device).program("softmax", np.float32)
+    assert not list(tmp_path.glob("*.bin"))
