@@ -92,3 +92,32 @@ def test_build_errors_still_show_the_log(cl_backend, monkeypatch, tmp_path):
     with pytest.raises(opencl_runtime.OpenCLError, match="undeclared_name"):
         Runtime(cl_backend.device).program("softmax", np.float32)
     assert not list(tmp_path.glob("*.bin"))
+
+
+# ----------------------------------------------------------- uploads without waiting
+def test_uploads_do_not_wait_and_copy_the_callers_array(cl_backend, monkeypatch):
+    rt = cl_backend.runtime
+    host = np.arange(1001, dtype=np.float32)
+    bufs = []
+    for step in range(5):
+        bufs.append(cl_backend.from_numpy(host))
+        host += 1000  # the caller reuses its array at once: the uploads must not see it
+    assert rt._uploads  # queued without waiting: their events are held until done
+    for step, buf in enumerate(bufs):
+        np.testing.assert_array_equal(cl_backend.to_numpy(buf),
+                                      np.arange(1001, dtype=np.float32) + 1000 * step)
+    assert not rt._uploads  # a read waits for the whole queue: nothing left pending
+
+
+def test_large_and_many_uploads(cl_backend, monkeypatch):
+    from vecgrad.backends import opencl_runtime as module
+
+    monkeypatch.setattr(module, "ASYNC_UPLOAD_BYTES", 64)
+    monkeypatch.setattr(module, "_MAX_PENDING_UPLOADS", 3)
+    small = [cl_backend.from_numpy(np.full(7, i, np.int64)) for i in range(10)]
+    assert len(cl_backend.runtime._uploads) <= 3
+    big = cl_backend.from_numpy(np.arange(100, dtype=np.float64)
+                                if cl_backend.supports_float64 else np.arange(100.0, dtype=np.float32))
+    np.testing.assert_array_equal(cl_backend.to_numpy(big), np.arange(100))
+    for i, buf in enumerate(small):
+        np.testing.assert_array_equal(cl_backend.to_numpy(buf), np.full(7, i))

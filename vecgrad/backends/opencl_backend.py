@@ -295,7 +295,7 @@ class OpenCLBackend(Backend):
         host = np.ascontiguousarray(host, dtype=np.int32)
         buf = self._rt.alloc(host.nbytes)
         if host.size:
-            self._rt.cl.enqueue_copy(self._rt.queue, buf, host)
+            self._rt.upload(buf, host)
         return buf
 
     def _contiguous(self, x: CLArray) -> CLArray:
@@ -318,7 +318,7 @@ class OpenCLBackend(Backend):
             host = np.ascontiguousarray(host)
         out = self._new(host.shape, host.dtype)
         if host.size:
-            self._rt.cl.enqueue_copy(self._rt.queue, out.data, host)
+            self._rt.upload(out.data, host)
         return out
 
     @_plain_errors
@@ -328,6 +328,7 @@ class OpenCLBackend(Backend):
         if host.size:
             self._rt.cl.enqueue_copy(self._rt.queue, host, src.data,
                                      src_offset=src.offset * src.dtype.itemsize)
+            self._rt.uploads_done()  # the blocking read waited for the whole queue
         return host
 
     @_plain_errors
@@ -362,6 +363,7 @@ class OpenCLBackend(Backend):
     @_plain_errors
     def synchronize(self) -> None:
         self._rt.queue.finish()
+        self._rt.uploads_done()
 
     # -------------------------------------------------------------- elementwise
     @_plain_errors

@@ -7,6 +7,7 @@ queried only when a device is first asked for.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import importlib.resources
@@ -247,6 +248,11 @@ def store_binary(path: Path, program, cl) -> None:
         pass
 
 
+# Host arrays up to this size are uploaded without waiting (Runtime.upload).
+ASYNC_UPLOAD_BYTES = 4 << 20
+_MAX_PENDING_UPLOADS = 256
+
+
 class Runtime:
     """Context, in-order queue, memory pool and compiled programs of one device."""
 
@@ -265,6 +271,7 @@ class Runtime:
         self.max_work_group_size = self.info.max_work_group_size
         self._programs: dict[tuple, Any] = {}
         self._kernels: dict[tuple, Any] = {}
+        self._uploads: collections.deque = collections.deque()  # see upload()
 
     # ------------------------------------------------------------------ programs
     def check_dtype(self, dtype: np.dtype, what: str) -> None:
@@ -418,6 +425,31 @@ class Runtime:
             return
         global_size, local_size = self.range_1d(n)
         knl(self.queue, global_size, local_size, *args)
+
+    def upload(self, buffer, host: np.ndarray) -> None:
+        """Queue a copy of `host` into `buffer` without waiting for it.
+
+        A blocking write waits for every command queued before it (the queue is in
+        order): in a training loop that is one full stop of the device per uploaded
+        batch. Small arrays are copied on the host first, so the caller may change its
+        array at once; pyopencl's event keeps that copy alive and waits for the transfer
+        when dropped, so events are held here until the device has done them. Large
+        arrays (above ASYNC_UPLOAD_BYTES) are written blocking: no second host copy.
+        """
+        cl = self.cl
+        if host.nbytes > ASYNC_UPLOAD_BYTES:
+            cl.enqueue_copy(self.queue, buffer, host)
+            return
+        pending = self._uploads
+        while pending and pending[0].command_execution_status == cl.command_execution_status.COMPLETE:
+            pending.popleft()
+        if len(pending) >= _MAX_PENDING_UPLOADS:
+            pending.popleft().wait()
+        pending.append(cl.enqueue_copy(self.queue, buffer, host.copy(), is_blocking=False))
+
+    def uploads_done(self) -> None:
+        """Forget the pending uploads' events (after a wait for the whole queue)."""
+        self._uploads.clear()
 
     def set_max_alloc(self, nbytes: int) -> None:
         """The device's largest single buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE); requests
