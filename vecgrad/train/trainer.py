@@ -187,7 +187,8 @@ class Trainer:
             "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
             "epoch": epochs_done,
             "model": {k: v.numpy() for k, v in self.model.state_dict().items()},
-            "best_model": self.best_state,
+            "best_model": None if self.best_state is None else
+            {k: v.numpy() if hasattr(v, "numpy") else v for k, v in self.best_state.items()},
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             # Big-integer generator state survives as JSON text.
@@ -328,6 +329,47 @@ class Trainer:
         train_loader.set_epoch(epoch)
         self.model.train()
         self.emit(EpochStart(epoch + 1, self.epochs, len(train_loader), self.optimizer.lr))
+        if self.clip_grad_norm is None:
+            figures = self._train_batches_on_device(epoch, train_loader, watch, started)
+        else:  # clipping reports each batch's norm: read per batch
+            figures = self._train_batches(epoch, train_loader, watch, started)
+        total, count, correct, classified, largest_norm, clipped, grad_norms = figures
+        result = self.evaluate(val_loader, "val", watch if self.layer_stats else None, emit=False)
+        if not math.isfinite(result.loss):
+            self._diagnose_validation(result.loss, val_loader, epoch)
+        lr = self.optimizer.lr
+        if self.scheduler is not None:
+            self.scheduler.step()
+        improved = result.loss < self.history.best_val_loss
+        if improved:
+            self.history.best_val_loss, self.history.best_epoch = result.loss, epoch + 1
+            # device copies (no read per epoch); checkpoints convert them when saved
+            with vecgrad.no_grad():
+                self.best_state = {k: v.clone() for k, v in self.model.state_dict().items()}
+            self.bad_epochs = 0
+        else:
+            self.bad_epochs += 1
+        seconds = time.perf_counter() - started
+        h = self.history
+        h.train_loss.append(total / count)
+        h.train_accuracy.append(correct / count if classified else None)
+        h.val_loss.append(result.loss)
+        h.val_accuracy.append(result.accuracy)
+        h.lr.append(lr)
+        h.seconds.append(seconds)
+        self.epochs_done = epoch + 1
+        self._save_checkpoint(epoch + 1)
+        self.emit(EpochEnd(epoch + 1, self.epochs, total / count, h.train_accuracy[-1],
+                           result.loss, result.accuracy, lr, seconds, improved, h.best_epoch,
+                           largest_norm, clipped, self.clip_grad_norm))
+        if self.layer_stats:
+            self.emit(LayerStats(epoch + 1, watch.table(grad_norms)))
+
+    def _train_batches(self, epoch: int, train_loader, watch: LayerWatch, started: float):
+        """One epoch's batches, checked one by one (one host read per batch): a
+        non-finite loss or gradient is explained before any update. Returns (loss sum,
+        samples, right predictions, classified, largest pre-clip norm, clipped batches,
+        last batch's gradient norms per module)."""
         total, count, correct, classified = 0.0, 0, 0, False
         largest_norm, clipped = None, 0  # pre-clip gradient norms (with clip_grad_norm)
         grad_norms: dict[str, float] = {}
@@ -339,10 +381,8 @@ class Trainer:
             objective = data_loss if penalty is None else data_loss + penalty
             self.optimizer.zero_grad()
             objective.backward()
-            # One host read per batch (on OpenCL each read waits for the whole queue):
-            # the loss, whether every gradient is finite and the count of right
-            # predictions come back together. A non-finite loss is still explained
-            # before any update.
+            # The loss, whether every gradient is finite and the count of right
+            # predictions come back together in one read.
             classify = targets.dtype == np.int64
             value, finite, right = self._batch_figures(data_loss, outputs, targets, classify)
             if not math.isfinite(value):
@@ -367,34 +407,94 @@ class Trainer:
                 correct += right
             self.emit(BatchEnd(epoch + 1, index + 1, batches, value, len(targets),
                                time.perf_counter() - started, grad_norm))
-        result = self.evaluate(val_loader, "val", watch if self.layer_stats else None, emit=False)
-        if not math.isfinite(result.loss):
-            self._diagnose_validation(result.loss, val_loader, epoch)
-        lr = self.optimizer.lr
-        if self.scheduler is not None:
-            self.scheduler.step()
-        improved = result.loss < self.history.best_val_loss
-        if improved:
-            self.history.best_val_loss, self.history.best_epoch = result.loss, epoch + 1
-            self.best_state = {k: v.numpy().copy() for k, v in self.model.state_dict().items()}
-            self.bad_epochs = 0
-        else:
-            self.bad_epochs += 1
-        seconds = time.perf_counter() - started
-        h = self.history
-        h.train_loss.append(total / count)
-        h.train_accuracy.append(correct / count if classified else None)
-        h.val_loss.append(result.loss)
-        h.val_accuracy.append(result.accuracy)
-        h.lr.append(lr)
-        h.seconds.append(seconds)
-        self.epochs_done = epoch + 1
-        self._save_checkpoint(epoch + 1)
-        self.emit(EpochEnd(epoch + 1, self.epochs, total / count, h.train_accuracy[-1],
-                           result.loss, result.accuracy, lr, seconds, improved, h.best_epoch,
-                           largest_norm, clipped, self.clip_grad_norm))
-        if self.layer_stats:
-            self.emit(LayerStats(epoch + 1, watch.table(grad_norms)))
+        return total, count, correct, classified, largest_norm, clipped, grad_norms
+
+    def _train_batches_on_device(self, epoch: int, train_loader, watch: LayerWatch,
+                                 started: float):
+        """One epoch's batches with no host read inside the loop (issue 12): the loss sum
+        and the right predictions are accumulated on the device and read once at the
+        end, with a finiteness check of every parameter.
+
+        On OpenCL every read waits for the whole in-order queue, so a read per batch
+        keeps the device idle while Python prepares the next batch. A non-finite loss
+        or gradient makes the parameters non-finite in the update and stays so (NaN
+        and inf do not heal in these updates), so the end check sees it; the epoch is
+        then rewound (parameters, buffers, optimizer state, random generator: a copy
+        made on the device at the start) and replayed batch by batch with
+        `_train_batches`, which explains the first bad batch exactly as it always did.
+        Views get each batch's loss on demand (reading it is their choice).
+        """
+        snapshot = self._snapshot()
+        loss_sum = right_sum = None
+        count, classified = 0, False
+        batches = len(train_loader)
+        for index, (inputs, targets) in enumerate(train_loader):
+            outputs = self.model(inputs)
+            data_loss = self.loss(outputs, targets)
+            penalty = self._penalty()
+            objective = data_loss if penalty is None else data_loss + penalty
+            self.optimizer.zero_grad()
+            objective.backward()
+            self.optimizer.step()
+            samples = len(targets)
+            with vecgrad.no_grad():
+                loss = data_loss.detach()
+                if loss_sum is None:
+                    loss_sum = vecgrad.zeros((), dtype=loss.dtype, device=loss.device)
+                loss_sum.add_(loss, alpha=float(samples))
+                if targets.dtype == np.int64:
+                    classified = True
+                    hits = (self.loss.predict_tensor(outputs) == targets.reshape(-1)).sum()
+                    right_sum = hits if right_sum is None else right_sum.add_(hits)
+            count += samples
+            if self.views:
+                self.emit(_DeviceBatchEnd.make(epoch + 1, index + 1, batches, loss, samples,
+                                               time.perf_counter() - started))
+        with vecgrad.no_grad():
+            if count == 0:
+                return 0.0, 0, 0, False, None, 0, {}
+            parts = [loss_sum.reshape(1)]
+            params = [p for p in self.model.parameters() if p.numel()]
+            if params:
+                check = params[0].sum()
+                for param in params[1:]:
+                    check = check + param.sum()
+                parts.append(check.reshape(1).to(loss_sum.dtype))
+            if right_sum is not None:
+                parts.append(right_sum.reshape(1).to(loss_sum.dtype))
+            host = vecgrad.cat(parts).numpy().astype(np.float64)
+        if not np.all(np.isfinite(host)):
+            self._restore(snapshot)
+            train_loader.set_epoch(epoch)
+            views, self.views = self.views, []  # the views saw these batches already
+            try:
+                figures = self._train_batches(epoch, train_loader, watch, started)
+            finally:
+                self.views = views
+            return figures  # (finite after all: an overflow of the check's own sum)
+        grad_norms = self._check_gradients(epoch, batches - 1, True) if self.layer_stats else {}
+        right = int(round(host[-1])) if right_sum is not None else 0
+        return float(host[0]), count, right, classified, None, 0, grad_norms
+
+    def _snapshot(self):
+        """Device copies of what one epoch changes: the model's parameters and buffers,
+        the optimizer's state tensors and counters, and the random generator."""
+        import copy
+
+        from vecgrad.tensor import Tensor
+
+        with vecgrad.no_grad():
+            model = {name: t.clone() for name, t in self.model.state_dict().items()}
+            optimizer = [{key: value.clone() if isinstance(value, Tensor) else copy.deepcopy(value)
+                          for key, value in state.items()} for state in self.optimizer.state]
+        rng = copy.deepcopy(vecgrad.random_generator().bit_generator.state)
+        return model, optimizer, rng
+
+    def _restore(self, snapshot) -> None:
+        model, optimizer, rng = snapshot
+        self.model.load_state_dict(model)
+        self.optimizer.state = optimizer
+        vecgrad.random_generator().bit_generator.state = rng
 
     # ------------------------------------------------------- NaN/inf handling
     def _diagnose_forward(self, inputs, outputs, value, watch, epoch, index):
@@ -526,6 +626,26 @@ class Trainer:
             module = name.rsplit(".", 1)[0] if "." in name else name
             norms[module] = norms.get(module, 0.0) + square
         return {k: math.sqrt(v) if math.isfinite(v) else v for k, v in norms.items()}
+
+
+class _DeviceBatchEnd(BatchEnd):
+    """A BatchEnd whose loss stays on the device until a view reads `.loss` (then it
+    is read once and kept): a training loop with no live view reads nothing per batch."""
+
+    @classmethod
+    def make(cls, epoch, batch, batches, loss_tensor, samples, seconds) -> "_DeviceBatchEnd":
+        event = object.__new__(cls)  # (the frozen dataclass __init__ would set .loss)
+        event.__dict__.update(epoch=epoch, batch=batch, batches=batches, samples=samples,
+                              seconds=seconds, grad_norm=None, _loss=loss_tensor)
+        return event
+
+    @property
+    def loss(self) -> float:
+        value = self.__dict__["_loss"]
+        if not isinstance(value, float):
+            value = float(value.item())
+            self.__dict__["_loss"] = value
+        return value
 
 
 class _TerminateAsInterrupt:
