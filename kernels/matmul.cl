@@ -45,7 +45,8 @@ void matmul(const int M, const int N, const int K,
             const int a_sb,
             __global const T* restrict B, const int b_off, const int b_sk, const int b_sn,
             const int b_sb,
-            __global T* restrict C, const int c_off, const int c_sm, const int c_sb)
+            __global T* restrict C, const int c_off, const int c_sm, const int c_sb,
+            __global const T* bias, const int bias_off, const int bias_s, const int has_bias)
 {
     __local T As[TK][TM + PAD_A];
     __local T Bs[TK][TN];
@@ -107,17 +108,28 @@ void matmul(const int M, const int N, const int K,
         }
     }
 
+    // The epilogue: bias[col] (when has_bias) joins each column as it is stored, so a
+    // linear layer needs no second pass over its output.
+    VT bv[NV];
+    for (int v = 0; v < NV; ++v) {
+        T tmp[VW];
+        const int col = n0 + lx * WN + v * VW;
+        for (int j = 0; j < VW; ++j)
+            tmp[j] = (has_bias && col + j < N) ? bias[bias_off + (col + j) * bias_s] : (T)(0);
+        bv[v] = VLOAD(0, tmp);
+    }
     for (int i = 0; i < WM; ++i) {
         const int row = m0 + ly * WM + i;
         if (row >= M) break;
         __global T* crow = C + row * c_sm;
         for (int v = 0; v < NV; ++v) {
             const int col = n0 + lx * WN + v * VW;
+            const VT value = has_bias ? acc[i][v] + bv[v] : acc[i][v];
             if (col + VW <= N) {
-                VSTORE(acc[i][v], 0, crow + col);
+                VSTORE(value, 0, crow + col);
             } else {
                 T tmp[VW];
-                VSTORE(acc[i][v], 0, tmp);
+                VSTORE(value, 0, tmp);
                 for (int j = 0; j < VW && col + j < N; ++j) crow[col + j] = tmp[j];
             }
         }

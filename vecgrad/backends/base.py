@@ -173,10 +173,12 @@ class Backend(ABC):
     # ------------------------------------------------------------------------ linalg
     @abstractmethod
     def matmul(self, a: Buffer, b: Buffer, transpose_a: bool = False,
-               transpose_b: bool = False) -> Buffer:
+               transpose_b: bool = False, bias: Buffer | None = None) -> Buffer:
         """op(a) @ op(b) where op transposes the last two axes when asked.
 
         Both operands have ndim >= 2; leading (batch) axes broadcast as in numpy.matmul.
+        `bias`, a 1-D buffer of the product's last-axis length and dtype, is added to
+        every row of the product in the same pass (linear layers: no second launch).
         """
 
     # -------------------------------------------------------------------- convolution

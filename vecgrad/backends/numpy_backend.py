@@ -402,7 +402,7 @@ class NumpyBackend(Backend):
         return np.concatenate(buffers, axis=axis)
 
     # -------------------------------------------------------------------- linalg
-    def matmul(self, a, b, transpose_a=False, transpose_b=False):
+    def matmul(self, a, b, transpose_a=False, transpose_b=False, bias=None):
         if transpose_a:
             a = a.swapaxes(-1, -2)
         if transpose_b:
@@ -411,7 +411,10 @@ class NumpyBackend(Backend):
         if len(a_shape) >= 2 and len(b_shape) >= 2:  # BLAS threads sized per product
             m, n = a_shape[-2], b_shape[-1]
             blas_threads.fit(m * a_shape[-1] * n, min(m, n))
-        return np.matmul(a, b)
+        if bias is None:
+            return np.matmul(a, b)
+        out = np.matmul(a, b)
+        return np.add(out, bias, out=out)
 
     # -------------------------------------------------------------- convolution
     # The patch matrix is stored batch-innermost, (C*KH*KW, OH*OW, N) in memory, and

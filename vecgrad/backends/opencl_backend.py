@@ -558,10 +558,10 @@ class OpenCLBackend(Backend):
     # ------------------------------------------------------------------- linalg
     @_plain_errors
     def matmul(self, a: CLArray, b: CLArray, transpose_a: bool = False,
-               transpose_b: bool = False) -> CLArray:
+               transpose_b: bool = False, bias: CLArray | None = None) -> CLArray:
         from vecgrad.backends.opencl_linalg import matmul
 
-        return matmul(self, a, b, transpose_a, transpose_b)
+        return matmul(self, a, b, transpose_a, transpose_b, bias)
 
     # -------------------------------------------------------------- convolution
     @_plain_errors

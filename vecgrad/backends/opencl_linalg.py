@@ -25,8 +25,10 @@ def _batch_operand(backend, x: CLArray, batch: tuple[int, ...]):
     return full, full.shape[-1] * full.shape[-2]
 
 
-def matmul(backend, a: CLArray, b: CLArray, transpose_a: bool, transpose_b: bool) -> CLArray:
-    """op(a) @ op(b) with numpy.matmul batch broadcasting (both ndim >= 2)."""
+def matmul(backend, a: CLArray, b: CLArray, transpose_a: bool, transpose_b: bool,
+           bias: CLArray | None = None) -> CLArray:
+    """op(a) @ op(b) (+ bias on every row) with numpy.matmul batch broadcasting (both
+    ndim >= 2); the bias is added by the kernel as it stores the product."""
     if a.dtype != b.dtype:
         raise OpenCLError(f"matmul: dtypes differ ({a.dtype} and {b.dtype})")
     if a.dtype == np.bool_:
@@ -35,12 +37,16 @@ def matmul(backend, a: CLArray, b: CLArray, transpose_a: bool, transpose_b: bool
     k2, n = (b.shape[-1], b.shape[-2]) if transpose_b else (b.shape[-2], b.shape[-1])
     if k != k2:
         raise OpenCLError(f"matmul: shapes {a.shape} and {b.shape} do not align ({k} != {k2})")
+    if bias is not None and (bias.shape != (n,) or bias.dtype != a.dtype):
+        raise OpenCLError(f"matmul: bias must have shape ({n},) and dtype {a.dtype}, got "
+                          f"{bias.shape} {bias.dtype}")
     batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
     out = backend._new(batch + (m, n), a.dtype)
     if out.size == 0:
         return out
     if k == 0:
-        return backend.full(out.shape, 0, a.dtype)
+        out = backend.full(out.shape, 0, a.dtype)
+        return out if bias is None else backend.binary("add", out, bias, out=out)
     a, a_sb = _batch_operand(backend, a, batch)
     b, b_sb = _batch_operand(backend, b, batch)
     a_sm, a_sk = (a.strides[-1], a.strides[-2]) if transpose_a else a.strides[-2:]
@@ -60,7 +66,10 @@ def matmul(backend, a: CLArray, b: CLArray, transpose_a: bool, transpose_b: bool
         i32(m), i32(n), i32(k),
         a.data, i32(a.offset), i32(a_sm), i32(a_sk), i32(a_sb),
         b.data, i32(b.offset), i32(b_sk), i32(b_sn), i32(b_sb),
-        out.data, 0, i32(n), i32(m * n))
+        out.data, 0, i32(n), i32(m * n),
+        # without a bias the kernel never reads its pointer: pass the output's
+        out.data if bias is None else bias.data, 0 if bias is None else i32(bias.offset),
+        0 if bias is None else i32(bias.strides[0]), int(bias is not None))
     return out
 
 

@@ -163,8 +163,9 @@ class GraphBackend:
         return movement.Cat.apply(*values, axis=axis)
 
     # ------------------------------------------------------------ products and conv
-    def matmul(self, a, b, transpose_a=False, transpose_b=False):
-        return matmul.MatMul.apply(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+    def matmul(self, a, b, transpose_a=False, transpose_b=False, bias=None):
+        out = matmul.MatMul.apply(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+        return out if bias is None else elementwise.add(out, bias)
 
     def im2col(self, x, kernel_size, stride, padding, dilation):
         return conv.Im2Col.apply(x, kernel_size=kernel_size, stride=stride, padding=padding,

@@ -42,14 +42,13 @@ class MatMul(Function):
 
 
 class Linear(Function):
-    """x @ w^T + b: the bias is added in place into the fresh product (one pass less)."""
+    """x @ w^T + b: the backend adds the bias as it writes the product (one pass less;
+    on OpenCL one launch less)."""
 
     @staticmethod
     def forward(ctx, x, w, b):
-        be = ctx.backend
         ctx.save_for_backward(x, w)
-        out = be.matmul(x, w, False, True)
-        return be.binary("add", out, b, out=out)
+        return ctx.backend.matmul(x, w, False, True, bias=b)
 
     @staticmethod
     def backward(ctx, grad):
