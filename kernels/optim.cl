@@ -84,22 +84,57 @@ __kernel void optim_rmsprop(P_ARGS, STATE(r), const T lr, const T weight_decay,
 
 // s ← β1 s + (1 − β1) g';  r ← β2 r + (1 − β2) g'²;
 // θ ← θ − (lr / bias1) s / den(r · (1 / bias2))
-__kernel void optim_adam(P_ARGS, STATE(s), STATE(r), const T step_size,
-                         const T weight_decay, const T beta1, const T one_minus_beta1,
-                         const T beta2, const T one_minus_beta2, const T inv_bias2,
-                         const T eps, const int eps_inside_sqrt)
+#define ADAM_SCALARS const T step_size, const T weight_decay, const T beta1,             \
+                     const T one_minus_beta1, const T beta2, const T one_minus_beta2,    \
+                     const T inv_bias2, const T eps, const int eps_inside_sqrt
+
+inline void adam_element(__global T* p, __global const T* g, __global T* s,
+                         __global T* r, const int i, ADAM_SCALARS)
+{
+    const T theta = p[i];
+    const T gd = decayed(g[i], theta, weight_decay);
+    T m1 = s[i] * beta1;
+    m1 = m1 + gd * one_minus_beta1;
+    T m2 = r[i] * beta2;
+    m2 = m2 + (gd * gd) * one_minus_beta2;
+    s[i] = m1;
+    r[i] = m2;
+    const T scaled = m2 * inv_bias2;  // the Tensor code skips it when 1/bias2 is 1: same
+    p[i] = theta - (m1 / denominator(scaled, eps, eps_inside_sqrt)) * step_size;
+}
+
+#define ADAM_PASS step_size, weight_decay, beta1, one_minus_beta1, beta2,                \
+                  one_minus_beta2, inv_bias2, eps, eps_inside_sqrt
+
+__kernel void optim_adam(P_ARGS, STATE(s), STATE(r), ADAM_SCALARS)
 {
     GUARD
-    const T theta = p[p_o + i];
-    const T gd = decayed(g[g_o + i], theta, weight_decay);
-    T m1 = s[s_o + i] * beta1;
-    m1 = m1 + gd * one_minus_beta1;
-    T m2 = r[r_o + i] * beta2;
-    m2 = m2 + (gd * gd) * one_minus_beta2;
-    s[s_o + i] = m1;
-    r[r_o + i] = m2;
-    const T scaled = m2 * inv_bias2;  // the Tensor code skips it when 1/bias2 is 1: same
-    p[p_o + i] = theta - (m1 / denominator(scaled, eps, eps_inside_sqrt)) * step_size;
+    adam_element(p + p_o, g + g_o, s + s_o, r + r_o, i, ADAM_PASS);
+}
+
+// Adam for up to ADAM_SLOTS parameters in one launch (Backend.fused_updates): the
+// parameters' elements are laid end to end, slot k owning [end_{k-1}, end_k); unused
+// slots repeat the last end. One launch per optimizer step instead of one per
+// parameter: on a CPU device each launch costs more than a small layer's update.
+#define ADAM_SLOT_ARGS(k) __global T* p##k, const int p##k##_o, __global const T* g##k,    \
+                          const int g##k##_o, __global T* s##k, const int s##k##_o,      \
+                          __global T* r##k, const int r##k##_o, const int end##k
+#define ADAM_SLOT(k)                                                                     \
+    if (i < end##k) {                                                                    \
+        adam_element(p##k + p##k##_o, g##k + g##k##_o, s##k + s##k##_o, r##k + r##k##_o, \
+                     i - start, ADAM_PASS);                                              \
+        return;                                                                          \
+    }                                                                                    \
+    start = end##k;
+
+__kernel void optim_adam_slots(ADAM_SLOT_ARGS(0), ADAM_SLOT_ARGS(1), ADAM_SLOT_ARGS(2),
+                               ADAM_SLOT_ARGS(3), ADAM_SLOT_ARGS(4), ADAM_SLOT_ARGS(5),
+                               ADAM_SLOT_ARGS(6), ADAM_SLOT_ARGS(7), ADAM_SCALARS)
+{
+    const int i = get_global_id(0);
+    int start = 0;
+    ADAM_SLOT(0) ADAM_SLOT(1) ADAM_SLOT(2) ADAM_SLOT(3)
+    ADAM_SLOT(4) ADAM_SLOT(5) ADAM_SLOT(6) ADAM_SLOT(7)
 }
 
 #endif

@@ -118,13 +118,15 @@ def test_fused_step_matches_the_tensor_code_on_the_same_device(case, cl_backend,
     _, fused = _run(cl_backend.device, float_dtype, cls, options)
     # the path before optim.cl: the backend declines and the Tensor code runs
     monkeypatch.setattr(type(cl_backend), "fused_update", lambda self, *args: False)
+    monkeypatch.setattr(type(cl_backend), "fused_updates",
+                        lambda self, rule, params, *args: [False] * len(params))
     _, reference = _run(cl_backend.device, float_dtype, cls, options)
     # the same element operations in the same order, both compiled for this device
     tol = dict(rtol=2e-7, atol=1e-7) if float_dtype == np.float32 else {}
     _assert_same(fused, reference, float_dtype, **tol)
 
 
-def test_one_kernel_launch_per_parameter_and_no_wait(cl_backend, monkeypatch):
+def test_one_kernel_launch_per_step_and_no_wait(cl_backend, monkeypatch):
     launches, waits = [], []
     runtime = cl_backend.runtime
     real_launch = type(runtime).launch_1d
@@ -140,8 +142,74 @@ def test_one_kernel_launch_per_parameter_and_no_wait(cl_backend, monkeypatch):
     opt.step()
     launches.clear()
     opt.step()
-    assert launches == ["optim_adam"] * len(SHAPES)
+    assert launches == ["optim_adam_slots"]  # every parameter in one launch
+    launches.clear()
+    optim.SGD(params, lr=0.1, momentum=0.9).step()  # the other rules: one per parameter
+    assert launches == ["optim_momentum"] * len(SHAPES)
     assert not waits
+
+
+# Odd sizes, none a multiple of the work-group size, 11 parameters: two launches of
+# optim_adam_slots (8 slots, then 3 and five unused ones).
+MANY = [(3,), (5, 7), (1,), (257,), (2, 3, 4), (13,), (1, 1), (300,), (17, 5), (6,), (2,)]
+
+
+@pytest.mark.parametrize("options", [dict(lr=0.01), dict(lr=0.01, eps_inside_sqrt=True,
+                                                         weight_decay=0.1, betas=(0.5, 0.9))],
+                         ids=["plain", "inside-decay"])
+def test_adam_slots_match_the_tensor_code(cl_backend, float_dtype, monkeypatch, options):
+    rng = np.random.default_rng(11)
+    thetas = [rng.standard_normal(shape).astype(float_dtype) for shape in MANY]
+    grads = [[rng.standard_normal(shape).astype(float_dtype) for shape in MANY]
+             for _ in range(3)]
+
+    def run(device):
+        params = [vecgrad.tensor(t, device=device, requires_grad=True) for t in thetas]
+        opt = optim.Adam(params, **options)
+        for step_grads in grads:
+            for p, g in zip(params, step_grads):
+                p.grad = vecgrad.tensor(g, device=device)
+            opt.step()
+        return [p.numpy() for p in params], [[s["s"].numpy(), s["r"].numpy()] for s in opt.state]
+
+    want = run("cpu")
+    launches = []
+    runtime = cl_backend.runtime
+    real_launch = type(runtime).launch_1d
+    monkeypatch.setattr(type(runtime), "launch_1d",
+                        lambda self, knl, n, *a: launches.append(knl.function_name)
+                        or real_launch(self, knl, n, *a))
+    _forbid_tensor_code(monkeypatch, optim.Adam)
+    got = run(cl_backend.device)
+    adam = [name for name in launches if name.startswith("optim_")]
+    assert adam == ["optim_adam_slots"] * 6  # 3 steps x (8 + 3 parameters)
+    tol = TOL[np.dtype(float_dtype)]
+    for (a_params, a_states), (b_params, b_states) in [(got, want)]:
+        for i, (a, b) in enumerate(zip(a_params, b_params)):
+            np.testing.assert_allclose(a, b, **tol, err_msg=f"param {i} {MANY[i]}")
+        for i, (a, b) in enumerate(zip(a_states, b_states)):
+            for name, x, y in zip("sr", a, b):
+                np.testing.assert_allclose(x, y, **tol, err_msg=f"param {i} state {name}")
+
+
+def test_parameters_sharing_storage_are_updated_one_by_one(cl_backend):
+    """Two parameters viewing one allocation: their slots would run at once, so the
+    backend declines the multi launch for an overlap and the results stay right."""
+    be = cl_backend
+    storage = be.from_numpy(np.arange(10, dtype=np.float32))
+    first, second = be.getitem(storage, (slice(0, 6),)), be.getitem(storage, (slice(4, 10),))
+    grads = [be.from_numpy(np.ones(6, np.float32)) for _ in range(2)]
+    states = [[be.full((6,), 0.0, np.float32), be.full((6,), 0.0, np.float32)] for _ in range(2)]
+    hyper = {"lr": 0.1, "weight_decay": 0.0, "beta1": 0.9, "beta2": 0.999, "bias1": 0.1,
+             "bias2": 0.001, "eps": 1e-8, "eps_inside_sqrt": False}
+    assert be.fused_updates("adam", [first, second], grads, states, hyper) == [False, False]
+    disjoint = [be.getitem(storage, (slice(0, 5),)), be.getitem(storage, (slice(5, 10),))]
+    grads5 = [be.from_numpy(np.ones(5, np.float32)) for _ in range(2)]
+    states5 = [[be.full((5,), 0.0, np.float32), be.full((5,), 0.0, np.float32)]
+               for _ in range(2)]
+    assert be.fused_updates("adam", disjoint, grads5, states5, hyper) == [True, True]
+    # each element took one Adam step of size lr from its own start: θ - 0.1 (g = 1)
+    np.testing.assert_allclose(be.to_numpy(storage), np.arange(10) - 0.1, rtol=1e-6)
 
 
 def _buffers(cl_backend, dtype=np.float32, n=6):

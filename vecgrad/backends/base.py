@@ -330,6 +330,12 @@ class Backend(ABC):
         """
         return False
 
+    def fused_updates(self, rule: str, params: Sequence[Buffer], grads: Sequence[Buffer],
+                      states: Sequence[Sequence[Buffer]], hyper: dict) -> list[bool]:
+        """Optional: fused_update for several parameters sharing `hyper`, as few passes
+        as the backend can (OpenCL: one launch for up to 8 parameters). Returns, per
+        parameter, whether it was updated; the optimizer updates the others itself."""
+        return [self.fused_update(rule, p, g, s, hyper) for p, g, s in zip(params, grads, states)]
 
 def tile_views(shape, kernel_size):
     """The basic index of each tile offset (i, j): x[:, :, i::KH, j::KW] cut to whole tiles."""

@@ -501,6 +501,10 @@ class NumpyBackend(Backend):
         return result
 
     # ---------------------------------------------------------------- optimizers
+    def fused_updates(self, rule, params, grads, states, hyper):
+        """fused_update per parameter (numpy has no launch to save)."""
+        return [self.fused_update(rule, p, g, s, hyper) for p, g, s in zip(params, grads, states)]
+
     @_quiet
     def fused_update(self, rule, param, grad, state, hyper):
         """Adam as in-place numpy calls on the buffers, in exactly the order and

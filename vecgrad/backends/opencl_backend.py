@@ -103,6 +103,9 @@ KERNELS_OF_PRIMITIVE = {
     "fused_update": [("optim", "optim_sgd"), ("optim", "optim_momentum"),
                      ("optim", "optim_adagrad"), ("optim", "optim_rmsprop"),
                      ("optim", "optim_adam")],
+    "fused_updates": [("optim", "optim_adam_slots"), ("optim", "optim_sgd"),
+                      ("optim", "optim_momentum"), ("optim", "optim_adagrad"),
+                      ("optim", "optim_rmsprop")],
     "synchronize": [],
 }
 
@@ -647,6 +650,57 @@ class OpenCLBackend(Backend):
 
     # --------------------------------------------------------------- optimizers
     @_plain_errors
+    def fused_updates(self, rule: str, params: Sequence[CLArray], grads: Sequence[CLArray],
+                      states: Sequence[Sequence[CLArray]], hyper: dict) -> list[bool]:
+        """Adam: one launch of optim_adam_slots per 8 parameters that fused_update would
+        take (same checks; the buffers of different parameters must not overlap
+        either, since their updates now run at once). Other rules: fused_update each."""
+        if rule != "adam":
+            return [self.fused_update(rule, p, g, s, hyper)
+                    for p, g, s in zip(params, grads, states)]
+        done = [False] * len(params)
+        ready: dict[np.dtype, list] = {}
+        scalars = None
+        for index, (param, grad, state) in enumerate(zip(params, grads, states)):
+            buffers = (param, grad, *state)
+            if not self._fusable(rule, buffers, len(state)):
+                continue
+            if scalars is None:
+                scalars = _optim_scalars(rule, hyper)
+            if not _scalars_fit(scalars, param.dtype):
+                continue
+            ready.setdefault(param.dtype, []).append((index, buffers))
+        for dtype, entries in ready.items():
+            if _any_overlap([buf for _, buffers in entries for buf in buffers]):
+                continue  # (e.g. two parameters viewing one storage): one by one instead
+            knl = self._rt.kernel("optim", "optim_adam_slots", dtype)
+            for first in range(0, len(entries), _ADAM_SLOTS):
+                chunk = entries[first:first + _ADAM_SLOTS]
+                args, end = [], 0
+                for _, buffers in chunk:
+                    end += buffers[0].size
+                    for buf in buffers:
+                        args += [buf.data, _i32(buf.offset)]
+                    args.append(_i32(end))
+                args += args[-9:] * (_ADAM_SLOTS - len(chunk))  # unused: the last again
+                if end:
+                    self._rt.launch_1d(knl, end, *args, *scalars)
+                for index, _ in chunk:
+                    done[index] = True
+        return done
+
+    def _fusable(self, rule: str, buffers, state_count: int) -> bool:
+        """Whether optim_<rule> can update these (param, grad, *state) buffers in place."""
+        param = buffers[0]
+        if _OPTIM_STATE_COUNT.get(rule) != state_count or param.dtype.kind != "f":
+            return False
+        for buf in buffers:
+            if (not isinstance(buf, CLArray) or buf.dtype != param.dtype
+                    or buf.shape != param.shape or not buf.is_contiguous):
+                return False
+        return not _any_overlap(buffers)
+
+    @_plain_errors
     def fused_update(self, rule: str, param: CLArray, grad: CLArray,
                      state: Sequence[CLArray], hyper: dict) -> bool:
         """One launch of kernels/optim.cl's optim_<rule> on contiguous float buffers.
@@ -655,19 +709,11 @@ class OpenCLBackend(Backend):
         that overlap, a hyperparameter T cannot hold) returns False and the optimizer
         runs its Tensor code. Nothing waits for the device.
         """
-        count = _OPTIM_STATE_COUNT.get(rule)
-        if count is None or len(state) != count or param.dtype.kind != "f":
-            return False
         buffers = (param, grad, *state)
-        for buf in buffers:
-            if (not isinstance(buf, CLArray) or buf.dtype != param.dtype
-                    or buf.shape != param.shape or not buf.is_contiguous):
-                return False
-        if _any_overlap(buffers):
+        if not self._fusable(rule, buffers, len(state)):
             return False
         scalars = _optim_scalars(rule, hyper)
-        limit = float(np.finfo(param.dtype).max)
-        if not all(abs(v) <= limit for v in scalars if isinstance(v, float)):
+        if not _scalars_fit(scalars, param.dtype):
             return False
         n = param.size
         if n:
@@ -702,13 +748,28 @@ def _optim_scalars(rule: str, hyper: dict) -> list:
             1.0 / float(hyper["bias2"]), *eps]
 
 
+# Parameters per launch of optim_adam_slots (its ADAM_SLOT_ARGS count).
+_ADAM_SLOTS = 8
+
+
+def _scalars_fit(scalars, dtype) -> bool:
+    """Whether every float hyperparameter is finite in T (else the Tensor code runs)."""
+    limit = float(np.finfo(dtype).max)
+    return all(abs(v) <= limit for v in scalars if isinstance(v, float))
+
+
 def _any_overlap(buffers) -> bool:
-    """Whether two of the buffers share elements (the kernel reads and writes in place)."""
-    for i, a in enumerate(buffers):
-        for b in buffers[i + 1:]:
-            if (a.data is b.data and a.offset < b.offset + b.size
-                    and b.offset < a.offset + a.size):
-                return True
+    """Whether two of the buffers share elements (the kernel reads and writes in place).
+    Only buffers of one allocation can: they are grouped first, so a step over many
+    parameters is not a quadratic number of comparisons."""
+    by_allocation: dict[int, list] = {}
+    for buf in buffers:
+        by_allocation.setdefault(id(buf.data), []).append(buf)
+    for group in by_allocation.values():
+        for i, a in enumerate(group):
+            for b in group[i + 1:]:
+                if a.offset < b.offset + b.size and b.offset < a.offset + a.size:
+                    return True
     return False
 
 

@@ -34,5 +34,6 @@ OTHER_PRIMITIVES = (
     "cat", "matmul", "im2col", "col2im", "conv2d", "conv2d_input_grad",
     "conv2d_weight_grad", "max_pool_tiles", "max_pool_tiles_backward", "softmax",
     "log_softmax",
-    "cross_entropy", "cross_entropy_backward", "fused_update", "synchronize",
+    "cross_entropy", "cross_entropy_backward", "fused_update", "fused_updates",
+    "synchronize",
 )
