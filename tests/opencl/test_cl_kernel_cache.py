@@ -121,3 +121,21 @@ def test_large_and_many_uploads(cl_backend, monkeypatch):
     np.testing.assert_array_equal(cl_backend.to_numpy(big), np.arange(100))
     for i, buf in enumerate(small):
         np.testing.assert_array_equal(cl_backend.to_numpy(buf), np.full(7, i))
+
+
+# ------------------------------------------------------------------ queue statistics
+def test_queue_stats_count_launches_reads_writes_and_waits(cl_backend):
+    stats = cl_backend.runtime.stats
+    x = cl_backend.from_numpy(np.arange(5, dtype=np.float32))
+    stats.reset()
+    y = cl_backend.unary("neg", x)
+    z = cl_backend.binary("add", x, y)
+    assert stats.launches == 2 and stats.reads == 0 and stats.waits == 0
+    cl_backend.from_numpy(np.ones(3, np.float32))
+    assert stats.writes == 1 and stats.blocking_writes == 0
+    np.testing.assert_array_equal(cl_backend.to_numpy(z), np.zeros(5))
+    cl_backend.synchronize()
+    assert stats.as_dict() == {"launches": 2, "reads": 1, "writes": 1, "blocking_writes": 0,
+                               "waits": 1}
+    knl = cl_backend.runtime.kernel("elementwise", "copy", np.float32)
+    assert knl.function_name == "copy" and knl.num_args > 0  # attributes pass through

@@ -329,6 +329,7 @@ class OpenCLBackend(Backend):
         src = self._contiguous(buf)
         host = np.empty(src.shape, dtype=src.dtype)
         if host.size:
+            self._rt.stats.reads += 1
             self._rt.cl.enqueue_copy(self._rt.queue, host, src.data,
                                      src_offset=src.offset * src.dtype.itemsize)
             self._rt.uploads_done()  # the blocking read waited for the whole queue
@@ -365,6 +366,7 @@ class OpenCLBackend(Backend):
 
     @_plain_errors
     def synchronize(self) -> None:
+        self._rt.stats.waits += 1
         self._rt.queue.finish()
         self._rt.uploads_done()
 

@@ -248,6 +248,41 @@ def store_binary(path: Path, program, cl) -> None:
         pass
 
 
+class QueueStats:
+    """What this runtime has asked of its queue: kernel launches, device-to-host reads
+    (each waits for every command before it), host-to-device writes (`blocking_writes`
+    of them waited too) and explicit waits (finish). Counting costs one integer add;
+    `vecgrad bench --device opencl` reports them per training batch (a figure the
+    machine's load does not change)."""
+
+    __slots__ = ("launches", "reads", "writes", "blocking_writes", "waits")
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        self.launches = self.reads = self.writes = self.blocking_writes = self.waits = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class _CountedKernel:
+    """A cl.Kernel that counts its launches in QueueStats (attributes pass through)."""
+
+    __slots__ = ("kernel", "stats")
+
+    def __init__(self, kernel, stats: QueueStats):
+        self.kernel, self.stats = kernel, stats
+
+    def __call__(self, *args):
+        self.stats.launches += 1
+        return self.kernel(*args)
+
+    def __getattr__(self, name):
+        return getattr(self.kernel, name)
+
+
 # Host arrays up to this size are uploaded without waiting (Runtime.upload).
 ASYNC_UPLOAD_BYTES = 4 << 20
 _MAX_PENDING_UPLOADS = 256
@@ -272,6 +307,7 @@ class Runtime:
         self._programs: dict[tuple, Any] = {}
         self._kernels: dict[tuple, Any] = {}
         self._uploads: collections.deque = collections.deque()  # see upload()
+        self.stats = QueueStats()
 
     # ------------------------------------------------------------------ programs
     def check_dtype(self, dtype: np.dtype, what: str) -> None:
@@ -369,7 +405,7 @@ class Runtime:
                     f"kernels/{family}.cl has no kernel {name!r} for {np.dtype(dtype)}"
                 ) from None
             knl.set_scalar_arg_dtypes(self._scalar_arg_dtypes(knl))
-            self._kernels[key] = knl
+            knl = self._kernels[key] = _CountedKernel(knl, self.stats)
         return knl
 
     def _scalar_arg_dtypes(self, knl) -> list:
@@ -437,13 +473,16 @@ class Runtime:
         arrays (above ASYNC_UPLOAD_BYTES) are written blocking: no second host copy.
         """
         cl = self.cl
+        self.stats.writes += 1
         if host.nbytes > ASYNC_UPLOAD_BYTES:
+            self.stats.blocking_writes += 1
             cl.enqueue_copy(self.queue, buffer, host)
             return
         pending = self._uploads
         while pending and pending[0].command_execution_status == cl.command_execution_status.COMPLETE:
             pending.popleft()
         if len(pending) >= _MAX_PENDING_UPLOADS:
+            self.stats.waits += 1
             pending.popleft().wait()
         pending.append(cl.enqueue_copy(self.queue, buffer, host.copy(), is_blocking=False))
 

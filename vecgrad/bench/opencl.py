@@ -140,7 +140,8 @@ def bench_launch_overhead(backend, launches: int = 2000, rounds: int = 7) -> dic
     # unary_neg(HEAD, out, STRIDED_ARGS(out), x, STRIDED_ARGS(x)) of kernels/elementwise.cl,
     # in its contiguous variant: HEAD = n, ndim, int8 shape; STRIDED_ARGS = int8 strides,
     # offset
-    knl = rt.kernel("elementwise", "unary_neg", np.float32, {"STRIDED_NDIM": 1})
+    # (.kernel: the pyopencl object itself, without the runtime's launch counting)
+    knl = rt.kernel("elementwise", "unary_neg", np.float32, {"STRIDED_NDIM": 1}).kernel
     shape8 = np.array([16] + [1] * 7, np.int32)
     strides8 = np.array([1] + [0] * 7, np.int32)
     knl.set_args(16, 1, shape8, out.data, strides8, 0, x.data, strides8, 0)

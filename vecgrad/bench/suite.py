@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.util
+import json
 import os
 import platform
 import statistics
@@ -341,6 +342,8 @@ def main(args: argparse.Namespace) -> int:
         # tracemalloc sees host memory only: the row is for the numpy backend
         memory = run.memory() if "mlp" in names and args.device == "cpu" else None
         train = _train_figures(run, device) if not args.no_train else []
+        counts = (_opencl_counts(device) if device.startswith("opencl") and not args.no_train
+                  else [])
         # The policy's last choice and its contention reading, as the run left them.
         end_info = run.workers["vecgrad"].request("info")
         console.print(end_info["vecgrad_blas"], markup=False)
@@ -373,6 +376,8 @@ def main(args: argparse.Namespace) -> int:
     if train:
         console.print(_train_table(train, Table, not args.busy or
                                    _neighbour_spun(run.neighbour_use)))
+    if counts:
+        console.print(_counts_table(counts, Table))
     if device.startswith("opencl"):
         # OpenCL-only figures (matmul GFLOP/s vs CLBlast, launch overhead).
         from vecgrad.bench import opencl as bench_opencl
@@ -474,22 +479,70 @@ def _train_figures(run, device):
                          "busy", min(busy), "quiet", min(quiet), BUSY_TARGET))
     if device.startswith("opencl"):
         for model, epochs in runs:
-            ours = run.train(device, model, epochs)
-            reference = run.train("cpu", model, epochs)
-            rows.append((f"vecgrad train --model {model} --epochs {epochs}",
-                         device, ours, "cpu", reference, OPENCL_TRAIN_TARGET))
+            rows.append(_opencl_train_row(run, device, model, epochs))
+    return rows
+
+
+def _opencl_train_row(run, device, model, epochs):
+    """`vecgrad train` on the OpenCL device against cpu: one untimed run of each first
+    (kernel binaries compiled and cached, files in the page cache), then rounds that
+    alternate which goes first; the medians, the median of the per-round ratios, and
+    the load average around the rounds. Each run is a fresh process."""
+    label = f"vecgrad train --model {model} --epochs {epochs}"
+    run.train(device, model, epochs)
+    run.train("cpu", model, epochs)
+    ours, reference, ratios, loads = [], [], [], [os.getloadavg()[0]]
+    for index in range(3 if run.quick else 5):
+        order = ((device, ours), ("cpu", reference))
+        for where, times in (order if index % 2 == 0 else order[::-1]):
+            times.append(run.train(where, model, epochs))
+        ratios.append(ours[-1] / reference[-1])
+        loads.append(os.getloadavg()[0])
+    label += f" ({len(ours)} rounds, load {min(loads):.1f}-{max(loads):.1f})"
+    return (label, device, statistics.median(ours), "cpu", statistics.median(reference),
+            OPENCL_TRAIN_TARGET, statistics.median(ratios))
+
+
+def _opencl_counts(device):
+    """Launches, reads and writes per training batch of `vecgrad train --model M` on
+    the OpenCL device, counted in a process of its own (vecgrad.bench.train_counts)."""
+    rows = []
+    for model, epochs in TRAIN_RUNS[:1]:
+        command = [sys.executable, "-m", "vecgrad.bench.train_counts", device, model,
+                   str(epochs)]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            tail = " | ".join(done.stderr.strip().splitlines()[-2:])
+            raise WorkerError(f"{' '.join(command[2:])} failed ({done.returncode}): {tail}")
+        counts = json.loads(done.stdout.strip().splitlines()[-1])
+        rows.append((model, epochs, counts))
     return rows
 
 
 def _train_table(rows, Table, judged=True):
     table = Table(title="whole `vecgrad train ... --quiet` commands (wall seconds, start-up "
-                        "and data loading included; best of the runs)")
+                        "and data loading included; busy/quiet: best of the runs; OpenCL/cpu: "
+                        "medians after one untimed run each, ratio = median of paired rounds)")
     for column in ("run", "measured", "seconds", "reference", "seconds ", "ratio", "target"):
         table.add_column(column)
-    for label, what, seconds, ref_what, ref_seconds, target in rows:
-        ratio = seconds / ref_seconds
+    for label, what, seconds, ref_what, ref_seconds, target, *paired in rows:
+        ratio = paired[0] if paired else seconds / ref_seconds
         verdict = _verdict(ratio, target) if judged or what != "busy" else \
             f"<= {target:.2f}x not judged"
         table.add_row(label, what, f"{seconds:.2f}", ref_what, f"{ref_seconds:.2f}",
                       f"{ratio:.2f}x", verdict)
+    return table
+
+
+def _counts_table(rows, Table):
+    table = Table(title="OpenCL queue work per training batch of `vecgrad train` "
+                        "(evaluation included; independent of the machine's load)")
+    for column in ("run", "batches", "kernel launches", "host reads", "uploads",
+                   "blocking uploads", "waits"):
+        table.add_column(column)
+    for model, epochs, counts in rows:
+        per = counts["per_batch"]
+        table.add_row(f"--model {model} --epochs {epochs}", str(counts["batches"]),
+                      f"{per['launches']:.1f}", f"{per['reads']:.2f}", f"{per['writes']:.2f}",
+                      f"{per['blocking_writes']:.2f}", f"{per['waits']:.2f}")
     return table
