@@ -3,17 +3,27 @@ the bench's OpenCL-against-cpu row. Nothing here is timed."""
 
 import pytest
 
+import json
+import subprocess
+import sys
+
 from vecgrad.bench import suite
-from vecgrad.bench.train_counts import train_counts
+from vecgrad.train.runner import RunConfig, run
 
 
 def test_a_training_batch_reads_nothing_and_launches_few_kernels(cl_backend):
-    counts = train_counts(cl_backend.device, "mlp:16", 1)
-    per = counts["per_batch"]
-    assert counts["batches"] > 10
+    from vecgrad.train.events import BatchEnd
+
+    batches = []
+    result = run(RunConfig(model="mlp:16", epochs=1, device=cl_backend.device),
+                 views=[lambda e: batches.append(1) if isinstance(e, BatchEnd) else None],
+                 layer_stats=False)
+    queue = result.queue
+    assert queue["training_batches"] == len(batches) > 10
+    per = {name: value / queue["training_batches"] for name, value in queue.items()}
     # one read per epoch for the training figures, two for the validation, two for the
     # test split: far below one per batch
-    assert counts["total"]["reads"] <= 5
+    assert queue["reads"] <= 5
     assert per["blocking_writes"] == 0 and per["waits"] == 0
     # inputs and labels of each batch, the evaluations' (one epoch: val and test weigh
     # as much as a third of the training), the parameters once
@@ -55,3 +65,17 @@ def test_train_table_prints_the_paired_ratio_and_verdict(capsys):
     Console(width=200).print(suite._train_table(rows, Table))
     out = capsys.readouterr().out
     assert "1.40x" in out and "met" in out and "3.00x" in out and "missed" in out
+
+
+def test_train_json_reports_the_device_queue(cl_backend, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "vecgrad.cli", "train", "--model", "mlp:8",
+                          "--epochs", "1", "--device", cl_backend.device, "--quiet", "--json"],
+                         capture_output=True, text=True, timeout=300, check=True)
+    queue = json.loads(out.stdout.strip().splitlines()[-1])["device_queue"]
+    assert set(queue) == {"launches", "reads", "writes", "blocking_writes", "waits",
+                          "training_batches"}
+    assert queue["training_batches"] > 0 and queue["launches"] > queue["training_batches"]
+
+
+def test_cpu_runs_have_no_device_queue():
+    assert run(RunConfig(model="mlp:8", epochs=1, device="cpu"), layer_stats=False).queue is None

@@ -505,17 +505,17 @@ def _opencl_train_row(run, device, model, epochs):
 
 def _opencl_counts(device):
     """Launches, reads and writes per training batch of `vecgrad train --model M` on
-    the OpenCL device, counted in a process of its own (vecgrad.bench.train_counts)."""
+    the OpenCL device: the "device_queue" entry of `vecgrad train --json`."""
     rows = []
     for model, epochs in TRAIN_RUNS[:1]:
-        command = [sys.executable, "-m", "vecgrad.bench.train_counts", device, model,
-                   str(epochs)]
+        command = [sys.executable, "-m", "vecgrad.cli", "train", "--model", model,
+                   "--epochs", str(epochs), "--device", device, "--quiet", "--json"]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             tail = " | ".join(done.stderr.strip().splitlines()[-2:])
             raise WorkerError(f"{' '.join(command[2:])} failed ({done.returncode}): {tail}")
-        counts = json.loads(done.stdout.strip().splitlines()[-1])
-        rows.append((model, epochs, counts))
+        queue = json.loads(done.stdout.strip().splitlines()[-1])["device_queue"]
+        rows.append((model, epochs, queue))
     return rows
 
 
@@ -540,9 +540,10 @@ def _counts_table(rows, Table):
     for column in ("run", "batches", "kernel launches", "host reads", "uploads",
                    "blocking uploads", "waits"):
         table.add_column(column)
-    for model, epochs, counts in rows:
-        per = counts["per_batch"]
-        table.add_row(f"--model {model} --epochs {epochs}", str(counts["batches"]),
+    for model, epochs, queue in rows:
+        batches = max(queue["training_batches"], 1)
+        per = {name: value / batches for name, value in queue.items()}
+        table.add_row(f"--model {model} --epochs {epochs}", str(queue["training_batches"]),
                       f"{per['launches']:.1f}", f"{per['reads']:.2f}", f"{per['writes']:.2f}",
                       f"{per['blocking_writes']:.2f}", f"{per['waits']:.2f}")
     return table

@@ -139,6 +139,8 @@ def _json_metrics(result, checkpoint) -> dict:
         "history": {k: clean(getattr(history, k)) for k in
                     ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")},
         "checkpoint": checkpoint,
+        # OpenCL: launches, reads, writes and waits of the run's device queue (None on cpu)
+        "device_queue": result.queue,
         # what the checkpoint file holds (None when none was written in this run)
         "checkpoint_holds": None if saved is None else {"epochs": saved[0],
                                                          "best_epoch": saved[1] or None},

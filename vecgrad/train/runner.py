@@ -34,6 +34,10 @@ class RunResult:
     message: str = ""              # why training stopped early (divergence), if it did
     trainer: object = field(default=None, repr=False)
     notes: list = field(default_factory=list)   # sentences for the user (device fallback)
+    # OpenCL devices: what the run asked of the device's queue (launches, reads, writes,
+    # blocking_writes, waits over the whole run, evaluation included) and the training
+    # batches of its epochs; None on cpu
+    queue: dict | None = None
 
     @property
     def interrupted(self) -> bool:
@@ -168,15 +172,23 @@ def run(config: RunConfig, *, resume_state: dict | None = None, views=(),
     loaders = [DataLoader(part, settings["batch_size"], shuffle=(part is train),
                           seed=settings["seed"], device=device) for part in (train, val, test)]
     diverged, message = False, ""
+    stats = getattr(getattr(vecgrad.get_backend(device), "runtime", None), "stats", None)
+    before = None if stats is None else stats.as_dict()
+    first_epoch = trainer.start_epoch
     try:
         history = trainer.fit(loaders[0], loaders[1])
     except TrainingDiverged as exc:
         history, diverged, message = exc.history, True, str(exc)
     # A run that stopped before finishing one epoch has no weights worth testing.
     result = None if trainer.best_state is None else trainer.evaluate(loaders[2], "test")
+    queue = None
+    if stats is not None:
+        queue = {name: value - before[name] for name, value in stats.as_dict().items()}
+        queue["training_batches"] = (len(history.train_loss) - first_epoch) * len(loaders[0])
     return RunResult(settings=settings, device=device, history=history, test=result,
                      seconds=time.perf_counter() - started, diverged=diverged,
-                     message=message, trainer=trainer, notes=[note] if note else [])
+                     message=message, trainer=trainer, notes=[note] if note else [],
+                     queue=queue)
 
 
 @dataclass

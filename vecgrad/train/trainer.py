@@ -153,7 +153,7 @@ class Trainer:
         self.model.eval()
         # Sums and predictions stay on the device until the end: two host reads per
         # evaluation, not three per batch (each read waits for an OpenCL queue).
-        losses, count, predictions, targets = [], 0, [], []
+        loss_sum, count, predictions, targets = None, 0, [], []
         with vecgrad.no_grad():
             for index, (inputs, labels) in enumerate(loader):
                 if watch is not None:
@@ -161,12 +161,15 @@ class Trainer:
                 outputs = self.model(inputs)
                 if watch is not None:
                     watch.recording = False
-                losses.append(self.loss(outputs, labels).reshape(1) * float(len(labels)))
+                loss = self.loss(outputs, labels)
+                if loss_sum is None:
+                    loss_sum = vecgrad.zeros((), dtype=loss.dtype, device=loss.device)
+                loss_sum.add_(loss, alpha=float(len(labels)))  # one launch per batch
                 count += len(labels)
                 if labels.dtype == np.int64:
                     predictions.append(self.loss.predict_tensor(outputs))
                     targets.append(labels.reshape(-1))
-            total = float(vecgrad.cat(losses).numpy().astype(np.float64).sum()) if losses else 0.0
+            total = 0.0 if loss_sum is None else float(loss_sum.item())
         accuracy, confusion = None, None
         if predictions:  # integer targets: a classification task
             both = vecgrad.cat([vecgrad.cat(predictions), vecgrad.cat(targets)]).numpy()
