@@ -237,6 +237,9 @@ class GraphBackend:
     def fused_update(self, *args, **kwargs):
         self._refuse("fused_update")
 
+    def fused_updates(self, *args, **kwargs):
+        self._refuse("fused_updates")
+
 
 # autograd sits below ops: hand it what a recorded walk computes with.
 autograd.Recorder.backend_of = GraphBackend.of
