@@ -337,6 +337,7 @@ class Backend(ABC):
         parameter, whether it was updated; the optimizer updates the others itself."""
         return [self.fused_update(rule, p, g, s, hyper) for p, g, s in zip(params, grads, states)]
 
+
 def tile_views(shape, kernel_size):
     """The basic index of each tile offset (i, j): x[:, :, i::KH, j::KW] cut to whole tiles."""
     kh, kw = kernel_size
