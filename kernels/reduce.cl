@@ -34,6 +34,20 @@ __kernel void reduce_sum_mid(const int outer, const int R, const int inner,
     out[g] = s;
 }
 
+// Nonzero elements counted into int64 (numpy sums booleans as int64): the sum of a
+// bool tensor in one launch, with no int64 copy of it first.
+__kernel void reduce_count_mid(const int outer, const int R, const int inner,
+                               __global long* out, __global const T* x, const int x_o)
+{
+    const int g = get_global_id(0);
+    if (g >= outer * inner) return;
+    const int o = g / inner, in = g % inner;
+    __global const T* p = x + x_o + o * R * inner + in;
+    long count = 0;
+    for (int r = 0; r < R; ++r) count += p[r * inner] != (T)0;
+    out[g] = count;
+}
+
 #define REDUCE_MID(name, COMBINE)                                                   \
 __kernel void reduce_##name##_mid(const int outer, const int R, const int inner,    \
                                   __global T* out, __global const T* x,             \

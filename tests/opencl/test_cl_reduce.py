@@ -61,3 +61,27 @@ def test_arg_reduce_nan_is_first(pair):
     x = np.array([[1.0, np.nan, 5.0, np.nan], [2.0, 2.0, 1.0, 1.0]], np.float32)
     for op in ARG_REDUCE_OPS:
         pair.check("arg_reduce", op, x, 1, False)
+
+
+@pytest.mark.parametrize("shape, axes", [((1,), (0,)), ((7, 33), (1,)), ((7, 33), (0,)),
+                                         ((3, 257, 5), (0, 2)), ((2, 5000), (1,)),
+                                         ((100_003,), (0,)), ((4, 0, 3), (1,))], ids=str)
+def test_bool_sums_count_in_one_launch(pair, rng, shape, axes, monkeypatch):
+    """reduce_count_mid (odd sizes, a strided view, long rows that keep the cast path,
+    an empty axis) against numpy's int64 count."""
+    x = rng.random(shape) > 0.3
+    got = pair.check("reduce", "sum", x, axes, False)
+    assert got.dtype == np.int64
+    pair.check("reduce", "sum", x, axes, True)
+    if x.ndim > 1:
+        view = lambda backend, buf: backend.permute(buf, tuple(reversed(range(x.ndim))))  # noqa: E731
+        pair.check("reduce", "sum", x, axes, False, view=view)
+
+
+def test_a_bool_count_is_one_launch(cl_backend):
+    x = cl_backend.from_numpy(np.array([[True, False, True], [True, True, True]]))
+    stats = cl_backend.runtime.stats
+    stats.reset()
+    out = cl_backend.reduce("sum", x, (1,), False)
+    assert stats.launches == 1
+    np.testing.assert_array_equal(cl_backend.to_numpy(out), [2, 3])

@@ -62,7 +62,8 @@ KERNELS_OF_PRIMITIVE = {
     "unary": [("elementwise", "unary_{op}")],
     "binary": [("elementwise", "binary_{op}")],
     "compare": [("elementwise", "compare_{op}")],
-    "reduce": [("reduce", "reduce_{op}_mid"), ("reduce", "reduce_{op}_rows")],
+    "reduce": [("reduce", "reduce_{op}_mid"), ("reduce", "reduce_{op}_rows"),
+               ("reduce", "reduce_count_mid")],
     "arg_reduce": [("reduce", "argreduce_{op}_mid")],
     "from_numpy": [],
     "to_numpy": [("elementwise", "copy")],
@@ -468,8 +469,11 @@ class OpenCLBackend(Backend):
             raise OpenCLError(f"unknown reduction {op!r}; known: {', '.join(REDUCE_OPS)}")
         axes = tuple(sorted(axes))
         out_shape = self._reduced_shape(x.shape, axes, keepdims)
-        if op == "sum" and x.dtype == np.bool_:
-            x = self.astype(x, np.int64)  # numpy counts booleans as int64
+        if op == "sum" and x.dtype == np.bool_:  # numpy counts booleans as int64
+            counted = self._count_true(x, axes, out_shape)
+            if counted is not None:
+                return counted
+            x = self.astype(x, np.int64)
         if any(x.shape[d] == 0 for d in axes):
             if op == "sum":
                 return self.full(out_shape, 0, x.dtype)
@@ -489,6 +493,20 @@ class OpenCLBackend(Backend):
             knl = rt.kernel("reduce", f"reduce_{op}_mid", x.dtype)
             rt.launch_1d(knl, outer * inner, _i32(outer), _i32(reduced), _i32(inner),
                          out.data, src.data, _i32(src.offset))
+        return out
+
+    def _count_true(self, x: CLArray, axes, out_shape) -> CLArray | None:
+        """The sum of booleans as int64 in one launch (reduce_count_mid), or None where
+        the cast-and-sum path is better (long rows take reduce_sum_rows' tree)."""
+        if any(x.shape[d] == 0 for d in axes) or math.prod(out_shape) == 0:
+            return None
+        src, outer, reduced, inner = self._as_outer_r_inner(x, axes)
+        if inner == 1 and reduced >= 1024 and outer < 64:
+            return None
+        out = self._new(out_shape, np.int64)
+        knl = self._rt.kernel("reduce", "reduce_count_mid", np.bool_)
+        self._rt.launch_1d(knl, outer * inner, _i32(outer), _i32(reduced), _i32(inner),
+                           out.data, src.data, _i32(src.offset))
         return out
 
     @_plain_errors
