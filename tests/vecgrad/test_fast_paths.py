@@ -157,6 +157,11 @@ def test_relu_backward_nan_check_keeps_the_catalogue_rule():
         exact = numpy_backend._relu_backward(no_nan, grad[:3])
     np.testing.assert_array_equal(out, [3.0, 0.0, 3.0, 0.0, np.nan, 0.0])
     np.testing.assert_array_equal(exact, [3.0, 0.0, 3.0])
+    empty = np.zeros((0, 3), np.float32)  # a maximum over nothing must not raise
+    assert numpy_backend._relu_backward(empty, empty).shape == (0, 3)
+    strided = np.array([[np.nan, 1.0], [2.0, -1.0]], np.float32).T  # not contiguous
+    np.testing.assert_array_equal(numpy_backend._relu_backward(strided, np.ones((2, 2),
+                                  np.float32)), [[np.nan, 1.0], [1.0, 0.0]])
 
 
 def test_col2im_is_the_adjoint_of_im2col_as_a_channels_last_view():
