@@ -12,8 +12,11 @@ median over rounds with its spread (half the interquartile range), and a ratio i
 median of the per-round ratios, so load that comes and goes hits both sides of a pair.
 
 `--busy` starts a neighbour process that spins on one core, stopped and resumed with
-signals so quiet and busy rounds alternate, and reports each engine's busy/quiet ratio
-and `vecgrad train` quiet against busy. `--quick` is the short version (under about two
+signals so quiet and busy rounds alternate, and reports each engine's busy/quiet ratio,
+the BLAS threads vecgrad's policy chose in each kind of round, and `vecgrad train` quiet
+against busy. It also reads the neighbour's CPU time: a neighbour that did not take about
+a core in busy rounds only (a machine already loaded) leaves the target "not judged".
+Every turn opens with WARM_S of untimed steps (see there). `--quick` is the short version (under about two
 minutes); the default run is what the README's table comes from.
 """
 
