@@ -163,6 +163,99 @@ def numpy_tiny_step(x, y, params):
     return loss
 
 
+
+def _sigmoid(z):
+    t = np.negative(z)
+    np.exp(t, out=t)  # overflow to inf where z << 0 gives 1 / inf = 0, as it should
+    t += 1
+    return np.reciprocal(t, out=t)
+
+
+def numpy_lstm_step(x, y, params, state):
+    """The LSTM workload by hand: one input projection, the unrolled steps, cross-entropy
+    on the last hidden state, backprop through time written out, then PyTorch's Adam.
+
+    No framework: what numpy alone costs for the same per-step arithmetic, the floor for
+    any engine that calls numpy once per operation (PyTorch's cpu LSTM is one fused
+    oneDNN kernel per layer instead).
+    """
+    w_ih, w_hh, b_ih, b_hh, w_out, b_out = params
+    batch, steps, inputs = x.shape
+    hidden = w_hh.shape[1]
+    xp = x.reshape(batch * steps, inputs) @ w_ih.T
+    xp += b_ih
+    xp += b_hh
+    xp = xp.reshape(batch, steps, 4 * hidden)
+    h = np.zeros((batch, hidden), x.dtype)
+    c = np.zeros((batch, hidden), x.dtype)
+    saved = []
+    with np.errstate(over="ignore"):
+        for t in range(steps):
+            gates = h @ w_hh.T
+            gates += xp[:, t]
+            a = _sigmoid(gates)  # i, f and o are used; the g columns are overwritten next
+            g = np.tanh(gates[:, 2 * hidden:3 * hidden])
+            c_new = a[:, hidden:2 * hidden] * c
+            c_new += a[:, :hidden] * g
+            tc = np.tanh(c_new)
+            saved.append((h, c, a, g, tc))
+            h, c = a[:, 3 * hidden:] * tc, c_new
+    logits = h @ w_out.T
+    logits += b_out
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    rows = np.arange(batch)
+    loss = float(np.mean(np.log(total[:, 0]) - shifted[rows, y]))
+    d_logits = e / total
+    d_logits[rows, y] -= 1
+    d_logits /= batch
+    grads = [None, np.zeros_like(w_hh), None, None, d_logits.T @ h, d_logits.sum(axis=0)]
+    dh = d_logits @ w_out
+    dc = np.zeros_like(dh)
+    dxp = np.empty_like(xp)
+    for t in range(steps - 1, -1, -1):
+        h_prev, c_prev, a, g, tc = saved[t]
+        i, f, o = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 3 * hidden:]
+        dct = 1 - tc * tc
+        dct *= dh
+        dct *= o
+        dct += dc
+        dg = dxp[:, t]
+        np.multiply(dct, g, out=dg[:, :hidden])
+        np.multiply(dct, c_prev, out=dg[:, hidden:2 * hidden])
+        dg[:, :2 * hidden] *= a[:, :2 * hidden] * (1 - a[:, :2 * hidden])  # σ' on i, f
+        np.multiply(dct * i, 1 - g * g, out=dg[:, 2 * hidden:3 * hidden])
+        np.multiply(dh, tc, out=dg[:, 3 * hidden:])
+        dg[:, 3 * hidden:] *= o * (1 - o)
+        grads[1] += dg.T @ h_prev
+        dh = dg @ w_hh
+        dc = dct * f
+    flat = dxp.reshape(batch * steps, 4 * hidden)
+    grads[0] = flat.T @ x.reshape(batch * steps, inputs)
+    grads[2] = flat.sum(axis=0)
+    grads[3] = grads[2].copy()
+    _adam(params, grads, state)
+    return loss
+
+
+def _adam(params, grads, state, beta1=0.9, beta2=0.999, eps=1e-8):
+    """PyTorch's Adam (ε outside the square root), in place."""
+    state["step"] = step = state.get("step", 0) + 1
+    moments = state.setdefault("moments", [(np.zeros_like(p), np.zeros_like(p))
+                                           for p in params])
+    correction1 = 1 - beta1 ** step
+    root2 = np.sqrt(1 - beta2 ** step)
+    for p, g, (m, v) in zip(params, grads, moments):
+        m *= beta1
+        m += (1 - beta1) * g
+        v *= beta2
+        v += (1 - beta2) * g * g
+        denom = np.sqrt(v)
+        denom /= root2
+        denom += eps
+        p -= (ADAM_LR / correction1) * m / denom
+
 # ------------------------------------------------------------------ vecgrad
 def vecgrad_mlp_step(x, y, params):
     """The MLP step written with vecgrad as a user would."""
@@ -305,6 +398,9 @@ def _conv1d_data(seed, dtype):
 def _lstm_step(engine, seed, dtype):
     x, y, arrays = lstm_data(seed, dtype)
     c = LSTM
+    if engine.name == "numpy":
+        state = {}
+        return lambda: numpy_lstm_step(x, y, arrays, state)
     if engine.name == "torch":
         nn = engine.torch.nn
         lstm = nn.LSTM(c["inputs"], c["hidden"], batch_first=True).to(engine.torch.float64
@@ -404,7 +500,7 @@ WORKLOADS = {w.name: w for w in (
              lambda e, s, d: _model_step(e, _conv1d_data(s, d), _conv1d_forward, "adam"),
              needs="nn.functional.conv1d"),
     Workload("lstm", "LSTM 32->128, 50 steps, batch 32, linear head, Adam",
-             ("vecgrad", "torch"), "torch", lambda e, s, d: _lstm_step(e, s, d),
+             ("vecgrad", "torch", "numpy"), "torch", lambda e, s, d: _lstm_step(e, s, d),
              needs="nn.LSTM"),
     Workload("conv2d", "conv2d fwd + bwd with dX: 32x3x32x32, 16 filters 5x5",
              ("vecgrad", "torch"), "torch", lambda e, s, d: _conv_step(e, s, d, True)),
