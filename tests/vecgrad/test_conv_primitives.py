@@ -215,6 +215,33 @@ def test_a_failing_worker_raises_here():
     assert runner._run([lambda: 1, lambda: 2]) == [1, 2]
 
 
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_threads_work_in_a_forked_child():
+    """A child forked after the workers started gets workers of its own (the parent's
+    threads do not exist there: reusing their pool would wait forever)."""
+    import os
+
+    runner = numpy_conv.ConvRunner(threads=2)
+    assert runner._run([lambda: 1, lambda: 2]) == [1, 2]
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if the threaded run finishes
+        try:
+            os._exit(0 if runner._run([lambda: 3, lambda: 4]) == [3, 4] else 1)
+        except BaseException:
+            os._exit(1)
+    deadline = __import__("time").monotonic() + 30
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if __import__("time").monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child's threaded run did not finish")
+        __import__("time").sleep(0.01)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_conv_layers_match_torch(device, dtype):

@@ -1,12 +1,9 @@
-"""The numpy backend's three convolution primitives, computed a cache-sized block at a time.
+"""The numpy backend's three convolution primitives: im2col + GEMM a block at a time.
 
-A convolution is a matrix product with the patch matrix (im2col). Built whole, that
-matrix is large (7.5 MB for 32 images of 3x32x32 and a 5x5 kernel) and every product
-with it streams it from main memory: on the bench's conv2d the products ran at a fifth
-of what the same products reach on a block that stays in cache. So each primitive walks
-the output positions in blocks ("chunks") whose slice of the patch matrix fits in a
-core's L2 cache (CHUNK_BYTES), copies that slice out of a strided view of the input (one
-copy per chunk, no loop over pixels), and multiplies it while it is still in cache:
+A convolution is a matrix product with the patch matrix (im2col). Each primitive walks
+the output positions in blocks ("chunks": whole output rows, or pieces of one row for
+1-D convolutions), copies the chunk's patch columns out of a strided view of the input
+(one copy per chunk, no loop over pixels) into a scratch buffer, and multiplies:
 
 - conv2d:             out[:, chunk] = W @ cols(chunk) (+ bias), written in place;
 - conv2d_weight_grad: dW += grad[:, chunk] @ cols(chunk).T, summed over the chunks;
@@ -16,13 +13,16 @@ copy per chunk, no loop over pixels), and multiplies it while it is still in cac
 Layout (as im2col/col2im in numpy_backend): images are kept channels-first and
 batch-innermost in memory, (C, H, W, N), seen as NCHW; a chunk of output positions is
 then a block of whole rows (or part of one row) times the batch, so every copy moves runs
-of N or W*N contiguous floats and the output chunk is a plain 2-D slice of (O, OH*OW*N).
+of N or W*N contiguous floats and the output chunk is a plain 2-D slice of (O, OH*OW*N):
+no transposed copy of the output or the gradient, ever.
 
-Threads: numpy's copies, adds and BLAS calls release the GIL, so the chunks are shared
-out among up to as many threads as the BLAS policy (blas_threads) would give one product
-of the whole convolution's size: the free cores on a quiet machine, one on a busy one or
+Threads: numpy's copies, ufuncs and BLAS calls release the GIL, so the chunks are shared
+out among as many threads as the BLAS policy (blas_threads) would give one product of
+the whole convolution's size: the free cores on a quiet machine, one on a busy one or
 for a small product. While they run, BLAS is held to one thread (each thread's products
 are chunk-sized). Each thread accumulates into its own dW / dX and the parts are summed.
+Chunks exist for the threads and to bound the scratch memory; cutting them to the L2
+cache's size was tried and measured slower (see CHUNK_BYTES).
 """
 
 from __future__ import annotations
@@ -142,6 +142,7 @@ class ConvRunner:
         self.threads = threads  # a fixed thread count (tests), else the policy's
         self._pool = None
         self._pool_size = 0
+        self._pool_pid = None
 
     # ------------------------------------------------------------------ threads
     def _threads(self, geometry):
@@ -165,9 +166,12 @@ class ConvRunner:
         """Call each zero-argument function, the first here and the rest on workers."""
         if len(parts) == 1:
             return [parts[0]()]
+        if self._pool is not None and self._pool_pid != os.getpid():
+            self._pool = None  # a forked child: the parent's worker threads are not here
         if self._pool is None or self._pool_size < len(parts) - 1:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
+            self._pool_pid = os.getpid()
             self._pool_size = max(len(parts) - 1, (os.cpu_count() or 2) - 1)
             self._pool = ThreadPoolExecutor(self._pool_size,
                                             thread_name_prefix="vecgrad-conv")
