@@ -308,6 +308,7 @@ def test_the_busy_table_shows_the_threads_chosen_per_kind_of_round():
     console.print(suite._busy_table(["mlp"], results, Table, judged=False))
     assert "not judged" in console.export_text()  # the neighbour did not take a core
     assert not suite._neighbour_spun({"quiet": [0.0, 5.0], "busy": [1.3, 5.0]})
+    assert not suite._neighbour_spun({"quiet": [0.0, 5.0], "busy": [3.0, 5.0]})  # 0.6
     assert suite._neighbour_spun({"quiet": [0.0, 5.0], "busy": [4.9, 5.0]})
 
 

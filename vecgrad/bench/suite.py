@@ -374,11 +374,16 @@ def main(args: argparse.Namespace) -> int:
                       _verdict(ratio, MEMORY_TARGET), "")
     console.print(table)
     if args.busy:
-        console.print(_busy_table(names, results, Table, _neighbour_spun(run.neighbour_use)))
+        # Judged only as the issue means it: one core taken, the other free.
+        judged = _neighbour_spun(run.neighbour_use) and busy_note is None
+        console.print(_busy_table(names, results, Table, judged))
         console.print(_neighbour_line(run.neighbour_use), markup=False)
+        if busy_note:
+            console.print("busy/quiet not judged: other programs already loaded this "
+                          "machine (see the NOTE above), so busy rounds measured more than "
+                          "one core taken", markup=False)
     if train:
-        console.print(_train_table(train, Table, not args.busy or
-                                   _neighbour_spun(run.neighbour_use)))
+        console.print(_train_table(train, Table, not args.busy or judged))
     if counts:
         console.print(_counts_table(counts, Table))
     if device.startswith("opencl"):
@@ -409,11 +414,13 @@ def _busy_machine_note() -> str | None:
 
 
 def _neighbour_spun(use) -> bool:
-    """Whether the neighbour took about a core in busy rounds and nothing in quiet ones."""
+    """Whether the neighbour took about a core (0.8 or more) in busy rounds and nothing in
+    quiet ones. On a quiet machine it gets 0.95-1; on one loaded by other programs it
+    gets a share of a core, and the busy rounds then measure that load as much as it."""
     (q_cpu, q_wall), (b_cpu, b_wall) = use["quiet"], use["busy"]
     if b_wall <= 0:
         return False
-    return b_cpu / b_wall >= 0.5 and (q_cpu / q_wall if q_wall > 0 else 0.0) <= 0.05
+    return b_cpu / b_wall >= 0.8 and (q_cpu / q_wall if q_wall > 0 else 0.0) <= 0.05
 
 
 def _neighbour_line(use) -> str:
@@ -426,8 +433,8 @@ def _neighbour_line(use) -> str:
     line = (f"neighbour: {busy:.2f} of a core in busy rounds and runs ({b_wall:.1f} s), "
             f"{quiet:.2f} in quiet ones ({q_wall:.1f} s)")
     if not _neighbour_spun(use):
-        line += (" - WARNING: it did not spin in busy rounds only; the busy/quiet figures "
-                 "do not measure one core taken")
+        line += (" - WARNING: it took under 0.8 of a core in busy rounds, or ran in quiet "
+                 "ones; the busy/quiet figures do not measure one core taken")
     return line
 
 
