@@ -347,11 +347,22 @@ def test_a_workload_vecgrad_lacks_is_skipped_without_timing(monkeypatch):
 
 
 def test_a_busy_machine_is_called_out(monkeypatch):
-    monkeypatch.setattr(suite.os, "getloadavg", lambda: (9.0, 8.0, 7.0))
     monkeypatch.setattr(suite.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(suite, "_others_busy", lambda: 1.3)  # measured: trusted first
+    monkeypatch.setattr(suite.os, "getloadavg", lambda: (0.2, 0.1, 0.1))
+    assert "other programs used 1.3 of 2 CPUs just now" in suite._busy_machine_note()
+    monkeypatch.setattr(suite, "_others_busy", lambda: 0.1)
+    monkeypatch.setattr(suite.os, "getloadavg", lambda: (9.0, 8.0, 7.0))  # lagging
+    assert suite._busy_machine_note() is None
+    monkeypatch.setattr(suite, "_others_busy", lambda: None)  # no /proc: load average
     assert "busy before the bench starts (load 9.0 on 2 CPUs)" in suite._busy_machine_note()
     monkeypatch.setattr(suite.os, "getloadavg", lambda: (0.2, 0.1, 0.1))
     assert suite._busy_machine_note() is None
+
+
+def test_others_busy_reads_this_machine():
+    others = suite._others_busy(0.05)
+    assert others is None or others >= 0.0
 
 
 def test_bench_rejects_an_unknown_workload():

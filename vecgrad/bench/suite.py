@@ -396,21 +396,47 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def _others_busy(seconds: float = 0.5) -> float | None:
+    """Cores other processes kept busy over the next `seconds` (/proc/stat's idle time
+    minus this process's CPU time; None where there is no /proc). The load average lags
+    by a minute: right after another run it still reads busy on a machine gone quiet."""
+    from vecgrad.backends import blas_threads
+
+    try:
+        cpus, idle = blas_threads._read_proc_stat()
+        own, start = time.process_time(), time.monotonic()
+        time.sleep(seconds)
+        cpus, idle_after = blas_threads._read_proc_stat()
+        wall = time.monotonic() - start
+        busy = cpus * wall - (idle_after - idle) - (time.process_time() - own)
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0.0, busy / wall)
+
+
 def _busy_machine_note() -> str | None:
     """A warning when other processes already load the machine: vecgrad then sizes its
     BLAS pool to the free cores and the references do not, so ratios favour vecgrad and
-    say little about a quiet machine (the README's figures must come from one)."""
+    say little about a quiet machine (the README's figures must come from one); and
+    --busy's rounds measure more than one core taken. Measured over half a second where
+    /proc exists (over half a core used by others), else from the load average."""
+    cpus = os.cpu_count() or 1
     try:
         load = os.getloadavg()[0]
     except OSError:
+        load = None
+    others = _others_busy()
+    if others is not None:
+        if others <= 0.5:
+            return None
+        what = f"other programs used {others:.1f} of {cpus} CPUs just now"
+    elif load is not None and load > 0.5 * cpus:
+        what = f"load {load:.1f} on {cpus} CPUs"
+    else:
         return None
-    cpus = os.cpu_count() or 1
-    if load <= 0.5 * cpus:
-        return None
-    return (f"NOTE: this machine is busy before the bench starts (load {load:.1f} on {cpus} "
-            f"CPUs): vecgrad gives its BLAS pool only the free cores, the references keep "
-            f"theirs, so the ratios below favour vecgrad. Re-run on a quiet machine for "
-            f"figures to quote.")
+    return (f"NOTE: this machine is busy before the bench starts ({what}): vecgrad gives "
+            f"its BLAS pool only the free cores, the references keep theirs, so the ratios "
+            f"below favour vecgrad. Re-run on a quiet machine for figures to quote.")
 
 
 def _neighbour_spun(use) -> bool:
