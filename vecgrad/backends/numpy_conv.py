@@ -38,7 +38,8 @@ from vecgrad.backends import blas_threads
 # The most patch-matrix bytes of one chunk (each thread's scratch holds one chunk).
 # Smaller, cache-sized chunks measured slower here: the products lose more to their
 # per-call packing and the col2im adds to their count than they gain from the cache
-# (conv2d bench, one thread: 256 KiB chunks 12.3 ms a step, 4 MiB 6.3 ms, whole 8.0 ms).
+# (bench conv2d step, one thread, load ~3.5: 256 KiB chunks 12.3 ms, 1 MiB 7.8 ms,
+# 4 MiB 6.3 ms; the old whole-patch-matrix path 8.0 ms).
 CHUNK_BYTES = 4 * 1024 * 1024
 # Fewer multiply-adds than this in the whole convolution: one thread (the hand-off to a
 # worker costs ~30-60 us).
