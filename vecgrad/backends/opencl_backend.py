@@ -93,10 +93,8 @@ KERNELS_OF_PRIMITIVE = {
     "conv2d_input_grad": [("matmul", "matmul"), ("conv2d", "col2im")],
     "conv2d_weight_grad": [("conv2d", "im2col"), ("matmul", "matmul"),
                            ("reduce", "reduce_sum_mid")],
-    "max_pool_tiles": [("elementwise", "binary_maximum")],
-    "max_pool_tiles_backward": [("elementwise", "compare_eq"), ("elementwise", "compare_ne"),
-                                ("elementwise", "where_select"), ("elementwise", "binary_mul"),
-                                ("elementwise", "binary_sub"), ("elementwise", "copy")],
+    "max_pool_tiles": [("conv2d", "max_pool_tiles")],
+    "max_pool_tiles_backward": [("conv2d", "max_pool_tiles_backward")],
     "softmax": [("softmax", "softmax_rows")],
     "log_softmax": [("softmax", "log_softmax_rows")],
     "cross_entropy": [("softmax", "cross_entropy_rows")],
@@ -598,6 +596,40 @@ class OpenCLBackend(Backend):
         from vecgrad.backends.opencl_linalg import col2im
 
         return col2im(self, cols, tuple(input_shape), kernel_size, stride, padding, dilation)
+
+    # ------------------------------------------------------------------ pooling
+    @_plain_errors
+    def max_pool_tiles(self, x: CLArray, kernel_size) -> CLArray:
+        """kernels/conv2d.cl's max_pool_tiles: one launch (base.py's rule, in order)."""
+        kh, kw = (int(k) for k in kernel_size)
+        n, c, h, w = x.shape
+        oh, ow = h // kh, w // kw
+        src = self._contiguous(x)
+        out = self._new((n, c, oh, ow), x.dtype)
+        if out.size:
+            knl = self._rt.kernel("conv2d", "max_pool_tiles", x.dtype)
+            self._rt.launch_1d(knl, out.size, *(_i32(v) for v in (n, c, h, w, kh, kw, oh, ow)),
+                               out.data, src.data, _i32(src.offset))
+        return out
+
+    @_plain_errors
+    def max_pool_tiles_backward(self, x: CLArray, out: CLArray, grad: CLArray,
+                                kernel_size) -> CLArray:
+        """kernels/conv2d.cl's max_pool_tiles_backward: one launch, the same bits as
+        base.py's rule (first maximum, first nan, inf and nan gradients alike)."""
+        if grad.dtype != x.dtype or out.dtype != x.dtype:
+            return super().max_pool_tiles_backward(x, out, grad, kernel_size)
+        kh, kw = (int(k) for k in kernel_size)
+        n, c, h, w = x.shape
+        oh, ow = h // kh, w // kw
+        src, top, g = self._contiguous(x), self._contiguous(out), self._contiguous(grad)
+        dx = self._new(x.shape, grad.dtype)
+        if dx.size:
+            knl = self._rt.kernel("conv2d", "max_pool_tiles_backward", x.dtype)
+            self._rt.launch_1d(knl, dx.size, *(_i32(v) for v in (n, c, h, w, kh, kw, oh, ow)),
+                               dx.data, src.data, _i32(src.offset), top.data, _i32(top.offset),
+                               g.data, _i32(g.offset))
+        return dx
 
     # ------------------------------------------------------------------ softmax
     def _row_local_size(self, length: int) -> int:

@@ -80,10 +80,11 @@ def sum(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):  #
     axes = _reduce_axes("sum", x, axis, dim)
     if dtype is not None:
         x = common.cast(x, creation.resolve_dtype(dtype, "sum"))
-    if x.dtype == np.bool_:
+    if x.dtype == np.bool_ and not axes:
         x = common.cast(x, np.int64)
     if not axes:
         return x * 1
+    # bool: the backends count into int64 (numpy's add.reduce; one launch on OpenCL)
     return Sum.apply(x, axes=axes, keepdims=keepdims)
 
 
