@@ -23,7 +23,8 @@ def backend():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("m, k, n", [(1, 1, 1), (6, 25, 700), (8, 16, 129), (9, 17, 33),
                                      (16, 150, 300), (32, 33, 65), (33, 64, 7),
-                                     (6, 700, 25), (150, 16, 257)])
+                                     (6, 700, 25), (150, 16, 257),
+                                     (32, 144, 16), (144, 32, 9), (16, 200, 31)])
 @pytest.mark.parametrize("ta, tb", [(False, False), (True, False), (False, True)])
 def test_skinny_products_match_numpy(backend, dtype, m, k, n, ta, tb):
     if dtype == np.float64 and not backend.supports_float64:
@@ -43,3 +44,12 @@ def test_tiles_shrink_only_for_skinny_products(backend):
     if not backend.runtime.is_gpu and full["TM"] >= 32:
         small = _fitted_tiles(backend, np.float32, 6, 25)
         assert small["TM"] == 8 and small["TK"] == 32 and small["WM"] <= 8
+
+
+def test_narrow_products_get_narrow_tiles(backend):
+    if backend.runtime.is_gpu or backend.matmul_tiles(np.float32)["TM"] < 32:
+        pytest.skip("GPU tiles are left as tuned")
+    tiles = _fitted_tiles(backend, np.float32, 32, 144, 16)  # a conv's per-image product
+    assert tiles["TN"] == 16 and tiles["TK"] == 16 and tiles["TM"] == 32
+    assert _fitted_tiles(backend, np.float32, 32, 64, 33)["TN"] == 64
+    assert _fitted_tiles(backend, np.float32, 100, 784, 1000) == backend.matmul_tiles(np.float32)
