@@ -521,7 +521,7 @@ def _train_figures(run, device):
 
 def _opencl_train_row(run, device, model, epochs):
     """`vecgrad train` on the OpenCL device against cpu: one untimed run of each first
-    (kernel binaries compiled and cached, files in the page cache), then rounds that
+    (kernels compiled into PoCL's cache, files in the page cache), then rounds that
     alternate which goes first; the medians, the median of the per-round ratios, and
     the load average around the rounds. Each run is a fresh process."""
     label = f"vecgrad train --model {model} --epochs {epochs}"
