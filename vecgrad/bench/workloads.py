@@ -106,10 +106,24 @@ def lstm_data(seed, dtype=np.float32):
 
 
 # ------------------------------------------------------------------ hand-written numpy
+def _softmax_cross_entropy(logits, y):
+    """Mean softmax cross-entropy of the rows of `logits` and its gradient (softmax minus
+    one-hot, over the batch): the last layer of every hand-written step below."""
+    n = logits.shape[0]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    rows = np.arange(n)
+    loss = float(np.mean(np.log(total[:, 0]) - shifted[rows, y]))
+    grad = e / total
+    grad[rows, y] -= 1
+    grad /= n
+    return loss, grad
+
+
 def numpy_mlp_step(x, y, params):
     """The reference: forward, softmax cross-entropy, backward and SGD, by hand in numpy."""
     w1, b1, w2, b2, w3, b3 = params
-    n = x.shape[0]
     z1 = x @ w1.T
     z1 += b1
     h1 = np.maximum(z1, 0)
@@ -118,14 +132,7 @@ def numpy_mlp_step(x, y, params):
     h2 = np.maximum(z2, 0)
     z3 = h2 @ w3.T
     z3 += b3
-    shifted = z3 - z3.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    total = e.sum(axis=1, keepdims=True)
-    rows = np.arange(n)
-    loss = float(np.mean(np.log(total[:, 0]) - shifted[rows, y]))
-    g3 = e / total  # softmax - onehot, averaged over the batch
-    g3[rows, y] -= 1
-    g3 /= n
+    loss, g3 = _softmax_cross_entropy(z3, y)
     grads = [None] * 6
     grads[4], grads[5] = g3.T @ h2, g3.sum(axis=0)
     g2 = g3 @ w3
@@ -143,25 +150,16 @@ def numpy_mlp_step(x, y, params):
 def numpy_tiny_step(x, y, params):
     """The tanh MLP step by hand: tanh' = 1 - tanh^2 from the saved activations."""
     w1, b1, w2, b2, w3, b3 = params
-    n = x.shape[0]
     h1 = np.tanh(x @ w1.T + b1)
     h2 = np.tanh(h1 @ w2.T + b2)
     z3 = h2 @ w3.T + b3
-    shifted = z3 - z3.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    total = e.sum(axis=1, keepdims=True)
-    rows = np.arange(n)
-    loss = float(np.mean(np.log(total[:, 0]) - shifted[rows, y]))
-    g3 = e / total
-    g3[rows, y] -= 1
-    g3 /= n
+    loss, g3 = _softmax_cross_entropy(z3, y)
     g2 = (g3 @ w3) * (1 - h2 * h2)
     g1 = (g2 @ w2) * (1 - h1 * h1)
     grads = (g1.T @ x, g1.sum(0), g2.T @ h1, g2.sum(0), g3.T @ h2, g3.sum(0))
     for p, g in zip(params, grads):
         p -= p.dtype.type(LR) * g
     return loss
-
 
 
 def _sigmoid(z):
@@ -202,14 +200,7 @@ def numpy_lstm_step(x, y, params, state):
             h, c = a[:, 3 * hidden:] * tc, c_new
     logits = h @ w_out.T
     logits += b_out
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    total = e.sum(axis=1, keepdims=True)
-    rows = np.arange(batch)
-    loss = float(np.mean(np.log(total[:, 0]) - shifted[rows, y]))
-    d_logits = e / total
-    d_logits[rows, y] -= 1
-    d_logits /= batch
+    loss, d_logits = _softmax_cross_entropy(logits, y)
     grads = [None, np.zeros_like(w_hh), None, None, d_logits.T @ h, d_logits.sum(axis=0)]
     dh = d_logits @ w_out
     dc = np.zeros_like(dh)

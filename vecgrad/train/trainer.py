@@ -368,6 +368,17 @@ class Trainer:
         if self.layer_stats:
             self.emit(LayerStats(epoch + 1, watch.table(grad_norms)))
 
+    def _forward_backward(self, inputs, targets):
+        """One batch's forward pass, loss (plus any penalty) and gradients, the same in
+        both batch loops; returns (outputs, data loss without the penalty)."""
+        outputs = self.model(inputs)
+        data_loss = self.loss(outputs, targets)
+        penalty = self._penalty()
+        objective = data_loss if penalty is None else data_loss + penalty
+        self.optimizer.zero_grad()
+        objective.backward()
+        return outputs, data_loss
+
     def _train_batches(self, epoch: int, train_loader, watch: LayerWatch, started: float):
         """One epoch's batches, checked one by one (one host read per batch): a
         non-finite loss or gradient is explained before any update. Returns (loss sum,
@@ -378,12 +389,7 @@ class Trainer:
         grad_norms: dict[str, float] = {}
         batches = len(train_loader)
         for index, (inputs, targets) in enumerate(train_loader):
-            outputs = self.model(inputs)
-            data_loss = self.loss(outputs, targets)
-            penalty = self._penalty()
-            objective = data_loss if penalty is None else data_loss + penalty
-            self.optimizer.zero_grad()
-            objective.backward()
+            outputs, data_loss = self._forward_backward(inputs, targets)
             # The loss, whether every gradient is finite and the count of right
             # predictions come back together in one read.
             classify = targets.dtype == np.int64
@@ -432,12 +438,7 @@ class Trainer:
         count, classified = 0, False
         batches = len(train_loader)
         for index, (inputs, targets) in enumerate(train_loader):
-            outputs = self.model(inputs)
-            data_loss = self.loss(outputs, targets)
-            penalty = self._penalty()
-            objective = data_loss if penalty is None else data_loss + penalty
-            self.optimizer.zero_grad()
-            objective.backward()
+            outputs, data_loss = self._forward_backward(inputs, targets)
             self.optimizer.step()
             samples = len(targets)
             with vecgrad.no_grad():
