@@ -41,9 +41,14 @@ from vecgrad.backends import blas_threads
 # (bench conv2d step, one thread, load ~3.5: 256 KiB chunks 12.3 ms, 1 MiB 7.8 ms,
 # 4 MiB 6.3 ms; the old whole-patch-matrix path 8.0 ms).
 CHUNK_BYTES = 4 * 1024 * 1024
-# Fewer multiply-adds than this in the whole convolution: one thread (the hand-off to a
-# worker costs ~30-60 us).
-THREAD_MACS = 1 << 21
+# Fewer multiply-adds than this in the whole convolution: one thread. Measured on the
+# 2-vCPU machine, quiet (vecgrad bench --quick, auto vs VECGRAD_BLAS_THREADS=1, two runs
+# each, 2026-12-03 12:52 UTC): LeNet-5 (convolutions of 7.5M and 15M multiply-adds) took
+# 11.3-12.1 ms a step split over two threads and 10.1-10.6 on one, the 1-D CNN (12.5M)
+# 9.1-9.6 against 6.6-8.7, while the 30M conv2d workload gained from two (6.8-7.2 ms
+# against 8.2-9.7). Below ~16M the split's hand-offs and shared caches cost more than
+# the second core gives.
+THREAD_MACS = 1 << 24
 
 
 def output_hw(in_hw, kernel_size, stride, padding, dilation):
