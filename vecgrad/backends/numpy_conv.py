@@ -188,6 +188,20 @@ class ConvRunner:
             rest = [future.result() for future in futures]
         return [first] + rest
 
+    def _over_chunks(self, geometry, part):
+        """part(chunks) for each thread's run of the geometry's chunks; results in order."""
+        threads = self._threads(geometry)
+        return self._run([lambda run=run: part(run)
+                          for run in self._split(geometry.chunks, threads)])
+
+    @staticmethod
+    def _summed(arrays):
+        """The threads' partial sums added into the first."""
+        total = arrays[0]
+        for other in arrays[1:]:
+            np.add(total, other, out=total)
+        return total
+
     @staticmethod
     def _split(chunks, threads):
         """The chunks in `threads` contiguous runs of nearly equal length."""
@@ -214,8 +228,7 @@ class ConvRunner:
                 if shift is not None:
                     np.add(target, shift, out=target)
 
-        threads = self._threads(geo)
-        self._run([lambda run=run: part(run) for run in self._split(geo.chunks, threads)])
+        self._over_chunks(geo, part)
         return out.transpose(3, 0, 1, 2)  # NCHW view of (O, OH, OW, N), as col2im returns
 
     def conv2d_weight_grad(self, x, grad, weight_shape, stride, padding, dilation, groups):
@@ -237,13 +250,7 @@ class ConvRunner:
                     np.add(total, product, out=total)
             return total
 
-        threads = self._threads(geo)
-        runs = self._split(geo.chunks, threads)
-        totals = self._run([lambda run=run: part(run) for run in runs])
-        total = totals[0]
-        for other in totals[1:]:
-            np.add(total, other, out=total)
-        return total.reshape(weight_shape)
+        return self._summed(self._over_chunks(geo, part)).reshape(weight_shape)
 
     def conv2d_input_grad(self, grad, weight, input_shape, stride, padding, dilation,
                           groups):
@@ -276,11 +283,6 @@ class ConvRunner:
                         np.add(target, patches[:, i, j], out=target)
             return frame
 
-        threads = self._threads(geo)
-        runs = self._split(geo.chunks, threads)
-        frames = self._run([lambda run=run: part(run) for run in runs])
-        frame = frames[0]
-        for other in frames[1:]:
-            np.add(frame, other, out=frame)
+        frame = self._summed(self._over_chunks(geo, part))
         # An (N, C, H, W) view of the (C, H, W, N) sums, like col2im's.
         return frame[:, ph:ph + h, pw:pw + w, :].transpose(3, 0, 1, 2)
