@@ -230,6 +230,10 @@ def store_binary(path: Path, program, cl) -> None:
     """Write the program's binary to `path` atomically (a temporary file renamed into
     place, so a concurrent reader sees the whole file or none). The cache only saves
     time: a folder that cannot be written is skipped silently."""
+    try:  # first: asking PoCL for the binary compiles every kernel (seconds)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
     try:
         (binary,) = program.get_info(cl.program_info.BINARIES)
     except (cl.Error, ValueError):
@@ -237,7 +241,6 @@ def store_binary(path: Path, program, cl) -> None:
     if not binary:
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".bin")
         try:
             with os.fdopen(fd, "wb") as handle:
