@@ -31,6 +31,10 @@ CASES = [
     ((5, 1, 28, 28), (6, 1, 5, 5), (1, 1), (2, 2), (1, 1), 1),
     ((6, 6, 14, 14), (16, 6, 5, 5), (1, 1), (0, 0), (1, 1), 1),
     ((3, 2, 6, 6), (4, 2, 6, 6), (1, 1), (0, 0), (1, 1), 1),  # one output position
+    # images 4 KiB apart (float32; 8 KiB in float64), more than 8 of them and not a
+    # multiple of 8: padded_frame's eight-at-a-time copy, with and without padding
+    ((10, 4, 16, 16), (3, 4, 3, 3), (1, 1), (0, 0), (1, 1), 1),
+    ((11, 2, 16, 32), (4, 2, 3, 3), (2, 1), (1, 1), (1, 2), 1),
 ]
 
 
@@ -184,6 +188,24 @@ def test_layouts_and_empty_batch():
     assert be.conv2d_input_grad(np.zeros(y.shape), w, empty.shape, *args).shape == empty.shape
     dw = be.conv2d_weight_grad(empty, np.zeros(y.shape), w.shape, *args)
     assert dw.shape == w.shape and not dw.any()
+
+
+@pytest.mark.parametrize("shape, padding", [((10, 4, 16, 16), (0, 0)),
+                                            ((11, 2, 16, 32), (1, 2)),
+                                            ((5, 3, 7, 9), (2, 0)), ((9, 1, 32, 32), (0, 0))])
+def test_padded_frame(shape, padding):
+    """padded_frame is np.pad's zero padding, batch last, whatever x's memory order (the
+    eight-images-at-a-time copy for image strides that are multiples of 4 KiB)."""
+    x = RNG.standard_normal(shape).astype(np.float32)
+    (ph, pw) = padding
+    want = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))).transpose(1, 2, 3, 0)
+    batch_last = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    for source in (x, batch_last, x[:, :, :, ::-1][:, :, :, ::-1]):
+        got = numpy_conv.padded_frame(source, padding)
+        assert got.flags.c_contiguous
+        np.testing.assert_array_equal(got, want)
+    if padding == (0, 0):  # already batch-last: a view, no copy
+        assert np.shares_memory(numpy_conv.padded_frame(batch_last, padding), batch_last)
 
 
 def test_chunks_cover_every_position_once():

@@ -19,8 +19,10 @@ no transposed copy of the output or the gradient, ever.
 Threads: numpy's copies, ufuncs and BLAS calls release the GIL, so the chunks are shared
 out among as many threads as the BLAS policy (blas_threads) would give one product of
 the whole convolution's size: the free cores on a quiet machine, one on a busy one or
-for a small product. While they run, BLAS is held to one thread (each thread's products
-are chunk-sized). Each thread accumulates into its own dW / dX and the parts are summed.
+for a small product. BLAS is held to one thread throughout (each product is chunk-sized,
+and OpenBLAS's own second thread measured slower here even when the convolution runs on
+one: its worker spins on the other core while this one gathers and scatters; see
+_threads). Each thread accumulates into its own dW / dX and the parts are summed.
 Chunks exist for the threads and to bound the scratch memory; cutting them to the L2
 cache's size was tried and measured slower (see CHUNK_BYTES).
 """
@@ -49,6 +51,13 @@ CHUNK_BYTES = 4 * 1024 * 1024
 # against 8.2-9.7). Below ~16M the split's hand-offs and shared caches cost more than
 # the second core gives.
 THREAD_MACS = 1 << 24
+# Images this far apart in memory (a multiple of 4 KiB) share L1 cache sets, so a plain
+# transposed copy of x, which reads one float of each image in turn, keeps evicting its
+# own lines: x (32, 3, 32, 32) took 0.21 ms that way and 0.08 ms copied eight images at
+# a time (one thread's CPU time, 2026-12-03 13:27 UTC, load 2.7); unaliased strides, say
+# (32, 16, 28, 28) or (64, 6, 14, 14), were fastest in one copy.
+_ALIASED_STRIDE = 4096
+_IMAGES_AT_A_TIME = 8
 
 
 def output_hw(in_hw, kernel_size, stride, padding, dilation):
@@ -63,9 +72,18 @@ def padded_frame(x, padding):
     n, c, h, w = x.shape
     ph, pw = padding
     if ph == 0 and pw == 0:
-        return np.ascontiguousarray(x.transpose(1, 2, 3, 0))
-    frame = np.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
-    frame[:, ph:ph + h, pw:pw + w, :] = x.transpose(1, 2, 3, 0)
+        if x.transpose(1, 2, 3, 0).flags.c_contiguous:
+            return x.transpose(1, 2, 3, 0)
+        frame = np.empty((c, h, w, n), dtype=x.dtype)
+    else:
+        frame = np.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
+    target = frame[:, ph:ph + h, pw:pw + w, :]
+    if n > _IMAGES_AT_A_TIME and x.strides[0] % _ALIASED_STRIDE == 0:
+        for first in range(0, n, _IMAGES_AT_A_TIME):
+            last = min(first + _IMAGES_AT_A_TIME, n)
+            np.copyto(target[..., first:last], x[first:last].transpose(1, 2, 3, 0))
+    else:
+        np.copyto(target, x.transpose(1, 2, 3, 0))
     return frame
 
 
@@ -162,10 +180,16 @@ class ConvRunner:
             threads = wanted if wanted is not None and policy.policy == "auto" else 1
         geometry.cut(threads)
         threads = max(1, min(threads, len(geometry.chunks)))
-        if threads > 1:
-            blas_threads.fit(blas_threads.LIBRARY_SINGLE_MACS + 1)  # -> one BLAS thread
-        else:  # one thread: BLAS sized per product as everywhere else
-            blas_threads.fit(geometry.macs // len(geometry.chunks))
+        # BLAS on one thread (the policy's answer for a product just over OpenBLAS's own
+        # threshold; VECGRAD_BLAS_THREADS=N still gets N), also when the convolution
+        # runs on one thread. One conv thread with two BLAS threads was the slowest
+        # setting on the 2-vCPU machine (each engine alone in its process, the other
+        # processes held off with SCHED_FIFO, BLAS policy told the machine was quiet,
+        # 2026-12-03 13:46 UTC): step ms with BLAS sized per product / held to one:
+        # 1-D CNN 6.05-6.11 / 5.91-6.01, conv1d 6.35-6.47 / 6.17-6.31, LeNet-5 7.43-8.01
+        # / 7.58-7.63, with twice the CPU time (12-16 ms a step against 6-8: the
+        # OpenBLAS worker spinning between products).
+        blas_threads.fit(blas_threads.LIBRARY_SINGLE_MACS + 1)
         return threads
 
     def _run(self, parts):
