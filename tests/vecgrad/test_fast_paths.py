@@ -164,6 +164,29 @@ def test_relu_backward_nan_check_keeps_the_catalogue_rule():
                                   np.float32)), [[np.nan, 1.0], [1.0, 0.0]])
 
 
+def test_relu_backward_across_memory_orders():
+    """A gradient laid out unlike x (NCHW against a convolution's (C, H, W, N) output,
+    or a slice of a padded frame) gives what one laid out like x gives, nan rule
+    included (the copy-into-x's-order path)."""
+    x = RNG.standard_normal((4, 3, 2, 5)).astype(np.float32)
+    x[0, 1, 1, 2], x[1, 0, 0, 0] = np.nan, 0.0
+    grad = RNG.standard_normal(x.shape).astype(np.float32)
+    want = np.where(x > 0, grad, np.float32(0))
+    want[0, 1, 1, 2] = np.nan
+
+    def batch_last(a):
+        return np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+
+    framed = np.zeros((3, 2, 9, 4), np.float32)
+    framed[:, :, 2:7, :] = grad.transpose(1, 2, 3, 0)
+    for xs in (x, batch_last(x)):
+        for gs in (grad, batch_last(grad), framed[:, :, 2:7, :].transpose(3, 0, 1, 2)):
+            with np.errstate(all="ignore"):
+                got = numpy_backend._relu_backward(xs, gs)
+            assert got.dtype == np.float32 and got.shape == x.shape
+            np.testing.assert_array_equal(got, want)
+
+
 def test_col2im_is_the_adjoint_of_im2col_as_a_channels_last_view():
     backend = vecgrad.get_backend("cpu")
     x = RNG.standard_normal((2, 3, 7, 6))

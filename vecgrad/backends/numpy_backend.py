@@ -210,7 +210,16 @@ def _sigmoid_df(x, a):
 def _relu_backward(x, grad):
     # grad * relu'(x) from a boolean mask: one pass instead of building relu'(x) in
     # floats first; nan inputs keep relu'(nan) = nan, as activation_derivative gives.
-    out = np.multiply(grad, x > 0)
+    if grad.strides != x.strides and grad.shape == x.shape:
+        # grad laid out unlike x (a convolution's output is (C, H, W, N) memory and the
+        # gradient from a flatten is NCHW): multiplying across the two orders with the
+        # bool-to-float cast is ~4x slower than one copy into x's order and a multiply
+        # there (0.39 against 0.09 ms for the 1-D CNN's (100, 25, 1, 40), 13:50 UTC)
+        out = np.empty_like(x, dtype=grad.dtype)
+        np.copyto(out, grad)
+        np.multiply(out, x > 0, out=out)
+    else:
+        out = np.multiply(grad, x > 0)
     # One read-only pass to rule out nan: the maximum is nan exactly when some entry is
     # (infinities give no false alarm). Less than half the time of add.reduce's pairwise
     # sum (16 against 37 us on the bench MLP's 100 x 1000, machine loaded), and far
