@@ -7,6 +7,10 @@
 // bact_<name>(..., x, x_s, x_o, g, g_s, g_o, alpha) is the fused backward
 // out = d_<name>(x) * g: the same value as dact_<name> followed by binary_mul.
 
+// Float types only: for other element types this file defines no kernel (it is
+// built in one program with other files, opencl_runtime.BUNDLED_FAMILIES).
+#if T_IS_FLOAT
+
 #define ONE ((T)1)
 #define ZERO ((T)0)
 #define NAN_T ((T)NAN)
@@ -141,3 +145,5 @@ ACTIVATION_KERNELS(sin)
 ACTIVATION_KERNELS(cos)
 ACTIVATION_KERNELS(sinc)
 ACTIVATION_KERNELS(gaussian)
+
+#endif  // T_IS_FLOAT

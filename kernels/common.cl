@@ -5,6 +5,17 @@
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 #endif
 
+// A file the host builds in several variants in one program (opencl_runtime,
+// Runtime.variants_program: matmul.cl's tile sizes) declares its kernels VARIANT(name):
+// the host defines VARIANT_SUFFIX as _v0, _v1, ... before each copy. Built alone, the
+// name is unchanged.
+#define VARIANT_CAT_(a, b) a##b
+#define VARIANT_CAT(a, b) VARIANT_CAT_(a, b)
+#ifndef VARIANT_SUFFIX
+#define VARIANT_SUFFIX
+#endif
+#define VARIANT(name) VARIANT_CAT(name, VARIANT_SUFFIX)
+
 // Shapes and strides travel as int8 vectors (up to 8 dimensions, counted in elements),
 // so every kernel reads strided views (permuted, expanded, sliced) without a copy.
 //

@@ -15,6 +15,8 @@
 // permuted views need no copy: A[m, k] = A[a_off + m * a_sm + k * a_sk].
 // Compile-time defines (chosen per device type by the host): T, TM, TN, TK, WM, WN,
 // VW (vector width, default WN), PAD_A (extra local columns against GPU bank conflicts).
+// On CPU devices every tile set the host may pick is built in one program
+// (opencl_linalg.tile_variants), the kernel named matmul_v<i> for set i.
 
 #ifndef PAD_A
 #define PAD_A 0
@@ -40,7 +42,7 @@
 #define NTHREADS (LX * LY)
 
 __kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
-void matmul(const int M, const int N, const int K,
+void VARIANT(matmul)(const int M, const int N, const int K,
             __global const T* restrict A, const int a_off, const int a_sm, const int a_sk,
             const int a_sb,
             __global const T* restrict B, const int b_off, const int b_sk, const int b_sn,

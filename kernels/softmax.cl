@@ -2,6 +2,10 @@
 // work-group per row (local size a power of two chosen by the host), tree reductions
 // in local memory for the row max and the sum of exp(x - max).
 
+// Float types only: for other element types this file defines no kernel (it is
+// built in one program with other files, opencl_runtime.BUNDLED_FAMILIES).
+#if T_IS_FLOAT
+
 // Max over the work-group's partial maxima; a nan wins, like numpy's max.
 inline void tree_max(__local T* s, const int lid, const int ls)
 {
@@ -85,3 +89,5 @@ __kernel void cross_entropy_backward_rows(const int n, const int L, __global T* 
     const T hot = labels[l_o + row * l_s] == (long)col ? (T)1 : (T)0;
     out[i] = (exp(log_probs[lp_o + i]) - hot) * (grad[g_o + row * g_s] * scale);
 }
+
+#endif  // T_IS_FLOAT

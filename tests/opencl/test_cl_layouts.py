@@ -235,3 +235,16 @@ def test_general_program_values(cl_backend, rng, variants, shape, axes):
            (hx > 0) * other)
     _check(cl_backend.to_numpy(cl_backend.astype(x, np.int64)), hx.astype(np.int64))
     assert set(variants) == {"general"}, variants
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.bool_])
+def test_scalars_take_the_contiguous_program(cl_backend, variants, dtype):
+    """0-d operands and outputs (loss sums, accuracy counts) run the 1-d program, so a
+    run whose int64 work is all scalars and vectors builds no general int64 program."""
+    a, b = np.array(3, dtype), np.array(5 if dtype != np.bool_ else 0, dtype)
+    op = "maximum" if dtype == np.bool_ else "add"
+    got = cl_backend.binary(op, cl_backend.from_numpy(a), cl_backend.from_numpy(b))
+    _check(cl_backend.to_numpy(got), np.maximum(a, b) if op == "maximum" else a + b)
+    flag = cl_backend.compare("eq", cl_backend.from_numpy(a), cl_backend.from_numpy(a))
+    assert cl_backend.to_numpy(flag) == np.array(True)
+    assert variants and set(variants) == {"contiguous"}

@@ -122,9 +122,11 @@ _MIN_2D_COLS = 32
 
 def _layout_variant(shape) -> tuple[dict | None, bool]:
     """(build defines, whether to launch a 2-d range) for a collapsed layout `shape`:
-    1 axis (contiguous, scalar broadcast) and 2 axes (row/column broadcast, transpose)
-    index without divisions; anything else takes the general program (None)."""
-    if len(shape) == 1:
+    0 or 1 axis (a scalar; contiguous, scalar broadcast) and 2 axes (row/column
+    broadcast, transpose) index without divisions; anything else takes the general
+    program (None). Scalars take the 1-d program too: a run whose int64 work is all
+    1-d or 0-d (the accuracy counts) then builds no general int64 program."""
+    if len(shape) <= 1:
         return _DEFINES_1D, False
     if len(shape) == 2 and shape[1] >= _MIN_2D_COLS:
         return _DEFINES_2D, True
@@ -195,6 +197,7 @@ class OpenCLBackend(Backend):
         self.device = self._rt.info.device_string
         self.supports_float64 = self._rt.info.fp64
         self._layouts: dict[tuple, _Layout] = {}   # see _elementwise
+        self._matmul_plans: dict[tuple, tuple] = {}  # see opencl_linalg.matmul
         self._allocations: dict[tuple, tuple] = {}  # see _new
 
     def matmul_tiles(self, dtype) -> dict:
@@ -309,7 +312,8 @@ class OpenCLBackend(Backend):
         return tuple(np.broadcast_shapes(*shapes))
 
     def _require_kernel(self, family, name, dtype, what):
-        if not self._rt.has_kernel(family, name, dtype):
+        # elementwise.cl and activations.cl run mostly in the 1-d layout: ask that program
+        if not self._rt.has_kernel(family, name, dtype, _DEFINES_1D):
             raise OpenCLError(f"{what} is not defined for {np.dtype(dtype)} on OpenCL")
 
     # ------------------------------------------------------------ memory / host

@@ -2,33 +2,49 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from vecgrad.backends.opencl_array import (CLArray, checked_int32, collapse_dims,
                                            expanded_strides)
-from vecgrad.backends.opencl_runtime import OpenCLError
-
-
-def _batch_operand(backend, x: CLArray, batch: tuple[int, ...]):
-    """x broadcast over `batch`, walked with a single batch stride.
-
-    Returns (array, batch_stride); copies only when the broadcast batch axes cannot be
-    walked with one stride (e.g. a stretched axis between two real ones).
-    """
-    if not batch:
-        return x, 0
-    strides = expanded_strides(x.shape[:-2], x.strides[:-2], batch)
-    shape, (merged,) = collapse_dims(batch, [strides])
-    if len(shape) == 1:
-        return x, merged[0]
-    full = backend.copy(backend.expand(x, batch + x.shape[-2:]))
-    return full, full.shape[-1] * full.shape[-2]
+from vecgrad.backends.opencl_runtime import OpenCLError, frozen_defines
 
 
 def matmul(backend, a: CLArray, b: CLArray, transpose_a: bool, transpose_b: bool,
            bias: CLArray | None = None) -> CLArray:
     """op(a) @ op(b) (+ bias on every row) with numpy.matmul batch broadcasting (both
-    ndim >= 2); the bias is added by the kernel as it stores the product."""
+    ndim >= 2); the bias is added by the kernel as it stores the product.
+
+    Everything that depends only on the operands' shapes, strides and dtypes (checks,
+    tiles, kernel, launch sizes, integer arguments) is planned once per layout and
+    remembered on the backend: a training loop repeats a handful of layouts, and the
+    planning took ~100-150 us of Python per product (profiled, 13:45 UTC).
+    """
+    key = (a.shape, a.strides, a.dtype, b.shape, b.strides, b.dtype, transpose_a,
+           transpose_b, None if bias is None else (bias.shape, bias.dtype))
+    plans = backend._matmul_plans
+    plan = plans.get(key)
+    if plan is None:
+        plan = _plan_matmul(backend, a, b, transpose_a, transpose_b, bias)
+        if len(plans) >= 1024:
+            plans.clear()
+        plans[key] = plan
+    out_shape, knl, global_size, local_size, sizes, a_strides, b_strides, c_strides = plan
+    if knl is None:  # empty, K = 0, or batch axes that need a copy: the general path
+        return _matmul_general(backend, a, b, transpose_a, transpose_b, bias)
+    out = backend._new(out_shape, a.dtype)
+    knl(backend.runtime.queue, global_size, local_size, *sizes,
+        a.data, a.offset, *a_strides, b.data, b.offset, *b_strides, out.data, 0, *c_strides,
+        # without a bias the kernel never reads its pointer: pass the output's
+        out.data if bias is None else bias.data, 0 if bias is None else bias.offset,
+        0 if bias is None else bias.strides[0], int(bias is not None))
+    return out
+
+
+def _checked_shapes(a: CLArray, b: CLArray, transpose_a: bool, transpose_b: bool,
+                    bias: CLArray | None):
+    """(m, k, n, batch) of a product, or an OpenCLError saying what does not fit."""
     if a.dtype != b.dtype:
         raise OpenCLError(f"matmul: dtypes differ ({a.dtype} and {b.dtype})")
     if a.dtype == np.bool_:
@@ -41,36 +57,69 @@ def matmul(backend, a: CLArray, b: CLArray, transpose_a: bool, transpose_b: bool
         raise OpenCLError(f"matmul: bias must have shape ({n},) and dtype {a.dtype}, got "
                           f"{bias.shape} {bias.dtype}")
     batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+    return m, k, n, batch
+
+
+def _plan_matmul(backend, a, b, transpose_a, transpose_b, bias) -> tuple:
+    """(out shape, kernel, global size, local size, (m, n, k), a's (sm, sk, sb), b's
+    (sk, sn, sb), c's (sm, sb)) of a product; kernel None when the general path must
+    run each time (nothing to compute, K = 0, or a batch operand to copy)."""
+    m, k, n, batch = _checked_shapes(a, b, transpose_a, transpose_b, bias)
+    out_shape = batch + (m, n)
+    general = (out_shape, None, None, None, None, None, None, None)
+    if m * n == 0 or k == 0 or 0 in batch:
+        return general
+    walks = [_batch_stride(x, batch) for x in (a, b)]
+    if None in walks:
+        return general
+    a_sb, b_sb = walks
+    a_sm, a_sk = (a.strides[-1], a.strides[-2]) if transpose_a else a.strides[-2:]
+    b_sk, b_sn = (b.strides[-1], b.strides[-2]) if transpose_b else b.strides[-2:]
+    nbatch = int(np.prod(batch)) if batch else 1
+    tiles = _fitted_tiles(backend, a.dtype, m, k, n)
+    knl = backend.runtime.kernel("matmul", "matmul", a.dtype, tiles,
+                                 tile_variants(backend, a.dtype))
+    lx, ly = tiles["TN"] // tiles["WN"], tiles["TM"] // tiles["WM"]
+    groups_n = -(-n // tiles["TN"])
+    groups_m = -(-m // tiles["TM"])
+    # plain ints: the kernel's scalar dtypes are declared (Runtime.kernel), and
+    # pyopencl packs an int ~1 us faster than an np.int32
+    i32 = checked_int32
+    return (out_shape, knl, (groups_n * lx, groups_m * ly, nbatch), (lx, ly, 1),
+            (i32(m), i32(n), i32(k)), (i32(a_sm), i32(a_sk), i32(a_sb)),
+            (i32(b_sk), i32(b_sn), i32(b_sb)), (i32(n), i32(m * n)))
+
+
+def _batch_stride(x: CLArray, batch: tuple[int, ...]) -> int | None:
+    """The one stride that walks x broadcast over `batch`, or None when its batch axes
+    cannot be walked with one stride (e.g. a stretched axis between two real ones)."""
+    if not batch:
+        return 0
+    strides = expanded_strides(x.shape[:-2], x.strides[:-2], batch)
+    shape, (merged,) = collapse_dims(batch, [strides])
+    return merged[0] if len(shape) == 1 else None
+
+
+def _matmul_general(backend, a, b, transpose_a, transpose_b, bias) -> CLArray:
+    """The cases _plan_matmul does not remember: an empty product, K = 0 (zeros, plus
+    the bias), and batch operands copied to one batch stride first."""
+    m, k, n, batch = _checked_shapes(a, b, transpose_a, transpose_b, bias)
     out = backend._new(batch + (m, n), a.dtype)
     if out.size == 0:
         return out
     if k == 0:
         out = backend.full(out.shape, 0, a.dtype)
         return out if bias is None else backend.binary("add", out, bias, out=out)
-    a, a_sb = _batch_operand(backend, a, batch)
-    b, b_sb = _batch_operand(backend, b, batch)
-    a_sm, a_sk = (a.strides[-1], a.strides[-2]) if transpose_a else a.strides[-2:]
-    b_sk, b_sn = (b.strides[-1], b.strides[-2]) if transpose_b else b.strides[-2:]
-    nbatch = int(np.prod(batch)) if batch else 1
+    # copy an operand whose broadcast batch axes one stride cannot walk
+    a, b = (x if _batch_stride(x, batch) is not None
+            else backend.copy(backend.expand(x, batch + x.shape[-2:])) for x in (a, b))
+    return matmul(backend, a, b, transpose_a, transpose_b, bias)
 
-    tiles = _fitted_tiles(backend, a.dtype, m, k, n)
-    rt = backend.runtime
-    knl = rt.kernel("matmul", "matmul", a.dtype, tiles)
-    lx, ly = tiles["TN"] // tiles["WN"], tiles["TM"] // tiles["WM"]
-    groups_n = -(-n // tiles["TN"])
-    groups_m = -(-m // tiles["TM"])
-    # plain ints: the kernel's scalar dtypes are declared (Runtime.kernel), and
-    # pyopencl packs an int ~1 us faster than an np.int32 (15 of them per launch)
-    i32 = checked_int32
-    knl(rt.queue, (groups_n * lx, groups_m * ly, nbatch), (lx, ly, 1),
-        i32(m), i32(n), i32(k),
-        a.data, i32(a.offset), i32(a_sm), i32(a_sk), i32(a_sb),
-        b.data, i32(b.offset), i32(b_sk), i32(b_sn), i32(b_sb),
-        out.data, 0, i32(n), i32(m * n),
-        # without a bias the kernel never reads its pointer: pass the output's
-        out.data if bias is None else bias.data, 0 if bias is None else i32(bias.offset),
-        0 if bias is None else i32(bias.strides[0]), int(bias is not None))
-    return out
+
+# The tile sizes _fitted_tiles picks from on CPU devices (besides the device's own).
+_TM_STEPS = (8, 32)
+_TN_STEPS = (16, 32, 64)
+_TK_STEPS = (128, 64, 32, 16)
 
 
 def _fitted_tiles(backend, dtype, m: int, k: int, n: int | None = None) -> dict:
@@ -84,24 +133,50 @@ def _fitted_tiles(backend, dtype, m: int, k: int, n: int | None = None) -> dict:
     K (ties: the longer step); GPU tiles are left as tuned. The per-image products of
     `vecgrad train --model cnn` on 8x8 digits ((32 x 144) @ (144 x 16), 32 images per
     launch) did 14 times the useful work on the 128-wide tiles: 5-9 ms a launch.
+    Every result is one of tile_variants().
     """
     tiles = backend.matmul_tiles(dtype)
     if backend.runtime.is_gpu or tiles["TM"] < 32:
         return tiles
-    if m <= 8:
-        tiles["TM"] = 8
-    elif m <= 32:
-        tiles["TM"] = 32
+    for rows in _TM_STEPS:
+        if m <= rows:
+            tiles["TM"] = rows
+            break
     tiles["WM"] = min(tiles["WM"], tiles["TM"])
     if n is not None:
-        for width in (16, 32, 64):
+        for width in _TN_STEPS:
             if n <= width < tiles["TN"] and width % tiles["WN"] == 0:
                 tiles["TN"] = width
                 break
     if k <= 256:
-        steps = [step for step in (128, 64, 32, 16) if step <= tiles["TK"]]
+        steps = [step for step in _TK_STEPS if step <= tiles["TK"]]
         tiles["TK"] = min(steps, key=lambda step: (-(-k // step) * step, -step))
     return tiles
+
+
+def tile_variants(backend, dtype) -> tuple:
+    """Every tile set _fitted_tiles can pick on this device for `dtype`, as
+    frozen_defines tuples: matmul.cl is built for all of them in one program (a
+    `vecgrad train --device opencl` used 9 of them, each its own program: ~0.45 s of
+    PoCL cache lookups per run, against ~0.05 s for one program of 48 variants;
+    compiling that program from scratch takes ~2.6 s once per machine)."""
+    return _tile_variants(frozen_defines(backend.matmul_tiles(dtype)),
+                          bool(backend.runtime.is_gpu))
+
+
+@functools.lru_cache(maxsize=32)
+def _tile_variants(base: tuple, is_gpu: bool) -> tuple:
+    tiles = dict(base)
+    if is_gpu or tiles["TM"] < 32:
+        return (base,)
+    found = set()
+    for rows in (*_TM_STEPS, tiles["TM"]):
+        for width in (*[w for w in _TN_STEPS if w < tiles["TN"] and w % tiles["WN"] == 0],
+                      tiles["TN"]):
+            for step in {*[s for s in _TK_STEPS if s <= tiles["TK"]], tiles["TK"]}:
+                found.add(frozen_defines(dict(tiles, TM=rows, WM=min(tiles["WM"], rows),
+                                              TN=width, TK=step)))
+    return tuple(sorted(found))
 
 
 def _conv_geometry(input_shape, kernel_size, stride, padding, dilation, what):

@@ -254,6 +254,30 @@ def store_binary(path: Path, program, cl) -> None:
         pass
 
 
+# Kernel files built together: one program per (dtype, defines) holds every family of a
+# bundle. PoCL preprocesses a program's whole source, clang's opencl-c.h included, on
+# every build even when its cache holds the program: 35-90 ms a program, nearly the same
+# for one file as for the six below together (measured 2026-12-03 13:30 UTC, load 2), so
+# a `vecgrad train --device opencl` that built 19 programs spent ~1 s on lookups. A
+# program's kernels are still compiled one by one, when first launched. Without defines
+# every family below shares one program; the layout variants (STRIDED_NDIM, common.cl)
+# bundle the two families that use them. Other families and defines (matmul's tiles)
+# build alone.
+BUNDLED_FAMILIES = ("elementwise", "activations", "reduce", "softmax", "optim", "indexing",
+                    "conv2d")
+LAYOUT_FAMILIES = ("elementwise", "activations")
+
+
+def bundle_of(family: str, frozen_defines: tuple) -> tuple:
+    """The families built in one program with `family` under `frozen_defines` (sorted
+    (name, value) pairs); (family,) when it builds alone."""
+    if family in BUNDLED_FAMILIES and not frozen_defines:
+        return BUNDLED_FAMILIES
+    if family in LAYOUT_FAMILIES and all(name == "STRIDED_NDIM" for name, _ in frozen_defines):
+        return LAYOUT_FAMILIES
+    return (family,)
+
+
 class QueueStats:
     """What this runtime has asked of its queue: kernel launches, device-to-host reads
     (each waits for every command before it), host-to-device writes (`blocking_writes`
@@ -311,6 +335,8 @@ class Runtime:
         self.set_max_alloc(int(self.cl_device.max_mem_alloc_size))
         self.max_work_group_size = self.info.max_work_group_size
         self._programs: dict[tuple, Any] = {}
+        self._failed_bundles: set[tuple] = set()
+        self._has: dict[tuple, bool] = {}  # see has_kernel
         self._kernels: dict[tuple, Any] = {}
         self._uploads: collections.deque = collections.deque()  # see upload()
         self.stats = QueueStats()
@@ -336,28 +362,51 @@ class Runtime:
         return ["-cl-kernel-arg-info"] + [f"-D{k}={v}" for k, v in opts.items()]
 
     def program(self, family: str, dtype: np.dtype, defines: dict[str, Any] | None = None):
-        """kernels/<family>.cl built for `dtype` (and extra defines), once per device."""
+        """The program holding kernels/<family>.cl built for `dtype` (and extra
+        defines), once per device: the program of the family's bundle (BUNDLES) when it
+        has one, so one build serves every family of the bundle."""
         dtype = np.dtype(dtype)
-        key = (family, dtype, tuple(sorted((defines or {}).items())))
+        frozen = tuple(sorted((defines or {}).items()))
+        key = (family, dtype, frozen)
         prg = self._programs.get(key)
         if prg is None:
             self.check_dtype(dtype, f"kernels/{family}.cl")
-            common = kernel_source("common")
-            source = common + "\n" + kernel_source(family)
-            prg = self._build(family, source, self.build_options(dtype, defines),
-                              common.count("\n") + 1)
-            self._programs[key] = prg
+            families = bundle_of(family, frozen)
+            if len(families) > 1 and (dtype, frozen) not in self._failed_bundles:
+                try:
+                    prg = self._build_families(families, dtype, defines)
+                except OpenCLError:
+                    # one broken file must not take the others down: build each alone
+                    # (the broken one then reports its own error and line numbers)
+                    self._failed_bundles.add((dtype, frozen))
+                else:
+                    for member in families:
+                        self._programs.setdefault((member, dtype, frozen), prg)
+                    return prg
+            prg = self._programs[key] = self._build_families((family,), dtype, defines)
         return prg
 
-    def _build(self, family: str, source: str, options: list, prelude_lines: int):
+    def _build_families(self, families: tuple, dtype: np.dtype, defines):
+        """kernels/common.cl followed by every file of `families`, built as one program."""
+        common = kernel_source("common")
+        parts, starts, line = [common], [], common.count("\n") + 2
+        for member in families:
+            text = kernel_source(member)
+            parts.append(text)
+            starts.append((f"kernels/{member}.cl", line))
+            line += text.count("\n") + 1
+        return self._build(starts, "\n".join(parts), self.build_options(dtype, defines))
+
+    def _build(self, starts: list, source: str, options: list):
         """The built program: from the binary cache when it holds this exact build,
-        else compiled from source (and the binary stored for the next process)."""
+        else compiled from source (and the binary stored for the next process).
+        `starts`: (file, line where it begins in `source`) for error messages."""
         cached = binary_cache_path(self.cl_device, source, options)
         if cached is not None:
             program = self._load_binary(cached, options)
             if program is not None:
                 return program
-        program = self._build_source(family, source, options, prelude_lines)
+        program = self._build_source(starts, source, options)
         if cached is not None:
             store_binary(cached, program, self.cl)
         return program
@@ -377,7 +426,7 @@ class Runtime:
                 path.unlink()
             return None
 
-    def _build_source(self, family: str, source: str, options: list, prelude_lines: int):
+    def _build_source(self, starts: list, source: str, options: list):
         cl = self.cl
         try:
             with warnings.catch_warnings():
@@ -385,27 +434,38 @@ class Runtime:
                 return cl.Program(self.context, source).build(options=options)
         except cl.Error as exc:
             log = str(exc)
+            files = " + ".join(label for label, _ in starts)
+            where = "; ".join(f"{label} starts at line {line}" for label, line in starts)
             raise OpenCLError(
-                f"building kernels/{family}.cl for {self.info.name} failed "
-                f"(options: {' '.join(options)}; line numbers include the {prelude_lines} "
-                f"lines of kernels/common.cl prepended to it).\nBuild log:\n{log}"
+                f"building {files} for {self.info.name} failed "
+                f"(options: {' '.join(options)}; kernels/common.cl is prepended: {where})."
+                f"\nBuild log:\n{log}"
             ) from None
 
     def kernel(self, family: str, name: str, dtype: np.dtype,
-               defines: dict[str, Any] | tuple | None = None):
+               defines: dict[str, Any] | tuple | None = None, variants: tuple | None = None):
         """A cached kernel object (retrieving one from a program is not free).
 
         `defines` is a dict or, from callers that launch often, frozen_defines(dict)
         made once: then the lookup is one dict get, with no sorting per launch.
+        `variants`: for files whose defines take a few known values (matmul.cl's tile
+        sizes), a tuple of frozen define sets built together as one program the first
+        time any of them is asked for (see variants_program); `defines` outside it
+        builds alone.
         """
         if isinstance(defines, dict):
             defines = frozen_defines(defines)
         key = (family, name, dtype, defines)
         knl = self._kernels.get(key)
         if knl is None:
-            prg = self.program(family, dtype, None if defines is None else dict(defines))
+            if variants is not None and defines in variants:
+                prg = self.variants_program(family, dtype, variants)
+                built_name = f"{name}_v{variants.index(defines)}"
+            else:
+                prg = self.program(family, dtype, None if defines is None else dict(defines))
+                built_name = name
             try:
-                knl = self.cl.Kernel(prg, name)
+                knl = self.cl.Kernel(prg, built_name)
             except self.cl.Error:
                 raise OpenCLError(
                     f"kernels/{family}.cl has no kernel {name!r} for {np.dtype(dtype)}"
@@ -413,6 +473,38 @@ class Runtime:
             knl.set_scalar_arg_dtypes(self._scalar_arg_dtypes(knl))
             knl = self._kernels[key] = _CountedKernel(knl, self.stats)
         return knl
+
+    def variants_program(self, family: str, dtype: np.dtype, variants: tuple):
+        """kernels/<family>.cl built once per define set of `variants` (frozen_defines
+        tuples), all in one program: copy i is preceded by its defines as #define
+        lines and VARIANT_SUFFIX _v<i>, so the file's kernels, declared as
+        VARIANT(name) (common.cl), are named name_v<i>. Every define any variant sets
+        is #undef'd before each copy, so a file's own #ifndef defaults apply afresh.
+        One program instead of one per variant: PoCL's lookup of a cached program costs
+        35-90 ms whatever its size (see BUNDLED_FAMILIES)."""
+        dtype = np.dtype(dtype)
+        key = (family, dtype, variants)
+        prg = self._programs.get(key)
+        if prg is None:
+            self.check_dtype(dtype, f"kernels/{family}.cl")
+            common, text = kernel_source("common"), kernel_source(family)
+            names = sorted({name for defines in variants for name, _ in defines or ()})
+            parts = [common]
+            line = common.count("\n") + 2
+            for index, defines in enumerate(variants):
+                head = "".join(f"#undef {name}\n" for name in names + ["VARIANT_SUFFIX"])
+                head += f"#define VARIANT_SUFFIX _v{index}\n"
+                head += "".join(f"#define {name} {value}\n" for name, value in defines or ())
+                parts.append(head + text)
+                line += head.count("\n")
+                if index == 0:
+                    first_line = line
+                line += text.count("\n") + 1
+            starts = [(f"kernels/{family}.cl (copy 0 of {len(variants)}, one per variant)",
+                       first_line)]
+            prg = self._programs[key] = self._build(starts, "\n".join(parts),
+                                                    self.build_options(dtype))
+        return prg
 
     def _scalar_arg_dtypes(self, knl) -> list:
         """numpy dtypes of a kernel's by-value arguments (None for pointers).
@@ -437,18 +529,36 @@ class Runtime:
             dtypes.append(by_name[type_name])
         return dtypes
 
-    def has_kernel(self, family: str, name: str, dtype: np.dtype) -> bool:
-        if (family, name, dtype, None) in self._kernels:  # ops ask before every launch
-            return True
-        try:
-            self.kernel(family, name, dtype)
-        except OpenCLError:
-            return False
-        return True
+    def has_kernel(self, family: str, name: str, dtype: np.dtype,
+                   defines: dict[str, Any] | None = None) -> bool:
+        """Whether kernels/<family>.cl defines `name` for `dtype` (ops ask before every
+        launch; the answer is remembered). It does not depend on layout defines, so a
+        program already built for the family and dtype answers; else the one for
+        `defines` is built: callers pass the defines they will most likely launch with,
+        so that asking builds no program the run would not build anyway (the general
+        int64 program cost a `vecgrad train` 50-130 ms for one probe)."""
+        key = (family, name, dtype)
+        known = self._has.get(key)
+        if known is None:
+            dtype = np.dtype(dtype)
+            program = next((prg for (fam, dt, _), prg in self._programs.items()
+                            if fam == family and dt == dtype), None)
+            try:
+                if program is None:
+                    program = self.program(family, dtype, defines)
+                self.cl.Kernel(program, name)
+                known = True
+            except (OpenCLError, self.cl.Error):
+                known = False
+            self._has[key] = known
+        return known
 
     def kernels(self, family: str, dtype: np.dtype) -> list[str]:
-        """Names of the kernels a built program really contains."""
-        prg = self.program(family, dtype)
+        """Names of the kernels kernels/<family>.cl really defines for `dtype` (built
+        alone, so the other families of its bundle do not count; for tests)."""
+        dtype = np.dtype(dtype)
+        self.check_dtype(dtype, f"kernels/{family}.cl")
+        prg = self._build_families((family,), dtype, None)
         return sorted(k.function_name for k in prg.all_kernels())
 
     # ----------------------------------------------------------------- launching
