@@ -130,6 +130,48 @@ def test_primitives_match_the_definition(device, case, dtype, monkeypatch):
                                        err_msg=f"{label} {name}")
 
 
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}g{c[5]}" for c in CASES])
+def test_both_gradients_at_once(device, case):
+    """conv2d_grads (both adjoints, side by side on the numpy backend's threads) gives
+    what the two primitives give one at a time: the same bits on numpy (each side runs
+    the one-thread chunks; one gradient alone runs that runner's split, which is
+    compared with the primitive on the same runner), and None for a gradient not asked
+    for."""
+    dtype = np.float64 if device == "cpu" else np.float32
+    x, w, _, g = _data(case, dtype)
+    args = case[2:]
+    if device == "cpu":
+        one = NumpyBackend("cpu")
+        one._conv = numpy_conv.ConvRunner(threads=1)
+        pairs = [(one, numpy_conv.ConvRunner(threads=2)),
+                 (one, numpy_conv.ConvRunner(threads=3))]
+    else:
+        be = vecgrad.get_backend(device)
+        pairs = [(be, None)]
+    for reference_backend, runner in pairs:
+        be = reference_backend
+        xb, wb, gb = (be.from_numpy(a) for a in (x, w, g))
+        want = (be.to_numpy(be.conv2d_input_grad(gb, wb, x.shape, *args)),
+                be.to_numpy(be.conv2d_weight_grad(xb, gb, w.shape, *args)))
+        if runner is not None:
+            be = NumpyBackend("cpu")
+            be._conv = runner
+        alone = (be.conv2d_input_grad(gb, wb, x.shape, *args),
+                 be.conv2d_weight_grad(xb, gb, w.shape, *args))
+        for needs in ((True, True), (True, False), (False, True), (False, False)):
+            got = be.conv2d_grads(xb, wb, gb, *args, needs)
+            assert len(got) == 2
+            expected = want if all(needs) else [be.to_numpy(a) for a in alone]
+            for have, wanted, asked in zip(got, expected, needs):
+                if not asked:
+                    assert have is None
+                elif device == "cpu":
+                    np.testing.assert_array_equal(have, wanted)
+                else:
+                    np.testing.assert_allclose(be.to_numpy(have), wanted, rtol=1e-5,
+                                               atol=1e-5 * max(1.0, np.abs(wanted).max()))
+
+
 @pytest.mark.parametrize("case", CASES[:5], ids=[f"{c[0]}g{c[5]}" for c in CASES[:5]])
 def test_the_three_are_adjoint(device, case):
     """<conv2d(x, w), g> = <x, input_grad(g, w)> = <w, weight_grad(x, g)> (float64)."""

@@ -248,6 +248,20 @@ class Backend(ABC):
         per_image = self.matmul(rows, cols, transpose_b=True)  # (N, G, O/G, Cg*KH*KW)
         return self.reshape(self.reduce("sum", per_image, (0,), False), tuple(weight_shape))
 
+    def conv2d_grads(self, x: Buffer, weight: Buffer, grad: Buffer,
+                     stride: tuple[int, int], padding: tuple[int, int],
+                     dilation: tuple[int, int], groups: int,
+                     needs: tuple[bool, bool]) -> tuple[Buffer | None, Buffer | None]:
+        """Both adjoints of one convolution y = conv2d(x, weight) at grad (dL/dy):
+        (conv2d_input_grad, conv2d_weight_grad), None where needs = (input, weight) does
+        not ask. Here one after the other; the numpy backend runs the two side by side
+        on two threads (numpy_conv.py)."""
+        args = (stride, padding, dilation, groups)
+        return (self.conv2d_input_grad(grad, weight, tuple(x.shape), *args)
+                if needs[0] else None,
+                self.conv2d_weight_grad(x, grad, tuple(weight.shape), *args)
+                if needs[1] else None)
+
     # Max-pool over whole KH x KW tiles (stride = kernel, no padding or dilation). The
     # versions here compose getitem, maximum, compare, where, mul/sub and cat, and work on
     # any backend (GraphBackend included: create_graph records them); the numpy backend

@@ -486,6 +486,10 @@ class NumpyBackend(Backend):
         return self._conv.conv2d_weight_grad(x, grad, tuple(weight_shape), stride, padding,
                                              dilation, groups)
 
+    def conv2d_grads(self, x, weight, grad, stride, padding, dilation, groups, needs):
+        return self._conv.conv2d_grads(x, weight, grad, stride, padding, dilation, groups,
+                                       tuple(needs))
+
     @_quiet
     def max_pool_tiles_backward(self, x, out, grad, kernel_size):
         """base.Backend's rule in fewer passes: each tile offset's share is written

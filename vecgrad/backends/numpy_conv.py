@@ -51,6 +51,13 @@ CHUNK_BYTES = 4 * 1024 * 1024
 # against 8.2-9.7). Below ~16M the split's hand-offs and shared caches cost more than
 # the second core gives.
 THREAD_MACS = 1 << 24
+# Fewer multiply-adds than this in a convolution: its two gradients run one after the
+# other, not side by side (see conv2d_grads). Side by side, the 1-D CNN's layers (12.5M)
+# and LeNet-5's second (15M) took a third more CPU for no measurable gain in the whole
+# step (SCHED_FIFO runs, policy told the machine was quiet, 13:55 UTC: 1-D CNN 6.07-6.63
+# ms a step before, 6.07-6.37 after; LeNet-5 7.5-10.3 against 7.2-11.5), though one such
+# layer's gradients alone went from 1.48-1.52 to 1.02-1.17 ms.
+SIDE_BY_SIDE_MACS = THREAD_MACS
 # Images this far apart in memory (a multiple of 4 KiB) share L1 cache sets, so a plain
 # transposed copy of x, which reads one float of each image in turn, keeps evicting its
 # own lines: x (32, 3, 32, 32) took 0.21 ms that way and 0.08 ms copied eight images at
@@ -169,15 +176,24 @@ class ConvRunner:
         self._pool_pid = None
 
     # ------------------------------------------------------------------ threads
-    def _threads(self, geometry):
-        """How many threads share this convolution (see the module docstring); cuts its
-        chunks and sets BLAS for them: one thread each when several run."""
-        policy = blas_threads.policy()
+    def _wanted(self, macs, threshold):
+        """Threads for work of `macs` multiply-adds: the fixed count, else the BLAS
+        policy's answer for a product that size (the free cores when auto and at least
+        `threshold`; 1 otherwise)."""
         if self.threads is not None:
-            threads = self.threads
-        else:
-            wanted = policy.wanted(geometry.macs) if geometry.macs >= THREAD_MACS else None
-            threads = wanted if wanted is not None and policy.policy == "auto" else 1
+            return self.threads
+        policy = blas_threads.policy()
+        wanted = policy.wanted(macs) if macs >= threshold else None
+        return wanted if wanted is not None and policy.policy == "auto" else 1
+
+    def _threads(self, geometry, threads=None):
+        """How many threads share this convolution (see the module docstring); cuts its
+        chunks and sets BLAS for them. `threads`: a count the caller fixed (each side of
+        conv2d_grads), which asks the policy nothing and leaves BLAS as it is."""
+        if threads is not None:
+            geometry.cut(threads)
+            return max(1, min(threads, len(geometry.chunks)))
+        threads = self._wanted(geometry.macs, THREAD_MACS)
         geometry.cut(threads)
         threads = max(1, min(threads, len(geometry.chunks)))
         # BLAS on one thread (the policy's answer for a product just over OpenBLAS's own
@@ -212,9 +228,9 @@ class ConvRunner:
             rest = [future.result() for future in futures]
         return [first] + rest
 
-    def _over_chunks(self, geometry, part):
+    def _over_chunks(self, geometry, part, threads=None):
         """part(chunks) for each thread's run of the geometry's chunks; results in order."""
-        threads = self._threads(geometry)
+        threads = self._threads(geometry, threads)
         return self._run([lambda run=run: part(run)
                           for run in self._split(geometry.chunks, threads)])
 
@@ -255,7 +271,33 @@ class ConvRunner:
         self._over_chunks(geo, part)
         return out.transpose(3, 0, 1, 2)  # NCHW view of (O, OH, OW, N), as col2im returns
 
-    def conv2d_weight_grad(self, x, grad, weight_shape, stride, padding, dilation, groups):
+    def conv2d_grads(self, x, weight, grad, stride, padding, dilation, groups, needs):
+        """(input grad, weight grad) of one convolution, None where needs = (input,
+        weight) does not ask. With both asked for and the cores to spare, the two run
+        side by side, one thread each, instead of one after the other split over the
+        threads: the input gradient's col2im is bound by memory traffic and gains
+        nothing from a second thread, while the weight gradient's long-K product
+        gains fully, so each on its own core beats both halved (conv2d bench shapes:
+        2.62 ms against 3.13 split and 4.07 on one thread; a 1-D CNN layer 0.78
+        against 1.22 split and 1.11 on one; SCHED_FIFO runs, 2026-12-03 13:50 UTC)."""
+        args = (stride, padding, dilation, groups)
+        input_needed, weight_needed = needs
+        if input_needed and weight_needed:
+            geo = _Geometry(x.shape, weight.shape, stride, padding, dilation, groups,
+                            x.dtype.itemsize)
+            if self._wanted(2 * geo.macs, 2 * SIDE_BY_SIDE_MACS) > 1:
+                blas_threads.fit(blas_threads.LIBRARY_SINGLE_MACS + 1)  # one BLAS thread
+                return tuple(self._run([
+                    lambda: self.conv2d_input_grad(grad, weight, x.shape, *args, threads=1),
+                    lambda: self.conv2d_weight_grad(x, grad, weight.shape, *args,
+                                                    threads=1)]))
+        return (self.conv2d_input_grad(grad, weight, x.shape, *args)
+                if input_needed else None,
+                self.conv2d_weight_grad(x, grad, weight.shape, *args)
+                if weight_needed else None)
+
+    def conv2d_weight_grad(self, x, grad, weight_shape, stride, padding, dilation, groups,
+                           threads=None):
         geo = _Geometry(x.shape, weight_shape, stride, padding, dilation, groups,
                         x.dtype.itemsize)
         windows = geo.windows(padded_frame(x, padding))
@@ -274,10 +316,10 @@ class ConvRunner:
                     np.add(total, product, out=total)
             return total
 
-        return self._summed(self._over_chunks(geo, part)).reshape(weight_shape)
+        return self._summed(self._over_chunks(geo, part, threads)).reshape(weight_shape)
 
     def conv2d_input_grad(self, grad, weight, input_shape, stride, padding, dilation,
-                          groups):
+                          groups, threads=None):
         geo = _Geometry(input_shape, weight.shape, stride, padding, dilation, groups,
                         grad.dtype.itemsize)
         n, c, h, w = input_shape
@@ -307,6 +349,6 @@ class ConvRunner:
                         np.add(target, patches[:, i, j], out=target)
             return frame
 
-        frame = self._summed(self._over_chunks(geo, part))
+        frame = self._summed(self._over_chunks(geo, part, threads))
         # An (N, C, H, W) view of the (C, H, W, N) sums, like col2im's.
         return frame[:, ph:ph + h, pw:pw + w, :].transpose(3, 0, 1, 2)

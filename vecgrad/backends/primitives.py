@@ -32,7 +32,7 @@ OTHER_PRIMITIVES = (
     "where", "activation", "activation_derivative", "activation_backward",
     "reshape", "permute", "expand", "getitem", "index_add", "gather", "scatter_add",
     "cat", "matmul", "im2col", "col2im", "conv2d", "conv2d_input_grad",
-    "conv2d_weight_grad", "max_pool_tiles", "max_pool_tiles_backward", "softmax",
+    "conv2d_weight_grad", "conv2d_grads", "max_pool_tiles", "max_pool_tiles_backward", "softmax",
     "log_softmax",
     "cross_entropy", "cross_entropy_backward", "fused_update", "fused_updates",
     "synchronize",

@@ -199,10 +199,10 @@ class Conv2d(Function):
         x, weight = ctx.saved_tensors
         stride, padding, dilation, groups = ctx.attrs
         be, needs = ctx.backend, ctx.needs_input_grad
-        gx = be.conv2d_input_grad(grad, weight, x.shape, stride, padding, dilation,
-                                  groups) if needs[0] else None
-        gw = be.conv2d_weight_grad(x, grad, weight.shape, stride, padding, dilation,
-                                   groups) if needs[1] else None
+        # gx = Bx*(grad, weight) = conv2d_input_grad, gw = Bw*(x, grad) =
+        # conv2d_weight_grad, asked for together (a backend may compute them side by side)
+        gx, gw = be.conv2d_grads(x, weight, grad, stride, padding, dilation, groups,
+                                 needs[:2])
         if len(needs) == 2:
             return gx, gw
         gb = be.reduce("sum", grad, (0, 2, 3), False) if needs[2] else None

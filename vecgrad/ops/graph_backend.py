@@ -192,6 +192,11 @@ class GraphBackend:
                                          stride=stride, padding=padding, dilation=dilation,
                                          groups=groups)
 
+    def conv2d_grads(self, x, weight, grad, stride, padding, dilation, groups, needs):
+        # base.Backend's: the two adjoints recorded one after the other
+        return Backend.conv2d_grads(self, x, weight, grad, stride, padding, dilation,
+                                    groups, needs)
+
     def max_pool_tiles(self, x, kernel_size):
         return conv.TiledMaxPool.apply(x, kernel_size=tuple(kernel_size))
 
