@@ -33,7 +33,6 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from vecgrad.backends import blas_threads
 
@@ -136,13 +135,17 @@ class _Geometry:
                            for r in range(self.oh) for c in range(0, self.ow, positions)]
 
     def windows(self, frame):
-        """Every window of the padded frame as a (G, Cg, KH, KW, OH, OW, N) view."""
+        """Every window of the padded frame (C-contiguous, as padded_frame gives it) as
+        a read-only (G, Cg, KH, KW, OH, OW, N) view. Made with the ndarray constructor
+        over the frame's buffer: as_strided took 14 us a call, a tenth of a small
+        convolution's Python."""
         sc, sh, sw, sn = frame.strides
         (th, tw), (dh, dw) = self.stride, self.dilation
-        return as_strided(frame, shape=(self.groups, self.cg, self.kh, self.kw, self.oh,
-                                        self.ow, self.n),
-                          strides=(self.cg * sc, sc, sh * dh, sw * dw, sh * th, sw * tw, sn),
-                          writeable=False)
+        view = np.ndarray((self.groups, self.cg, self.kh, self.kw, self.oh, self.ow, self.n),
+                          dtype=frame.dtype, buffer=frame,
+                          strides=(self.cg * sc, sc, sh * dh, sw * dw, sh * th, sw * tw, sn))
+        view.flags.writeable = False
+        return view
 
     def block(self, array5, chunk):
         """The (G, rows, N*positions) 2-D-per-group view of a (G, rows, OH, OW, N) array's
