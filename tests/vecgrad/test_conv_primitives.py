@@ -6,6 +6,8 @@ version is run with its blocks cut small (pieces of rows, many chunks) and share
 threads, so every way of cutting the output is checked. Nothing here is timed.
 """
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -131,12 +133,17 @@ def test_primitives_match_the_definition(device, case, dtype, monkeypatch):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}g{c[5]}" for c in CASES])
-def test_both_gradients_at_once(device, case):
-    """conv2d_grads (both adjoints, side by side on the numpy backend's threads) gives
-    what the two primitives give one at a time: the same bits on numpy (each side runs
-    the one-thread chunks; one gradient alone runs that runner's split, which is
-    compared with the primitive on the same runner), and None for a gradient not asked
-    for."""
+@pytest.mark.parametrize("chunk_bytes", [1 << 22, 700])
+def test_both_gradients_at_once(device, case, chunk_bytes, monkeypatch):
+    """conv2d_grads (both adjoints, side by side on the numpy backend's threads, and the
+    bias gradient summed with the weight gradient) gives what the two primitives give
+    one at a time: the same bits on numpy (each side runs the one-thread chunks; one
+    gradient alone runs that runner's split, which is compared with the primitive on the
+    same runner), the bias gradient grad summed over (N, OH, OW), and None for a
+    gradient not asked for."""
+    if device != "cpu" and chunk_bytes != 1 << 22:
+        pytest.skip("chunks are the numpy backend's")
+    monkeypatch.setattr(numpy_conv, "CHUNK_BYTES", chunk_bytes)  # 700: many per thread
     dtype = np.float64 if device == "cpu" else np.float32
     x, w, _, g = _data(case, dtype)
     args = case[2:]
@@ -158,18 +165,27 @@ def test_both_gradients_at_once(device, case):
             be._conv = runner
         alone = (be.conv2d_input_grad(gb, wb, x.shape, *args),
                  be.conv2d_weight_grad(xb, gb, w.shape, *args))
-        for needs in ((True, True), (True, False), (False, True), (False, False)):
-            got = be.conv2d_grads(xb, wb, gb, *args, needs)
-            assert len(got) == 2
-            expected = want if all(needs) else [be.to_numpy(a) for a in alone]
-            for have, wanted, asked in zip(got, expected, needs):
-                if not asked:
-                    assert have is None
-                elif device == "cpu":
-                    np.testing.assert_array_equal(have, wanted)
-                else:
-                    np.testing.assert_allclose(be.to_numpy(have), wanted, rtol=1e-5,
-                                               atol=1e-5 * max(1.0, np.abs(wanted).max()))
+        bias = g.sum(axis=(0, 2, 3))
+        for needs in itertools.product((True, False), repeat=3):
+            for asked_for in (needs, needs[:2]):  # with a bias and without one
+                got = be.conv2d_grads(xb, wb, gb, *args, asked_for)
+                assert len(got) == len(asked_for)
+                expected = want if all(asked_for[:2]) else [be.to_numpy(a) for a in alone]
+                for have, wanted, asked in zip(got[:2], expected, asked_for):
+                    if not asked:
+                        assert have is None
+                    elif device == "cpu":
+                        np.testing.assert_array_equal(have, wanted)
+                    else:
+                        np.testing.assert_allclose(be.to_numpy(have), wanted, rtol=1e-5,
+                                                   atol=1e-5 * max(1.0, np.abs(wanted).max()))
+                if len(asked_for) == 3 and asked_for[2]:
+                    have = be.to_numpy(got[2])
+                    assert have.shape == bias.shape and have.dtype == dtype
+                    np.testing.assert_allclose(have, bias, rtol=1e-5,
+                                               atol=1e-5 * max(1.0, np.abs(bias).max()))
+                elif len(asked_for) == 3:
+                    assert got[2] is None
 
 
 @pytest.mark.parametrize("case", CASES[:5], ids=[f"{c[0]}g{c[5]}" for c in CASES[:5]])

@@ -251,16 +251,21 @@ class Backend(ABC):
     def conv2d_grads(self, x: Buffer, weight: Buffer, grad: Buffer,
                      stride: tuple[int, int], padding: tuple[int, int],
                      dilation: tuple[int, int], groups: int,
-                     needs: tuple[bool, bool]) -> tuple[Buffer | None, Buffer | None]:
-        """Both adjoints of one convolution y = conv2d(x, weight) at grad (dL/dy):
-        (conv2d_input_grad, conv2d_weight_grad), None where needs = (input, weight) does
-        not ask. Here one after the other; the numpy backend runs the two side by side
-        on two threads (numpy_conv.py)."""
+                     needs: tuple[bool, ...]) -> tuple[Buffer | None, ...]:
+        """The gradients of y = conv2d(x, weight[, bias]) at grad (dL/dy), one per entry
+        of needs = (input, weight[, bias]), None where it does not ask: the two adjoints
+        conv2d_input_grad and conv2d_weight_grad, and grad summed over (N, OH, OW) for
+        the bias. Here one after the other; the numpy backend sums the bias gradient
+        with the weight gradient and runs the two adjoints side by side on two threads
+        (numpy_conv.py)."""
         args = (stride, padding, dilation, groups)
-        return (self.conv2d_input_grad(grad, weight, tuple(x.shape), *args)
-                if needs[0] else None,
-                self.conv2d_weight_grad(x, grad, tuple(weight.shape), *args)
-                if needs[1] else None)
+        grads = (self.conv2d_input_grad(grad, weight, tuple(x.shape), *args)
+                 if needs[0] else None,
+                 self.conv2d_weight_grad(x, grad, tuple(weight.shape), *args)
+                 if needs[1] else None)
+        if len(needs) > 2:
+            grads += (self.reduce("sum", grad, (0, 2, 3), False) if needs[2] else None,)
+        return grads
 
     # Max-pool over whole KH x KW tiles (stride = kernel, no padding or dilation). The
     # versions here compose getitem, maximum, compare, where, mul/sub and cat, and work on

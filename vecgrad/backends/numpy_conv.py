@@ -275,32 +275,47 @@ class ConvRunner:
         return out.transpose(3, 0, 1, 2)  # NCHW view of (O, OH, OW, N), as col2im returns
 
     def conv2d_grads(self, x, weight, grad, stride, padding, dilation, groups, needs):
-        """(input grad, weight grad) of one convolution, None where needs = (input,
-        weight) does not ask. With both asked for and the cores to spare, the two run
-        side by side, one thread each, instead of one after the other split over the
-        threads: the input gradient's col2im is bound by memory traffic and gains
-        nothing from a second thread, while the weight gradient's long-K product
-        gains fully, so each on its own core beats both halved (conv2d bench shapes:
-        2.62 ms against 3.13 split and 4.07 on one thread; a 1-D CNN layer 0.78
-        against 1.22 split and 1.11 on one; SCHED_FIFO runs, 2026-12-03 13:50 UTC)."""
+        """The gradients of conv2d(x, weight[, bias]) at grad, one per entry of needs =
+        (input, weight[, bias]), None where it does not ask. The bias gradient (grad
+        summed over N, OH, OW) is summed from the gradient blocks the weight gradient's
+        products read anyway, on their threads (a serial 0.09-0.13 ms pass over grad on
+        the conv2d bench, otherwise). With input and weight both asked for and the cores
+        to spare, the two run side by side, one thread each, instead of one after the
+        other split over the threads: the input gradient's col2im is bound by memory
+        traffic and gains nothing from a second thread, while the weight gradient's
+        long-K product gains fully, so each on its own core beats both halved (conv2d
+        bench shapes: 2.62 ms against 3.13 split and 4.07 on one thread; a 1-D CNN layer
+        0.78 against 1.22 split and 1.11 on one; SCHED_FIFO runs, 2026-12-03 13:50 UTC)."""
         args = (stride, padding, dilation, groups)
-        input_needed, weight_needed = needs
+        input_needed, weight_needed = needs[0], needs[1]
+        bias_needed = len(needs) > 2 and bool(needs[2])
+
+        def weight_side(threads=None):  # (dw or None, db or None)
+            if weight_needed:
+                got = self.conv2d_weight_grad(x, grad, weight.shape, *args, threads=threads,
+                                              bias=bias_needed)
+                return got if bias_needed else (got, None)
+            return None, np.add.reduce(grad, axis=(0, 2, 3)) if bias_needed else None
+
+        dx = None
         if input_needed and weight_needed:
             geo = _Geometry(x.shape, weight.shape, stride, padding, dilation, groups,
                             x.dtype.itemsize)
             if self._wanted(2 * geo.macs, 2 * SIDE_BY_SIDE_MACS) > 1:
                 blas_threads.fit(blas_threads.LIBRARY_SINGLE_MACS + 1)  # one BLAS thread
-                return tuple(self._run([
+                dx, (dw, db) = self._run([
                     lambda: self.conv2d_input_grad(grad, weight, x.shape, *args, threads=1),
-                    lambda: self.conv2d_weight_grad(x, grad, weight.shape, *args,
-                                                    threads=1)]))
-        return (self.conv2d_input_grad(grad, weight, x.shape, *args)
-                if input_needed else None,
-                self.conv2d_weight_grad(x, grad, weight.shape, *args)
-                if weight_needed else None)
+                    lambda: weight_side(threads=1)])
+                return (dx, dw, db)[:len(needs)]
+        if input_needed:
+            dx = self.conv2d_input_grad(grad, weight, x.shape, *args)
+        dw, db = weight_side()
+        return (dx, dw, db)[:len(needs)]
 
     def conv2d_weight_grad(self, x, grad, weight_shape, stride, padding, dilation, groups,
-                           threads=None):
+                           threads=None, bias=False):
+        """dL/dweight; with bias=True, (dL/dweight, dL/dbias), the bias gradient summed
+        from the same gradient blocks the products read."""
         geo = _Geometry(x.shape, weight_shape, stride, padding, dilation, groups,
                         x.dtype.itemsize)
         windows = geo.windows(padded_frame(x, padding))
@@ -308,18 +323,26 @@ class ConvRunner:
 
         def part(chunks):
             scratch = geo.scratch(x.dtype, geo.cgkk)
-            total = None
+            total = shift = None
             for chunk in chunks:
                 cols = geo.gathered(windows, chunk, scratch)
                 block, shape = geo.block(grad5, chunk)
-                product = np.matmul(block.reshape(shape), cols.transpose(0, 2, 1))
+                rows = block.reshape(shape)
+                product = np.matmul(rows, cols.transpose(0, 2, 1))
                 if total is None:
                     total = product
                 else:
                     np.add(total, product, out=total)
-            return total
+                if bias:
+                    sums = np.add.reduce(rows, axis=2)
+                    shift = sums if shift is None else np.add(shift, sums, out=shift)
+            return total, shift
 
-        return self._summed(self._over_chunks(geo, part, threads)).reshape(weight_shape)
+        parts = self._over_chunks(geo, part, threads)
+        dw = self._summed([total for total, _ in parts]).reshape(weight_shape)
+        if not bias:
+            return dw
+        return dw, self._summed([shift for _, shift in parts]).reshape(geo.o)
 
     def conv2d_input_grad(self, grad, weight, input_shape, stride, padding, dilation,
                           groups, threads=None):

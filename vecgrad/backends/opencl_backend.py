@@ -94,7 +94,7 @@ KERNELS_OF_PRIMITIVE = {
     "conv2d_weight_grad": [("conv2d", "im2col"), ("matmul", "matmul"),
                            ("reduce", "reduce_sum_mid")],
     "conv2d_grads": [("matmul", "matmul"), ("conv2d", "col2im"), ("conv2d", "im2col"),
-                     ("reduce", "reduce_sum_mid")],
+                     ("reduce", "reduce_sum_mid"), ("reduce", "reduce_sum_rows")],
     "max_pool_tiles": [("conv2d", "max_pool_tiles")],
     "max_pool_tiles_backward": [("conv2d", "max_pool_tiles_backward")],
     "softmax": [("softmax", "softmax_rows")],

@@ -198,15 +198,11 @@ class Conv2d(Function):
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
         stride, padding, dilation, groups = ctx.attrs
-        be, needs = ctx.backend, ctx.needs_input_grad
         # gx = Bx*(grad, weight) = conv2d_input_grad, gw = Bw*(x, grad) =
-        # conv2d_weight_grad, asked for together (a backend may compute them side by side)
-        gx, gw = be.conv2d_grads(x, weight, grad, stride, padding, dilation, groups,
-                                 needs[:2])
-        if len(needs) == 2:
-            return gx, gw
-        gb = be.reduce("sum", grad, (0, 2, 3), False) if needs[2] else None
-        return gx, gw, gb
+        # conv2d_weight_grad and gb = grad summed over (N, OH, OW), asked for together (a
+        # backend may compute them side by side)
+        return ctx.backend.conv2d_grads(x, weight, grad, stride, padding, dilation, groups,
+                                        ctx.needs_input_grad)
 
 
 class ConvInputGrad(Function):
