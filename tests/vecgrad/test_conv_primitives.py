@@ -133,17 +133,20 @@ def test_primitives_match_the_definition(device, case, dtype, monkeypatch):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}g{c[5]}" for c in CASES])
-@pytest.mark.parametrize("chunk_bytes", [1 << 22, 700])
-def test_both_gradients_at_once(device, case, chunk_bytes, monkeypatch):
+def test_both_gradients_at_once(device, case, monkeypatch):
     """conv2d_grads (both adjoints, side by side on the numpy backend's threads, and the
     bias gradient summed with the weight gradient) gives what the two primitives give
     one at a time: the same bits on numpy (each side runs the one-thread chunks; one
     gradient alone runs that runner's split, which is compared with the primitive on the
     same runner), the bias gradient grad summed over (N, OH, OW), and None for a
     gradient not asked for."""
-    if device != "cpu" and chunk_bytes != 1 << 22:
-        pytest.skip("chunks are the numpy backend's")
-    monkeypatch.setattr(numpy_conv, "CHUNK_BYTES", chunk_bytes)  # 700: many per thread
+    for chunk_bytes in ((1 << 22, 700) if device == "cpu" else (None,)):
+        if chunk_bytes is not None:  # 700 bytes: many chunks per thread
+            monkeypatch.setattr(numpy_conv, "CHUNK_BYTES", chunk_bytes)
+        _check_both_gradients(device, case)
+
+
+def _check_both_gradients(device, case):
     dtype = np.float64 if device == "cpu" else np.float32
     x, w, _, g = _data(case, dtype)
     args = case[2:]
@@ -264,6 +267,54 @@ def test_padded_frame(shape, padding):
         np.testing.assert_array_equal(got, want)
     if padding == (0, 0):  # already batch-last: a view, no copy
         assert np.shares_memory(numpy_conv.padded_frame(batch_last, padding), batch_last)
+
+
+def test_convolutions_keep_blas_on_one_thread_and_take_the_policys_threads(monkeypatch):
+    """A convolution never asks BLAS for more than the policy gives a product just over
+    OpenBLAS's own threshold (one thread when auto: one convolution thread with two BLAS
+    threads was the slowest setting), on one thread or several; on a quiet machine a
+    large one splits its chunks and runs its two gradients side by side, with the
+    results of one thread (the same bits for the side-by-side gradients)."""
+    from vecgrad.backends import blas_threads
+
+    seen = []
+    monkeypatch.setattr(blas_threads, "fit", lambda macs, side=None: seen.append(macs))
+
+    class Quiet:  # the auto policy on an idle 2-core machine
+        policy = "auto"
+
+        def wanted(self, macs, side=None):
+            return 2
+
+    monkeypatch.setattr(blas_threads, "policy", lambda: Quiet())
+    case = CASES[1]
+    x, w, b, g = _data(case, np.float64)
+    args = case[2:]
+    one = numpy_conv.ConvRunner(threads=1)
+    want = [one.conv2d(x, w, b, *args), *one.conv2d_grads(x, w, g, *args, (True, True, True))]
+    for large in (False, True):  # below the thread thresholds, then above them
+        if large:
+            monkeypatch.setattr(numpy_conv, "THREAD_MACS", 0)
+            monkeypatch.setattr(numpy_conv, "SIDE_BY_SIDE_MACS", 0)
+        seen.clear()
+        runner = numpy_conv.ConvRunner()
+        ran = []
+        run = runner._run
+        monkeypatch.setattr(runner, "_run", lambda parts: ran.append(len(parts)) or run(parts))
+        have = [runner.conv2d(x, w, b, *args),
+                *runner.conv2d_grads(x, w, g, *args, (True, True, True))]
+        assert seen and set(seen) == {blas_threads.LIBRARY_SINGLE_MACS + 1}
+        # forward, then the gradients: one after the other, or side by side (two
+        # parts, each a one-thread run of its own)
+        assert ran == ([2, 2, 1, 1] if large else [1, 1, 1])
+        for got, expected in zip(have, want):
+            if large:
+                np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+            else:
+                np.testing.assert_array_equal(got, expected)
+        if large:  # side by side: each gradient is the one-thread computation's bits
+            np.testing.assert_array_equal(have[1], want[1])
+            np.testing.assert_array_equal(have[2], want[2])
 
 
 def test_chunks_cover_every_position_once():
