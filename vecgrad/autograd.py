@@ -62,15 +62,23 @@ def enable_grad():
 
 
 class Context:
-    """What a Function's forward hands to its backward."""
+    """What a Function's forward hands to its backward.
 
-    __slots__ = ("backend", "needs_input_grad", "saved_tensors", "attrs")
+    `grad_owned` is True while backward runs on a gradient buffer that the first-order
+    walk allocated and nobody else holds: the rule may then write its result into that
+    buffer's memory (and return it) instead of a fresh one, as a hand-written step's
+    `g *= mask` does. Everywhere else (the root's gradient, retained or recorded walks)
+    it is False.
+    """
+
+    __slots__ = ("backend", "needs_input_grad", "saved_tensors", "attrs", "grad_owned")
 
     def __init__(self, backend, needs_input_grad):
         self.backend = backend
         self.needs_input_grad = needs_input_grad
         self.saved_tensors = ()
         self.attrs = None
+        self.grad_owned = False
 
     def save_for_backward(self, *buffers):
         """Keep buffers for backward; they are released after backward runs."""
@@ -172,24 +180,26 @@ def _count_children(root):
     """For each node reachable from root: how many gradients it will receive."""
     pending = {id(root): 0}
     stack = [root]
+    pop, push = stack.pop, stack.append
     while stack:
-        t = stack.pop()
-        node = t._node
+        node = pop()._node
         if node is None:
             continue
         if node.freed:
             raise _freed_error(node)
-        for i, (parent, needed) in enumerate(zip(node.inputs, node.ctx.needs_input_grad)):
+        counters, versions = node.counters, node.versions
+        for i, needed in enumerate(node.ctx.needs_input_grad):
             if not needed:
                 continue
-            if node.counters[i][0] != node.versions[i]:
+            parent = node.inputs[i]
+            if counters[i][0] != versions[i]:
                 _check_not_rebased(node, i, parent)
             key = id(parent)
             if key in pending:
                 pending[key] += 1
             else:
                 pending[key] = 1
-                stack.append(parent)
+                push(parent)
     return pending
 
 
@@ -220,8 +230,9 @@ def run_backward(root, grad_buf, retain_graph=False):
     # id(tensor) -> [gradient buffer, whether we own it (may add into it in place)]
     grads = {id(root): [grad_buf, False]}
     ready = [root]
+    pop, push = ready.pop, ready.append
     while ready:
-        t = ready.pop()
+        t = pop()
         grad, owned = grads.pop(id(t))
         node = t._node
         if node is None:
@@ -229,30 +240,37 @@ def run_backward(root, grad_buf, retain_graph=False):
             continue
         if t._retains_grad:
             t._accumulate_grad(grad, False)
-        if node.ctx.saved_tensors:
-            _check_versions(node)
-        into = node.function.backward_into
-        if into is not None and node.ctx.needs_input_grad[0]:
-            parent = node.inputs[0]
+        ctx = node.ctx
+        if ctx.saved_tensors:
+            for counter, version in zip(node.counters, node.versions):
+                if counter[0] != version:
+                    _check_versions(node)  # raises, naming the tensor
+        function = node.function
+        needs = ctx.needs_input_grad
+        inputs = node.inputs
+        into = function.backward_into
+        if into is not None and needs[0]:
+            parent = inputs[0]
             key = id(parent)
             entry = grads.get(key)
             # Only into a buffer this walk allocated (owned): nobody else can see the write.
-            if entry is not None and entry[1] and into(node.ctx, grad, entry[0]):
+            if entry is not None and entry[1] and into(ctx, grad, entry[0]):
                 pending[key] -= 1
                 if pending[key] == 0:
-                    ready.append(parent)
+                    push(parent)
                 if not retain_graph:
                     node.release()
                 continue
-        results = node.function.backward(node.ctx, grad)
+        ctx.grad_owned = owned
+        results = function.backward(ctx, grad)
+        ctx.grad_owned = False
         if not isinstance(results, tuple):
             results = (results,)
-        inputs = node.inputs
-        needs = node.ctx.needs_input_grad
-        aliasing = node.function.view_grads
-        for i, parent in enumerate(inputs):
-            if not needs[i]:
+        aliasing = function.view_grads
+        for i, needed in enumerate(needs):
+            if not needed:
                 continue
+            parent = inputs[i]
             g = results[i]
             key = id(parent)
             shares = aliasing or g is grad
@@ -268,9 +286,10 @@ def run_backward(root, grad_buf, retain_graph=False):
                 parent._backend.binary("add", entry[0], g, out=entry[0])
             else:
                 grads[key] = [parent._backend.binary("add", entry[0], g), True]
-            pending[key] -= 1
-            if pending[key] == 0:
-                ready.append(parent)
+            left = pending[key] - 1
+            pending[key] = left
+            if not left:
+                push(parent)
         if not retain_graph:
             node.release()
 

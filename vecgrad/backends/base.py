@@ -118,11 +118,14 @@ class Backend(ABC):
 
     @abstractmethod
     def activation_backward(self, name: str, x: Buffer, grad: Buffer,
-                            alpha: float | None) -> Buffer:
+                            alpha: float | None, out: Buffer | None = None) -> Buffer:
         """grad * f'(x) in one pass (x: the forward input; grad: same shape and dtype).
 
         Equal to binary("mul", activation_derivative(name, x, alpha), grad): the same
         f' and the same nan rule, fused because every activation's backward needs it.
+        `out`, when given, is `grad` itself, handed over by a caller that no longer needs
+        its values: a backend may write the result there and return it (one buffer and
+        one pass over fresh memory less), or ignore it.
         """
 
     # -------------------------------------------------------------------- reductions

@@ -207,19 +207,20 @@ def _sigmoid_df(x, a):
     return s * (1 - s)
 
 
-def _relu_backward(x, grad):
+def _relu_backward(x, grad, out=None):
     # grad * relu'(x) from a boolean mask: one pass instead of building relu'(x) in
     # floats first; nan inputs keep relu'(nan) = nan, as activation_derivative gives.
     if grad.strides != x.strides and grad.shape == x.shape:
         # grad laid out unlike x (a convolution's output is (C, H, W, N) memory and the
         # gradient from a flatten is NCHW): multiplying across the two orders with the
         # bool-to-float cast is ~4x slower than one copy into x's order and a multiply
-        # there (0.39 against 0.09 ms for the 1-D CNN's (100, 25, 1, 40), 13:50 UTC)
+        # there (0.39 against 0.09 ms for the 1-D CNN's (100, 25, 1, 40), 13:50 UTC).
+        # (An offered `out` has grad's order: not taken here.)
         out = np.empty_like(x, dtype=grad.dtype)
         np.copyto(out, grad)
         np.multiply(out, x > 0, out=out)
-    else:
-        out = np.multiply(grad, x > 0)
+    else:  # into `out` (grad's own memory) when the caller offered it
+        out = np.multiply(grad, x > 0, out=out)
     # One read-only pass to rule out nan: the maximum is nan exactly when some entry is
     # (infinities give no false alarm). Less than half the time of add.reduce's pairwise
     # sum (16 against 37 us on the bench MLP's 100 x 1000, machine loaded), and far
@@ -364,16 +365,20 @@ class NumpyBackend(Backend):
         return np.asarray(ACTIVATION_TABLE[name][1](x, alpha), dtype=x.dtype)
 
     @_quiet
-    def activation_backward(self, name, x, grad, alpha):
+    def activation_backward(self, name, x, grad, alpha, out=None):
         fused = _FUSED_BACKWARD.get(name)
         if fused is not None:
-            return fused(x, grad)
+            if out is not None and (out is not grad or out.dtype != x.dtype or
+                                    out.shape != x.shape or np.may_share_memory(out, x)):
+                out = None  # (only grad's own, separate memory is written over)
+            return fused(x, grad, out)
         local = np.asarray(ACTIVATION_TABLE[name][1](x, alpha), dtype=x.dtype)
         return np.multiply(local, grad, out=local)
 
     # ---------------------------------------------------------------- reductions
     def reduce(self, op, x, axes, keepdims):
-        return np.asarray(_REDUCE[op](x, axis=axes, keepdims=keepdims))
+        # (positional: ufunc.reduce(array, axis, dtype, out, keepdims) parses them faster)
+        return _array(_REDUCE[op](x, axes, None, None, keepdims))
 
     def arg_reduce(self, op, x, axis, keepdims):
         return np.asarray(_ARG_REDUCE[op](x, axis=axis, keepdims=keepdims), dtype=np.int64)
@@ -421,7 +426,9 @@ class NumpyBackend(Backend):
         a_shape, b_shape = a.shape, b.shape
         if len(a_shape) >= 2 and len(b_shape) >= 2:  # BLAS threads sized per product
             m, n = a_shape[-2], b_shape[-1]
-            blas_threads.fit(m * a_shape[-1] * n, min(m, n))
+            macs = m * a_shape[-1] * n
+            if macs > blas_threads.LIBRARY_SINGLE_MACS:  # (below it the pool is not used)
+                blas_threads.fit(macs, min(m, n))
         if bias is None:
             return np.matmul(a, b)
         out = np.matmul(a, b)

@@ -440,7 +440,8 @@ class OpenCLBackend(Backend):
 
     @_plain_errors
     def activation_backward(self, name: str, x: CLArray, grad: CLArray,
-                            alpha: float | None) -> CLArray:
+                            alpha: float | None, out: CLArray | None = None) -> CLArray:
+        # (out, grad's memory offered for the result, is not taken: a fresh buffer)
         if x.dtype.kind != "f":
             raise OpenCLError(f"activation {name!r} needs a float tensor, got {x.dtype}")
         self._require_kernel("activations", f"bact_{name}", x.dtype, f"activation {name!r}")

@@ -23,6 +23,8 @@ class Activation(Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         name, alpha = ctx.attrs
+        if ctx.grad_owned:  # grad is the walk's own buffer: the result may overwrite it
+            return ctx.backend.activation_backward(name, x, grad, alpha, out=grad)
         return ctx.backend.activation_backward(name, x, grad, alpha)  # grad * f'(x)
 
 

@@ -119,7 +119,8 @@ class GraphBackend:
     def activation_derivative(self, name, x, alpha):
         return activations.derivative(name, x, alpha)
 
-    def activation_backward(self, name, x, grad, alpha):
+    def activation_backward(self, name, x, grad, alpha, out=None):
+        # (out is a first-order walk's offer: a recorded walk never makes it)
         return elementwise.Mul.apply(grad, activations.derivative(name, x, alpha))
 
     # ------------------------------------------------------------------- reductions

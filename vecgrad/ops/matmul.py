@@ -60,7 +60,8 @@ class Linear(Function):
         if ctx.needs_input_grad[1]:
             gw = unbroadcast(be, be.matmul(grad, x, True, False), w.shape)
         if ctx.needs_input_grad[2]:  # b was broadcast over every leading axis
-            gb = be.reduce("sum", grad, tuple(range(len(grad.shape) - 1)), False)
+            lead = len(grad.shape) - 1
+            gb = be.reduce("sum", grad, (0,) if lead == 1 else tuple(range(lead)), False)
         return gx, gw, gb
 
 
@@ -125,6 +126,20 @@ def matmul(a, b):
 
 def linear(x, w, b=None):
     """x @ w^T (+ b) over the last two axes; w is (out, in) like a Linear weight."""
+    tensor = common.Tensor
+    if isinstance(x, tensor) and isinstance(w, tensor) and isinstance(b, tensor):
+        # The layer's every call: three tensors of one float dtype on one device, a
+        # batch of rows, a 2-D weight and its bias. Checked here in one expression
+        # (the general path below makes the same checks with a dozen calls, a tenth of
+        # a small layer's step); any other case, and every error, goes the general way.
+        xb, wb, bb = x._buf, w._buf, b._buf
+        x_shape, w_shape = xb.shape, wb.shape
+        dtype = xb.dtype
+        if (len(x_shape) >= 2 and len(w_shape) == 2 and x_shape[-1] == w_shape[1]
+                and bb.shape == w_shape[:1] and wb.dtype == dtype and bb.dtype == dtype
+                and dtype in common.FLOAT_DTYPES
+                and x._backend is w._backend is b._backend):
+            return Linear.apply(x, w, b)
     x, w = _operands("linear", x, w)
     x_shape, w_shape = x.shape, w.shape  # (each .shape is a property call)
     if len(w_shape) != 2:
