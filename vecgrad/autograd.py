@@ -23,8 +23,17 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from operator import attrgetter, itemgetter
 
 import numpy as np
+
+# C-level getters: map() with these builds an op's per-input tuples without a Python
+# frame (a list comprehension is a function call of its own before Python 3.12), and
+# every op of a step builds four of them.
+_requires_grad_of = attrgetter("_requires_grad")
+_buf_of = attrgetter("_buf")
+_version_of = attrgetter("_version")
+_first = itemgetter(0)
 
 
 class _GradMode(threading.local):
@@ -41,23 +50,39 @@ def is_grad_enabled() -> bool:
     return _grad_mode.enabled
 
 
-@contextlib.contextmanager
-def _set_grad_enabled(mode: bool):
-    previous = _grad_mode.enabled
-    _grad_mode.enabled = mode
-    try:
-        yield
-    finally:
-        _grad_mode.enabled = previous
+class _set_grad_enabled(contextlib.ContextDecorator):
+    """Grad mode set to `mode` inside a with block (or a decorated function), restored
+    after. A class, not a generator context manager: a training step's update loop
+    enters one each step, and this costs two calls instead of five."""
+
+    __slots__ = ("mode", "previous")
+
+    def __init__(self, mode: bool):
+        self.mode = mode
+        self.previous = []  # a stack: one object may be entered again inside itself
+
+    def __enter__(self):
+        self.previous.append(_grad_mode.enabled)
+        _grad_mode.enabled = self.mode
+        return None
+
+    def __exit__(self, *exc_info):
+        _grad_mode.enabled = self.previous.pop()
+        return False
+
+    def _recreate_cm(self):
+        # each call of a decorated function gets its own (threads may call it at once)
+        return type(self)(self.mode)
 
 
 def no_grad():
-    """Context manager: ops inside record no graph (results have requires_grad=False)."""
+    """Context manager (or decorator): ops inside record no graph (results have
+    requires_grad=False)."""
     return _set_grad_enabled(False)
 
 
 def enable_grad():
-    """Context manager: re-enable graph recording inside a no_grad block."""
+    """Context manager (or decorator): re-enable graph recording inside a no_grad block."""
     return _set_grad_enabled(True)
 
 
@@ -96,8 +121,8 @@ class Node:
         self.inputs = inputs  # the Tensor arguments, in order
         # Each input's version counter (the list itself: `t.data = other` gives t a new
         # one, and edits of the memory this node saw go to the old one) and its value now.
-        self.counters = tuple([t._version for t in inputs])
-        self.versions = tuple([c[0] for c in self.counters])
+        counters = self.counters = tuple(map(_version_of, inputs))
+        self.versions = tuple(map(_first, counters))
         self.freed = False
 
     @property
@@ -152,14 +177,20 @@ class Function:
         """
         first = inputs[0]
         backend = first._backend
-        needs = tuple([t._requires_grad for t in inputs])
+        needs = tuple(map(_requires_grad_of, inputs))
         ctx = Context(backend, needs)
-        out = cls.forward(ctx, *[t._buf for t in inputs], **params)
+        out = cls.forward(ctx, *map(_buf_of, inputs), **params)
         if _grad_mode.enabled and True in needs:
             result = first._wrap(out, backend, Node(cls, ctx, inputs))
         else:
             result = first._wrap(out, backend)
-        if may_share_storage(out, first._buf):
+        buf = first._buf
+        if type(out) is np.ndarray and type(buf) is np.ndarray and out.base is None \
+                and buf.base is None:  # two owners (most ops): may_share_storage inlined
+            shares = out is buf
+        else:
+            shares = may_share_storage(out, buf)
+        if shares:
             # A view (transpose, slice, reshape): an in-place edit through it must
             # invalidate graphs that saved its base, and the other way round.
             result._version = first._version

@@ -328,6 +328,26 @@ def test_relu_backward_out_is_grads_memory_on_numpy():
     assert result is not same
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(), (1,), (3, 5), (2, 3, 4)])
+def test_relu_forward_keeps_buffers_arrays_and_nan(device, dtype, shape):
+    """The numpy backend's relu skips the catalogue's table: same values (nan kept),
+    a 0-d input still gives an array buffer, strided views work."""
+    if dtype == np.float64:
+        need_float64(device)
+    host = RNG.standard_normal(shape).astype(dtype)
+    if host.size:
+        host.reshape(-1)[0] = np.nan
+    x = vecgrad.tensor(host, device=device)
+    got = F.relu(x)
+    assert got.shape == shape and got.dtype == dtype
+    np.testing.assert_array_equal(got.numpy(), np.maximum(host, 0))
+    buf = x._backend.activation("relu", x._buf, None)
+    assert type(buf) is type(x._buf)
+    if len(shape) >= 2:
+        np.testing.assert_array_equal(F.relu(x.T).numpy(), np.maximum(host.T, 0))
+
+
 @pytest.mark.parametrize("name", ["tanh", "sigmoid", "leaky_relu", "elu"])
 def test_other_activations_ignore_out_and_stay_right(device, name):
     gradcheck(lambda x, w: F.activation(x.matmul(w), name),
@@ -371,6 +391,105 @@ def test_second_derivative_through_relu_mlp(device):
 
     numeric = (grad_at(host + eps * v) - grad_at(host - eps * v)) / (2 * eps)
     np.testing.assert_allclose(hv.numpy(), numeric, rtol=1e-5, atol=1e-7)
+
+
+# ------------------------------------------------------------------------- the engine
+def test_wrap_sets_every_field_adopt_sets(device):
+    """Tensor._wrap writes _adopt's fields itself (no call): the two must stay alike."""
+    from vecgrad.tensor import Tensor
+
+    backend = vecgrad.get_backend(device)
+    buf = backend.from_numpy(np.ones((2, 3), np.float32))
+    for node in (None, object()):
+        wrapped = Tensor._wrap(buf, backend, node)
+        adopted = object.__new__(Tensor)
+        adopted._adopt(buf, backend, node)
+        for name in Tensor.__slots__:
+            if name == "__weakref__":
+                continue
+            a, b = getattr(wrapped, name), getattr(adopted, name)
+            assert a is b if name in ("_buf", "_backend", "_node") else a == b, name
+        assert wrapped._version is not adopted._version  # each its own counter
+
+
+@pytest.mark.parametrize("make", ["fresh", "view", "same"])
+def test_apply_shares_the_version_counter_exactly_with_views(device, make):
+    """Function.apply's inlined overlap test: a view of its input shares the input's
+    version counter (an in-place edit through either invalidates the other's graphs),
+    a fresh result does not."""
+    x = vecgrad.tensor(np.arange(6.0, dtype=np.float32).reshape(2, 3), device=device,
+                       requires_grad=True)
+    if make == "fresh":
+        out = x * 2.0
+    elif make == "view":
+        out = x.T
+    else:
+        out = x.reshape(2, 3)
+    assert (out._version is x._version) == (make != "fresh")
+
+
+def test_apply_shares_counters_with_a_view_input_of_numpy_arrays():
+    """A result that is the owner of the memory its (view) input shows shares too."""
+    from vecgrad.autograd import Function
+
+    class Base(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.base
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad
+
+    owner = vecgrad.tensor(np.zeros((2, 2), np.float32))
+    view = owner.T
+    assert Base.apply(view)._version is view._version
+
+
+def test_no_grad_nests_decorates_and_restores_on_errors():
+    x = vecgrad.tensor(np.ones(3, np.float32), requires_grad=True)
+    guard = vecgrad.no_grad()
+    with guard:
+        assert not vecgrad.is_grad_enabled()
+        with vecgrad.enable_grad():
+            assert vecgrad.is_grad_enabled() and (x * 2.0).requires_grad
+            with guard:  # the same object entered again inside itself
+                assert not (x * 2.0).requires_grad
+            assert vecgrad.is_grad_enabled()
+        assert not vecgrad.is_grad_enabled()
+    assert vecgrad.is_grad_enabled()
+    with pytest.raises(ZeroDivisionError):
+        with vecgrad.no_grad():
+            1 / 0
+    assert vecgrad.is_grad_enabled()
+
+    @vecgrad.no_grad()
+    def doubled(t):
+        return t * 2.0
+
+    assert not doubled(x).requires_grad and vecgrad.is_grad_enabled()
+    assert not doubled(doubled(x)).requires_grad
+
+
+def test_no_grad_is_per_thread():
+    import threading
+
+    seen = {}
+
+    @vecgrad.no_grad()
+    def inner(name, started, release):
+        started.set()
+        release.wait(5)
+        seen[name] = vecgrad.is_grad_enabled()
+
+    started, release = threading.Event(), threading.Event()
+    worker = threading.Thread(target=inner, args=("worker", started, release))
+    worker.start()
+    started.wait(5)
+    seen["main"] = vecgrad.is_grad_enabled()  # the worker's no_grad is not ours
+    release.set()
+    worker.join(5)
+    assert seen == {"main": True, "worker": False}
 
 
 # ------------------------------------------------------------------------------- torch

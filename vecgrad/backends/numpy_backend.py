@@ -356,8 +356,13 @@ class NumpyBackend(Backend):
     def where(self, cond, a, b):
         return _array(np.where(cond, a, b))
 
-    @_quiet
     def activation(self, name, x, alpha):
+        if name == "relu" and x.dtype.kind == "f" and x.ndim:  # (no warning, nan included)
+            return np.maximum(x, x.dtype.type(0))
+        return self._activation(name, x, alpha)
+
+    @_quiet
+    def _activation(self, name, x, alpha):
         return np.asarray(ACTIVATION_TABLE[name][0](x, alpha), dtype=x.dtype)
 
     @_quiet
@@ -369,7 +374,9 @@ class NumpyBackend(Backend):
         fused = _FUSED_BACKWARD.get(name)
         if fused is not None:
             if out is not None and (out is not grad or out.dtype != x.dtype or
-                                    out.shape != x.shape or np.may_share_memory(out, x)):
+                                    out.shape != x.shape or out is x or
+                                    (out.base is not None or x.base is not None) and
+                                    np.may_share_memory(out, x)):
                 out = None  # (only grad's own, separate memory is written over)
             return fused(x, grad, out)
         local = np.asarray(ACTIVATION_TABLE[name][1](x, alpha), dtype=x.dtype)
@@ -378,7 +385,8 @@ class NumpyBackend(Backend):
     # ---------------------------------------------------------------- reductions
     def reduce(self, op, x, axes, keepdims):
         # (positional: ufunc.reduce(array, axis, dtype, out, keepdims) parses them faster)
-        return _array(_REDUCE[op](x, axes, None, None, keepdims))
+        result = _REDUCE[op](x, axes, None, None, keepdims)
+        return result if type(result) is np.ndarray else np.asarray(result)
 
     def arg_reduce(self, op, x, axis, keepdims):
         return np.asarray(_ARG_REDUCE[op](x, axis=axis, keepdims=keepdims), dtype=np.int64)

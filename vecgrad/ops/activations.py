@@ -28,6 +28,11 @@ class Activation(Function):
         return ctx.backend.activation_backward(name, x, grad, alpha)  # grad * f'(x)
 
 
+# The catalogue's activations without a parameter (relu, tanh, sigmoid, ...).
+_NO_ALPHA = frozenset(name for name, entry in ACTIVATIONS.items()
+                      if entry.default_alpha is None)
+
+
 def resolve_alpha(name: str, alpha):
     """Validate the name and alpha; None means the catalogue's default parameter."""
     entry = ACTIVATIONS.get(name)
@@ -47,6 +52,9 @@ def resolve_alpha(name: str, alpha):
 
 def activation(x, name: str, alpha=None):
     """f(x) for the catalogue activation `name` (alpha: its parameter, if it has one)."""
+    if alpha is None and name in _NO_ALPHA and isinstance(x, common.Tensor) and \
+            x._buf.dtype in common.FLOAT_DTYPES:  # relu(x), tanh(x): checked in one go
+        return Activation.apply(x, name=name, alpha=None)
     alpha = resolve_alpha(name, alpha)
     if not common.is_tensor(x):
         raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")

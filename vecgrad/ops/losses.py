@@ -327,8 +327,8 @@ def cross_entropy(logits, labels, weight=None, ignore_index=-100, reduction="mea
     """
     op = "cross_entropy"
     if weight is None and type(label_smoothing) in (float, int) and label_smoothing == 0 \
-            and reduction in REDUCTIONS and common.is_tensor(logits) \
-            and common.is_tensor(labels):
+            and reduction in REDUCTIONS and isinstance(logits, common.Tensor) \
+            and isinstance(labels, common.Tensor):
         # A classifier's every batch: 2-D logits, int64 labels whose range is known from
         # the host and lies in [0, C) with no ignore_index among them: the checks below
         # in one expression (they cost as much as the fused op on a small batch).

@@ -54,12 +54,17 @@ class Linear(Function):
     def backward(ctx, grad):
         x, w = ctx.saved_tensors
         be = ctx.backend
+        needs = ctx.needs_input_grad
         gx = gw = gb = None
-        if ctx.needs_input_grad[0]:
-            gx = unbroadcast(be, be.matmul(grad, w, False, False), x.shape)
-        if ctx.needs_input_grad[1]:
-            gw = unbroadcast(be, be.matmul(grad, x, True, False), w.shape)
-        if ctx.needs_input_grad[2]:  # b was broadcast over every leading axis
+        if needs[0]:
+            gx = be.matmul(grad, w, False, False)
+            if gx.shape != x.shape:  # (unbroadcast's own first test, without its call)
+                gx = unbroadcast(be, gx, x.shape)
+        if needs[1]:
+            gw = be.matmul(grad, x, True, False)
+            if gw.shape != w.shape:  # x had batch axes: sum them
+                gw = unbroadcast(be, gw, w.shape)
+        if needs[2]:  # b was broadcast over every leading axis
             lead = len(grad.shape) - 1
             gb = be.reduce("sum", grad, (0,) if lead == 1 else tuple(range(lead)), False)
         return gx, gw, gb
