@@ -434,9 +434,7 @@ class NumpyBackend(Backend):
         a_shape, b_shape = a.shape, b.shape
         if len(a_shape) >= 2 and len(b_shape) >= 2:  # BLAS threads sized per product
             m, n = a_shape[-2], b_shape[-1]
-            macs = m * a_shape[-1] * n
-            if macs > blas_threads.LIBRARY_SINGLE_MACS:  # (below it the pool is not used)
-                blas_threads.fit(macs, min(m, n))
+            blas_threads.fit(m * a_shape[-1] * n, min(m, n))
         if bias is None:
             return np.matmul(a, b)
         out = np.matmul(a, b)

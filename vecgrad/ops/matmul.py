@@ -26,18 +26,18 @@ class MatMul(Function):
         ta, tb = ctx.attrs
         be = ctx.backend
         ga = gb = None
+        if ctx.needs_input_grad[1]:  # (b's first: a's is read next, see Linear.backward)
+            if tb:  # db = grad^T @ op(a)
+                gb = be.matmul(grad, a, True, ta)
+            else:  # db = op(a)^T @ grad
+                gb = be.matmul(a, grad, not ta, False)
+            gb = unbroadcast(be, gb, b.shape)
         if ctx.needs_input_grad[0]:
             if ta:  # a' = a^T: da = op(b) @ grad^T
                 ga = be.matmul(b, grad, tb, True)
             else:  # da = grad @ op(b)^T
                 ga = be.matmul(grad, b, False, not tb)
             ga = unbroadcast(be, ga, a.shape)
-        if ctx.needs_input_grad[1]:
-            if tb:  # db = grad^T @ op(a)
-                gb = be.matmul(grad, a, True, ta)
-            else:  # db = op(a)^T @ grad
-                gb = be.matmul(a, grad, not ta, False)
-            gb = unbroadcast(be, gb, b.shape)
         return ga, gb
 
 
@@ -56,10 +56,9 @@ class Linear(Function):
         be = ctx.backend
         needs = ctx.needs_input_grad
         gx = gw = gb = None
-        if needs[0]:
-            gx = be.matmul(grad, w, False, False)
-            if gx.shape != x.shape:  # (unbroadcast's own first test, without its call)
-                gx = unbroadcast(be, gx, x.shape)
+        # The weight's and bias's gradients first, x's last: the walk hands x's to the
+        # layer below next (its activation's backward reads it at once), so it should
+        # still be in the cache, not pushed out by the weight gradient's megabytes.
         if needs[1]:
             gw = be.matmul(grad, x, True, False)
             if gw.shape != w.shape:  # x had batch axes: sum them
@@ -67,6 +66,10 @@ class Linear(Function):
         if needs[2]:  # b was broadcast over every leading axis
             lead = len(grad.shape) - 1
             gb = be.reduce("sum", grad, (0,) if lead == 1 else tuple(range(lead)), False)
+        if needs[0]:
+            gx = be.matmul(grad, w, False, False)
+            if gx.shape != x.shape:  # (unbroadcast's own first test, without its call)
+                gx = unbroadcast(be, gx, x.shape)
         return gx, gw, gb
 
 
