@@ -61,17 +61,18 @@ __kernel void log_softmax_rows(const int L, __global T* out, __global const T* x
 
 // Softmax cross-entropy of a contiguous (rows, L) array of logits in one pass: out gets
 // the row of log_softmax (kept for the backward pass) and losses[row] the negative
-// log-probability of the row's label. labels (int64, element stride l_s, offset l_o)
-// were checked on the host to lie in [0, L).
+// log-probability of the row's label times `scale` (1/rows for a mean: the losses' sum
+// is then the mean, with no pass to scale it). labels (int64, element stride l_s,
+// offset l_o) were checked on the host to lie in [0, L).
 __kernel void cross_entropy_rows(const int L, __global T* out, __global const T* x,
                                  const int x_o, __global T* losses,
                                  __global const long* labels, const int l_s,
-                                 const int l_o, __local T* scratch)
+                                 const int l_o, const T scale, __local T* scratch)
 {
     ROW_STATS
     const T lz = log(z);
     for (int j = lid; j < L; j += ls) q[j] = (p[j] - m) - lz;
-    if (lid == 0) losses[row] = -((p[(int)labels[l_o + row * l_s]] - m) - lz);
+    if (lid == 0) losses[row] = -((p[(int)labels[l_o + row * l_s]] - m) - lz) * scale;
 }
 
 // The gradient of those losses with respect to the logits, one work-item per element of

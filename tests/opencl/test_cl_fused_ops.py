@@ -155,6 +155,24 @@ def test_cross_entropy_matches_numpy(pair, rng, shape, float_dtype):
 
 
 @pytest.mark.parametrize("shape", CE_SHAPES, ids=str)
+def test_cross_entropy_scale_multiplies_each_loss(pair, rng, shape, float_dtype):
+    """scale = 1/N: the losses' sum is their mean (CrossEntropy's 'mean' in 2 launches);
+    log_probs are not scaled."""
+    n, c = shape
+    logits = (rng.standard_normal(shape) * 3).astype(float_dtype)
+    labels = _labels(rng, n, c)
+    scale = 1.0 / n
+    (losses, log_probs), (want_losses, want_log_probs) = _on_both(
+        pair, lambda be: be.cross_entropy(be.from_numpy(logits), be.from_numpy(labels), scale))
+    _close(losses, want_losses, f"scaled cross_entropy losses {shape}")
+    _close(log_probs, want_log_probs, f"scaled cross_entropy log_probs {shape}")
+    _close(losses, -want_log_probs[np.arange(n), labels] * np.dtype(float_dtype).type(scale),
+           "losses = -log_probs[label] * scale")
+    _close(np.sum(losses, dtype=np.float64), np.mean(-want_log_probs[np.arange(n), labels],
+                                                     dtype=np.float64), "sum of scaled = mean", float_dtype)
+
+
+@pytest.mark.parametrize("shape", CE_SHAPES, ids=str)
 @pytest.mark.parametrize("grad_shape", ["()", "(N,)"])
 @pytest.mark.parametrize("scale", [1.0, "1/N"])
 def test_cross_entropy_backward_matches_numpy(pair, rng, shape, grad_shape, scale,

@@ -324,11 +324,14 @@ class Backend(ABC):
         """(x - max) - log(sum(exp(x - max))) along `axis`."""
 
     @abstractmethod
-    def cross_entropy(self, logits: Buffer, labels: Buffer) -> tuple[Buffer, Buffer]:
+    def cross_entropy(self, logits: Buffer, labels: Buffer,
+                      scale: float = 1.0) -> tuple[Buffer, Buffer]:
         """Softmax cross-entropy of each row: returns (losses, log_probs).
 
         logits: (N, C) float; labels: (N,) int64, already checked to lie in [0, C).
-        log_probs = log_softmax(logits, axis=1); losses[i] = -log_probs[i, labels[i]].
+        log_probs = log_softmax(logits, axis=1); losses[i] = -log_probs[i, labels[i]]
+        * scale (a Python float: 1/N makes the sum of the losses their mean, with no
+        separate pass to scale it).
         """
 
     @abstractmethod

@@ -584,9 +584,11 @@ class NumpyBackend(Backend):
         z -= np.log(np.add.reduce(np.exp(z), axis=axis, keepdims=True))
         return z
 
-    def cross_entropy(self, logits, labels):
+    def cross_entropy(self, logits, labels, scale=1.0):
         log_probs = self.log_softmax(logits, 1)
         losses = -log_probs[np.arange(len(labels)), labels]
+        if scale != 1.0:
+            losses *= losses.dtype.type(scale)
         return losses, log_probs
 
     @_quiet

@@ -509,7 +509,8 @@ class OpenCLBackend(Backend):
         if inner == 1 and reduced >= 1024 and outer < 64:
             return None
         out = self._new(out_shape, np.int64)
-        knl = self._rt.kernel("reduce", "reduce_count_mid", np.bool_)
+        # (bool in, int64 out whatever T: taken from the float32 program, see reduce.cl)
+        knl = self._rt.kernel("reduce", "reduce_count_mid", np.float32)
         self._rt.launch_1d(knl, outer * inner, _i32(outer), _i32(reduced), _i32(inner),
                            out.data, src.data, _i32(src.offset))
         return out
@@ -676,7 +677,8 @@ class OpenCLBackend(Backend):
         return self._rowwise("log_softmax", x, axis)
 
     @_plain_errors
-    def cross_entropy(self, logits: CLArray, labels: CLArray) -> tuple[CLArray, CLArray]:
+    def cross_entropy(self, logits: CLArray, labels: CLArray,
+                      scale: float = 1.0) -> tuple[CLArray, CLArray]:
         if logits.dtype.kind != "f":
             raise OpenCLError(f"cross_entropy needs a float tensor, got {logits.dtype}")
         src = self._contiguous(logits)
@@ -689,7 +691,8 @@ class OpenCLBackend(Backend):
             knl = rt.kernel("softmax", "cross_entropy_rows", src.dtype)
             knl(rt.queue, (rows * local,), (local,), _i32(length), log_probs.data, src.data,
                 _i32(src.offset), losses.data, labels.data, _i32(labels.strides[0]),
-                _i32(labels.offset), rt.cl.LocalMemory(local * src.dtype.itemsize))
+                _i32(labels.offset), float(scale),
+                rt.cl.LocalMemory(local * src.dtype.itemsize))
         return losses, log_probs
 
     @_plain_errors

@@ -231,7 +231,7 @@ class GraphBackend:
     def _refuse(self, name):
         raise RuntimeError(f"GraphBackend: {name} is not a primitive a backward rule may use")
 
-    def cross_entropy(self, logits, labels):
+    def cross_entropy(self, logits, labels, scale=1.0):
         self._refuse("cross_entropy")
 
     def assign(self, dst, src):

@@ -85,16 +85,13 @@ class CrossEntropy(Function):
     @staticmethod
     def forward(ctx, logits, labels, *, reduction):
         be = ctx.backend
-        losses, log_probs = be.cross_entropy(logits, labels)
+        ctx.attrs = 1.0 / labels.shape[0] if reduction == "mean" else 1.0
+        # the mean: each loss times 1/n as the backend computes it, then their sum
+        losses, log_probs = be.cross_entropy(logits, labels, ctx.attrs)
         ctx.save_for_backward(log_probs, labels)
-        n = labels.shape[0]
-        ctx.attrs = 1.0 / n if reduction == "mean" else 1.0
         if reduction == "none":
             return losses
-        total = be.reduce("sum", losses, (0,), False)
-        if reduction == "sum":
-            return total
-        return be.binary("mul", total, be.full((), ctx.attrs, total.dtype), out=total)
+        return be.reduce("sum", losses, (0,), False)
 
     @staticmethod
     def backward(ctx, grad):
