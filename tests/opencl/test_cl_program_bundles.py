@@ -90,14 +90,22 @@ def test_every_fitted_tile_set_is_a_built_variant(cl_backend, dtype):
                 assert frozen_defines(_fitted_tiles(cl_backend, dtype, m, k, n)) in variants
     program = cl_backend.runtime.variants_program("matmul", dtype, variants)
     names = {knl.function_name for knl in program.all_kernels()}
-    assert names == {f"matmul_v{i}" for i in range(len(variants))}
+    assert {f"matmul_v{i}" for i in range(len(variants))} <= names  # in the main program
+    assert "reduce_sum_rows" in names and f"matmul_v{len(variants)}" not in names
 
 
-def test_all_tile_sets_come_from_one_program(cl_backend, builds):
+@pytest.mark.parametrize("first", ["matmul", "elementwise"])
+def test_all_tile_sets_come_with_the_main_program(cl_backend, builds, first):
+    """The backend registers matmul.cl's tile sets with its runtime: they are built
+    into the float32 program of the other files, whichever is asked for first."""
     from vecgrad.backends.opencl_backend import OpenCLBackend
 
     backend = OpenCLBackend(cl_backend.device)  # a fresh runtime: nothing built yet
     rng = np.random.default_rng(3)
+    if first == "elementwise":
+        x = backend.from_numpy(np.arange(70, dtype=np.float32).reshape(7, 10))
+        np.testing.assert_array_equal(backend.to_numpy(backend.reduce("sum", x, (0,), False)),
+                                      np.arange(70).reshape(7, 10).sum(0))
     shapes = [(5, 40, 300), (33, 7, 17), (100, 300, 129), (8, 16, 16)]
     assert len({frozen_defines(_fitted_tiles(backend, np.float32, m, k, n))
                 for m, k, n in shapes}) >= 3
@@ -106,8 +114,26 @@ def test_all_tile_sets_come_from_one_program(cl_backend, builds):
         b = rng.standard_normal((k, n)).astype(np.float32)
         got = backend.to_numpy(backend.matmul(backend.from_numpy(a), backend.from_numpy(b)))
         np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)
-    matmul_builds = [files for files, _ in builds if "matmul" in files[0]]
-    assert len(matmul_builds) == 1 and "variant" in matmul_builds[0][0]
+    assert len(builds) == 1, builds
+    files = builds[0][0]
+    assert files[:len(BUNDLED_FAMILIES)] == [f"kernels/{f}.cl" for f in BUNDLED_FAMILIES]
+    assert files[-1].startswith("kernels/matmul.cl (copy 0 of")
+    # int64 keeps its bundle without matmul copies
+    backend.to_numpy(backend.reduce("sum", backend.from_numpy(np.arange(5)), (0,), False))
+    assert len(builds) == 2 and not any("matmul" in f for f in builds[1][0])
+
+
+def test_tiles_set_after_the_main_program_build_alone(cl_backend, builds):
+    from vecgrad.backends.opencl_backend import MATMUL_TILES, OpenCLBackend
+
+    backend = OpenCLBackend(cl_backend.device)
+    backend.reduce("sum", backend.from_numpy(np.ones((3, 4), np.float32)), (0,), False)
+    backend.matmul_tiles = lambda dtype: dict(MATMUL_TILES["small"])  # new variants
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    got = backend.to_numpy(backend.matmul(backend.from_numpy(a), backend.from_numpy(a.T.copy())))
+    np.testing.assert_allclose(got, a @ a.T)
+    assert len(builds) == 2 and builds[1][0] == [
+        "kernels/matmul.cl (copy 0 of 1, one per variant)"]
 
 
 def test_a_broken_variant_file_names_the_copy(cl_backend, monkeypatch):

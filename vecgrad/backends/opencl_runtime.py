@@ -278,6 +278,29 @@ def bundle_of(family: str, frozen_defines: tuple) -> tuple:
     return (family,)
 
 
+def _variant_copies(family: str, variants: tuple, line: int) -> tuple[list, tuple, int]:
+    """kernels/<family>.cl once per define set of `variants` (frozen_defines tuples):
+    copy i is preceded by its defines as #define lines and VARIANT_SUFFIX _v<i>, so the
+    file's kernels, declared VARIANT(name) (common.cl), are named name_v<i>. Every
+    define any variant sets is #undef'd before each copy, so the file's own #ifndef
+    defaults apply afresh. Returns (source parts, (label, line where copy 0's text
+    starts), the line after the last copy) for a source whose next line is `line`."""
+    text = kernel_source(family)
+    names = sorted({name for defines in variants for name, _ in defines or ()})
+    parts, first_line = [], line
+    for index, defines in enumerate(variants):
+        head = "".join(f"#undef {name}\n" for name in names + ["VARIANT_SUFFIX"])
+        head += f"#define VARIANT_SUFFIX _v{index}\n"
+        head += "".join(f"#define {name} {value}\n" for name, value in defines or ())
+        parts.append(head + text)
+        line += head.count("\n")
+        if index == 0:
+            first_line = line
+        line += text.count("\n") + 1
+    label = f"kernels/{family}.cl (copy 0 of {len(variants)}, one per variant)"
+    return parts, (label, first_line), line
+
+
 class QueueStats:
     """What this runtime has asked of its queue: kernel launches, device-to-host reads
     (each waits for every command before it), host-to-device writes (`blocking_writes`
@@ -337,6 +360,10 @@ class Runtime:
         self._programs: dict[tuple, Any] = {}
         self._failed_bundles: set[tuple] = set()
         self._has: dict[tuple, bool] = {}  # see has_kernel
+        # Files built as variants into a dtype's bundle without defines (one program
+        # less per run): family -> function(dtype) giving its variants, or None for
+        # none. The OpenCL backend registers matmul.cl's tile sets for float dtypes.
+        self.bundle_variants: dict[str, Any] = {}
         self._kernels: dict[tuple, Any] = {}
         self._uploads: collections.deque = collections.deque()  # see upload()
         self.stats = QueueStats()
@@ -373,8 +400,14 @@ class Runtime:
             self.check_dtype(dtype, f"kernels/{family}.cl")
             families = bundle_of(family, frozen)
             if len(families) > 1 and (dtype, frozen) not in self._failed_bundles:
+                extra = {}
+                if families == BUNDLED_FAMILIES and not frozen:
+                    for name, variants_of in self.bundle_variants.items():
+                        variants = variants_of(dtype)
+                        if variants:
+                            extra[name] = variants
                 try:
-                    prg = self._build_families(families, dtype, defines)
+                    prg = self._build_families(families, dtype, defines, extra)
                 except OpenCLError:
                     # one broken file must not take the others down: build each alone
                     # (the broken one then reports its own error and line numbers)
@@ -382,12 +415,17 @@ class Runtime:
                 else:
                     for member in families:
                         self._programs.setdefault((member, dtype, frozen), prg)
+                    for name, variants in extra.items():
+                        self._programs.setdefault((name, dtype, variants), prg)
                     return prg
             prg = self._programs[key] = self._build_families((family,), dtype, defines)
         return prg
 
-    def _build_families(self, families: tuple, dtype: np.dtype, defines):
-        """kernels/common.cl followed by every file of `families`, built as one program."""
+    def _build_families(self, families: tuple, dtype: np.dtype, defines,
+                        variant_files: dict | None = None):
+        """kernels/common.cl followed by every file of `families`, then the copies of
+        each file of `variant_files` (family -> variants, see _variant_copies), built
+        as one program."""
         common = kernel_source("common")
         parts, starts, line = [common], [], common.count("\n") + 2
         for member in families:
@@ -395,6 +433,10 @@ class Runtime:
             parts.append(text)
             starts.append((f"kernels/{member}.cl", line))
             line += text.count("\n") + 1
+        for member, variants in (variant_files or {}).items():
+            copies, start, line = _variant_copies(member, variants, line)
+            parts += copies
+            starts.append(start)
         return self._build(starts, "\n".join(parts), self.build_options(dtype, defines))
 
     def _build(self, starts: list, source: str, options: list):
@@ -476,33 +518,23 @@ class Runtime:
 
     def variants_program(self, family: str, dtype: np.dtype, variants: tuple):
         """kernels/<family>.cl built once per define set of `variants` (frozen_defines
-        tuples), all in one program: copy i is preceded by its defines as #define
-        lines and VARIANT_SUFFIX _v<i>, so the file's kernels, declared as
-        VARIANT(name) (common.cl), are named name_v<i>. Every define any variant sets
-        is #undef'd before each copy, so a file's own #ifndef defaults apply afresh.
-        One program instead of one per variant: PoCL's lookup of a cached program costs
-        35-90 ms whatever its size (see BUNDLED_FAMILIES)."""
+        tuples), all in one program (see _variant_copies): one program instead of one
+        per variant, since PoCL's lookup of a cached program costs 35-90 ms whatever
+        its size (see BUNDLED_FAMILIES). When these are the variants registered in
+        bundle_variants, they come with the dtype's main bundle (built now if needed)."""
         dtype = np.dtype(dtype)
         key = (family, dtype, variants)
         prg = self._programs.get(key)
+        if prg is None and family in self.bundle_variants and \
+                (dtype, ()) not in self._failed_bundles and \
+                variants == self.bundle_variants[family](dtype):
+            self.program(BUNDLED_FAMILIES[0], dtype)
+            prg = self._programs.get(key)
         if prg is None:
             self.check_dtype(dtype, f"kernels/{family}.cl")
-            common, text = kernel_source("common"), kernel_source(family)
-            names = sorted({name for defines in variants for name, _ in defines or ()})
-            parts = [common]
-            line = common.count("\n") + 2
-            for index, defines in enumerate(variants):
-                head = "".join(f"#undef {name}\n" for name in names + ["VARIANT_SUFFIX"])
-                head += f"#define VARIANT_SUFFIX _v{index}\n"
-                head += "".join(f"#define {name} {value}\n" for name, value in defines or ())
-                parts.append(head + text)
-                line += head.count("\n")
-                if index == 0:
-                    first_line = line
-                line += text.count("\n") + 1
-            starts = [(f"kernels/{family}.cl (copy 0 of {len(variants)}, one per variant)",
-                       first_line)]
-            prg = self._programs[key] = self._build(starts, "\n".join(parts),
+            common = kernel_source("common")
+            copies, start, _ = _variant_copies(family, variants, common.count("\n") + 2)
+            prg = self._programs[key] = self._build([start], "\n".join([common] + copies),
                                                     self.build_options(dtype))
         return prg
 
