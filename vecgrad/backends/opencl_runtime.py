@@ -260,9 +260,10 @@ def store_binary(path: Path, program, cl) -> None:
 # for one file as for the six below together (measured 2026-12-03 13:30 UTC, load 2), so
 # a `vecgrad train --device opencl` that built 19 programs spent ~1 s on lookups. A
 # program's kernels are still compiled one by one, when first launched. Without defines
-# every family below shares one program; the layout variants (STRIDED_NDIM, common.cl)
-# bundle the two families that use them. Other families and defines (matmul's tiles)
-# build alone.
+# every family below shares one program, which also takes the variant copies of the
+# files in Runtime.bundle_variants (matmul.cl's tile sets for float dtypes); the layout
+# variants (STRIDED_NDIM, common.cl) bundle the two families that use them. Anything
+# else builds alone.
 BUNDLED_FAMILIES = ("elementwise", "activations", "reduce", "softmax", "optim", "indexing",
                     "conv2d")
 LAYOUT_FAMILIES = ("elementwise", "activations")
@@ -390,8 +391,8 @@ class Runtime:
 
     def program(self, family: str, dtype: np.dtype, defines: dict[str, Any] | None = None):
         """The program holding kernels/<family>.cl built for `dtype` (and extra
-        defines), once per device: the program of the family's bundle (BUNDLES) when it
-        has one, so one build serves every family of the bundle."""
+        defines), once per device: the program of the family's bundle (bundle_of) when
+        it has one, so one build serves every family of the bundle."""
         dtype = np.dtype(dtype)
         frozen = tuple(sorted((defines or {}).items()))
         key = (family, dtype, frozen)
@@ -563,12 +564,13 @@ class Runtime:
 
     def has_kernel(self, family: str, name: str, dtype: np.dtype,
                    defines: dict[str, Any] | None = None) -> bool:
-        """Whether kernels/<family>.cl defines `name` for `dtype` (ops ask before every
-        launch; the answer is remembered). It does not depend on layout defines, so a
-        program already built for the family and dtype answers; else the one for
-        `defines` is built: callers pass the defines they will most likely launch with,
-        so that asking builds no program the run would not build anyway (the general
-        int64 program cost a `vecgrad train` 50-130 ms for one probe)."""
+        """Whether the program holding kernels/<family>.cl has `name` for `dtype` (ops
+        ask before every launch; the answer is remembered). It does not depend on
+        layout defines, so a program already built for the family and dtype answers;
+        else the one for `defines` is built: callers pass the defines they will most
+        likely launch with, so that asking builds no program the run would not build
+        anyway (the general int64 program cost a `vecgrad train` 50-130 ms for one
+        probe)."""
         key = (family, name, dtype)
         known = self._has.get(key)
         if known is None:
