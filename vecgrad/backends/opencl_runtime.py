@@ -361,6 +361,7 @@ class Runtime:
         self._programs: dict[tuple, Any] = {}
         self._failed_bundles: set[tuple] = set()
         self._has: dict[tuple, bool] = {}  # see has_kernel
+        self._file_kernels: dict[tuple, list] = {}  # see kernels
         # Files built as variants into a dtype's bundle without defines (one program
         # less per run): family -> function(dtype) giving its variants, or None for
         # none. The OpenCL backend registers matmul.cl's tile sets for float dtypes.
@@ -591,9 +592,13 @@ class Runtime:
         """Names of the kernels kernels/<family>.cl really defines for `dtype` (built
         alone, so the other families of its bundle do not count; for tests)."""
         dtype = np.dtype(dtype)
-        self.check_dtype(dtype, f"kernels/{family}.cl")
-        prg = self._build_families((family,), dtype, None)
-        return sorted(k.function_name for k in prg.all_kernels())
+        names = self._file_kernels.get((family, dtype))
+        if names is None:
+            self.check_dtype(dtype, f"kernels/{family}.cl")
+            prg = self._build_families((family,), dtype, None)
+            names = self._file_kernels[(family, dtype)] = sorted(
+                k.function_name for k in prg.all_kernels())
+        return list(names)
 
     # ----------------------------------------------------------------- launching
     def local_size_1d(self) -> int:
