@@ -12,7 +12,7 @@ from vecgrad.cli.common import (EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_TERMINATED
                                 add_device_argument, add_output_arguments, json_text,
                                 make_views)
 from vecgrad.data import DATASET_NAMES, NORMALIZERS
-from vecgrad.train.config import EVAL_BATCH_SIZE, RunConfig
+from vecgrad.train.config import RunConfig
 from vecgrad.train.models import DEFAULT_LR, OPTIMIZERS
 
 DEFAULTS = RunConfig()
@@ -35,8 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default {d.optimizer}")
     p.add_argument("--lr", type=float, help="learning rate (default per optimizer: "
                    + ", ".join(f"{k} {v}" for k, v in DEFAULT_LR.items()) + ")")
-    p.add_argument("--batch-size", type=int, help=f"training batch, default {d.batch_size} "
-                   f"(evaluation takes batches of at least {EVAL_BATCH_SIZE})")
+    p.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
     p.add_argument("--epochs", type=int, help=f"total epochs (default {d.epochs})")
     p.add_argument("--weight-decay", type=float, help="L2 penalty λ·Σw² (default 0)")
     p.add_argument("--l1", type=float, help="L1 penalty λ·Σ|w| (default 0)")

@@ -25,12 +25,6 @@ RESUMABLE = ("epochs", "patience")
 # allow must be resumable.
 MAX_EPOCHS = 10_000_000
 MAX_BATCH = 1 << 24
-# Evaluation (validation each epoch, the test split, `vecgrad evaluate`) takes batches of
-# at least this size: per-sample results do not depend on it (no gradients; BatchNorm
-# uses its running statistics), and each batch costs a fixed number of ops and kernel
-# launches (on OpenCL ~9 launches and 2 uploads a batch; with the training batch of 32
-# the validation of `vecgrad train` on digits took 6 batches an epoch, the test 12).
-EVAL_BATCH_SIZE = 256
 
 
 class ConfigError(ValueError):

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from vecgrad.train.config import (EVAL_BATCH_SIZE, FIXED_BY_CHECKPOINT, ConfigError,
-                                   RunConfig, checkpoint_config)
+from vecgrad.train.config import FIXED_BY_CHECKPOINT, ConfigError, RunConfig, checkpoint_config
 from vecgrad.train.models import DEFAULT_LR, build_model, make_optimizer, make_schedule
 from vecgrad.train.schema import check_against_dataset
 
@@ -170,10 +169,8 @@ def run(config: RunConfig, *, resume_state: dict | None = None, views=(),
         _from_checkpoint(source, "the training state", trainer.load_state_dict, resume_state)
     for view in views:
         trainer.subscribe(view)
-    loaders = [DataLoader(part, settings["batch_size"] if part is train
-                          else max(settings["batch_size"], EVAL_BATCH_SIZE),
-                          shuffle=(part is train), seed=settings["seed"], device=device)
-               for part in (train, val, test)]
+    loaders = [DataLoader(part, settings["batch_size"], shuffle=(part is train),
+                          seed=settings["seed"], device=device) for part in (train, val, test)]
     diverged, message = False, ""
     stats = getattr(getattr(vecgrad.get_backend(device), "runtime", None), "stats", None)
     before = None if stats is None else stats.as_dict()
@@ -263,6 +260,6 @@ def evaluate(checkpoint, split: str = "test", device: str | None = None,
     for view in views:
         trainer.subscribe(view)
     data = test if split == "test" else val
-    result = trainer.evaluate(DataLoader(data, EVAL_BATCH_SIZE, device=device), split)
+    result = trainer.evaluate(DataLoader(data, 256, device=device), split)
     return Evaluation(checkpoint=str(checkpoint), config=config, device=device, split=split,
                       result=result, seconds=time.perf_counter() - started, note=note)
