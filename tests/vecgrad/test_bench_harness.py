@@ -325,6 +325,18 @@ def test_busy_bench_alternates_quiet_and_busy_rounds(capsys, monkeypatch):
         assert needle in out, needle
 
 
+
+def test_a_reference_left_out_by_no_torch_says_so(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    parser = argparse.ArgumentParser()
+    suite.add_arguments(parser)
+    args = parser.parse_args(["--rounds", "1", "--warmup", "1", "--no-torch", "--quick",
+                              "--workloads", "tiny", "--settle", "0"])
+    assert suite.main(args) == 0
+    out = capsys.readouterr().out
+    assert "skipped (--no-torch)" in out.split("ratio = median")[-1]  # the table's row
+    assert "not installed" not in out.split("ratio = median")[-1]
+
 class _SkippingWorker:
     def __init__(self, reply):
         self.reply, self.asked = reply, []

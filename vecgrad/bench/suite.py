@@ -283,7 +283,9 @@ def _threads_text(counts) -> str:
     return ", ".join(f"{t}: {100 * n / total:.0f}%" for t, n in sorted(counts.items()))
 
 
-def _ratio_rows(table, name, result, targets):
+def _ratio_rows(table, name, result, targets, absent="not installed"):
+    """The table's rows for one workload; `absent` says why an engine that was never
+    started has no figure (torch: not installed, or skipped by --no-torch)."""
     workload = WORKLOADS[name]
     if "skip" in result:
         table.add_row(workload.title, "skipped", "-", "-", "-", "-", result["skip"])
@@ -294,7 +296,7 @@ def _ratio_rows(table, name, result, targets):
         label = ENGINE_LABEL[engine]
         ref = result.get(engine)
         if ref is None or "skip" in ref:
-            why = "not installed" if ref is None else ref["skip"]
+            why = absent if ref is None else ref["skip"]
             table.add_row(workload.title, _fmt_ms(statistics.median(ours["quiet"])), label,
                           why, "-", "-", "")
             continue
@@ -366,7 +368,7 @@ def main(args: argparse.Namespace) -> int:
                    "first loss"):
         table.add_column(column)
     for name in names:
-        _ratio_rows(table, name, results[name], targets)
+        _ratio_rows(table, name, results[name], targets, run.torch_note or "not run")
     if memory is not None:
         ratio = memory["vecgrad"] / memory["numpy"]
         table.add_row("MLP step peak traced memory", f"{memory['vecgrad'] / 2**20:.1f} MiB",
