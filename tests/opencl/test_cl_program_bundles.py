@@ -11,6 +11,13 @@ from vecgrad.backends.opencl_runtime import (BUNDLED_FAMILIES, LAYOUT_FAMILIES, 
                                              Runtime, bundle_of, frozen_defines)
 
 
+def _break_file(monkeypatch, broken_family, source):
+    """kernels/<broken_family>.cl reads as `source` (which does not compile)."""
+    real = opencl_runtime.kernel_source
+    monkeypatch.setattr(opencl_runtime, "kernel_source", lambda family: (
+        source if family == broken_family else real(family)))
+
+
 @pytest.fixture
 def builds(monkeypatch):
     """The (files, options) of every program a Runtime builds from here on."""
@@ -64,10 +71,8 @@ def test_float_only_files_have_no_kernels_for_other_dtypes(cl_backend):
 
 
 def test_a_broken_file_leaves_the_rest_of_its_bundle_working(cl_backend, monkeypatch):
-    real = opencl_runtime.kernel_source
-    monkeypatch.setattr(opencl_runtime, "kernel_source", lambda family: (
-        "__kernel void softmax_rows(__global T* x) { x[0] = not_declared_here; }"
-        if family == "softmax" else real(family)))
+    _break_file(monkeypatch, "softmax",
+                "__kernel void softmax_rows(__global T* x) { x[0] = not_declared_here; }")
     rt = Runtime(cl_backend.device)
     assert rt.kernel("reduce", "reduce_sum_rows", np.float32).function_name == "reduce_sum_rows"
     with pytest.raises(OpenCLError) as info:
@@ -137,10 +142,8 @@ def test_tiles_set_after_the_main_program_build_alone(cl_backend, builds):
 
 
 def test_a_broken_variant_file_names_the_copy(cl_backend, monkeypatch):
-    real = opencl_runtime.kernel_source
-    monkeypatch.setattr(opencl_runtime, "kernel_source", lambda family: (
-        "__kernel void VARIANT(matmul)(__global T* x) { x[0] = TM + oops; }"
-        if family == "matmul" else real(family)))
+    _break_file(monkeypatch, "matmul",
+                "__kernel void VARIANT(matmul)(__global T* x) { x[0] = TM + oops; }")
     rt = Runtime(cl_backend.device)
     variants = (frozen_defines({"TM": 8}), frozen_defines({"TM": 16}))
     with pytest.raises(OpenCLError, match=r"kernels/matmul.cl \(copy 0 of 2, one per "
