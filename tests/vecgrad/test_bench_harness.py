@@ -276,15 +276,18 @@ def test_vecgrad_turns_report_the_blas_threads_of_their_timed_calls(monkeypatch)
 
     policy = blas_threads.policy()
     monkeypatch.setattr(policy, "chosen", {1: 5})
+    monkeypatch.setattr(policy, "conv_chosen", {})
 
-    def step():  # as if each step ran two large products on two threads
-        policy.chosen[2] = policy.chosen.get(2, 0) + 2
+    def step():  # as if each step ran two large products on two threads and one
+        policy.chosen[2] = policy.chosen.get(2, 0) + 2  # convolution split over two
+        policy.conv_chosen[2] = policy.conv_chosen.get(2, 0) + 1
         return 1.0
 
     w = worker._Worker("vecgrad", "cpu")
     w.steps["fake"] = step
     reply = w.time("fake", 3)
     assert reply["blas"] == {"2": 6}  # the untimed call's products are not counted
+    assert reply["conv"] == {"2": 3}
     w = worker._Worker("numpy", "cpu")
     w.steps["fake"] = step
     assert "blas" not in w.time("fake", 3)
@@ -305,7 +308,11 @@ def test_the_busy_table_shows_the_threads_chosen_per_kind_of_round():
     console.print(suite._busy_table(["mlp"], results, Table))
     text = console.export_text()
     assert "BLAS threads quiet / busy" in text and "2 / 1" in text and "1.38x" in text
-    assert "met" in text
+    assert "met" in text and "convolutions" not in text  # an MLP has none
+    results["mlp"]["vecgrad"]["conv_threads"] = {"quiet": {2: 40}, "busy": {1: 30, 2: 10}}
+    console = Console(width=250, record=True)
+    console.print(suite._busy_table(["mlp"], results, Table))
+    assert "convolutions 2 / 1: 75%, 2: 25%" in console.export_text()
     console = Console(width=250, record=True)
     console.print(suite._busy_table(["mlp"], results, Table, judged=False))
     assert "not judged" in console.export_text()  # the neighbour did not take a core

@@ -282,6 +282,7 @@ def test_convolutions_keep_blas_on_one_thread_and_take_the_policys_threads(monke
 
     class Quiet:  # the auto policy on an idle 2-core machine
         policy = "auto"
+        conv_chosen = {}  # what the convolutions report they ran on
 
         def wanted(self, macs, side=None):
             return 2
@@ -297,6 +298,7 @@ def test_convolutions_keep_blas_on_one_thread_and_take_the_policys_threads(monke
             monkeypatch.setattr(numpy_conv, "THREAD_MACS", 0)
             monkeypatch.setattr(numpy_conv, "SIDE_BY_SIDE_MACS", 0)
         seen.clear()
+        Quiet.conv_chosen.clear()
         runner = numpy_conv.ConvRunner()
         ran = []
         run = runner._run
@@ -307,6 +309,8 @@ def test_convolutions_keep_blas_on_one_thread_and_take_the_policys_threads(monke
         # forward, then the gradients: one after the other, or side by side (two
         # parts, each a one-thread run of its own)
         assert ran == ([2, 2, 1, 1] if large else [1, 1, 1])
+        # the forward's split is reported (the gradients side by side fix their own)
+        assert Quiet.conv_chosen == ({2: 1} if large else {1: 3})
         for got, expected in zip(have, want):
             if large:
                 np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)

@@ -165,6 +165,9 @@ class BlasThreads:
         self._contention = contention
         self.problem = None  # why the pool is left alone, when it is
         self.chosen = {}  # threads -> how many large products ran with that many
+        # threads -> how many convolutions numpy_conv shared out over that many of its
+        # own threads (BLAS held to one inside them), so reports can say what ran
+        self.conv_chosen = {}
 
     def _start(self):
         self._ready = True

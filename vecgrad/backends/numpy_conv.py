@@ -199,6 +199,8 @@ class ConvRunner:
         threads = self._wanted(geometry.macs, THREAD_MACS)
         geometry.cut(threads)
         threads = max(1, min(threads, len(geometry.chunks)))
+        counts = blas_threads.policy().conv_chosen
+        counts[threads] = counts.get(threads, 0) + 1
         # BLAS on one thread (the policy's answer for a product just over OpenBLAS's own
         # threshold; VECGRAD_BLAS_THREADS=N still gets N), also when the convolution
         # runs on one thread. One conv thread with two BLAS threads was the slowest

@@ -233,11 +233,13 @@ class _Run:
             result[engine] = {"loss": setups[engine]["loss"],
                               "quiet": values[0::2] if busy else values,
                               "busy": values[1::2] if busy else None}
-        # vecgrad's BLAS thread choices in its timed calls, by kind of round
-        blas = [r.get("blas", {}) for r in replies.get("vecgrad", [])]
-        result["vecgrad"]["threads"] = {
-            "quiet": _sum_counts(blas[0::2] if busy else blas),
-            "busy": _sum_counts(blas[1::2]) if busy else None}
+        # vecgrad's BLAS thread choices in its timed calls, by kind of round, and the
+        # threads its convolutions shared their chunks over
+        for kind, key in (("blas", "threads"), ("conv", "conv_threads")):
+            counts = [r.get(kind, {}) for r in replies.get("vecgrad", [])]
+            result["vecgrad"][key] = {
+                "quiet": _sum_counts(counts[0::2] if busy else counts),
+                "busy": _sum_counts(counts[1::2]) if busy else None}
         for engine, reply in skipped.items():
             result[engine] = {"skip": reply["skip"]}
         return result
@@ -472,7 +474,7 @@ def _busy_table(names, results, Table, judged=True):
     table = Table(title=f"beside a process spinning on one core (alternate rounds); target "
                         f"busy/quiet <= {BUSY_TARGET}x for vecgrad")
     for column in ("workload", "engine", "quiet", "busy", "busy/quiet", "target",
-                   "BLAS threads quiet / busy"):
+                   "BLAS threads quiet / busy"):  # (and convolutions' own threads)
         table.add_column(column)
     for name in names:
         result = results[name]
@@ -481,9 +483,12 @@ def _busy_table(names, results, Table, judged=True):
         for engine, figures in result.items():
             if "skip" in figures:
                 continue
-            threads = figures.get("threads")
+            threads, conv = figures.get("threads"), figures.get("conv_threads")
             chosen = (f"{_threads_text(threads['quiet'])} / {_threads_text(threads['busy'])}"
                       if threads else "")
+            if conv and (conv["quiet"] or conv["busy"]):  # BLAS is one thread inside them
+                chosen += (f"; convolutions {_threads_text(conv['quiet'])} / "
+                           f"{_threads_text(conv['busy'])}")
             quiet = statistics.median(figures["quiet"])
             busy = statistics.median(figures["busy"])
             ratio = statistics.median(b / q for q, b in zip(figures["quiet"], figures["busy"]))

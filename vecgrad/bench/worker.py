@@ -112,10 +112,12 @@ class _Worker:
             step()
             times.append(time.perf_counter() - start)
         reply = {"times": times}
-        if chosen is not None:  # how many large products ran on how many BLAS threads
-            after = self._blas_chosen()
-            reply["blas"] = {str(k): after[k] - chosen.get(k, 0) for k in after
-                             if after[k] != chosen.get(k, 0)}
+        if chosen is not None:  # how many large products ran on how many BLAS threads,
+            after = self._blas_chosen()  # and convolutions on how many of their own
+            for kind in ("blas", "conv"):
+                before, now = chosen[kind], after[kind]
+                reply[kind] = {str(k): now[k] - before.get(k, 0) for k in now
+                               if now[k] != before.get(k, 0)}
         return reply
 
     def _blas_chosen(self):
@@ -123,7 +125,8 @@ class _Worker:
             return None
         from vecgrad.backends import blas_threads
 
-        return dict(blas_threads.policy().chosen)
+        policy = blas_threads.policy()
+        return {"blas": dict(policy.chosen), "conv": dict(policy.conv_chosen)}
 
     def memory(self, workload):
         from vecgrad.bench.timing import peak_memory
