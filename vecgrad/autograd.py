@@ -184,13 +184,7 @@ class Function:
             result = first._wrap(out, backend, Node(cls, ctx, inputs))
         else:
             result = first._wrap(out, backend)
-        buf = first._buf
-        if type(out) is np.ndarray and type(buf) is np.ndarray and out.base is None \
-                and buf.base is None:  # two owners (most ops): may_share_storage inlined
-            shares = out is buf
-        else:
-            shares = may_share_storage(out, buf)
-        if shares:
+        if may_share_storage(out, first._buf):
             # A view (transpose, slice, reshape): an in-place edit through it must
             # invalidate graphs that saved its base, and the other way round.
             result._version = first._version
@@ -273,9 +267,7 @@ def run_backward(root, grad_buf, retain_graph=False):
             t._accumulate_grad(grad, False)
         ctx = node.ctx
         if ctx.saved_tensors:
-            for counter, version in zip(node.counters, node.versions):
-                if counter[0] != version:
-                    _check_versions(node)  # raises, naming the tensor
+            _check_versions(node)
         function = node.function
         needs = ctx.needs_input_grad
         inputs = node.inputs

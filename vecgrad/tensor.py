@@ -57,16 +57,7 @@ class Tensor(TensorDisplay):
     def _wrap(buf, backend, node=None) -> "Tensor":
         """A Tensor around an existing buffer (internal: no copy, no checks)."""
         t = object.__new__(Tensor)
-        # _adopt's fields, set here without its call: every op's result and every .grad
-        # comes through here (tests/vecgrad/test_step_fast_paths.py keeps the two alike)
-        t._buf = buf
-        t._backend = backend
-        t._node = node
-        t._requires_grad = node is not None
-        t._grad = None
-        t._version = [0]
-        t._retains_grad = False
-        t._host_range = None
+        t._adopt(buf, backend, node)
         return t
 
     # ---------------------------------------------------------------- attributes
@@ -387,10 +378,8 @@ class Tensor(TensorDisplay):
                 or other._backend is not self._backend or src.dtype != buf.dtype
                 or src.shape != buf.shape or buf.dtype.kind != "f" or 0 in buf.strides
                 or (self._node is not None and self._requires_grad)
-                or (type(src) is not np.ndarray or type(buf) is not np.ndarray
-                    or src.base is not None or buf.base is not None or src is buf)
-                and autograd.may_share_storage(src, buf)):
-            return False  # (two distinct numpy owners, the usual case, need no overlap call)
+                or autograd.may_share_storage(src, buf)):
+            return False
         self._backend.axpy(buf, src, alpha)
         self._version[0] += 1
         return True

@@ -395,7 +395,7 @@ def test_second_derivative_through_relu_mlp(device):
 
 # ------------------------------------------------------------------------- the engine
 def test_wrap_sets_every_field_adopt_sets(device):
-    """Tensor._wrap writes _adopt's fields itself (no call): the two must stay alike."""
+    """A wrapped tensor starts exactly like an adopted one (fresh counter, no grad)."""
     from vecgrad.tensor import Tensor
 
     backend = vecgrad.get_backend(device)
