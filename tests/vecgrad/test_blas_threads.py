@@ -244,3 +244,142 @@ def test_the_numpy_backend_sizes_each_product(monkeypatch):
     b = vecgrad.tensor(np.ones((4, 5), np.float32))
     (a @ b).numpy()
     assert seen == [(3 * 4 * 5, 3)]  # per matrix of the batch
+
+
+# ------------------------------------------------ stopping OpenBLAS's spinning workers
+class _Release:
+    """Stands in for _WorkerRelease: counts the stops."""
+
+    problem = None
+
+    def __init__(self):
+        self.done = 0
+        self.claimed = []
+
+    def __call__(self, claimed=False):
+        self.done += 1
+        self.claimed.append(claimed)
+        return True
+
+
+def test_the_workers_are_stopped_once_when_others_take_the_cores(monkeypatch):
+    machine = _Machine(monkeypatch)
+    policy, pool = _policy(monkeypatch, machine)
+    policy._release = release = _Release()
+    policy.prime()
+    for _ in range(20):  # quiet: large products on two threads, small ones on one
+        machine.run(blas_threads.SAMPLE_S / 4, ours=2.0, others=0.0)
+        policy.fit(*LARGE)
+        policy.fit(64 * 400 * 120, 64)
+    assert pool.calls[-2:] == [2, 1] and release.done == 0  # size alone never stops them
+    for _ in range(20):  # a neighbour takes a core
+        machine.run(blas_threads.SAMPLE_S / 4, ours=1.0, others=1.0)
+        policy.fit(*LARGE)
+    assert release.done == 1  # once, on the drop, not for every one-thread product
+    assert "idle workers stopped 1 time as others took the cores" in policy.describe()
+    for _ in range(20):  # it stops: two threads again, the workers start by themselves
+        machine.run(blas_threads.SAMPLE_S / 4, ours=2.0, others=0.0)
+        policy.fit(*LARGE)
+    assert pool.num_threads == 2 and release.done == 1
+    policy.claimed = True  # claim_process(): passed on, so other threads are not checked
+    for _ in range(20):
+        machine.run(blas_threads.SAMPLE_S / 4, ours=1.0, others=1.0)
+        policy.fit(*LARGE)
+    assert release.claimed == [False, True]
+
+
+class _Lib:
+    def __init__(self, api="openblas", layer="pthreads", symbol=True):
+        self.internal_api, self.threading_layer = api, layer
+        self.stopped = 0
+        if symbol:
+            self.dynlib = type("Dll", (), {"blas_thread_shutdown_": self._stop})()
+        else:
+            self.dynlib = object()
+
+    def _stop(self):
+        self.stopped += 1
+
+
+@pytest.mark.parametrize("lib, problem", [
+    (_Lib(api="mkl"), "not OpenBLAS"),
+    (_Lib(layer="openmp"), "openmp build"),
+    (_Lib(symbol=False), "no blas_thread_shutdown_")])
+def test_the_release_says_why_it_cannot_stop_the_workers(lib, problem):
+    release = blas_threads._WorkerRelease(lib)
+    assert problem in release.problem
+    assert release() is False and lib.stopped == 0
+
+
+def test_the_workers_are_not_stopped_while_another_thread_may_use_them():
+    import threading
+
+    lib = _Lib()
+    release = blas_threads._WorkerRelease(lib)
+    assert release.problem is None
+    assert release() is True and lib.stopped == 1
+    gate = threading.Event()
+    user = threading.Thread(target=gate.wait, name="user-thread")
+    own = threading.Thread(target=gate.wait, name=blas_threads.OWN_THREAD_PREFIX + "conv_0")
+    own.start()
+    try:
+        assert release() is True and lib.stopped == 2  # vecgrad's own idle pool is fine
+        user.start()
+        assert release() is False and lib.stopped == 2  # a user's thread might be in a product
+        assert release(claimed=True) is True and lib.stopped == 3  # claim_process vouched
+    finally:
+        gate.set()
+        own.join()
+        if user.is_alive() or user.ident is not None:
+            user.join()
+
+
+def _openblas_pthreads():
+    try:
+        import threadpoolctl
+    except ImportError:
+        return None
+    for lib in threadpoolctl.ThreadpoolController().lib_controllers:
+        if lib.user_api == "blas" and lib.internal_api == "openblas" \
+                and lib.threading_layer == "pthreads":
+            return lib
+    return None
+
+
+_REAL_STOP = """
+import os, numpy as np, threadpoolctl
+from vecgrad.backends import blas_threads
+pool = [lib for lib in threadpoolctl.ThreadpoolController().lib_controllers
+        if lib.user_api == "blas"][0]
+release = blas_threads._WorkerRelease(pool)
+assert release.problem is None, release.problem
+rng = np.random.default_rng(0)
+a, b = rng.standard_normal((300, 400)), rng.standard_normal((400, 500))
+expected = np.einsum("ij,jk->ik", a, b)  # not BLAS
+tasks = lambda: len(os.listdir("/proc/self/task"))
+pool.set_num_threads(2)
+np.testing.assert_allclose(a @ b, expected, rtol=1e-10, atol=1e-10)
+with_workers = tasks()
+pool.set_num_threads(1)
+assert release() is True
+assert tasks() < with_workers, (tasks(), with_workers)
+np.testing.assert_allclose(a @ b, expected, rtol=1e-10, atol=1e-10)  # one thread
+pool.set_num_threads(2)
+np.testing.assert_allclose(a @ b, expected, rtol=1e-10, atol=1e-10)  # started again
+assert tasks() == with_workers, (tasks(), with_workers)
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task") or _openblas_pthreads() is None,
+                    reason="needs numpy on a pthreads OpenBLAS and Linux /proc")
+def test_stopping_the_real_openblas_workers_ends_their_threads_and_products_still_work():
+    """Against numpy's own OpenBLAS, in a fresh process (no other test's threads): the
+    stop joins its worker threads (the process has fewer), and the next product on two
+    threads starts them again and is still right."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _REAL_STOP], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -29,6 +29,18 @@ bench's turn-taking workers, a pause between epochs) says nothing about the core
 leave it while it computes. A process starved by an overloaded machine still counts its
 waiting, so its windows are kept and read the overload.
 
+OpenBLAS's idle workers spin for about 0.1 s after their last product (its thread timeout,
+2^28 cycles; `set_num_threads(1)` does not stop them). When the free cores drop to one, a
+spinning worker would take a third of the CPUs from our thread and the neighbour for that
+long (an MLP step read 31 ms instead of 17-18 ms in the 0.05-0.15 s after a neighbour
+started, 2026-12-03 16:05 UTC). So on that drop the policy stops the workers with OpenBLAS's
+own `blas_thread_shutdown_` (the call it makes itself around fork; the next product on
+two threads starts them again): only for the pthreads build, and only when no Python
+thread but vecgrad's own is alive, since stopping the pool under another thread's
+product would hang it (`_WorkerRelease`). A program that owns its process and knows its
+other threads never call BLAS says so with `claim_process()`: `vecgrad train` does, for
+the terminal display's refresh thread.
+
 The pool is resized through threadpoolctl (it finds the BLAS that numpy actually loaded:
 OpenBLAS, MKL or BLIS, whatever its symbol names), only when the wanted count changes
 (2 us a change). Environment variables are never written. `VECGRAD_BLAS_THREADS` chooses
@@ -41,6 +53,7 @@ OpenBLAS's own threshold). The choice applies to the whole process's BLAS pool;
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 # OpenBLAS runs products of fewer multiply-adds than this on one thread by itself
@@ -153,6 +166,46 @@ class _Contention:
         self.other_cores = min(float(cpus), max(0.0, busy / seconds))
 
 
+class _WorkerRelease:
+    """Stops OpenBLAS's spinning worker threads (see the module docstring), or says why it
+    cannot here (`problem`)."""
+
+    def __init__(self, pool):
+        self.problem = None
+        self.done = 0  # how many times the workers were stopped
+        self._call = None
+        if getattr(pool, "internal_api", None) != "openblas":
+            self.problem = "not OpenBLAS"
+        elif getattr(pool, "threading_layer", None) != "pthreads":
+            self.problem = f"OpenBLAS's {getattr(pool, 'threading_layer', '?')} build"
+        else:
+            self._call = getattr(getattr(pool, "dynlib", None), "blas_thread_shutdown_", None)
+            if self._call is None:
+                self.problem = "this OpenBLAS has no blas_thread_shutdown_"
+
+    @staticmethod
+    def _alone() -> bool:
+        """No Python thread but this one and vecgrad's own (idle between its calls) is
+        alive, so none can be inside a product on the pool's workers."""
+        current = threading.current_thread()
+        return all(t is current or t.name.startswith(OWN_THREAD_PREFIX)
+                   for t in threading.enumerate())
+
+    def __call__(self, claimed: bool = False) -> bool:
+        """Stop the workers; `claimed`: the program vouched that no other thread uses
+        BLAS (claim_process), so other threads need not be checked."""
+        if self._call is None or not (claimed or self._alone()):
+            return False
+        self._call()
+        self.done += 1
+        return True
+
+
+# Names of the threads vecgrad starts (numpy_conv's pool): they run BLAS only inside a
+# vecgrad call made by the thread that asks the policy.
+OWN_THREAD_PREFIX = "vecgrad-"
+
+
 class BlasThreads:
     """The thread count policy of one process's BLAS pool (see the module docstring)."""
 
@@ -164,6 +217,10 @@ class BlasThreads:
         self._pool = None
         self._contention = contention
         self.problem = None  # why the pool is left alone, when it is
+        self._parallel = None  # the free-cores answer for the last large product
+        self._release = None  # _WorkerRelease, once the pool is known
+        self._release_due = False
+        self.claimed = False  # claim_process(): no thread but vecgrad's calls BLAS
         self.chosen = {}  # threads -> how many large products ran with that many
         # threads -> how many convolutions numpy_conv shared out over that many of its
         # own threads (BLAS held to one inside them), so reports can say what ran
@@ -193,6 +250,7 @@ class BlasThreads:
         self._pool = pools[0]
         self.original = self.ceiling = max(1, int(self._pool.num_threads or 1))
         self.current = self.ceiling
+        self._release = _WorkerRelease(self._pool)
         if text.isdigit():
             self.ceiling = int(text)
         if self._contention is None:
@@ -229,7 +287,11 @@ class BlasThreads:
         if contention.other_cores is None:
             return 1  # not measured yet: one thread is never the disaster two can be
         free = _cores() - contention.other_cores
-        return max(1, min(self.ceiling, int(free + TAKEN_SHARE)))
+        threads = max(1, min(self.ceiling, int(free + TAKEN_SHARE)))
+        if threads == 1 and (self._parallel or 1) > 1:
+            self._release_due = True  # others took the cores: stop the spinning workers
+        self._parallel = threads
+        return threads
 
     def fit(self, macs: int, side: int | None = None) -> None:
         """Size the BLAS pool for a product (see wanted), if that changes it."""
@@ -240,6 +302,10 @@ class BlasThreads:
         if threads != self.current:
             self._pool.set_num_threads(threads)
             self.current = threads
+        if self._release_due and threads == 1:
+            self._release_due = False
+            if self._release is not None:
+                self._release(self.claimed)
 
     def restore(self) -> None:
         """Give the BLAS pool back its size from before vecgrad changed it."""
@@ -268,9 +334,17 @@ class BlasThreads:
         else:
             measured = (f"others' cores measured every {SAMPLE_S:g} s of work, last "
                         f"{contention.other_cores:.2f}")
+        release = self._release
+        if release is None:
+            stopped = ""
+        elif release.problem:
+            stopped = f"; idle workers left spinning ({release.problem})"
+        else:
+            stopped = (f"; idle workers stopped {release.done} time"
+                       f"{'' if release.done == 1 else 's'} as others took the cores")
         return (f"vecgrad BLAS threads: auto, 1 below {SMALL_MACS:,} multiply-adds or a "
                 f"result side under {THIN_SIDE}, else the free cores up to {self.ceiling} "
-                f"({measured}); last chosen {self.current}{so_far}")
+                f"({measured}); last chosen {self.current}{so_far}{stopped}")
 
 
 _POLICY = BlasThreads()
@@ -286,6 +360,14 @@ def prime() -> None:
 
 def describe() -> str:
     return _POLICY.describe()
+
+
+def claim_process() -> None:
+    """Say that this process's other threads never call BLAS (a command-line program's
+    display thread, say), so the policy may stop OpenBLAS's spinning workers while they
+    are alive (see the module docstring). A library user who starts threads of their
+    own should not call this."""
+    _POLICY.claimed = True
 
 
 def policy() -> BlasThreads:

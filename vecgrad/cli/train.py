@@ -70,8 +70,11 @@ def config_from_args(args) -> tuple[RunConfig, dict | None]:
 
 def main(args) -> int:
     """`vecgrad train`: returns the exit status."""
+    from vecgrad.backends import blas_threads
     from vecgrad.train.runner import choose_device, run, saved_device
 
+    # This command owns its process: its only other thread redraws the terminal.
+    blas_threads.claim_process()
     config, resume_state = config_from_args(args)
     config.device, note = choose_device(config.device, saved_device(resume_state))
     if note:
