@@ -413,3 +413,82 @@ def test_conv_layers_match_torch(device, dtype):
     vy.sum().backward()
     for have, want in ((vy, ty), (vx.grad, tx.grad), (vw.grad, tw.grad)):
         np.testing.assert_allclose(have.numpy(), want.detach().numpy(), rtol=tol, atol=tol * 10)
+
+
+# ------------------------------------------- patch columns kept from forward to backward
+@pytest.mark.parametrize("threads, chunk_bytes", [(1, 1 << 30), (2, 1 << 30), (3, 1 << 30),
+                                                  (2, 64)])
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}w{c[1]}g{c[5]}" for c in CASES])
+def test_kept_columns_give_the_same_bits_and_are_let_go(monkeypatch, case, threads,
+                                                        chunk_bytes):
+    """conv2d leaves its patch columns for the weight gradient only when each thread
+    gathered one chunk; used or not, the gradients are those of a run without them (the
+    same bits where the weight gradient is cut into the same chunks: with the input
+    gradient beside it on its own thread it is one chunk when recomputed, so the sums
+    are grouped differently), and the backward takes them out of the dict."""
+    monkeypatch.setattr(numpy_conv, "CHUNK_BYTES", chunk_bytes)
+    x, w, b, g = _data(case, np.float32)
+    args = case[2:]
+    runner = numpy_conv.ConvRunner(threads=threads)
+    for needs in ((True, True, True), (False, True, True), (False, True)):
+        plain = [runner.conv2d(x, w, b, *args), *runner.conv2d_grads(x, w, g, *args, needs)]
+        keep = {}
+        out = runner.conv2d(x, w, b, *args, keep)
+        geo = numpy_conv._Geometry(x.shape, w.shape, *args, x.dtype.itemsize)
+        geo.cut(threads)
+        one_chunk_each = len(geo.chunks) == min(threads, len(geo.chunks))
+        assert (numpy_conv.KEPT in keep) == one_chunk_each
+        got = runner.conv2d_grads(x, w, g, *args, needs, keep)
+        assert keep == {}
+        np.testing.assert_array_equal(out, plain[0])
+        for have, want, asked in zip(got, plain[1:], needs):
+            if not asked:
+                continue
+            if needs[0] and threads > 1:
+                np.testing.assert_allclose(have, want, rtol=1e-5,
+                                           atol=1e-5 * np.abs(want).max())
+            else:
+                np.testing.assert_array_equal(have, want)
+
+
+def test_kept_columns_of_another_convolution_are_not_used():
+    """The dict travels with its own forward (conv.Conv2d's context); should columns of a
+    convolution of other shapes reach a weight gradient, the key refuses them."""
+    x, w, b, g = _data(CASES[0], np.float64)
+    x2, w2, b2, g2 = _data(CASES[3], np.float64)
+    runner = numpy_conv.ConvRunner(threads=1)
+    keep = {}
+    runner.conv2d(x, w, b, *CASES[0][2:], keep)
+    assert numpy_conv.KEPT in keep
+    got = runner.conv2d_weight_grad(x2, g2, w2.shape, *CASES[3][2:], keep=keep)
+    np.testing.assert_array_equal(got, runner.conv2d_weight_grad(x2, g2, w2.shape,
+                                                                 *CASES[3][2:]))
+    assert keep == {}
+
+
+def test_autograd_keeps_columns_only_for_a_weight_gradient_and_lets_them_go(monkeypatch):
+    import vecgrad
+    import vecgrad.nn.functional as F
+
+    seen = []
+    conv2d = numpy_conv.ConvRunner.conv2d
+
+    def spy(self, *a):
+        seen.append(a[-1] if len(a) == 8 else None)
+        return conv2d(self, *a)
+
+    monkeypatch.setattr(numpy_conv.ConvRunner, "conv2d", spy)
+    x, w, b, g = _data(CASES[5], np.float64)
+    tx, tw, tb = vecgrad.tensor(x), vecgrad.tensor(w, requires_grad=True), vecgrad.tensor(b)
+    with vecgrad.no_grad():
+        F.conv2d(tx, tw, tb)
+    F.conv2d(tx, vecgrad.tensor(w), tb)  # nothing needs a weight gradient
+    assert seen == [None, None]
+    y = F.conv2d(tx, tw, tb, padding=2)
+    assert seen[-1] is not None and numpy_conv.KEPT in seen[-1]
+    y.backward(vecgrad.tensor(g), retain_graph=True)
+    assert seen[-1] == {}  # let go by the backward
+    first = tw.grad.numpy().copy()
+    tw.grad = None
+    y.backward(vecgrad.tensor(g))  # a retained graph's second backward gathers again
+    np.testing.assert_array_equal(tw.grad.numpy(), first)

@@ -210,8 +210,10 @@ class Backend(ABC):
 
     def conv2d(self, x: Buffer, weight: Buffer, bias: Buffer | None,
                stride: tuple[int, int], padding: tuple[int, int],
-               dilation: tuple[int, int], groups: int) -> Buffer:
-        """Cross-correlation of x with weight (plus bias): (N, O, OH, OW)."""
+               dilation: tuple[int, int], groups: int, keep: dict | None = None) -> Buffer:
+        """Cross-correlation of x with weight (plus bias): (N, O, OH, OW). `keep`: a dict
+        a backend may leave work in for conv2d_grads of the same x (the numpy backend's
+        patch columns); this version leaves nothing."""
         n = x.shape[0]
         o, cg, kh, kw = weight.shape
         oh, ow = _window_output(x.shape[2:], (kh, kw), stride, padding, dilation)
@@ -254,13 +256,14 @@ class Backend(ABC):
     def conv2d_grads(self, x: Buffer, weight: Buffer, grad: Buffer,
                      stride: tuple[int, int], padding: tuple[int, int],
                      dilation: tuple[int, int], groups: int,
-                     needs: tuple[bool, ...]) -> tuple[Buffer | None, ...]:
+                     needs: tuple[bool, ...],
+                     keep: dict | None = None) -> tuple[Buffer | None, ...]:
         """The gradients of y = conv2d(x, weight[, bias]) at grad (dL/dy), one per entry
         of needs = (input, weight[, bias]), None where it does not ask: the two adjoints
         conv2d_input_grad and conv2d_weight_grad, and grad summed over (N, OH, OW) for
         the bias. Here one after the other; the numpy backend sums the bias gradient
         with the weight gradient and runs the two adjoints side by side on two threads
-        (numpy_conv.py)."""
+        (numpy_conv.py). `keep`: the dict given to conv2d for this x, if any."""
         args = (stride, padding, dilation, groups)
         grads = (self.conv2d_input_grad(grad, weight, tuple(x.shape), *args)
                  if needs[0] else None,

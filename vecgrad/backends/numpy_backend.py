@@ -487,8 +487,8 @@ class NumpyBackend(Backend):
 
     # The convolution primitives: cache-sized blocks of im2col + GEMM (numpy_conv.py)
     # instead of base.Backend's whole patch matrix. Their images have this layout too.
-    def conv2d(self, x, weight, bias, stride, padding, dilation, groups):
-        return self._conv.conv2d(x, weight, bias, stride, padding, dilation, groups)
+    def conv2d(self, x, weight, bias, stride, padding, dilation, groups, keep=None):
+        return self._conv.conv2d(x, weight, bias, stride, padding, dilation, groups, keep)
 
     def conv2d_input_grad(self, grad, weight, input_shape, stride, padding, dilation,
                           groups):
@@ -499,9 +499,10 @@ class NumpyBackend(Backend):
         return self._conv.conv2d_weight_grad(x, grad, tuple(weight_shape), stride, padding,
                                              dilation, groups)
 
-    def conv2d_grads(self, x, weight, grad, stride, padding, dilation, groups, needs):
+    def conv2d_grads(self, x, weight, grad, stride, padding, dilation, groups, needs,
+                     keep=None):
         return self._conv.conv2d_grads(x, weight, grad, stride, padding, dilation, groups,
-                                       tuple(needs))
+                                       tuple(needs), keep)
 
     @_quiet
     def max_pool_tiles_backward(self, x, out, grad, kernel_size):

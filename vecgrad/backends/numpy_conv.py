@@ -36,6 +36,15 @@ import numpy as np
 
 from vecgrad.backends import blas_threads
 
+# Key of the patch columns conv2d leaves in its `keep` dict for the weight gradient. They
+# are kept only when every thread gathered exactly one chunk: its scratch then holds all
+# of that chunk's columns, so keeping them costs the forward nothing and holds at most
+# (threads x CHUNK_BYTES) until the backward lets them go. The weight gradient then
+# skips its copy of x and its gather: conv2d bench without dX, two threads, 0.35 ms of
+# a 2.8-3.3 ms step (timeline of one process, 2026-12-03 16:30 UTC). Keeping the whole
+# patch matrix whatever the chunks (a fresh buffer per chunk) measured no gain (forward
+# +0.47 ms, weight gradient -0.36 ms, 13:40 UTC).
+KEPT = "columns"
 # The most patch-matrix bytes of one chunk (each thread's scratch holds one chunk).
 # Smaller, cache-sized chunks measured slower here: the products lose more to their
 # per-call packing and the col2im adds to their count than they gain from the cache
@@ -119,6 +128,11 @@ class _Geometry:
         self._position_bytes = max(1, self.c * self.kh * self.kw * self.n * itemsize)
         self.chunks = [(0, self.oh, 0, self.ow)]
 
+    def key(self, dtype):
+        """What must match for one convolution's patch columns to serve another."""
+        return ((self.n, self.c, self.h, self.w), (self.o, self.cg, self.kh, self.kw),
+                self.stride, self.padding, self.dilation, self.groups, np.dtype(dtype))
+
     def cut(self, threads):
         """Cut the output positions into at least `threads` chunks of at most CHUNK_BYTES
         of patch columns each (as far as one position allows): whole rows when a chunk
@@ -189,15 +203,18 @@ class ConvRunner:
         wanted = policy.wanted(macs) if macs >= threshold else None
         return wanted if wanted is not None and policy.policy == "auto" else 1
 
-    def _threads(self, geometry, threads=None):
+    def _threads(self, geometry, threads=None, cut=True):
         """How many threads share this convolution (see the module docstring); cuts its
-        chunks and sets BLAS for them. `threads`: a count the caller fixed (each side of
-        conv2d_grads), which asks the policy nothing and leaves BLAS as it is."""
+        chunks (unless `cut` is False: chunks fixed by kept columns) and sets BLAS for
+        them. `threads`: a count the caller fixed (each side of conv2d_grads), which asks
+        the policy nothing and leaves BLAS as it is."""
         if threads is not None:
-            geometry.cut(threads)
+            if cut:
+                geometry.cut(threads)
             return max(1, min(threads, len(geometry.chunks)))
         threads = self._wanted(geometry.macs, THREAD_MACS)
-        geometry.cut(threads)
+        if cut:
+            geometry.cut(threads)
         threads = max(1, min(threads, len(geometry.chunks)))
         counts = blas_threads.policy().conv_chosen
         counts[threads] = counts.get(threads, 0) + 1
@@ -233,9 +250,9 @@ class ConvRunner:
             rest = [future.result() for future in futures]
         return [first] + rest
 
-    def _over_chunks(self, geometry, part, threads=None):
+    def _over_chunks(self, geometry, part, threads=None, cut=True):
         """part(chunks) for each thread's run of the geometry's chunks; results in order."""
-        threads = self._threads(geometry, threads)
+        threads = self._threads(geometry, threads, cut)
         return self._run([lambda run=run: part(run)
                           for run in self._split(geometry.chunks, threads)])
 
@@ -254,7 +271,11 @@ class ConvRunner:
         return [chunks[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
     # --------------------------------------------------------------- primitives
-    def conv2d(self, x, weight, bias, stride, padding, dilation, groups):
+    def conv2d(self, x, weight, bias, stride, padding, dilation, groups, keep=None):
+        """conv2d; `keep`: a dict (conv.Conv2d's, when the weight gradient will be
+        asked for) that receives the patch columns when each thread gathered exactly one
+        chunk, so conv2d_weight_grad can use them instead of copying x and gathering
+        again (see KEPT)."""
         geo = _Geometry(x.shape, weight.shape, stride, padding, dilation, groups,
                         x.dtype.itemsize)
         windows = geo.windows(padded_frame(x, padding))
@@ -265,6 +286,7 @@ class ConvRunner:
 
         def part(chunks):
             scratch = geo.scratch(x.dtype, geo.cgkk)
+            cols = None
             for chunk in chunks:
                 cols = geo.gathered(windows, chunk, scratch)
                 block, shape = geo.block(out5, chunk)
@@ -272,11 +294,15 @@ class ConvRunner:
                 np.matmul(filters, cols, out=target)
                 if shift is not None:
                     np.add(target, shift, out=target)
+            return cols  # the last chunk's columns (all of them when it had one chunk)
 
-        self._over_chunks(geo, part)
+        columns = self._over_chunks(geo, part)
+        if keep is not None and len(columns) == len(geo.chunks):
+            keep[KEPT] = (geo.key(x.dtype), geo.chunks, columns)
         return out.transpose(3, 0, 1, 2)  # NCHW view of (O, OH, OW, N), as col2im returns
 
-    def conv2d_grads(self, x, weight, grad, stride, padding, dilation, groups, needs):
+    def conv2d_grads(self, x, weight, grad, stride, padding, dilation, groups, needs,
+                     keep=None):
         """The gradients of conv2d(x, weight[, bias]) at grad, one per entry of needs =
         (input, weight[, bias]), None where it does not ask. The bias gradient (grad
         summed over N, OH, OW) is summed from the gradient blocks the weight gradient's
@@ -295,7 +321,7 @@ class ConvRunner:
         def weight_side(threads=None):  # (dw or None, db or None)
             if weight_needed:
                 got = self.conv2d_weight_grad(x, grad, weight.shape, *args, threads=threads,
-                                              bias=bias_needed)
+                                              bias=bias_needed, keep=keep)
                 return got if bias_needed else (got, None)
             return None, np.add.reduce(grad, axis=(0, 2, 3)) if bias_needed else None
 
@@ -315,19 +341,27 @@ class ConvRunner:
         return (dx, dw, db)[:len(needs)]
 
     def conv2d_weight_grad(self, x, grad, weight_shape, stride, padding, dilation, groups,
-                           threads=None, bias=False):
+                           threads=None, bias=False, keep=None):
         """dL/dweight; with bias=True, (dL/dweight, dL/dbias), the bias gradient summed
-        from the same gradient blocks the products read."""
+        from the same gradient blocks the products read. `keep`: the dict conv2d filled;
+        its columns are used (and let go) when they are this convolution's."""
         geo = _Geometry(x.shape, weight_shape, stride, padding, dilation, groups,
                         x.dtype.itemsize)
-        windows = geo.windows(padded_frame(x, padding))
+        kept = keep.pop(KEPT, None) if keep else None
+        if kept is not None and kept[0] == geo.key(x.dtype):
+            geo.chunks = kept[1]
+            kept = dict(zip(kept[1], kept[2]))  # chunk -> its columns
+            windows = None
+        else:
+            kept = None
+            windows = geo.windows(padded_frame(x, padding))
         grad5 = grad.transpose(1, 2, 3, 0).reshape(groups, geo.og, geo.oh, geo.ow, geo.n)
 
         def part(chunks):
-            scratch = geo.scratch(x.dtype, geo.cgkk)
+            scratch = geo.scratch(x.dtype, geo.cgkk) if kept is None else None
             total = shift = None
             for chunk in chunks:
-                cols = geo.gathered(windows, chunk, scratch)
+                cols = geo.gathered(windows, chunk, scratch) if kept is None else kept[chunk]
                 block, shape = geo.block(grad5, chunk)
                 rows = block.reshape(shape)
                 product = np.matmul(rows, cols.transpose(0, 2, 1))
@@ -340,7 +374,7 @@ class ConvRunner:
                     shift = sums if shift is None else np.add(shift, sums, out=shift)
             return total, shift
 
-        parts = self._over_chunks(geo, part, threads)
+        parts = self._over_chunks(geo, part, threads, cut=kept is None)
         dw = self._summed([total for total, _ in parts]).reshape(weight_shape)
         if not bias:
             return dw

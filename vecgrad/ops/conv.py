@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from vecgrad.autograd import Function
+from vecgrad.autograd import Function, is_grad_enabled
 from vecgrad.ops import common, creation, matmul, movement, reduce, spatial
 from vecgrad.ops.common import fmt_shape
 from vecgrad.tensor import Tensor
@@ -191,18 +191,22 @@ class Conv2d(Function):
     @staticmethod
     def forward(ctx, x, weight, bias=None, *, stride, padding, dilation, groups):
         ctx.save_for_backward(x, weight)
-        ctx.attrs = (stride, padding, dilation, groups)
-        return ctx.backend.conv2d(x, weight, bias, stride, padding, dilation, groups)
+        # Where the weight gradient will be asked for, the backend may leave work of its
+        # forward in `kept` for it (the numpy backend's patch columns; it takes them out
+        # when it uses them).
+        kept = {} if ctx.needs_input_grad[1] and is_grad_enabled() else None
+        ctx.attrs = (stride, padding, dilation, groups, kept)
+        return ctx.backend.conv2d(x, weight, bias, stride, padding, dilation, groups, kept)
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        stride, padding, dilation, groups = ctx.attrs
+        stride, padding, dilation, groups, kept = ctx.attrs
         # gx = Bx*(grad, weight) = conv2d_input_grad, gw = Bw*(x, grad) =
         # conv2d_weight_grad and gb = grad summed over (N, OH, OW), asked for together (a
         # backend may compute them side by side)
         return ctx.backend.conv2d_grads(x, weight, grad, stride, padding, dilation, groups,
-                                        ctx.needs_input_grad)
+                                        ctx.needs_input_grad, kept)
 
 
 class ConvInputGrad(Function):

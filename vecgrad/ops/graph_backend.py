@@ -177,7 +177,7 @@ class GraphBackend:
                                  kernel_size=kernel_size, stride=stride, padding=padding,
                                  dilation=dilation)
 
-    def conv2d(self, x, weight, bias, stride, padding, dilation, groups):
+    def conv2d(self, x, weight, bias, stride, padding, dilation, groups, keep=None):
         inputs = (x, weight) if bias is None else (x, weight, bias)
         return conv.Conv2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation,
                                  groups=groups)
@@ -193,7 +193,8 @@ class GraphBackend:
                                          stride=stride, padding=padding, dilation=dilation,
                                          groups=groups)
 
-    def conv2d_grads(self, x, weight, grad, stride, padding, dilation, groups, needs):
+    def conv2d_grads(self, x, weight, grad, stride, padding, dilation, groups, needs,
+                     keep=None):
         # base.Backend's: the two adjoints recorded one after the other
         return Backend.conv2d_grads(self, x, weight, grad, stride, padding, dilation,
                                     groups, needs)
