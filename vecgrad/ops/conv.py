@@ -50,6 +50,8 @@ class Col2Im(Function):
 
 def pair(op, name, value, minimum):
     """An int or a pair of ints -> a validated pair."""
+    if type(value) is int and value >= minimum:  # the common case, without ABC checks
+        return (value, value)
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         value = (int(value), int(value))
     if (not isinstance(value, (tuple, list)) or len(value) != 2
@@ -62,6 +64,8 @@ def pair(op, name, value, minimum):
 
 def single(op, name, value, minimum):
     """An int or a 1-tuple of an int (the 1-D ops' arguments) -> a validated int."""
+    if type(value) is int and value >= minimum:  # the common case, without ABC checks
+        return value
     if isinstance(value, (tuple, list)) and len(value) == 1:
         value = value[0]
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
