@@ -116,6 +116,14 @@ def test_worker_info_names_the_blas_policy():
     assert info["engine"] == "vecgrad" and "BLAS" in info["vecgrad_blas"]
 
 
+def test_the_hand_numpy_worker_runs_with_vecgrads_malloc_thresholds():
+    from vecgrad.backends import host_memory
+
+    (info,) = _serve("numpy", {"op": "info"})
+    assert info["numpy_memory"] == host_memory.describe()
+    assert "untouched" not in info["numpy_memory"]  # it was set up, one way or the other
+
+
 # ------------------------------------------------------------------ rounds and stats
 class _FakeWorker:
     def __init__(self, name, log):

@@ -355,6 +355,9 @@ def main(args: argparse.Namespace) -> int:
         end_info = run.workers["vecgrad"].request("info")
         console.print(end_info["vecgrad_blas"], markup=False)
         console.print(end_info["vecgrad_memory"], markup=False)
+        numpy_memory = run.info["numpy"].get("numpy_memory")
+        if numpy_memory:  # (like with like: see worker.py)
+            console.print(f"hand numpy worker: {numpy_memory}", markup=False)
         console.print(f"after the run: {load_average()}, {time.perf_counter() - started:.0f} s",
                       markup=False)
     except WorkerError as exc:

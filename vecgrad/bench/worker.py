@@ -8,6 +8,8 @@ step 12-15 ms right after numpy's, 7.1 ms alone).
 
 Requests and replies:
   {"op": "info"}                          -> versions, thread pools, vecgrad's BLAS policy
+                                             and host memory (the hand numpy worker's too:
+                                             it runs with vecgrad's malloc thresholds)
   {"op": "setup", "workload", "seed", "dtype"} -> {"loss", "seconds"} or {"skip": reason}
   {"op": "time", "workload", "calls", "warm_s"} -> {"times": [seconds per call, ...]}
                                              after untimed calls for warm_s seconds (at
@@ -59,6 +61,10 @@ def _info(engine, device):
         vecgrad.get_backend("cpu")  # the numpy backend sets up host memory on creation
         info["vecgrad_blas"] = blas_threads.describe()
         info["vecgrad_memory"] = host_memory.describe()
+    if engine == "numpy":
+        from vecgrad.backends import host_memory
+
+        info["numpy_memory"] = host_memory.describe()
     return info
 
 
@@ -71,6 +77,15 @@ class _Worker:
             import torch
 
             _torch_threads(torch)
+        if engine == "numpy":
+            # Like with like: the hand-written step runs with the malloc thresholds the
+            # numpy backend sets for vecgrad (host_memory). Without them glibc's sliding
+            # mmap threshold left the float64 step faulting in ~3,500 pages a step in some
+            # processes and not in others (31.8 ms against 21.4-22.5 ms, 2026-12-03 17:05
+            # UTC): a reference that jumps between two speeds from one run to the next.
+            from vecgrad.backends import host_memory
+
+            host_memory.keep_freed_memory()
 
     def setup(self, workload, seed=0, dtype=None):
         from vecgrad.bench.workloads import WORKLOADS, make_step, missing_feature
