@@ -348,20 +348,20 @@ class ConvRunner:
         geo = _Geometry(x.shape, weight_shape, stride, padding, dilation, groups,
                         x.dtype.itemsize)
         kept = keep.pop(KEPT, None) if keep else None
+        columns = windows = None  # chunk -> its kept columns; else the windows to gather
         if kept is not None and kept[0] == geo.key(x.dtype):
             geo.chunks = kept[1]
-            kept = dict(zip(kept[1], kept[2]))  # chunk -> its columns
-            windows = None
+            columns = dict(zip(kept[1], kept[2]))
         else:
-            kept = None
             windows = geo.windows(padded_frame(x, padding))
         grad5 = grad.transpose(1, 2, 3, 0).reshape(groups, geo.og, geo.oh, geo.ow, geo.n)
 
         def part(chunks):
-            scratch = geo.scratch(x.dtype, geo.cgkk) if kept is None else None
+            scratch = geo.scratch(x.dtype, geo.cgkk) if columns is None else None
             total = shift = None
             for chunk in chunks:
-                cols = geo.gathered(windows, chunk, scratch) if kept is None else kept[chunk]
+                cols = (geo.gathered(windows, chunk, scratch) if columns is None
+                        else columns[chunk])
                 block, shape = geo.block(grad5, chunk)
                 rows = block.reshape(shape)
                 product = np.matmul(rows, cols.transpose(0, 2, 1))
@@ -374,7 +374,7 @@ class ConvRunner:
                     shift = sums if shift is None else np.add(shift, sums, out=shift)
             return total, shift
 
-        parts = self._over_chunks(geo, part, threads, cut=kept is None)
+        parts = self._over_chunks(geo, part, threads, cut=columns is None)
         dw = self._summed([total for total, _ in parts]).reshape(weight_shape)
         if not bias:
             return dw
