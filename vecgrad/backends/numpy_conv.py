@@ -44,6 +44,7 @@ from vecgrad.backends import blas_threads
 # a 2.8-3.3 ms step (timeline of one process, 2026-12-03 16:30 UTC). Keeping the whole
 # patch matrix whatever the chunks (a fresh buffer per chunk) measured no gain (forward
 # +0.47 ms, weight gradient -0.36 ms, 13:40 UTC).
+EXP = {}
 KEPT = "columns"
 # The most patch-matrix bytes of one chunk (each thread's scratch holds one chunk).
 # Smaller, cache-sized chunks measured slower here: the products lose more to their
@@ -444,15 +445,14 @@ class ConvRunner:
         if input_needed and weight_needed:
             geo = _Geometry(x.shape, weight.shape, stride, padding, dilation, groups,
                             x.dtype.itemsize)
-            if geo.shared_rows:  # both sides read the gradient's rows from one copy
-                rows = geo.grad_rows(grad)
             if self._wanted(2 * geo.macs, 2 * SIDE_BY_SIDE_MACS) > 1:
                 blas_threads.fit(blas_threads.LIBRARY_SINGLE_MACS + 1)  # one BLAS thread
                 dx, (dw, db) = self._run([
-                    lambda: self.conv2d_input_grad(grad, weight, x.shape, *args, threads=1,
-                                                   rows=rows),
-                    lambda: weight_side(threads=1, rows=rows)])
+                    lambda: self.conv2d_input_grad(grad, weight, x.shape, *args, threads=1),
+                    lambda: weight_side(threads=1)])
                 return (dx, dw, db)[:len(needs)]
+            if geo.shared_rows:  # both read the gradient's rows from one copy
+                rows = geo.grad_rows(grad)
         if input_needed:
             dx = self.conv2d_input_grad(grad, weight, x.shape, *args, rows=rows)
         dw, db = weight_side(rows=rows)
