@@ -44,7 +44,6 @@ from vecgrad.backends import blas_threads
 # a 2.8-3.3 ms step (timeline of one process, 2026-12-03 16:30 UTC). Keeping the whole
 # patch matrix whatever the chunks (a fresh buffer per chunk) measured no gain (forward
 # +0.47 ms, weight gradient -0.36 ms, 13:40 UTC).
-EXP = {}
 KEPT = "columns"
 # The most patch-matrix bytes of one chunk (each thread's scratch holds one chunk).
 # Smaller, cache-sized chunks measured slower here: the products lose more to their
