@@ -37,6 +37,10 @@ CASES = [
     # multiple of 8: padded_frame's eight-at-a-time copy, with and without padding
     ((10, 4, 16, 16), (3, 4, 3, 3), (1, 1), (0, 0), (1, 1), 1),
     ((11, 2, 16, 32), (4, 2, 3, 3), (2, 1), (1, 1), (1, 2), 1),
+    # shared patch rows with groups, a row stride of 2 under a 4-row kernel (two classes
+    # of input rows) and dilated columns; and a row stride of 3 (three classes)
+    ((2, 4, 9, 8), (6, 2, 4, 3), (2, 1), (1, 0), (1, 2), 2),
+    ((2, 2, 11, 6), (3, 2, 4, 2), (3, 1), (1, 1), (1, 1), 1),
 ]
 
 
@@ -228,21 +232,27 @@ def test_numpy_backend_agrees_with_the_generic_composition():
             np.testing.assert_allclose(have, want, rtol=1e-12, atol=1e-12)
 
 
-def test_layouts_and_empty_batch():
+@pytest.mark.parametrize("case", [CASES[1], CASES[0], CASES[10]],
+                         ids=["columns", "shared rows", "shared rows, groups"])
+def test_layouts_and_empty_batch(case):
     """Inputs in any memory order (the channels-last views convolutions return, a
-    transposed gradient) and a batch of none."""
+    gradient laid out batch-last as a convolution's own output is, one transposed) and
+    a batch of none, with and without shared patch rows."""
     be = NumpyBackend("cpu")
-    case = CASES[1]
+    be._conv = numpy_conv.ConvRunner(threads=2)
     x, w, b, g = _data(case, np.float64)
     args = case[2:]
     want = [be.conv2d(x, w, b, *args), be.conv2d_input_grad(g, w, x.shape, *args),
-            be.conv2d_weight_grad(x, g, w.shape, *args)]
+            be.conv2d_weight_grad(x, g, w.shape, *args),
+            *be.conv2d_grads(x, w, g, *args, (True, True, True))]
     x_cl = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
-    g_odd = np.asfortranarray(g)
-    have = [be.conv2d(x_cl, w, b, *args), be.conv2d_input_grad(g_odd, w, x.shape, *args),
-            be.conv2d_weight_grad(x_cl, g_odd, w.shape, *args)]
-    for a, c in zip(have, want):
-        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+    for g_odd in (np.asfortranarray(g),
+                  np.ascontiguousarray(g.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)):
+        have = [be.conv2d(x_cl, w, b, *args), be.conv2d_input_grad(g_odd, w, x.shape, *args),
+                be.conv2d_weight_grad(x_cl, g_odd, w.shape, *args),
+                *be.conv2d_grads(x_cl, w, g_odd, *args, (True, True, True))]
+        for a, c in zip(have, want):
+            np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
     empty = np.zeros((0,) + x.shape[1:])
     y = be.conv2d(empty, w, b, *args)
     assert y.shape == (0,) + want[0].shape[1:]
@@ -336,6 +346,48 @@ def test_chunks_cover_every_position_once():
             seen[r0:r1, c0:c1] += 1
         assert (seen == 1).all()
         assert len(geo.chunks) >= min(threads, oh * ow)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}w{c[1]}s{c[2]}d{c[4]}" for c in CASES])
+def test_shared_patch_rows_where_windows_overlap_in_height(case):
+    """Patch rows are shared exactly when neighbouring output rows read overlapping input
+    rows (no dilation in height, a row stride under the kernel's height); then output
+    row y's patch matrix is a view of KH consecutive gathered rows: rows y and y + 1
+    share memory, and the gathered patches are those of the input rows only."""
+    x, w, _, _ = _data(case, np.float32)
+    geo = numpy_conv._Geometry(x.shape, w.shape, *case[2:], x.dtype.itemsize)
+    (th, _), (dh, _) = case[2], case[4]
+    assert geo.shared_rows == (dh == 1 and th < w.shape[2])
+    frame = numpy_conv.padded_frame(x, case[3])
+    scratch = geo.scratch(x.dtype, geo.cgkk)
+    patches = geo.gathered(geo.windows(frame), geo.chunks[0], scratch)
+    assert patches.shape[:3] == ((case[5], geo.oh, geo.cgkk) if geo.shared_rows
+                                 else (case[5], 1, geo.cgkk))
+    if geo.shared_rows and geo.oh > 1:
+        assert np.shares_memory(patches[:, 0], patches[:, 1])
+        used = geo.patch_rows(geo.chunks[0])[1] * x.shape[1] * w.shape[3] * geo.ow * geo.n
+        assert used < case[5] * geo.cgkk * geo.oh * geo.ow * geo.n  # the patch matrix
+
+
+def test_input_gradient_bands_cover_every_row_once():
+    """The input gradient with shared rows cuts the padded input rows into bands (pieces
+    of one row when a row's sums exceed CHUNK_BYTES), each row and column once."""
+    for shape, weight, threads, chunk_bytes in (
+            ((32, 3, 32, 32), (16, 3, 5, 5), 2, 1 << 22),
+            ((2, 4, 9, 8), (6, 2, 4, 3), 3, 1 << 22),
+            ((2, 3, 10, 40), (2, 3, 3, 3), 1, 64)):
+        geo = numpy_conv._Geometry(shape, weight, (1, 1), (1, 0), (1, 1), 1, 4)
+        old, numpy_conv.CHUNK_BYTES = numpy_conv.CHUNK_BYTES, chunk_bytes
+        try:
+            bands = geo.frame_bands(threads)
+        finally:
+            numpy_conv.CHUNK_BYTES = old
+        seen = np.zeros((shape[2] + 2, geo.ow), dtype=int)
+        for first, last, c0, c1 in bands:
+            assert last - first == 1 or (c0, c1) == (0, geo.ow)
+            seen[first:last, c0:c1] += 1
+        assert (seen == 1).all()
+        assert len(bands) >= min(threads, shape[2] + 2)
 
 
 def test_a_failing_worker_raises_here():

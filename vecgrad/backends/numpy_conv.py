@@ -1,20 +1,33 @@
-"""The numpy backend's three convolution primitives: im2col + GEMM a block at a time.
+"""The numpy backend's three convolution primitives: patches + GEMM a block at a time.
 
 A convolution is a matrix product with the patch matrix (im2col). Each primitive walks
-the output positions in blocks ("chunks": whole output rows, or pieces of one row for
-1-D convolutions), copies the chunk's patch columns out of a strided view of the input
-(one copy per chunk, no loop over pixels) into a scratch buffer, and multiplies:
+the output positions in blocks ("chunks": whole output rows, or pieces of one row), copies
+the chunk's patches out of a strided view of the input (one copy per chunk, no loop over
+pixels) into a scratch buffer, and multiplies.
 
-- conv2d:             out[:, chunk] = W @ cols(chunk) (+ bias), written in place;
-- conv2d_weight_grad: dW += grad[:, chunk] @ cols(chunk).T, summed over the chunks;
-- conv2d_input_grad:  dcols = W.T @ grad[:, chunk], then KH*KW strided adds into dX
-                      (col2im of the chunk; no scatter, no np.add.at).
+Shared patch rows (no dilation in height, a row stride under the kernel's height: nearly
+every convolution with KH > 1). Output rows y and y + 1 then read overlapping input rows,
+so the patches are gathered once per INPUT row, its (Cg, KW) windows, and output row y's
+(K, OW*N) patch matrix is a view of KH consecutive patch rows (K ordered (KH, Cg, KW)):
+the gathered patches are about KH times smaller than the patch matrix. Then
+
+- conv2d:             out[:, y] = W @ patches(y) (+ bias), one product per output row;
+- conv2d_weight_grad: dW += grad[:, y] @ patches(y).T, summed over the rows;
+- conv2d_input_grad:  the same trick on the gradient: input row r's patch-row gradient
+                      is one product of the stacked filters with M consecutive gradient
+                      rows (see _input_grad_shared), then KW strided adds into dX.
+
+Otherwise (dilated rows, strides of the kernel's height or more, 1-D convolutions) a
+chunk's patch columns are gathered whole and each primitive is one product per chunk;
+the input gradient is dcols = W.T @ grad[:, chunk] and KH*KW strided adds into dX
+(col2im of the chunk; no scatter, no np.add.at).
 
 Layout (as im2col/col2im in numpy_backend): images are kept channels-first and
 batch-innermost in memory, (C, H, W, N), seen as NCHW; a chunk of output positions is
 then a block of whole rows (or part of one row) times the batch, so every copy moves runs
 of N or W*N contiguous floats and the output chunk is a plain 2-D slice of (O, OH*OW*N):
-no transposed copy of the output or the gradient, ever.
+no transposed copy of the output. A gradient that arrives NCHW in memory (from the user,
+not from a layer above) is copied into this order once.
 
 Threads: numpy's copies, ufuncs and BLAS calls release the GIL, so the chunks are shared
 out among as many threads as the BLAS policy (blas_threads) would give one product of
@@ -25,6 +38,11 @@ one: its worker spins on the other core while this one gathers and scatters; see
 _threads). Each thread accumulates into its own dW / dX and the parts are summed.
 Chunks exist for the threads and to bound the scratch memory; cutting them to the L2
 cache's size was tried and measured slower (see CHUNK_BYTES).
+
+Measured on the bench's conv2d (32 x 3 x 32 x 32, 16 filters 5x5, float32, two threads,
+`vecgrad bench --workloads conv2d,conv2d_nodx`, 2026-12-03 18:13-18:24 UTC): forward and
+backward with dX 4.0-4.6 ms against 6.3-6.8 ms with the whole patch matrix, PyTorch
+3.9-4.9 ms in the same runs.
 """
 
 from __future__ import annotations
@@ -112,11 +130,11 @@ class _Geometry:
     consecutive patch rows: a strided view, no copy. The K axis is ordered (KH, Cg, KW)
     so that this view is a plain matrix for BLAS. Each output row is then one product of
     the filters with its (K, OW*N) view (a batched matmul over the chunk's rows). For
-    the bench's conv2d (3 -> 16 channels, 5x5, 32 x 32 images) the patches are 1.7 MB
-    instead of the 7.5 MB patch matrix, and one thread's forward took 1.2 ms instead
-    of 1.9 (2026-12-03 18:20 UTC). Otherwise (dilated rows, strides of the kernel's
-    height or more, one-row kernels) each output row gathers its KH rows itself, and a
-    chunk is one product over all its positions, as before.
+    the bench's conv2d (3 -> 16 channels, 5x5, 32 x 32 images, float32) the patches are
+    1.7 MB instead of the 7.5 MB patch matrix, and one thread's forward took 1.44 ms
+    instead of 1.87 (thread CPU time, the two versions alternating in one process,
+    2026-12-03 18:31 UTC). Otherwise (dilated rows, strides of the kernel's height or
+    more, one-row kernels) a chunk gathers its whole patch matrix and is one product.
     """
 
     def __init__(self, input_shape, weight_shape, stride, padding, dilation, groups,
@@ -424,11 +442,14 @@ class ConvRunner:
         products read anyway, on their threads (a serial 0.09-0.13 ms pass over grad on
         the conv2d bench, otherwise). With input and weight both asked for and the cores
         to spare, the two run side by side, one thread each, instead of one after the
-        other split over the threads: the input gradient's col2im is bound by memory
-        traffic and gains nothing from a second thread, while the weight gradient's
-        long-K product gains fully, so each on its own core beats both halved (conv2d
-        bench shapes: 2.62 ms against 3.13 split and 4.07 on one thread; a 1-D CNN layer
-        0.78 against 1.22 split and 1.11 on one; SCHED_FIFO runs, 2026-12-03 13:50 UTC)."""
+        other split over the threads: each on its own core beats both halved, one split
+        and its hand-off fewer (conv2d bench shapes: 2.62 ms against 3.13 split and 4.07
+        on one thread; a 1-D CNN layer 0.78 against 1.22 split and 1.11 on one; SCHED_FIFO
+        runs, 2026-12-03 13:50 UTC; with shared patch rows, the whole conv2d bench step
+        5.2-5.7 ms side by side, 6.5-8.5 one after the other split, 6.8-7.3 on one thread,
+        separate processes, about 18:16 UTC). Side by side, each side copies what it
+        needs of a gradient that arrives NCHW; one after the other, the rows are copied
+        once for both."""
         args = (stride, padding, dilation, groups)
         input_needed, weight_needed = needs[0], needs[1]
         bias_needed = len(needs) > 2 and bool(needs[2])
@@ -536,15 +557,16 @@ class ConvRunner:
         laid out consecutively (grad_rows), those M output rows are one (M*O/G, OW*N)
         matrix, so each input row is ONE product with the filters of its class stacked,
         (Cg*KW, M*O/G): a batched matmul per class over the band's rows, then KW strided
-        adds into the frame. The old way wrote the whole (K, OH*OW*N) column gradient
-        and added it back KH*KW times: on the conv2d bench 7.5 MB and 25 adds, bound by
-        memory traffic (3.2 ms on one thread against 1.9 this way, 2026-12-03 18:30 UTC)."""
+        adds into the frame. The column way writes the whole (K, OH*OW*N) column
+        gradient and adds it back KH*KW times: on the conv2d bench 7.5 MB and 25 adds,
+        bound by memory traffic (3.76 ms of one thread's CPU time against 2.90 this way,
+        the two alternating in one process, 2026-12-03 18:31 UTC)."""
         g, og, cg, kh, kw, n = geo.groups, geo.og, geo.cg, geo.kh, geo.kw, geo.n
         th, (tw, dw) = geo.stride[0], (geo.stride[1], geo.dilation[1])
         kr, lead = cg * kw, geo._row_taps() - 1
         # The products' rows padded to a multiple of 8 with zero filters: OpenBLAS's
-        # small-M kernels run 15 rows at 33 GFLOP/s and 16 at 44 (float32, one thread,
-        # (M x 80) @ (80 x 896), 2026-12-03 18:40 UTC); the extra rows are not read.
+        # small-M kernels ran 15 rows at 33 GFLOP/s and 16 at 44 (float32, one thread,
+        # (M x 80) @ (80 x 896), 2026-12-03 18:10 UTC); the extra rows are not read.
         kp = -(-kr // 8) * 8
         if rows is None:
             rows = geo.grad_rows(grad)
