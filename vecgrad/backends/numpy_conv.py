@@ -487,6 +487,8 @@ class ConvRunner:
         geo = _Geometry(x.shape, weight_shape, stride, padding, dilation, groups,
                         x.dtype.itemsize)
         kept = keep.pop(KEPT, None) if keep else None
+        if not geo.shared_rows:
+            rows = None  # (grad_rows' layout serves shared patch rows only)
         patches = windows = None  # chunk -> its kept patches; else the windows to gather
         if kept is not None and kept[0] == geo.key(x.dtype):
             geo.chunks = kept[1]
