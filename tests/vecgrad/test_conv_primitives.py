@@ -232,6 +232,50 @@ def test_numpy_backend_agrees_with_the_generic_composition():
             np.testing.assert_allclose(have, want, rtol=1e-12, atol=1e-12)
 
 
+def test_random_geometries_agree_with_the_composition():
+    """Random strides, paddings, dilations, groups and sizes (float64, seeded): the numpy
+    primitives and conv2d_grads, on one thread, three, and 200-byte chunks, against
+    base.Backend's im2col + matmul + col2im, so every path (shared patch rows of every
+    residue class, columns, row pieces) meets a reference it does not share code with."""
+    rng = np.random.default_rng(7)
+    be = NumpyBackend("cpu")
+    checked = 0
+    while checked < 60:
+        groups, cg, og = int(rng.choice([1, 1, 2, 3])), int(rng.integers(1, 3)), \
+            int(rng.integers(1, 3))
+        kh, kw = int(rng.integers(1, 6)), int(rng.integers(1, 5))
+        stride = (int(rng.integers(1, 5)), int(rng.integers(1, 3)))
+        dilation = (int(rng.choice([1, 1, 1, 2])), int(rng.choice([1, 2])))
+        padding = (int(rng.integers(0, 4)), int(rng.integers(0, 3)))
+        n, h, w = int(rng.integers(1, 5)), int(rng.integers(1, 12)), int(rng.integers(1, 12))
+        oh, ow = numpy_conv.output_hw((h, w), (kh, kw), stride, padding, dilation)
+        if oh < 1 or ow < 1:
+            continue
+        checked += 1
+        x = rng.standard_normal((n, groups * cg, h, w))
+        wt = rng.standard_normal((groups * og, cg, kh, kw))
+        g = rng.standard_normal((n, groups * og, oh, ow))
+        b = rng.standard_normal(groups * og)
+        args = (stride, padding, dilation, groups)
+        want = (Backend.conv2d(be, x, wt, b, *args),
+                Backend.conv2d_input_grad(be, g, wt, x.shape, *args),
+                Backend.conv2d_weight_grad(be, x, g, wt.shape, *args), g.sum(axis=(0, 2, 3)))
+        for threads, chunk_bytes in ((1, 1 << 22), (3, 1 << 22), (2, 200)):
+            old, numpy_conv.CHUNK_BYTES = numpy_conv.CHUNK_BYTES, chunk_bytes
+            try:
+                be._conv = numpy_conv.ConvRunner(threads=threads)
+                have = (be.conv2d(x, wt, b, *args),
+                        be.conv2d_input_grad(g, wt, x.shape, *args),
+                        be.conv2d_weight_grad(x, g, wt.shape, *args))
+                both = be.conv2d_grads(x, wt, g, *args, (True, True, True))
+            finally:
+                numpy_conv.CHUNK_BYTES = old
+            for got, expected in zip(have + tuple(both), want[:3] + want[1:]):
+                np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10,
+                                           err_msg=f"{x.shape} {wt.shape} {args} "
+                                                   f"{threads} threads {chunk_bytes}")
+
+
 @pytest.mark.parametrize("case", [CASES[1], CASES[0], CASES[10]],
                          ids=["columns", "shared rows", "shared rows, groups"])
 def test_layouts_and_empty_batch(case):
