@@ -26,6 +26,17 @@ from vecgrad.train.runner import run
 from . import hostile
 
 
+@pytest.fixture(autouse=True)
+def _python_handles_ctrl_c():
+    """These tests send SIGINT to this process. A suite started in the background by a
+    non-interactive shell (`python -m pytest &`, nohup) inherits SIGINT ignored, as
+    POSIX says, and Python then never installs its KeyboardInterrupt handler; each test
+    here gets it back, and the disposition it found afterwards."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _savez_that_signals(monkeypatch, number, on_call=1):
     """np.savez that sends `number` to this process half-way through its `on_call`th
     write, then finishes writing."""
