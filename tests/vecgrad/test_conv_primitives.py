@@ -423,9 +423,10 @@ def test_input_gradient_bands_cover_every_row_once():
         geo = numpy_conv._Geometry(shape, weight, (1, 1), (1, 0), (1, 1), 1, 4)
         old, numpy_conv.CHUNK_BYTES = numpy_conv.CHUNK_BYTES, chunk_bytes
         try:
-            bands = geo.frame_bands(threads)
+            geo.cut_bands(threads)
         finally:
             numpy_conv.CHUNK_BYTES = old
+        bands = geo.chunks
         seen = np.zeros((shape[2] + 2, geo.ow), dtype=int)
         for first, last, c0, c1 in bands:
             assert last - first == 1 or (c0, c1) == (0, geo.ow)

@@ -298,18 +298,20 @@ class _Geometry:
         lead = self._row_taps() - 1
         return rows[:, lead + r0:lead + r1, :, c0 * self.n:c1 * self.n]
 
-    def frame_bands(self, threads):
-        """Chunks of the input gradient with shared rows: (first, last) padded input
-        rows and (c0, c1) output columns, at most CHUNK_BYTES of per-row sums each."""
+    def cut_bands(self, threads):
+        """Cut the input gradient with shared rows into at least `threads` chunks of
+        (first, last) padded input rows and (c0, c1) output columns, at most CHUNK_BYTES
+        of per-row sums each (pieces of one row when a row holds more)."""
         rows = self.h + 2 * self.padding[0]
         row_bytes = max(1, self._position_bytes // self.kh * self.ow)  # C*KW*OW*N floats
         if row_bytes <= CHUNK_BYTES:
             count = max(threads, -(-rows * row_bytes // CHUNK_BYTES))
             per = max(1, -(-rows // count))
-            return [(r, min(r + per, rows), 0, self.ow) for r in range(0, rows, per)]
+            self.chunks = [(r, min(r + per, rows), 0, self.ow) for r in range(0, rows, per)]
+            return
         width = max(1, -(-self.ow // -(-row_bytes // CHUNK_BYTES)))
-        return [(r, r + 1, c, min(c + width, self.ow))
-                for r in range(rows) for c in range(0, self.ow, width)]
+        self.chunks = [(r, r + 1, c, min(c + width, self.ow))
+                       for r in range(rows) for c in range(0, self.ow, width)]
 
     def scratch(self, dtype, rows):
         """A flat buffer for the largest chunk of a (G, rows, positions*N) block."""
@@ -337,18 +339,19 @@ class ConvRunner:
         wanted = policy.wanted(macs) if macs >= threshold else None
         return wanted if wanted is not None and policy.policy == "auto" else 1
 
-    def _threads(self, geometry, threads=None, cut=True):
+    def _threads(self, geometry, threads, cut):
         """How many threads share this convolution (see the module docstring); cuts its
-        chunks (unless `cut` is False: chunks fixed by kept columns) and sets BLAS for
-        them. `threads`: a count the caller fixed (each side of conv2d_grads), which asks
-        the policy nothing and leaves BLAS as it is."""
+        chunks with `cut(threads)` (geometry.cut or cut_bands; None keeps the chunks that
+        kept patches fixed) and sets BLAS for them. `threads`: a count the caller fixed
+        (each side of conv2d_grads), which asks the policy nothing and leaves BLAS as it
+        is."""
         if threads is not None:
-            if cut:
-                geometry.cut(threads)
+            if cut is not None:
+                cut(threads)
             return max(1, min(threads, len(geometry.chunks)))
         threads = self._wanted(geometry.macs, THREAD_MACS)
-        if cut:
-            geometry.cut(threads)
+        if cut is not None:
+            cut(threads)
         threads = max(1, min(threads, len(geometry.chunks)))
         counts = blas_threads.policy().conv_chosen
         counts[threads] = counts.get(threads, 0) + 1
@@ -384,8 +387,9 @@ class ConvRunner:
             rest = [future.result() for future in futures]
         return [first] + rest
 
-    def _over_chunks(self, geometry, part, threads=None, cut=True):
-        """part(chunks) for each thread's run of the geometry's chunks; results in order."""
+    def _over_chunks(self, geometry, part, threads, cut):
+        """part(chunks) for each thread's run of the geometry's chunks, cut by `cut` (see
+        _threads); results in order."""
         threads = self._threads(geometry, threads, cut)
         return self._run([lambda run=run: part(run)
                           for run in self._split(geometry.chunks, threads)])
@@ -429,7 +433,7 @@ class ConvRunner:
                     np.add(target, shift, out=target)
             return patches  # the last chunk's (all of them when it had one chunk)
 
-        kept = self._over_chunks(geo, part)
+        kept = self._over_chunks(geo, part, None, geo.cut)
         if keep is not None and len(kept) == len(geo.chunks):
             keep[KEPT] = (geo.key(x.dtype), geo.chunks, kept)
         return out.transpose(3, 0, 1, 2)  # NCHW view of (O, OH, OW, N), as col2im returns
@@ -518,7 +522,7 @@ class ConvRunner:
                     shift = sums if shift is None else np.add(shift, sums, out=shift)
             return total, shift
 
-        parts = self._over_chunks(geo, part, threads, cut=patches is None)
+        parts = self._over_chunks(geo, part, threads, geo.cut if patches is None else None)
         dw = geo.weight_of(self._summed([total for total, _ in parts]), weight_shape)
         if not bias:
             return dw
@@ -534,14 +538,15 @@ class ConvRunner:
             frame = self._input_grad_shared(geo, grad, weight, threads, rows)
         else:
             frame = self._input_grad_cols(geo, grad, weight, threads)
-        n, c, h, w = input_shape
-        (ph, pw) = padding
+        h, w = input_shape[2:]
+        ph, pw = padding
         # An (N, C, H, W) view of the (C, H, W, N) sums, like col2im's.
         return frame[:, ph:ph + h, pw:pw + w, :].transpose(3, 0, 1, 2)
 
-    def _frame_parts(self, geo, dtype, part, threads):
-        """part(chunks, frame5) for each thread's run of geo's chunks, each thread into a
-        zeroed (C, H + 2*PH, W + 2*PW, N) frame of its own; the frames summed."""
+    def _frame_parts(self, geo, dtype, part, threads, cut):
+        """part(chunks, frame5) for each thread's run of geo's chunks (cut by `cut`), each
+        thread into a zeroed (C, H + 2*PH, W + 2*PW, N) frame of its own; the frames
+        summed."""
         shape = (geo.c, geo.h + 2 * geo.padding[0], geo.w + 2 * geo.padding[1], geo.n)
 
         def run(chunks):
@@ -549,7 +554,7 @@ class ConvRunner:
             part(chunks, frame.reshape(geo.groups, geo.cg, *shape[1:]))
             return frame
 
-        return self._summed(self._over_chunks(geo, run, threads, cut=False))
+        return self._summed(self._over_chunks(geo, run, threads, cut))
 
     def _input_grad_shared(self, geo, grad, weight, threads, rows):
         """The input gradient with shared patch rows, one input row at a time and no
@@ -582,12 +587,9 @@ class ConvRunner:
             stacked = np.zeros((g, kp, len(taps), og), dtype=grad.dtype)
             stacked[:, :kr] = wt[:, taps].transpose(0, 2, 1, 3)
             classes.append((rho, len(taps), stacked.reshape(g, 1, kp, len(taps) * og)))
-        wanted = threads if threads is not None else self._wanted(geo.macs, THREAD_MACS)
-        geo.chunks = geo.frame_bands(max(1, wanted))
-        longest = max((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in geo.chunks)
 
         def part(chunks, frame5):
-            scratch = np.empty(g * kp * longest * n, dtype=grad.dtype)
+            scratch = geo.scratch(grad.dtype, kp)  # (the bands are cut by now)
             for first, last, c0, c1 in chunks:
                 width = c1 - c0
                 q = width * n
@@ -614,7 +616,7 @@ class ConvRunner:
                     target = frame5[:, :, first:last, columns, :]
                     np.add(target, patches[:, :, :, j], out=target)
 
-        return self._frame_parts(geo, grad.dtype, part, threads)
+        return self._frame_parts(geo, grad.dtype, part, threads, geo.cut_bands)
 
     def _input_grad_cols(self, geo, grad, weight, threads):
         """The input gradient by columns (dilated rows, strides of the kernel's height or
@@ -624,8 +626,6 @@ class ConvRunner:
         (th, tw), (dh, dw) = geo.stride, geo.dilation
         grad5 = grad.transpose(1, 2, 3, 0).reshape(g, og, geo.oh, geo.ow, n)
         filters_t = geo.filters(weight).transpose(0, 1, 3, 2)  # (G, 1, K, O/G)
-        wanted = threads if threads is not None else self._wanted(geo.macs, THREAD_MACS)
-        geo.cut(max(1, wanted))
 
         def part(chunks, frame5):
             scratch = geo.scratch(grad.dtype, geo.cgkk)
@@ -647,4 +647,4 @@ class ConvRunner:
                         target = frame5[:, :, rows_at, columns, :]
                         np.add(target, patches[:, i, :, j], out=target)
 
-        return self._frame_parts(geo, grad.dtype, part, threads)
+        return self._frame_parts(geo, grad.dtype, part, threads, geo.cut)
