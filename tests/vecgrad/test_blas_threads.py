@@ -347,7 +347,7 @@ def _openblas_pthreads():
 
 
 _REAL_STOP = """
-import os, numpy as np, threadpoolctl
+import os, time, numpy as np, threadpoolctl
 from vecgrad.backends import blas_threads
 pool = [lib for lib in threadpoolctl.ThreadpoolController().lib_controllers
         if lib.user_api == "blas"][0]
@@ -362,6 +362,11 @@ np.testing.assert_allclose(a @ b, expected, rtol=1e-10, atol=1e-10)
 with_workers = tasks()
 pool.set_num_threads(1)
 assert release() is True
+# pthread_join returns once a worker has left its start routine; the kernel drops its
+# /proc/self/task entry a moment later (a busy machine showed the old count once)
+deadline = time.monotonic() + 10
+while tasks() >= with_workers and time.monotonic() < deadline:
+    time.sleep(0.01)
 assert tasks() < with_workers, (tasks(), with_workers)
 np.testing.assert_allclose(a @ b, expected, rtol=1e-10, atol=1e-10)  # one thread
 pool.set_num_threads(2)
