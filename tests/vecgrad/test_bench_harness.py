@@ -387,3 +387,44 @@ def test_bench_rejects_an_unknown_workload():
     suite.add_arguments(parser)
     with pytest.raises(ValueError, match="unknown workload.*nope"):
         suite.main(parser.parse_args(["--workloads", "tiny,nope"]))
+
+
+def test_a_verdict_within_the_rounds_spread_says_at_the_line():
+    """met/missed is the median paired ratio against the target; where the middle half
+    of the paired ratios spans the target, the verdict says so and the table explains
+    it in its caption (a clear verdict gets neither)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    assert suite.at_the_line([1.0, 1.1, 1.2, 1.3, 1.4], 1.2)
+    assert not suite.at_the_line([0.9, 0.95, 1.0, 1.02, 1.05], 1.2)
+    assert not suite.at_the_line([1.3, 1.35, 1.4, 1.5, 1.6], 1.2)
+    assert suite.at_the_line([1.1, 1.3], 1.2)  # under four rounds: the whole range
+    assert suite._verdict(1.1, 1.2) == "<= 1.20x [green]met[/]"
+    assert suite._verdict(1.1, 1.2, [1.0, 1.1, 1.3, 1.4]).endswith("met[/], at the line")
+    assert suite._verdict(1.3, 1.2, [1.25, 1.3, 1.35, 1.4]) == "<= 1.20x [red]missed[/]"
+
+    def table_text(quiet_ref):
+        results = {"conv2d_nodx": {
+            "vecgrad": {"loss": 0.0, "quiet": [0.010] * 6},
+            "torch": {"loss": 0.0, "quiet": quiet_ref}}}
+        table = Table()
+        for _ in range(7):
+            table.add_column("c")
+        if suite._ratio_rows(table, "conv2d_nodx", results["conv2d_nodx"], suite.TARGETS):
+            table.caption = suite.AT_THE_LINE
+        console = Console(width=250, record=True)
+        console.print(table)
+        return console.export_text()
+
+    noisy = table_text([0.0095, 0.0090, 0.0080, 0.0075, 0.0085, 0.0078])  # 1.05-1.33x
+    assert "at the line" in noisy and "middle half" in noisy
+    clear = table_text([0.0110, 0.0105, 0.0112, 0.0108, 0.0111, 0.0109])  # about 0.92x
+    assert "met" in clear and "at the line" not in clear
+
+    busy = {"mlp": {"vecgrad": {"loss": 1.0, "quiet": [0.010] * 4,
+                                "busy": [0.014, 0.016, 0.013, 0.017]}}}
+    console = Console(width=250, record=True)
+    console.print(suite._busy_table(["mlp"], busy, Table))
+    text = console.export_text()
+    assert "met, at the line" in text and "middle half" in text
