@@ -400,6 +400,7 @@ def test_a_verdict_within_the_rounds_spread_says_at_the_line():
     assert not suite.at_the_line([0.9, 0.95, 1.0, 1.02, 1.05], 1.2)
     assert not suite.at_the_line([1.3, 1.35, 1.4, 1.5, 1.6], 1.2)
     assert suite.at_the_line([1.1, 1.3], 1.2)  # under four rounds: the whole range
+    assert not suite.at_the_line([], 1.2)
     assert suite._verdict(1.1, 1.2) == "<= 1.20x [green]met[/]"
     assert suite._verdict(1.1, 1.2, [1.0, 1.1, 1.3, 1.4]).endswith("met[/], at the line")
     assert suite._verdict(1.3, 1.2, [1.25, 1.3, 1.35, 1.4]) == "<= 1.20x [red]missed[/]"

@@ -127,6 +127,8 @@ def at_the_line(pairs, target) -> bool:
     """Whether the middle half of the paired ratios (their interquartile range; the
     whole range under four rounds) spans the target."""
     pairs = sorted(pairs)
+    if not pairs:
+        return False
     if len(pairs) < 4:
         low, high = pairs[0], pairs[-1]
     else:
