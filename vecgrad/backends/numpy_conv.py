@@ -287,10 +287,22 @@ class _Geometry:
         out = np.empty((g, rows, og, self.ow * n), dtype=grad.dtype)
         out[:, :lead] = 0
         out[:, lead + self.oh:] = 0
-        grad5 = grad.transpose(1, 2, 3, 0).reshape(g, og, self.oh, self.ow, n)
         np.copyto(out[:, lead:lead + self.oh].reshape(g, self.oh, og, self.ow, n),
-                  grad5.transpose(0, 2, 1, 3, 4))
+                  self.grad5(grad).transpose(0, 2, 1, 3, 4))
         return out
+
+    def grad5(self, grad):
+        """grad (N, O, OH, OW) as the (G, O/G, OH, OW, N) view the blocks are cut from
+        (splitting O into groups never copies)."""
+        return grad.transpose(1, 2, 3, 0).reshape(self.groups, self.og, self.oh, self.ow,
+                                                  self.n)
+
+    def frame_columns(self, c0, width, j):
+        """The padded input columns that kernel column j of output columns c0 ..
+        c0 + width - 1 adds into (col2im along the width)."""
+        tw = self.stride[1]
+        left = c0 * tw + j * self.dilation[1]
+        return slice(left, left + (width - 1) * tw + 1, tw)
 
     def rows_block(self, rows, chunk):
         """The chunk's (G, B, O/G, Q) block of grad_rows' copy (shared rows only)."""
@@ -499,7 +511,7 @@ class ConvRunner:
             patches = dict(zip(kept[1], kept[2]))
         else:
             windows = geo.windows(padded_frame(x, padding))
-        grad5 = grad.transpose(1, 2, 3, 0).reshape(groups, geo.og, geo.oh, geo.ow, geo.n)
+        grad5 = geo.grad5(grad)
 
         def part(chunks):
             scratch = geo.scratch(x.dtype, geo.cgkk) if patches is None else None
@@ -569,7 +581,7 @@ class ConvRunner:
         bound by memory traffic (3.76 ms of one thread's CPU time against 2.90 this way,
         the two alternating in one process, 2026-12-03 18:31 UTC)."""
         g, og, cg, kh, kw, n = geo.groups, geo.og, geo.cg, geo.kh, geo.kw, geo.n
-        th, (tw, dw) = geo.stride[0], (geo.stride[1], geo.dilation[1])
+        th = geo.stride[0]
         kr, lead = cg * kw, geo._row_taps() - 1
         # The products' rows padded to a multiple of 8 with zero filters: OpenBLAS's
         # small-M kernels ran 15 rows at 33 GFLOP/s and 16 at 44 (float32, one thread,
@@ -611,9 +623,7 @@ class ConvRunner:
                 patches = sums[:, :, :kr].reshape(g, last - first, cg, kw, width, n).transpose(
                     0, 2, 1, 3, 4, 5)
                 for j in range(kw):
-                    left = c0 * tw + j * dw
-                    columns = slice(left, left + (width - 1) * tw + 1, tw)
-                    target = frame5[:, :, first:last, columns, :]
+                    target = frame5[:, :, first:last, geo.frame_columns(c0, width, j), :]
                     np.add(target, patches[:, :, :, j], out=target)
 
         return self._frame_parts(geo, grad.dtype, part, threads, geo.cut_bands)
@@ -623,8 +633,8 @@ class ConvRunner:
         more, one-row kernels): each chunk's column gradient W^T @ grad, then one
         strided add per kernel offset into the frame (col2im, no scatter)."""
         g, og, cg, kh, kw, n = geo.groups, geo.og, geo.cg, geo.kh, geo.kw, geo.n
-        (th, tw), (dh, dw) = geo.stride, geo.dilation
-        grad5 = grad.transpose(1, 2, 3, 0).reshape(g, og, geo.oh, geo.ow, n)
+        th, dh = geo.stride[0], geo.dilation[0]
+        grad5 = geo.grad5(grad)
         filters_t = geo.filters(weight).transpose(0, 1, 3, 2)  # (G, 1, K, O/G)
 
         def part(chunks, frame5):
@@ -642,9 +652,7 @@ class ConvRunner:
                     top = r0 * th + i * dh
                     rows_at = slice(top, top + (r1 - r0 - 1) * th + 1, th)
                     for j in range(kw):
-                        left = c0 * tw + j * dw
-                        columns = slice(left, left + (width - 1) * tw + 1, tw)
-                        target = frame5[:, :, rows_at, columns, :]
+                        target = frame5[:, :, rows_at, geo.frame_columns(c0, width, j), :]
                         np.add(target, patches[:, i, :, j], out=target)
 
         return self._frame_parts(geo, grad.dtype, part, threads, geo.cut)
