@@ -196,8 +196,9 @@ def jvp(func, inputs, v=None, create_graph=False):
         leaves = _leaves(xs, create_graph)
         outs, single_out = _outputs(func(*leaves), "jvp")
     results = _sweep(outs, leaves, vs, create_graph)
+    # J v has one tangent per OUTPUT, so it is packed like the outputs (as in PyTorch)
     return _pack(_detached(outs, create_graph), single_out), _pack(
-        _detached(results, create_graph), single)
+        _detached(results, create_graph), single_out)
 
 
 # ------------------------------------------------------------------- jacobian, hessian

@@ -61,6 +61,19 @@ def test_vjp_and_jvp_agree_by_random_projection(device):
     assert abs(left - right) < 1e-10 * max(1.0, abs(left))
 
 
+
+def test_jvp_results_follow_the_outputs_not_the_inputs():
+    """J v holds one tangent per output (torch.autograd.functional.jvp): two inputs and
+    one output give a Tensor, one input and two outputs give both tangents."""
+    x, y = _t([1.0, 2.0], "cpu"), _t([3.0, 4.0], "cpu")
+    _, jv = func.jvp(lambda a, b: a * b, (x, y), (_t([1.0, 1.0], "cpu"), _t([0.0, 1.0], "cpu")))
+    assert isinstance(jv, vecgrad.Tensor)
+    np.testing.assert_allclose(jv.numpy(), [3.0, 6.0])
+    _, jv = func.jvp(lambda a: (a * 2.0, a * a), x, _t([1.0, 1.0], "cpu"))
+    assert isinstance(jv, tuple) and len(jv) == 2
+    np.testing.assert_allclose(jv[0].numpy(), [2.0, 2.0])
+    np.testing.assert_allclose(jv[1].numpy(), [2.0, 4.0])
+
 def test_hessian_and_hvp(device):
     need_float64(device)
     a = _t(RNG.standard_normal((5, 3)), device)
