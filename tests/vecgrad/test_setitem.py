@@ -20,6 +20,8 @@ CASES = [
     ((np.array([0, 2]), np.array([3, 1])), ()),
     ((np.array([[True, False, True, False]] * 3),), (6,)),
     ((slice(None), np.array([0, 3])), (3, 1)),
+    ((1, 2), ()),  # one element: numpy's x[1, 2] is a copied scalar, not a view
+    ((-1, -4), ()),
 ]
 
 

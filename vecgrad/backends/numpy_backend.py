@@ -402,7 +402,9 @@ class NumpyBackend(Backend):
         return np.broadcast_to(x, shape)
 
     def getitem(self, x, index):
-        return _array(x[index])
+        # The trailing ... keeps a basic index that picks one element a 0-d view of x
+        # (numpy returns a copied scalar without it), so writes through it reach x.
+        return x[index + (Ellipsis,)]
 
     def index_add(self, shape, index, src):
         out = np.zeros(shape, dtype=src.dtype)
