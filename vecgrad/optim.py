@@ -105,9 +105,11 @@ class Optimizer(OptimizerDisplay, ABC):
             if not isinstance(param, vecgrad.Tensor):
                 raise TypeError(f"{owner}: parameter {index}{where} is a "
                                 f"{type(param).__name__}, not a vecgrad Tensor")
-            if not param.requires_grad or not param.is_leaf:
+            # A frozen leaf (requires_grad=False) is accepted, as in PyTorch: it has no
+            # gradient, so step() leaves it alone until it is unfrozen.
+            if not param.is_leaf:
                 raise ValueError(f"{owner}: parameter {index}{where} (shape {param.shape}) "
-                                 f"must be a leaf tensor with requires_grad=True")
+                                 f"must be a leaf tensor, not the result of an operation")
             if id(param) in seen:
                 raise ValueError(f"{owner}: parameter {index}{where} appears more than once")
             seen.add(id(param))
@@ -728,6 +730,11 @@ class Newton(Optimizer):
             raise ValueError("Newton: all parameters form one Newton system; give them as "
                              "one parameter group")
         super().add_param_group(group)
+        # The Hessian is taken with respect to every parameter, so each must need grad.
+        for index, param in enumerate(self.params):
+            if not param.requires_grad:
+                raise ValueError(f"Newton: parameter {index} (shape {param.shape}) does not "
+                                 f"require grad; leave frozen parameters out of the system")
 
     def _update(self, param, grad, state, group=None):  # step() does the joint update
         raise RuntimeError("Newton updates all parameters jointly; call step(closure)")

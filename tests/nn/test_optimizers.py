@@ -293,12 +293,38 @@ def test_load_state_dict_names_every_problem(device):
     (lambda p: optim.Adam([p], betas=0.9), "betas must be a pair"),
     (lambda p: optim.Adam([p, p]), "parameter 1 appears more than once"),
     (lambda p: optim.Adam([]), "empty parameter list"),
-    (lambda p: optim.Adam([p * 2]), "must be a leaf tensor with requires_grad=True"),
+    (lambda p: optim.Adam([p * 2]), "parameter 0 .* must be a leaf tensor, not the result"),
     (lambda p: optim.RMSProp([p], weight_decay=-1), "weight_decay must be in"),
 ])
 def test_bad_hyperparameters_are_named(device, make, message):
     with pytest.raises(ValueError, match=message):
         make(param([1.0, 2.0], device))
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9), lambda ps: optim.Adam(ps, lr=0.1),
+    lambda ps: optim.AdaGrad(ps), lambda ps: optim.RMSProp(ps),
+])
+def test_frozen_parameters_are_accepted_and_left_alone(device, make):
+    # PyTorch's habit: optimizer(model.parameters()) with some weights frozen
+    # (requires_grad=False, e.g. Embedding.from_pretrained) must work; frozen ones stay.
+    frozen, trained = param([1.0, 2.0], device), param([3.0], device)
+    frozen.requires_grad = False
+    opt = make([frozen, trained])
+    give_grad(trained, [1.0])
+    opt.step()
+    np.testing.assert_array_equal(frozen.numpy(), [1.0, 2.0])
+    assert trained.numpy()[0] != 3.0
+    frozen.requires_grad = True  # unfreezing later: the optimizer now updates it
+    give_grad(frozen, [1.0, 1.0])
+    opt.step()
+    assert (frozen.numpy() != [1.0, 2.0]).all()
+
+
+def test_newton_refuses_frozen_parameters():
+    frozen = vecgrad.tensor([1.0])
+    with pytest.raises(ValueError, match="Newton: parameter 0 .* does not require grad"):
+        optim.Newton([frozen])
 
 
 def test_non_tensor_parameter_is_a_type_error():
