@@ -57,6 +57,17 @@ def test_kaiming(device):
     _assert_normal(_sample(init.kaiming_normal_, device, a=0.2, nonlinearity="leaky_relu"), leaky)
 
 
+def test_kaiming_uses_a_by_default_as_pytorch(device):
+    # PyTorch's default nonlinearity is leaky_relu, so `a` alone changes the gain:
+    # a = √5 is the recipe of torch's Linear, bound = √(6 / ((1 + 5) fan_in)) = 1/√fan_in.
+    _assert_uniform(_sample(init.kaiming_uniform_, device, a=math.sqrt(5)),
+                    1 / math.sqrt(FAN_IN))
+    _assert_normal(_sample(init.kaiming_normal_, device, a=1.0), 1 / math.sqrt(FAN_IN))
+    # relu ignores a
+    _assert_normal(_sample(init.kaiming_normal_, device, a=1.0, nonlinearity="relu"),
+                   math.sqrt(2 / FAN_IN))
+
+
 def test_constants(device):
     assert (_sample(init.zeros_, device) == 0).all()
     assert (_sample(init.ones_, device) == 1).all()
@@ -77,6 +88,8 @@ def test_gains_match_pytorch_table():
     assert init.calculate_gain("tanh") == 5 / 3
     assert init.calculate_gain("sigmoid") == 1.0
     assert init.calculate_gain("leaky_relu") == math.sqrt(2 / (1 + 0.01**2))
+    assert init.calculate_gain("selu") == 0.75
+    assert init.calculate_gain("conv1d") == init.calculate_gain("conv_transpose2d") == 1.0
     with pytest.raises(ValueError, match="no standard gain for 'sinc'"):
         init.calculate_gain("sinc")
 

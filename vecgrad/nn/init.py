@@ -19,10 +19,16 @@ import vecgrad
 _GAINS = {
     "identity": 1.0,
     "linear": 1.0,
+    "conv1d": 1.0,
     "conv2d": 1.0,
+    "conv3d": 1.0,
+    "conv_transpose1d": 1.0,
+    "conv_transpose2d": 1.0,
+    "conv_transpose3d": 1.0,
     "sigmoid": 1.0,
     "tanh": 5.0 / 3.0,
     "relu": math.sqrt(2.0),
+    "selu": 3.0 / 4.0,
 }
 
 
@@ -113,15 +119,23 @@ def _kaiming_std(tensor, a: float, mode: str, nonlinearity: str, who: str) -> fl
     return gain / math.sqrt(fan_in if mode == "fan_in" else fan_out)
 
 
-def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "relu"):
-    """He/Kaiming uniform: U(−b, b) with b = gain · √(3 / fan) (gain √2 for relu)."""
+def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu"):
+    """He/Kaiming uniform: U(−b, b) with b = gain · √(3 / fan).
+
+    As in PyTorch the default nonlinearity is leaky_relu with negative slope `a`, so
+    a = 0 gives relu's gain √2 and ``a=math.sqrt(5)`` PyTorch's Linear/Conv bound
+    1/√fan_in; nonlinearity="relu" (or any other name) ignores `a`.
+    """
     std = _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_uniform_")
     bound = math.sqrt(3.0) * std
     return uniform_(tensor, -bound, bound)
 
 
-def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "relu"):
-    """He/Kaiming normal: N(0, σ²) with σ = gain / √fan (gain √2 for relu)."""
+def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu"):
+    """He/Kaiming normal: N(0, σ²) with σ = gain / √fan (leaky_relu with slope `a` by
+    default, as in PyTorch: gain √2 for a = 0)."""
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_normal_"))
 
 
