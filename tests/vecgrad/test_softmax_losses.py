@@ -87,6 +87,30 @@ def test_cross_entropy_of_an_empty_batch(device):
         F.cross_entropy(x, labels)
 
 
+@pytest.mark.parametrize("loss", [
+    lambda x, y: F.cross_entropy(x, y),
+    lambda x, y: F.cross_entropy(x, y, label_smoothing=0.2),
+    lambda x, y: F.cross_entropy(x.reshape(2, 2, 3).transpose(1, 2), y.reshape(2, 2)),
+    lambda x, y: F.nll_loss(x.log_softmax(1), y),
+], ids=["ce", "ce-smoothing", "ce-nchw", "nll"])
+def test_a_batch_whose_targets_are_all_ignored_has_nan_loss_but_zero_gradient(device, loss):
+    # PyTorch: the mean over no target is 0 / 0 = nan, and the gradient is 0 (a batch of
+    # padding must not turn every parameter into nan at the next step)
+    x = vecgrad.tensor(np.arange(12.0).reshape(4, 3) / 7, device=device, requires_grad=True)
+    value = loss(x, vecgrad.tensor([-100] * 4, device=device))
+    value.backward()
+    assert np.isnan(value.item())
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((4, 3)))
+
+
+def test_class_weights_that_sum_to_zero_still_give_nan(device):
+    x = vecgrad.tensor(np.ones((2, 3)), device=device, requires_grad=True)
+    weight = vecgrad.tensor([0.0, 1.0, 1.0], device=device)
+    value = F.cross_entropy(x, vecgrad.tensor([0, 0], device=device), weight=weight)
+    value.backward()
+    assert np.isnan(value.item()) and np.isnan(x.grad.numpy()).all()  # as in PyTorch
+
+
 @pytest.mark.parametrize("scale", [1e4, -1e4])
 def test_cross_entropy_extreme_logits_are_finite_with_rows_summing_to_zero(device, scale):
     logits = np.array([[scale, -scale, 0.0], [0.0, scale, scale], [-scale, -scale, scale]])

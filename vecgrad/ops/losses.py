@@ -284,7 +284,13 @@ def _nll_general(op, log_probs, labels, weight, ignore_index, reduction, smoothi
     total = reduce.sum(loss)
     if reduction == "sum":
         return total
-    return total / reduce.sum(w)  # all targets ignored: 0 / 0 = nan, as in PyTorch
+    weight_sum = reduce.sum(w)
+    # All targets ignored: the mean is 0 / 0 = nan, as in PyTorch, and its gradient is 0,
+    # as PyTorch's is (a batch of padding must not turn every parameter into nan). So the
+    # nan is added as a constant and the division sees 1 there.
+    none_counted = (weight_sum if weight is None else reduce.sum(counted)) == 0
+    return total / elementwise.where(none_counted, 1.0, weight_sum) + \
+        elementwise.where(none_counted, float("nan"), 0.0)
 
 
 def nll_loss(log_probabilities, labels, weight=None, ignore_index=-100, reduction="mean"):
