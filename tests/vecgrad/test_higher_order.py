@@ -519,3 +519,24 @@ def test_graph_backend_covers_every_primitive():
     for op in primitives.REDUCE_OPS:
         np.testing.assert_allclose(gb.reduce(op, x, (0,), False).numpy(),
                                    gb.real.reduce(op, x._buf, (0,), False))
+
+
+def test_powers_zero_and_one_stay_finite_at_zero_to_third_order(device):
+    """x**0 and x**1 at x = 0: the Hessian of a polynomial sum(c_k x^k) at the origin was
+    nan, because the masked b == 0 branch of Pow's rule still held 0^-1 = inf."""
+    need_float64(device)
+    x0 = np.array([0.0, 1.0, -2.0])
+    x = vecgrad.tensor(x0, dtype="float64", device=device, requires_grad=True)
+    poly = (1.0 + 2.0 * x ** 1 + 3.0 * x ** 2 + x ** 0 * x ** 0.0).sum()
+    (g,) = grad(poly, x, create_graph=True)
+    (h,) = grad(g.sum(), x, create_graph=True)
+    (third,) = grad(h.sum(), x, allow_unused=True)
+    np.testing.assert_allclose(g.numpy(), 2.0 + 6.0 * x0)
+    np.testing.assert_allclose(h.numpy(), [6.0, 6.0, 6.0])
+    assert third is None or np.array_equal(third.numpy(), np.zeros(3))
+    # a tensor exponent with zeros in it: the same rule
+    e = vecgrad.tensor([0.0, 1.0, 2.0], dtype="float64", device=device)
+    (g,) = grad((vecgrad.zeros(3, dtype="float64", device=device) + x * 0 + x ** e).sum(),
+                x, create_graph=True)
+    (h,) = grad(g.sum(), x)
+    np.testing.assert_allclose(h.numpy(), [0.0, 0.0, 2.0])

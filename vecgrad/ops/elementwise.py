@@ -96,8 +96,13 @@ class Pow(Function):
         zero = be.full((), 0, out.dtype)
         if ctx.needs_input_grad[0]:  # b * a^(b-1); 0 where b == 0 (a^0 is constant, even at a=0)
             one = be.full((), 1, b.dtype)
-            local = be.binary("mul", b, be.binary("pow", a, be.binary("sub", b, one)))
-            local = be.where(be.compare("eq", b, zero), zero, local)
+            # where b == 0 the exponent b - 1 becomes 0: 0^-1 = inf would give 0 * inf = nan
+            # here, and in a recorded backward the masked branch's derivative (0 * inf)
+            # would still poison the Hessian of x**0 (or the third derivative of x**1) at 0
+            b_is_zero = be.compare("eq", b, zero)
+            exponent = be.where(b_is_zero, be.full((), 0, b.dtype), be.binary("sub", b, one))
+            local = be.binary("mul", b, be.binary("pow", a, exponent))
+            local = be.where(b_is_zero, zero, local)
             ga = unbroadcast(be, be.binary("mul", grad, local), a.shape)
         if ctx.needs_input_grad[1]:  # a^b * log(a); 0 where a == 0 and b >= 0 (PyTorch's limit)
             local = be.binary("mul", out, be.unary("log", a))
