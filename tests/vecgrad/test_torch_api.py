@@ -306,6 +306,18 @@ def test_activation_layers_wrap_the_functions(device):
         nn.Hardtanh(2, 1)
 
 
+
+def test_hard_activation_gradients_at_the_ends_follow_pytorch(device):
+    """torch 2.13: hardswish' is 0 at -3 and 1 at 3 (the quadratic piece is open at both
+    ends); hardsigmoid', relu6' and hardtanh' are 0 at their ends."""
+    ends = [-3.0, 3.0]
+    cases = [(F.hardswish, [0.0, 1.0]), (F.hardsigmoid, [0.0, 0.0]),
+             (lambda v: F.relu6(v + 3.0), [0.0, 0.0]), (lambda v: F.hardtanh(v / 3.0), [0.0, 0.0])]
+    for fn, want in cases:
+        x = t(ends, device, requires_grad=True)
+        fn(x).sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), want)
+
 def test_loss_layers_call_the_functions(device):
     nn = vecgrad.nn
     rng = np.random.default_rng(4)

@@ -249,9 +249,10 @@ def hardsigmoid(x):
 
 
 def hardswish(x):
-    """x * relu6(x + 3) / 6, with PyTorch's gradient at the ends: 0 below -3, 1 above 3,
-    (2x + 3) / 6 on [-3, 3]."""
+    """x * relu6(x + 3) / 6, with PyTorch's gradient at the ends: 0 up to -3 included,
+    1 from 3 included, (2x + 3) / 6 strictly between (the value is continuous, so only
+    the gradient at exactly -3 and 3 depends on which side takes them)."""
     x = _float("hardswish", x)
     middle = x * (x + 3.0) * (1.0 / 6.0)
-    upper = elementwise.where(x <= 3.0, middle, x)
-    return elementwise.where(x < -3.0, 0.0, upper)
+    upper = elementwise.where(x < 3.0, middle, x)
+    return elementwise.where(x <= -3.0, 0.0, upper)
