@@ -224,6 +224,22 @@ def test_softmax_and_log_softmax_layers(device):
     _check_gradients(nn.LogSoftmax(), RNG.standard_normal((2, 3)), device)
 
 
+def test_pytorch_argument_names_of_softmax_and_leaky_relu(device):
+    # nn.Softmax(dim=1) and nn.LeakyReLU(negative_slope=...) are how PyTorch code reads.
+    x = _t(RNG.standard_normal((3, 4)), device)
+    np.testing.assert_allclose(nn.Softmax(dim=0)(x).numpy(), nn.Softmax(axis=0)(x).numpy())
+    np.testing.assert_allclose(nn.LogSoftmax(dim=0)(x).numpy(),
+                               nn.LogSoftmax(0)(x).numpy())
+    assert nn.Softmax(dim=0).axis == 0 and "axis=0" in repr(nn.LogSoftmax(dim=0))
+    with pytest.raises(TypeError, match="Softmax: give axis or dim, not both"):
+        nn.Softmax(axis=1, dim=0)
+    assert nn.LeakyReLU(negative_slope=0.2).alpha == 0.2
+    np.testing.assert_allclose(nn.LeakyReLU(negative_slope=0.2)(_t([-1.0], device)).numpy(),
+                               [-0.2])
+    with pytest.raises(TypeError, match="LeakyReLU: give alpha or negative_slope, not both"):
+        nn.LeakyReLU(0.1, negative_slope=0.2)
+
+
 def test_lecture_004_backprop_example_through_layers(device):
     """The worked example: x = (1, 2), W, ReLU, (w7, w8, w9), squared error to gold 3."""
     hidden = nn.Linear(2, 3, bias=False, dtype=vecgrad.float64, device=device)

@@ -14,6 +14,7 @@ from scalargrad.functions import ACTIVATIONS  # the shared catalogue of activati
 from vecgrad.nn import functional as F
 from vecgrad.nn import init
 from vecgrad.nn.module import Module, Parameter
+from vecgrad.ops import common
 from vecgrad.ops.embedding import padding_index
 
 
@@ -756,9 +757,15 @@ class ReLU(_NamedActivation):
 
 
 class LeakyReLU(_NamedActivation):
-    """x for x >= 0 else alpha·x (alpha = 0.01)."""
+    """x for x >= 0 else alpha·x (alpha = 0.01); PyTorch's name ``negative_slope`` works too."""
 
     activation_name = "leaky_relu"
+
+    def __init__(self, alpha: float | None = None, *, negative_slope: float | None = None):
+        if alpha is not None and negative_slope is not None and alpha != negative_slope:
+            raise TypeError(f"LeakyReLU: give alpha or negative_slope, not both (got "
+                            f"alpha={alpha}, negative_slope={negative_slope})")
+        super().__init__(negative_slope if alpha is None else alpha)
 
 
 class ELU(_NamedActivation):
@@ -818,13 +825,14 @@ ACTIVATION_LAYERS = {
 
 
 class _AlongAxis(Module):
-    """A function of the functional API applied along one axis."""
+    """A function of the functional API applied along one axis: ``axis=`` (numpy's
+    name) or ``dim=`` (PyTorch's, as in ``nn.Softmax(dim=1)``)."""
 
     function = None  # set by each subclass
 
-    def __init__(self, axis: int = -1):
+    def __init__(self, axis: int = -1, *, dim: int | None = None):
         super().__init__()
-        self.axis = axis
+        self.axis = common.pick_axis(type(self).__name__, axis, dim, -1)
 
     def forward(self, x):
         return type(self).function(x, axis=self.axis)
