@@ -39,6 +39,42 @@ def test_shared_parameter_is_listed_once():
     assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias"]
 
 
+def test_state_dict_lists_shared_modules_and_tied_weights_under_every_path():
+    # PyTorch's state_dict keys: a layer used twice and a tied weight appear under each
+    # name, so the state goes to torch and back with strict loading.
+    layer = nn.Linear(2, 2)
+    model = nn.Sequential(layer, nn.ReLU(), layer, nn.Linear(2, 2))
+    model[3].weight = layer.weight
+    assert list(model.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias",
+                                        "3.weight", "3.bias"]
+    state = {k: np.full(v.shape, i, np.float32) for i, (k, v) in
+             enumerate(model.state_dict().items()) if k != "3.weight"}
+    state["3.weight"] = state["0.weight"]
+    assert model.load_state_dict(state).missing_keys == []
+    np.testing.assert_array_equal(layer.bias.numpy(), [3.0, 3.0])  # the later key wins
+    # a state listing each tensor once (as saved before) still loads strictly
+    assert model.load_state_dict({"0.weight": np.ones((2, 2), np.float32),
+                                  "0.bias": np.ones(2, np.float32),
+                                  "3.bias": np.ones(2, np.float32)}).missing_keys == []
+    assert model.load_state_dict({}, strict=False).missing_keys == list(model.state_dict())
+    # a module inside itself does not loop
+    loop = nn.Sequential(nn.Linear(1, 1))
+    loop.add_module("again", loop)
+    assert list(loop.state_dict()) == ["0.weight", "0.bias"]
+
+
+def test_replacing_a_layer_keeps_its_place():
+    # model.fc1 = nn.Linear(...) (a new head, a wider layer) must not move fc1 to the
+    # end: a Sequential runs its modules in registration order.
+    from collections import OrderedDict
+    model = nn.Sequential(OrderedDict(fc1=nn.Linear(4, 8), act=nn.ReLU(), fc2=nn.Linear(8, 2)))
+    model.fc1 = nn.Linear(4, 8)
+    model.fc2.weight = nn.Parameter(vecgrad.zeros((2, 8)))
+    assert [n for n, _ in model.named_children()] == ["fc1", "act", "fc2"]
+    assert list(model.state_dict()) == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+    assert model(vecgrad.ones((1, 4))).shape == (1, 2)
+
+
 def test_reassigning_attributes_updates_registration():
     block = Block()
     block.scale = "plain value"  # no longer a parameter

@@ -89,17 +89,21 @@ class Module(ModuleDisplay):
                                 "(a Tensor or None is needed)")
             buffers[name] = value
             return
-        params.pop(name, None)
-        modules.pop(name, None)
+        # Replacing a parameter or module keeps its place (PyTorch's rule): the order
+        # is that of state_dict, parameters() and a Sequential's forward.
         if isinstance(value, Parameter):
+            modules.pop(name, None)
             self.__dict__.pop(name, None)
             self._drop_buffer(name)
             params[name] = value
         elif isinstance(value, Module):
+            params.pop(name, None)
             self.__dict__.pop(name, None)
             self._drop_buffer(name)
             modules[name] = value
         else:
+            params.pop(name, None)
+            modules.pop(name, None)
             object.__setattr__(self, name, value)
 
     def _drop_buffer(self, name: str) -> None:
@@ -254,17 +258,30 @@ class Module(ModuleDisplay):
     def _named_state(self) -> Iterator[tuple[str, Module, str, Tensor, bool]]:
         """What state_dict holds, in PyTorch's order: per module (depth first) its
         parameters, then its persistent buffers. Yields (key, module, attribute name,
-        tensor, is_parameter)."""
-        seen = set()
-        for module_name, module in self.named_modules():
+        tensor, is_parameter).
+
+        As in PyTorch, a module or parameter reached by several paths (a layer used
+        twice, tied weights) is listed under every path, so the keys are torch's; a
+        module is not entered again below itself, so a cycle ends.
+        """
+        on_path: set[int] = set()  # ids of the modules from the root to the current one
+        stack: list[tuple[str, Module, bool]] = [("", self, False)]
+        while stack:
+            module_name, module, leaving = stack.pop()
+            if leaving:
+                on_path.discard(id(module))
+                continue
+            on_path.add(id(module))
+            stack.append((module_name, module, True))
             prefix = f"{module_name}." if module_name else ""
             for name, param in module._parameters.items():
-                if id(param) not in seen:
-                    seen.add(id(param))
-                    yield prefix + name, module, name, param, True
+                yield prefix + name, module, name, param, True
             for name, buf in module._buffers.items():
                 if buf is not None and name not in module._non_persistent_buffers:
                     yield prefix + name, module, name, buf, False
+            for child_name, child in reversed(module._modules.items()):
+                if id(child) not in on_path:
+                    stack.append((prefix + child_name, child, False))
 
     # ------------------------------------------------------------------ modes
     def train(self, mode: bool = True) -> Module:
@@ -327,7 +344,11 @@ class Module(ModuleDisplay):
                 f"got {type(state_dict).__name__}"
             )
         own = OrderedDict((key, t) for key, _, _, t, _ in self._named_state())
-        missing = [name for name in own if name not in state_dict]
+        # A tensor listed under several keys (tied weights) is loaded once it is given
+        # under one of them: states saved before every path was listed still load.
+        given = {id(t) for key, t in own.items() if key in state_dict}
+        missing = [name for name, t in own.items()
+                   if name not in state_dict and id(t) not in given]
         unexpected = [name for name in state_dict if name not in own]
         problems = []
         if strict and missing:
