@@ -1,7 +1,8 @@
 """`scalargrad graph EXPR NAME=VALUE ...` and `scalargrad bench`.
 
 Errors (bad expression, missing or extra variables, bad options) print one line,
-`scalargrad: error: ...`, on stderr and exit with status 2.
+`scalargrad: error: ...`, on stderr and exit with status 2; Ctrl-C prints
+`scalargrad: interrupted` and exits with status 130.
 """
 
 from __future__ import annotations
@@ -220,6 +221,14 @@ def _raise_broken_pipe() -> None:
 
 def main(argv: Optional[list] = None) -> int:
     """Entry point of the `scalargrad` command; returns the exit status."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C in a bench or a large graph: one line, no traceback
+        print("scalargrad: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Optional[list]) -> int:
     from rich.console import Console
 
     try:

@@ -5,13 +5,18 @@ from __future__ import annotations
 import sys
 from typing import Callable, Optional
 
-from rich.console import Console
-from rich.table import Table
+try:  # these imports take most of a second: Ctrl-C in it leaves like Ctrl-C later on
+    from rich.console import Console
+    from rich.table import Table
 
-from tutorials.devices import apply_lesson_device
-from tutorials.framework import course_names, run_lesson, should_pause
-from tutorials.registry import LESSON_MODULES, load_lesson
-from vecgrad.entry import quiet_broken_pipe
+    from tutorials.devices import apply_lesson_device
+    from tutorials.framework import course_names, run_lesson, should_pause
+    from tutorials.registry import LESSON_MODULES, load_lesson
+    from vecgrad.entry import quiet_broken_pipe
+except KeyboardInterrupt:
+    if __name__ != "__main__":
+        raise
+    sys.exit(130)
 
 USAGE = "usage: python -m tutorials [N | all] [--no-pause]"
 

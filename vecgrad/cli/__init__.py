@@ -12,7 +12,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-from vecgrad.entry import EXIT_ERROR, OneLineParser, quiet_broken_pipe, run_command, version_text
+from vecgrad.entry import (EXIT_ERROR, EXIT_INTERRUPTED, OneLineParser, quiet_broken_pipe,
+                           run_command, version_text)
 
 #: command -> (module, one-line help)
 COMMANDS = {
@@ -52,7 +53,11 @@ def main(argv=None) -> int:
     """Entry point of the `vecgrad` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in COMMANDS:
-        return _run(argv[0], argv[1:])
+        try:
+            return _run(argv[0], argv[1:])
+        except KeyboardInterrupt:  # Ctrl-C while the command's module is still importing
+            print(f"vecgrad {argv[0]}: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
     try:
         return _top_level(argv)
     except BrokenPipeError:  # `vecgrad --help | head -1`
