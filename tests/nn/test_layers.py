@@ -275,3 +275,21 @@ def test_small_mlp_trains_on_xor(device):
         opt.step()
     assert loss.item() < 0.05
     np.testing.assert_array_equal(model(x).numpy().argmax(axis=1), [0, 1, 1, 0])
+
+
+@pytest.mark.parametrize("layer, shape", [
+    (nn.Linear(2, 3), (4, 2)), (nn.Conv1d(1, 2, 3), (1, 1, 5)), (nn.Conv2d(1, 2, 3), (1, 1, 5, 5)),
+    (nn.ConvTranspose2d(1, 2, 3), (1, 1, 5, 5)), (nn.BatchNorm1d(2), (3, 2)),
+    (nn.BatchNorm2d(1), (2, 1, 2, 2)), (nn.Flatten(), (3, 2)), (nn.Dropout(0.5), (3, 2)),
+])
+def test_a_non_tensor_input_is_named_as_such(layer, shape):
+    # An ndarray of the right shape used to be reported as a wrong shape ("expected
+    # input (..., 2), got (4, 2)"), or returned as it was (Flatten, Dropout in eval).
+    name = type(layer).__name__
+    for value, kind in ((np.zeros(shape, np.float32), "numpy.ndarray"),
+                        (np.zeros(shape).tolist(), "list")):
+        with pytest.raises(TypeError, match=rf"{name}: input must be a vecgrad Tensor, "
+                                            rf"got {kind} \(make one with vecgrad.tensor"):
+            layer.eval()(value)
+    with pytest.raises(TypeError, match="softmax: input must be a Tensor, got ndarray"):
+        nn.Softmax(dim=1)(np.zeros(shape, np.float32))

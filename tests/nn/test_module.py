@@ -184,6 +184,15 @@ def test_load_state_dict_names_every_mismatch_and_changes_nothing():
         np.testing.assert_array_equal(p.numpy(), before[name])
 
 
+def test_load_state_dict_names_a_foreign_tensor_type():
+    # A torch.Tensor used to be reported as "got Tensor" next to "expected a Tensor".
+    import array
+    with pytest.raises(nn.StateDictError, match=r"bias: expected a vecgrad Tensor or numpy "
+                                                r"array, got array\.array"):
+        nn.Linear(2, 2).load_state_dict({"weight": np.zeros((2, 2), np.float32),
+                                         "bias": array.array("f", [0.0, 0.0])})
+
+
 def test_non_strict_load_reports_what_it_skipped():
     model = Block()
     result = model.load_state_dict({"scale": np.full(3, 2.0, np.float32), "extra": np.zeros(1)},

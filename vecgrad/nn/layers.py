@@ -13,7 +13,7 @@ import vecgrad
 from scalargrad.functions import ACTIVATIONS  # the shared catalogue of activation names
 from vecgrad.nn import functional as F
 from vecgrad.nn import init
-from vecgrad.nn.module import Module, Parameter
+from vecgrad.nn.module import Module, Parameter, require_tensor
 from vecgrad.ops import common
 from vecgrad.ops.embedding import padding_index
 
@@ -59,9 +59,9 @@ class Linear(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x):
-        if not isinstance(x, vecgrad.Tensor) or x.ndim < 1 or x.shape[-1] != self.in_features:
-            shape = getattr(x, "shape", type(x).__name__)
-            raise ValueError(f"Linear: expected input (..., {self.in_features}), got {shape}")
+        require_tensor("Linear", x)
+        if x.ndim < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(f"Linear: expected input (..., {self.in_features}), got {x.shape}")
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -86,11 +86,10 @@ _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 def _check_channels(layer: Module, x: Any) -> None:
     """The input of a conv layer: (N, in_channels, L) or (N, in_channels, H, W)."""
-    if (not isinstance(x, vecgrad.Tensor) or x.ndim != layer.dims + 2
-            or x.shape[1] != layer.in_channels):
+    require_tensor(type(layer).__name__, x)
+    if x.ndim != layer.dims + 2 or x.shape[1] != layer.in_channels:
         layout = f"(N, {layer.in_channels}, " + ("L)" if layer.dims == 1 else "H, W)")
-        shape = getattr(x, "shape", type(x).__name__)
-        raise ValueError(f"{type(layer).__name__}: expected input {layout}, got {shape}")
+        raise ValueError(f"{type(layer).__name__}: expected input {layout}, got {x.shape}")
 
 
 class _ConvNd(Module):
@@ -462,9 +461,9 @@ class _BatchNorm(Module):
 
     def forward(self, x):
         owner = type(self).__name__
-        if not isinstance(x, vecgrad.Tensor) or x.ndim not in self.ranks:
-            shape = getattr(x, "shape", type(x).__name__)
-            raise ValueError(f"{owner}: expected input {self.layout}, got {shape}")
+        require_tensor(owner, x)
+        if x.ndim not in self.ranks:
+            raise ValueError(f"{owner}: expected input {self.layout}, got {x.shape}")
         if x.shape[1] != self.num_features:
             raise ValueError(f"{owner}: expected {self.num_features} channels (num_features) "
                              f"on axis 1, got input of shape {x.shape}")
@@ -607,6 +606,7 @@ class Flatten(Module):
         self.end_dim = end_dim
 
     def forward(self, x):
+        require_tensor("Flatten", x)
         ndim = x.ndim
         start = self.start_dim + ndim if self.start_dim < 0 else self.start_dim
         end = self.end_dim + ndim if self.end_dim < 0 else self.end_dim
@@ -635,6 +635,7 @@ class Dropout(Module):
         self.p = float(p)
 
     def forward(self, x):
+        require_tensor("Dropout", x)
         return F.dropout(x, self.p, training=self.training)
 
     def extra_repr(self) -> str:

@@ -360,8 +360,8 @@ class Module(ModuleDisplay):
                 continue
             value = state_dict[name]
             if not isinstance(value, (Tensor, np.ndarray)):
-                kind = type(value).__name__
-                problems.append(f"{name}: expected a Tensor or numpy array, got {kind}")
+                problems.append(f"{name}: expected a vecgrad Tensor or numpy array, got "
+                                f"{type_name(value)}")
                 continue
             shape, dtype = tuple(value.shape), np.dtype(value.dtype)
             if shape != param.shape:
@@ -400,6 +400,22 @@ class Module(ModuleDisplay):
                 head + "\n  " + "\n  ".join(lines) + "\n)"
             )
         return texts[id(self)]
+
+
+def type_name(value: Any) -> str:
+    """A value's type as an error names it: ``list``, ``numpy.ndarray``, ``torch.Tensor``
+    (a bare "Tensor" would not say that it is not a vecgrad one)."""
+    kind = type(value)
+    package = kind.__module__.split(".")[0]
+    return kind.__qualname__ if package in ("builtins", "vecgrad") else \
+        f"{package}.{kind.__qualname__}"
+
+
+def require_tensor(owner: str, value: Any, what: str = "input") -> None:
+    """A layer's input must be a vecgrad Tensor; a clear TypeError otherwise."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{owner}: {what} must be a vecgrad Tensor, got {type_name(value)} "
+                        f"(make one with vecgrad.tensor(...))")
 
 
 def _names_a_dtype(text: str) -> bool:

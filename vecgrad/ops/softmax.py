@@ -43,6 +43,8 @@ class LogSoftmax(Function):
 
 def _axis(op, x, axis, dim):
     axis = common.pick_axis(op, axis, dim, -1)
+    if not common.is_tensor(x):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
     common.require_float(op, x)
     if x.ndim == 0:
         raise ValueError(f"{op}: needs at least one axis, got a 0-dimensional tensor")
