@@ -32,6 +32,7 @@ import numpy as np
 
 import vecgrad
 from vecgrad.autograd import may_share_storage
+from vecgrad.nn.module import _zero_grads
 from vecgrad.viz.reprs import OptimizerDisplay  # rich and Jupyter displays, repr
 
 
@@ -148,10 +149,10 @@ class Optimizer(OptimizerDisplay, ABC):
         return {k: (list(v) if isinstance(v, tuple) else v)
                 for k, v in group.items() if k != "params"}
 
-    def zero_grad(self) -> None:
-        """Forget the gradients of all parameters (sets ``.grad`` to None)."""
-        for param in self.params:
-            param.grad = None
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients of all parameters: ``.grad`` becomes None, or with
+        set_to_none=False existing gradients are filled with zeros (as in PyTorch)."""
+        _zero_grads(self.params, set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; return closure() if given.

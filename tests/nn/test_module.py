@@ -75,6 +75,35 @@ def test_replacing_a_layer_keeps_its_place():
     assert model(vecgrad.ones((1, 4))).shape == (1, 2)
 
 
+def test_apply_requires_grad_and_zero_grad_as_in_pytorch():
+    from vecgrad.nn import init
+    inner = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+    model = nn.Sequential(inner, nn.Linear(3, 2), inner)
+    visited = []
+    assert model.apply(visited.append) is model
+    # children in order, each before its parent, a shared module once (torch's order)
+    assert visited == [inner[0], inner[1], inner, model[1], model]
+    model.apply(lambda m: init.zeros_(m.weight) if isinstance(m, nn.Linear) else None)
+    assert all((m.weight.numpy() == 0).all() for m in (inner[0], model[1]))
+    with pytest.raises(TypeError, match="apply: 3 is not callable"):
+        model.apply(3)
+    assert inner.requires_grad_(False) is inner
+    assert [p.requires_grad for p in model.parameters()] == [False, False, True, True]
+    model.requires_grad_()
+    assert all(p.requires_grad for p in model.parameters())
+    model(vecgrad.ones((1, 2))).sum().backward()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    grad = model[1].weight.grad
+    model.zero_grad(set_to_none=False)
+    assert model[1].weight.grad is not None and (model[1].weight.grad.numpy() == 0).all()
+    model(vecgrad.ones((1, 2))).sum().backward()
+    opt.zero_grad(set_to_none=False)
+    assert (model[1].weight.grad.numpy() == 0).all() and grad.shape == (2, 3)
+    opt.zero_grad()
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+
+
 def test_reassigning_attributes_updates_registration():
     block = Block()
     block.scale = "plain value"  # no longer a parameter

@@ -294,10 +294,38 @@ class Module(ModuleDisplay):
         """Set evaluation mode (Dropout off)."""
         return self.train(False)
 
-    def zero_grad(self) -> None:
-        """Forget the gradients of all parameters (sets ``.grad`` to None)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients of all parameters: ``.grad`` becomes None, or with
+        set_to_none=False existing gradients are filled with zeros (as in PyTorch)."""
+        _zero_grads(self.parameters(), set_to_none)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Freeze (False) or unfreeze every parameter in the tree; returns self."""
         for param in self.parameters():
-            param.grad = None
+            param.requires_grad = bool(requires_grad)
+        return self
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn(module)`` on every descendant and then on this module (children
+        before their parent, each module once), e.g. a custom initialisation:
+        ``model.apply(lambda m: init.zeros_(m.bias) if isinstance(m, nn.Linear) else None)``.
+        Returns self."""
+        if not callable(fn):
+            raise TypeError(f"apply: {fn!r} is not callable")
+        # PyTorch's order (children in order, each before its parent), without recursion
+        order, seen = [], set()
+        stack: list[tuple[Module, bool]] = [(self, False)]
+        while stack:
+            module, children_done = stack.pop()
+            if children_done:
+                order.append(module)
+            elif id(module) not in seen:
+                seen.add(id(module))
+                stack.append((module, True))
+                stack.extend((child, False) for child in reversed(module._modules.values()))
+        for module in order:
+            fn(module)
+        return self
 
     def to(self, target: str | np.dtype | type) -> Module:
         """Move every parameter and buffer to a device ("cpu", "opencl", ...) or cast
@@ -416,6 +444,17 @@ def require_tensor(owner: str, value: Any, what: str = "input") -> None:
     if not isinstance(value, Tensor):
         raise TypeError(f"{owner}: {what} must be a vecgrad Tensor, got {type_name(value)} "
                         f"(make one with vecgrad.tensor(...))")
+
+
+def _zero_grads(params, set_to_none: bool) -> None:
+    """What Module.zero_grad and Optimizer.zero_grad do to each parameter's gradient."""
+    for param in params:
+        if set_to_none or param.grad is None:
+            param.grad = None
+        else:
+            with vecgrad.no_grad():
+                param.grad = param.grad.detach()
+                param.grad.zero_()
 
 
 def _names_a_dtype(text: str) -> bool:
