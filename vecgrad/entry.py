@@ -1,8 +1,9 @@
 """What every command-line entry point shares: the one-line parser, exit codes, and the
 runner that turns expected failures into one line on stderr (never a traceback).
 
-`vecgrad ...`, `python -m vecgrad.bench`, `python -m vecgrad.bench.opencl` and
-`python -m vecgrad.cli.check` all go through `run_command`. It lives below the command
+`vecgrad ...`, `python -m vecgrad.bench`, `python -m vecgrad.bench.opencl`,
+`python -m vecgrad.bench.hvp` and `python -m vecgrad.cli.check` all go through
+`run_command`. It lives below the command
 line and the bench (it imports only the engine's error types), so both may use it.
 """
 

@@ -51,3 +51,64 @@ def test_ctrl_c_while_the_tutorials_import_is_quiet(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, cwd=tmp_path)
     assert done.returncode == 130 and "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--settle", "inf"], "--settle must be a number of seconds in 0..60, got inf"),
+    (["--settle", "nan"], "--settle must be a number of seconds in 0..60, got nan"),
+    (["--settle", "-1"], "--settle must be a number of seconds in 0..60, got -1.0"),
+    (["--seed", "-1"], "--seed must be >= 0, got -1"),
+    (["--workloads", ","], "--workloads ',' names no workload; choose from mlp,"),
+    (["--workloads", ""], "--workloads '' names no workload"),
+])
+def test_bench_refuses_bad_values_before_it_starts(capsys, argv, expected):
+    # before the fix: a traceback (inf), or errors after the machine lines, or a run of
+    # no workload (or of all of them) that exited 0
+    assert vecgrad_cli.main(["bench", *argv]) == 2
+    captured = capsys.readouterr()
+    assert expected in captured.err and len(captured.err.splitlines()) == 1
+    assert captured.out == ""  # nothing measured, no machine lines
+
+
+def test_check_names_a_negative_seed(capsys):
+    assert vecgrad_cli.main(["check", "--seed", "-1"]) == 2
+    assert capsys.readouterr().err == "vecgrad check: error: --seed must be >= 0, got -1\n"
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--sizes", "abc"], "--sizes 'abc': give matrix sizes in 1..16384"),
+    (["--sizes", "0"], "--sizes '0'"),
+    (["--sizes", "-5"], "--sizes '-5'"),
+    (["--sizes", ","], "--sizes ','"),
+    (["--sizes", "100000"], "--sizes '100000'"),
+    (["--repeats", "0"], "--repeats must be >= 1"),
+])
+def test_opencl_bench_refuses_bad_values_before_it_starts(capsys, argv, expected):
+    from vecgrad.bench import opencl
+    from vecgrad.entry import run_command
+
+    assert run_command("python -m vecgrad.bench.opencl", opencl, argv) == 2
+    captured = capsys.readouterr()
+    assert expected in captured.err and len(captured.err.splitlines()) == 1
+    assert captured.out == ""
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--device", "nope"], "--device 'nope' is not a device name"),
+    (["--seed", "-1"], "--seed >= 0, got 10, 2 and -1"),
+    (["--repeats", "0"], "--repeats must be >= 1"),
+])
+def test_hvp_bench_errors_are_one_line(capsys, argv, expected):
+    from vecgrad.bench import hvp
+
+    assert hvp.main(argv) == 2  # before the fix: tracebacks from parse_device and numpy
+    err = capsys.readouterr().err
+    assert err.startswith("python -m vecgrad.bench.hvp: error: ") and expected in err
+
+
+def test_hvp_bench_follows_the_device_rule(monkeypatch, capsys):
+    from vecgrad.bench import hvp
+
+    monkeypatch.setenv("VECGRAD_DEVICE", "nonsense")
+    assert hvp.main(["--repeats", "1"]) == 2
+    assert "VECGRAD_DEVICE='nonsense' (environment variable)" in capsys.readouterr().err

@@ -80,17 +80,24 @@ def hvp_cost(device: str = "cpu", repeats: int = 10, warmup: int = 2, seed: int 
             "further_ratio": timings.ratio("further", "gradient")}
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vecgrad.bench.hvp",
-                                     description="HVP cost relative to one gradient (MLP)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    if args.repeats < 1 or args.warmup < 0:
-        parser.error("--repeats must be >= 1 and --warmup >= 0")
-    result = hvp_cost(args.device, args.repeats, args.warmup, args.seed)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `python -m vecgrad.bench.hvp`."""
+    parser.add_argument("--device", default=None, help="cpu, opencl, opencl:P:D or auto "
+                        "(default: $VECGRAD_DEVICE, else cpu)")
+    parser.add_argument("--repeats", type=int, default=10, help="timed rounds (default: 10)")
+    parser.add_argument("--warmup", type=int, default=2,
+                        help="untimed calls of each before the rounds (default: 2)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the data and weights")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from vecgrad.backends import device_setting, resolve_device
+
+    if args.repeats < 1 or args.warmup < 0 or args.seed < 0:
+        raise ValueError(f"--repeats must be >= 1, --warmup >= 0 and --seed >= 0, got "
+                         f"{args.repeats}, {args.warmup} and {args.seed}")
+    device = resolve_device(*device_setting(args.device))
+    result = hvp_cost(device, args.repeats, args.warmup, args.seed)
     print(machine_line())
     print(f"MLP 784-1000-1000-10, batch 100, {result['device']}: gradient "
           f"{result['gradient_s'] * 1e3:.1f} ms, Hessian-vector product "
@@ -100,6 +107,20 @@ def main(argv=None) -> int:
           f"iteration of optim.Newton): {result['further_hvp_s'] * 1e3:.1f} ms -> "
           f"{result['further_ratio']:.2f}x one gradient")
     return 0
+
+
+def main(argv=None) -> int:
+    """`python -m vecgrad.bench.hvp`: returns the exit status (bad values and devices are
+    one line on stderr and status 2, as for every vecgrad command)."""
+    import sys
+    import types
+
+    from vecgrad.entry import run_command
+
+    command = types.SimpleNamespace(add_arguments=add_arguments, main=_run)
+    return run_command("python -m vecgrad.bench.hvp", command,
+                       sys.argv[1:] if argv is None else list(argv),
+                       "HVP cost relative to one gradient (MLP)")
 
 
 if __name__ == "__main__":

@@ -172,6 +172,23 @@ def bench_launch_overhead(backend, launches: int = 2000, rounds: int = 7) -> dic
     return result
 
 
+# Three float32 matrices of 16384² are 3 GiB on the host and again on the device.
+MAX_SIZE = 16384
+
+
+def parse_sizes(text: str) -> list[int]:
+    """`--sizes 256,512` -> [256, 512]; ValueError naming the flag for anything else."""
+    words = [w.strip() for w in str(text).split(",") if w.strip()]
+    try:
+        sizes = [int(w) for w in words]
+    except ValueError:
+        sizes = []
+    if not words or len(sizes) != len(words) or not all(1 <= n <= MAX_SIZE for n in sizes):
+        raise ValueError(f"--sizes {text!r}: give matrix sizes in 1..{MAX_SIZE}, comma "
+                         "separated, e.g. 256,512,1024")
+    return sizes
+
+
 def _fmt(value, digits=1):
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -187,6 +204,10 @@ def main(args: argparse.Namespace) -> int:
                                   resolve_device)
     from vecgrad.bench.timing import machine_line
 
+    sizes = parse_sizes(args.sizes)
+    if args.repeats < 1 or args.seed < 0:
+        raise ValueError(f"--repeats must be >= 1 and --seed >= 0, got {args.repeats} and "
+                         f"{args.seed}")
     text, origin = device_setting(args.device, fallback="opencl")
     device = resolve_device(text, origin)
     if device == "cpu":
@@ -195,7 +216,6 @@ def main(args: argparse.Namespace) -> int:
                           "(`vecgrad devices`)")
     console = Console()
     backend = get_backend(device)
-    sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
     info = backend.runtime.info
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     console.print(f"OpenCL bench on {backend.device} = {info.name} ({info.platform}, "

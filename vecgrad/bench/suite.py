@@ -342,20 +342,36 @@ def _ratio_rows(table, name, result, targets, absent="not installed"):
     return flagged
 
 
+# The pause before a turn is for a thread pool to go idle: a minute is far beyond it.
+MAX_SETTLE_S = 60.0
+
+
+def _check_arguments(args: argparse.Namespace) -> list[str]:
+    """Refuse values that cannot work before any process starts; returns the workloads."""
+    if (args.rounds is not None and args.rounds < 1) or args.warmup < 0:
+        raise ValueError("bench: --rounds must be >= 1 and --warmup >= 0")
+    if args.settle is not None and not 0 <= args.settle <= MAX_SETTLE_S:  # also NaN
+        raise ValueError(f"bench: --settle must be a number of seconds in 0..{MAX_SETTLE_S:g}, "
+                         f"got {args.settle}")
+    if args.seed < 0:
+        raise ValueError(f"bench: --seed must be >= 0, got {args.seed}")
+    if args.workloads is None:
+        return list(WORKLOADS)
+    names = [n.strip() for n in args.workloads.split(",") if n.strip()]
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown or not names:
+        given = f"unknown workload(s) {', '.join(unknown)}" if unknown else \
+            f"--workloads {args.workloads!r} names no workload"
+        raise ValueError(f"bench: {given}; choose from {', '.join(WORKLOADS)}")
+    return names
+
+
 def main(args: argparse.Namespace) -> int:
     """Run every workload and print the tables; returns the exit status (0)."""
     from rich.console import Console
     from rich.table import Table
 
-    if (args.rounds is not None and args.rounds < 1) or args.warmup < 0:
-        raise ValueError("bench: --rounds must be >= 1 and --warmup >= 0")
-    names = list(WORKLOADS)
-    if args.workloads:
-        names = [n.strip() for n in args.workloads.split(",") if n.strip()]
-        unknown = [n for n in names if n not in WORKLOADS]
-        if unknown:
-            raise ValueError(f"bench: unknown workload(s) {', '.join(unknown)}; choose from "
-                             f"{', '.join(WORKLOADS)}")
+    names = _check_arguments(args)
     from vecgrad.backends import device_setting, resolve_device
 
     args.device = resolve_device(*device_setting(args.device))

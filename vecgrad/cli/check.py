@@ -108,6 +108,8 @@ def main(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    if args.seed < 0:  # numpy's message would not name the flag
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
     backend = vecgrad.get_backend(resolve_device(*device_setting(args.device)))
     dtype = np.float64 if backend.supports_float64 else np.float32
     tolerance = 1e-6 if dtype == np.float64 else 2e-2
