@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import math
 import os
 import re
 import sys
@@ -168,10 +169,20 @@ def _print_second_order(root, inputs, console) -> None:
         table.add_row(name, f"{xs[i].data:.6g}", f"{first[i].data:.6g}",
                       *[f"{h:.6g}" for h in hessian[i]])
     console.print(table)
-    worst = max((abs(hessian[i][k] - check[k][i]) for i in range(len(xs))
-                 for k in range(len(xs))), default=0.0)
-    console.print(f"forward over reverse gives the same Hessian (largest difference "
+    pairs = [(hessian[i][k], check[k][i]) for i in range(len(xs)) for k in range(len(xs))]
+    worst = max((_difference(a, b) for a, b in pairs), default=0.0)
+    scale = 1.0 + max((abs(a) for a, _ in pairs if math.isfinite(a)), default=0.0)
+    verdict = "the same" if worst <= 1e-9 * scale else "a different"
+    console.print(f"forward over reverse gives {verdict} Hessian (largest difference "
                   f"{worst:.3g})")
+
+
+def _difference(a: float, b: float) -> float:
+    """|a - b|, where the same infinity or nan on both sides agrees (inf - inf is nan)."""
+    if a == b or (math.isnan(a) and math.isnan(b)):
+        return 0.0
+    gap = abs(a - b)
+    return math.inf if math.isnan(gap) else gap
 
 
 def _run_graph(args, console) -> int:

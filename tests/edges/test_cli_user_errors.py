@@ -112,3 +112,24 @@ def test_hvp_bench_follows_the_device_rule(monkeypatch, capsys):
     monkeypatch.setenv("VECGRAD_DEVICE", "nonsense")
     assert hvp.main(["--repeats", "1"]) == 2
     assert "VECGRAD_DEVICE='nonsense' (environment variable)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("expression", ["sqrt(x)", "exp(x)"])
+def test_order_2_compares_infinite_hessians_honestly(capsys, expression):
+    # sqrt''(0) = -inf and exp''(1e6) = inf by both routes: inf - inf is nan, and the
+    # line used to claim "the same Hessian (largest difference nan)"
+    value = "x=0" if expression == "sqrt(x)" else "x=1e6"
+    assert scalar_cli.main(["graph", expression, value, "--order", "2"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == "forward over reverse gives the same Hessian (largest difference 0)"
+
+
+def test_order_2_says_when_the_two_hessians_differ(monkeypatch, capsys):
+    import scalargrad.higher
+
+    real = scalargrad.higher.tangents
+    monkeypatch.setattr(scalargrad.higher, "tangents",
+                        lambda *args: [t + 1.0 for t in real(*args)])
+    assert scalar_cli.main(["graph", "x**3", "x=2", "--order", "2"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == "forward over reverse gives a different Hessian (largest difference 1)"
