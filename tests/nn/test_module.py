@@ -104,6 +104,21 @@ def test_apply_requires_grad_and_zero_grad_as_in_pytorch():
     assert all(p.grad is None for p in model.parameters())
 
 
+def test_repr_of_deep_nesting_and_of_a_module_inside_itself():
+    # The repr used to re-indent every child's whole text at each level and keep them
+    # all: memory cubic in the depth (a 3000-deep chain was killed for memory), and a
+    # module inside itself looped forever.
+    model = nn.Linear(1, 1)
+    for _ in range(1500):
+        model = nn.Sequential(model)
+    lines = repr(model).split("\n")
+    assert len(lines) == 3001 and lines[1500] == " " * 3000 + (
+        "(0): Linear(in_features=1, out_features=1, bias=True)") and lines[-1] == ")"
+    loop = nn.Sequential(nn.Linear(1, 1))
+    loop.add_module("again", loop)
+    assert repr(loop).split("\n")[2] == "  (again): Sequential(...)"
+
+
 def test_reassigning_attributes_updates_registration():
     block = Block()
     block.scale = "plain value"  # no longer a parameter

@@ -412,22 +412,30 @@ class Module(ModuleDisplay):
         return ""
 
     def __repr__(self) -> str:
-        # Build child reprs bottom-up with an explicit stack (no recursion).
-        texts: dict[int, str] = {}
-        stack = [(self, False)]
+        # Line by line, depth first with an explicit stack: the text grows with the
+        # output only, however deep the nesting (no child's text is re-indented per level).
+        lines: list[str] = []
+        on_path: set[int] = set()  # modules whose closing ")" is still to come
+        stack: list[tuple[Module, str, int, bool]] = [(self, "", 0, False)]
         while stack:
-            module, children_done = stack.pop()
-            if not children_done:
-                stack.append((module, True))
-                stack.extend((child, False) for child in module._modules.values())
+            module, label, depth, closing = stack.pop()
+            pad = "  " * depth
+            if closing:
+                on_path.discard(id(module))
+                lines.append(pad + ")")
                 continue
-            lines = [f"({name}): " + texts[id(child)].replace("\n", "\n  ")
-                     for name, child in module._modules.items()]
-            head = f"{type(module).__name__}({module.extra_repr()}"
-            texts[id(module)] = head + ")" if not lines else (
-                head + "\n  " + "\n  ".join(lines) + "\n)"
-            )
-        return texts[id(self)]
+            head = f"{type(module).__name__}({module.extra_repr()}".replace("\n", "\n" + pad)
+            if id(module) in on_path:  # a module inside itself: name it, do not loop
+                lines.append(f"{pad}{label}{type(module).__name__}(...)")
+            elif not module._modules:
+                lines.append(pad + label + head + ")")
+            else:
+                lines.append(pad + label + head)
+                on_path.add(id(module))
+                stack.append((module, "", depth, True))
+                for name, child in reversed(module._modules.items()):
+                    stack.append((child, f"({name}): ", depth + 1, False))
+        return "\n".join(lines)
 
 
 def type_name(value: Any) -> str:
