@@ -262,6 +262,18 @@ def test_to_dtype_keeps_objects_sharing_and_values():
     assert not np.array_equal(weight.numpy(), values)
 
 
+@pytest.mark.parametrize("dtype", [vecgrad.int64, "int64", vecgrad.bool_])
+def test_to_a_non_float_dtype_is_refused_before_anything_changes(dtype):
+    # It used to cast the first weight to int64 (and drop its requires_grad) before failing.
+    model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    with pytest.raises(TypeError, match="Module.to: parameters and buffers can only be cast "
+                                        "to a float dtype"):
+        model.to(dtype)
+    assert all(p.dtype == np.float32 and p.requires_grad for p in model.parameters())
+    assert model[1].running_mean.dtype == np.float32
+    assert model(vecgrad.ones((3, 2))).shape == (3, 2)
+
+
 def test_to_device(device):
     model = nn.Sequential(nn.Linear(2, 2), nn.ReLU()).to(device)
     assert all(p.device == device_name(device) for p in model.parameters())

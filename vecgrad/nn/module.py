@@ -334,6 +334,11 @@ class Module(ModuleDisplay):
         buffers (num_batches_tracked) as they are, as PyTorch does. Returns self.
         """
         is_dtype = not isinstance(target, str) or _names_a_dtype(target)
+        if is_dtype and _float_kind(target) is False:
+            # Checked before anything moves: a parameter cast to int64 half-way through
+            # would leave the model broken (PyTorch refuses it up front too).
+            raise TypeError(f"Module.to: parameters and buffers can only be cast to a float "
+                            f"dtype (float32, float64), got {np.dtype(target)}")
         for module in self.modules():
             for name, buf in module._buffers.items():
                 if buf is None or (is_dtype and buf.dtype.kind != "f"):
@@ -463,6 +468,15 @@ def _zero_grads(params, set_to_none: bool) -> None:
             with vecgrad.no_grad():
                 param.grad = param.grad.detach()
                 param.grad.zero_()
+
+
+def _float_kind(target: Any) -> bool | None:
+    """Whether a .to() dtype target is a float dtype (None: not a dtype numpy knows, which
+    Tensor.to then names)."""
+    try:
+        return np.dtype(target).kind == "f"
+    except TypeError:
+        return None
 
 
 def _names_a_dtype(text: str) -> bool:
