@@ -109,3 +109,5 @@ if __name__ == "__main__":
     except KeyboardInterrupt:  # Ctrl-C at a prompt: leave quietly
         print()
         sys.exit(130)
+    except BrokenPipeError:  # a plain print (the usage) into a closed pipe
+        sys.exit(quiet_broken_pipe())

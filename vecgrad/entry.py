@@ -78,6 +78,21 @@ def quiet_broken_pipe() -> int:
     return EXIT_BROKEN_PIPE
 
 
+def _raise_broken_pipe() -> None:
+    raise BrokenPipeError
+
+
+def pipe_console(**kwargs):
+    """A rich Console for a command's output. rich turns a closed pipe into SystemExit(1);
+    this one raises BrokenPipeError instead, which run_command turns into a quiet 141
+    (`vecgrad devices | head -1`)."""
+    from rich.console import Console
+
+    console = Console(**kwargs)
+    console.on_broken_pipe = _raise_broken_pipe
+    return console
+
+
 def run_command(prog: str, module, argv: list[str], description: str | None = None) -> int:
     """Parse `argv` with `module.add_arguments`, run `module.main(args)`, and turn every
     expected failure into one line on stderr; returns the exit status."""

@@ -133,3 +133,15 @@ def test_order_2_says_when_the_two_hessians_differ(monkeypatch, capsys):
     assert scalar_cli.main(["graph", "x**3", "x=2", "--order", "2"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last == "forward over reverse gives a different Hessian (largest difference 1)"
+
+
+@pytest.mark.parametrize("command", ["-m vecgrad.cli devices", "-m vecgrad.cli.devices",
+                                     "-m vecgrad.cli check", "-m tutorials --help"])
+def test_more_output_into_a_closed_pipe_stops_quietly(tmp_path, command):
+    # were: status 1 (rich's own closed-pipe exit) and, for the tutorials' usage, a
+    # BrokenPipeError traceback; `true` exits before the first write, so no race
+    script = f"{sys.executable} {command} 2>err.txt | true; echo status ${{PIPESTATUS[0]}}"
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path)
+    assert out.stdout.strip().splitlines()[-1] == "status 141"
+    assert (tmp_path / "err.txt").read_text() == ""

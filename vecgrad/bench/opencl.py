@@ -197,12 +197,12 @@ def main(args: argparse.Namespace) -> int:
     """Measure and print every OpenCL figure; returns 0."""
     import datetime
 
-    from rich.console import Console
     from rich.table import Table
 
     from vecgrad.backends import (DeviceError, describe_origin, device_setting, get_backend,
                                   resolve_device)
     from vecgrad.bench.timing import machine_line
+    from vecgrad.entry import pipe_console
 
     sizes = parse_sizes(args.sizes)
     if args.repeats < 1 or args.seed < 0:
@@ -214,7 +214,7 @@ def main(args: argparse.Namespace) -> int:
         raise DeviceError(f"{describe_origin(text, origin)} is the cpu: this bench measures "
                           "an OpenCL device; pass --device opencl or opencl:P:D "
                           "(`vecgrad devices`)")
-    console = Console()
+    console = pipe_console()
     backend = get_backend(device)
     info = backend.runtime.info
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -368,14 +368,15 @@ def _check_arguments(args: argparse.Namespace) -> list[str]:
 
 def main(args: argparse.Namespace) -> int:
     """Run every workload and print the tables; returns the exit status (0)."""
-    from rich.console import Console
     from rich.table import Table
+
+    from vecgrad.entry import pipe_console
 
     names = _check_arguments(args)
     from vecgrad.backends import device_setting, resolve_device
 
     args.device = resolve_device(*device_setting(args.device))
-    console = Console()
+    console = pipe_console()
     run = _Run(args, console)
     started = time.perf_counter()
     try:

@@ -105,8 +105,9 @@ def check_family(fn, arrays, device, dtype):
 
 def main(args: argparse.Namespace) -> int:
     """Run the checks and print the table; 0 when all pass, 1 otherwise."""
-    from rich.console import Console
     from rich.table import Table
+
+    from vecgrad.entry import pipe_console
 
     if args.seed < 0:  # numpy's message would not name the flag
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
@@ -129,7 +130,7 @@ def main(args: argparse.Namespace) -> int:
         failures += not ok
         table.add_row(family, ", ".join(str(s) for s in shapes), shown,
                       "[green]pass[/]" if ok else "[red]FAIL[/]")
-    console = Console()
+    console = pipe_console()
     console.print(table)
     console.print("all op families agree with finite differences" if not failures
                   else f"[red]{failures} op famil{'y' if failures == 1 else 'ies'} failed[/]")

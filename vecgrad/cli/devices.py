@@ -20,12 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace | None = None) -> int:
     """Print the device table; returns 0 (the cpu device always works)."""
-    from rich.console import Console
     from rich.table import Table
 
     from vecgrad.backends.opencl_runtime import NO_PLATFORM_HELP, OpenCLError, list_devices
+    from vecgrad.entry import pipe_console
 
-    console = Console()
+    console = pipe_console()
     table = Table(title="vecgrad devices")
     for column in ("device", "platform", "name", "type", "compute units",
                    "global memory", "fp64"):
@@ -52,6 +52,9 @@ def main(args: argparse.Namespace | None = None) -> int:
 
 
 if __name__ == "__main__":
-    _parser = argparse.ArgumentParser(prog="python -m vecgrad.cli.devices", description=__doc__)
-    add_arguments(_parser)
-    raise SystemExit(main(_parser.parse_args()))
+    import sys
+
+    from vecgrad.entry import run_command
+
+    sys.exit(run_command("python -m vecgrad.cli.devices", sys.modules[__name__], sys.argv[1:],
+                         __doc__))
