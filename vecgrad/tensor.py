@@ -7,6 +7,7 @@ Every op method validates its inputs and hands the work to vecgrad.ops.
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 
@@ -226,6 +227,24 @@ class Tensor(TensorDisplay):
         out = Tensor._wrap(self._buf, self._backend)
         out._version = self._version
         return out
+
+    def __deepcopy__(self, memo: dict) -> "Tensor":
+        """copy.deepcopy (of a tensor, or of a model holding it): a leaf with its own copy
+        of the data on the same device, the same requires_grad and a copied .grad; a
+        Parameter stays a Parameter, and a tensor met twice (tied weights) is copied
+        once. The backend (thread pools, OpenCL queues) is shared, not copied."""
+        if self._node is not None:
+            raise RuntimeError("deepcopy: only leaf tensors can be deep-copied (this one was "
+                               f"made by {self._node.name}); use .detach().clone()")
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        new._adopt(self._backend.copy(self._buf), self._backend)
+        new._requires_grad = self._requires_grad
+        if self._grad is not None:
+            new._grad = self._grad.__deepcopy__(memo)
+        for name, value in getattr(self, "__dict__", {}).items():  # a subclass's attributes
+            object.__setattr__(new, name, copy.deepcopy(value, memo))
+        return new
 
     def retain_grad(self):
         """Keep .grad for this non-leaf tensor too during backward()."""

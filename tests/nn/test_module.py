@@ -274,6 +274,32 @@ def test_to_a_non_float_dtype_is_refused_before_anything_changes(dtype):
     assert model(vecgrad.ones((3, 2))).shape == (3, 2)
 
 
+def test_deepcopy_of_a_model(device):
+    # copy.deepcopy(model) (best-model snapshots, target networks) failed deep inside
+    # copy with "cannot pickle '_thread._local' object" (cpu) or 'PooledBuffer' (OpenCL).
+    import copy
+    layer = nn.Linear(2, 3)
+    model = nn.Sequential(layer, nn.BatchNorm1d(3), layer.__class__(3, 2)).to(device)
+    model[2].weight = nn.Parameter(vecgrad.ones((2, 3), device=device))
+    model.tied = model[2].weight
+    model(vecgrad.ones((4, 2), device=device)).sum().backward()
+    clone = copy.deepcopy(model)
+    for (name, a), (_, b) in zip(model.named_parameters(), clone.named_parameters()):
+        assert type(b) is nn.Parameter and b.requires_grad and b.device == a.device, name
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
+    assert clone.tied is clone[2].weight and clone.tied is not model.tied
+    assert clone[1].num_batches_tracked.dtype == np.int64 and not clone[1].running_mean.requires_grad
+    with vecgrad.no_grad():
+        clone[0].weight.add_(1.0)  # its own storage
+    assert not np.array_equal(clone[0].weight.numpy(), model[0].weight.numpy())
+    opt = optim.SGD(clone.parameters(), lr=0.1)
+    clone(vecgrad.ones((4, 2), device=device)).sum().backward()
+    opt.step()
+    with pytest.raises(RuntimeError, match="deepcopy: only leaf tensors can be deep-copied"):
+        copy.deepcopy(model[0].weight * 2)
+
+
 def test_to_device(device):
     model = nn.Sequential(nn.Linear(2, 2), nn.ReLU()).to(device)
     assert all(p.device == device_name(device) for p in model.parameters())
