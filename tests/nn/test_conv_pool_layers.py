@@ -58,6 +58,22 @@ def test_conv_transpose_layers(device, kwargs):
                                RNG.standard_normal((2, 4, 5)), device)
 
 
+def test_conv_transpose_whose_output_is_only_the_output_padding(device):
+    # (L - 1)s - 2p + d(k - 1) + 1 = 0 here, and output_padding adds the one output
+    # position back: PyTorch computes it, we used to refuse ("leaves no output").
+    layer = nn.ConvTranspose1d(1, 1, 4, stride=2, padding=2, output_padding=1)
+    layer.to(vecgrad.float64).to(device)
+    out = layer(vecgrad.tensor([[[3.0]]], dtype=vecgrad.float64, device=device))
+    # the full (uncropped) output is 3·w[0..3]; cropping 2 on the left keeps index 2
+    expected = 3.0 * layer.weight.numpy()[0, 0, 2] + layer.bias.numpy()[0]
+    np.testing.assert_allclose(out.numpy(), [[[expected]]], rtol=1e-15)
+    layer = nn.ConvTranspose2d(4, 4, 2, stride=(3, 2), padding=1, dilation=(2, 1), groups=2,
+                               output_padding=(0, 1))
+    check_module_against_torch(layer, lambda torch: torch.nn.ConvTranspose2d(
+        4, 4, 2, stride=(3, 2), padding=1, dilation=(2, 1), groups=2, output_padding=(0, 1)),
+        RNG.standard_normal((1, 4, 7, 1)), device)
+
+
 def test_conv_transpose_output_size(device):
     layer = nn.ConvTranspose2d(2, 2, 3, stride=2, padding=1).to(device)
     x = vecgrad.zeros(1, 2, 4, 4, device=device)

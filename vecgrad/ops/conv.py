@@ -313,9 +313,11 @@ def _transposed(op, x, weight, bias, stride, padding, output_padding, dilation, 
                              f"stride {stride} or dilation {dilation}")
     base = tuple((size - 1) * stride[i] - 2 * padding[i] + dilation[i] * ((kh, kw)[i] - 1) + 1
                  for i, size in enumerate((h, w)))
-    if min(base) < 1:
+    # output_padding counts: (h - 1)s - 2p + d(k - 1) + 1 may be 0 with a pixel added back
+    if min(b + extra for b, extra in zip(base, output_padding)) < 1:
         raise ValueError(f"{op}: padding {padding} leaves no output for an input of {h}x{w} "
-                         f"(kernel {kh}x{kw}, stride {stride}, dilation {dilation})")
+                         f"(kernel {kh}x{kw}, stride {stride}, dilation {dilation}, "
+                         f"output_padding {output_padding})")
     if groups == 1:
         weight_cols = movement.transpose(movement.reshape(weight, cin, og * kh * kw), 0, 1)
         cols = matmul.matmul(weight_cols, movement.reshape(x, n, cin, h * w))
