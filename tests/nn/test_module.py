@@ -121,8 +121,18 @@ def test_repr_of_deep_nesting_and_of_a_module_inside_itself():
 
 def test_reassigning_attributes_updates_registration():
     block = Block()
-    block.scale = "plain value"  # no longer a parameter
-    assert "scale" not in dict(block.named_parameters()) and block.scale == "plain value"
+    # A plain tensor over a parameter used to unregister it silently: the weight then
+    # fell out of parameters() and state_dict. PyTorch refuses it, and so do we.
+    with pytest.raises(TypeError, match=r"cannot assign Tensor as parameter 'scale' of Block "
+                                        r"\(wrap it: nn.Parameter\(value\)"):
+        block.scale = vecgrad.ones(3, requires_grad=True)
+    with pytest.raises(TypeError, match="cannot assign str as child module 'body'"):
+        block.body = "plain value"
+    assert "scale" in dict(block.named_parameters()) and isinstance(block.body, nn.Sequential)
+    block.scale = None  # None (or del) unregisters
+    assert "scale" not in dict(block.named_parameters()) and block.scale is None
+    block.scale = "plain value"  # no longer a parameter slot: any value
+    assert block.scale == "plain value"
     del block.body
     assert list(block.parameters()) == []
 

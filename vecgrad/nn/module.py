@@ -102,6 +102,15 @@ class Module(ModuleDisplay):
             self._drop_buffer(name)
             modules[name] = value
         else:
+            # PyTorch's rule: a parameter or sub-module slot takes only its kind or None.
+            # Silently unregistering it (layer.weight = tensor) would leave the weight
+            # out of parameters() and state_dict: never trained, never saved.
+            if value is not None and (name in params or name in modules):
+                kind = "parameter" if name in params else "child module"
+                hint = ("wrap it: nn.Parameter(value)" if name in params
+                        else "assign a Module")
+                raise TypeError(f"cannot assign {type_name(value)} as {kind} {name!r} of "
+                                f"{type(self).__name__} ({hint}, or None, or `del` it first)")
             params.pop(name, None)
             modules.pop(name, None)
             object.__setattr__(self, name, value)
