@@ -242,6 +242,11 @@ def main(argv: Optional[list] = None) -> int:
 def _main(argv: Optional[list]) -> int:
     from rich.console import Console
 
+    for stream in (sys.stdout, sys.stderr):  # pure Python: no vecgrad import here
+        encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("-", "")
+        if not encoding.startswith("utf") and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")  # '?' for what it cannot encode
+
     try:
         args = _parse(sys.argv[1:] if argv is None else list(argv))
     except _UsageError as exc:

@@ -12,7 +12,7 @@ try:  # these imports take most of a second: Ctrl-C in it leaves like Ctrl-C lat
     from tutorials.devices import apply_lesson_device
     from tutorials.framework import course_names, run_lesson, should_pause
     from tutorials.registry import LESSON_MODULES, load_lesson
-    from vecgrad.entry import quiet_broken_pipe
+    from vecgrad.entry import quiet_broken_pipe, tolerate_narrow_encodings
 except KeyboardInterrupt:
     if __name__ != "__main__":
         raise
@@ -59,6 +59,7 @@ def _broken_pipe() -> None:
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    tolerate_narrow_encodings()
     no_pause = "--no-pause" in args
     rest = [a for a in args if a != "--no-pause"]
     console = Console()

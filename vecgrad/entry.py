@@ -78,6 +78,21 @@ def quiet_broken_pipe() -> int:
     return EXIT_BROKEN_PIPE
 
 
+def tolerate_narrow_encodings() -> None:
+    """Characters an output stream cannot encode (PYTHONIOENCODING=ascii, a legacy code
+    page) print as '?' instead of a UnicodeEncodeError half-way through a run."""
+    import codecs
+
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        try:
+            unicode_capable = codecs.lookup(encoding).name.startswith("utf")
+        except LookupError:
+            unicode_capable = False
+        if not unicode_capable and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+
+
 def _raise_broken_pipe() -> None:
     raise BrokenPipeError
 
@@ -96,6 +111,7 @@ def pipe_console(**kwargs):
 def run_command(prog: str, module, argv: list[str], description: str | None = None) -> int:
     """Parse `argv` with `module.add_arguments`, run `module.main(args)`, and turn every
     expected failure into one line on stderr; returns the exit status."""
+    tolerate_narrow_encodings()
     try:
         return _run_command(prog, module, argv, description)
     except BrokenPipeError:

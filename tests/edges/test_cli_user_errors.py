@@ -145,3 +145,19 @@ def test_more_output_into_a_closed_pipe_stops_quietly(tmp_path, command):
                          cwd=tmp_path)
     assert out.stdout.strip().splitlines()[-1] == "status 141"
     assert (tmp_path / "err.txt").read_text() == ""
+
+
+@pytest.mark.parametrize("command", ["-m vecgrad.cli train --help",
+                                     "-m vecgrad.cli train --dataset xor --epochs 1 --plain",
+                                     "-m tutorials 1 --no-pause",
+                                     "-m scalargrad.cli graph é*2 é=1 --dot"])
+def test_an_ascii_only_output_gets_question_marks_not_a_crash(tmp_path, command):
+    # λ in the help, the loss plot's dots, the lessons' '·': UnicodeEncodeError before
+    # (a traceback, or "error" and exit 2 after the whole training run)
+    import os
+
+    done = subprocess.run([sys.executable, *command.split()], capture_output=True,
+                          timeout=120, cwd=tmp_path, env={**os.environ,
+                                                          "PYTHONIOENCODING": "ascii"})
+    assert done.returncode == 0, done.stderr.decode()[-500:]
+    assert b"Traceback" not in done.stderr and b"?" in done.stdout

@@ -13,7 +13,7 @@ import importlib
 import sys
 
 from vecgrad.entry import (EXIT_ERROR, EXIT_INTERRUPTED, OneLineParser, quiet_broken_pipe,
-                           run_command, version_text)
+                           run_command, tolerate_narrow_encodings, version_text)
 
 #: command -> (module, one-line help)
 COMMANDS = {
@@ -52,6 +52,7 @@ def _run(name: str, argv: list[str]) -> int:
 def main(argv=None) -> int:
     """Entry point of the `vecgrad` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    tolerate_narrow_encodings()
     if argv and argv[0] in COMMANDS:
         try:
             return _run(argv[0], argv[1:])
