@@ -66,7 +66,11 @@ class Optimizer(OptimizerDisplay, ABC):
 
     def __init__(self, params: Iterable, defaults: dict[str, Any]):
         owner = type(self).__name__
-        object.__setattr__(self, "defaults", self._validate(dict(defaults)))
+        defaults = dict(defaults)
+        # lr=None (SGD's default): every parameter group must then give its own 'lr'.
+        no_lr = defaults.get("lr") is None
+        checked = self._validate({**defaults, "lr": 0.0} if no_lr else defaults)
+        object.__setattr__(self, "defaults", {**checked, "lr": None} if no_lr else checked)
         self.param_groups: list[dict[str, Any]] = []
         self.params: list = []  # every parameter, group after group (state follows it)
         # One dict per parameter: its step count and its state tensors (on its device).
@@ -121,6 +125,9 @@ class Optimizer(OptimizerDisplay, ABC):
     def _validate(self, hyper: dict[str, Any]) -> dict[str, Any]:
         """The hyperparameters checked (a clear error otherwise); subclasses add theirs."""
         owner = type(self).__name__
+        if hyper["lr"] is None:
+            raise TypeError(f"{owner}: lr is required: give lr=... or an 'lr' in every "
+                            f"parameter group")
         hyper["lr"] = _check_number(owner, "lr", hyper["lr"], 0.0)
         hyper["weight_decay"] = _check_number(owner, "weight_decay", hyper["weight_decay"], 0.0)
         return hyper
@@ -428,7 +435,7 @@ class SGD(Optimizer):
 
     _state_names = ("velocity",)
 
-    def __init__(self, params: Iterable, lr: float, momentum: float = 0.0,
+    def __init__(self, params: Iterable, lr: float | None = None, momentum: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0):
         super().__init__(params, {"lr": lr, "weight_decay": weight_decay,
                                   "momentum": momentum, "nesterov": nesterov})

@@ -136,3 +136,22 @@ def test_adam_groups_match_torch():
         topt.step()
     for o, t in zip(ours, theirs):
         np.testing.assert_allclose(o.numpy(), t.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_sgd_lr_may_come_from_every_group_only():
+    # optim.SGD([{"params": a, "lr": 0.1}, {"params": b, "lr": 0.01}]) is PyTorch code;
+    # it was "missing 1 required positional argument: 'lr'".
+    a, b = param([1.0], "cpu"), param([2.0], "cpu")
+    opt = optim.SGD([{"params": [a], "lr": 0.1}, {"params": [b], "lr": 0.01, "momentum": 0.5}])
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.01]
+    give_grad(a, [1.0])
+    give_grad(b, [1.0])
+    opt.step()
+    np.testing.assert_allclose([a.numpy()[0], b.numpy()[0]], [0.9, 1.99])
+    with pytest.raises(TypeError, match="SGD: lr is required: give lr=... or an 'lr' in every "
+                                        "parameter group"):
+        optim.SGD([{"params": [a], "lr": 0.1}, {"params": [b]}])
+    with pytest.raises(TypeError, match="SGD: lr is required"):
+        optim.SGD([a])
+    with pytest.raises(TypeError, match="SGD: lr is required"):
+        opt.add_param_group({"params": [param([3.0], "cpu")]})
