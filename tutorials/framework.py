@@ -161,20 +161,30 @@ def should_pause(no_pause: bool) -> bool:
 
 def main_for(lesson: Lesson, argv: Optional[list[str]] = None) -> int:
     """Entry point used when a lesson file runs on its own."""
+    from tutorials.devices import apply_lesson_device
+    from vecgrad.entry import pipe_console, quiet_broken_pipe, tolerate_narrow_encodings
+
     args = sys.argv[1:] if argv is None else argv
+    tolerate_narrow_encodings()
+    if any(a in ("-h", "--help") for a in args):
+        print(f"usage: python {sys.argv[0] or 'LESSON.py'} [--no-pause]  (all lessons: "
+              "python -m tutorials)")
+        return 0
     unknown = [a for a in args if a != "--no-pause"]
     if unknown:
         print(f"unknown argument(s) {' '.join(unknown)}; the only option is --no-pause",
               file=sys.stderr)
         return 2
-    from tutorials.devices import apply_lesson_device
-
-    note = apply_lesson_device()
-    if note:
-        Console().print(note, style="yellow", markup=False)
+    # rich would exit 1 on a closed pipe; stop quietly with 141 like `python -m tutorials`
+    console = pipe_console()
     try:
-        run_lesson(lesson, pause=should_pause("--no-pause" in args))
+        note = apply_lesson_device()
+        if note:
+            console.print(note, style="yellow", markup=False)
+        run_lesson(lesson, console=console, pause=should_pause("--no-pause" in args))
     except KeyboardInterrupt:  # Ctrl-C at a prompt: leave quietly
         print()
         return 130
+    except BrokenPipeError:
+        return quiet_broken_pipe()
     return 0

@@ -161,3 +161,22 @@ def test_an_ascii_only_output_gets_question_marks_not_a_crash(tmp_path, command)
                                                           "PYTHONIOENCODING": "ascii"})
     assert done.returncode == 0, done.stderr.decode()[-500:]
     assert b"Traceback" not in done.stderr and b"?" in done.stdout
+
+
+def test_a_lesson_file_answers_help(capsys):
+    from tutorials.framework import main_for
+    from tutorials.registry import load_lesson
+
+    assert main_for(load_lesson(1), ["--help"]) == 0  # was: "unknown argument(s)", 2
+    assert "[--no-pause]" in capsys.readouterr().out
+
+
+def test_a_lesson_file_into_a_closed_pipe_stops_quietly(tmp_path):
+    import pathlib
+
+    lesson = pathlib.Path(__file__).resolve().parents[2] / "tutorials" / "lesson01_graph.py"
+    script = f"{sys.executable} {lesson} --no-pause 2>err.txt | true; echo ${{PIPESTATUS[0]}}"
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path)
+    assert out.stdout.strip().splitlines()[-1] == "141"  # was 1 (rich's closed-pipe exit)
+    assert (tmp_path / "err.txt").read_text() == ""
