@@ -402,9 +402,11 @@ class NumpyBackend(Backend):
         return np.broadcast_to(x, shape)
 
     def getitem(self, x, index):
-        # The trailing ... keeps a basic index that picks one element a 0-d view of x
+        # A trailing ... keeps a basic index that picks one element a 0-d view of x
         # (numpy returns a copied scalar without it), so writes through it reach x.
-        return x[index + (Ellipsis,)]
+        if not any(entry is Ellipsis for entry in index):  # (`in` would compare arrays)
+            index += (Ellipsis,)
+        return x[index]
 
     def index_add(self, shape, index, src):
         out = np.zeros(shape, dtype=src.dtype)
