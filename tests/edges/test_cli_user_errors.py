@@ -180,3 +180,14 @@ def test_a_lesson_file_into_a_closed_pipe_stops_quietly(tmp_path):
                          cwd=tmp_path)
     assert out.stdout.strip().splitlines()[-1] == "141"  # was 1 (rich's closed-pipe exit)
     assert (tmp_path / "err.txt").read_text() == ""
+
+
+def test_the_command_list_says_what_check_and_bench_compare(capsys):
+    # was "check gradients and backends against each other" (it compares one device
+    # with central differences) and "measure the backends against each other"
+    assert vecgrad_cli.main(["--help"]) == 0
+    listing = " ".join(capsys.readouterr().out.split())
+    assert "check every op family's gradients against central differences on one device" \
+        in listing
+    assert "bench time vecgrad against hand-written numpy and PyTorch" in listing
+    assert "backends against each other" not in listing

@@ -20,8 +20,10 @@ COMMANDS = {
     "train": ("vecgrad.cli.train", "train a network (defaults: digits MLP, >= 97%)"),
     "evaluate": ("vecgrad.cli.evaluate", "test metrics and confusion matrix of a checkpoint"),
     "devices": ("vecgrad.cli.devices", "list the compute devices (numpy CPU, OpenCL platforms)"),
-    "bench": ("vecgrad.cli.bench", "measure the backends against each other"),
-    "check": ("vecgrad.cli.check", "check gradients and backends against each other"),
+    "bench": ("vecgrad.cli.bench", "time vecgrad against hand-written numpy and "
+                                    "PyTorch, each in its own process"),
+    "check": ("vecgrad.cli.check", "every op family's gradients against central "
+                                    "differences on one device"),
 }
 
 
