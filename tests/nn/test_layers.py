@@ -238,6 +238,10 @@ def test_pytorch_argument_names_of_softmax_and_leaky_relu(device):
                                [-0.2])
     with pytest.raises(TypeError, match="LeakyReLU: give alpha or negative_slope, not both"):
         nn.LeakyReLU(0.1, negative_slope=0.2)
+    np.testing.assert_allclose(F.leaky_relu(_t([-1.0], device), negative_slope=0.3).numpy(),
+                               [-0.3])
+    with pytest.raises(TypeError, match="leaky_relu: give alpha or negative_slope, not both"):
+        F.leaky_relu(_t([-1.0], device), 0.1, negative_slope=0.2)
 
 
 def test_lecture_004_backprop_example_through_layers(device):

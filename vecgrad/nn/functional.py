@@ -120,9 +120,12 @@ def relu(x):
     return activations.activation(x, "relu")
 
 
-def leaky_relu(x, alpha=None):
-    """x for x > 0 else alpha * x (alpha defaults to 0.01)."""
-    return activations.activation(x, "leaky_relu", alpha)
+def leaky_relu(x, alpha=None, *, negative_slope=None):
+    """x for x > 0 else alpha * x (alpha defaults to 0.01; PyTorch calls it negative_slope)."""
+    if alpha is not None and negative_slope is not None and alpha != negative_slope:
+        raise TypeError(f"leaky_relu: give alpha or negative_slope, not both (got alpha={alpha}, "
+                        f"negative_slope={negative_slope})")
+    return activations.activation(x, "leaky_relu", negative_slope if alpha is None else alpha)
 
 
 def elu(x, alpha=None):
