@@ -297,3 +297,23 @@ def test_a_non_tensor_input_is_named_as_such(layer, shape):
             layer.eval()(value)
     with pytest.raises(TypeError, match="softmax: input must be a Tensor, got ndarray"):
         nn.Softmax(dim=1)(np.zeros(shape, np.float32))
+
+
+@pytest.mark.parametrize("float_mask", [False, True])
+def test_attention_query_with_every_key_masked_gives_zeros_not_nan(device, float_mask):
+    # A padding query (every key masked) made a nan row, which poisons any loss summed
+    # over the output; PyTorch gives 0 there (output and gradients).
+    q, k, v = (_t(RNG.standard_normal((1, 3, 2)), device, requires_grad=True) for _ in range(3))
+    allowed = np.array([[False] * 3, [True, True, False], [True] * 3])
+    mask = np.where(allowed, 0.0, -np.inf) if float_mask else allowed
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=vecgrad.tensor(mask, device=device))
+    out.sum().backward()
+    np.testing.assert_array_equal(out.numpy()[0, 0], [0.0, 0.0])
+    np.testing.assert_array_equal(q.grad.numpy()[0, 0], [0.0, 0.0])
+    assert np.isfinite(k.grad.numpy()).all() and np.isfinite(v.grad.numpy()).all()
+    # the other rows: softmax over their allowed keys only
+    scores = q.numpy()[0] @ k.numpy()[0].T / np.sqrt(2)
+    for row in (1, 2):
+        w = np.exp(scores[row][allowed[row]] - scores[row][allowed[row]].max())
+        np.testing.assert_allclose(out.numpy()[0, row], (w / w.sum()) @ v.numpy()[0][allowed[row]],
+                                   rtol=1e-12)

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from vecgrad.ops import common, creation, elementwise, matmul, movement
+from vecgrad.ops import common, creation, elementwise, matmul, movement, reduce
 from vecgrad.ops import softmax as softmax_ops
 from vecgrad.ops.common import fmt_shape
 
@@ -18,7 +18,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
     attn_mask: a bool mask (True: may attend) or a float mask added to the scores,
     broadcast to (..., L, S). is_causal: query i attends to keys 0..i only. scale
-    defaults to 1/sqrt(E). A row with every key masked out gives nan, as in PyTorch.
+    defaults to 1/sqrt(E). A query whose every key is masked out (a padding position)
+    attends to nothing: its output and gradients are 0, as in PyTorch (not nan).
     """
     op = "scaled_dot_product_attention"
     for name, t in (("query", query), ("key", key), ("value", value)):
@@ -56,7 +57,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             scores = elementwise.where(attn_mask, scores, float("-inf"))
         else:
             scores = scores + attn_mask
+        # A row of -inf scores would be softmax's 0/0: give it finite scores, then 0 weights.
+        alive = reduce.max(scores.detach(), axis=-1, keepdims=True) > float("-inf")
+        scores = elementwise.where(alive, scores, 0.0)
     weights = softmax_ops.softmax(scores, -1)
+    if attn_mask is not None:
+        weights = elementwise.where(alive, weights, 0.0)
     if dropout_p:
         weights = elementwise.dropout(weights, dropout_p)
     return matmul.matmul(weights, value)
