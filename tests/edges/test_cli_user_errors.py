@@ -191,3 +191,17 @@ def test_the_command_list_says_what_check_and_bench_compare(capsys):
         in listing
     assert "bench time vecgrad against hand-written numpy and PyTorch" in listing
     assert "backends against each other" not in listing
+
+
+@pytest.mark.parametrize("schedule, expected", [
+    ("step:a:0.5", "--schedule 'step:a:0.5': STEP_SIZE must be a whole number, got 'a'"),
+    ("step:1e3:0.5", "STEP_SIZE must be a whole number, got '1e3'"),
+    ("step:10:x", "--schedule 'step:10:x': GAMMA must be a number, got 'x'"),
+    ("inverse:abc", "--schedule 'inverse:abc': DECAY must be a number, got 'abc'"),
+])
+def test_a_schedule_that_is_not_a_number_is_named(capsys, schedule, expected):
+    # was: "invalid literal for int() with base 10: 'a'" (Python's words, no part named)
+    assert vecgrad_cli.main(["train", "--dataset", "xor", "--epochs", "1", "--quiet",
+                             "--schedule", schedule]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "invalid literal" not in err

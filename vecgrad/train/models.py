@@ -209,14 +209,25 @@ def make_schedule(text: str, optimizer):
     from vecgrad import optim
 
     kind, *values = text.split(":")
+
+    def number(word: str, name: str, whole: bool = False):
+        try:
+            return int(word) if whole else float(word)
+        except ValueError:  # int()'s "invalid literal for int() with base 10" is Python's
+            raise ConfigError(f"--schedule {text!r}: {name} must be a "
+                              f"{'whole ' if whole else ''}number, got {word!r}") from None
+
     try:
         if kind == "none" and not values:
             return None
         if kind == "step" and len(values) == 2:
-            return optim.StepDecay(optimizer, int(values[0]), float(values[1]))
+            return optim.StepDecay(optimizer, number(values[0], "STEP_SIZE", whole=True),
+                                   number(values[1], "GAMMA"))
         if kind == "inverse" and len(values) == 1:
-            return optim.InverseTimeDecay(optimizer, float(values[0]))
-    except ValueError as exc:
+            return optim.InverseTimeDecay(optimizer, number(values[0], "DECAY"))
+    except ConfigError:
+        raise
+    except ValueError as exc:  # the schedule's own range checks
         raise ConfigError(f"--schedule {text!r}: {exc}") from None
     raise ConfigError(f"--schedule {text!r}: use none, step:STEP_SIZE:GAMMA (e.g. step:10:0.5) "
                       "or inverse:DECAY (e.g. inverse:0.1)")
