@@ -26,6 +26,8 @@ def open_regular(path, error, what: str):
     O_NONBLOCK makes opening a FIFO return at once; fstat on the opened descriptor then
     says what it really is (no race between a check and the open).
     """
+    if not os.fspath(path):  # would read "checkpoint  does not exist"
+        raise error(f"{what}: the file name is empty")
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:

@@ -205,3 +205,19 @@ def test_a_schedule_that_is_not_a_number_is_named(capsys, schedule, expected):
                              "--schedule", schedule]) == 2
     err = capsys.readouterr().err
     assert expected in err and "invalid literal" not in err
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["train", "--dataset", "xor", "--epochs", "1", "--checkpoint", ""],
+     "vecgrad train: error: --checkpoint '': give a file name\n"),
+    (["train", "--dataset", "xor", "--epochs", "1", "--resume", ""],
+     "vecgrad train: error: checkpoint: the file name is empty\n"),
+    (["evaluate", ""], "vecgrad evaluate: error: checkpoint: the file name is empty\n"),
+])
+def test_an_empty_file_name_is_named_before_training(tmp_path, monkeypatch, capsys, argv,
+                                                     expected):
+    # was: an epoch of training, then "cannot save to <the working folder>: it is a
+    # directory", or "checkpoint  does not exist" (the empty name invisible)
+    monkeypatch.chdir(tmp_path)
+    assert vecgrad_cli.main([*argv, "--quiet"]) == 2
+    assert capsys.readouterr().err == expected

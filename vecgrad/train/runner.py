@@ -71,6 +71,8 @@ def _check_writable(checkpoint) -> None:
     import os
     import tempfile
 
+    if not str(checkpoint).strip():
+        raise ConfigError(f"--checkpoint {str(checkpoint)!r}: give a file name")
     target = Path(checkpoint).resolve()
     folder = target.parent
     if not folder.is_dir():
@@ -126,7 +128,7 @@ def run(config: RunConfig, *, resume_state: dict | None = None, views=(),
     started = time.perf_counter()
     config.validate()
     checkpoint = config.checkpoint
-    if checkpoint:
+    if checkpoint is not None:  # "" too: it named the working folder, found after an epoch
         _check_writable(checkpoint)
     run_device = None if resume_state is None else saved_device(resume_state)
     device, note = choose_device(config.device, run_device)
