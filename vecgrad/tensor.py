@@ -457,6 +457,40 @@ class Tensor(TensorDisplay):
         """Set every element to 0, in place."""
         return self.copy_(0)
 
+    # ------------------------------------------------------- augmented assignment
+    # x += y changes x in place, as in PyTorch. Without these methods Python would run
+    # x = x + y: `p -= lr * p.grad` under no_grad() would bind the name p to a new tensor
+    # and leave the model's parameter (and every view of x) as it was.
+    def __iadd__(self, other):
+        return self._augmented("+=", self.add_, elementwise.add, other)
+
+    def __isub__(self, other):
+        return self._augmented("-=", self.sub_, elementwise.sub, other)
+
+    def __imul__(self, other):
+        return self._augmented("*=", self.mul_, elementwise.mul, other)
+
+    def __itruediv__(self, other):
+        return self._augmented("/=", self.div_, elementwise.div, other)
+
+    def _augmented(self, symbol, update, op, other):
+        """x op= other: in place when no graph is recorded. When x or other requires grad,
+        the result is a new tensor of x's shape and dtype (x = x op other, recorded), so
+        graphs that used the old x keep their values; views of the old x keep them too."""
+        if not (autograd.is_grad_enabled() and (
+                self._requires_grad or (isinstance(other, Tensor) and other._requires_grad))):
+            return update(other)  # add_ and friends check dtypes, shapes and graphs
+        if self._node is None and self._requires_grad:
+            raise RuntimeError(f"{symbol}: a leaf tensor that requires grad cannot be changed "
+                               f"in place (its gradient would lose the old values); update "
+                               f"it under vecgrad.no_grad(), or write x = x {symbol[0]} y")
+        self._check_in_place_dtype(symbol, other)
+        out = op(self, other)
+        if out.shape != self.shape:
+            raise ValueError(f"{symbol}: the result's shape {out.shape} is not the tensor's "
+                             f"shape {self.shape}; write x = x {symbol[0]} y for a new tensor")
+        return common.cast(out, self.dtype)
+
     # ------------------------------------------------------------------ operators
     __hash__ = object.__hash__  # == builds a mask, so identity hashing must be explicit
 

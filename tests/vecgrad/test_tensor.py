@@ -83,6 +83,48 @@ def test_in_place_updates(device):
         p.add_(vecgrad.zeros(3, device=device))
 
 
+def test_augmented_assignment_updates_parameters_in_place(device):
+    # PyTorch's hand-written SGD: `p -= lr * p.grad` under no_grad must change the
+    # model's parameter (the loop variable is only a name for it)
+    model = vecgrad.nn.Linear(2, 1)
+    params = list(model.parameters())
+    before = [p.numpy() for p in params]
+    loss = model(vecgrad.tensor([[1.0, 2.0]], device=model.weight.device)).sum()
+    loss.backward()
+    with vecgrad.no_grad():
+        for p in params:
+            p -= 0.5 * p.grad
+    for p, old, now in zip(params, before, model.parameters()):
+        assert p is now and p.requires_grad and p.is_leaf
+        np.testing.assert_allclose(now.numpy(), old - 0.5 * p.grad.numpy(), rtol=1e-6)
+
+    x = vecgrad.tensor([[1.0, 2.0], [3.0, 4.0]], device=device)
+    row = x[1]
+    x *= 2
+    x[0] += 1  # through the view x[0], then written back
+    x /= vecgrad.tensor([1.0, 2.0], device=device)
+    np.testing.assert_allclose(x.numpy(), [[3.0, 2.5], [6.0, 4.0]])
+    np.testing.assert_allclose(row.numpy(), [6.0, 4.0])  # the view saw every change
+
+
+def test_augmented_assignment_with_gradients(device):
+    w = vecgrad.tensor([1.0, 2.0], device=device, requires_grad=True)
+    with pytest.raises(RuntimeError, match="-=: a leaf tensor that requires grad cannot"):
+        w -= 1.0  # (PyTorch refuses too: the update belongs under no_grad)
+    h = vecgrad.zeros(2, device=device)
+    h += w * 3  # recorded: h is now a result of w
+    h *= w
+    assert not h.is_leaf
+    h.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [6.0, 12.0])  # d(3w^2)/dw
+    counts = vecgrad.tensor([1, 2], device=device)
+    with pytest.raises(TypeError, match="cannot write the fractional number 0.5 into"):
+        counts += 0.5  # an int tensor stays an int tensor (PyTorch refuses too)
+    with pytest.raises(ValueError, match="cannot be written into a tensor of shape"):
+        h_copy = h.detach()
+        h_copy += vecgrad.zeros(3, 2, device=device)
+
+
 @pytest.mark.parametrize("layout", ["large", "small", "transposed", "broadcast", "number"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
 def test_scaled_in_place_update_rounds_like_two_numpy_passes(device, layout, dtype):
