@@ -366,3 +366,48 @@ def test_model_and_optimizer_checkpoint_round_trip(tmp_path, device):
     train(fresh, fresh_opt, 3)
     for a, b in zip(model.parameters(), fresh.parameters()):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_module_list_and_module_dict_as_in_pytorch():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+            self.heads = nn.ModuleDict({"a": nn.Linear(2, 1), "b": nn.Linear(2, 3)})
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x).tanh()
+            return self.heads["a"](x), self.heads["b"](x)
+
+    net = Net()
+    assert list(net.state_dict()) == [  # PyTorch's keys for the same model
+        "layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias",
+        "layers.2.weight", "layers.2.bias", "heads.a.weight", "heads.a.bias",
+        "heads.b.weight", "heads.b.bias"]
+    assert [a.shape for a in net(vecgrad.ones((4, 2)))] == [(4, 1), (4, 3)]
+    layers = net.layers
+    first, last = layers[0], layers[-1]
+    del layers[1]
+    assert len(layers) == 2 and [n for n, _ in layers.named_children()] == ["0", "1"]
+    assert layers[1] is last and list(layers[:1]) == [first]
+    layers.insert(0, nn.ReLU())
+    layers.append(nn.Tanh()).extend([nn.Sigmoid()])
+    layers[1] = nn.Identity()
+    assert [type(m).__name__ for m in layers] == ["ReLU", "Identity", "Linear", "Tanh",
+                                                  "Sigmoid"]
+    with pytest.raises(IndexError, match="ModuleList: index 5 is out of range for 5 modules"):
+        layers[5]
+    with pytest.raises(TypeError, match="ModuleList has no forward"):
+        layers(vecgrad.ones(2))
+    heads = net.heads
+    assert heads.keys() == ["a", "b"] and "a" in heads and len(heads) == 2
+    heads["c"] = nn.Linear(2, 2)
+    assert heads.pop("a") is not None and list(heads) == ["b", "c"]
+    with pytest.raises(KeyError, match="ModuleDict has no module 'z'"):
+        heads["z"]
+    with pytest.raises(KeyError, match="attribute 'training' already exists"):
+        heads["training"] = nn.ReLU()
+    with pytest.raises(KeyError, match="without '.'"):
+        heads["x.y"] = nn.ReLU()
+    assert heads.training is True

@@ -684,6 +684,145 @@ class Sequential(Module):
         return modules[index]
 
 
+class ModuleList(Module):
+    """A list of modules whose parameters the parent sees (a plain Python list hides
+    them from parameters(), state_dict() and .to()). Keys are "0", "1", ... as in
+    PyTorch; it has no forward of its own: iterate over it in the parent's forward.
+    """
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def _index(self, index: int) -> int:
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError(f"ModuleList: indices must be ints or slices, got "
+                            f"{type(index).__name__}")
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"ModuleList: index {index} is out of range for {len(self)} "
+                             f"modules")
+        return index % len(self)
+
+    def _renumber(self, modules) -> None:
+        self._modules.clear()
+        for module in modules:
+            self.append(module)
+
+    def __getitem__(self, index):
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            return ModuleList(modules[index])
+        return modules[self._index(index)]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        self.add_module(str(self._index(index)), module)
+
+    def __delitem__(self, index) -> None:
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            del modules[index]
+        else:
+            del modules[self._index(index)]
+        self._renumber(modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(list(self._modules.values()))
+
+    def __iadd__(self, modules) -> ModuleList:
+        return self.extend(modules)
+
+    def __add__(self, other) -> ModuleList:
+        return ModuleList(list(self) + list(other))
+
+    def append(self, module: Module) -> ModuleList:
+        """Add `module` at the end; returns self."""
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules) -> ModuleList:
+        """Append every module of an iterable; returns self."""
+        if isinstance(modules, Module) and not isinstance(modules, (ModuleList, Sequential)):
+            raise TypeError("ModuleList.extend: expected an iterable of modules, got a "
+                            f"{type(modules).__name__} (use append)")
+        for module in list(modules):
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        """Insert `module` before position `index`."""
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        self._renumber(modules)
+
+    def forward(self, *args, **kwargs):
+        raise TypeError("ModuleList has no forward(); iterate over it in your module's forward")
+
+
+class ModuleDict(Module):
+    """A dict of name -> module, registered in insertion order (keys are the state_dict
+    prefixes); like ModuleList it has no forward of its own."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        if key not in self._modules:
+            raise KeyError(f"ModuleDict has no module {key!r}; it has {list(self._modules)}")
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        self[key]  # (a clear KeyError)
+        del self._modules[key]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(list(self._modules))
+
+    def __contains__(self, key) -> bool:
+        return key in self._modules
+
+    def keys(self):
+        return list(self._modules.keys())
+
+    def values(self):
+        return list(self._modules.values())
+
+    def items(self):
+        return list(self._modules.items())
+
+    def pop(self, key: str) -> Module:
+        module = self[key]
+        del self[key]
+        return module
+
+    def clear(self) -> None:
+        self._modules.clear()
+
+    def update(self, modules) -> None:
+        """Add the (name, module) pairs of a dict, a ModuleDict or an iterable of pairs."""
+        pairs = modules.items() if isinstance(modules, (dict, ModuleDict)) else modules
+        for entry in pairs:
+            if not isinstance(entry, (tuple, list)) or len(entry) != 2:
+                raise TypeError(f"ModuleDict.update: expected (name, module) pairs, got "
+                                f"{entry!r}")
+            self[entry[0]] = entry[1]
+
+    def forward(self, *args, **kwargs):
+        raise TypeError("ModuleDict has no forward(); call its modules in your module's "
+                        "forward")
+
+
 class Activation(Module):
     """One activation of the shared catalogue by name: Activation("leaky_relu", alpha=0.1)."""
 

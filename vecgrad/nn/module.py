@@ -175,9 +175,15 @@ class Module(ModuleDisplay):
             self._non_persistent_buffers.add(name)
 
     def add_module(self, name: str, module: Module) -> None:
-        """Register a sub-module under `name`."""
+        """Register a sub-module under `name` (a non-empty string without '.')."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"add_module: the name must be a non-empty string without '.', "
+                           f"got {name!r}")
         if not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
+        if name not in self._modules and hasattr(self, name):
+            # (ModuleDict({"training": ...}) would otherwise replace the attribute)
+            raise KeyError(f"add_module: attribute {name!r} already exists")
         setattr(self, name, module)
 
     # ----------------------------------------------------------------- forward
