@@ -221,3 +221,17 @@ def test_an_empty_file_name_is_named_before_training(tmp_path, monkeypatch, caps
     monkeypatch.chdir(tmp_path)
     assert vecgrad_cli.main([*argv, "--quiet"]) == 2
     assert capsys.readouterr().err == expected
+
+
+@pytest.mark.parametrize("batch_size, expected", [
+    ("419", "with --batch-size 419 the last batch of each epoch holds 1 of the 1258 training "
+            "samples (1258 = 3·419 + 1)"),
+    ("1", "--batch-norm needs batches of 2 or more samples, got --batch-size 1"),
+])
+def test_batch_norm_with_a_batch_of_one_is_refused_before_training(capsys, batch_size,
+                                                                   expected):
+    # was: an epoch of training, then BatchNorm1d's "use a larger batch" about 419
+    assert vecgrad_cli.main(["train", "--batch-norm", "--batch-size", batch_size,
+                             "--epochs", "1", "--plain"]) == 2
+    captured = capsys.readouterr()
+    assert expected in captured.err and "epoch" not in captured.out

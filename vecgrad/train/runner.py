@@ -141,6 +141,7 @@ def run(config: RunConfig, *, resume_state: dict | None = None, views=(),
         normalizer = _from_checkpoint(source, "normalizer", normalizer_from_state,
                                       resume_state["normalizer"])
     train, val, test = _normalized(bundle, normalizer)
+    _check_batch_norm_batches(settings, len(train))
     lr = settings["lr"] if settings["lr"] is not None else DEFAULT_LR[settings["optimizer"]]
     settings["lr"], settings["loss"] = lr, loss
     vecgrad.manual_seed(settings["seed"])
@@ -191,6 +192,21 @@ def run(config: RunConfig, *, resume_state: dict | None = None, views=(),
                      seconds=time.perf_counter() - started, diverged=diverged,
                      message=message, trainer=trainer, notes=[note] if note else [],
                      queue=queue)
+
+
+def _check_batch_norm_batches(settings, samples: int) -> None:
+    """BatchNorm cannot normalize a batch of one sample: say so before training, not as
+    "use a larger batch" at the end of the first epoch when only the last batch is short."""
+    size = settings["batch_size"]
+    if not settings["batch_norm"]:
+        return
+    if size == 1:
+        raise ConfigError("--batch-norm needs batches of 2 or more samples, got --batch-size 1")
+    if samples % size == 1:
+        raise ConfigError(f"--batch-norm needs batches of 2 or more samples: with --batch-size "
+                          f"{size} the last batch of each epoch holds 1 of the {samples} "
+                          f"training samples ({samples} = {samples // size}·{size} + 1); "
+                          "choose another --batch-size")
 
 
 @dataclass
