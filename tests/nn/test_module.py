@@ -411,3 +411,21 @@ def test_module_list_and_module_dict_as_in_pytorch():
     with pytest.raises(KeyError, match="without '.'"):
         heads["x.y"] = nn.ReLU()
     assert heads.training is True
+
+
+def test_sequential_item_assignment_deletion_and_insertion():
+    # model[-1] = nn.Linear(...) (a new head) was "does not support item assignment".
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 10))
+    model[-1] = nn.Linear(8, 2)
+    assert model(vecgrad.ones((1, 4))).shape == (1, 2) and list(model.state_dict())[-1] == "2.bias"
+    model.insert(1, nn.Dropout(0.1))
+    assert [type(m).__name__ for m in model] == ["Linear", "Dropout", "ReLU", "Linear"]
+    del model[1]
+    assert [n for n, _ in model.named_children()] == ["0", "1", "2"]
+    model.extend([nn.Tanh()])
+    del model[-2:]
+    assert [type(m).__name__ for m in model] == ["Linear", "ReLU"]
+    with pytest.raises(IndexError, match="Sequential: index 2 is out of range for 2 modules"):
+        model[2] = nn.ReLU()
+    with pytest.raises(TypeError, match="must be a Module"):
+        model[0] = "layer"

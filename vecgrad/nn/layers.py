@@ -681,7 +681,45 @@ class Sequential(Module):
         modules = list(self._modules.values())
         if isinstance(index, slice):
             return Sequential(*modules[index])
-        return modules[index]
+        return self._modules[self._name_at(index)]
+
+    def _name_at(self, index: int) -> str:
+        """The registered name of the module at position `index` (negative from the end)."""
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError(f"Sequential: indices must be ints or slices, got "
+                            f"{type(index).__name__}")
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"Sequential: index {index} is out of range for {len(self)} "
+                             f"modules")
+        return list(self._modules)[index % len(self)]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        """model[-1] = nn.Linear(...): replace a module in place (its name is kept)."""
+        self.add_module(self._name_at(index), module)
+
+    def __delitem__(self, index) -> None:
+        """Remove one module or a slice; the rest are renumbered 0, 1, ... as in PyTorch."""
+        names = list(self._modules)
+        doomed = names[index] if isinstance(index, slice) else [self._name_at(index)]
+        kept = [module for name, module in self._modules.items() if name not in doomed]
+        self._modules.clear()
+        for position, module in enumerate(kept):
+            self.add_module(str(position), module)
+
+    def insert(self, index: int, module: Module) -> Sequential:
+        """Insert `module` before position `index`; the modules are renumbered."""
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        self._modules.clear()
+        for position, item in enumerate(modules):
+            self.add_module(str(position), item)
+        return self
+
+    def extend(self, modules) -> Sequential:
+        """Append every module of an iterable."""
+        for module in list(modules):
+            self.append(module)
+        return self
 
 
 class ModuleList(Module):
