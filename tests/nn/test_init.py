@@ -103,3 +103,15 @@ def test_bad_arguments_are_named():
         init.zeros_(np.zeros(3))
     with pytest.raises(ValueError, match="mode must be 'fan_in' or 'fan_out'"):
         init.kaiming_normal_(vecgrad.zeros((2, 2)), mode="fan")
+
+
+def test_argument_names_are_pytorchs():
+    # init.uniform_(w, a=-0.1, b=0.1) and init.constant_(w, val=0.5) are PyTorch calls;
+    # they were TypeErrors (low/high, value).
+    t = vecgrad.zeros((50, 50))
+    values = init.uniform_(t, a=-0.1, b=0.1).numpy()
+    assert values.min() >= -0.1 and values.max() <= 0.1 and values.std() > 0.05
+    assert (init.constant_(t, val=0.5).numpy() == 0.5).all()
+    assert init.normal_(t, mean=3.0, std=0.0).numpy().mean() == 3.0
+    with pytest.raises(ValueError, match="uniform_: need a <= b, got a=1, b=0"):
+        init.uniform_(t, 1, 0)

@@ -72,12 +72,12 @@ def _fill(tensor, values: np.ndarray):
     return tensor
 
 
-def uniform_(tensor, low: float = 0.0, high: float = 1.0):
-    """Fill `tensor` with draws from U(low, high); returns it."""
+def uniform_(tensor, a: float = 0.0, b: float = 1.0):
+    """Fill `tensor` with draws from U(a, b) (PyTorch's argument names); returns it."""
     _check_tensor(tensor, "uniform_")
-    if not low <= high:
-        raise ValueError(f"uniform_: need low <= high, got low={low}, high={high}")
-    return _fill(tensor, vecgrad.random_generator().uniform(low, high, size=tensor.shape))
+    if not a <= b:
+        raise ValueError(f"uniform_: need a <= b, got a={a}, b={b}")
+    return _fill(tensor, vecgrad.random_generator().uniform(a, b, size=tensor.shape))
 
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0):
@@ -139,11 +139,11 @@ def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_normal_"))
 
 
-def constant_(tensor, value: float):
-    """Fill `tensor` with `value`; returns it."""
+def constant_(tensor, val: float):
+    """Fill `tensor` with `val` (PyTorch's argument name); returns it."""
     _check_tensor(tensor, "constant_")
     with vecgrad.no_grad():
-        tensor.fill_(value)
+        tensor.fill_(val)
     return tensor
 
 
