@@ -240,6 +240,14 @@ def test_pytorch_argument_names_of_softmax_and_leaky_relu(device):
         nn.LeakyReLU(0.1, negative_slope=0.2)
     np.testing.assert_allclose(F.leaky_relu(_t([-1.0], device), negative_slope=0.3).numpy(),
                                [-0.3])
+    x = _t([-2.0, 0.5, 4.0], device)
+    np.testing.assert_allclose(nn.Softplus(beta=2, threshold=5)(x).numpy(),
+                               [np.log1p(np.exp(-4.0)) / 2, np.log1p(np.exp(1.0)) / 2, 4.0],
+                               rtol=1e-12)
+    np.testing.assert_allclose(nn.Softplus()(x).numpy(), np.log1p(np.exp(x.numpy())),
+                               rtol=1e-12)
+    assert repr(nn.Softplus(beta=2)) == "Softplus(beta=2.0, threshold=20.0)"
+    assert repr(nn.Softplus()) == "Softplus()"
     with pytest.raises(TypeError, match="leaky_relu: give alpha or negative_slope, not both"):
         F.leaky_relu(_t([-1.0], device), 0.1, negative_slope=0.2)
 

@@ -953,9 +953,28 @@ class ELU(_NamedActivation):
 
 
 class Softplus(_NamedActivation):
-    """log(1 + e^x)."""
+    """log(1 + e^x); Softplus(beta=2, threshold=10) is PyTorch's log(1 + e^(βx))/β, x
+    itself where βx > threshold (F.softplus)."""
 
     activation_name = "softplus"
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        for name, value in (("beta", beta), ("threshold", threshold)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+                    not math.isfinite(value):
+                raise ValueError(f"Softplus: {name} must be a finite number, got {value!r}")
+        if beta == 0:
+            raise ValueError("Softplus: beta must not be 0")
+        self.beta, self.threshold = float(beta), float(threshold)
+
+    def forward(self, x):
+        return F.softplus(x, beta=self.beta, threshold=self.threshold)
+
+    def extra_repr(self) -> str:
+        if (self.beta, self.threshold) == (1.0, 20.0):
+            return ""
+        return f"beta={self.beta}, threshold={self.threshold}"
 
 
 class BentIdentity(_NamedActivation):
