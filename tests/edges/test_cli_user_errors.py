@@ -235,3 +235,29 @@ def test_batch_norm_with_a_batch_of_one_is_refused_before_training(capsys, batch
                              "--epochs", "1", "--plain"]) == 2
     captured = capsys.readouterr()
     assert expected in captured.err and "epoch" not in captured.out
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ({"epochs": "5"}, "epochs must be an int, got str '5'"),
+    ({"lr": "0.1"}, "lr must be a number, got str '0.1'"),
+    ({"batch_size": True}, "batch_size must be an int, got bool True"),
+    ({"model": 5}, "model must be a string, got int 5"),
+    ({"optimizer": "adamw"}, "--optimizer 'adamw': choose one of sgd, momentum"),
+])
+def test_run_config_names_a_wrong_type_from_python(settings, expected):
+    # were: TypeError '<=' not supported..., KeyError 'adamw', AttributeError on 5, and
+    # batch_size=True trained with batches of one
+    from vecgrad.train import RunConfig
+    from vecgrad.train.config import ConfigError
+
+    with pytest.raises(ConfigError, match="^" + expected.replace("(", r"\(").replace(")", r"\)")):
+        RunConfig(dataset="xor", **settings).validate()
+
+
+def test_run_config_takes_numpy_numbers_as_python_ones():
+    import numpy as np
+
+    from vecgrad.train import RunConfig
+
+    config = RunConfig(epochs=np.int64(3), lr=np.float32(0.5)).validate()
+    assert type(config.epochs) is int and type(config.lr) is float and config.epochs == 3

@@ -69,10 +69,16 @@ class RunConfig:
         return {name: getattr(self, name) for name in self.setting_names()}
 
     def validate(self) -> RunConfig:
-        """Raise ConfigError naming the first setting out of range; returns self."""
+        """Raise ConfigError naming the first setting of a wrong type or out of range;
+        returns self."""
         from scalargrad.functions import ACTIVATIONS
 
+        from vecgrad.train.models import OPTIMIZERS
+
+        self._check_types()
         checks = [
+            (self.optimizer in OPTIMIZERS, f"--optimizer {self.optimizer!r}: choose one of "
+             + ", ".join(OPTIMIZERS)),
             (self.activation in ACTIVATIONS, f"--activation {self.activation!r}: choose one "
              "of " + ", ".join(ACTIVATIONS)),
             (1 <= self.batch_size <= MAX_BATCH,
@@ -98,6 +104,32 @@ class RunConfig:
             if not ok:
                 raise ConfigError(message)
         return self
+
+    def _check_types(self) -> None:
+        """From Python (`RunConfig(epochs="5")`) a wrong type is named here, not met as a
+        TypeError inside a comparison or a KeyError later on. numpy scalars (an
+        np.int64 from np.arange) become Python numbers, as the checkpoint stores them."""
+        import numbers
+
+        whole = ("batch_size", "epochs", "patience", "seed")
+        real = ("lr", "weight_decay", "l1", "dropout", "clip_grad_norm")
+        text = ("dataset", "model", "activation", "loss", "optimizer", "schedule", "normalize")
+        optional = ("lr", "loss", "clip_grad_norm")
+        for name in whole + real + text:
+            value = getattr(self, name)
+            if value is None and name in optional:
+                continue
+            if name in text:
+                ok, kind = isinstance(value, str), "a string"
+            else:
+                kind = "an int" if name in whole else "a number"
+                ok = (isinstance(value, numbers.Integral if name in whole else numbers.Real)
+                      and not isinstance(value, bool))
+                if ok:
+                    setattr(self, name, int(value) if name in whole else float(value))
+            if not ok:
+                raise ConfigError(f"{name} must be {kind}, got {type(value).__name__} "
+                                  f"{value!r}")
 
     @classmethod
     def resume(cls, path, **changes) -> tuple[RunConfig, dict]:
