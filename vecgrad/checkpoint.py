@@ -367,7 +367,7 @@ class _Archive:
             try:
                 self.zip = zipfile.ZipFile(stream)
             except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError,
-                    ValueError) as exc:
+                    ValueError, NotImplementedError) as exc:  # (a forged "zip version")
                 raise CheckpointError(f"{path} is truncated or corrupt: "
                                       f"{_one_line(exc)}") from None
             self.infos: dict[str, zipfile.ZipInfo] = {}
@@ -402,7 +402,7 @@ class _Archive:
         info = self.infos[name]
         try:
             stream = self.zip.open(info)
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
             raise CheckpointError(f"{where}: entry {name!r} is corrupt: "
                                   f"{_one_line(exc)}") from None
         try:
