@@ -261,3 +261,17 @@ def test_run_config_takes_numpy_numbers_as_python_ones():
 
     config = RunConfig(epochs=np.int64(3), lr=np.float32(0.5)).validate()
     assert type(config.epochs) is int and type(config.lr) is float and config.epochs == 3
+
+
+def test_a_data_dir_that_is_not_read_is_said(tmp_path, capsys):
+    # was silent: a user pointing --data-dir at their files trained on the built-in data
+    note = "note: --data-dir is read only for mnist and fashion-mnist; xor is built in"
+    assert vecgrad_cli.main(["train", "--dataset", "xor", "--epochs", "1", "--quiet",
+                             "--data-dir", str(tmp_path),
+                             "--checkpoint", str(tmp_path / "run.npz")]) == 0
+    assert f"vecgrad train: {note}" in capsys.readouterr().err
+    assert vecgrad_cli.main(["evaluate", str(tmp_path / "run.npz"), "--quiet",
+                             "--data-dir", str(tmp_path)]) == 0
+    assert f"vecgrad evaluate: {note}" in capsys.readouterr().err
+    assert vecgrad_cli.main(["evaluate", str(tmp_path / "run.npz"), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""

@@ -26,6 +26,10 @@ def main(args) -> int:
     result = done.result
     if done.note:
         print(f"vecgrad evaluate: {done.note}", file=sys.stderr)
+    if args.data_dir is not None:
+        from vecgrad.cli.train import _note_unread_data_dir
+
+        _note_unread_data_dir("vecgrad evaluate", done.config["dataset"])
     if args.json:
         print(json_text({
             "checkpoint": args.checkpoint, "dataset": done.config["dataset"],

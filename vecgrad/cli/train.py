@@ -16,6 +16,7 @@ from vecgrad.train.config import RunConfig
 from vecgrad.train.models import DEFAULT_LR, OPTIMIZERS
 
 DEFAULTS = RunConfig()
+IDX_DATASETS = ("mnist", "fashion-mnist")  # the datasets read from --data-dir
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -79,6 +80,8 @@ def main(args) -> int:
     config.device, note = choose_device(config.device, saved_device(resume_state))
     if note:
         print(f"vecgrad train: {note}", file=sys.stderr)
+    if args.data_dir is not None:
+        _note_unread_data_dir("vecgrad train", config.dataset)
     views, stream = make_views(args)
     result = run(config, resume_state=resume_state, views=views, layer_stats=not args.quiet)
     if result.diverged and not views:  # the views already showed the message
@@ -90,6 +93,14 @@ def main(args) -> int:
         terminated = result.history.stop_message.startswith("stopped by SIGTERM")
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     return EXIT_DIVERGED if result.diverged else 0
+
+
+def _note_unread_data_dir(prog: str, dataset: str) -> None:
+    """--data-dir with a dataset that is not read from files would otherwise be ignored
+    without a word: the user believes the run used their folder."""
+    if dataset not in IDX_DATASETS:
+        print(f"{prog}: note: --data-dir is read only for {' and '.join(IDX_DATASETS)}; "
+              f"{dataset} is built in, so the folder is not used", file=sys.stderr)
 
 
 def _interrupt_line(result) -> str:
