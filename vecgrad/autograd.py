@@ -113,7 +113,8 @@ class Context:
 class Node:
     """A recorded Function application: the op, its context and its input tensors."""
 
-    __slots__ = ("function", "ctx", "inputs", "counters", "versions", "freed")
+    __slots__ = ("function", "ctx", "inputs", "counters", "versions", "freed",
+                 "output_counter", "output_version")
 
     def __init__(self, function, ctx, inputs):
         self.function = function
@@ -124,6 +125,11 @@ class Node:
         counters = self.counters = tuple(map(_version_of, inputs))
         self.versions = tuple(map(_first, counters))
         self.freed = False
+        # The output's counter and version (set by Function.apply): a backward that saved
+        # its output (exp, sigmoid, softmax, ...) must see edits made through a detached
+        # alias or a view of it as well.
+        self.output_counter = None
+        self.output_version = 0
 
     @property
     def name(self) -> str:
@@ -181,13 +187,18 @@ class Function:
         ctx = Context(backend, needs)
         out = cls.forward(ctx, *map(_buf_of, inputs), **params)
         if _grad_mode.enabled and True in needs:
-            result = first._wrap(out, backend, Node(cls, ctx, inputs))
+            node = Node(cls, ctx, inputs)
+            result = first._wrap(out, backend, node)
         else:
+            node = None
             result = first._wrap(out, backend)
         if may_share_storage(out, first._buf):
             # A view (transpose, slice, reshape): an in-place edit through it must
             # invalidate graphs that saved its base, and the other way round.
             result._version = first._version
+        if node is not None:
+            counter = node.output_counter = result._version
+            node.output_version = counter[0]
         return result
 
 
@@ -241,12 +252,20 @@ def _check_not_rebased(node, i, parent):
             f"a copy, or do the write before using the tensor")
 
 
-def _check_versions(node):
+def _check_versions(node, output):
+    """The in-place error, when an input or the saved output of node changed since."""
     for t, counter, version in zip(node.inputs, node.counters, node.versions):
         if counter[0] != version:
             raise RuntimeError(
                 f"backward: a tensor of shape {t.shape} used by {node.name} was modified in "
                 f"place after it was used; its gradient would be wrong")
+    counter = node.output_counter
+    if counter is not None and counter[0] != node.output_version and any(
+            [saved is output._buf for saved in node.ctx.saved_tensors]):
+        raise RuntimeError(
+            f"backward: the output of {node.name} (shape {output.shape}), which its "
+            f"gradient needs, was modified in place (through a view or a detached alias "
+            f"of it); its gradient would be wrong")
 
 
 def run_backward(root, grad_buf, retain_graph=False):
@@ -267,7 +286,7 @@ def run_backward(root, grad_buf, retain_graph=False):
             t._accumulate_grad(grad, False)
         ctx = node.ctx
         if ctx.saved_tensors:
-            _check_versions(node)
+            _check_versions(node, t)
         function = node.function
         needs = ctx.needs_input_grad
         inputs = node.inputs
@@ -513,7 +532,7 @@ def walk(roots, seeds, *, retain_graph, create_graph, targets=None):
                     t._accumulate_grad(grad, False)
             ctx = node.ctx
             if ctx.saved_tensors:
-                _check_versions(node)
+                _check_versions(node, t)
             if create_graph:
                 recorded = Context(recorder.backend_of(ctx.backend), ctx.needs_input_grad)
                 recorded.saved_tensors = _saved_as_tensors(node, t)

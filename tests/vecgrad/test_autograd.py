@@ -120,6 +120,45 @@ def test_in_place_change_after_use_is_detected(device):
         y.backward()
 
 
+def _write_through_detach(y):
+    y.detach().zero_()
+
+
+def _write_through_data(y):
+    y.data.fill_(1.0)
+
+
+def _write_through_a_view(y):
+    with vecgrad.no_grad():
+        y.T[0, 1] = 7.0
+
+
+@pytest.mark.parametrize("write", [_write_through_detach, _write_through_data,
+                                   _write_through_a_view])
+@pytest.mark.parametrize("op", [lambda x: x.exp(), lambda x: x.sqrt(),
+                                lambda x: x.softmax(1)], ids=["exp", "sqrt", "softmax"])
+def test_change_of_a_saved_output_through_an_alias_is_detected(device, write, op):
+    # exp's backward reads its own output: editing it made the gradient silently wrong
+    x = vecgrad.tensor([[0.5, 1.0], [1.5, 2.0]], device=device, requires_grad=True)
+    y = op(x)
+    write(y)
+    with pytest.raises(RuntimeError, match="the output of .* was modified in place"):
+        y.sum().backward()
+
+
+def test_aliases_that_do_not_touch_a_saved_output_are_fine(device):
+    x = vecgrad.tensor([1.0, 2.0], device=device, requires_grad=True)
+    y = x.exp()
+    y[0] = 3.0  # recorded: SetItem writes into a copy, exp's output is unchanged
+    (y * y).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 2 * np.exp(4.0)], rtol=1e-6)
+    x.grad = None
+    z = x * 2  # Mul saves its inputs, not its output
+    z.detach().add_(1.0)
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+
+
 def test_in_place_ops_on_non_leaves_are_refused(device):
     x = vecgrad.tensor([1.0], device=device, requires_grad=True)
     with pytest.raises(RuntimeError, match="non-leaf"):

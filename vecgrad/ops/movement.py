@@ -741,6 +741,8 @@ def setitem(x, index, value):
     old._version = x._version
     new = SetItem.apply(old, value, index=index, target_shape=target_shape)
     x._version[0] += 1
+    if node is not None and node.output_counter is x._version:
+        node.output_version += 1  # (SetItem wrote into a copy: the old buffer is unchanged)
     x._buf, x._node, x._requires_grad = new._buf, new._node, True
     x._version = new._version if new._version is not old._version else [0]
     return x
