@@ -268,11 +268,21 @@ def _main(argv: Optional[list]) -> int:
     except BrokenPipeError:
         # The reader went away (`scalargrad graph ... --dot | head`, or a program that
         # is not installed): stop quietly like a Unix tool killed by SIGPIPE.
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError, AttributeError):
-            pass
+        _discard_output()
         return 128 + 13
+    except OSError as exc:  # the output cannot be written (`> /dev/full`, a full disk)
+        _discard_output()
+        print(f"scalargrad: error: cannot write the output: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 2
+
+
+def _discard_output() -> None:
+    """Later writes, and the flush at exit, go to /dev/null (no second error)."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":

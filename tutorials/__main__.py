@@ -112,3 +112,7 @@ if __name__ == "__main__":
         sys.exit(130)
     except BrokenPipeError:  # a plain print (the usage) into a closed pipe
         sys.exit(quiet_broken_pipe())
+    except OSError as exc:  # e.g. the output cannot be written (`> /dev/full`)
+        quiet_broken_pipe()  # later writes and the flush at exit go nowhere
+        print(f"python -m tutorials: error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -187,4 +187,8 @@ def main_for(lesson: Lesson, argv: Optional[list[str]] = None) -> int:
         return 130
     except BrokenPipeError:
         return quiet_broken_pipe()
+    except OSError as exc:  # e.g. the output cannot be written (`> /dev/full`)
+        quiet_broken_pipe()  # later writes and the flush at exit go nowhere
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0

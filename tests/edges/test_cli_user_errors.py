@@ -275,3 +275,17 @@ def test_a_data_dir_that_is_not_read_is_said(tmp_path, capsys):
     assert f"vecgrad evaluate: {note}" in capsys.readouterr().err
     assert vecgrad_cli.main(["evaluate", str(tmp_path / "run.npz"), "--quiet"]) == 0
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("command, expected", [
+    ("-m scalargrad.cli graph x*y x=1 y=2",
+     "scalargrad: error: cannot write the output: No space left on device"),
+    ("-m tutorials 1 --no-pause", "python -m tutorials: error: [Errno 28] No space left"),
+])
+def test_an_output_that_cannot_be_written_is_one_line(tmp_path, command, expected):
+    # were tracebacks (OSError ENOSPC out of rich's write)
+    done = subprocess.run(["bash", "-c", f"{sys.executable} {command} > /dev/full"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        done.stderr.strip()] and expected in done.stderr, done.stderr
