@@ -272,6 +272,19 @@ def test_to_dtype_keeps_objects_sharing_and_values():
     assert not np.array_equal(weight.numpy(), values)
 
 
+
+def test_double_and_float_cast_like_pytorch():
+    # module.double() / .float() (PyTorch's spellings) were AttributeErrors
+    model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2), nn.GRU(2, 3))
+    assert model.double() is model
+    assert all(p.dtype == np.float64 for p in model.parameters())
+    assert model[1].running_var.dtype == np.float64
+    assert model[1].num_batches_tracked.dtype == np.int64
+    out, _ = model[2](vecgrad.ones((4, 1, 2), dtype=vecgrad.float64))
+    assert out.dtype == np.float64
+    assert model.float() is model
+    assert all(p.dtype == np.float32 and p.requires_grad for p in model.parameters())
+
 @pytest.mark.parametrize("dtype", [vecgrad.int64, "int64", vecgrad.bool_])
 def test_to_a_non_float_dtype_is_refused_before_anything_changes(dtype):
     # It used to cast the first weight to int64 (and drop its requires_grad) before failing.

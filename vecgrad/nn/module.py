@@ -342,6 +342,15 @@ class Module(ModuleDisplay):
             fn(module)
         return self
 
+    def double(self) -> Module:
+        """Cast every float parameter and buffer to float64 in place (PyTorch's
+        module.double(), the usual step before a gradient check or a Hessian); self."""
+        return self.to(np.dtype(np.float64))
+
+    def float(self) -> Module:  # noqa: A003 - PyTorch's name
+        """Cast every float parameter and buffer to float32 in place; returns self."""
+        return self.to(np.dtype(np.float32))
+
     def to(self, target: str | np.dtype | type) -> Module:
         """Move every parameter and buffer to a device ("cpu", "opencl", ...) or cast
         them to a float dtype (``vecgrad.float64``), in place: the Parameter objects stay
