@@ -155,8 +155,9 @@ def run_lesson(lesson: Lesson, console: Optional[Console] = None, pause: bool = 
 
 
 def should_pause(no_pause: bool) -> bool:
-    """Pause between steps only for a person at a terminal."""
-    return not no_pause and sys.stdin.isatty()
+    """Pause between steps only for a person at a terminal (a closed stdin, `<&-`, is
+    None: no one to answer)."""
+    return not no_pause and sys.stdin is not None and sys.stdin.isatty()
 
 
 def main_for(lesson: Lesson, argv: Optional[list[str]] = None) -> int:

@@ -289,3 +289,11 @@ def test_an_output_that_cannot_be_written_is_one_line(tmp_path, command, expecte
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.strip().splitlines() == [
         done.stderr.strip()] and expected in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("command", ["-m tutorials 1", "-m tutorials"])
+def test_the_tutorials_run_with_a_closed_stdin(tmp_path, command):
+    # `<&-` leaves sys.stdin None: was an AttributeError traceback in should_pause
+    done = subprocess.run(["bash", "-c", f"{sys.executable} {command} <&- >/dev/null"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0 and done.stderr == "", done.stderr[-500:]
