@@ -22,6 +22,8 @@ with `saved_for_graph`. The first-order walk (`run_backward`) is untouched by al
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import threading
 from operator import attrgetter, itemgetter
 
@@ -74,16 +76,58 @@ class _set_grad_enabled(contextlib.ContextDecorator):
         # each call of a decorated function gets its own (threads may call it at once)
         return type(self)(self.mode)
 
+    def __call__(self, func):
+        if not inspect.isgeneratorfunction(func):
+            return super().__call__(func)
+        mode = self.mode
 
-def no_grad():
-    """Context manager (or decorator): ops inside record no graph (results have
-    requires_grad=False)."""
-    return _set_grad_enabled(False)
+        @functools.wraps(func)
+        def generator(*args, **kwargs):
+            # The mode holds while the generator's body runs (each step), not while the
+            # code that iterates it runs between steps (PyTorch's rule).
+            inner = func(*args, **kwargs)
+            try:
+                with _set_grad_enabled(mode):
+                    value = next(inner)
+                while True:
+                    try:
+                        sent = yield value
+                    except GeneratorExit:
+                        inner.close()
+                        raise
+                    except BaseException as exc:  # thrown in: hand it to the body
+                        with _set_grad_enabled(mode):
+                            value = inner.throw(exc)
+                    else:
+                        with _set_grad_enabled(mode):
+                            value = inner.send(sent)
+            except StopIteration as stop:  # the body returned
+                return stop.value
+
+        return generator
 
 
-def enable_grad():
+def _grad_mode_manager(mode, func):
+    """mode's context manager, or `func` decorated with it (`@no_grad` without the
+    parentheses, as PyTorch allows)."""
+    if func is None:
+        return _set_grad_enabled(mode)
+    if not callable(func):
+        name = "no_grad" if not mode else "enable_grad"
+        raise TypeError(f"{name}: takes no arguments (or decorates a function), got "
+                        f"{type(func).__name__}")
+    return _set_grad_enabled(mode)(func)
+
+
+def no_grad(func=None):
+    """Context manager (or decorator, with or without parentheses): ops inside record no
+    graph (results have requires_grad=False)."""
+    return _grad_mode_manager(False, func)
+
+
+def enable_grad(func=None):
     """Context manager (or decorator): re-enable graph recording inside a no_grad block."""
-    return _set_grad_enabled(True)
+    return _grad_mode_manager(True, func)
 
 
 class Context:

@@ -120,6 +120,32 @@ def test_in_place_change_after_use_is_detected(device):
         y.backward()
 
 
+def test_no_grad_decorates_without_parentheses_and_holds_inside_generators():
+    x = vecgrad.tensor([1.0, 2.0], requires_grad=True)
+
+    @vecgrad.no_grad  # PyTorch allows both spellings
+    def doubled(t):
+        return t * 2.0
+
+    assert not doubled(x).requires_grad and doubled.__name__ == "doubled"
+    with vecgrad.no_grad():
+        assert vecgrad.enable_grad(lambda t: t * 2.0)(x).requires_grad
+
+    @vecgrad.no_grad()
+    def steps(n):
+        for _ in range(n):
+            yield (x * 2.0).requires_grad, vecgrad.is_grad_enabled()
+        return "done"
+
+    seen = []
+    for recorded, enabled_inside in steps(2):
+        seen.append((recorded, enabled_inside, vecgrad.is_grad_enabled()))
+    # off while the body runs (it used to run with gradients on), on again outside it
+    assert seen == [(False, False, True)] * 2
+    with pytest.raises(TypeError, match="no_grad: takes no arguments"):
+        vecgrad.no_grad(3)
+
+
 def _write_through_detach(y):
     y.detach().zero_()
 
