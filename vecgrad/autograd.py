@@ -472,8 +472,16 @@ def _useful(roots, targets):
                 if key in targets:
                     continue  # its gradient is all we need from here
                 raise _freed_error(node)
-            for parent, needed in zip(node.inputs, node.ctx.needs_input_grad):
-                if needed and id(parent) not in useful:
+            counters, versions = node.counters, node.versions
+            for i, (parent, needed) in enumerate(zip(node.inputs, node.ctx.needs_input_grad)):
+                if not needed:
+                    continue
+                if counters[i][0] != versions[i]:
+                    # Here, not only in _pending: x[i] = f(x[i]) makes x its own ancestor,
+                    # and this walk would prune that loop as a path to nowhere (a zero
+                    # gradient) before the in-place check could refuse it.
+                    _check_not_rebased(node, i, parent)
+                if id(parent) not in useful:
                     stack.append((parent, False))
     return useful
 

@@ -137,7 +137,11 @@ def _topological(outputs, leaves):
             stack.append((t, True))
             node = t._node
             if node is not None and key not in leaves:
-                for parent in node.inputs:
+                for i, parent in enumerate(node.inputs):
+                    if node.counters[i][0] != node.versions[i]:
+                        # x[i] = f(x[i]) makes x its own ancestor: refuse as backward
+                        # does (this walk would skip the loop: a zero tangent)
+                        autograd._check_not_rebased(node, i, parent)
                     if id(parent) not in state:
                         stack.append((parent, False))
     return order
@@ -152,6 +156,8 @@ def _push_tangent(t, tangents, create_graph):
     pairs = [(i, tan) for i, tan in pairs if tan is not None and node.ctx.needs_input_grad[i]]
     if not pairs:
         return None
+    if node.ctx.saved_tensors:  # the rule reads them: are they as they were? (as backward)
+        autograd._check_versions(node, t)
     g = _zeros_like(t)
     g.requires_grad_(True)
     with autograd.enable_grad():

@@ -108,6 +108,31 @@ def test_earlier_use_that_saved_nothing_is_caught(how):
             loss.backward(create_graph=how == "create_graph")
 
 
+@pytest.mark.parametrize("how", ["backward", "grad", "jacobian", "jacobian-forward", "jvp",
+                                 "hvp"])
+def test_a_write_computed_from_the_tensor_itself_is_caught(how):
+    """x[1] = x[1] * 3 makes x its own ancestor; every walk must refuse it. autograd.grad
+    (so vecgrad.func) and the forward-mode walk pruned that loop and gave a zero gradient
+    for x[1] silently (the right one is 3 d(x[1])/da)."""
+    def func(a):
+        x = a.exp() * a
+        x[1] = x[1] * 3
+        return x.sum()
+
+    a = vecgrad.tensor([0.3, -0.2, 0.5], dtype=vecgrad.float64)
+    ones = vecgrad.ones(3, dtype=vecgrad.float64)
+    calls = {
+        "backward": lambda: func(a.detach().requires_grad_()).backward(),
+        "grad": lambda: vecgrad.autograd.grad(func(a.requires_grad_()), a),
+        "jacobian": lambda: vecgrad.func.jacobian(func, a),
+        "jacobian-forward": lambda: vecgrad.func.jacobian(func, a, strategy="forward-mode"),
+        "jvp": lambda: vecgrad.func.jvp(func, a, ones),
+        "hvp": lambda: vecgrad.func.hvp(func, a, ones),
+    }
+    with pytest.raises(RuntimeError, match=r"later written in place \(x\[index\] = value\)"):
+        calls[how]()
+
+
 def test_clear_errors():
     leaf = vecgrad.randn(3, 4, requires_grad=True)
     with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
