@@ -361,3 +361,20 @@ def test_einsum_of_integers_by_mul_and_sum(device):
     out = vecgrad.einsum("ij,jk->ik", a, b)
     assert out.dtype == np.int64 and out.tolist() == [[19, 22], [43, 50]]
     assert vecgrad.einsum("ii", a).item() == 5
+
+
+@pytest.mark.parametrize("make", [
+    lambda x: x.flip(0), lambda x: x.flip((0, 1)), lambda x: vecgrad.flip(x[:1], 0),
+    lambda x: x.flip(()), lambda x: x.repeat(1, 1), lambda x: x.tile((1,)),
+], ids=["flip", "flip-both", "flip-length-1", "flip-nothing", "repeat-ones", "tile-ones"])
+def test_flip_and_repeat_are_copies_as_in_pytorch(device, make):
+    # numpy's flip is a view: a write into the result (y[0] = 0, y += 1 under no_grad)
+    # changed x too, where PyTorch's flip and repeat never share memory
+    x = t([[1.0, 2.0], [3.0, 4.0]], device)
+    y = make(x)
+    y.fill_(0.0)
+    y += 1
+    np.testing.assert_array_equal(x.numpy(), [[1.0, 2.0], [3.0, 4.0]])
+    mask = x > 2  # bool tensors too
+    make(mask).fill_(True)
+    np.testing.assert_array_equal(mask.numpy(), [[False, False], [True, True]])

@@ -7,7 +7,7 @@ from builtins import sum as builtins_sum
 
 import numpy as np
 
-from vecgrad.autograd import Function
+from vecgrad.autograd import Function, may_share_storage
 from vecgrad.ops import common, creation, elementwise
 from vecgrad.ops.common import fmt_shape, unbroadcast
 
@@ -422,12 +422,13 @@ def matrix_transpose(x):
 
 
 def flip(x, dims):
-    """Reverse the order of elements along `dims` (an int or a sequence)."""
+    """Reverse the order of elements along `dims` (an int or a sequence): a copy, as in
+    PyTorch (numpy's flip is a view, and a write into it would change x)."""
     axes = common.normalize_axes("flip", dims, x.ndim)
     if not axes:
-        return x * 1 if x.dtype != np.bool_ else x.detach()
+        return x.clone()
     index = tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(x.ndim))
-    return GetItem.apply(x, index=index)
+    return GetItem.apply(x, index=index).clone()
 
 
 def roll(x, shifts, dims=None):
@@ -473,7 +474,9 @@ def repeat(x, *sizes):
     for r, n in zip(sizes, shape):
         expanded += [r, n]
     y = expand(reshape(x, tuple(interleaved)), *expanded)
-    return reshape(y, tuple(r * n for r, n in zip(sizes, shape)))
+    out = reshape(y, tuple(r * n for r, n in zip(sizes, shape)))
+    # PyTorch's repeat always copies; with every count 1 the reshape is a view of x
+    return out.clone() if may_share_storage(out._buf, x._buf) else out
 
 
 def tile(x, *reps):
