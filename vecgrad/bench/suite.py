@@ -349,12 +349,12 @@ MAX_SETTLE_S = 60.0
 def _check_arguments(args: argparse.Namespace) -> list[str]:
     """Refuse values that cannot work before any process starts; returns the workloads."""
     if (args.rounds is not None and args.rounds < 1) or args.warmup < 0:
-        raise ValueError("bench: --rounds must be >= 1 and --warmup >= 0")
+        raise ValueError("--rounds must be >= 1 and --warmup >= 0")
     if args.settle is not None and not 0 <= args.settle <= MAX_SETTLE_S:  # also NaN
-        raise ValueError(f"bench: --settle must be a number of seconds in 0..{MAX_SETTLE_S:g}, "
+        raise ValueError(f"--settle must be a number of seconds in 0..{MAX_SETTLE_S:g}, "
                          f"got {args.settle}")
     if args.seed < 0:
-        raise ValueError(f"bench: --seed must be >= 0, got {args.seed}")
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
     if args.workloads is None:
         return list(WORKLOADS)
     names = [n.strip() for n in args.workloads.split(",") if n.strip()]
@@ -362,7 +362,7 @@ def _check_arguments(args: argparse.Namespace) -> list[str]:
     if unknown or not names:
         given = f"unknown workload(s) {', '.join(unknown)}" if unknown else \
             f"--workloads {args.workloads!r} names no workload"
-        raise ValueError(f"bench: {given}; choose from {', '.join(WORKLOADS)}")
+        raise ValueError(f"{given}; choose from {', '.join(WORKLOADS)}")
     return names
 
 
