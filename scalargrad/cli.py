@@ -37,7 +37,7 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         error = _UsageError(message)
         unknown = message.partition("unrecognized arguments: ")[2].split()
-        flags = [w.split("=", 1)[0] for w in unknown if w.startswith("--")]
+        flags = [w.split("=", 1)[0] for w in unknown if w.startswith("--") and w != "--"]
         if flags:
             # A subcommand's unknown flags reach the top parser: offer theirs too.
             parsers = [self] + [p for a in self._actions

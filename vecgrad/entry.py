@@ -32,6 +32,8 @@ def did_you_mean(message: str, options) -> str:
     """argparse's "unrecognized arguments: --optimiser adam" with a suggestion added."""
     unknown = message.partition("unrecognized arguments: ")[2].split()
     flags = [word.split("=", 1)[0] for word in unknown if word.startswith("--")]
+    # a bare `--`, or a real flag left after it, is no misspelling (`--` was "--lr?")
+    flags = [flag for flag in flags if flag != "--" and flag not in options]
     if not flags:
         return message
     close = difflib.get_close_matches(flags[0], [o for o in options if o.startswith("--")],

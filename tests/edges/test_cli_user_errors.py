@@ -297,3 +297,11 @@ def test_the_tutorials_run_with_a_closed_stdin(tmp_path, command):
     done = subprocess.run(["bash", "-c", f"{sys.executable} {command} <&- >/dev/null"],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0 and done.stderr == "", done.stderr[-500:]
+
+
+@pytest.mark.parametrize("extra", [["--"], ["--", "--epochs", "1"]])
+def test_a_bare_double_dash_gets_no_made_up_suggestion(capsys, extra):
+    # was "unrecognized arguments: --; did you mean --lr?"
+    assert vecgrad_cli.main(["train", "--dataset", "xor", *extra]) == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --" in err and "did you mean" not in err
