@@ -303,14 +303,35 @@ class Tensor(TensorDisplay):
             self._grad._version[0] += 1
 
     # ------------------------------------------------------------ device and dtype
-    def to(self, target) -> "Tensor":
-        """Move to a device ("cpu", "opencl", ...) or convert to a dtype."""
-        if isinstance(target, str):
-            try:
-                np.dtype(target)
-            except TypeError:  # not a dtype name, so a device string (validated there)
-                return _to_device(self, target)
-        return common.cast(self, creation.resolve_dtype(target, "to"))
+    def to(self, *args, device=None, dtype=None) -> "Tensor":
+        """Move to a device ("cpu", "opencl", ...) and/or convert to a dtype, in PyTorch's
+        forms: x.to(device), x.to(dtype), x.to(device, dtype), x.to(other) (other's
+        device and dtype), x.to(device=..., dtype=...)."""
+        if len(args) > 2:
+            raise TypeError(f"to: takes a device and a dtype at most, got {len(args)} "
+                            f"arguments")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                if len(args) > 1 or device is not None or dtype is not None:
+                    raise TypeError("to: a tensor argument (whose device and dtype are taken) "
+                                    "must come alone")
+                device, dtype = arg.device, arg.dtype
+            elif isinstance(arg, str) and not _names_a_dtype(arg):
+                if device is not None:
+                    raise TypeError(f"to: two devices given ({device!r} and {arg!r})")
+                device = arg
+            else:
+                if dtype is not None:
+                    raise TypeError(f"to: two dtypes given ({dtype} and {arg})")
+                dtype = creation.resolve_dtype(arg, "to")  # (None too: not float64)
+        out = self
+        if dtype is not None:
+            dtype = creation.resolve_dtype(dtype, "to")
+            if dtype != np.float64:  # narrowing first: the target device may lack float64
+                out = common.cast(out, dtype)
+        if device is not None:
+            out = _to_device(out, device)
+        return out if dtype is None else common.cast(out, dtype)
 
     def float(self) -> "Tensor":
         """As float32."""
@@ -987,6 +1008,14 @@ class ToDevice(autograd.Function):
         if isinstance(grad, Tensor):  # a recorded backward (create_graph): the same op back
             return _to_device(grad, ctx.backend.device)
         return ctx.backend.from_numpy(ctx.attrs.to_numpy(grad))
+
+
+def _names_a_dtype(text):
+    try:
+        np.dtype(text)
+    except TypeError:  # not a dtype name, so a device string (validated there)
+        return False
+    return True
 
 
 def _to_device(t, device):

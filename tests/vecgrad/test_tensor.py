@@ -65,6 +65,23 @@ def test_to_dtype_float_double(device):
         assert t.to("float64").dtype == np.float64
 
 
+def test_to_takes_pytorchs_forms(device):
+    dtype = vecgrad.float64 if get_backend(device).supports_float64 else vecgrad.float32
+    x = vecgrad.tensor([1.5, 2.5], requires_grad=True)  # on cpu
+    other = vecgrad.zeros(1, dtype=dtype, device=device)
+    for moved in (x.to(other), x.to(device, dtype), x.to(device=device, dtype=dtype),
+                  x.to(dtype=dtype).to(device=device)):
+        # x.to(other) kept x on cpu before (only the dtype was taken from other)
+        assert moved.device == other.device and moved.dtype == dtype
+    (x.to(other) * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
+    assert x.grad.dtype == np.float32 and x.grad.device == "cpu"
+    with pytest.raises(TypeError, match="two devices given"):
+        x.to("cpu", device)
+    with pytest.raises(TypeError, match="tensor argument .* must come alone"):
+        x.to(other, vecgrad.float32)
+
+
 def test_in_place_updates(device):
     p = vecgrad.tensor([1.0, 2.0], device=device, requires_grad=True)
     buffer_before = p._buf
