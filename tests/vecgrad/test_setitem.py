@@ -170,6 +170,9 @@ def test_masked_fill(device):
         x.masked_fill(x, 0.0)
     with pytest.raises(ValueError, match="cannot be broadcast"):
         x.masked_fill(vecgrad.tensor([True, False], device=device), 0.0)
+    if device != "cpu":  # the error names the call made (it named `where`)
+        with pytest.raises(ValueError, match="masked_fill: tensors are on different devices"):
+            x.masked_fill(mask, vecgrad.tensor(2.0, dtype=vecgrad.float64))
 
 
 def test_matches_torch_float64():

@@ -764,6 +764,7 @@ def masked_fill(x, mask, value):
         if value.ndim:
             raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape "
                              f"{fmt_shape(value.shape)}")
+        common.check_same_device("masked_fill", x, value)  # (else `where` would be named)
         value = common.cast(value, x.dtype)
     else:
         value = common.constant(value, x.dtype, x._backend, "masked_fill")
