@@ -305,3 +305,12 @@ def test_a_bare_double_dash_gets_no_made_up_suggestion(capsys, extra):
     assert vecgrad_cli.main(["train", "--dataset", "xor", *extra]) == 2
     err = capsys.readouterr().err
     assert "unrecognized arguments: --" in err and "did you mean" not in err
+
+
+def test_a_checkpoint_under_a_file_says_the_file_is_no_folder(tmp_path, capsys):
+    # was "the folder .../notes.txt does not exist" about a file that exists
+    (tmp_path / "notes.txt").write_text("x")
+    target = tmp_path / "notes.txt" / "run.npz"
+    assert vecgrad_cli.main(["train", "--dataset", "xor", "--epochs", "1", "--quiet",
+                             "--checkpoint", str(target)]) == 2
+    assert f": {tmp_path / 'notes.txt'} is not a folder" in capsys.readouterr().err

@@ -76,7 +76,9 @@ def _check_writable(checkpoint) -> None:
     target = Path(checkpoint).resolve()
     folder = target.parent
     if not folder.is_dir():
-        raise ConfigError(f"--checkpoint {checkpoint}: the folder {folder} does not exist")
+        problem = (f"{folder} is not a folder" if folder.exists()
+                   else f"the folder {folder} does not exist")
+        raise ConfigError(f"--checkpoint {checkpoint}: {problem}")
     if target.is_dir():
         raise ConfigError(f"--checkpoint {checkpoint}: it is a folder; give a file name")
     if target.exists() and not target.is_file():
