@@ -195,7 +195,17 @@ def _chain(local, tangent):
     Reverse mode never multiplies a local derivative by an input that does not lead to
     the output; forward mode must not either, or inf * 0 = nan would leak in.
     """
-    return 0.0 if _is_number(tangent) and tangent == 0.0 else local * tangent
+    return 0.0 if _is_zero(tangent) else local * tangent
+
+
+def _is_zero(x) -> bool:
+    """x is 0, or a (nested) Dual whose every component is 0: a tangent that carries no
+    derivative of any order, so it must not turn an inf local derivative into nan."""
+    while isinstance(x, Dual):
+        if not _is_zero(x.tangent):
+            return False
+        x = x.value
+    return _is_number(x) and x == 0.0
 
 
 def _coerce(other) -> Optional[Dual]:

@@ -234,6 +234,10 @@ MODES = ("reverse-over-reverse", "forward-over-reverse", "forward-over-forward",
 def hessian(f: Callable, values: Sequence[float], mode: str = "reverse-over-reverse"):
     """The Hessian of a scalar f(*scalars) at `values`, as a list of rows (floats).
 
+    Row i is the gradient of df/dx_i: H[i][j] = d/dx_j (df/dx_i), the Jacobian of the
+    gradient (torch.autograd.functional.hessian's order). Where f is twice continuously
+    differentiable H is symmetric; where it is not (x ** y at x = 0, y <= 1), the two
+    orders differ and every mode gives this one.
     f is written with operators and methods (x * y, x.sin(), ...), so it runs on Values
     and on Duals alike; `mode` picks one of MODES (they agree; the lesson compares them).
     """
@@ -255,7 +259,9 @@ def hessian(f: Callable, values: Sequence[float], mode: str = "reverse-over-reve
         for i in range(n):
             row = []
             for j in range(n):
-                xs = [Dual(Dual(v, 1.0 if k == i else 0.0), Dual(1.0 if k == j else 0.0, 0.0))
+                # inner tangent along x_j, outer along x_i: d/dx_j (df/dx_i), the
+                # order of the other modes (it matters where f is not C^2)
+                xs = [Dual(Dual(v, 1.0 if k == j else 0.0), Dual(1.0 if k == i else 0.0, 0.0))
                       for k, v in enumerate(values)]
                 row.append(primal_tangent2(f(*xs)))
             rows.append(row)

@@ -221,3 +221,36 @@ def test_cli_order_2_prints_the_hessian(capsys):
     assert [c.strip() for c in row_y.split("│")[1:-1]] == ["y", "1", "8", "12", "0"]
     assert "largest difference 0" in out
     assert main(["graph", "x*y", "x=1", "y=1", "--order", "3"]) == 2
+
+
+# x ** y with a Value exponent at x = 0: (x, y, Hessian). For y >= 2 it is the limit from
+# x > 0; for y = 1 it is that of the first-derivative conventions (df/dx = y * x ** (y-1),
+# df/dy = 0 at x = 0), not symmetric, and every mode must give the same order.
+POW_AT_ZERO = [
+    (0.0, 2.0, [[2.0, 0.0], [0.0, 0.0]]),
+    (0.0, 3.0, [[0.0, 0.0], [0.0, 0.0]]),
+    (0.0, 2.5, [[0.0, 0.0], [0.0, 0.0]]),
+    (0.0, 1.0, [[0.0, 1.0], [0.0, 0.0]]),  # PyTorch's row 0 too: d/dy (df/dx) = 0 ** 0
+    (0.0, -1.0, [[math.inf, math.inf], [math.inf, math.inf]]),
+]
+
+
+@pytest.mark.parametrize("x, y, want", POW_AT_ZERO)
+def test_modes_agree_on_pow_with_value_exponent_at_zero_base(x, y, want):
+    for mode in higher.MODES:
+        assert higher.hessian(lambda a, b: a ** b, [x, y], mode) == want, mode
+
+
+def test_every_mode_gives_row_i_as_the_gradient_of_df_dxi():
+    # Not twice differentiable at (0, 1): the orders differ, so the convention shows.
+    # Row 0 is d/d(x, y) of df/dx = y * x ** (y - 1): the mixed entry 0 ** 0 = 1 is in
+    # row 0, column 1 (as torch.autograd.functional.hessian puts it).
+    for mode in higher.MODES:
+        assert higher.hessian(lambda a, b: a ** b, [0.0, 1.0], mode)[0][1] == 1.0, mode
+
+
+def test_forward_over_forward_zero_tangent_does_not_turn_inf_into_nan():
+    # sqrt'(0) = inf meets the zero tangent of y along x: it must contribute 0, not nan.
+    want = [[0.0, 1.0], [1.0, -math.inf]]
+    for mode in higher.MODES:
+        assert higher.hessian(lambda x, y: x * y + y.sqrt(), [1.0, 0.0], mode) == want, mode
