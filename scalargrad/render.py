@@ -12,7 +12,9 @@ gives valid DOT.
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from scalargrad import picture as _picture
@@ -53,12 +55,13 @@ def graph_table(root, title: str = "graph (topological order)") -> Table:
         table.add_column(header, justify=justify)
     for i, node in enumerate(order):
         inputs = ", ".join(names[id(p)] for p in node.parents)
-        table.add_row(str(i), names[id(node)], _op_text(node), inputs,
+        # Text, not markup: a label such as "w[i]" or "a[/b]" is shown as it is written.
+        table.add_row(str(i), Text(names[id(node)]), _op_text(node), Text(inputs),
                       _fmt(node.data), _fmt(node.grad))
     return table
 
 
-def _tree_text(node, names: dict) -> str:
+def _tree_text(node, names: dict) -> Text:
     name = names[id(node)]
     head = name
     parents = [names[id(p)] for p in node.parents]
@@ -70,7 +73,8 @@ def _tree_text(node, names: dict) -> str:
         head = f"{name} = -{parents[0]}"
     elif parents:
         head = f"{name} = {node.op}({parents[0]})"
-    return f"{head}   value={_fmt(node.data)}  grad={_fmt(node.grad)}"
+    # Text, not markup: labels are the user's own strings ("w[i]" must not turn italic).
+    return Text(f"{head}   value={_fmt(node.data)}  grad={_fmt(node.grad)}")
 
 
 def graph_tree(root) -> Tree:
@@ -88,7 +92,7 @@ def graph_tree(root) -> Tree:
         children = []
         for parent in node.parents:
             if id(parent) in expanded:
-                branch.add(f"{names[id(parent)]} (shown above)")
+                branch.add(f"{escape(names[id(parent)])} (shown above)")
             else:
                 expanded.add(id(parent))
                 children.append((parent, branch.add(_tree_text(parent, names))))

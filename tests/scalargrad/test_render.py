@@ -109,3 +109,14 @@ def test_dot_is_valid_for_hostile_labels():
     nodes = [line for line in done.stdout.splitlines() if line.startswith("node ")]
     assert len(nodes) == 10 + 8  # 10 Values, 8 op ellipses
     assert 'value -2' in nodes[0] and "λ" in nodes[0]
+
+
+@pytest.mark.parametrize("label", ["w[i]", "a[/b]", "[bold]c[/]"])
+def test_labels_are_shown_as_written_never_read_as_rich_markup(label):
+    # "w[i]" once lost its "[i]" (rich read it as italic) and "a[/b]" raised MarkupError.
+    a = Value(2.0, label)
+    out = a * a
+    out.backward()
+    table, tree = _text(graph_table(out)), _text(graph_tree(out))
+    assert f"{label}, {label}" in table
+    assert f"{label} * {label}" in tree and f"{label} (shown above)" in tree

@@ -11,8 +11,8 @@ from rich.console import Console
 
 from vecgrad.train.trainer import (BatchEnd, EpochEnd, EpochStart, EvalEnd, FitEnd, FitStart,
                              History, LayerStat, LayerStats)
-from vecgrad.train.views import (PlainView, RichView, confusion_lines, loss_curve, loss_plot,
-                                 make_view)
+from vecgrad.train.views import (PlainView, RichView, confusion_lines, confusion_table,
+                                 loss_curve, loss_plot, make_view)
 from vecgrad.viz.plot import MARKERS, plotext_available
 
 
@@ -180,3 +180,11 @@ def test_rich_layer_panel_lists_only_layers_with_something_to_show():
         console.print(view._layer_panel())
         text = console.file.getvalue()
         assert [kind for kind in ("Linear", "relu") if kind in text] == kinds, show
+
+
+def test_confusion_table_shows_class_names_as_written():
+    # Class names are the user's (Trainer(class_names=...)); "[/a]" raised MarkupError.
+    out = io.StringIO()
+    Console(file=out, width=80, color_system=None).print(
+        confusion_table(np.eye(2, dtype=int), ["[/a]", "b[i]"]))
+    assert out.getvalue().count("[/a]") == 2 and out.getvalue().count("b[i]") == 2

@@ -183,3 +183,26 @@ def test_every_y_label_sits_on_its_own_row_at_its_value(height):
     row_height = (hi - lo) / (height - 1)
     for r, value in labelled:  # the label names a value inside its row
         assert abs(value - (hi - r * row_height)) <= row_height / 2 + 1e-9, (r, value)
+
+
+def test_labels_and_titles_are_text_not_rich_markup(monkeypatch):
+    # A "[/x]" in a label raised MarkupError; "w[i]" lost its "[i]".
+    text = _text(bar_chart(["w[i]", "a[/b]"], [1.0, 2.0], title="norms [/x]"))
+    assert "w[i]" in text and "a[/b]" in text and "norms [/x]" in text
+    monkeypatch.setattr(viz, "_plotext", lambda: None)
+    text = _text(line_plot([Series("loss[/x]", [0, 1], [1.0, 2.0])], title="[/t] run"))
+    assert "loss[/x]" in text and "[/t] run" in text
+
+
+def test_bars_and_heatmaps_survive_nan_and_inf():
+    # Both raised "cannot convert float NaN to integer" (a diverged run's norms).
+    lines = [l for l in _text(bar_chart(["a", "b", "c", "d"],
+                                        [1.0, 2.0, math.nan, math.inf], width=10)).splitlines()
+             if l.strip()]
+    assert lines[0].count("█") == 5 and lines[1].count("█") == 10
+    assert "█" not in lines[2] and lines[2].endswith("nan") and lines[3].endswith("inf")
+    logged = _text(bar_chart(["a", "b"], [10.0, math.nan], log=True, width=10))
+    assert "nan" in logged
+    assert _text(heatmap([[0.0, math.nan], [math.inf, 1.0]])).splitlines()[:2] == [
+        "  ??", "??██"]
+    assert "nan" in _text(heatmap([[0.0, math.nan]], show_values=True))

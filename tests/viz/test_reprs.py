@@ -100,3 +100,9 @@ def test_reprs_fit_any_width(width):
     t = vecgrad.tensor(np.random.default_rng(0).normal(size=(50, 50)).astype(np.float32))
     assert _text(t, width)
     assert _text(nn.Linear(3, 4), width)
+
+
+def test_module_names_with_brackets_are_text_not_rich_markup():
+    # A ModuleDict key "enc[/b]" raised MarkupError in rich.print(model).
+    text = _text(nn.ModuleDict({"enc[/b]": nn.Linear(2, 2), "w[i]": nn.ReLU()}))
+    assert "enc[/b]" in text and "w[i]" in text

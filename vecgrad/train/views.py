@@ -18,6 +18,7 @@ from rich.panel import Panel
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeRemainingColumn)
 from rich.table import Table
+from rich.text import Text
 
 from vecgrad.train.events import (BatchEnd, EpochEnd, EpochStart, EvalEnd, FitEnd,
                                      FitStart, LayerStats)
@@ -231,7 +232,7 @@ class RichView:
         for name in columns:
             table.add_column(name, justify="left" if name in ("layer", "kind") else "right")
         for layer in _shown_layers(self.layers, self.show):
-            cells = [layer.name, layer.kind]
+            cells = [Text(layer.name), Text(layer.kind)]  # names are not markup
             if self.show in ("forward", "all"):
                 cells += [_num(layer.mean), _num(layer.std),
                           "" if layer.dead_fraction is None else _pct(layer.dead_fraction)]
@@ -319,11 +320,11 @@ def confusion_table(confusion: np.ndarray, class_names=()) -> Table:
     table = Table()
     table.add_column("true \\ pred", justify="right")
     for name in names:
-        table.add_column(name, justify="right")
+        table.add_column(Text(name), justify="right")  # class names are not markup
     for i, (name, row) in enumerate(zip(names, confusion)):
         cells = [f"[bold green]{int(v)}[/]" if i == j else
                  (f"[red]{int(v)}[/]" if v else "[dim]0[/]") for j, v in enumerate(row)]
-        table.add_row(name, *cells)
+        table.add_row(Text(name), *cells)
     return table
 
 

@@ -22,6 +22,7 @@ from html import escape
 from typing import Iterator, Optional, Sequence
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType
+from rich.markup import escape as escape_markup
 from rich.table import Table
 from rich.text import Text
 
@@ -250,20 +251,21 @@ class LinePlot:
 
     def fallback_table(self) -> Table:
         """The numbers a plot would show, when plotext is missing."""
-        table = Table(title=self.title or None, title_justify="left")
+        table = Table(title=escape_markup(self.title) or None, title_justify="left")
         for name in ("series", "points", "first (x, y)", "lowest y at x",
                      "highest y at x", "last (x, y)"):
             table.add_column(name, justify="left" if name == "series" else "right")
         for s in self.series:
             pts = [(float(x), float(y)) for x, y in zip(s.xs, s.ys)
                    if _finite(x) and _finite(y)]
+            label = Text(s.label)  # the user's words, not rich markup
             if not pts:
-                table.add_row(s.label, "0", "-", "-", "-", "-")
+                table.add_row(label, "0", "-", "-", "-", "-")
                 continue
             low = min(pts, key=lambda p: p[1])
             high = max(pts, key=lambda p: p[1])
             pair = lambda p: f"({_fmt(p[0])}, {_fmt(p[1])})"  # noqa: E731
-            table.add_row(s.label, str(len(pts)), pair(pts[0]),
+            table.add_row(label, str(len(pts)), pair(pts[0]),
                           f"{_fmt(low[1])} at {_fmt(low[0])}",
                           f"{_fmt(high[1])} at {_fmt(high[0])}", pair(pts[-1]))
         return table
@@ -361,26 +363,34 @@ def line_plot(series: Sequence[Series], **options) -> LinePlot:
 def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str = "",
               width: int = 40, log: bool = False, fmt: str = "{:.3g}",
               color: str = "cyan") -> RenderableType:
-    """Horizontal bars; with `log`, bar length follows log10(value) (values must be > 0)."""
+    """Horizontal bars; with `log`, bar length follows log10(value) (values must be > 0).
+
+    A nan or infinite value gets no bar, only its number (a diverged run's gradient
+    norms still draw), and the other bars are scaled without it.
+    """
     if len(labels) != len(values):
         raise ValueError(f"bar_chart: {len(labels)} labels but {len(values)} values")
-    if log and any(not (v > 0) for v in values):
+    if log and any(_finite(v) and not float(v) > 0 for v in values):
         raise ValueError("bar_chart(log=True) needs every value > 0")
     style = PALETTE[color][1] if color in PALETTE else color
-    scaled = [math.log10(v) for v in values] if log else [abs(float(v)) for v in values]
-    lo = min(scaled) - 1.0 if log else 0.0
-    hi = max(scaled) if scaled else 1.0
+    scaled = [None if not _finite(v) else (math.log10(v) if log else abs(float(v)))
+              for v in values]
+    drawn = [s for s in scaled if s is not None]
+    lo = (min(drawn) - 1.0 if drawn else 0.0) if log else 0.0
+    hi = max(drawn) if drawn else 1.0
     span = (hi - lo) or 1.0
-    table = Table(title=title or None, show_header=False, box=None, pad_edge=False,
-                  title_justify="left")
+    table = Table(title=escape_markup(title) or None, show_header=False, box=None,
+                  pad_edge=False, title_justify="left")
     table.add_column(justify="right")
     table.add_column()
     table.add_column(justify="right")
     for label, v, s in zip(labels, values, scaled):
-        eighths = round((s - lo) / span * width * 8)
-        full, part = divmod(max(eighths, 0), 8)
-        bar = "█" * full + ("" if part == 0 else chr(0x2590 - part))
-        table.add_row(label, Text(bar, style=style), fmt.format(v))
+        bar = ""
+        if s is not None:
+            eighths = round((s - lo) / span * width * 8)
+            full, part = divmod(max(eighths, 0), 8)
+            bar = "█" * full + ("" if part == 0 else chr(0x2590 - part))
+        table.add_row(Text(str(label)), Text(bar, style=style), fmt.format(v))
     return table
 
 
@@ -391,25 +401,29 @@ def heatmap(matrix: Sequence[Sequence[float]], *, title: str = "",
             show_values: bool = False, fmt: str = "{:5.1f}") -> RenderableType:
     """A 2-D array drawn with shaded blocks (two characters per entry), or as numbers.
 
-    Blank = smallest, full block = largest, scaled between the array's min and max; the
-    shades need no colour.
+    Blank = smallest, full block = largest, scaled between the array's finite min and
+    max; the shades need no colour. A nan or infinite entry is drawn as "??" (or its
+    number), so one bad value does not hide the others.
     """
     rows = [[float(v) for v in row] for row in matrix]
     if not rows or not rows[0]:
         raise ValueError("heatmap needs a non-empty 2-D array")
     if any(len(r) != len(rows[0]) for r in rows):
         raise ValueError("heatmap rows have different lengths")
-    flat = [v for r in rows for v in r]
-    lo, hi = min(flat), max(flat)
+    flat = [v for r in rows for v in r if math.isfinite(v)]
+    lo, hi = (min(flat), max(flat)) if flat else (0.0, 1.0)
     span = (hi - lo) or 1.0
     lines: list[Text] = [Text(title, style="bold")] if title else []
     for r in rows:
         line = Text()
         for v in r:
-            level = (v - lo) / span
             if show_values:
+                level = (v - lo) / span if math.isfinite(v) else 0.0
                 line.append(fmt.format(v) + " ", style="bold" if level > 0.5 else "")
+            elif not math.isfinite(v):
+                line.append("??", style="bold red")
             else:
+                level = (v - lo) / span
                 line.append(_SHADES[min(int(level * len(_SHADES)), len(_SHADES) - 1)] * 2)
         lines.append(line)
     return Group(*lines)

@@ -196,6 +196,7 @@ def _devices(module) -> str:
 
 def module_rich(module):
     from rich.table import Table
+    from rich.text import Text
 
     total, trainable = module_total(module)
     table = Table(title=f"{type(module).__name__}: {total:,} parameters "
@@ -205,8 +206,9 @@ def module_rich(module):
                             ("shapes", "left")):
         table.add_column(header, justify=justify)
     for name, head, count, shapes, depth in module_rows(module):
-        table.add_row("  " * max(depth - 1, 0) + name, head, f"{count:,}" if count else "",
-                      shapes)
+        # Text, not markup: a ModuleDict key or an extra_repr may hold "[" (e.g. "[/b]").
+        table.add_row(Text("  " * max(depth - 1, 0) + name), Text(head),
+                      f"{count:,}" if count else "", Text(shapes))
     return table
 
 
