@@ -31,8 +31,9 @@ SPLIT_SEED = 0
 class Dataset:
     """A sized, indexable collection of (input, target) pairs.
 
-    Subclasses implement `__len__` and `__getitem__`; `__getitem__` must accept an int
-    or a 1-d int array of indices (the DataLoader asks for a whole batch at once).
+    Subclasses implement `__len__` and `__getitem__(i)` for one int index, as in
+    PyTorch; the DataLoader stacks the samples of a batch (`batch`). A dataset whose
+    arrays can be indexed by a whole batch at once may override `batch` to do so.
     """
 
     def __len__(self) -> int:
@@ -40,6 +41,46 @@ class Dataset:
 
     def __getitem__(self, index):
         raise TypeError(f"{type(self).__name__} must implement __getitem__")
+
+    def batch(self, indices: np.ndarray):
+        """(inputs, targets) of the samples at `indices`, stacked along a first axis."""
+        return collate_samples(self, indices)
+
+
+def collate_samples(dataset, indices) -> tuple:
+    """Fetch `dataset[i]` for each index (one (input, target) pair each) and stack the
+    inputs and the targets, as PyTorch's default collate does; a sample that is not a
+    pair, or that does not stack with the first one, is named in the error."""
+    inputs, targets = [], []
+    for i in indices:
+        i = int(i)
+        sample = dataset[i]
+        if not isinstance(sample, (tuple, list)) or len(sample) != 2:
+            size = f" of length {len(sample)}" if isinstance(sample, (tuple, list)) else ""
+            raise TypeError(f"DataLoader: dataset[{i}] gave a value of type "
+                            f"{type(sample).__name__}{size}; expected an (input, target) pair")
+        inputs.append(_as_sample_array(sample[0], i, "input"))
+        targets.append(_as_sample_array(sample[1], i, "target"))
+    return _stack(inputs, indices, "input"), _stack(targets, indices, "target")
+
+
+def _as_sample_array(value, index: int, what: str) -> np.ndarray:
+    array = (np.asarray(value.numpy()) if hasattr(value, "numpy") and callable(value.numpy)
+             else np.asarray(value))
+    if array.dtype == object or array.dtype.kind not in "biuf":
+        raise TypeError(f"DataLoader: the {what} of dataset[{index}] is not numeric "
+                        f"(a {type(value).__name__} of dtype {array.dtype})")
+    return array
+
+
+def _stack(arrays: list, indices, what: str) -> np.ndarray:
+    first = arrays[0].shape
+    for i, array in zip(indices, arrays):
+        if array.shape != first:
+            raise ValueError(f"DataLoader: the {what} of dataset[{int(i)}] has shape "
+                             f"{array.shape} but the {what} of dataset[{int(indices[0])}] "
+                             f"has shape {first}; a batch needs equal shapes")
+    return np.stack(arrays)
 
 
 class TensorDataset(Dataset):
@@ -64,6 +105,9 @@ class TensorDataset(Dataset):
     def __getitem__(self, index):
         return self.inputs[index], self.targets[index]
 
+    def batch(self, indices: np.ndarray):
+        return self.inputs[indices], self.targets[indices]  # one gather, not one per sample
+
     def __repr__(self) -> str:
         return (f"TensorDataset({len(self)} samples, inputs {self.inputs.shape[1:]} "
                 f"{self.inputs.dtype}, targets {self.targets.shape[1:]} {self.targets.dtype})")
@@ -83,8 +127,12 @@ class DataLoader:
 
     With `shuffle=True` the order of epoch `e` is a permutation drawn from a generator
     seeded with (seed, e); call `set_epoch(e)` before iterating (the Trainer does) or
-    let the loader count epochs itself. Inputs become float32 Tensors; integer targets
-    become int64 Tensors (class labels), float targets float32.
+    let the loader count epochs itself: each new iteration, finished or not, moves on to
+    the next epoch's order, as each of PyTorch's does. Inputs become float32 Tensors;
+    integer targets become int64 Tensors (class labels), float targets float32.
+
+    `dataset` is a Dataset (its `batch` method fetches a batch) or anything with
+    `__len__` and `__getitem__(i)` giving (input, target) pairs, such as a list.
     """
 
     def __init__(self, dataset: Dataset, batch_size: int = 32, shuffle: bool = False,
@@ -120,14 +168,18 @@ class DataLoader:
         from vecgrad import tensor  # lazy: loading data must not need the engine
 
         order = self.order()
+        if self.shuffle:
+            # Counted when the epoch starts: a loop that breaks early still gets a new
+            # order next time (counted at the end, it saw the same first batches again).
+            self.epoch += 1
+        fetch = (self.dataset.batch if isinstance(self.dataset, Dataset)
+                 else lambda idx: collate_samples(self.dataset, idx))
         count = len(self)
         for b in range(count):
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
-            inputs, targets = self.dataset[idx]
+            inputs, targets = fetch(idx)
             yield (tensor(np.asarray(inputs, dtype=np.float32), device=self.device),
                    tensor(_target_array(targets), device=self.device))
-        if self.shuffle:
-            self.epoch += 1
 
 
 def _target_array(targets) -> np.ndarray:

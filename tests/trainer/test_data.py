@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from vecgrad.data import (DataLoader, MinMax, TensorDataset, ZScore, circles, load_dataset,
-                          load_digits_arrays, make_normalizer, moons, normalizer_from_state,
-                          sine, spirals, split_indices, train_val_test_split, xor)
+from vecgrad.data import (DataLoader, Dataset, MinMax, TensorDataset, ZScore, circles,
+                          load_dataset, load_digits_arrays, make_normalizer, moons,
+                          normalizer_from_state, sine, spirals, split_indices,
+                          train_val_test_split, xor)
 
 
 def test_digits_match_the_published_dataset():
@@ -132,3 +133,48 @@ def test_dataloader_batches_and_seeded_shuffle():
     assert len(DataLoader(data, 4, drop_last=True)) == 2
     with pytest.raises(ValueError, match="batch_size"):
         DataLoader(data, 0)
+
+
+class _Squares(Dataset):
+    """A PyTorch-style dataset: __getitem__ takes one int and builds the pair in Python."""
+
+    def __len__(self):
+        return 7
+
+    def __getitem__(self, i):
+        return [float(i), float(-i)], i * i
+
+
+def test_dataloader_stacks_samples_of_a_per_item_dataset():
+    # float(i) with a batch of indices raised "only length-1 arrays can be converted".
+    batches = [(x.numpy().tolist(), y.numpy().tolist())
+               for x, y in DataLoader(_Squares(), batch_size=3)]
+    assert batches[0] == ([[0, 0], [1, -1], [2, -2]], [0, 1, 4])
+    assert [len(y) for _, y in batches] == [3, 3, 1]
+    # as in PyTorch, a plain list of pairs is a dataset too
+    x, y = next(iter(DataLoader([(1.0, 0), (2.0, 1)], batch_size=2)))
+    assert x.numpy().tolist() == [1.0, 2.0] and y.dtype == np.int64
+
+
+def test_dataloader_names_the_sample_that_does_not_fit():
+    with pytest.raises(ValueError, match=r"dataset\[1\] has shape \(2,\).*dataset\[0\] has "
+                                         r"shape \(1,\)"):
+        list(DataLoader([([1.0], 0), ([1.0, 2.0], 1)], batch_size=2))
+    with pytest.raises(TypeError, match=r"dataset\[0\] gave .*float.*\(input, target\) pair"):
+        list(DataLoader([1.0, 2.0], batch_size=2))
+
+
+def test_an_epoch_left_early_still_moves_the_shuffle_on():
+    # Counted only after a full pass, a loop that stopped after k batches saw the same
+    # k batches every epoch; PyTorch draws a new order for each iteration.
+    data = TensorDataset(np.arange(40, dtype=np.float32)[:, None], np.arange(40))
+    loader = DataLoader(data, batch_size=4, shuffle=True, seed=3)
+    firsts = []
+    for _ in range(3):
+        for _, y in loader:
+            firsts.append(y.numpy().tolist())
+            break
+    assert firsts[0] != firsts[1] != firsts[2]
+    full = DataLoader(data, batch_size=4, shuffle=True, seed=3)
+    full.set_epoch(1)
+    assert next(iter(full))[1].numpy().tolist() == firsts[1]  # still (seed, epoch) alone
