@@ -21,6 +21,14 @@ except KeyboardInterrupt:
 USAGE = "usage: python -m tutorials [N | all] [--no-pause]"
 
 
+def lesson_number(text: str) -> Optional[int]:
+    """The lesson `text` names, or None. ASCII digits only: str.isdigit also accepts
+    '³' and other digits that int() refuses."""
+    if text.isascii() and text.isdigit() and int(text) in LESSON_MODULES:
+        return int(text)
+    return None
+
+
 def menu_table() -> Table:
     """The list of lessons; a lesson that fails to import shows why instead of its title."""
     table = Table(title="gradlab tutorials", title_justify="left")
@@ -47,10 +55,11 @@ def interactive_menu(console: Console, input_fn: Callable[[str], str] = input) -
             return 0
         if choice in ("q", "quit", ""):
             return 0
-        if not choice.isdigit() or int(choice) not in LESSON_MODULES:
+        number = lesson_number(choice)
+        if number is None:
             console.print(f"[yellow]{choice!r} is not a lesson number.[/]")
             continue
-        run_lesson(load_lesson(int(choice)), console=console, pause=True, input_fn=input_fn)
+        run_lesson(load_lesson(number), console=console, pause=True, input_fn=input_fn)
 
 
 def _broken_pipe() -> None:
@@ -90,8 +99,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     pause = should_pause(no_pause)
     if rest[0] == "all":
         numbers = sorted(LESSON_MODULES)
-    elif rest[0].isdigit() and int(rest[0]) in LESSON_MODULES:
-        numbers = [int(rest[0])]
+    elif lesson_number(rest[0]) is not None:
+        numbers = [lesson_number(rest[0])]
     else:
         known = ", ".join(str(n) for n in sorted(LESSON_MODULES))
         print(f"there is no lesson {rest[0]!r}; lessons: {known}\n{USAGE}", file=sys.stderr)

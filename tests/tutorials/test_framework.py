@@ -178,16 +178,21 @@ def test_main_rejects_bad_arguments(capsys):
     assert "unknown option '--fast'" in capsys.readouterr().err
     assert main(["--help"]) == 0
     assert capsys.readouterr().out.startswith("usage: python -m tutorials")
+    # str.isdigit() accepts these, int() refuses the first: one line, not a traceback
+    for text in ("\u00b3", "\u0663"):
+        assert main([text, "--no-pause"]) == 2
+        assert f"there is no lesson {text!r}" in capsys.readouterr().err
 
 
 def test_interactive_menu_runs_a_chosen_lesson_then_quits():
     console = _quiet_console()
     first = min(registry.LESSON_MODULES)
     steps = len(registry.load_lesson(first).steps)
-    keys = ["abc", str(first)] + [""] * steps + ["q"]
+    keys = ["abc", "\u00b3", str(first)] + [""] * steps + ["q"]
     assert interactive_menu(console, _scripted(keys)) == 0
     text = console.file.getvalue()
     assert "'abc' is not a lesson number" in text
+    assert "'\u00b3' is not a lesson number" in text
     assert f"End of lesson {first}." in text
 
 
