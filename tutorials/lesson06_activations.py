@@ -195,7 +195,8 @@ LESSON = Lesson(
         Step("The curves: squashing functions", """
             Each panel shows f as a line of dots (•, cyan) and f' as a line of
             crosses (x, magenta) on [-4, 4]. Sigmoid and tanh flatten fast: their
-            slopes at x = 4 are 0.018 and 0.0013, falling like exp(-|x|). Arctan
+            slopes at x = 4 are 0.018 and 0.0013, and they fall exponentially, the
+            sigmoid's like exp(-|x|) and tanh's twice as fast, like exp(-2|x|). Arctan
             flattens much more slowly (its slope is 1/(1 + x^2), 1/17 = 0.059 at 4), and
             softplus is flat only on the left.
             """, curves, curves_of("squashing")),

@@ -80,6 +80,14 @@ def test_lesson06_activations(run_lesson_quietly):
     slope = curves["slope_at_4"]
     assert round(slope["sigmoid"], 3) == 0.018 and round(slope["tanh"], 4) == 0.0013
     assert slope["arctan"] == pytest.approx(1 / 17)
+    # the decay rates the text names: f'(x) / f'(x + 1) far out is e for the sigmoid,
+    # e^2 for tanh (sech^2 x ~ 4 exp(-2x))
+    rates = {name: math.log(ACTIVATIONS[name].df(9.0, None) / ACTIVATIONS[name].df(10.0, None))
+             for name in ("sigmoid", "tanh")}
+    assert rates["sigmoid"] == pytest.approx(1, abs=1e-3)
+    assert rates["tanh"] == pytest.approx(2, abs=1e-3)
+    flat = " ".join(text.split())
+    assert "the sigmoid's like exp(-|x|) and tanh's twice as fast, like exp(-2|x|)" in flat
     assert training["step"] == [1.0] * len(training["step"])
     assert training["step_grads"] == (0.0, 0.0)
     assert training["sigmoid"][0] == pytest.approx((1 / (1 + math.exp(0.5)) - 1) ** 2)
