@@ -220,10 +220,11 @@ LESSON = Lesson(
             average instead of a sum, so the step does not shrink forever; Adam adds a
             running average of the gradient itself (momentum) and corrects both averages
             for starting at zero. Dividing by the gradient's own size makes the first
-            steps equally long in both coordinates: AdaGrad's first step is exactly
-            lr = 1 in each, RMSProp and Adam start out along the diagonal too. From a
-            start on the diagonal to the minimum all three would walk one straight
-            line; this start is off it. Each mark is one iterate.
+            steps equally long in both coordinates: AdaGrad's first step is lr = 1 in
+            each, up to the epsilon under the root (0.99999992 along the flat one), and
+            RMSProp and Adam start out along the diagonal too. From a start on the
+            diagonal to the minimum all three would walk one straight line; this start
+            is off it. Each mark is one iterate.
             """, adaptive_family, show_paths),
         Step("Why Adam ends worst", """
             After 60 steps Adam is the furthest from the minimum, yet it is not

@@ -154,11 +154,12 @@ LESSON = Lesson(
             and reports every epoch as an event; we collect those.
 
             This is smaller than the lecture's example on purpose. TU Graz ML1 lecture 8
-            trains two hidden layers of 200 units with batches of 100 on MNIST, 784
-            pixels and 50,000 training images, 500 updates an epoch. Our images have 64
-            pixels and there are 1258 of them: batches of 100 would give only 13
-            updates an epoch, and one layer of 64 units already reaches over 90% test
-            accuracy in the five epochs that fit in a few seconds.
+            trains two hidden layers of 200 units with batches of 100 on MNIST's
+            784-pixel images, 600 batches an epoch (the slide's count: all 60,000
+            training images). Our images have 64 pixels and there are 1258 of them:
+            batches of 100 would give only 13 updates an epoch, and one layer of 64
+            units already reaches over 90% test accuracy in the five epochs that fit in
+            a few seconds.
             """, train_on_cpu, show_training, also_show=(prepare, train)),
         Step("The same training on an OpenCL device", """
             Moving the model with `.to("opencl")` is the only change; the data loader

@@ -124,6 +124,15 @@ def test_lesson10_optimizers_and_adam_formulas(run_lesson_quietly):
     # momentum reaches the far end of the valley sooner than plain gradient descent
     gd, mom = momentum["gradient descent"], momentum["momentum 0.9"]
     assert abs(mom["path"][-1][1] - best[1]) < abs(gd["path"][-1][1] - best[1])
+    # AdaGrad's first step is lr = 1 per coordinate only up to eps under the root; the
+    # text quotes the flat coordinate's step as it is
+    from tutorials.lesson10_optimizers import LESSON
+
+    first = np.subtract(adaptive["AdaGrad"]["path"][1], adaptive["AdaGrad"]["path"][0])
+    assert first == pytest.approx([1.0, 1.0], abs=1e-6) and first[1] != 1.0
+    adaptive_text = " ".join(LESSON.steps[1].text.split())
+    assert f"{abs(first[1]):.8f} along the flat one" in adaptive_text
+    assert "exactly" not in adaptive_text
     # the start is off the diagonal: the adaptive paths differ from the first steps
     paths = [np.asarray(r["path"][1:6]) for r in adaptive.values()]
     assert np.abs(paths[0] - paths[2]).max() > 0.05 and np.abs(paths[1] - paths[2]).max() > 0.05
@@ -239,3 +248,17 @@ def test_lesson14_digits_train_on_cpu_and_opencl(run_lesson_quietly):
         assert device["device"].startswith("opencl")
         assert device["loss_gap"] < 1e-4
         assert "device" in device["device_kind"]
+
+
+def test_lesson14_quotes_the_lectures_mnist_numbers():
+    """TU Graz ML1 lecture 8's SGD example: batch size 100, '600 batches per epoch'."""
+    import re
+
+    from tutorials.lesson14_digits import LESSON
+
+    text = " ".join(LESSON.steps[1].text.split())
+    batches, images = re.search(r"([\d,]+) batches an epoch .*?all ([\d,]+) training images",
+                                text).groups()
+    assert int(batches) == 600 and int(images.replace(",", "")) == 600 * 100
+    # ours: ceil(1258 / 100) updates with the lecture's batch size
+    assert "1258 of them: batches of 100 would give only 13 updates" in text
