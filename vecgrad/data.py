@@ -594,12 +594,18 @@ def _load_mnist_like(name: str, data_dir) -> DatasetBundle:
     files = find_idx_files(name, data_dir)
     parts = {}
     for prefix in ("train", "t10k"):
-        images = read_idx(files[f"{prefix}-images-idx3-ubyte"])
-        labels = read_idx(files[f"{prefix}-labels-idx1-ubyte"])
-        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise IDXError(f"{name} {prefix}: images of shape {images.shape} do not match "
-                           f"labels of shape {labels.shape} (want (N, rows, cols) and (N,))")
+        image_file = files[f"{prefix}-images-idx3-ubyte"]
         label_file = files[f"{prefix}-labels-idx1-ubyte"]
+        images, labels = read_idx(image_file), read_idx(label_file)
+        if images.ndim != 3:
+            raise IDXError(f"{image_file}: {name} images must have 3 dimensions (N, rows, "
+                           f"cols), found shape {images.shape}")
+        if labels.ndim != 1:
+            raise IDXError(f"{label_file}: {name} labels must have 1 dimension (N,), found "
+                           f"shape {labels.shape}")
+        if len(images) != len(labels):
+            raise IDXError(f"{image_file} holds {len(images)} images but {label_file} holds "
+                           f"{len(labels)} labels; they must match one to one")
         if labels.dtype.kind == "f":
             bad = ~np.isfinite(labels) | (labels != np.floor(labels))
             if bad.any():
@@ -612,8 +618,10 @@ def _load_mnist_like(name: str, data_dir) -> DatasetBundle:
         parts[prefix] = (images.astype(np.float32)[:, None], labels.astype(np.int64))
     (train_x, train_y), (test_x, test_y) = parts["train"], parts["t10k"]
     if train_x.shape[1:] != test_x.shape[1:]:
-        raise IDXError(f"{name}: train images {train_x.shape[1:]} and test images "
-                       f"{test_x.shape[1:]} differ in size")
+        raise IDXError(f"{name}: the images of {files['train-images-idx3-ubyte']} are "
+                       f"{train_x.shape[2]}x{train_x.shape[3]} but those of "
+                       f"{files['t10k-images-idx3-ubyte']} are {test_x.shape[2]}x"
+                       f"{test_x.shape[3]}; they must be the same size")
     # The lecture's 50k/10k split for the full set; a sixth of smaller files.
     n_val = 10000 if len(train_x) >= 60000 else len(train_x) // 6
     if len(train_x) - n_val < 1 or n_val < 1 or len(test_x) < 1:

@@ -109,3 +109,24 @@ def test_bad_labels_are_reported(tmp_path):
     write_mnist(tmp_path, label_shift=5)
     with pytest.raises(IDXError, match=r"labels must lie in 0..9, found 5..14"):
         load_dataset("mnist", tmp_path)
+
+
+@pytest.mark.parametrize("case", ["swapped", "count", "size"])
+def test_files_that_do_not_fit_together_are_named(tmp_path, case):
+    # These errors said only "mnist train: images of shape ..." (which file was wrong?).
+    write_mnist(tmp_path, gz=False)
+    rng = np.random.default_rng(2)
+    if case == "swapped":  # the images file holds labels
+        bad, array = "train-images-idx3-ubyte", np.zeros(60, np.uint8)
+        pattern = r"train-images-idx3-ubyte: mnist images must have 3 dimensions.*\(60,\)"
+    elif case == "count":
+        bad, array = "t10k-labels-idx1-ubyte", np.zeros(11, np.uint8)
+        pattern = (r"t10k-images-idx3-ubyte holds 12 images but \S*t10k-labels-idx1-ubyte "
+                   r"holds 11 labels")
+    else:
+        bad, array = "t10k-images-idx3-ubyte", rng.integers(0, 256, (12, 14, 14), np.uint8)
+        pattern = (r"train-images-idx3-ubyte are 28x28 but those of \S*t10k-images-idx3-ubyte"
+                   r" are 14x14")
+    (tmp_path / bad).write_bytes(idx_bytes(array))
+    with pytest.raises(IDXError, match=pattern):
+        load_dataset("mnist", tmp_path)
