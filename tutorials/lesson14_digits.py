@@ -105,7 +105,7 @@ def train_on_opencl():
     on_cpu = train("cpu", epochs=2)
     gap = max(abs(a - b) for a, b in zip(on_device["train_loss"],
                                           on_cpu["train_loss"]))
-    info = get_backend("opencl").runtime.info  # the device that ran it
+    info = get_backend(device).runtime.info  # the device that ran it
     kind = f"{info.type} device {info.name!r} ({info.platform})"
     return {**on_device, "opencl_missing": None,
             "cpu_seconds": on_cpu["seconds"],

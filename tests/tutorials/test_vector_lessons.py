@@ -247,7 +247,10 @@ def test_lesson14_digits_train_on_cpu_and_opencl(run_lesson_quietly):
     if device["opencl_missing"] is None:
         assert device["device"].startswith("opencl")
         assert device["loss_gap"] < 1e-4
-        assert "device" in device["device_kind"]
+        from vecgrad.backends import get_backend
+
+        info = get_backend(device["device"]).runtime.info  # (was: "device" in it, always)
+        assert device["device_kind"] == f"{info.type} device {info.name!r} ({info.platform})"
 
 
 def test_lesson14_quotes_the_lectures_mnist_numbers():
@@ -262,3 +265,25 @@ def test_lesson14_quotes_the_lectures_mnist_numbers():
     assert int(batches) == 600 and int(images.replace(",", "")) == 600 * 100
     # ours: ceil(1258 / 100) updates with the lecture's batch size
     assert "1258 of them: batches of 100 would give only 13 updates" in text
+
+
+def test_lesson14_names_the_opencl_device_it_trained_on(monkeypatch):
+    """With several OpenCL devices, the line under the table describes the one chosen
+    ($VECGRAD_DEVICE=opencl:1:0), not whichever plain "opencl" would pick."""
+    from types import SimpleNamespace
+
+    from tutorials import devices, lesson14_digits
+
+    def fake_train(device, epochs, seed=0):
+        return {"device": device, "seconds": 0.0, "train_loss": [1.0, 0.5]}
+
+    def fake_backend(name):
+        info = SimpleNamespace(type="GPU", name=f"card behind {name}", platform="test")
+        return SimpleNamespace(runtime=SimpleNamespace(info=info))
+
+    monkeypatch.setattr(devices, "opencl_device", lambda: ("opencl:1:0", None))
+    monkeypatch.setattr(lesson14_digits, "train", fake_train)
+    monkeypatch.setattr(lesson14_digits, "get_backend", fake_backend)
+    result = lesson14_digits.train_on_opencl()
+    assert result["device"] == "opencl:1:0"
+    assert result["device_kind"] == "GPU device 'card behind opencl:1:0' (test)"
