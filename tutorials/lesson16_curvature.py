@@ -109,14 +109,20 @@ def least_squares_hessian():
     return five_ways(least_squares, START1, _closed_least_squares())
 
 
+def _count_word(n):
+    """3 -> 'three' (four ways with an OpenCL device, three without one)."""
+    return {3: "three", 4: "four"}.get(n, str(n))
+
+
 def show_five_ways(title, names):
     def view(r):
         h = r["hessian"]
         rows = [(names[i], *[f"{v:.6f}" for v in h[i]]) for i in range(len(h))]
         eig = np.linalg.eigvalsh(h)
         return [table(title, ["", *names], rows),
-                table(f"the same matrix four more ways: largest difference from the "
-                      f"closed form (OpenCL: {r['opencl']})", ["method", "max |difference|"],
+                table(f"the same matrix {_count_word(len(r['gaps']))} more ways: largest "
+                      f"difference from the closed form (OpenCL: {r['opencl']})",
+                      ["method", "max |difference|"],
                       [(name, f"{gap:.1e}") for name, gap in r["gaps"].items()]
                       + [(f"scalargrad {m}", f"{g:.1e}") for m, g in r["modes"].items()]),
                 table("curvature along the eigenvectors", ["eigenvalue"],

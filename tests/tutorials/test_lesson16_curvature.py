@@ -27,3 +27,22 @@ def test_lesson16_curvature(run_lesson_quietly):
     assert [row["params"] for row in cost["rows"]] == [25, 49, 97]
     assert cost["big"] == 1_796_010
     assert "Hessian-vector product" in text and "line search" in text
+
+
+def test_lesson16_counts_the_ways_it_shows(monkeypatch):
+    """Without an OpenCL device the table has three rows of methods, and says three."""
+    import io
+
+    from rich.console import Console
+
+    from tutorials import lesson16_curvature
+
+    monkeypatch.setattr(lesson16_curvature, "opencl_device", lambda: (None, "none here"))
+    result = lesson16_curvature.least_squares_hessian()
+    assert set(result["gaps"]) == {"scalargrad", "vecgrad cpu",
+                                   "finite differences of the gradient"}
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    for part in lesson16_curvature.show_five_ways("H", ["w1", "w2", "b"])(result):
+        console.print(part)
+    text = console.file.getvalue()
+    assert "the same matrix three more ways" in text and "OpenCL: none (none here)" in text
