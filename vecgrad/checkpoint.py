@@ -185,6 +185,8 @@ def save(state: Any, path: str | os.PathLike) -> None:
     digest = hashlib.sha256(manifest_bytes).hexdigest().encode("ascii")
     members[DIGEST_MEMBER] = np.frombuffer(digest, dtype=np.uint8)
 
+    if not os.fspath(path):  # abspath("") is the working folder: "it is a directory"
+        raise CheckpointError("cannot save: the file name is empty")
     target = os.path.abspath(os.fspath(path))
     directory = os.path.dirname(target)
     if not os.path.isdir(directory):
@@ -379,6 +381,10 @@ class _Archive:
 
     def _check_entry(self, info: zipfile.ZipInfo, size: int) -> None:
         where = f"{self.path}: entry {info.filename[:60]!r}"
+        if info.filename.endswith(".pkl"):  # torch.save writes a zip around data.pkl
+            raise CheckpointError(f"{where} is a pickle: this is not a vecgrad checkpoint "
+                                  "(torch.save writes files like this); vecgrad never loads "
+                                  "pickles, since they can run code")
         if not info.filename.endswith(".npy"):
             raise CheckpointError(f"{where} is not a numpy array (.npy)")
         name = info.filename[:-len(".npy")]

@@ -313,6 +313,26 @@ def test_save_into_missing_directory_is_a_clear_error(tmp_path):
     assert os.listdir(tmp_path) == []  # no temp file left behind
 
 
+def test_save_to_an_empty_file_name_says_so(tmp_path, monkeypatch):
+    # It said "cannot save to <working folder>: it is a directory" (abspath("") is cwd).
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CheckpointError, match="cannot save: the file name is empty"):
+        checkpoint.save({"x": 1}, "")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_torch_save_file_is_named_as_a_pickle_not_a_checkpoint(tmp_path):
+    # torch.save's layout (a zip holding <name>/data.pkl), written without torch; the
+    # message said only "is not a numpy array (.npy)".
+    path = tmp_path / "model.pt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("model/data.pkl", pickle.dumps({"w": [1.0]}))
+        archive.writestr("model/version", "3\n")
+    with pytest.raises(CheckpointError, match=r"'model/data.pkl' is a pickle: this is not "
+                                              r"a vecgrad checkpoint \(torch.save"):
+        checkpoint.load(path)
+
+
 def test_failure_while_writing_leaves_old_file_intact(tmp_path, monkeypatch, state):
     path = tmp_path / "model.npz"
     checkpoint.save({"version": 1}, path)
