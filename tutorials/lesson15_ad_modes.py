@@ -228,7 +228,7 @@ LESSON = Lesson(
             AD works on a graph that shares every intermediate value and grows linearly.
             All three methods of this lesson agree on the derivative's value: the
             symbolic formula and AD to rounding, a central difference (h = 1e-6) to
-            about 1e-6 relative.
+            better than 1e-9 relative.
             """, expression_swell, show_swell, also_show=(logistic_map_text,)),
     ),
 )

@@ -116,7 +116,7 @@ def test_lesson06_second_check_is_independent(monkeypatch):
 
 
 def test_lesson15_modes(run_lesson_quietly):
-    (fwd, rev, cost, numeric, symbolic, swell), _ = run_lesson_quietly(15)
+    (fwd, rev, cost, numeric, symbolic, swell), text = run_lesson_quietly(15)
     value = math.log(2) + 10 - math.sin(5)
     grad = [0.5 + 5, 2 - math.cos(5)]
     assert fwd["value"] == pytest.approx(value, abs=1e-12)
@@ -135,7 +135,9 @@ def test_lesson15_modes(run_lesson_quietly):
     assert all(same for *_, same in rows)
     for n, _, _, _, sym, ad, num, _ in rows:  # the three methods, one number
         assert sym == pytest.approx(ad, rel=1e-12)
-        assert num == pytest.approx(ad, rel=1e-5, abs=1e-6)
+        assert num == pytest.approx(ad, rel=1e-9)  # what the text says
+    assert "a central difference (h = 1e-6) to better than 1e-9 relative" in " ".join(
+        text.split())
     derivative_sizes = [r[2] for r in rows]
     graph_sizes = [r[3] for r in rows]
     assert derivative_sizes[-1] > 30 * derivative_sizes[0]
