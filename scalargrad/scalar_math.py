@@ -89,6 +89,8 @@ def safe_pow(a: float, b: float) -> float:
         negative_zero = math.copysign(1.0, a) < 0.0
         return -math.inf if negative_zero and _is_odd_integer(b) else math.inf
     except OverflowError:
+        if a < 0.0 and b != math.floor(b):  # (complex exponentiation overflowed)
+            return math.nan
         return -math.inf if a < 0.0 and _is_odd_integer(b) else math.inf
     if isinstance(result, complex):  # negative base, non-integer exponent
         return math.nan

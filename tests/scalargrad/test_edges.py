@@ -37,6 +37,8 @@ EDGES = [
     ("pow", 2.0, -inf, 0.0, nan, 0.0),
     ("pow", 1.0, inf, 1.0, inf, 0.0),
     ("pow", -1.0, 0.5, nan, nan, nan),
+    ("pow", -10.0, 400.5, nan, nan, nan),  # too large, but complex before it is large
+    ("pow", -1e-5, -300.5, nan, nan, nan),
     ("mul", 0.0, inf, nan, inf, 0.0),
     ("mul", 1e300, 1e300, inf, 1e300, 1e300),
 ]
