@@ -107,8 +107,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 2
     for number in numbers:
         lesson = load_lesson(number)
-        results = run_lesson(lesson, console=console, pause=pause)
-        if len(results) < len(lesson.steps):  # the user quit before the end
+        if run_lesson(lesson, console=console, pause=pause).quit:  # q: no more lessons
             break
     return 0
 

@@ -120,12 +120,20 @@ def _ask(console: Console, input_fn: Callable[[str], str]) -> str:
         console.print(f"[yellow]Unknown key {answer!r}: press Enter, b or q.[/]")
 
 
+class LessonResults(list):
+    """What `run_lesson` returns: each executed step's result, in step order, and
+    `quit`, True when the learner pressed q (or stdin closed) before the end."""
+
+    quit = False
+
+
 def run_lesson(lesson: Lesson, console: Optional[Console] = None, pause: bool = True,
-               input_fn: Callable[[str], str] = input) -> list[StepResult]:
+               input_fn: Callable[[str], str] = input) -> LessonResults:
     """Run a lesson; returns each executed step's result in step order.
 
     With `pause`, waits after each step for Enter (next), b (back) or q (quit); a step
-    that is revisited runs again. A quit leaves later steps out of the returned list.
+    that is revisited runs again. A quit leaves steps never reached out of the returned
+    list and sets its `quit` (a q on the last step, or after going back, reaches them all).
     """
     console = console or Console()
     console.print(Panel(Markdown(textwrap.dedent(lesson.intro).strip()),
@@ -146,12 +154,12 @@ def run_lesson(lesson: Lesson, console: Optional[Console] = None, pause: bool = 
             continue
         key = _ask(console, input_fn)
         if key == "q":
-            break
+            done = LessonResults(r for r in results if r is not None)
+            done.quit = True
+            return done
         index = max(index - 1, 0) if key == "b" else index + 1
-    else:
-        console.print(Text(f"End of lesson {lesson.number}.", style="bold green"))
-    done = [r for r in results if r is not None]
-    return done
+    console.print(Text(f"End of lesson {lesson.number}.", style="bold green"))
+    return LessonResults(r for r in results if r is not None)
 
 
 def should_pause(no_pause: bool) -> bool:

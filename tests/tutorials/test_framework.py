@@ -80,14 +80,51 @@ def test_q_quits_and_later_steps_do_not_run():
     results = run_lesson(_counting_lesson(calls), _quiet_console(), pause=True,
                          input_fn=_scripted(["", "q"]))
     assert calls == ["first", "second"]
-    assert len(results) == 2
+    assert len(results) == 2 and results.quit
+
+
+def test_q_on_the_last_step_or_after_going_back_is_still_a_quit():
+    for keys in (["", "", "q"], ["", "", "b", "q"]):
+        console = _quiet_console()
+        results = run_lesson(_counting_lesson([]), console, pause=True,
+                             input_fn=_scripted(keys))
+        assert len(results) == 3 and results.quit, keys
+        assert "End of lesson" not in console.file.getvalue()
+    finished = run_lesson(_counting_lesson([]), _quiet_console(), pause=True,
+                          input_fn=_scripted(["", "", ""]))
+    assert len(finished) == 3 and not finished.quit
+
+
+def test_all_stops_at_a_q_on_a_lessons_last_step(monkeypatch):
+    """`python -m tutorials all` at a terminal: q ends the run, wherever it is pressed
+    (a q on a lesson's last step used to go on to the next lesson)."""
+    import tutorials.__main__ as entry
+
+    ran = []
+
+    def tiny(number):
+        return Lesson(number, f"tiny {number}", "000", "intro",
+                      (Step("a", "a", lambda: ran.append(number) or {}),
+                       Step("b", "b", lambda: ran.append(number) or {})))
+
+    keys = _scripted(["", "q"])
+    real_run = entry.run_lesson
+    monkeypatch.setattr(entry, "run_lesson", lambda lesson, console, pause: real_run(
+        lesson, console=console, pause=pause, input_fn=keys))
+    monkeypatch.setattr(entry, "should_pause", lambda no_pause: True)
+    monkeypatch.setattr(entry, "LESSON_MODULES", {1: "tiny", 2: "tiny"})
+    monkeypatch.setattr(entry, "load_lesson", tiny)
+    monkeypatch.setattr(entry, "Console", _quiet_console)
+    assert entry.main(["all"]) == 0
+    assert ran == [1, 1]
 
 
 def test_unknown_key_asks_again_and_closed_stdin_quits():
     calls = []
     console = _quiet_console()
-    run_lesson(_counting_lesson(calls), console, pause=True, input_fn=_scripted(["x"]))
-    assert calls == ["first"]
+    results = run_lesson(_counting_lesson(calls), console, pause=True,
+                         input_fn=_scripted(["x"]))
+    assert calls == ["first"] and results.quit
     assert "Unknown key 'x'" in console.file.getvalue()
 
 
