@@ -167,3 +167,13 @@ def test_svg_in_jupyter_bundle(device):
     assert bundle["image/svg+xml"].startswith("<svg") and "crossentropy" in bundle["image/svg+xml"]
     assert "<svg" in bundle["text/html"] and bundle["text/plain"] == repr(view)
     assert isinstance(view, GraphView) and math.isfinite(len(view))
+
+
+def test_a_huge_finite_gradient_is_not_drawn_as_overflowed():
+    # Its norm was computed as sqrt(sum(g*g)) = inf above 1e154: the box turned red.
+    w = vecgrad.tensor(np.array([1e200, 1e200]), requires_grad=True)
+    loss = (w * 1.0).sum() * 1e200  # finite gradients of 1e200, loss itself overflows
+    view = graph_view(loss)
+    loss.backward()
+    parameter = next(line for line in view.to_dot().splitlines() if "parameter" in line)
+    assert "grad norm 1.41421e+200" in parameter and "red" not in parameter

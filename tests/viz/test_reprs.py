@@ -106,3 +106,14 @@ def test_module_names_with_brackets_are_text_not_rich_markup():
     # A ModuleDict key "enc[/b]" raised MarkupError in rich.print(model).
     text = _text(nn.ModuleDict({"enc[/b]": nn.Linear(2, 2), "w[i]": nn.ReLU()}))
     assert "enc[/b]" in text and "w[i]" in text
+
+
+def test_statistics_of_huge_finite_values_do_not_overflow():
+    # The mean and std of [1e308, ±1e308] came out inf (and numpy warned in the cell).
+    from vecgrad.viz.reprs import host_norm, tensor_stats
+
+    with np.errstate(all="raise"):
+        assert dict(tensor_stats(np.array([1e308, -1e308])))["std"] == "1e+308"
+        assert dict(tensor_stats(np.array([1e308, 1e308])))["mean"] == "1e+308"
+        assert host_norm(np.array([3e200, 4e200])) == pytest.approx(5e200)
+    assert host_norm(np.array([np.inf, 1.0])) == np.inf and host_norm(np.zeros(0)) == 0.0

@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 from scalargrad import picture as _picture
+from vecgrad.viz.reprs import host_norm
 
 HEADERS = ("shape", "dtype", "device", "grad norm")
 OP_FILL = "#dbe9f6"  # results of ops (light blue), as torchviz colours them
@@ -38,8 +39,7 @@ def _op_name(node) -> str:
 
 
 def _norm(tensor) -> float:
-    values = np.asarray(tensor.numpy(), dtype=np.float64)
-    return float(np.sqrt(np.sum(values * values)))
+    return host_norm(tensor.numpy())  # finite for finite values (no overflow at 1e154)
 
 
 def _finite(tensor) -> bool:

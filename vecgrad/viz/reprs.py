@@ -38,8 +38,20 @@ def _fmt(x) -> str:
 
 
 def _norm(t) -> float:
-    values = np.asarray(t.numpy(), dtype=np.float64)
-    return float(np.sqrt(np.sum(values * values)))
+    return host_norm(t.numpy())
+
+
+def host_norm(values) -> float:
+    """The 2-norm of an array, scaled by its largest entry first so that finite values
+    above 1e154 give a finite norm (squaring them overflowed to inf, with a warning)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return 0.0
+    largest = float(np.max(np.abs(values)))
+    if not np.isfinite(largest) or largest == 0.0:
+        return largest  # inf, nan or 0 as it is
+    scaled = values / largest
+    return largest * float(np.sqrt(np.sum(scaled * scaled)))
 
 
 def tensor_stats(values: np.ndarray) -> list:
@@ -51,8 +63,12 @@ def tensor_stats(values: np.ndarray) -> list:
     stats = []
     if finite.any():
         kept = as_float[finite]
+        # Scaled by the largest magnitude: the mean of [1e308, 1e308] and the std of
+        # [1e308, -1e308] overflowed (inf, and a RuntimeWarning in the notebook).
+        scale = float(np.max(np.abs(kept))) or 1.0
+        mean, std = scale * (kept / scale).mean(), scale * (kept / scale).std()
         stats += [("min", _fmt(kept.min())), ("max", _fmt(kept.max())),
-                  ("mean", _fmt(kept.mean())), ("std", _fmt(kept.std()))]
+                  ("mean", _fmt(mean)), ("std", _fmt(std))]
     nans = int(np.isnan(as_float).sum())
     infs = int(np.isinf(as_float).sum())
     if nans:
