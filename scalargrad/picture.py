@@ -403,15 +403,17 @@ def rich_tree(picture: Picture):
     tree = Tree(f"[b]{escape(title)}[/]")
     top = tree.add(text(nodes[root]))
     expanded = {root}
-    stack = [(root, top)]
+    # Depth-first in printing order, one operand at a time, so a shared node is expanded
+    # where it first appears and every "shown above" points up.
+    stack = [(top, iter(nodes[root].parents))]
     while stack:
-        i, branch = stack.pop()
-        children = []
-        for p in nodes[i].parents:
-            if p in expanded:
-                branch.add(f"{escape(nodes[p].name)} [dim](shown above)[/]")
-            else:
-                expanded.add(p)
-                children.append((p, branch.add(text(nodes[p]))))
-        stack.extend(reversed(children))
+        branch, operands = stack[-1]
+        p = next(operands, None)
+        if p is None:
+            stack.pop()
+        elif p in expanded:
+            branch.add(f"{escape(nodes[p].name)} [dim](shown above)[/]")
+        else:
+            expanded.add(p)
+            stack.append((branch.add(text(nodes[p])), iter(nodes[p].parents)))
     return tree

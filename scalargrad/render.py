@@ -86,17 +86,19 @@ def graph_tree(root) -> Tree:
     names = node_names(topological_order(root))
     tree = Tree(_tree_text(root, names))
     expanded = {id(root)}
-    stack = [(root, tree)]
+    # Depth-first in the order the tree prints (operands in order), one operand at a
+    # time: a node is expanded where it first appears, so "shown above" is always true.
+    stack = [(tree, iter(root.parents))]
     while stack:
-        node, branch = stack.pop()
-        children = []
-        for parent in node.parents:
-            if id(parent) in expanded:
-                branch.add(f"{escape(names[id(parent)])} (shown above)")
-            else:
-                expanded.add(id(parent))
-                children.append((parent, branch.add(_tree_text(parent, names))))
-        stack.extend(reversed(children))  # depth-first, operands in order
+        branch, operands = stack[-1]
+        parent = next(operands, None)
+        if parent is None:
+            stack.pop()
+        elif id(parent) in expanded:
+            branch.add(f"{escape(names[id(parent)])} (shown above)")
+        else:
+            expanded.add(id(parent))
+            stack.append((branch.add(_tree_text(parent, names)), iter(parent.parents)))
     return tree
 
 

@@ -120,3 +120,12 @@ def test_labels_are_shown_as_written_never_read_as_rich_markup(label):
     table, tree = _text(graph_table(out)), _text(graph_tree(out))
     assert f"{label}, {label}" in table
     assert f"{label} * {label}" in tree and f"{label} (shown above)" in tree
+
+
+def test_tree_says_shown_above_only_after_the_node_was_shown():
+    # x * x * x: x's full line came last, after two "x (shown above)" lines above it.
+    x = Value(3.0, "x")
+    lines = _text(graph_tree(x * x * x)).splitlines()
+    shown = next(i for i, line in enumerate(lines) if "x   value=3" in line)
+    assert all(i > shown for i, line in enumerate(lines) if "x (shown above)" in line)
+    assert sum("x (shown above)" in line for line in lines) == 2

@@ -214,3 +214,20 @@ def test_a_failing_dot_falls_back_to_the_table_and_says_why(monkeypatch, tmp_pat
     assert to_svg(f) is None
     html = to_html(f)
     assert "could not draw" in html and "<table" in html
+
+
+def test_rich_tree_says_shown_above_only_after_the_node_was_shown():
+    import io
+
+    from rich.console import Console
+
+    # x * x * x: x is first reached as n2's second operand but first printed inside n1;
+    # the tree printed "x (shown above)" inside n1 and expanded x below it.
+    x = Value(3.0, "x")
+    cube = x * x * x
+    out = io.StringIO()
+    Console(file=out, width=100, color_system=None).print(pic.rich_tree(picture(cube)))
+    lines = out.getvalue().splitlines()
+    shown = next(i for i, line in enumerate(lines) if "x  value 3" in line)
+    assert all(i > shown for i, line in enumerate(lines) if "x (shown above)" in line)
+    assert sum("x (shown above)" in line for line in lines) == 2
