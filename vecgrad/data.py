@@ -32,8 +32,8 @@ class Dataset:
     """A sized, indexable collection of (input, target) pairs.
 
     Subclasses implement `__len__` and `__getitem__(i)` for one int index, as in
-    PyTorch; the DataLoader stacks the samples of a batch (`batch`). A dataset whose
-    arrays can be indexed by a whole batch at once may override `batch` to do so.
+    PyTorch; the DataLoader stacks the samples of a batch (`get_batch`). A dataset whose
+    arrays can be indexed by a whole batch at once may override `get_batch` to do so.
     """
 
     def __len__(self) -> int:
@@ -42,7 +42,7 @@ class Dataset:
     def __getitem__(self, index):
         raise TypeError(f"{type(self).__name__} must implement __getitem__")
 
-    def batch(self, indices: np.ndarray):
+    def get_batch(self, indices: np.ndarray):
         """(inputs, targets) of the samples at `indices`, stacked along a first axis."""
         return collate_samples(self, indices)
 
@@ -105,7 +105,7 @@ class TensorDataset(Dataset):
     def __getitem__(self, index):
         return self.inputs[index], self.targets[index]
 
-    def batch(self, indices: np.ndarray):
+    def get_batch(self, indices: np.ndarray):
         return self.inputs[indices], self.targets[indices]  # one gather, not one per sample
 
     def __repr__(self) -> str:
@@ -131,7 +131,7 @@ class DataLoader:
     the next epoch's order, as each of PyTorch's does. Inputs become float32 Tensors;
     integer targets become int64 Tensors (class labels), float targets float32.
 
-    `dataset` is a Dataset (its `batch` method fetches a batch) or anything with
+    `dataset` is a Dataset (its `get_batch` method fetches a batch) or anything with
     `__len__` and `__getitem__(i)` giving (input, target) pairs, such as a list.
     """
 
@@ -172,7 +172,7 @@ class DataLoader:
             # Counted when the epoch starts: a loop that breaks early still gets a new
             # order next time (counted at the end, it saw the same first batches again).
             self.epoch += 1
-        fetch = (self.dataset.batch if isinstance(self.dataset, Dataset)
+        fetch = (self.dataset.get_batch if isinstance(self.dataset, Dataset)
                  else lambda idx: collate_samples(self.dataset, idx))
         count = len(self)
         for b in range(count):

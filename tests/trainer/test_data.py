@@ -178,3 +178,12 @@ def test_an_epoch_left_early_still_moves_the_shuffle_on():
     full = DataLoader(data, batch_size=4, shuffle=True, seed=3)
     full.set_epoch(1)
     assert next(iter(full))[1].numpy().tolist() == firsts[1]  # still (seed, epoch) alone
+
+
+def test_a_dataset_may_keep_its_own_batch_attribute():
+    class Windows(_Squares):
+        def __init__(self):
+            self.batch = 16  # a user's attribute; the loader's hook is get_batch
+
+    x, y = next(iter(DataLoader(Windows(), batch_size=2)))
+    assert y.numpy().tolist() == [0, 1]
