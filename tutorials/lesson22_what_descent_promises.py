@@ -184,7 +184,7 @@ LESSON = Lesson(
             carries the noise of one sample, and w keeps wandering around the mean
             with a standard deviation of about 0.23. Steps 1/k^2 fail the first: they
             add up to only 1.64, so after a few samples w freezes (over the last 2000
-            steps it moves by less than 1e-6) at 3.087, wherever those first samples
+            steps it moves by less than 1.5e-6) at 3.087, wherever those first samples
             left it. In practice a constant step is common, followed by a decay (the
             lecture's footnote; vecgrad.optim has the schedules).
             """, step_size_conditions, show_conditions, also_show=(online_mean,)),

@@ -121,7 +121,7 @@ def test_lesson21_condition_number_is_the_curvature_ratio():
 
 
 def test_lesson22_step_sizes_minima_and_saddles(run_lesson_quietly):
-    (conditions, minima, saddle, leaving), _ = run_lesson_quietly(22)
+    (conditions, minima, saddle, leaving), text = run_lesson_quietly(22)
     runs = {start: (end, loss) for start, end, loss in leaving["runs"]}
     assert runs[(0.0, 0.0)][0] == [0.0, 0.0]  # a zero gradient: it never moves
     assert round(runs[(0.0, 0.0)][1], 2) == 0.68
@@ -136,6 +136,10 @@ def test_lesson22_step_sizes_minima_and_saddles(run_lesson_quietly):
     # the stationary spread of w under a constant step: sqrt(eta / (2 - eta)) sigma
     assert conditions["tail_std"]["0.1"] == pytest.approx(math.sqrt(0.1 / 1.9), rel=0.15)
     assert conditions["tail_std"]["1/k^2"] < 1e-6 and round(conditions["last"]["1/k^2"], 3) == 3.087
+    # "over the last 2000 steps it moves by less than 1.5e-6": the whole range, not the std
+    frozen = np.asarray(conditions["paths"]["1/k^2"][-2000:])
+    assert 1e-6 < np.ptp(frozen) < 1.5e-6
+    assert "over the last 2000 steps it moves by less than 1.5e-6" in " ".join(text.split())
     ends = {w0: (round(w, 2), round(loss, 2)) for w0, (w, loss) in minima["runs"].items()}
     assert ends == {1.0: (0.1, 0.46), 2.5: (3.0, 0.0), 5.0: (5.37, 0.9)}
     assert saddle["loss_at_minima"] == (0.0, 0.0) and round(saddle["loss_at_0"], 2) == 0.68
