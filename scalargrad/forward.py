@@ -42,7 +42,11 @@ class Dual(ActivationMethods):
         self.tangent = _component(tangent, "Dual tangent")
 
     def __repr__(self) -> str:
-        return f"Dual(value={self.value:.6g}, tangent={self.tangent:.6g})"
+        return f"Dual(value={_show(self.value)}, tangent={_show(self.tangent)})"
+
+    def __format__(self, spec: str) -> str:
+        """Formats as its value's number (as Value does), so f"{d:.3f}" works nested too."""
+        return format(_primal(self.value), spec)
 
     # Every op: forward value and tangent = local derivative(s) * input tangent(s).
 
@@ -152,6 +156,11 @@ class Dual(ActivationMethods):
 
 def _is_number(x) -> bool:
     return type(x) is float or type(x) is int
+
+
+def _show(x) -> str:
+    """A component for repr: a number or Value as 6 digits, a nested Dual as its repr."""
+    return repr(x) if isinstance(x, Dual) else format(x, ".6g")
 
 
 def _primal(x) -> float:

@@ -133,3 +133,12 @@ def test_dual_checks_activation_calls_like_value():
             make(1.0).activation("swish")
         with pytest.raises(ValueError, match=r"unknown activation \['relu'\]"):
             make(1.0).activation(["relu"])
+
+
+def test_nested_duals_print():
+    # repr of a nested Dual (the second-derivative carrier) used to raise TypeError
+    d = Dual(Dual(2.0, 1.0), Dual(1.0, 0.0)) ** 3
+    assert repr(d) == ("Dual(value=Dual(value=8, tangent=12), "
+                       "tangent=Dual(value=12, tangent=12))")
+    assert f"{d:.2f}" == "8.00"
+    assert repr(Dual(Value(1.5), 1.0)) == "Dual(value=1.5, tangent=1)"
