@@ -22,11 +22,12 @@ Nothing here recurses: walks use explicit stacks, as in graph.py.
 from __future__ import annotations
 
 import math
+from numbers import Real
 from typing import Callable, Sequence
 
 from scalargrad.functions import ACTIVATIONS
 from scalargrad.graph import topological_order
-from scalargrad.scalar_math import abs_slope
+from scalargrad.scalar_math import abs_slope, as_float
 from scalargrad.value import Value
 
 _SINC_SERIES_BELOW = 1e-2  # as functions.py: the closed form cancels near 0
@@ -169,7 +170,7 @@ def grad(output: Value, inputs, create_graph: bool = False, gradient: float = 1.
     inputs = [inputs] if single else list(inputs)
     _check_values([output], "output")
     _check_values(inputs, "inputs")
-    reached = _walk(output, float(gradient), create_graph)
+    reached = _walk(output, as_float(gradient, "grad gradient"), create_graph)
     out = []
     for v in inputs:
         g = reached.get(id(v), (v, 0.0))[1]
@@ -179,7 +180,7 @@ def grad(output: Value, inputs, create_graph: bool = False, gradient: float = 1.
 
 def backward_graph(root: Value, gradient=1.0) -> None:
     """root.backward(create_graph=True): .grad of every node += a recorded Value."""
-    for node, g in _walk(root, float(gradient), True).values():
+    for node, g in _walk(root, as_float(gradient, "backward gradient"), True).values():
         g = _as_value(g)
         if isinstance(node.grad, (int, float)) and node.grad == 0.0:
             node.grad = g
@@ -246,11 +247,11 @@ def hessian(f: Callable, values: Sequence[float], mode: str = "reverse-over-reve
     n = len(values)
     if mode == "reverse-over-reverse":
         xs = [Value(v) for v in values]
-        first = grad(f(*xs), xs, create_graph=True)
+        first = grad(_as_result(f(*xs), Value), xs, create_graph=True)
         return [grad(g, xs) for g in first]
     if mode == "forward-over-reverse":
         xs = [Value(v) for v in values]
-        first = grad(f(*xs), xs, create_graph=True)
+        first = grad(_as_result(f(*xs), Value), xs, create_graph=True)
         columns = [tangents(first, xs, [1.0 if j == k else 0.0 for j in range(n)])
                    for k in range(n)]
         return [[columns[k][i] for k in range(n)] for i in range(n)]
@@ -263,19 +264,30 @@ def hessian(f: Callable, values: Sequence[float], mode: str = "reverse-over-reve
                 # order of the other modes (it matters where f is not C^2)
                 xs = [Dual(Dual(v, 1.0 if k == j else 0.0), Dual(1.0 if k == i else 0.0, 0.0))
                       for k, v in enumerate(values)]
-                row.append(primal_tangent2(f(*xs)))
+                row.append(primal_tangent2(_as_result(f(*xs), Dual)))
             rows.append(row)
         return rows
     if mode == "reverse-over-forward":
         rows = []
         for i in range(n):
             xs = [Value(v) for v in values]
-            out = f(*[Dual(x, 1.0 if k == i else 0.0) for k, x in enumerate(xs)])
-            derivative = out.tangent if isinstance(out, Dual) else 0.0
+            out = _as_result(f(*[Dual(x, 1.0 if k == i else 0.0) for k, x in enumerate(xs)]),
+                             Dual)
+            derivative = out.tangent
             rows.append(grad(derivative, xs) if isinstance(derivative, Value)
                         else [0.0] * n)
         return rows
     raise ValueError(f"hessian: mode must be one of {', '.join(MODES)}; got {mode!r}")
+
+
+def _as_result(out, kind):
+    """f's result in hessian: a `kind` (Value or Dual), or a number, a constant (H = 0)."""
+    if isinstance(out, kind):
+        return out
+    if isinstance(out, bool) or not isinstance(out, Real):
+        raise TypeError(f"hessian: f must return one scalar (a {kind.__name__} or a number), "
+                        f"got {type(out).__name__}")
+    return kind(as_float(out, "hessian: f's result"))
 
 
 def primal_tangent2(out) -> float:

@@ -254,3 +254,20 @@ def test_forward_over_forward_zero_tangent_does_not_turn_inf_into_nan():
     want = [[0.0, 1.0], [1.0, -math.inf]]
     for mode in higher.MODES:
         assert higher.hessian(lambda x, y: x * y + y.sqrt(), [1.0, 0.0], mode) == want, mode
+
+
+def test_gradient_seeds_are_checked_by_name():
+    x = Value(3.0)
+    with pytest.raises(TypeError, match="backward gradient needs a real number, got Value"):
+        (x * x).backward(Value(2.0), create_graph=True)
+    with pytest.raises(TypeError, match="grad gradient needs a real number, got str"):
+        sg.grad(x * x, x, gradient="a")
+    assert sg.grad(x * x, x, gradient=2) == 12.0
+
+
+@pytest.mark.parametrize("mode", higher.MODES)
+def test_hessian_of_a_constant_result_is_zero_in_every_mode(mode):
+    # reverse modes raised "grad: output[0] must be a scalargrad Value"; forward gave 0
+    assert higher.hessian(lambda x, y: 3.0, [1.0, 2.0], mode) == [[0.0, 0.0], [0.0, 0.0]]
+    with pytest.raises(TypeError, match="hessian: f must return one scalar .* got list"):
+        higher.hessian(lambda x: [x], [1.0], mode)
