@@ -116,9 +116,21 @@ class TensorDataset(Dataset):
 def _as_host_array(data, what: str) -> np.ndarray:
     if hasattr(data, "numpy") and callable(data.numpy):  # a vecgrad Tensor
         return np.asarray(data.numpy())
-    array = np.asarray(data)
+    if (isinstance(data, (list, tuple)) and data
+            and all(hasattr(item, "numpy") and callable(item.numpy) for item in data)):
+        data = [item.numpy() for item in data]  # a list of Tensors, one per sample
+    try:
+        array = np.asarray(data)
+    except ValueError:  # numpy's "inhomogeneous shape"
+        array = np.asarray(data, dtype=object)
     if array.dtype == object:
-        raise TypeError(f"TensorDataset: {what} are not a rectangular numeric array")
+        raise TypeError(f"TensorDataset: {what} are not a rectangular numeric array "
+                        "(rows of different lengths, or values that are not numbers)")
+    # Strings failed only at the first batch ("could not convert string to float"), and
+    # complex numbers lost their imaginary part there with a warning.
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"TensorDataset: {what} must be numbers (bool, int or float), got "
+                        f"dtype {array.dtype}")
     return array
 
 

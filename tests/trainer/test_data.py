@@ -187,3 +187,18 @@ def test_a_dataset_may_keep_its_own_batch_attribute():
 
     x, y = next(iter(DataLoader(Windows(), batch_size=2)))
     assert y.numpy().tolist() == [0, 1]
+
+
+def test_tensor_dataset_checks_its_arrays_when_it_is_made():
+    # Strings and complex numbers were accepted here and failed (or lost their imaginary
+    # part) only at the first batch; a list of Tensors was called "not rectangular".
+    with pytest.raises(TypeError, match=r"targets must be numbers .* got dtype <U3"):
+        TensorDataset(np.ones((2, 2)), np.array(["cat", "dog"]))
+    with pytest.raises(TypeError, match=r"inputs must be numbers .* complex128"):
+        TensorDataset(np.ones((2, 2), complex), [0, 1])
+    with pytest.raises(TypeError, match="rows of different lengths"):
+        TensorDataset([[1.0, 2.0], [3.0]], [0, 1])
+    import vecgrad
+
+    data = TensorDataset([vecgrad.tensor([1.0, 2.0]), vecgrad.tensor([3.0, 4.0])], [0, 1])
+    assert data.inputs.tolist() == [[1.0, 2.0], [3.0, 4.0]]
