@@ -157,19 +157,32 @@ def backward_trace(root, gradient: float = 1.0) -> Iterator[TraceStep]:
 
 
 def _trace(root, gradient: float) -> Iterator[TraceStep]:
-    _count_consumers(root)
-    root._g = gradient
+    # The pass pauses at every yield, and the caller may walk the same graph meanwhile
+    # (print a table, show it in Jupyter, run another backward): those walks reuse the
+    # nodes' scratch slots, so the trace keeps its counts and sums here instead.
+    pending = {id(root): 0}
+    stack = [root]
+    while stack:
+        for parent in stack.pop().parents:
+            key = id(parent)
+            if key in pending:
+                pending[key] += 1
+            else:
+                pending[key] = 1
+                stack.append(parent)
+    upstream_of = {id(root): gradient}
     stack = [root]
     while stack:
         node = stack.pop()
-        upstream = node._g
+        upstream = upstream_of.pop(id(node))
         node.grad += upstream
         sent = []
         for parent, local in zip(node.parents, node.local):
             contribution = local * upstream
-            parent._g += contribution
+            key = id(parent)
+            upstream_of[key] = upstream_of.get(key, 0.0) + contribution
             sent.append(Contribution(parent, local, contribution))
-            parent._pending -= 1
-            if parent._pending == 0:
+            pending[key] -= 1
+            if pending[key] == 0:
                 stack.append(parent)
         yield TraceStep(node, upstream, tuple(sent))

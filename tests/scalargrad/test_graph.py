@@ -182,3 +182,27 @@ def test_the_freeing_check_detects_reference_cycles():
 def test_graph_walks_name_a_wrong_root(walk):
     with pytest.raises(TypeError, match="expects a scalargrad Value, got float"):
         walk(1.5)
+
+
+def test_walking_the_graph_between_trace_steps_leaves_the_trace_right():
+    # Printing the graph after each step (a table, a Jupyter picture) or running another
+    # backward through shared nodes used to reset the trace's state: every .grad ended 0.
+    from scalargrad.render import graph_table, to_html
+
+    def traced(between):
+        x, y, z = Value(-2.0), Value(5.0), Value(-4.0)
+        f = (x + y) * z * x
+        other = x * x
+        steps = []
+        for step in backward_trace(f):
+            between(f, other)
+            steps.append((step.upstream, [c.contribution for c in step.contributions]))
+        return steps, (x.grad, y.grad, z.grad)
+
+    quiet = traced(lambda f, other: None)
+    assert quiet[1] == (-4.0 * -2.0 + -12.0, 8.0, -6.0)
+    assert traced(lambda f, other: topological_order(f)) == quiet
+    assert traced(lambda f, other: (graph_table(f), to_html(f))) == quiet
+    steps, grads = traced(lambda f, other: other.backward())  # adds 2x = -4 to x each time
+    assert steps == quiet[0]
+    assert grads == (quiet[1][0] - 4.0 * len(steps), 8.0, -6.0)
