@@ -218,3 +218,16 @@ def test_train_on_opencl_when_available(capsys):
                                "mlp:16", "--device", "opencl")
     assert status == 0 and metrics["device"].startswith("opencl")
     assert metrics["test"]["accuracy"] > 0.6
+
+
+def test_evaluate_a_checkpoint_that_leaves_the_loss_unset(capsys, tmp_path):
+    # The schema accepts config['loss'] = None (the flag's "task default"); evaluate
+    # passed None on to the Trainer and ended in a TypeError traceback.
+    path = tmp_path / "run.npz"
+    status, metrics = run_json(capsys, "--dataset", "xor", "--model", "mlp:8", "--epochs",
+                               "1", "--checkpoint", str(path))
+    state = vecgrad.load(path)
+    state["config"]["loss"] = None
+    vecgrad.save(state, path)
+    assert main(["evaluate", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["loss"] == pytest.approx(metrics["test"]["loss"])

@@ -92,11 +92,16 @@ def _check_writable(checkpoint) -> None:
                           f"({exc.strerror or exc})") from None
 
 
+def _default_loss(loss, task: str) -> str:
+    """The loss name a run uses: the one given, else its task's (cross-entropy, mse)."""
+    return loss or ("cross_entropy" if task == "classification" else "mse")
+
+
 def _prepare(settings: dict, bundle):
     """Loss name, model outputs, normalizer fitted on the training split."""
     from vecgrad.data import make_normalizer
 
-    loss = settings["loss"] or ("cross_entropy" if bundle.task == "classification" else "mse")
+    loss = _default_loss(settings["loss"], bundle.task)
     if bundle.task == "regression" and loss != "mse":
         raise ConfigError(f"--loss {loss}: {bundle.name} is a regression dataset; use mse")
     outputs = bundle.output_size
@@ -276,7 +281,10 @@ def evaluate(checkpoint, split: str = "test", device: str | None = None,
     weights = state.get("best_model") or state.get("model")
     _from_checkpoint(checkpoint, "the model", model.load_state_dict, weights)
     model = model.to(device)
-    trainer = Trainer(model, config["loss"], None, class_names=config["class_names"])
+    # A checkpoint may leave the loss unset (the schema allows it): the task's default,
+    # as in training (None reached Trainer and ended in a TypeError traceback).
+    trainer = Trainer(model, _default_loss(config["loss"], config["task"]), None,
+                      class_names=config["class_names"])
     for view in views:
         trainer.subscribe(view)
     data = test if split == "test" else val
