@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from numbers import Real
 from typing import Callable, Sequence
 
 from scalargrad.value import Value
@@ -23,9 +24,11 @@ def numerical_grad(f: Callable[..., object], values: Sequence[Value], eps: float
     `.data` is moved by +-h with h = eps * max(1, |v.data|) (a relative step keeps the
     difference meaningful for large inputs) and restored afterwards, even on error.
     """
-    valid = type(eps) in (int, float) and 0 < eps < math.inf  # bool, nan, inf: no
+    # Any real number but a bool (numpy's float64 and float32 included); not nan or inf.
+    valid = isinstance(eps, Real) and not isinstance(eps, bool) and 0 < eps < math.inf
     if not valid:
         raise ValueError(f"numerical_grad: eps must be a positive finite number, got {eps!r}")
+    eps = float(eps)  # a float32 step would make the differences float32
     values = list(values)
     for i, v in enumerate(values):
         if not isinstance(v, Value):

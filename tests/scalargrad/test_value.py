@@ -271,6 +271,14 @@ def test_numerical_grad_restores_data_and_validates():
         numerical_grad(lambda v: v, [1.0])
     with pytest.raises(ValueError, match="eps must be a positive"):
         numerical_grad(lambda v: v, [x], eps=0)
+    for bad in (True, math.nan, math.inf, -1e-6, "1e-6"):
+        with pytest.raises(ValueError, match="eps must be a positive"):
+            numerical_grad(lambda v: v, [x], eps=bad)
+    # numpy's scalars are real numbers too (they were refused as not positive)
+    np = pytest.importorskip("numpy")
+    for eps in (np.float64(1e-6), np.float32(1e-4), 1):
+        (g,) = numerical_grad(lambda v: v * v, [x], eps=eps)
+        assert type(g) is float and g == pytest.approx(3.0, rel=1e-8)
 
 
 def test_gradcheck_reports_a_wrong_derivative():
