@@ -177,3 +177,18 @@ def test_a_huge_finite_gradient_is_not_drawn_as_overflowed():
     loss.backward()
     parameter = next(line for line in view.to_dot().splitlines() if "parameter" in line)
     assert "grad norm 1.41421e+200" in parameter and "red" not in parameter
+
+
+def test_the_readme_spelling_works_after_a_plain_import_vecgrad():
+    # `vecgrad.viz.graph.graph_view(loss, model)` (the README's words) raised
+    # AttributeError unless vecgrad.viz.graph had been imported by name first.
+    import subprocess
+    import sys
+
+    code = ("import vecgrad; x = vecgrad.tensor([1.0, 2.0], requires_grad=True); "
+            "print(len(vecgrad.viz.graph.graph_view((x * x).sum())), "
+            "vecgrad.viz.plot.line_plot.__name__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3", "line_plot"]
