@@ -43,6 +43,8 @@ CASES = [
     (("early_stopping", "best_epoch"), 7, "early_stopping['best_epoch']: expected an int in 0..1"),
     (("rng",), 5, "entry rng: expected the generator state"),
     (("format",), "evil", "not a `vecgrad train` checkpoint"),
+    # an array compared with != gave an array: "truth value ... is ambiguous"
+    (("format",), np.array([1, 1]), "not a `vecgrad train` checkpoint"),
     (("config", "input_shape"), [3], "the run was trained on inputs of shape (3,)"),
     (("config", "model"), "mlp:100000", "more than 22 parameters"),
     (("config", "clip_grad_norm"), "x", "entry config['clip_grad_norm']: expected a finite"),

@@ -100,7 +100,9 @@ def check_trainer_state(state, path) -> dict:
     from vecgrad.train.losses import LOSSES
 
     c = _Checker(path)
-    if not isinstance(state, dict) or state.get("format") != TRAINER_FORMAT:
+    # isinstance first: an array there made "!=" an array ("truth value ... ambiguous")
+    if (not isinstance(state, dict) or not isinstance(state.get("format"), str)
+            or state["format"] != TRAINER_FORMAT):
         raise CheckpointError(f"{path}: not a `vecgrad train` checkpoint (its 'format' entry "
                               f"is not {TRAINER_FORMAT!r})")
     c.int_(state.get("version"), "version", TRAINER_VERSION, TRAINER_VERSION)
