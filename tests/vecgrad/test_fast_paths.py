@@ -187,6 +187,16 @@ def test_relu_backward_across_memory_orders():
             np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("value", [-0.5, 0.5, 0.0, float("nan")])
+def test_relu_backward_of_a_0d_tensor(value):
+    # A 0-d product is a numpy scalar: relu(relu(x)) raised "return arrays must be of
+    # ArrayType" and relu(nan) "copyto() argument 1 must be a numpy.ndarray".
+    x = vecgrad.tensor(value, dtype=vecgrad.float64, requires_grad=True)
+    x.relu().relu().backward()
+    want = 1.0 if value > 0 else (value if value != value else 0.0)
+    np.testing.assert_array_equal(x.grad.numpy(), np.float64(want))
+
+
 def test_col2im_is_the_adjoint_of_im2col_as_a_channels_last_view():
     backend = vecgrad.get_backend("cpu")
     x = RNG.standard_normal((2, 3, 7, 6))

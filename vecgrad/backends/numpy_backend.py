@@ -221,6 +221,8 @@ def _relu_backward(x, grad, out=None):
         np.multiply(out, x > 0, out=out)
     else:  # into `out` (grad's own memory) when the caller offered it
         out = np.multiply(grad, x > 0, out=out)
+        if type(out) is not np.ndarray:  # 0-d operands give a numpy scalar: no out=, no
+            out = np.asarray(out)        # copyto below, and no out= for the next relu
     # One read-only pass to rule out nan: the maximum is nan exactly when some entry is
     # (infinities give no false alarm). Less than half the time of add.reduce's pairwise
     # sum (16 against 37 us on the bench MLP's 100 x 1000, machine loaded), and far
