@@ -169,6 +169,12 @@ def train_classifier(model: MLP, points: Sequence, labels: Sequence, epochs: int
     if len(points) != len(labels) or not points:
         raise ValueError(f"need as many labels as points, got {len(points)} and {len(labels)}")
     _check_size(epochs, "epochs")
+    # The hinge loss needs +1 / -1: with 0 / 1 labels the 0 class has no gradient and
+    # training silently settles at chance.
+    strange = [y for y in labels if y not in (1, -1) or isinstance(y, bool)]
+    if strange:
+        raise ValueError(f"train_classifier: labels must be +1 or -1 (hinge loss), got "
+                         f"{strange[0]!r}; map 0/1 labels with 2 * y - 1")
     params = model.parameters()
     history = []
     for epoch in range(1, epochs + 1):

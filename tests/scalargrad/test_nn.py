@@ -101,3 +101,12 @@ def test_training_learns_the_moons():
 def test_training_rejects_mismatched_data():
     with pytest.raises(ValueError, match="as many labels as points, got 2 and 1"):
         train_classifier(MLP(2, [1]), [[0.0, 0.0], [1.0, 1.0]], [1.0])
+
+
+def test_train_classifier_refuses_labels_other_than_plus_minus_one():
+    # 0 / 1 labels trained silently to chance (the 0 class gives the hinge no gradient)
+    points = [[0.0, 0.0], [1.0, 1.0]]
+    for labels in ([1.0, 0.0], [1, True], [1.0, float("nan")], [2.0, -1.0]):
+        with pytest.raises(ValueError, match="labels must be \\+1 or -1"):
+            train_classifier(MLP(2, [1], seed=0), points, labels, epochs=1)
+    assert len(train_classifier(MLP(2, [1], seed=0), points, [1, -1.0], epochs=1)) == 1
