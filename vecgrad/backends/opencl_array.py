@@ -90,6 +90,11 @@ class CLArray:
 MAX_KERNEL_DIMS = 8
 
 
+class TooManyAxes(ValueError):
+    """A layout with more unmergeable axes than the kernels' int8 shapes hold; the
+    backend then launches it in slices (OpenCLBackend._elementwise_in_slices)."""
+
+
 def checked_int32(value: int) -> int:
     """`value` if the kernels' 32-bit indexing can hold it, else a clear error."""
     if not -(2**31) <= value < 2**31:
@@ -114,7 +119,7 @@ def collapse_dims(shape, strides_list):
         else:
             merged.append((size, strides))
     if len(merged) > MAX_KERNEL_DIMS:
-        raise ValueError(
+        raise TooManyAxes(
             f"OpenCL kernels take at most {MAX_KERNEL_DIMS} non-mergeable axes; "
             f"shape {tuple(shape)} has {len(merged)}"
         )

@@ -18,6 +18,7 @@ from vecgrad.backends.base import Backend
 from vecgrad.backends import opencl_indexing
 from vecgrad.backends.opencl_array import (
     CLArray,
+    TooManyAxes,
     basic_index_view,
     checked_int32,
     collapse_dims,
@@ -169,6 +170,12 @@ _EMPTY_LAYOUT = _Layout(0, (), (), None, (), ())
 _MAX_MEMO_ENTRIES = 4096
 
 
+def _axis_slice(x: CLArray, axis: int, index: int) -> CLArray:
+    """The view x[..., index, ...] taken at `axis` (no copy)."""
+    return x.view(x.shape[:axis] + x.shape[axis + 1:], x.strides[:axis] + x.strides[axis + 1:],
+                  x.offset + index * x.strides[axis])
+
+
 def _i32(value) -> int:
     try:
         return checked_int32(value)
@@ -275,7 +282,10 @@ class OpenCLBackend(Backend):
         key = (out.shape, out.strides, *[o.strides for o in operands])
         layout = self._layouts.get(key)
         if layout is None:
-            layout = self._plan_layout(key)
+            try:
+                layout = self._plan_layout(key)
+            except TooManyAxes:
+                return self._elementwise_in_slices(family, name, dtype, out, operands, extra)
         if not layout.n:
             return out
         knl = self._rt.kernel(family, name, dtype, layout.defines)
@@ -284,6 +294,18 @@ class OpenCLBackend(Backend):
         for operand, packed in zip(operands, layout.strides[1:]):
             args += (operand.data, packed, operand.offset)
         knl(self._rt.queue, layout.global_size, layout.local_size, *args, *extra)
+        return out
+
+    def _elementwise_in_slices(self, family, name, dtype, out: CLArray, operands,
+                               extra) -> CLArray:
+        """A layout with more unmergeable axes than the kernels take (numpy allows 64):
+        one launch per index of its shortest axis, each with one axis fewer. Rare
+        (e.g. a 9-d permute), so the extra launches do not matter."""
+        axis = min((d for d, size in enumerate(out.shape) if size > 1),
+                   key=lambda d: out.shape[d])
+        for index in range(out.shape[axis]):
+            self._elementwise(family, name, dtype, _axis_slice(out, axis, index),
+                              [_axis_slice(o, axis, index) for o in operands], extra)
         return out
 
     def _plan_layout(self, key: tuple) -> _Layout:

@@ -6,8 +6,8 @@ import functools
 
 import numpy as np
 
-from vecgrad.backends.opencl_array import (CLArray, checked_int32, collapse_dims,
-                                           expanded_strides)
+from vecgrad.backends.opencl_array import (CLArray, TooManyAxes, checked_int32,
+                                           collapse_dims, expanded_strides)
 from vecgrad.backends.opencl_runtime import OpenCLError, frozen_defines
 
 
@@ -96,7 +96,10 @@ def _batch_stride(x: CLArray, batch: tuple[int, ...]) -> int | None:
     if not batch:
         return 0
     strides = expanded_strides(x.shape[:-2], x.strides[:-2], batch)
-    shape, (merged,) = collapse_dims(batch, [strides])
+    try:
+        shape, (merged,) = collapse_dims(batch, [strides])
+    except TooManyAxes:  # (the caller copies x to one batch stride)
+        return None
     return merged[0] if len(shape) == 1 else None
 
 
