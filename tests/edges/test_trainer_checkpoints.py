@@ -36,6 +36,7 @@ CASES = [
     (("config", "input_shape"), [2, 10**9], "config['input_shape'][1]"),
     (("optimizer", "state", "0", "step"), -1, "optimizer['state']['0']['step']: expected an int"),
     (("optimizer", "optimizer"), "SGD", "optimizer['optimizer']: expected 'Adam'"),
+    (("optimizer", "optimizer"), np.zeros(0), "optimizer['optimizer']: expected 'Adam'"),
     (("epoch",), -1, "entry epoch: expected an int in 0..1"),
     (("best_model", "1.weight"), np.zeros((4, 3), np.float32),
      "best_model['1.weight']: shape (4, 3) float32 but the model's is (4, 2)"),

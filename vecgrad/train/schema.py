@@ -186,7 +186,7 @@ def check_trainer_state(state, path) -> dict:
 
     optimizer = c.dict_(state.get("optimizer"), "optimizer")
     expected = OPTIMIZER_CLASSES[config["optimizer"]]
-    if optimizer.get("optimizer") != expected:
+    if not isinstance(optimizer.get("optimizer"), str) or optimizer["optimizer"] != expected:
         c.fail("optimizer['optimizer']", f"expected {expected!r} (config says "
                                          f"{config['optimizer']}), got "
                                          f"{c.shown(optimizer.get('optimizer'))}")
