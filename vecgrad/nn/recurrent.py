@@ -149,6 +149,10 @@ def _check_input(owner, x, input_size, dims, layout):
 
 
 def _check_input_dtype(owner, x, weight):
+    if x.device != weight.device:  # (else the error would name `linear`, not the layer)
+        raise ValueError(f"{owner}: input is on {x.device} but the parameters are on "
+                         f"{weight.device}; move one (x.to({weight.device!r}) or "
+                         f"module.to({x.device!r}))")
     # as PyTorch: no silent promotion (a float32 layer would get float64 gradients on cpu,
     # and OpenCL's products refuse mixed dtypes)
     if x.dtype != weight.dtype:

@@ -606,6 +606,8 @@ def lerp(start, end, weight):
     if not common.is_tensor(start):
         raise TypeError(f"lerp: start must be a Tensor, got {type(start).__name__}")
     common.require_float("lerp", start)
+    others = [t for t in (end, weight) if common.is_tensor(t)]
+    common.check_same_device("lerp", start, *others)  # (else sub or mul would be named)
     return add(start, mul(weight, sub(end, start)))
 
 

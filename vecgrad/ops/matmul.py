@@ -182,6 +182,7 @@ def mm(a, b):
     """Product of two matrices (2-D only; matmul broadcasts)."""
     _exact_ndim("mm", a, 2, "first operand")
     _exact_ndim("mm", b, 2, "second operand")
+    common.check_same_device("mm", a, b)  # (else matmul would be named)
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"mm: {fmt_shape(a.shape)} @ {fmt_shape(b.shape)}: "
                          f"{a.shape[1]} != {b.shape[0]}")
@@ -192,6 +193,7 @@ def bmm(a, b):
     """Batched product of (B, N, K) and (B, K, M) (no broadcasting; matmul broadcasts)."""
     _exact_ndim("bmm", a, 3, "first operand")
     _exact_ndim("bmm", b, 3, "second operand")
+    common.check_same_device("bmm", a, b)  # (else matmul would be named)
     if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
         raise ValueError(f"bmm: {fmt_shape(a.shape)} @ {fmt_shape(b.shape)}: need (B, N, K) "
                          f"and (B, K, M) with the same B and K")
@@ -202,6 +204,7 @@ def dot(a, b):
     """Inner product of two 1-D tensors of one length."""
     _exact_ndim("dot", a, 1, "first operand")
     _exact_ndim("dot", b, 1, "second operand")
+    common.check_same_device("dot", a, b)  # (else matmul would be named)
     if a.shape != b.shape:
         raise ValueError(f"dot: lengths differ: {a.shape[0]} and {b.shape[0]}")
     return matmul(a, b)
@@ -211,4 +214,5 @@ def outer(a, b):
     """Outer product of two 1-D tensors: out[i, j] = a[i] * b[j]."""
     _exact_ndim("outer", a, 1, "first operand")
     _exact_ndim("outer", b, 1, "second operand")
+    common.check_same_device("outer", a, b)  # (else mul would be named)
     return movement.unsqueeze(a, 1) * movement.unsqueeze(b, 0)
