@@ -55,7 +55,7 @@ inline T f_bent_identity(T x, T a) { return (hypot(x, ONE) - ONE) / (T)2 + x; }
 inline T d_bent_identity(T x, T a)
 {
     if (IS_INF(x)) return x > ZERO ? (T)1.5 : (T)0.5;
-    return x / ((T)2 * hypot(x, ONE)) + ONE;
+    return x / hypot(x, ONE) / (T)2 + ONE;  // 2 * hypot would overflow near the max
 }
 
 // Lecture 002: a logarithm for alpha < 0, the identity at 0, an exponential above.

@@ -141,7 +141,7 @@ def _bent_identity(x, alpha=None):
 def _bent_identity_df(x, alpha=None):
     if math.isinf(x):
         return 1.5 if x > 0 else 0.5
-    return x / (2.0 * math.hypot(x, 1.0)) + 1.0
+    return x / math.hypot(x, 1.0) / 2.0 + 1.0  # 2 * hypot would overflow past 9e307
 
 
 def _soft_exponential(x, alpha=None):

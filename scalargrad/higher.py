@@ -68,6 +68,8 @@ def activation_derivative(name: str, x, alpha=None):
     if name == "softplus":
         return x.sigmoid()
     if name == "bent_identity":
+        if abs(p) > 1.0:  # x / (2 sqrt(x^2 + 1)) without x^2 (inf beyond 1e154)
+            return math.copysign(0.5, p) / (1.0 + x ** -2.0).sqrt() + 1.0
         return x / (2.0 * (x * x + 1.0).sqrt()) + 1.0
     if name == "soft_exponential":
         if alpha < 0.0:
@@ -80,11 +82,15 @@ def activation_derivative(name: str, x, alpha=None):
     if name == "cos":
         return -x.sin()
     if name == "sinc":
+        if math.isinf(p):
+            return 0.0  # the catalogue's limit (cos(inf) is nan)
         if abs(p) < _SINC_SERIES_BELOW:
             x2 = x * x
             return x * (-1.0 / 3.0 + x2 * (1.0 / 30.0 - x2 / 840.0))
         return x.cos() / x - x.sin() / (x * x)
     if name == "gaussian":
+        if ACTIVATIONS["gaussian"].f(p) == 0.0:
+            return 0.0  # flat to double precision; -2x alone may overflow (inf * 0)
         return -2.0 * x * (-(x * x)).exp()
     raise NotImplementedError(f"create_graph: activation {name!r} has no derivative "
                               f"expression in scalargrad.higher.activation_derivative")

@@ -53,6 +53,21 @@ def test_extreme_inputs_give_the_catalogue_limits(device, name):
                                rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_bent_identity_slope_near_the_largest_float(device, dtype):
+    # x / (2 * hypot(x, 1)) overflowed 2 * hypot past half the largest float: slope 1
+    # instead of the limits 1.5 and 0.5
+    if dtype == "float64":
+        need_float64(device)
+    big = float(np.finfo(dtype).max) * 0.9
+    x = vecgrad.tensor([big, -big], dtype=getattr(vecgrad, dtype), device=device,
+                       requires_grad=True)
+    x.bent_identity().sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.5, 0.5], rtol=1e-6)
+    assert ACTIVATIONS["bent_identity"].df(big) == 1.5
+    assert ACTIVATIONS["bent_identity"].df(-big) == 0.5
+
+
 @pytest.mark.parametrize("name, alpha", [("leaky_relu", 0.2), ("elu", 0.5),
                                          ("soft_exponential", -0.4), ("soft_exponential", 0.0),
                                          ("soft_exponential", 0.8)])

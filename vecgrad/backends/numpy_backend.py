@@ -151,7 +151,7 @@ def _elu_df(x, a):
 def _bent_identity_df(x, a):
     h = np.hypot(x, x.dtype.type(1))
     limit = np.where(x > 0, x.dtype.type(1.5), x.dtype.type(0.5))
-    return np.where(np.isinf(x), limit, x / (2 * h) + 1)
+    return np.where(np.isinf(x), limit, x / h / 2 + 1)  # (2 * h overflows near the max)
 
 
 def _soft_exponential(x, a):
