@@ -63,7 +63,7 @@ inline T f_soft_exponential(T x, T a)
 {
     if (a < ZERO) return -log(ONE - a * (x + a)) / a;  // log(0) = -inf, log(<0) = nan
     if (a == ZERO) return x;
-    return (exp(a * x) - ONE) / a + a;
+    return expm1(a * x) / a + a;  // exp - 1 would cancel for small a * x
 }
 inline T d_soft_exponential(T x, T a)
 {

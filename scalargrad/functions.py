@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from scalargrad.scalar_math import as_float, safe_exp, safe_log
+from scalargrad.scalar_math import EXP_MAX, as_float, safe_exp, safe_log
 
 # Below this |x| sinc'(x) is taken from its Taylor series: the closed form
 # cos(x)/x - sin(x)/x**2 cancels catastrophically near 0.
@@ -150,7 +150,9 @@ def _soft_exponential(x, alpha=None):
         return -safe_log(1.0 - a * (x + a)) / a
     if a == 0.0:
         return x
-    return (safe_exp(a * x) - 1.0) / a + a  # inf when exp(a x) overflows: the limit
+    # expm1: exp(a x) - 1 cancels for small a x (5e-5 relative error at a = 1e-6, x = 1e-8)
+    ax = a * x
+    return (math.inf if ax > EXP_MAX else math.expm1(ax)) / a + a  # inf: the limit
 
 
 def _soft_exponential_df(x, alpha=None):

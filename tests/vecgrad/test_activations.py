@@ -68,6 +68,18 @@ def test_bent_identity_slope_near_the_largest_float(device, dtype):
     assert ACTIVATIONS["bent_identity"].df(-big) == 0.5
 
 
+def test_soft_exponential_small_alpha_times_x_does_not_cancel(device):
+    # (exp(a x) - 1) / a lost 5 digits at a = 1e-6, x = 1e-8 in the scalar catalogue and
+    # the OpenCL kernel (numpy used expm1): now expm1 in all three
+    need_float64(device)
+    points = [1e-8, -1e-8, 2.0]
+    want = [math.expm1(1e-6 * p) / 1e-6 + 1e-6 for p in points]
+    x = vecgrad.tensor(points, dtype=vecgrad.float64, device=device)
+    np.testing.assert_allclose(x.soft_exponential(alpha=1e-6).numpy(), want, rtol=1e-14)
+    scalar = [ACTIVATIONS["soft_exponential"].f(p, 1e-6) for p in points]
+    np.testing.assert_allclose(scalar, want, rtol=1e-14)
+
+
 @pytest.mark.parametrize("name, alpha", [("leaky_relu", 0.2), ("elu", 0.5),
                                          ("soft_exponential", -0.4), ("soft_exponential", 0.0),
                                          ("soft_exponential", 0.8)])
