@@ -244,7 +244,9 @@ def hessian(f: Callable, values: Sequence[float], mode: str = "reverse-over-reve
     Row i is the gradient of df/dx_i: H[i][j] = d/dx_j (df/dx_i), the Jacobian of the
     gradient (torch.autograd.functional.hessian's order). Where f is twice continuously
     differentiable H is symmetric; where it is not (x ** y at x = 0, y <= 1), the two
-    orders differ and every mode gives this one.
+    orders differ and every mode gives this one. The modes agree where every derivative
+    along the way is finite; where one is inf or nan, reverse passes turn 0 * nan into nan
+    and forward sweeps drop zero tangents, so they may differ (README, scalargrad).
     f is written with operators and methods (x * y, x.sin(), ...), so it runs on Values
     and on Duals alike; `mode` picks one of MODES (they agree; the lesson compares them).
     """
