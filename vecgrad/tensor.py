@@ -142,6 +142,8 @@ class Tensor(TensorDisplay):
         # that saved the other.
         self._buf = value._buf
         self._version = value._version
+        # the label range noted for the old values would be trusted with the new ones
+        self._host_range = value._host_range
 
     @property
     def T(self) -> "Tensor":  # noqa: N802 - numpy/PyTorch name

@@ -240,6 +240,20 @@ def test_label_check_still_sees_in_place_changes_and_computed_labels(device):
         F.cross_entropy(logits, view)
 
 
+def test_labels_given_new_data_are_checked_against_the_new_values(device):
+    # labels.data = other kept the range noted for the old values: cross_entropy trusted
+    # [0, 2] for labels now holding 7 (OpenCL read the logits out of bounds and returned
+    # a wrong loss silently; numpy raised a raw IndexError).
+    logits = vecgrad.tensor(np.zeros((3, 4)), device=device)
+    labels = vecgrad.tensor([0, 1, 2], device=device)
+    assert labels._int_range() == (0, 2)
+    labels.data = vecgrad.tensor([7, 7, 7], device=device)
+    with pytest.raises(IndexError, match=r"labels must lie in \[0, 4\), got range \[7, 7\]"):
+        F.cross_entropy(logits, labels)
+    labels.data = vecgrad.tensor([3, 3, 3], device=device) - 1  # computed: no host range
+    assert F.cross_entropy(logits, labels).item() == pytest.approx(np.log(4))
+
+
 def test_labels_moved_between_devices_keep_their_checked_range(device):
     labels = vecgrad.tensor([0, 7, 1]).to(device)
     assert labels._int_range() == (0, 7)
