@@ -166,7 +166,7 @@ def train_classifier(model: MLP, points: Sequence, labels: Sequence, epochs: int
     `on_epoch` is called with each EpochResult (for tutorials' live output).
     Returns the list of EpochResults.
     """
-    if len(points) != len(labels) or not points:
+    if len(points) != len(labels) or len(points) == 0:  # (len: numpy arrays too)
         raise ValueError(f"need as many labels as points, got {len(points)} and {len(labels)}")
     _check_size(epochs, "epochs")
     # The hinge loss needs +1 / -1: with 0 / 1 labels the 0 class has no gradient and
@@ -187,7 +187,7 @@ def train_classifier(model: MLP, points: Sequence, labels: Sequence, epochs: int
         for p in params:
             p.data -= lr * p.grad
         correct = sum((s.data > 0) == (y > 0) for y, s in zip(labels, scores))
-        result = EpochResult(epoch, loss.data, correct / len(points))
+        result = EpochResult(epoch, loss.data, float(correct / len(points)))
         history.append(result)
         if on_epoch is not None:
             on_epoch(result)

@@ -110,3 +110,14 @@ def test_train_classifier_refuses_labels_other_than_plus_minus_one():
         with pytest.raises(ValueError, match="labels must be \\+1 or -1"):
             train_classifier(MLP(2, [1], seed=0), points, labels, epochs=1)
     assert len(train_classifier(MLP(2, [1], seed=0), points, [1, -1.0], epochs=1)) == 1
+
+
+def test_train_classifier_takes_numpy_arrays():
+    # `not points` raised numpy's "truth value of an array ... is ambiguous"
+    np = pytest.importorskip("numpy")
+    points, labels = make_toy_dataset("xor", 12, 0.1, seed=1)
+    history = train_classifier(MLP(2, [4, 1], seed=0), np.array(points), np.array(labels),
+                               epochs=2)
+    assert len(history) == 2 and type(history[-1].accuracy) is float
+    with pytest.raises(ValueError, match="as many labels as points, got 0 and 0"):
+        train_classifier(MLP(2, [1]), np.zeros((0, 2)), np.zeros(0))
