@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+from numbers import Integral
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
@@ -23,9 +24,10 @@ def _check_activation(name: str) -> str:
 
 
 def _check_size(n, what: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    # Integral: numpy's integers too (a size read off an array's shape or a sum)
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
         raise ValueError(f"{what} must be a positive int, got {n!r}")
-    return n
+    return int(n)
 
 
 class Module:

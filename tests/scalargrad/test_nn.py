@@ -121,3 +121,15 @@ def test_train_classifier_takes_numpy_arrays():
     assert len(history) == 2 and type(history[-1].accuracy) is float
     with pytest.raises(ValueError, match="as many labels as points, got 0 and 0"):
         train_classifier(MLP(2, [1]), np.zeros((0, 2)), np.zeros(0))
+
+
+def test_sizes_may_be_numpy_integers():
+    # "Layer nout must be a positive int, got np.int64(3)" refused a positive integer
+    np = pytest.importorskip("numpy")
+    model = MLP(np.int64(2), [np.int64(3), 1], seed=0)
+    assert len(model([1.0, 2.0])) == 1 and len(model.parameters()) == 3 * 3 + 4
+    points, labels = make_toy_dataset("moons", np.int64(6))
+    assert len(points) == 6
+    assert len(train_classifier(model, points, labels, epochs=np.int64(2))) == 2
+    with pytest.raises(ValueError, match="must be a positive int, got 2.0"):
+        MLP(2.0, [3])
