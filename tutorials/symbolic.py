@@ -111,9 +111,11 @@ def _rule(e: Expr, d: list[Expr], var: str) -> Expr:
         return 0.0 if d[0] == 0.0 else ("neg", d[0])
     if op == "*":  # product rule
         return _add(_mul(d[0], args[1]), _mul(args[0], d[1]))
-    if op == "/":  # quotient rule
-        top = d[0] if d[1] == 0.0 else ("-", _mul(d[0], args[1]), _mul(args[0], d[1]))
-        return 0.0 if top == 0.0 else ("/", top, ("**", args[1], 2.0))
+    if op == "/":  # quotient rule; with a constant denominator it is just u' / v
+        if d[1] == 0.0:
+            return 0.0 if d[0] == 0.0 else ("/", d[0], args[1])
+        top = ("-", _mul(d[0], args[1]), _mul(args[0], d[1]))
+        return ("/", top, ("**", args[1], 2.0))
     if op == "**":
         if isinstance(args[1], float):  # power rule with a constant exponent
             return _mul(_mul(args[1], ("**", args[0], args[1] - 1.0)), d[0])
@@ -166,14 +168,14 @@ def to_text(expr: Expr) -> str:
         else:
             a = [text[id(k)] for k in node[1:]]
             op = node[0]
-            if op == "neg":
-                text[id(node)] = f"-({a[0]})"
+            if op == "neg":  # bracketed whole: "-(y) ** 2" would read as -(y ** 2)
+                text[id(node)] = f"(-({a[0]}))"
             elif op in _FUNCTIONS:
                 text[id(node)] = f"{op}({a[0]})"
             else:
                 text[id(node)] = f"({a[0]} {op} {a[1]})"
     out = text[id(expr)]
-    if isinstance(expr, tuple) and expr[0] in _BINARY.values():
+    if isinstance(expr, tuple) and (expr[0] in _BINARY.values() or expr[0] == "neg"):
         return out[1:-1]  # no parentheses around the whole expression
     return out
 

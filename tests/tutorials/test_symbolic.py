@@ -9,6 +9,10 @@ CASES = [
     ("exp(x1) / (1 + x1**2)", {"x1": 0.7}),
     ("cos(x1*x2) ** 3 - -x2", {"x1": 0.3, "x2": 1.1}),
     ("x1 ** x2", {"x1": 1.5, "x2": 2.5}),
+    # a denominator that does not depend on the variable: u' / v (it gave u' / v^2)
+    ("x1 / 2", {"x1": 0.7}),
+    ("((x1 - 1.85) / 1.78) ** 3", {"x1": 0.7}),
+    ("sin(x1) / (x2 * 3)", {"x1": 0.4, "x2": 1.3}),
 ]
 
 
@@ -54,3 +58,15 @@ def test_long_expressions_need_no_recursion():
 def test_too_deep_for_the_python_parser_is_a_clear_error():
     with pytest.raises(symbolic.SymbolicError, match="nested too deeply"):
         symbolic.parse(" + ".join(["x"] * 100000))
+
+
+@pytest.mark.parametrize("text", ["(-x) ** 2", "-(x + 1) ** 2", "(-x) ** y", "-x * y",
+                                  "-(x - y)", "2 ** -x"])
+def test_text_reads_back_as_the_same_expression(text):
+    """to_text's output parses to the same value: a negation is bracketed whole
+    ('(-(x)) ** 2' was written '-(x) ** 2', which Python reads as -(x ** 2))."""
+    env = {"x": 0.7, "y": 1.3}
+    expr = symbolic.parse(text)
+    again = symbolic.parse(symbolic.to_text(expr))
+    assert symbolic.evaluate(again, env) == pytest.approx(symbolic.evaluate(expr, env))
+    assert again == expr
