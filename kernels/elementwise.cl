@@ -49,9 +49,14 @@ __kernel void unary_##name(HEAD, __global T* out, STRIDED_ARGS(out),            
 
 #if !T_IS_BOOL
 UNARY_KERNEL(neg, -v)
+// abs(-0.0) and sign(-0.0) are +0.0 as in numpy and PyTorch (else 1 / abs(x) is -inf).
+#if T_IS_FLOAT
+UNARY_KERNEL(abs, fabs(v))
+#else
 UNARY_KERNEL(abs, (v < (T)0 ? -v : v))
+#endif
 // sign(nan) = nan and sign(0) = 0 as in numpy (OpenCL's sign() maps nan to 0).
-UNARY_KERNEL(sign, (v > (T)0 ? (T)1 : (v < (T)0 ? (T)(-1) : v)))
+UNARY_KERNEL(sign, (v > (T)0 ? (T)1 : (v < (T)0 ? (T)(-1) : (v == (T)0 ? (T)0 : v))))
 #endif
 #if T_IS_FLOAT
 UNARY_KERNEL(exp, exp(v))

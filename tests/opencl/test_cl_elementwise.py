@@ -44,6 +44,15 @@ def test_unary_special_values(pair):
             pair.check("unary", op, x)
 
 
+@pytest.mark.parametrize("op", ["abs", "sign"])
+def test_abs_and_sign_of_negative_zero_are_positive_zero(pair, op, float_dtype):
+    # The kernels gave -0.0 (numpy and PyTorch give +0.0), so 1 / x.abs() was -inf.
+    x = np.array([-0.0, 0.0, -2.0, np.nan], dtype=float_dtype)
+    got, want = pair.run("unary", op, x)
+    np.testing.assert_array_equal(got, want)
+    assert np.signbit(got).tolist() == np.signbit(want).tolist() == [False, False, op == "sign", False]
+
+
 @pytest.mark.parametrize("op", BINARY_OPS)
 @pytest.mark.parametrize("shapes", [((1,), (1,)), ((33,), (33,)), ((7, 1), (1, 129)),
                                     ((3, 257), (257,)), ((2, 1, 7), (3, 1))], ids=str)
