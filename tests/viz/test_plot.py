@@ -3,6 +3,7 @@ and as SVG in Jupyter."""
 
 import io
 import math
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -206,3 +207,13 @@ def test_bars_and_heatmaps_survive_nan_and_inf():
     assert _text(heatmap([[0.0, math.nan], [math.inf, 1.0]])).splitlines()[:2] == [
         "  ??", "??██"]
     assert "nan" in _text(heatmap([[0.0, math.nan]], show_values=True))
+
+
+@pytest.mark.parametrize("matrix, shown", [([1.0, 2.0], "shape (2,)"),
+                                           ([[[1.0]]], "shape (1, 1, 1)"),
+                                           ([[1, "a"]], "shape (1, 2) of <U")])
+def test_heatmap_of_something_not_2d_says_what_it_got(matrix, shown):
+    # It raised Python's "'float' object is not iterable" or float()'s own message.
+    with pytest.raises(ValueError, match=rf"heatmap needs a 2-D array of numbers, got "
+                                         rf"{re.escape(shown)}"):
+        heatmap(matrix)

@@ -397,6 +397,16 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str = ""
 _SHADES = " ░▒▓█"
 
 
+def _shape_text(matrix) -> str:
+    try:
+        import numpy as np
+
+        array = np.asarray(matrix)
+        return f"shape {array.shape} of {array.dtype}"
+    except ValueError:  # ragged rows
+        return type(matrix).__name__
+
+
 def heatmap(matrix: Sequence[Sequence[float]], *, title: str = "",
             show_values: bool = False, fmt: str = "{:5.1f}") -> RenderableType:
     """A 2-D array drawn with shaded blocks (two characters per entry), or as numbers.
@@ -405,7 +415,11 @@ def heatmap(matrix: Sequence[Sequence[float]], *, title: str = "",
     max; the shades need no colour. A nan or infinite entry is drawn as "??" (or its
     number), so one bad value does not hide the others.
     """
-    rows = [[float(v) for v in row] for row in matrix]
+    try:
+        rows = [[float(v) for v in row] for row in matrix]
+    except (TypeError, ValueError):  # a 1-D or 3-D array, or entries that are not numbers
+        raise ValueError(f"heatmap needs a 2-D array of numbers, got "
+                         f"{_shape_text(matrix)}") from None
     if not rows or not rows[0]:
         raise ValueError("heatmap needs a non-empty 2-D array")
     if any(len(r) != len(rows[0]) for r in rows):
