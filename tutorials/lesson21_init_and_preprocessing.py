@@ -8,6 +8,8 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # run as a file: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tutorials.standalone import leave_quietly_on_ctrl_c
+    leave_quietly_on_ctrl_c()  # Ctrl-C during the imports below: no traceback
 
 import numpy as np
 

@@ -280,6 +280,24 @@ def test_a_lesson_file_runs_on_its_own():
     assert "End of lesson 1." in done.stdout
 
 
+def test_ctrl_c_while_a_lesson_file_imports_leaves_without_a_traceback(tmp_path):
+    """Ctrl-C in the second a lesson file spends importing, made certain here by a
+    `rich` on PYTHONPATH whose import raises KeyboardInterrupt."""
+    import signal
+
+    fake = tmp_path / "rich"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise KeyboardInterrupt\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    for number in (1, 14):
+        path = REPO / "tutorials" / f"{registry.LESSON_MODULES[number]}.py"
+        done = subprocess.run([sys.executable, str(path), "--no-pause"], cwd=REPO,
+                              capture_output=True, text=True, env=env,
+                              stdin=subprocess.DEVNULL, timeout=120)
+        assert done.returncode in (-signal.SIGINT, 128 + signal.SIGINT), done.stderr
+        assert "Traceback" not in done.stderr and done.stderr.strip() == "", number
+
+
 def test_lessons_show_their_plots_as_tables_without_plotext(run_lesson_quietly, monkeypatch):
     from vecgrad.viz import plot as viz
 
