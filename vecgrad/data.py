@@ -213,8 +213,13 @@ def split_indices(n: int, fractions, seed: int = SPLIT_SEED) -> list[np.ndarray]
     if n < len(fractions):
         raise ValueError(f"split: {n} samples cannot fill {len(fractions)} parts")
     order = np.random.default_rng(seed).permutation(n)
-    bounds = np.round(np.cumsum(fractions)[:-1] * n).astype(int)
-    bounds = np.clip(bounds, np.arange(1, len(bounds) + 1), n - np.arange(len(bounds), 0, -1))
+    bounds = [int(b) for b in np.round(np.cumsum(fractions)[:-1] * n)]
+    # Every part keeps at least one sample: each cut at least one past the previous
+    # (clipping alone let two tiny fractions round to the same cut: an empty part).
+    for i in range(len(bounds)):
+        bounds[i] = max(bounds[i], (bounds[i - 1] if i else 0) + 1)
+    for i in reversed(range(len(bounds))):
+        bounds[i] = min(bounds[i], (bounds[i + 1] if i + 1 < len(bounds) else n) - 1)
     return np.split(order, bounds)
 
 

@@ -202,3 +202,12 @@ def test_tensor_dataset_checks_its_arrays_when_it_is_made():
 
     data = TensorDataset([vecgrad.tensor([1.0, 2.0]), vecgrad.tensor([3.0, 4.0])], [0, 1])
     assert data.inputs.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+
+def test_every_split_part_keeps_a_sample_even_for_a_tiny_fraction():
+    # 0.2 and 0.201 of 10 both rounded to a cut at 2: the middle part came out empty,
+    # against the docstring's "each part gets at least one sample".
+    assert [len(p) for p in split_indices(10, (0.2, 0.001, 0.799))] == [2, 1, 7]
+    train, val, test = train_val_test_split(np.zeros((100, 2)), np.zeros(100),
+                                            val_fraction=0.001, test_fraction=0.3)
+    assert (len(train), len(val), len(test)) == (70, 1, 29)
