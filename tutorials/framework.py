@@ -163,9 +163,11 @@ def run_lesson(lesson: Lesson, console: Optional[Console] = None, pause: bool = 
 
 
 def should_pause(no_pause: bool) -> bool:
-    """Pause between steps only for a person at a terminal (a closed stdin, `<&-`, is
-    None: no one to answer)."""
-    return not no_pause and sys.stdin is not None and sys.stdin.isatty()
+    """Pause between steps only for a person at a terminal: one who can answer (a closed
+    stdin, `<&-`, is None) and who sees the steps and the prompt (`> lessons.txt` sends
+    both to the file, and the pause would wait for an Enter no one is asked for)."""
+    return (not no_pause and all(stream is not None and stream.isatty()
+                                 for stream in (sys.stdin, sys.stdout)))
 
 
 def main_for(lesson: Lesson, argv: Optional[list[str]] = None) -> int:

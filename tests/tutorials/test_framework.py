@@ -137,6 +137,30 @@ def test_no_pause_never_reads_input():
     assert calls == ["first", "second", "third"]
 
 
+class _Stream:
+    def __init__(self, terminal):
+        self.terminal = terminal
+
+    def isatty(self):
+        return self.terminal
+
+
+@pytest.mark.parametrize("stdin, stdout, pauses", [
+    (_Stream(True), _Stream(True), True),
+    (_Stream(True), _Stream(False), False),  # `> lessons.txt` at a terminal: no prompt
+    (_Stream(False), _Stream(True), False),  # a pipe in
+    (None, _Stream(True), False),  # `<&-`
+    (_Stream(True), None, False),  # `>&-`
+])
+def test_pauses_only_with_a_terminal_on_both_sides(monkeypatch, stdin, stdout, pauses):
+    from tutorials.framework import should_pause
+
+    monkeypatch.setattr(sys, "stdin", stdin)
+    monkeypatch.setattr(sys, "stdout", stdout)
+    assert should_pause(False) is pauses
+    assert should_pause(True) is False
+
+
 def test_a_step_must_return_a_dict():
     lesson = Lesson(98, "bad", "none", "intro", (Step("s", "t", lambda: 3),))
     with pytest.raises(TypeError, match="lesson 98 step 1 .* returned int"):
