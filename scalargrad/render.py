@@ -77,11 +77,19 @@ def _tree_text(node, names: dict) -> Text:
     return Text(f"{head}   value={_fmt(node.data)}  grad={_fmt(node.grad)}")
 
 
-def graph_tree(root) -> Tree:
+# rich drops, without a word, the tree levels that no longer fit the console's width
+# (4 columns each): an 80-column terminal lost everything below ~19 levels of a chain.
+# Deeper nodes are cut at this depth, saying so, which leaves 32 columns of text at 80.
+MAX_TREE_DEPTH = 12
+
+
+def graph_tree(root, max_depth: int = MAX_TREE_DEPTH) -> Tree:
     """A rich Tree from the output down to the inputs.
 
     A node used more than once is expanded the first time only; later occurrences say
-    "(shown above)", so a graph with heavy reuse stays small.
+    "(shown above)", so a graph with heavy reuse stays small. A node `max_depth` levels
+    down that has operands of its own is shown without them (the line says so; the
+    table lists every node): rich would otherwise drop deep levels silently.
     """
     names = node_names(topological_order(root))
     tree = Tree(_tree_text(root, names))
@@ -96,6 +104,11 @@ def graph_tree(root) -> Tree:
             stack.pop()
         elif id(parent) in expanded:
             branch.add(f"{escape(names[id(parent)])} (shown above)")
+        elif len(stack) >= max_depth and parent.parents:
+            # not marked expanded: a shallower occurrence may still expand it
+            line = _tree_text(parent, names)
+            line.append("   ... (operands too deep for the tree: see the table)")
+            branch.add(line)
         else:
             expanded.add(id(parent))
             stack.append((branch.add(_tree_text(parent, names)), iter(parent.parents)))

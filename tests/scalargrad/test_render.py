@@ -129,3 +129,23 @@ def test_tree_says_shown_above_only_after_the_node_was_shown():
     shown = next(i for i, line in enumerate(lines) if "x   value=3" in line)
     assert all(i > shown for i, line in enumerate(lines) if "x (shown above)" in line)
     assert sum("x (shown above)" in line for line in lines) == 2
+
+
+def test_deep_tree_is_cut_where_it_says_so_instead_of_losing_levels():
+    # rich silently dropped the levels past the console's width: in 80 columns a sum of
+    # 40 terms lost n0..n19 and x itself, and "x (shown above)" was then false.
+    x = Value(1.0, "x")
+    out = x
+    for _ in range(40):
+        out = out + x
+    out.backward()
+    narrow = io.StringIO()
+    Console(file=narrow, width=80, color_system=None).print(graph_tree(out))
+    text = narrow.getvalue()
+    assert "x   value=1  grad=41" in text
+    assert "operandstoodeepforthetree" in "".join(text.replace("│", "").split())
+    shown = text.index("x   value=1")
+    assert text.index("x (shown above)") > shown
+    assert text.count("(shown above)") == 11
+    # a shallow graph is never cut
+    assert "too deep" not in _text(graph_tree(_graph()))
