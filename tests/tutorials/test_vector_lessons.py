@@ -111,6 +111,7 @@ def test_lesson09_three_hidden_units_fit_all_four_shapes(run_lesson_quietly):
 
 def test_lesson10_optimizers_and_adam_formulas(run_lesson_quietly):
     (momentum, adaptive, longer, adam, batches), _ = run_lesson_quietly(10)
+    from tutorials.lesson10_optimizers import START as START_W10
     from tutorials.lesson10_optimizers import make_problem
 
     x, y = make_problem()
@@ -142,7 +143,15 @@ def test_lesson10_optimizers_and_adam_formulas(run_lesson_quietly):
     assert round(longer["at_60"], 3) == 0.026 and longer["settled"] + 1 == 106
     assert longer["final"] == pytest.approx(best_loss, rel=1e-3)
     assert adam["gap_corrected"] < 1e-12
-    assert 0 < adam["gap_alpha_t"] < 1e-5
+    # lecture 004's alpha_t form, eps under the root as on the slide (the lesson had
+    # the Adam paper's sqrt(r) + eps): written out here once more
+    theta, s, r = np.array(START_W10), np.zeros(2), np.zeros(2)
+    for t in range(1, 26):
+        g = 2 * x.T @ (x @ theta - y) / len(y)
+        s, r = 0.9 * s + 0.1 * g, 0.999 * r + 0.001 * g * g
+        theta = theta - 0.1 * math.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t) * s / np.sqrt(r + 1e-8)
+    assert adam["alpha_t_form"] == pytest.approx(theta.tolist(), abs=1e-14)
+    assert f"{adam['gap_alpha_t']:.0e}" == "2e-05"  # the gap the text quotes
     assert batches["updates"] == {1: 300, 10: 30, 100: 3}
     assert batches["final"][1] < batches["final"][10] < batches["final"][100]
     assert round(batches["final"][1], 4) == 0.0065 and round(batches["final"][10], 2) == 0.11
