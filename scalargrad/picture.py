@@ -32,6 +32,11 @@ MAX_PERIOD = 64
 MIN_REPEATS = 3
 MIN_HIDDEN = 4  # a fold that would hide fewer nodes than this is not worth its box
 DOT_TIMEOUT_S = 20.0
+# rich drops, without a word, the tree levels that no longer fit the console's width
+# (4 columns each): an 80-column terminal lost everything below ~19 levels of a chain.
+# Rich trees cut deeper nodes at this depth, saying so (32 columns of text are left at 80).
+MAX_TREE_DEPTH = 12
+TOO_DEEP = "... (operands too deep for the tree)"
 NO_GRAPHVIZ = ("Graphviz's `dot` program is not installed, so the graph is shown as a "
                "table (install graphviz for a picture).")
 DOT_FAILED = (f"Graphviz's `dot` could not draw this graph (it failed or took over "
@@ -413,6 +418,9 @@ def rich_tree(picture: Picture):
             stack.pop()
         elif p in expanded:
             branch.add(f"{escape(nodes[p].name)} [dim](shown above)[/]")
+        elif len(stack) >= MAX_TREE_DEPTH and nodes[p].parents:
+            # not marked expanded: a shallower occurrence may still expand it
+            branch.add(f"{text(nodes[p])}  [dim]{TOO_DEEP}[/]")
         else:
             expanded.add(p)
             stack.append((branch.add(text(nodes[p])), iter(nodes[p].parents)))

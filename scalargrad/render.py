@@ -77,13 +77,7 @@ def _tree_text(node, names: dict) -> Text:
     return Text(f"{head}   value={_fmt(node.data)}  grad={_fmt(node.grad)}")
 
 
-# rich drops, without a word, the tree levels that no longer fit the console's width
-# (4 columns each): an 80-column terminal lost everything below ~19 levels of a chain.
-# Deeper nodes are cut at this depth, saying so, which leaves 32 columns of text at 80.
-MAX_TREE_DEPTH = 12
-
-
-def graph_tree(root, max_depth: int = MAX_TREE_DEPTH) -> Tree:
+def graph_tree(root, max_depth: int = _picture.MAX_TREE_DEPTH) -> Tree:
     """A rich Tree from the output down to the inputs.
 
     A node used more than once is expanded the first time only; later occurrences say
@@ -107,7 +101,7 @@ def graph_tree(root, max_depth: int = MAX_TREE_DEPTH) -> Tree:
         elif len(stack) >= max_depth and parent.parents:
             # not marked expanded: a shallower occurrence may still expand it
             line = _tree_text(parent, names)
-            line.append("   ... (operands too deep for the tree: see the table)")
+            line.append(f"   {_picture.TOO_DEEP}")
             branch.add(line)
         else:
             expanded.add(id(parent))
