@@ -186,6 +186,18 @@ class Tensor(TensorDisplay):
         """A host copy of the values as a numpy array."""
         return self._backend.to_numpy(self._buf)
 
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """numpy.asarray(t) / numpy.array(t): a host copy of the values, as .numpy().
+
+        Without it numpy made an object array of 0-d tensors, reading an OpenCL tensor
+        back one element at a time. Never a view: copy=False is refused, as numpy asks.
+        """
+        if copy is False:
+            raise ValueError("a vecgrad Tensor cannot be viewed by numpy without a copy; "
+                             "use numpy.asarray(t) or t.numpy()")
+        host = self.numpy()
+        return host if dtype is None else host.astype(dtype, copy=False)
+
     def item(self):
         """The single value as a Python number."""
         if self.numel() != 1:

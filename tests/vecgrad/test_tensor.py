@@ -266,3 +266,18 @@ def test_scaled_in_place_updates_from_many_threads_do_not_share_a_scratch_block(
     for t in threads:
         t.join()
     assert failures == []
+
+
+def test_numpy_asarray_gives_the_values(device):
+    # numpy.asarray(t) made an object array of 0-d tensors (one device read per element
+    # on OpenCL); now it is t.numpy(), as for a PyTorch tensor.
+    t = vecgrad.tensor([[1.5, -2.0, 3.0]], device=device)
+    values = np.asarray(t)
+    assert values.dtype == np.float32 and values.shape == (1, 3)
+    np.testing.assert_array_equal(values, [[1.5, -2.0, 3.0]])
+    assert np.asarray(t, dtype=np.float64).dtype == np.float64
+    assert np.array([t[0, 0], t[0, 2]]).tolist() == [1.5, 3.0]
+    assert vecgrad.tensor([t[0, 0], t[0, 1]]).tolist() == [1.5, -2.0]
+    with pytest.raises(ValueError, match="without a copy"):
+        np.array(t, copy=False)
+    assert isinstance(np.ones(3) + t[0], vecgrad.Tensor)  # operators still defer to ours
