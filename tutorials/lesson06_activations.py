@@ -209,10 +209,11 @@ LESSON = Lesson(
             -1 there.
             """, curves, curves_of("piecewise linear")),
         Step("The curves: the rest", """
-            Bent identity, soft exponential (alpha = 0: the identity), the two
-            sinusoids, sinc and the Gaussian bump. The periodic and bump-shaped ones
-            are rarely used in deep networks, but the lecture's table has them, and
-            their derivatives pass the same checks.
+            Bent identity, soft exponential (drawn with the catalogue's alpha = 0.5,
+            so (exp(x/2) - 1)/0.5 + 0.5, an exponential; alpha = 0 would make it the
+            identity), the two sinusoids, sinc and the Gaussian bump. The periodic and
+            bump-shaped ones are rarely used in deep networks, but the lecture's table
+            has them, and their derivatives pass the same checks.
             """, curves, curves_of("the rest")),
         Step("Why step functions cannot be trained", """
             One neuron, one example (x = 1, target 1), squared error, plain gradient

@@ -77,6 +77,13 @@ def test_lesson06_activations(run_lesson_quietly):
     assert zero["rows"]["elu"][:2] == pytest.approx((1.0, 1.0), abs=1e-5)
     assert zero["rows"]["step"][0] == pytest.approx(1e6) and zero["rows"]["step"][1] == 0
     assert set(curves["curves"]) == set(ACTIVATIONS)
+    # the soft exponential is drawn with the catalogue's alpha (0.5), not alpha = 0
+    alpha = ACTIVATIONS["soft_exponential"].default_alpha
+    assert alpha == 0.5 and curves["xs"][-1] == 4.0
+    assert curves["curves"]["soft_exponential"][0][-1] == pytest.approx(
+        (math.exp(2.0) - 1) / 0.5 + 0.5)
+    assert "soft exponential (drawn with the catalogue's alpha = 0.5" in " ".join(
+        text.split())
     slope = curves["slope_at_4"]
     assert round(slope["sigmoid"], 3) == 0.018 and round(slope["tanh"], 4) == 0.0013
     assert slope["arctan"] == pytest.approx(1 / 17)
