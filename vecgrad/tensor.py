@@ -17,6 +17,10 @@ from vecgrad import autograd
 from vecgrad.viz.reprs import TensorDisplay  # rich and Jupyter displays
 
 
+# The in-place methods that overwrite (and cast like astype) rather than combine.
+_OVERWRITES = ("copy_", "fill_", "zero_")
+
+
 class Tensor(TensorDisplay):
     """An n-dimensional array with reverse-mode autodiff (PyTorch names and semantics).
 
@@ -390,7 +394,7 @@ class Tensor(TensorDisplay):
             return buf
         if not isinstance(value, numbers.Real):
             raise TypeError(f"{op}: expected a Tensor or a number, got {type(value).__name__}")
-        if op == "copy_" and self.dtype == np.int64 and isinstance(value, numbers.Real) \
+        if op in _OVERWRITES and self.dtype == np.int64 and isinstance(value, numbers.Real) \
                 and math.isfinite(value):
             value = math.trunc(value)  # copy_ casts like astype: toward zero
         return self._backend.full((), common.scalar_value(op, value, self.dtype), self.dtype)
@@ -403,7 +407,7 @@ class Tensor(TensorDisplay):
 
     def _check_in_place_dtype(self, op, value):
         # Writing floats into an int/bool buffer would truncate silently (PyTorch refuses too).
-        if common.is_float(self.dtype) or op == "copy_":
+        if common.is_float(self.dtype) or op in _OVERWRITES:
             return
         if op == "div_":
             bad, what = True, "a true division"
@@ -478,19 +482,23 @@ class Tensor(TensorDisplay):
 
     def copy_(self, src) -> "Tensor":
         """Overwrite the values with src (broadcast to self's shape), in place."""
-        buf = self._in_place("copy_", src)
+        return self._overwrite("copy_", src)
+
+    def fill_(self, value) -> "Tensor":
+        """Set every element to value, in place."""
+        return self._overwrite("fill_", value)
+
+    def zero_(self) -> "Tensor":
+        """Set every element to 0, in place."""
+        return self._overwrite("zero_", 0)
+
+    def _overwrite(self, op, src) -> "Tensor":
+        # (op names the method called in errors: zero_ on an expanded view said copy_)
+        buf = self._in_place(op, src)
         if buf.shape != self.shape:
             buf = self._backend.expand(buf, self.shape)
         self._backend.assign(self._buf, buf)
         return self._bump()
-
-    def fill_(self, value) -> "Tensor":
-        """Set every element to value, in place."""
-        return self.copy_(value)
-
-    def zero_(self) -> "Tensor":
-        """Set every element to 0, in place."""
-        return self.copy_(0)
 
     # ------------------------------------------------------- augmented assignment
     # x += y changes x in place, as in PyTorch. Without these methods Python would run

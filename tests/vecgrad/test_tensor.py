@@ -281,3 +281,16 @@ def test_numpy_asarray_gives_the_values(device):
     with pytest.raises(ValueError, match="without a copy"):
         np.array(t, copy=False)
     assert isinstance(np.ones(3) + t[0], vecgrad.Tensor)  # operators still defer to ours
+
+
+def test_fill_and_zero_errors_name_themselves(device):
+    # they said copy_ (the method they were written with)
+    view = vecgrad.zeros(1, 4, device=device).expand(3, 4)
+    with pytest.raises(RuntimeError, match=r"^zero_: .*broadcast view"):
+        view.zero_()
+    with pytest.raises(RuntimeError, match=r"^fill_: .*broadcast view"):
+        view.fill_(2.0)
+    with pytest.raises(TypeError, match=r"^fill_: expected a Tensor or a number"):
+        vecgrad.zeros(2, device=device).fill_("x")
+    ints = vecgrad.zeros(2, dtype="int64", device=device)
+    assert ints.fill_(2.7).tolist() == [2, 2]  # casts toward zero, as copy_ and PyTorch
