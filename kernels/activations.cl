@@ -50,8 +50,12 @@ inline T d_elu(T x, T a) { return x > ZERO ? ONE : a * exp(x); }
 inline T f_softplus(T x, T a) { return x > ZERO ? x + log1p(exp(-x)) : log1p(exp(x)); }
 inline T d_softplus(T x, T a) { return f_sigmoid(x, a); }
 
-// hypot(x, 1) = sqrt(x^2 + 1) without overflowing x^2.
-inline T f_bent_identity(T x, T a) { return (hypot(x, ONE) - ONE) / (T)2 + x; }
+// hypot(x, 1) = sqrt(x^2 + 1) without overflowing x^2, and
+// hypot(x, 1) - 1 as x^2 / (hypot + 1): no cancellation near 0; +-inf: the limits.
+inline T f_bent_identity(T x, T a)
+{
+    return IS_INF(x) ? x : x * (x / (hypot(x, ONE) + ONE)) / (T)2 + x;
+}
 inline T d_bent_identity(T x, T a)
 {
     if (IS_INF(x)) return x > ZERO ? (T)1.5 : (T)0.5;

@@ -166,6 +166,8 @@ LIMITS = [
     ("gaussian", 1e6, 0.0, 0.0), ("gaussian", -1e6, 0.0, 0.0),
     ("sinc", 1e6, math.sin(1e6) / 1e6, None),
     ("bent_identity", 1e6, 1.5e6 - 0.5, 1.5), ("bent_identity", -1e6, -0.5e6 - 0.5, 0.5),
+    ("bent_identity", -math.inf, -math.inf, 0.5),  # was inf - inf = nan
+    ("bent_identity", math.inf, math.inf, 1.5),
     ("soft_exponential", 1e6, math.inf, math.inf),
     ("soft_exponential", -1e6, -1.5, 0.0),
     ("step", 1e6, 1.0, 0.0), ("identity", -1e6, -1e6, 1.0),
@@ -214,3 +216,12 @@ def test_soft_exponential_outside_its_log_domain():
     assert se.df(boundary, -0.5) == math.inf
     assert math.isnan(se.f(boundary - 1, -0.5))
     assert math.isnan(se.df(boundary - 1, -0.5))
+
+
+def test_bent_identity_near_zero_keeps_its_square_term():
+    # (hypot(x, 1) - 1) / 2 + x cancelled: f(1e-8) came out as 1e-8 exactly
+    f = ACTIVATIONS["bent_identity"].f
+    for x in (1e-8, -1e-8, 1e-4, 0.3):
+        exact = x + x * x / 4 - x ** 4 / 16  # the series, to the last digit needed
+        assert f(x) == pytest.approx(exact, rel=2e-16 if abs(x) < 1e-3 else 1e-4)
+    assert f(1e-8) != 1e-8

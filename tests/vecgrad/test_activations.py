@@ -68,6 +68,17 @@ def test_bent_identity_slope_near_the_largest_float(device, dtype):
     assert ACTIVATIONS["bent_identity"].df(-big) == 0.5
 
 
+def test_bent_identity_near_zero_and_at_minus_infinity(device):
+    # hypot(x, 1) - 1 cancelled near 0 (f(1e-8) = 1e-8 exactly), and f(-inf) was nan
+    need_float64(device)
+    x = vecgrad.tensor([1e-8, -1e-8, -math.inf, math.inf], dtype=vecgrad.float64,
+                       device=device)
+    got = x.bent_identity().numpy()
+    np.testing.assert_allclose(got[:2], [1e-8 + 2.5e-17, -1e-8 + 2.5e-17], rtol=1e-15)
+    assert got[2] == -math.inf and got[3] == math.inf
+    assert list(got) == [ACTIVATIONS["bent_identity"].f(float(v)) for v in x.numpy()]
+
+
 def test_soft_exponential_small_alpha_times_x_does_not_cancel(device):
     # (exp(a x) - 1) / a lost 5 digits at a = 1e-6, x = 1e-8 in the scalar catalogue and
     # the OpenCL kernel (numpy used expm1): now expm1 in all three

@@ -148,6 +148,12 @@ def _elu_df(x, a):
     return np.where(x > 0, x.dtype.type(1), x.dtype.type(a) * np.exp(np.minimum(x, 0)))
 
 
+def _bent_identity(x, a):
+    # hypot - 1 as x^2 / (hypot + 1) (no cancellation near 0); +-inf: the limits
+    scaled = x / (np.hypot(x, x.dtype.type(1)) + 1)
+    return np.where(np.isinf(x), x, x * scaled / 2 + x)
+
+
 def _bent_identity_df(x, a):
     h = np.hypot(x, x.dtype.type(1))
     limit = np.where(x > 0, x.dtype.type(1.5), x.dtype.type(0.5))
@@ -248,7 +254,7 @@ ACTIVATION_TABLE = {
     "leaky_relu": (_leaky_relu, _leaky_relu_df),
     "elu": (_elu, _elu_df),
     "softplus": (lambda x, a: np.logaddexp(x.dtype.type(0), x), lambda x, a: _sigmoid(x)),
-    "bent_identity": (lambda x, a: (np.hypot(x, x.dtype.type(1)) - 1) / 2 + x, _bent_identity_df),
+    "bent_identity": (_bent_identity, _bent_identity_df),
     "soft_exponential": (_soft_exponential, _soft_exponential_df),
     "sin": (lambda x, a: np.sin(x), lambda x, a: np.cos(x)),
     "cos": (lambda x, a: np.cos(x), lambda x, a: -np.sin(x)),
