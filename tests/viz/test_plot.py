@@ -217,3 +217,20 @@ def test_heatmap_of_something_not_2d_says_what_it_got(matrix, shown):
     with pytest.raises(ValueError, match=rf"heatmap needs a 2-D array of numbers, got "
                                          rf"{re.escape(shown)}"):
         heatmap(matrix)
+
+
+def _y_labels(plot, height):
+    rows = [line for line in _drawing(plot).splitlines() if "│" in line or "┤" in line
+            or "├" in line][:height]
+    return [line[:min(line.index(c) for c in "┤├│" if c in line)].strip() for line in rows]
+
+
+@needs_plotext
+def test_y_labels_of_a_plateau_read_differently():
+    # A loss creeping from 0.69315 to 0.69313 had three labels "0.693" (3 digits).
+    p = line_plot([Series("loss", [1, 2, 3], [0.69315, 0.69314, 0.69313])], width=40,
+                  height=6)
+    labels = [label for label in _y_labels(p, 6) if label]
+    assert len(labels) >= 2 and len(set(labels)) == len(labels)
+    assert [float(label) for label in labels] == pytest.approx([0.69315, 0.69314, 0.69313])
+

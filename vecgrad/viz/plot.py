@@ -91,6 +91,17 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}"
 
 
+def _labels(values: Sequence[float]) -> list[str]:
+    """Tick labels with 3 significant digits, or as many more as it takes for neighbours
+    to read differently (a loss creeping from 0.69315 to 0.69313 had three labels
+    '0.693', each against a different row)."""
+    for digits in range(3, 18):
+        labels = [f"{v:.{digits}g}" for v in values]
+        if all(a != b for a, b in zip(labels, labels[1:])):
+            return labels
+    return labels
+
+
 def nice_ticks(lo: float, hi: float, count: int = 5,
                most: Optional[int] = None) -> list[float]:
     """Round tick positions (steps of 1, 2, 2.5 or 5 times a power of 10) in [lo, hi].
@@ -199,9 +210,9 @@ class LinePlot:
             return ticks, [f"1e{int(t)}" for t in ticks]
         if self.logy:
             ticks = [lo + (hi - lo) * k / (count - 1) for k in range(count)]
-            return ticks, [_fmt(10 ** t) for t in ticks]
+            return ticks, _labels([10 ** t for t in ticks])
         ticks = nice_ticks(lo, hi, count, most=count)
-        return ticks, [_fmt(t) for t in ticks]
+        return ticks, _labels(ticks)
 
     # -- terminal ------------------------------------------------------------------
     def ansi(self, width: Optional[int] = None) -> Optional[str]:
@@ -229,7 +240,7 @@ class LinePlot:
         plt.ylim(y_lo, y_hi)
         plt.yticks(*self._y_ticks(y_lo, y_hi))
         x_ticks = nice_ticks(x_lo, x_hi)
-        plt.xticks(x_ticks, [_fmt(t) for t in x_ticks])
+        plt.xticks(x_ticks, _labels(x_ticks))
         text = plt.build()
         plt.clf()
         return text.rstrip("\n")
