@@ -234,3 +234,24 @@ def test_y_labels_of_a_plateau_read_differently():
     assert len(labels) >= 2 and len(set(labels)) == len(labels)
     assert [float(label) for label in labels] == pytest.approx([0.69315, 0.69314, 0.69313])
 
+
+@needs_plotext
+@pytest.mark.parametrize("ys", [[1.0, 1e308, -1.7e308], [-1e308, -1.7e308],
+                                [1e300, 1.0000001e300]])
+def test_values_near_the_end_of_the_float_range_are_drawn(ys):
+    # A loss that grew past 1e308: "cannot convert float infinity to integer" from the
+    # tick arithmetic (hi - lo overflowed) or from plotext's.
+    p = line_plot([Series("loss", list(range(1, len(ys) + 1)), ys)], width=40, height=6)
+    labels = [float(label) for label in _y_labels(p, 6) if label]
+    slack = 1e-12 * max(abs(y) for y in ys)
+    assert labels and min(ys) - slack <= min(labels) and max(labels) <= max(ys) + slack
+    assert len(set(labels)) == len(labels)
+    assert MARKERS[0] in _drawing(p)
+    ET.fromstring(p.svg())
+    ticks = nice_ticks(-1.7e308, 1.7e308)
+    assert len(ticks) >= 2 and all(-1.7e308 <= t <= 1.7e308 for t in ticks)
+
+
+def test_heatmap_spans_the_float_range():
+    # (hi - lo) overflowed to inf: "cannot convert float NaN to integer".
+    assert _text(heatmap([[-1e308, 0.0, 1e308]])).startswith("  ▒▒██")

@@ -109,7 +109,9 @@ def nice_ticks(lo: float, hi: float, count: int = 5,
     About `count` of them (at least two), and never more than `most` when given: a
     terminal plot with few rows has room for few labels.
     """
-    power = 10.0 ** math.floor(math.log10((hi - lo) / max(count - 1, 1)))
+    # hi / 2 - lo / 2: the span of values at both ends of the float range overflows
+    power = 10.0 ** math.floor(math.log10(hi / 2 - lo / 2)
+                               + math.log10(2 / max(count - 1, 1)))
     best: list[float] = []
     for step in (m * power * f for f in (0.1, 1.0, 10.0) for m in (1, 2, 2.5, 5)):
         first = math.ceil(lo / step - 1e-9)
@@ -156,19 +158,32 @@ class LinePlot:
         return [(s.marker or MARKERS[i % len(MARKERS)],
                  s.color or COLORS[i % len(COLORS)]) for i, s in enumerate(self.series)]
 
-    def _y(self, v) -> float:
+    def _y_scale(self) -> float:
+        """What y values are divided by before drawing: 1, or on a linear axis with
+        values beyond 1e100 a power of ten that brings them near 1 (spans near the
+        float range, such as a loss that grew to 1e308, overflow in the drawing's
+        arithmetic otherwise). Tick labels are always in data units."""
+        if self.logy:
+            return 1.0
+        values = [abs(float(y)) for s in self.series for y in s.ys if _finite(y)]
+        values += [abs(float(v)) for v in (self.ylim or ()) if _finite(v)]
+        largest = max(values, default=0.0)
+        return 10.0 ** math.floor(math.log10(largest)) if largest > 1e100 else 1.0
+
+    def _y(self, v, scale: float = 1.0) -> float:
         if not _finite(v):
             return math.nan
         v = float(v)
         if self.logy:
             return math.log10(v) if v > 0 else math.nan
-        return v
+        return v / scale
 
     def segments(self, s: Series) -> list[tuple[list[float], list[float]]]:
         """The finite runs of a series (a nan or inf breaks the curve there)."""
         runs, xs, ys = [], [], []
+        scale = self._y_scale()
         for x, y in zip(s.xs, s.ys):
-            ty = self._y(y)
+            ty = self._y(y, scale)
             if _finite(x) and _finite(ty):
                 xs.append(float(x))
                 ys.append(ty)
@@ -194,7 +209,9 @@ class LinePlot:
                 return lo - pad, hi + pad
             return lo, hi
 
-        ylim = None if self.ylim is None else (self._y(self.ylim[0]), self._y(self.ylim[1]))
+        scale = self._y_scale()
+        ylim = None if self.ylim is None else (self._y(self.ylim[0], scale),
+                                               self._y(self.ylim[1], scale))
         return span(xs, self.xlim), span(ys, ylim)
 
     def _y_ticks(self, lo: float, hi: float) -> tuple[list[float], list[str]]:
@@ -212,7 +229,8 @@ class LinePlot:
             ticks = [lo + (hi - lo) * k / (count - 1) for k in range(count)]
             return ticks, _labels([10 ** t for t in ticks])
         ticks = nice_ticks(lo, hi, count, most=count)
-        return ticks, _labels(ticks)
+        scale = self._y_scale()
+        return ticks, _labels([t * scale for t in ticks])
 
     # -- terminal ------------------------------------------------------------------
     def ansi(self, width: Optional[int] = None) -> Optional[str]:
@@ -437,18 +455,19 @@ def heatmap(matrix: Sequence[Sequence[float]], *, title: str = "",
         raise ValueError("heatmap rows have different lengths")
     flat = [v for r in rows for v in r if math.isfinite(v)]
     lo, hi = (min(flat), max(flat)) if flat else (0.0, 1.0)
-    span = (hi - lo) or 1.0
+    # halves: hi - lo of values at both ends of the float range overflows to inf
+    span = (hi / 2 - lo / 2) or 1.0
     lines: list[Text] = [Text(title, style="bold")] if title else []
     for r in rows:
         line = Text()
         for v in r:
             if show_values:
-                level = (v - lo) / span if math.isfinite(v) else 0.0
+                level = (v / 2 - lo / 2) / span if math.isfinite(v) else 0.0
                 line.append(fmt.format(v) + " ", style="bold" if level > 0.5 else "")
             elif not math.isfinite(v):
                 line.append("??", style="bold red")
             else:
-                level = (v - lo) / span
+                level = (v / 2 - lo / 2) / span
                 line.append(_SHADES[min(int(level * len(_SHADES)), len(_SHADES) - 1)] * 2)
         lines.append(line)
     return Group(*lines)
