@@ -145,6 +145,27 @@ class TraceStep:
     contributions: tuple
 
 
+def consumer_counts(root, parents_of) -> dict:
+    """{id(node): how many edges come into it from consumers inside root's graph}, for
+    every node root depends on (root itself 0), without touching the nodes.
+
+    `parents_of(node)` gives a node's parents. Kahn's algorithm starts from these counts;
+    the walks that must not use the nodes' scratch slots (the paused backward trace, the
+    shared picture of scalargrad and vecgrad graphs) take them from here.
+    """
+    pending = {id(root): 0}
+    stack = [root]
+    while stack:
+        for parent in parents_of(stack.pop()):
+            key = id(parent)
+            if key in pending:
+                pending[key] += 1
+            else:
+                pending[key] = 1
+                stack.append(parent)
+    return pending
+
+
 def backward_trace(root, gradient: float = 1.0) -> Iterator[TraceStep]:
     """Run backward one node at a time, yielding a TraceStep per node (root first).
 
@@ -160,16 +181,7 @@ def _trace(root, gradient: float) -> Iterator[TraceStep]:
     # The pass pauses at every yield, and the caller may walk the same graph meanwhile
     # (print a table, show it in Jupyter, run another backward): those walks reuse the
     # nodes' scratch slots, so the trace keeps its counts and sums here instead.
-    pending = {id(root): 0}
-    stack = [root]
-    while stack:
-        for parent in stack.pop().parents:
-            key = id(parent)
-            if key in pending:
-                pending[key] += 1
-            else:
-                pending[key] = 1
-                stack.append(parent)
+    pending = consumer_counts(root, lambda node: node.parents)
     upstream_of = {id(root): gradient}
     stack = [root]
     while stack:

@@ -23,6 +23,8 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
+from .graph import consumer_counts
+
 # A graph with more nodes than this is folded before it is drawn (micrograd-sized
 # lecture graphs, tens of nodes, are always drawn whole).
 MAX_NODES = 120
@@ -98,16 +100,7 @@ def topological(root, parents_of: Callable[[object], Iterable]) -> list:
     each node's consumers inside the graph, then emit a node once all its consumers are.
     Nodes are told apart by identity.
     """
-    pending = {id(root): 0}
-    stack = [root]
-    while stack:
-        for parent in parents_of(stack.pop()):
-            key = id(parent)
-            if key in pending:
-                pending[key] += 1
-            else:
-                pending[key] = 1
-                stack.append(parent)
+    pending = consumer_counts(root, parents_of)
     order = []
     stack = [root]
     while stack:
