@@ -72,21 +72,27 @@ def show_trace(r):
                    "sent = upstream x local"], rows)]
 
 
+EPS = 1e-6  # numerical_grad's default
+
+
 def check_with_finite_differences():
     def f(x, y, z):
         return (x + y) * z
 
     inputs = [Value(-2.0), Value(5.0), Value(-4.0)]
-    numeric = numerical_grad(f, inputs)  # calls f(*inputs), nudged
+    numeric = numerical_grad(f, inputs, eps=EPS)  # calls f(*inputs), nudged
+    steps = [EPS * max(1.0, abs(v.data)) for v in inputs]  # the h it took
     f(*inputs).backward()
-    return {"numeric": numeric, "backprop": [v.grad for v in inputs]}
+    backprop = [v.grad for v in inputs]
+    return {"numeric": numeric, "steps": steps, "backprop": backprop}
 
 
 def show_check(r):
-    rows = [(name, b, n, abs(b - n))
-            for name, b, n in zip("xyz", r["backprop"], r["numeric"])]
-    return [table("backprop vs central differences (eps = 1e-6)",
-                  ["input", "backprop", "numerical", "|difference|"], rows)]
+    rows = [(name, h, b, n, abs(b - n))
+            for name, h, b, n in zip("xyz", r["steps"], r["backprop"], r["numeric"])]
+    return [table("backprop vs central differences (h = 1e-6 x max(1, |input|))",
+                  ["input", "step h", "backprop", "numerical", "|difference|"], rows,
+                  digits=7)]
 
 
 LESSON = Lesson(
@@ -120,8 +126,10 @@ LESSON = Lesson(
             """, backward_node_by_node, show_trace),
         Step("Checking against finite differences", """
             A gradient we can trust should agree with a numerical estimate. Central
-            differences, (f(x + eps) - f(x - eps)) / (2 eps), need two evaluations per
-            input but no derivative rules at all.
+            differences, (f(v + h) - f(v - h)) / (2h) for each input v, need two
+            evaluations per input but no derivative rules at all. `numerical_grad` takes
+            h = 1e-6 for inputs of size up to 1 and 1e-6 |v| beyond, so the nudge stays
+            far above the rounding error of a large input.
             """, check_with_finite_differences, show_check),
     ),
 )

@@ -15,6 +15,11 @@ def test_lesson01_graph(run_lesson_quietly):
     assert ("f", 1.0, "z", 3.0, 3.0) in trace["steps"]
     assert ("q", -4.0, "x", 1.0, -4.0) in trace["steps"]
     assert check["numeric"] == pytest.approx([-4.0, -4.0, 3.0], abs=1e-6)
+    # the steps the table shows are the ones numerical_grad took: redo x's quotient
+    assert check["steps"] == pytest.approx([2e-6, 5e-6, 4e-6], rel=1e-15)
+    h = check["steps"][0]
+    assert check["numeric"][0] == ((-2.0 + h + 5.0) * -4.0 - (-2.0 - h + 5.0) * -4.0) / (2 * h)
+    assert "h = 1e-6 for inputs of size up to 1" in text
     assert check["backprop"] == [-4.0, -4.0, 3.0]
     assert "End of lesson 1." in text
 
