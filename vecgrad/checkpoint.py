@@ -169,6 +169,24 @@ def _encode(state: Any) -> tuple[list[dict], dict[str, np.ndarray]]:
     return nodes, arrays
 
 
+def _file_name(path, verb: str) -> str:
+    """`path` as a str file name; an open file, a buffer or anything else raises a
+    TypeError saying why a name is needed (torch.save/torch.load also take file
+    objects, so users try them)."""
+    if isinstance(path, (str, bytes, os.PathLike)):
+        return os.fsdecode(path)
+    usage = "save(state, path)" if verb == "save" else "load(path, device=None)"
+    text = (f"vecgrad.{usage} takes a file name (str or os.PathLike), not "
+            f"{type(path).__name__}")
+    if hasattr(path, "read") or hasattr(path, "write"):  # an open file, io.BytesIO
+        text += ("; unlike torch, not an open file or buffer: " + (
+            "the checkpoint is written beside its target and renamed over it, so a crash "
+            "never leaves half a file" if verb == "save" else "only regular files are read, "
+            "their size bounding what a hostile file can cost") + " (for bytes in memory, "
+            "use a temporary file)")
+    raise TypeError(text)
+
+
 def save(state: Any, path: str | os.PathLike) -> None:
     """Write `state` to `path` atomically.
 
@@ -177,6 +195,7 @@ def save(state: Any, path: str | os.PathLike) -> None:
     ``{"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3}``.
     The file is an ``.npz`` archive readable with ``numpy.load(path, allow_pickle=False)``.
     """
+    path = _file_name(path, "save")
     nodes, arrays = _encode(state)
     manifest = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "nodes": nodes}
     manifest_bytes = json.dumps(manifest, allow_nan=False, sort_keys=True).encode("utf-8")
@@ -185,9 +204,9 @@ def save(state: Any, path: str | os.PathLike) -> None:
     digest = hashlib.sha256(manifest_bytes).hexdigest().encode("ascii")
     members[DIGEST_MEMBER] = np.frombuffer(digest, dtype=np.uint8)
 
-    if not os.fspath(path):  # abspath("") is the working folder: "it is a directory"
+    if not path:  # abspath("") is the working folder: "it is a directory"
         raise CheckpointError("cannot save: the file name is empty")
-    target = os.path.abspath(os.fspath(path))
+    target = os.path.abspath(path)
     directory = os.path.dirname(target)
     if not os.path.isdir(directory):
         raise CheckpointError(f"cannot save to {target}: directory {directory} does not exist")
@@ -705,7 +724,7 @@ def load(path: str | os.PathLike, device: str | None = None) -> Any:
     file (a FIFO never blocks). Memory stays bounded by the file's size: members are
     checked against the file and the manifest before their data is read.
     """
-    path = os.fspath(path)
+    path = _file_name(path, "load")
     archive = _Archive(path)
     try:
         manifest = _read_manifest(archive)

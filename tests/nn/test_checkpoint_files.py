@@ -427,3 +427,30 @@ def test_unknown_saved_device_is_a_checkpoint_error(tmp_path):
     with pytest.raises(CheckpointError, match=r"state\['w'\]: cannot restore the tensor on device 'tpu:7'"):
         checkpoint.load(path)
     assert checkpoint.load(path, device="cpu")["w"].device == "cpu"
+
+
+def test_open_files_and_buffers_are_refused_with_the_reason(tmp_path, state):
+    # torch.save/torch.load take file objects, so users try them: the error said only
+    # "expected str, bytes or os.PathLike object, not BytesIO" (from os.fspath).
+    import io
+
+    path = tmp_path / "run.npz"
+    for target in (io.BytesIO(), open(tmp_path / "other.npz", "wb")):
+        with pytest.raises(TypeError, match=r"vecgrad.save\(state, path\) takes a file name "
+                           r".*not (BytesIO|BufferedWriter); unlike torch.*temporary file"):
+            checkpoint.save(state, target)
+    checkpoint.save(state, path)
+    with open(path, "rb") as stream:
+        with pytest.raises(TypeError, match="vecgrad.load.*not BufferedReader; unlike torch"):
+            checkpoint.load(stream)
+    with pytest.raises(TypeError, match=r"save\(state, path\) takes a file name .*not dict$"):
+        checkpoint.save(str(path), state)  # arguments swapped
+    with pytest.raises(TypeError, match="not NoneType$"):
+        checkpoint.load(None)
+
+
+def test_bytes_file_names_work_for_save_as_for_load(tmp_path, state):
+    # save(state, b"run.npz") raised "cannot use a string pattern on a bytes-like object".
+    path = os.fsencode(tmp_path / "run.npz")
+    checkpoint.save(state, path)
+    assert checkpoint.load(path).keys() == state.keys()
