@@ -145,12 +145,24 @@ class DataLoader:
 
     `dataset` is a Dataset (its `get_batch` method fetches a batch) or anything with
     `__len__` and `__getitem__(i)` giving (input, target) pairs, such as a list.
+
+    `seed=None` draws the loader's seed from vecgrad's global generator (the one
+    `vecgrad.manual_seed` seeds), as PyTorch's DataLoader without a generator draws from
+    torch's: unseeded unless the program seeds vecgrad. The drawn seed is kept in `.seed`.
     """
 
     def __init__(self, dataset: Dataset, batch_size: int = 32, shuffle: bool = False,
-                 drop_last: bool = False, seed: int = 0, device: str | None = None):
+                 drop_last: bool = False, seed: int | None = 0, device: str | None = None):
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+        if seed is None:
+            from vecgrad.ops.creation import random_generator  # lazy, as in __iter__
+
+            seed = int(random_generator().integers(2**63))
+        # int(1.5) and int("3") passed silently; numpy named no argument for -1
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"DataLoader: seed must be a non-negative int or None, "
+                             f"got {seed!r}")
         if len(dataset) == 0:
             raise ValueError("DataLoader: the dataset is empty")
         self.dataset = dataset

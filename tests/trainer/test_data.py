@@ -1,5 +1,7 @@
 """vecgrad.data: the embedded digits, splits, normalizers, toy generators, DataLoader."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -211,3 +213,25 @@ def test_every_split_part_keeps_a_sample_even_for_a_tiny_fraction():
     train, val, test = train_val_test_split(np.zeros((100, 2)), np.zeros(100),
                                             val_fraction=0.001, test_fraction=0.3)
     assert (len(train), len(val), len(test)) == (70, 1, 29)
+
+
+def test_loader_seed_none_draws_from_vecgrad_generator_and_bad_seeds_are_named():
+    # seed=None raised int()'s "not 'NoneType'"; 1.5 and "3" were taken as 1 and 3.
+    import vecgrad
+
+    data = TensorDataset(np.zeros((50, 2)), np.arange(50))
+
+    def orders(seed):
+        loader = DataLoader(data, 50, shuffle=True, seed=seed)
+        return [next(iter(loader))[1].numpy().tolist() for _ in range(2)], loader.seed
+
+    vecgrad.manual_seed(3)
+    first, seed = orders(None)
+    vecgrad.manual_seed(3)
+    assert orders(None) == (first, seed)      # reproducible through vecgrad.manual_seed
+    assert orders(seed)[0] == first           # and the same as passing the drawn seed
+    assert orders(None)[1] != seed            # the next draw differs
+    for bad in (-1, 1.5, "3", True):
+        with pytest.raises(ValueError, match=f"DataLoader: seed must be a non-negative "
+                           f"int or None, got {re.escape(repr(bad))}"):
+            DataLoader(data, 5, seed=bad)
