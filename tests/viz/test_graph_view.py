@@ -192,3 +192,17 @@ def test_the_readme_spelling_works_after_a_plain_import_vecgrad():
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["3", "line_plot"]
+
+
+def test_names_that_do_not_map_tensors_to_names_are_refused():
+    # A list of pairs, a str, or {name: tensor} the other way round labelled nothing,
+    # silently; a model without parameters raised AttributeError.
+    x = vecgrad.ones(2, requires_grad=True)
+    y = (x * 2).sum()
+    assert "xin" in [node.name for node in graph_view(y, names={x: "xin"})._nodes]
+    with pytest.raises(TypeError, match=r"names must map tensors to names.*got list"):
+        graph_view(y, names=[(x, "xin")])
+    with pytest.raises(TypeError, match=r"got the key 'xin' \(str\) \(the other way round\?\)"):
+        graph_view(y, names={"xin": x})
+    with pytest.raises(TypeError, match="model must be a Module .*got int"):
+        graph_view(y, model=3)

@@ -47,6 +47,26 @@ def _finite(tensor) -> bool:
     return values.dtype.kind not in "fc" or bool(np.isfinite(values).all())
 
 
+def _names_by_id(names, tensor_type) -> dict:
+    """{id(tensor): name} from `names`, a {tensor: name} mapping; anything else (a list,
+    {name: tensor} the other way round) raised nothing and labelled nothing."""
+    from collections.abc import Mapping
+
+    if names is None:
+        return {}
+    if not isinstance(names, Mapping):
+        raise TypeError(f"graph_view: names must map tensors to names, like {{x: 'x'}}; "
+                        f"got {type(names).__name__}")
+    labels = {}
+    for tensor, name in names.items():
+        if not isinstance(tensor, tensor_type):
+            turned = " (the other way round?)" if isinstance(name, tensor_type) else ""
+            raise TypeError(f"graph_view: names must map tensors to names, like {{x: 'x'}}; "
+                            f"got the key {tensor!r} ({type(tensor).__name__}){turned}")
+        labels[id(tensor)] = str(name)
+    return labels
+
+
 class GraphView:
     """A snapshot of a Tensor's graph that draws itself (see the module docstring).
 
@@ -70,10 +90,12 @@ class GraphView:
                              "the view before backward(), or call backward(retain_graph=True)")
         self.max_nodes = max_nodes
         labels = {}
+        if model is not None and not callable(getattr(model, "named_parameters", None)):
+            raise TypeError(f"graph_view: model must be a Module (its parameter names "
+                            f"label the leaves), got {type(model).__name__}")
         if model is not None:
             labels.update({id(p): name for name, p in model.named_parameters()})
-        for tensor, name in (names or {}).items() if isinstance(names, dict) else ():
-            labels[id(tensor)] = str(name)
+        labels.update(_names_by_id(names, Tensor))
 
         def parents(t):
             n = t._node
