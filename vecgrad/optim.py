@@ -165,6 +165,10 @@ class Optimizer(OptimizerDisplay, ABC):
         """Update every parameter that has a gradient; return closure() if given.
 
         The closure, when given, recomputes the loss (and its gradients) before the update.
+        Parameters are updated one after another in their order, each reading the values
+        the earlier updates left (PyTorch's per-parameter loop, its default on the CPU):
+        parameters that view one storage see each other's updates in that order, weight
+        decay included, on every device.
         """
         loss = None
         if closure is not None:
@@ -202,7 +206,12 @@ class Optimizer(OptimizerDisplay, ABC):
         launch for up to 8 parameters. Returns, per entry, whether it was updated."""
         done = [False] * len(ready)
         runs: dict[tuple, list[int]] = {}
+        # A parameter sharing its storage with another one is left to the loop in step():
+        # batched, it could be updated before a parameter listed ahead of it.
+        shared = _sharing_storage([param._buf for param, _, _ in ready])
         for position, (param, grad, state) in enumerate(ready):
+            if position in shared:
+                continue
             fused = self._fused_rule(state, group)
             if fused is None or grad.dtype != param.dtype:
                 continue
@@ -341,6 +350,21 @@ def _unaliased(grad, param, state: dict[str, Any]):
     if any(may_share_storage(grad._buf, t._buf) for t in targets):
         return vecgrad.Tensor._wrap(grad._backend.copy(grad._buf), grad._backend)
     return grad
+
+
+def _sharing_storage(buffers) -> set[int]:
+    """The positions of the buffers that share an allocation with another one (numpy
+    arrays with one base, OpenCL views of one buffer): they may overlap."""
+    positions: dict[int, list[int]] = {}
+    for position, buf in enumerate(buffers):
+        if isinstance(buf, np.ndarray):
+            while isinstance(buf.base, np.ndarray):
+                buf = buf.base
+            owner = buf if buf.base is None else buf.base
+        else:
+            owner = getattr(buf, "data", buf)
+        positions.setdefault(id(owner), []).append(position)
+    return {p for group in positions.values() if len(group) > 1 for p in group}
 
 
 def _to_param_device(value, param):

@@ -448,3 +448,63 @@ def test_an_empty_parameter_beside_others_steps_on_every_device(device, cls, opt
         reference.step()
     assert empty.shape == (0, 3) and opt.state[0]["step"] == 2
     np.testing.assert_array_equal(full.numpy(), reference.params[0].numpy())
+
+
+OVERLAPPING = {  # parameters that view one storage (leaves made from detached views)
+    "strided then contiguous": lambda b: [b[::2], b[:4]],
+    "three": lambda b: [b[:4], b[::3], b[3:]],
+}
+
+
+@pytest.mark.parametrize("layout", sorted(OVERLAPPING))
+def test_overlapping_parameters_are_updated_in_order_by_hand(device, layout):
+    # θ_i ← θ_i − α (g_i + λ θ_i), one parameter after the other: the second reads the
+    # first's result where they overlap. OpenCL updated a contiguous parameter with the
+    # others of its run before a strided one listed ahead of it.
+    base = vecgrad.tensor(np.arange(1.0, 9.0), dtype=vecgrad.float64, device=device)
+    params = OVERLAPPING[layout](base.detach())
+    for p in params:
+        p.requires_grad = True
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(p.shape) for p in params]
+    for p, g in zip(params, grads):
+        give_grad(p, g)
+    optim.SGD(params, lr=0.1, weight_decay=0.5).step()
+    want = np.arange(1.0, 9.0)
+    for view, g in zip(OVERLAPPING[layout](want), grads):
+        view -= 0.1 * (g + 0.5 * view)
+    np.testing.assert_allclose(base.numpy(), want, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("layout", sorted(OVERLAPPING))
+@pytest.mark.parametrize("ours, theirs", [
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+    ("Adam", {"lr": 0.1}),
+    ("RMSProp", {"lr": 0.1, "alpha": 0.9}),
+    ("AdaGrad", {"lr": 0.1, "eps": 1e-8}),
+])
+def test_overlapping_parameters_with_weight_decay_match_torch_loop(device, layout, ours,
+                                                                   theirs):
+    torch = pytest.importorskip("torch")
+    options = {k if k != "alpha" else "beta": v for k, v in theirs.items()}
+    if ours != "SGD":
+        options["eps_inside_sqrt"] = False
+    base = vecgrad.tensor(np.arange(1.0, 9.0), dtype=vecgrad.float64, device=device)
+    params = OVERLAPPING[layout](base.detach())
+    tbase = torch.arange(1.0, 9.0, dtype=torch.float64)
+    tparams = OVERLAPPING[layout](tbase.detach())
+    for p, tp in zip(params, tparams):
+        p.requires_grad = True
+        tp.requires_grad_(True)
+    opt = getattr(optim, ours)(params, weight_decay=0.5, **options)
+    topt = getattr(torch.optim, {"RMSProp": "RMSprop", "AdaGrad": "Adagrad"}.get(ours, ours))(
+        tparams, weight_decay=0.5, foreach=False, **theirs)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        for p, tp in zip(params, tparams):
+            g = rng.standard_normal(p.shape)
+            give_grad(p, g)
+            tp.grad = torch.tensor(g)
+        opt.step()
+        topt.step()
+    np.testing.assert_allclose(base.numpy(), tbase.numpy(), rtol=1e-12, atol=1e-12)
