@@ -115,3 +115,15 @@ def test_argument_names_are_pytorchs():
     assert init.normal_(t, mean=3.0, std=0.0).numpy().mean() == 3.0
     with pytest.raises(ValueError, match="uniform_: need a <= b, got a=1, b=0"):
         init.uniform_(t, 1, 0)
+
+
+@pytest.mark.parametrize("fill", [init.xavier_uniform_, init.xavier_normal_,
+                                  init.kaiming_uniform_, init.kaiming_normal_])
+@pytest.mark.parametrize("shape, mode", [((0, 0), "fan_in"), ((3, 0), "fan_in"),
+                                         ((0, 3), "fan_out"), ((4, 0, 3), "fan_in")])
+def test_a_tensor_without_elements_is_left_alone(device, fill, shape, mode):
+    # PyTorch's no-op; the fan of 0 divided by zero (ZeroDivisionError)
+    tensor = vecgrad.zeros(shape, device=device)
+    options = {} if fill in (init.xavier_uniform_, init.xavier_normal_) else {"mode": mode}
+    assert fill(tensor, **options) is tensor
+    assert tensor.shape == shape

@@ -4,7 +4,8 @@ Numbers are drawn on the host from ``vecgrad.random_generator()`` in float64, ca
 tensor's dtype and copied into the tensor on its own device.
 
 Fans follow PyTorch: for a weight of shape (out, in, *kernel), fan_in = in · ∏kernel and
-fan_out = out · ∏kernel.
+fan_out = out · ∏kernel. A tensor with no elements is left as it is (a fan of 0 then
+means nothing), as PyTorch does.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def xavier_uniform_(tensor, gain: float = 1.0):
     """Glorot/Xavier uniform: U(−a, a) with a = gain · √(6 / (fan_in + fan_out))."""
     _check_tensor(tensor, "xavier_uniform_")
     fan_in, fan_out = _fans(tensor, "xavier_uniform_")
-    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out)) if fan_in + fan_out else 0.0
     return uniform_(tensor, -bound, bound)
 
 
@@ -107,7 +108,8 @@ def xavier_normal_(tensor, gain: float = 1.0):
     """Glorot/Xavier normal: N(0, σ²) with σ = gain · √(2 / (fan_in + fan_out))."""
     _check_tensor(tensor, "xavier_normal_")
     fan_in, fan_out = _fans(tensor, "xavier_normal_")
-    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+    std = gain * math.sqrt(2.0 / (fan_in + fan_out)) if fan_in + fan_out else 0.0
+    return normal_(tensor, 0.0, std)
 
 
 def _kaiming_std(tensor, a: float, mode: str, nonlinearity: str, who: str) -> float:
@@ -116,7 +118,8 @@ def _kaiming_std(tensor, a: float, mode: str, nonlinearity: str, who: str) -> fl
         raise ValueError(f"{who}: mode must be 'fan_in' or 'fan_out', got {mode!r}")
     fan_in, fan_out = _fans(tensor, who)
     gain = calculate_gain(nonlinearity, a if nonlinearity == "leaky_relu" else None)
-    return gain / math.sqrt(fan_in if mode == "fan_in" else fan_out)
+    fan = fan_in if mode == "fan_in" else fan_out
+    return gain / math.sqrt(fan) if fan else 0.0  # (fan 0: no elements to fill)
 
 
 def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in",
