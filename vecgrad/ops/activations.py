@@ -103,7 +103,20 @@ def _elu_df(x, alpha):
 
 
 def _bent_identity_df(x, alpha):
-    return x / (2.0 * elementwise.sqrt(x * x + 1.0)) + 1.0
+    # x / (2 hypot(x, 1)) + 1, as the catalogue. x * x overflows past 1.8e19 (float32) or
+    # 1.3e154 (float64) and gave 1 there instead of the limits 1.5 / 0.5, so x and 1 are
+    # scaled by m = max(|x|, 1) first: x / hypot(x, 1) = (x/m) / sqrt((x/m)^2 + (1/m)^2)
+    # for any m > 0, so the recorded derivative through m is 0 and higher orders stay
+    # exact. At +-inf the catalogue's limits, as constants (f'' -> 0).
+    size = elementwise.abs(x)
+    infinite = _mask(size, "eq", math.inf)
+    safe = elementwise.where(infinite, _full_like(x, 0.0), x)
+    size = elementwise.abs(safe)
+    m = elementwise.where(_mask(size, "gt", 1.0), size, _full_like(x, 1.0))
+    u, w = safe / m, 1.0 / m
+    finite = u / elementwise.sqrt(u * u + w * w) * 0.5 + 1.0
+    limits = elementwise.where(_mask(x, "gt", 0.0), _full_like(x, 1.5), _full_like(x, 0.5))
+    return elementwise.where(infinite, limits, finite)
 
 
 def _soft_exponential_df(x, alpha):
@@ -115,12 +128,28 @@ def _soft_exponential_df(x, alpha):
 
 
 def _sinc_df(x, alpha):
-    small = _mask(elementwise.abs(x), "lt", 1e-2)
-    safe = elementwise.where(small, _full_like(x, 1.0), x)
-    closed = elementwise.cos(safe) / safe - elementwise.sin(safe) / (safe * safe)
-    x2 = x * x  # Taylor series near 0, as in the catalogue
-    series = x * (-1.0 / 3.0 + x2 * (1.0 / 30.0 - x2 / 840.0))
-    return elementwise.where(small, series, closed)
+    size = elementwise.abs(x)
+    small = _mask(size, "lt", 1e-2)
+    infinite = _mask(size, "eq", math.inf)  # the catalogue's limit 0 (cos(inf) is nan)
+    safe = elementwise.where(small | infinite, _full_like(x, 1.0), x)
+    # (cos - sin / x) / x: sin / (x * x) overflowed x * x past 1.3e154 (float64), and its
+    # recorded derivative then met inf * 0 = nan
+    closed = (elementwise.cos(safe) - elementwise.sin(safe) / safe) / safe
+    # Taylor series near 0, as in the catalogue, on x only where it is used (elsewhere
+    # 0): x^4 overflowed past 1e77 and the unselected branch's derivative became nan
+    zero = _full_like(x, 0.0)
+    tiny = elementwise.where(small, x, zero)
+    x2 = tiny * tiny
+    series = tiny * (-1.0 / 3.0 + x2 * (1.0 / 30.0 - x2 / 840.0))
+    return elementwise.where(small, series, elementwise.where(infinite, zero, closed))
+
+
+def _gaussian_df(x, alpha):
+    # -2 x exp(-x^2). exp(-x^2) is 0 beyond |x| = 27.3 in float64, so x clipped to
+    # [-40, 40] changes no value; unclipped, -2x overflowed at the largest floats (and at
+    # inf) and inf * 0 gave nan where the catalogue has the limit 0.
+    near = elementwise.clip(x, -40.0, 40.0)
+    return near * elementwise.exp(-(near * near)) * -2.0
 
 
 DERIVATIVES = {
@@ -138,7 +167,7 @@ DERIVATIVES = {
     "sin": lambda x, a: elementwise.cos(x),
     "cos": lambda x, a: -elementwise.sin(x),
     "sinc": _sinc_df,
-    "gaussian": lambda x, a: -2.0 * x * elementwise.exp(-(x * x)),
+    "gaussian": _gaussian_df,
 }
 
 
