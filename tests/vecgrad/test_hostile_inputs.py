@@ -115,6 +115,30 @@ def test_non_finite_floats_never_become_int64_min(device, bad):
     np.testing.assert_array_equal(ok.numpy(), np.array([1.7, -1.7]).astype(np.int64))
 
 
+def test_numbers_beyond_int64_are_refused_instead_of_wrapping(device):
+    # numpy turned each of these into INT64_MIN (or wrapped 2**63) silently.
+    for make in (lambda: vecgrad.tensor([1e30], device=device).long(),
+                 lambda: vecgrad.tensor([2.0 ** 63], dtype=vecgrad.float64
+                                        if device == "cpu" else vecgrad.float32,
+                                        device=device).to(vecgrad.int64),
+                 lambda: vecgrad.tensor([1.0, -1e19], dtype=vecgrad.int64, device=device),
+                 lambda: vecgrad.full((2,), 1e30, dtype=vecgrad.int64, device=device),
+                 lambda: vecgrad.tensor([2 ** 63], device=device),
+                 lambda: vecgrad.tensor([[-2 ** 63 - 1]], device=device),
+                 lambda: vecgrad.tensor(np.array([2 ** 63], dtype=np.uint64), device=device),
+                 lambda: vecgrad.full((2,), 2 ** 63, device=device),
+                 lambda: vecgrad.full((2,), -2 ** 63 - 1, device=device)):
+        with pytest.raises(OverflowError, match="int64"):
+            make()
+    edges = vecgrad.tensor([2 ** 63 - 1, -2 ** 63], device=device)
+    assert edges.tolist() == [2 ** 63 - 1, -2 ** 63]
+    assert vecgrad.full((1,), 2 ** 63 - 1, device=device).tolist() == [2 ** 63 - 1]
+    assert vecgrad.full((1,), 2 ** 63 - 1, dtype=vecgrad.int64,
+                        device=device).tolist() == [2 ** 63 - 1]
+    near = vecgrad.tensor([-2.0 ** 63, 9.2e18], dtype=vecgrad.float32, device=device).long()
+    assert near.tolist() == [-2 ** 63, int(np.float32(9.2e18))]
+
+
 @pytest.mark.parametrize("bad", [None, "a", [1, 2]])
 def test_full_refuses_a_fill_value_that_is_not_a_number(device, bad):
     # None once became nan silently; a string gave a numpy traceback.

@@ -38,11 +38,26 @@ def random_generator() -> np.random.Generator:
     return _global.generator
 
 
+_INT64_END = 2.0 ** 63  # the first float beyond int64 (2**63 - 1 rounds up to it)
+
+
 def check_finite_for_int(op, host: np.ndarray):
-    """NaN/inf have no int64 value: numpy would give INT64_MIN silently."""
-    if host.dtype.kind == "f" and not np.isfinite(host).all():
-        raise ValueError(f"{op}: cannot convert NaN or infinity to int64 "
-                         f"({int((~np.isfinite(host)).sum())} of {host.size} values)")
+    """Values with no int64: NaN, infinity, floats outside [-2**63, 2**63) and unsigned
+    integers above 2**63 - 1 (a Python int such as 2**63 becomes one). numpy would give
+    INT64_MIN or a wrapped value silently."""
+    kind = host.dtype.kind
+    if kind == "f":
+        if not np.isfinite(host).all():
+            raise ValueError(f"{op}: cannot convert NaN or infinity to int64 "
+                             f"({int((~np.isfinite(host)).sum())} of {host.size} values)")
+        outside = (host < -_INT64_END) | (host >= _INT64_END)
+        if outside.any():
+            raise OverflowError(f"{op}: {int(outside.sum())} of {host.size} values lie "
+                                f"outside int64's range [-2**63, 2**63) (e.g. "
+                                f"{float(host[outside].flat[0])!r})")
+    elif kind == "u" and host.size and host.max() > np.iinfo(np.int64).max:
+        raise OverflowError(f"{op}: {host.max()} does not fit in int64 (range [-2**63, "
+                            f"2**63 - 1])")
 
 
 def resolve_dtype(dtype, op="tensor"):
@@ -87,6 +102,9 @@ def _host_array(data, op):
         raise ValueError(f"{op}: data is not a rectangular nested list of numbers "
                          f"({exc})") from None
     if array.dtype == object:
+        if array.size and all(isinstance(v, numbers.Integral) for v in array.flat):
+            raise OverflowError(f"{op}: the integer {max(array.flat, key=abs)} does not fit "
+                                f"in int64 (range [-2**63, 2**63 - 1])")
         raise TypeError(f"{op}: data must be numbers or nested lists of numbers, got "
                         f"{type(data).__name__}")
     return array, True
@@ -145,10 +163,13 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad=False) -> Ten
         raise TypeError(f"full: fill_value must be a number (float, int or bool), got "
                         f"{type(fill_value).__name__}")
     if dtype is None:
-        dtype = _natural_dtype(np.asarray(fill_value), True, "full")
+        dtype = _natural_dtype(_host_array(fill_value, "full")[0], True, "full")
     dtype = resolve_dtype(dtype, "full")
     if dtype == np.int64:
-        check_finite_for_int("full", np.asarray(fill_value, dtype=np.float64))
+        # (a Python int as it is: float64 would round 2**63 - 1 up to 2**63)
+        integral = isinstance(fill_value, numbers.Integral)
+        check_finite_for_int("full", _host_array(fill_value, "full")[0] if integral
+                             else np.asarray(fill_value, dtype=np.float64))
     backend = _backend_for(device, dtype, "full")
     return _finish(backend.full(shape, fill_value, dtype), backend, requires_grad)
 
