@@ -394,9 +394,8 @@ class Tensor(TensorDisplay):
             return buf
         if not isinstance(value, numbers.Real):
             raise TypeError(f"{op}: expected a Tensor or a number, got {type(value).__name__}")
-        if op in _OVERWRITES and self.dtype == np.int64 and isinstance(value, numbers.Real) \
-                and math.isfinite(value):
-            value = math.trunc(value)  # copy_ casts like astype: toward zero
+        if op in _OVERWRITES:
+            value = common.written_number(value, self.dtype)  # astype's cast: toward zero
         return self._backend.full((), common.scalar_value(op, value, self.dtype), self.dtype)
 
     def _alpha(self, op, alpha):

@@ -67,6 +67,24 @@ def test_int_and_bool_tensors(device, dtype, value):
     np.testing.assert_array_equal(x.numpy(), want)
 
 
+def test_a_python_float_written_into_an_int_tensor_is_cast_toward_zero(device):
+    # As a list, a float tensor, copy_/fill_ and PyTorch cast it; x[0] = 2.7 said
+    # "2.7 has no int64 value" (and so did masked_fill).
+    x = vecgrad.tensor([1, 2, 3], device=device)
+    x[0] = 2.7
+    x[1:] = [-2.7, 9.0]
+    assert x.tolist() == [2, -2, 9]
+    mask = vecgrad.tensor([True, False, True], device=device)
+    assert x.masked_fill(mask, -7.9).tolist() == [-7, -2, -7]
+    with pytest.raises(ValueError, match="setitem: nan has no int64 value"):
+        x[0] = float("nan")
+    with pytest.raises(OverflowError, match="setitem: .* does not fit in int64"):
+        x[0] = 1e30
+    b = vecgrad.tensor([False, False], device=device)
+    b[0] = 0.5
+    assert b.tolist() == [True, False]
+
+
 def test_no_grad_write_is_in_place_and_seen_through_views(device):
     base = vecgrad.zeros(3, 4, device=device)
     row = base[1]

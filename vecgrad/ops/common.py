@@ -154,6 +154,16 @@ def constant(value, dtype, backend, op: str = "constant"):
     return Tensor._wrap(backend.full((), scalar_value(op, value, dtype), dtype), backend)
 
 
+def written_number(value, dtype):
+    """A number about to be written into a tensor of `dtype` (x[i] = 2.7, masked_fill,
+    fill_, copy_), cast as astype and PyTorch cast it: toward zero for int64 (NaN and
+    infinity are left for scalar_value to refuse)."""
+    if dtype == np.int64 and isinstance(value, numbers.Real) and \
+            not isinstance(value, numbers.Integral) and math.isfinite(value):
+        return math.trunc(value)
+    return value
+
+
 def to_operand(op: str, value, like):
     """`value` (Tensor, number, list, ndarray) as a Tensor on like's device."""
     if is_tensor(value):

@@ -699,7 +699,8 @@ def setitem(x, index, value):
         if isinstance(value, (list, tuple, np.ndarray)):
             value = common.to_operand("setitem", value, x)
         else:
-            value = common.constant(value, x.dtype, x._backend, "setitem")
+            value = common.constant(common.written_number(value, x.dtype), x.dtype,
+                                    x._backend, "setitem")
     common.check_same_device("setitem", x, value)
     extra = value.ndim - len(target_shape)
     if extra > 0 and all(n == 1 for n in value.shape[:extra]):  # PyTorch drops leading 1s
@@ -767,6 +768,7 @@ def masked_fill(x, mask, value):
         common.check_same_device("masked_fill", x, value)  # (else `where` would be named)
         value = common.cast(value, x.dtype)
     else:
-        value = common.constant(value, x.dtype, x._backend, "masked_fill")
+        value = common.constant(common.written_number(value, x.dtype), x.dtype,
+                                x._backend, "masked_fill")
     from vecgrad.ops import elementwise
     return elementwise.where(mask, value, x)
