@@ -75,6 +75,23 @@ def test_replacing_a_layer_keeps_its_place():
     assert model(vecgrad.ones((1, 4))).shape == (1, 2)
 
 
+def test_a_slice_of_a_sequential_keeps_the_names():
+    # PyTorch's rule: model[1:] holds the modules under their names, so its state_dict
+    # keys are the model's ("2.weight", "fc2.bias"); they were renumbered from 0.
+    from collections import OrderedDict
+    model = nn.Sequential(nn.Linear(1, 2), nn.ReLU(), nn.Linear(2, 3))
+    tail = model[1:]
+    assert [n for n, _ in tail.named_children()] == ["1", "2"]
+    assert list(tail.state_dict()) == ["2.weight", "2.bias"]
+    assert tail[-1] is model[2] and len(tail) == 2 and len(model[5:]) == 0
+    named = nn.Sequential(OrderedDict(fc1=nn.Linear(4, 8), act=nn.ReLU(), fc2=nn.Linear(8, 2)))
+    assert list(named[::2].state_dict()) == ["fc1.weight", "fc1.bias", "fc2.weight",
+                                             "fc2.bias"]
+    features = named[:-1]
+    named.load_state_dict(features.state_dict(), strict=False)
+    assert features(vecgrad.ones((1, 4))).shape == (1, 8)
+
+
 def test_apply_requires_grad_and_zero_grad_as_in_pytorch():
     from vecgrad.nn import init
     inner = nn.Sequential(nn.Linear(2, 3), nn.ReLU())

@@ -678,9 +678,10 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def __getitem__(self, index: int) -> Module:
-        modules = list(self._modules.values())
+        """model[i] is a module; model[a:b] a Sequential of those modules under their
+        names here (PyTorch's rule: model[1:].state_dict() has the model's own keys)."""
         if isinstance(index, slice):
-            return Sequential(*modules[index])
+            return Sequential(OrderedDict(list(self._modules.items())[index]))
         return self._modules[self._name_at(index)]
 
     def _name_at(self, index: int) -> str:
