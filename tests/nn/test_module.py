@@ -39,6 +39,15 @@ def test_shared_parameter_is_listed_once():
     assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias"]
 
 
+def test_a_shared_child_is_listed_once():
+    # PyTorch's named_children: each module once, under its first name (it came twice)
+    layer, act = nn.Linear(2, 2), nn.ReLU()
+    model = nn.Sequential(layer, act, layer)
+    assert [n for n, _ in model.named_children()] == ["0", "1"]
+    assert list(model.children()) == [layer, act]
+    assert len(model) == 3 and list(model) == [layer, act, layer]  # forward runs it twice
+
+
 def test_state_dict_lists_shared_modules_and_tied_weights_under_every_path():
     # PyTorch's state_dict keys: a layer used twice and a tied weight appear under each
     # name, so the state goes to torch and back with strict loading.

@@ -233,12 +233,18 @@ class Module(ModuleDisplay):
             yield module
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
-        """(name, module) of the direct sub-modules."""
-        yield from self._modules.items()
+        """(name, module) of the direct sub-modules, each once (under its first name, as
+        in PyTorch)."""
+        seen = set()
+        for name, module in self._modules.items():
+            if id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
 
     def children(self) -> Iterator[Module]:
-        """The direct sub-modules."""
-        yield from self._modules.values()
+        """The direct sub-modules, each once."""
+        for _, module in self.named_children():
+            yield module
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         """(dotted name, parameter) for every parameter in the tree, each once."""
