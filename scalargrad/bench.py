@@ -30,6 +30,16 @@ LEARNING_RATE = 0.001
 LAYERS = [16, 16, 1]
 
 
+# An epoch's graph holds about 0.1 MB of Values per point, all alive until backward:
+# 10,000 points is about 1 GB (a mistyped 10**9 filled the memory before failing).
+MAX_POINTS = 10_000
+
+
+def too_many_points(points: int) -> str:
+    return (f"--points must be at most {MAX_POINTS:,}, got {points:,}: an epoch's graph "
+            f"keeps about 0.1 MB per point in memory until backward")
+
+
 def make_points(n: int, seed: int = 0) -> tuple[list, list]:
     """n points uniform in [-1, 1]^2 with target x * y (a saddle): pure Python, seeded."""
     rng = random.Random(seed)
@@ -131,6 +141,8 @@ def run_bench(points: int = 100, epochs: int = 2, seed: int = 0, compare: bool =
     if points < 1 or epochs < 1 or rounds < 1:
         raise ValueError(f"bench needs points, epochs and rounds >= 1, got {points}, "
                          f"{epochs} and {rounds}")
+    if points > MAX_POINTS:
+        raise ValueError(too_many_points(points))
     xs, ys = make_points(points, seed)
     model = MLP(2, LAYERS, activation="relu", seed=seed)
     twin = micrograd_copy(model) if compare else None

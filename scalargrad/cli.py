@@ -90,7 +90,8 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     bench = commands.add_parser("bench", help="time an MLP epoch against micrograd",
                                 description="One epoch of MLP(2, [16, 16, 1]): forward of "
                                             "the summed squared loss, backward, SGD update.")
-    bench.add_argument("--points", type=int, default=100, help="data points (default 100)")
+    bench.add_argument("--points", type=int, default=100,
+                       help="data points, at most 10,000 (default 100)")
     bench.add_argument("--epochs", type=int, default=2,
                        help="timed epochs per engine, gc setting and round (default 2)")
     bench.add_argument("--rounds", type=int, default=3,
@@ -216,11 +217,13 @@ def _run_graph(args, console) -> int:
 
 
 def _run_bench(args, console) -> int:
-    from scalargrad.bench import report, run_bench
+    from scalargrad.bench import MAX_POINTS, report, run_bench, too_many_points
 
     if min(args.points, args.epochs, args.rounds) < 1:
         raise _UsageError(f"--points, --epochs and --rounds must be >= 1, got {args.points}, "
                           f"{args.epochs} and {args.rounds}")
+    if args.points > MAX_POINTS:
+        raise _UsageError(too_many_points(args.points))
     report(run_bench(args.points, args.epochs, args.seed, not args.no_micrograd, args.rounds),
            console)
     return 0

@@ -45,3 +45,5 @@ def test_run_bench_against_micrograd_does_the_same_work():
 def test_bad_sizes():
     with pytest.raises(ValueError, match="points, epochs and rounds >= 1"):
         run_bench(points=0)
+    with pytest.raises(ValueError, match="--points must be at most 10,000, got 10,001"):
+        run_bench(points=10_001)

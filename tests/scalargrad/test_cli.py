@@ -121,6 +121,9 @@ def test_hostile_expressions_are_refused_with_one_line(capsys, expression, messa
     (["frobnicate"], "invalid choice"),
     (["bench", "--epochs", "0"], "--points, --epochs and --rounds must be >= 1"),
     (["bench", "--points", "many"], "invalid int value"),
+    # it built graphs until the memory ran out
+    (["bench", "--points", "10000000000"], "--points must be at most 10,000, got "
+                                           "10,000,000,000: an epoch's graph keeps about"),
     (["graph", "x*2", "x=1e309"], "value of x is too large for a float: '1e309' (write inf"),
     (["graph", "-x*y", "x=1", "y=2"], "an expression that starts with '-' needs -- before it"),
     (["graph", "x", "x=1", "--bogus"], "unrecognized arguments: --bogus (see"),
