@@ -72,6 +72,25 @@ def test_max_over_non_empty_axes_of_an_empty_tensor(device):
         x.max(axis=0)
 
 
+def test_argmax_and_max_dim_over_a_non_empty_axis_of_an_empty_tensor(device):
+    # PyTorch gives empty results; these said "cannot take argmax of an empty tensor".
+    x = vecgrad.tensor(np.zeros((0, 3), np.float32), requires_grad=True, device=device)
+    assert x.argmax(1).shape == (0,) and x.argmax(1).dtype == vecgrad.int64
+    assert x.argmin(dim=-1, keepdim=True).shape == (0, 1)
+    assert vecgrad.zeros(2, 0, 3, device=device).argmax(2).shape == (2, 0)
+    values, indices = x.max(1)
+    assert values.shape == indices.shape == (0,)
+    assert x.min(1, keepdim=True).values.shape == (0, 1)
+    values.sum().backward()
+    assert x.grad.shape == (0, 3)
+    with pytest.raises(ValueError, match=r"argmax: .*empty axis.*\(0, 3\)"):
+        x.argmax(0)
+    with pytest.raises(ValueError, match=r"max: .*empty axis.*\(0, 3\)"):
+        x.max(0)
+    with pytest.raises(ValueError, match=r"argmin: .*empty tensor.*\(0, 3\)"):
+        x.argmin()
+
+
 def test_max_pool_of_an_empty_batch(device):
     x = vecgrad.tensor(np.zeros((0, 1, 4, 4), np.float32), requires_grad=True, device=device)
     y = F.max_pool2d(x, 2)

@@ -351,9 +351,9 @@ def _arg(op, x, axis, keepdims, dim, keepdim=None):
         if axis is not None and axis != dim:
             raise TypeError(f"{op}: give axis or dim, not both")
         axis = dim
-    if 0 in x.shape:
-        raise ValueError(f"{op}: cannot take {op} of an empty tensor of shape {x.shape}")
     if axis is None:
+        if 0 in x.shape:
+            raise ValueError(f"{op}: cannot take {op} of an empty tensor of shape {x.shape}")
         flat = x._backend.reshape(x._buf, (x.numel(),))
         out = x._backend.arg_reduce(op, flat, 0, False)
         if keepdims:
@@ -362,6 +362,13 @@ def _arg(op, x, axis, keepdims, dim, keepdim=None):
     axis = common.normalize_axis(op, axis, x.ndim)
     if x.ndim == 0:
         return x._wrap(x._backend.full((), 0, np.int64), x._backend)
+    if x.shape[axis] == 0:
+        raise ValueError(f"{op}: cannot take {op} over an empty axis of a tensor of shape "
+                         f"{x.shape}")
+    if 0 in x.shape:  # other axes empty: no rows to search, an empty result (PyTorch's)
+        shape = _kept_shape(x.shape, (axis,)) if keepdims else \
+            x.shape[:axis] + x.shape[axis + 1:]
+        return x._wrap(x._backend.full(shape, 0, np.int64), x._backend)
     return x._wrap(x._backend.arg_reduce(op, x._buf, axis, keepdims), x._backend)
 
 
