@@ -91,6 +91,15 @@ def test_argmax_and_max_dim_over_a_non_empty_axis_of_an_empty_tensor(device):
         x.argmin()
 
 
+def test_logsumexp_over_an_empty_axis_stays_in_the_graph(device):
+    # -inf like PyTorch; it was detached, so backward() said "does not require grad".
+    x = vecgrad.tensor(np.zeros((0, 3), np.float32), requires_grad=True, device=device)
+    y = x.logsumexp(0)
+    assert y.numpy().tolist() == [-np.inf] * 3 and y.requires_grad
+    y.sum().backward()
+    assert x.grad.shape == (0, 3)
+
+
 def test_max_pool_of_an_empty_batch(device):
     x = vecgrad.tensor(np.zeros((0, 1, 4, 4), np.float32), requires_grad=True, device=device)
     y = F.max_pool2d(x, 2)

@@ -284,7 +284,7 @@ def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     if not axes:
         return x * 1
     if builtins.any(x.shape[a] == 0 for a in axes):  # log(0) = -inf, PyTorch's value
-        return sum(x, axes, keepdim).detach() + float("-inf")
+        return sum(x, axes, keepdim) + float("-inf")  # (recorded: x gets its empty grad)
     shift = max(x.detach(), axes, True)
     shift = elementwise.where(elementwise.abs(shift) == float("inf"), 0.0, shift)
     out = elementwise.log(sum(elementwise.exp(x - shift), axes, True)) + shift
