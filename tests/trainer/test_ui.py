@@ -188,3 +188,28 @@ def test_confusion_table_shows_class_names_as_written():
     Console(file=out, width=80, color_system=None).print(
         confusion_table(np.eye(2, dtype=int), ["[/a]", "b[i]"]))
     assert out.getvalue().count("[/a]") == 2 and out.getvalue().count("b[i]") == 2
+
+
+@pytest.mark.parametrize("width, shows", [(80, "table"), (63, "lines"), (50, "sentence"),
+                                          (20, "sentence")])
+def test_confusion_matrix_in_a_narrow_terminal_never_cuts_counts(width, shows):
+    # rich shrank a table wider than the terminal: counts read '1…' at 50 columns and the
+    # cells were empty at 20, silently.
+    confusion = np.full((10, 10), 7)
+    np.fill_diagonal(confusion, 1000)
+    names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+             "Sneaker", "Bag", "Ankle boot")
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None)
+    RichView(console)(EvalEnd("test", 0.5, 0.9, 10_630, confusion, () if shows == "table"
+                              else names))
+    text = out.getvalue()
+    assert "…" not in text
+    if shows == "sentence":
+        assert "1000" not in text
+        assert " ".join(text.split()).endswith(
+            f"(the confusion matrix needs a terminal 63 columns wide, this one has {width})")
+    else:
+        assert text.count("1000") == 10 and text.count(" 7") >= 90
+        assert ("┃" in text) == (shows == "table")
+        assert (shows == "lines") == ("T-shirt/top | 1000    7" in text)

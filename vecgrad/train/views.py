@@ -310,7 +310,8 @@ class RichView:
             if event.confusion is not None:
                 # The title goes on its own line: a narrow table would wrap it.
                 self.console.print(CONFUSION_TITLE, highlight=False)
-                self.console.print(confusion_table(event.confusion, event.class_names))
+                self.console.print(confusion_fitted(self.console, event.confusion,
+                                                    event.class_names))
 
 
 def confusion_table(confusion: np.ndarray, class_names=()) -> Table:
@@ -326,6 +327,25 @@ def confusion_table(confusion: np.ndarray, class_names=()) -> Table:
                  (f"[red]{int(v)}[/]" if v else "[dim]0[/]") for j, v in enumerate(row)]
         table.add_row(Text(name), *cells)
     return table
+
+
+def confusion_fitted(console: Console, confusion: np.ndarray, class_names=()):
+    """The confusion matrix as wide as `console` allows: the rich table when it fits
+    whole, else the compact aligned lines, else one sentence saying how wide it needs
+    the terminal to be. (A rich table too wide for the terminal shrank its columns,
+    cutting counts to '1…' or to nothing: a 20-column terminal showed empty cells.)"""
+    from rich.measure import Measurement
+
+    table = confusion_table(confusion, class_names)
+    unbounded = console.options.update_width(1 << 16)
+    if Measurement.get(console, unbounded, table).minimum <= console.width:
+        return table
+    lines = confusion_lines(confusion, class_names)[1:]  # the title is already printed
+    needed = max(len(line) for line in lines)
+    if needed <= console.width:
+        return Text("\n".join(lines), no_wrap=True)
+    return Text(f"(the confusion matrix needs a terminal {needed} columns wide, this one "
+                f"has {console.width})")
 
 
 def make_view(stream=None, show: str = "auto", force_plain: bool = False):
