@@ -640,8 +640,9 @@ def _as_tuple(value, what):
                     f"{type(value).__name__}")
 
 
-def _seed(output, given, create_graph, where):
-    """The starting gradient for one output: a buffer, or a Tensor with create_graph."""
+def _seed(output, given, create_graph, where, name="grad_outputs"):
+    """The starting gradient for one output: a buffer, or a Tensor with create_graph.
+    `name` is the argument the caller took it as (backward's is `gradient`)."""
     from vecgrad.tensor import Tensor
 
     backend = output._backend
@@ -649,17 +650,18 @@ def _seed(output, given, create_graph, where):
         if output.numel() != 1:
             raise RuntimeError(f"{where}: gradient can only be implied for a one-element "
                                f"output; this one has shape {output.shape}: pass "
-                               f"grad_outputs (a tensor of that shape)")
+                               f"{name} (a tensor of that shape)")
         buf = backend.full(output.shape, 1, output.dtype)
         return Tensor._wrap(buf, backend) if create_graph else buf
     if not isinstance(given, Tensor):
-        raise TypeError(f"{where}: grad_outputs entries must be Tensors or None, got "
-                        f"{type(given).__name__}")
+        what = ("grad_outputs entries must be Tensors" if name == "grad_outputs"
+                else f"{name} must be a Tensor")
+        raise TypeError(f"{where}: {what} or None, got {type(given).__name__}")
     if given._backend is not backend:
-        raise ValueError(f"{where}: grad_outputs is on {given.device} but the output is on "
+        raise ValueError(f"{where}: {name} is on {given.device} but the output is on "
                          f"{output.device}; move one with .to(device)")
     if given.shape != output.shape:
-        raise ValueError(f"{where}: grad_outputs shape {given.shape} does not match the "
+        raise ValueError(f"{where}: {name} shape {given.shape} does not match the "
                          f"output shape {output.shape}")
     if create_graph:
         if given.dtype != output.dtype:
@@ -727,5 +729,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 def backward_graph(root, gradient, retain_graph):
     """root.backward(gradient, create_graph=True): recorded gradients into .grad."""
-    seed = _seed(root, gradient, True, "backward")
+    seed = _seed(root, gradient, True, "backward", "gradient")
     walk([root], [seed], retain_graph=retain_graph, create_graph=True)

@@ -283,7 +283,8 @@ class Tensor(TensorDisplay):
         """
         if create_graph:
             if not self._requires_grad:
-                raise RuntimeError("backward: this tensor does not require grad")
+                raise RuntimeError("backward: this tensor does not require grad (no input had "
+                                   "requires_grad=True, or it was computed under no_grad())")
             if gradient is not None and not isinstance(gradient, Tensor):
                 gradient = common.to_operand("backward", gradient, self)
             autograd.backward_graph(self, gradient, True if retain_graph is None

@@ -340,6 +340,23 @@ def test_grad_options():
         grad(x * 2, x, grad_outputs=vecgrad.ones(3, dtype="float64"))
 
 
+def test_backward_create_graph_errors_name_its_gradient_argument():
+    """backward(create_graph=True) named grad_outputs, an argument backward does not
+    have, where backward() says gradient (and left out why a tensor needs no grad)."""
+    w = vecgrad.tensor([1.0, 2.0], requires_grad=True)
+    for create_graph in (False, True):
+        with pytest.raises(RuntimeError, match="pass gradient") as info:
+            (w * 2).backward(create_graph=create_graph)
+        assert "grad_outputs" not in str(info.value)
+        with pytest.raises(ValueError, match=r"gradient shape \(3,\)") as info:
+            (w * 2).backward(vecgrad.ones(3), create_graph=create_graph)
+        assert "grad_outputs" not in str(info.value)
+        with pytest.raises(RuntimeError, match="computed under no_grad"):
+            vecgrad.ones(2).sum().backward(create_graph=create_graph)
+    with pytest.raises(RuntimeError, match="pass grad_outputs"):
+        grad(w * 2, w)
+
+
 def test_grad_of_several_outputs_and_of_an_intermediate():
     x = vecgrad.tensor([1.0, 2.0], dtype="float64", requires_grad=True)
     h = x.sin()
