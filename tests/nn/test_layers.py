@@ -111,6 +111,34 @@ def test_conv2d_forward_and_gradients(device, stride, padding, dilation, bias):
     _check_gradients(layer, x, device)
 
 
+@pytest.mark.parametrize("make", [
+    lambda i: nn.Linear(i(3), i(2)),
+    lambda i: nn.Conv2d(i(2), i(4), i(3), stride=(i(1), i(2)), padding=i(1), groups=i(2)),
+    lambda i: nn.Conv1d(i(2), i(2), (i(3),), dilation=i(2)),
+    lambda i: nn.ConvTranspose2d(i(2), i(2), i(2), stride=i(2)),
+    lambda i: nn.MaxPool2d(i(2)),
+    lambda i: nn.AvgPool1d(i(2), padding=i(1)),
+    lambda i: nn.BatchNorm1d(i(3)),
+    lambda i: nn.LayerNorm((i(2), i(3))),
+    lambda i: nn.Embedding(i(4), i(3), padding_idx=i(0)),
+    lambda i: nn.LSTM(i(3), i(4), num_layers=i(2)),
+    lambda i: nn.GRUCell(i(3), i(2)),
+])
+def test_sizes_may_be_numpy_integers(make):
+    # nn.Linear(np.prod(image_shape), 10): PyTorch takes numpy's integers; they were
+    # refused as "must be a positive int, got np.int64(3)". Stored as Python ints.
+    layer, reference = make(np.int64), make(int)
+    assert repr(layer) == repr(reference)
+    for (name, p), (_, q) in zip(layer.named_parameters(), reference.named_parameters()):
+        assert p.shape == q.shape and all(type(n) is int for n in p.shape), name
+    for name, value in vars(layer).items():
+        assert not isinstance(value, np.integer), name
+    with pytest.raises(ValueError, match="positive int"):
+        nn.Linear(np.True_, 2)
+    with pytest.raises(ValueError, match="positive int"):
+        nn.Linear(np.float64(3), 2)
+
+
 def test_conv2d_checks_channels_and_arguments(device):
     layer = nn.Conv2d(3, 4, 3, device=device)
     with pytest.raises(ValueError, match=r"Conv2d: expected input \(N, 3, H, W\), got \(1, 2, 5, 5\)"):

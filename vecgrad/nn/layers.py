@@ -18,22 +18,26 @@ from vecgrad.ops import common
 from vecgrad.ops.embedding import padding_index
 
 
+def _is_int(value: Any) -> bool:
+    """An int, numpy's integers included (np.prod(shape) is one), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
 def _positive_int(owner: str, name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not _is_int(value) or value < 1:
         raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
-    return value
+    return int(value)
 
 
 def _pair(owner: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
     """An int or a pair of ints, each >= minimum, as a pair."""
-    pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
+    pair = (value, value) if _is_int(value) else value
     if (not isinstance(pair, (tuple, list)) or len(pair) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum
-                       for v in pair)):
+            or not all(_is_int(v) and v >= minimum for v in pair)):
         raise ValueError(
             f"{owner}: {name} must be an int >= {minimum} or a pair of them, got {value!r}"
         )
-    return tuple(pair)
+    return tuple(int(v) for v in pair)
 
 
 def _new_weight(shape: tuple[int, ...], fan_in: int, dtype, device) -> Parameter:
@@ -52,6 +56,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = _positive_int("Linear", "in_features", in_features)
         self.out_features = _positive_int("Linear", "out_features", out_features)
+        in_features, out_features = self.in_features, self.out_features
         self.weight = _new_weight((out_features, in_features), in_features, dtype, device)
         if bias:
             self.bias = _new_weight((out_features,), in_features, dtype, device)
@@ -73,12 +78,11 @@ def _tuple(owner: str, name: str, value: Any, minimum: int, n: int) -> tuple[int
     """An int or n ints, each >= minimum, as an n-tuple."""
     if n == 2:
         return _pair(owner, name, value, minimum)
-    values = (value,) if isinstance(value, int) and not isinstance(value, bool) else value
+    values = (value,) if _is_int(value) else value
     if (not isinstance(values, (tuple, list)) or len(values) != 1
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum
-                       for v in values)):
+            or not all(_is_int(v) and v >= minimum for v in values)):
         raise ValueError(f"{owner}: {name} must be an int >= {minimum}, got {value!r}")
-    return tuple(values)
+    return tuple(int(v) for v in values)
 
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -102,8 +106,8 @@ class _ConvNd(Module):
                  *, dtype=None, device: str | None = None):
         super().__init__()
         owner, n = type(self).__name__, self.dims
-        self.in_channels, self.out_channels, self.groups = _channels(
-            owner, in_channels, out_channels, groups)
+        in_channels, out_channels, groups = self.in_channels, self.out_channels, self.groups = \
+            _channels(owner, in_channels, out_channels, groups)
         self.kernel_size = _tuple(owner, "kernel_size", kernel_size, 1, n)
         self.stride = _tuple(owner, "stride", stride, 1, n)
         self.dilation = _tuple(owner, "dilation", dilation, 1, n)
@@ -204,8 +208,8 @@ class _ConvTransposeNd(Module):
                  padding_mode: str = "zeros", *, dtype=None, device: str | None = None):
         super().__init__()
         owner, n = type(self).__name__, self.dims
-        self.in_channels, self.out_channels, self.groups = _channels(
-            owner, in_channels, out_channels, groups)
+        in_channels, out_channels, groups = self.in_channels, self.out_channels, self.groups = \
+            _channels(owner, in_channels, out_channels, groups)
         if padding_mode != "zeros":
             raise ValueError(f"{owner}: only padding_mode='zeros' is supported (as in "
                              f"PyTorch), got {padding_mode!r}")
@@ -422,7 +426,7 @@ class _BatchNorm(Module):
                  device: str | None = None):
         super().__init__()
         owner = type(self).__name__
-        self.num_features = _positive_int(owner, "num_features", num_features)
+        num_features = self.num_features = _positive_int(owner, "num_features", num_features)
         if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
             raise ValueError(f"{owner}: eps must be a number >= 0, got {eps!r}")
         if momentum is not None and (isinstance(momentum, bool)
@@ -517,13 +521,12 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, *, dtype=None, device: str | None = None):
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
+        shape = (normalized_shape,) if _is_int(normalized_shape) else normalized_shape
         if (not isinstance(shape, (tuple, list)) or not shape
-                or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1
-                           for n in shape)):
+                or not all(_is_int(n) and n >= 1 for n in shape)):
             raise ValueError(f"LayerNorm: normalized_shape must be a positive int or a tuple "
                              f"of them, got {normalized_shape!r}")
-        self.normalized_shape = tuple(shape)
+        self.normalized_shape = tuple(int(n) for n in shape)
         if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
             raise ValueError(f"LayerNorm: eps must be a number >= 0, got {eps!r}")
         self.eps = float(eps)
@@ -558,8 +561,10 @@ class Embedding(Module):
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  *, dtype=None, device: str | None = None, _weight=None):
         super().__init__()
-        self.num_embeddings = _positive_int("Embedding", "num_embeddings", num_embeddings)
-        self.embedding_dim = _positive_int("Embedding", "embedding_dim", embedding_dim)
+        num_embeddings = self.num_embeddings = _positive_int("Embedding", "num_embeddings",
+                                                             num_embeddings)
+        embedding_dim = self.embedding_dim = _positive_int("Embedding", "embedding_dim",
+                                                           embedding_dim)
         self.padding_idx = padding_index("Embedding", padding_idx, num_embeddings)
         if _weight is not None:
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):

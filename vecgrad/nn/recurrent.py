@@ -24,6 +24,9 @@ bias, then the activation.
 from __future__ import annotations
 
 import math
+import numbers
+
+import numpy as np
 
 import vecgrad
 from vecgrad.nn import functional as F
@@ -37,9 +40,11 @@ _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
 def _check_size(owner, name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    # (numpy's integers too: np.prod(shape) is one)
+    if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)) \
+            or value < 1:
         raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
-    return value
+    return int(value)
 
 
 def _shape_text(x):
@@ -170,9 +175,9 @@ class RNNBase(Module):
         super().__init__()
         owner = type(self).__name__
         self.mode = mode
-        self.input_size = _check_size(owner, "input_size", input_size)
-        self.hidden_size = _check_size(owner, "hidden_size", hidden_size)
-        self.num_layers = _check_size(owner, "num_layers", num_layers)
+        input_size = self.input_size = _check_size(owner, "input_size", input_size)
+        hidden_size = self.hidden_size = _check_size(owner, "hidden_size", hidden_size)
+        num_layers = self.num_layers = _check_size(owner, "num_layers", num_layers)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
                 or not 0.0 <= dropout < 1.0:
             raise ValueError(f"{owner}: dropout must be a probability in [0, 1), got "
@@ -342,8 +347,8 @@ class RNNCellBase(Module):
         super().__init__()
         owner = type(self).__name__
         self.mode = mode
-        self.input_size = _check_size(owner, "input_size", input_size)
-        self.hidden_size = _check_size(owner, "hidden_size", hidden_size)
+        input_size = self.input_size = _check_size(owner, "input_size", input_size)
+        hidden_size = self.hidden_size = _check_size(owner, "hidden_size", hidden_size)
         self.bias = bool(bias)
         rows = _GATES[mode] * hidden_size
         bound = 1.0 / math.sqrt(hidden_size)
