@@ -677,9 +677,10 @@ class StepDecay(_Schedule):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
         super().__init__(optimizer)
-        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
+        if isinstance(step_size, (bool, np.bool_)) or \
+                not isinstance(step_size, numbers.Integral) or step_size < 1:
             raise ValueError(f"StepDecay: step_size must be an int >= 1, got {step_size!r}")
-        self.step_size = step_size
+        self.step_size = int(step_size)
         self.gamma = _check_number("StepDecay", "gamma", gamma, 0.0, 1.0)
 
     def lr_at(self, epoch: int, base_lr: float | None = None) -> float:

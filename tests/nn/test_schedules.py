@@ -85,3 +85,12 @@ def test_bad_schedule_arguments(make, message):
         make(_sgd())
     with pytest.raises(TypeError, match="expected a vecgrad optimizer"):
         optim.StepDecay("adam", step_size=1)
+
+
+def test_step_size_may_be_a_numpy_integer():
+    # (np.int64(3) was refused as "must be an int >= 1")
+    schedule = optim.StepDecay(_sgd(1.0), step_size=np.int64(3), gamma=0.5)
+    assert type(schedule.step_size) is int
+    assert [schedule.step() for _ in range(4)] == [1.0, 1.0, 0.5, 0.5]
+    with pytest.raises(ValueError, match="step_size"):
+        optim.StepDecay(_sgd(1.0), step_size=np.True_)
