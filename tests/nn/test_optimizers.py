@@ -387,6 +387,24 @@ def test_matches_torch_optim(ours, theirs):
         np.testing.assert_allclose(theta.numpy(), reference.detach().numpy(), rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_momentum_after_an_lr_change_scales_only_new_gradients(device, nesterov):
+    # The README's documented difference from PyTorch: v <- beta v - lr g keeps the
+    # velocity in parameter units, so halving lr halves only the new gradient's share
+    # (PyTorch would halve the whole step). Checked against the lecture's formulas.
+    theta = param(THETA0, device)
+    opt = optim.SGD([theta], lr=0.1, momentum=0.9, nesterov=nesterov)
+    want, velocity = THETA0.copy(), np.zeros_like(THETA0)
+    for k, grad in enumerate(GRADS):
+        lr = 0.1 * 0.5 ** k
+        opt.lr = lr
+        give_grad(theta, grad)
+        opt.step()
+        velocity = 0.9 * velocity - lr * grad
+        want = want + (0.9 * velocity - lr * grad if nesterov else velocity)
+        np.testing.assert_allclose(theta.numpy(), want, rtol=1e-12, atol=1e-15)
+
+
 def test_state_follows_a_parameter_that_changed_dtype(device):
     from vecgrad import nn
 
