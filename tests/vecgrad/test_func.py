@@ -196,3 +196,22 @@ def test_hessian_and_jvp_with_create_graph_differentiate_again():
     (g2,) = grad(jv.sum(), x)
     np.testing.assert_allclose(g2.numpy(), [2 * np.cos(0.3) - 0.3 * np.sin(0.3), 0.0],
                                rtol=1e-12)
+
+
+def test_an_infinite_second_derivative_puts_nan_in_the_other_rows_as_in_pytorch():
+    """README, vecgrad.func: row k of a Hessian is a vjp with the k-th unit vector, so
+    where d2f/dx2 is inf, the zero seed of x's entry meets it in row y (0 * inf = nan),
+    as in torch.autograd.functional.hessian; with the variables as a tuple of tensors
+    each block is its own pass and H[y][x] is 0 (scalargrad.hessian's number too)."""
+    def f(x, y):
+        return (x * 2000.0).exp() + y * y
+
+    h = func.hessian(lambda t: f(t[0], t[1]), _t([1.0, 3.0], "cpu")).numpy()
+    assert h[0, 0] == np.inf and h[0, 1] == 0.0 and h[1, 1] == 2.0
+    assert np.isnan(h[1, 0])
+    blocks = func.hessian(f, (_t(1.0, "cpu"), _t(3.0, "cpu")))
+    assert blocks[1][0].item() == 0.0 and blocks[0][0].item() == np.inf
+    torch = pytest.importorskip("torch")
+    want = torch.autograd.functional.hessian(lambda t: f(t[0], t[1]),
+                                             torch.tensor([1.0, 3.0], dtype=torch.float64))
+    np.testing.assert_array_equal(h, want.numpy())
