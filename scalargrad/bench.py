@@ -181,6 +181,8 @@ def report(result: BenchResult, console) -> None:
     """Print the figures and the ratios with rich."""
     from rich.table import Table
 
+    from scalargrad.render import fitted_table
+
     table = Table(title=f"one epoch of MLP(2, {LAYERS}) over {result.points} points "
                         f"(median of {result.epochs}); graph: {result.nodes} nodes")
     for header in ("engine", "gc", "ms / epoch", "µs / node"):
@@ -188,7 +190,7 @@ def report(result: BenchResult, console) -> None:
     for t in result.timings:
         table.add_row(t.engine, "enabled" if t.gc_enabled else "disabled",
                       f"{t.epoch_s * 1e3:.1f}", f"{t.per_node_s * 1e6:.2f}")
-    console.print(table)
+    console.print(fitted_table(table, console))
     if result.loss_gap is None:
         console.print("micrograd is not installed (pip install micrograd): no comparison.")
         return

@@ -132,8 +132,8 @@ def _usage_message(message: str, suggestion: str = "") -> str:
 def _print_trace(root, console) -> None:
     from rich.table import Table
 
-    from scalargrad.render import node_names
     from scalargrad.graph import topological_order
+    from scalargrad.render import fitted_table, node_names
 
     names = node_names(topological_order(root))
     table = Table(title="backward, one node at a time")
@@ -147,7 +147,7 @@ def _print_trace(root, console) -> None:
             rest = ("-", "-", "-") if sent is None else (
                 names[id(sent.parent)], f"{sent.local:.6g}", f"{sent.contribution:.6g}")
             table.add_row(*first, *rest)
-    console.print(table)
+    console.print(fitted_table(table, console))
 
 
 def _print_second_order(root, inputs, console) -> None:
@@ -155,6 +155,7 @@ def _print_second_order(root, inputs, console) -> None:
     from rich.table import Table
 
     from scalargrad.higher import grad, tangents
+    from scalargrad.render import fitted_table
 
     names = list(inputs)
     xs = [inputs[n] for n in names]
@@ -169,7 +170,7 @@ def _print_second_order(root, inputs, console) -> None:
     for i, name in enumerate(names):
         table.add_row(name, f"{xs[i].data:.6g}", f"{first[i].data:.6g}",
                       *[f"{h:.6g}" for h in hessian[i]])
-    console.print(table)
+    console.print(fitted_table(table, console))
     pairs = [(hessian[i][k], check[k][i]) for i in range(len(xs)) for k in range(len(xs))]
     worst = max((_difference(a, b) for a, b in pairs), default=0.0)
     scale = 1.0 + max((abs(a) for a, _ in pairs if math.isfinite(a)), default=0.0)
@@ -188,7 +189,7 @@ def _difference(a: float, b: float) -> float:
 
 def _run_graph(args, console) -> int:
     from scalargrad.picture import NO_GRAPHVIZ
-    from scalargrad.render import graph_table, graph_tree, to_dot, to_svg
+    from scalargrad.render import fitted_table, graph_table, graph_tree, to_dot, to_svg
 
     alone = [flag for flag, on in (("--dot", args.dot), ("--svg", args.svg)) if on]
     extra = [flag for flag, on in (("--svg", args.svg and args.dot), ("--trace", args.trace),
@@ -207,7 +208,7 @@ def _run_graph(args, console) -> int:
             raise _UsageError(f"--svg: {NO_GRAPHVIZ} (--dot prints the DOT text)")
         sys.stdout.write(svg)
         return 0
-    console.print(graph_table(root))
+    console.print(fitted_table(graph_table(root), console))
     console.print(graph_tree(root))
     if args.trace:
         _print_trace(root, console)

@@ -25,6 +25,59 @@ def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
 
+def _cell_text(cell) -> Text:
+    if isinstance(cell, Text):
+        return cell
+    if isinstance(cell, str):  # a table reads str cells as markup
+        return Text.from_markup(cell)
+    return Text(str(cell))
+
+
+def table_fits(table: Table, console) -> bool:
+    """Does `table` render at the console's width without a cell cut short ('…')?
+    (rich's own measurement can say it fits and still cut a long word; a column
+    squeezed to nothing shows no '…' at all, so both are asked.)"""
+    from rich.measure import Measurement
+
+    unbounded = console.options.update_width(1 << 16)
+    if Measurement.get(console, unbounded, table).minimum > console.width:
+        return False
+    given = sum(_cell_text(cell).plain.count("…") for column in table.columns
+                for cell in [column.header, column.footer, *column.cells])
+    given += _cell_text(table.title or "").plain.count("…")
+    lines = console.render_lines(table, console.options, pad=False)
+    drawn = sum(segment.text.count("…") for line in lines for segment in line)
+    return drawn <= given
+
+
+def fitted_table(table: Table, console):
+    """`table` when `console` is wide enough for it whole; else its rows as lines of
+    `header: value`, which wrap instead of being cut.
+
+    rich shrinks a table wider than the terminal by cutting its cells: at 30 columns a
+    gradient of 2.5403 read '2…', at 20 a table could show only empty cells.
+    """
+    if table_fits(table, console):
+        return table
+    headers = [_cell_text(column.header).plain.replace("\n", " ") for column in table.columns]
+    columns = [list(column.cells) for column in table.columns]
+    out = Text()
+    if table.title:
+        out.append_text(_cell_text(table.title))
+        out.append(":\n")
+    for row in range(table.row_count):
+        for i, (header, cells) in enumerate(zip(headers, columns)):
+            value = _cell_text(cells[row]) if row < len(cells) else Text("")
+            if not value.plain:
+                continue
+            out.append("" if i == 0 else "  ")
+            out.append(f"{header}: " if header else "", style="bold")
+            out.append_text(value)
+            out.append("\n")
+    out.rstrip()
+    return out
+
+
 def node_names(order: list) -> dict:
     """id(node) -> display name for the nodes of a topological order.
 

@@ -194,3 +194,22 @@ def test_bench_runs_small_and_compares(capsys):
     assert code == 0, err
     assert "scalargrad" in out and "µs / node" in out
     assert "micrograd is not installed" in out
+
+
+@pytest.mark.parametrize("columns", ["20", "30"])
+def test_narrow_terminal_gets_every_number_whole(capsys, monkeypatch, columns):
+    # rich cut the tables' cells to fit: at 30 columns x's gradient 2.5403 read '2…'.
+    monkeypatch.setenv("COLUMNS", columns)
+    code, out, err = _run(capsys, "graph", "x*y+sin(x)", "x=1", "y=2", "--trace",
+                          "--order", "2")
+    assert code == 0, err
+    assert "…" not in out
+    words = out.split()
+    assert "2.5403" in words and "0.540302" in words and "-0.841471" in words
+    assert all(len(line) <= int(columns) for line in out.splitlines())
+
+
+def test_wide_terminal_keeps_the_tables(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    code, out, err = _run(capsys, "graph", "x*y+sin(x)", "x=1", "y=2")
+    assert code == 0 and _table_rows(out)["x"][4:] == ["1", "2.5403"]

@@ -149,3 +149,25 @@ def test_deep_tree_is_cut_where_it_says_so_instead_of_losing_levels():
     assert text.count("(shown above)") == 11
     # a shallow graph is never cut
     assert "too deep" not in _text(graph_tree(_graph()))
+
+
+def test_fitted_table_lists_rows_when_the_table_does_not_fit():
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from scalargrad.render import fitted_table
+
+    table = Table(title="t")
+    for header in ("name", "long value", "more"):
+        table.add_column(header)
+    table.add_row("a", "123456789.123", "[bold]b[/]")
+    table.add_row("", "2", "")
+    out = io.StringIO()
+    console = Console(file=out, width=20, color_system=None)
+    console.print(fitted_table(table, console))
+    assert [line.rstrip() for line in out.getvalue().splitlines()] == ["t:", "name: a", "  long value:",
+                                           "123456789.123", "  more: b", "  long value: 2"]
+    wide = Console(file=io.StringIO(), width=60)
+    assert fitted_table(table, wide) is table

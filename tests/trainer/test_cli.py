@@ -231,3 +231,14 @@ def test_evaluate_a_checkpoint_that_leaves_the_loss_unset(capsys, tmp_path):
     vecgrad.save(state, path)
     assert main(["evaluate", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["loss"] == pytest.approx(metrics["test"]["loss"])
+
+
+@pytest.mark.parametrize("columns", ["20", "80"])
+def test_devices_table_in_a_narrow_terminal_cuts_nothing(capsys, monkeypatch, columns):
+    # rich cut the cells to fit: at 80 columns PoCL's device name read 'pthread-A…', at
+    # 20 the table showed empty cells only.
+    monkeypatch.setenv("COLUMNS", columns)
+    assert main(["devices"]) == 0
+    out = capsys.readouterr().out
+    assert "…" not in out
+    assert "cpu" in out.split() and "numpy" in out.split()

@@ -12,6 +12,7 @@ import argparse
 
 import numpy as np
 from scalargrad.functions import ACTIVATIONS
+from scalargrad.render import fitted_table
 
 import vecgrad
 import vecgrad.nn.functional as F
@@ -131,7 +132,7 @@ def main(args: argparse.Namespace) -> int:
         table.add_row(family, ", ".join(str(s) for s in shapes), shown,
                       "[green]pass[/]" if ok else "[red]FAIL[/]")
     console = pipe_console()
-    console.print(table)
+    console.print(fitted_table(table, console))
     console.print("all op families agree with finite differences" if not failures
                   else f"[red]{failures} op famil{'y' if failures == 1 else 'ies'} failed[/]")
     return 1 if failures else 0

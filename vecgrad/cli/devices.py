@@ -23,6 +23,8 @@ def main(args: argparse.Namespace | None = None) -> int:
     from rich.table import Table
 
     from vecgrad.backends.opencl_runtime import NO_PLATFORM_HELP, OpenCLError, list_devices
+    from scalargrad.render import fitted_table
+
     from vecgrad.entry import pipe_console
 
     console = pipe_console()
@@ -40,7 +42,7 @@ def main(args: argparse.Namespace | None = None) -> int:
         table.add_row(info.device_string, info.platform, info.name, info.type,
                       str(info.compute_units), _gib(info.global_mem_bytes),
                       "yes" if info.fp64 else "no")
-    console.print(table)
+    console.print(fitted_table(table, console))
     if problem is not None:
         console.print(f"OpenCL unavailable: {problem}", markup=False)
     elif not infos:

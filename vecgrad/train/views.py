@@ -334,11 +334,10 @@ def confusion_fitted(console: Console, confusion: np.ndarray, class_names=()):
     whole, else the compact aligned lines, else one sentence saying how wide it needs
     the terminal to be. (A rich table too wide for the terminal shrank its columns,
     cutting counts to '1…' or to nothing: a 20-column terminal showed empty cells.)"""
-    from rich.measure import Measurement
+    from scalargrad.render import table_fits
 
     table = confusion_table(confusion, class_names)
-    unbounded = console.options.update_width(1 << 16)
-    if Measurement.get(console, unbounded, table).minimum <= console.width:
+    if table_fits(table, console):
         return table
     lines = confusion_lines(confusion, class_names)[1:]  # the title is already printed
     needed = max(len(line) for line in lines)
