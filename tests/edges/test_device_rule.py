@@ -41,6 +41,15 @@ def test_auto_is_the_best_available(monkeypatch):
     assert device == resolve_device("auto") and device in vecgrad.available_devices()
 
 
+def test_auto_is_accepted_wherever_a_device_is_taken():
+    # It worked for --device and VECGRAD_DEVICE but device="auto" said "unknown device".
+    best = resolve_device("auto")
+    assert vecgrad.zeros(2, device="auto").device == best
+    assert vecgrad.tensor([1.0], device=" AUTO ").device == best
+    assert vecgrad.ones(1).to("auto").device == best
+    assert vecgrad.get_backend("auto") is vecgrad.get_backend(best)
+
+
 @pytest.mark.parametrize("text, origin, named", [
     ("nonsense", "--device", "--device 'nonsense'"),
     ("nonsense", "VECGRAD_DEVICE", "VECGRAD_DEVICE='nonsense' (environment variable)"),

@@ -39,17 +39,18 @@ class DeviceError(ValueError):
 def parse_device(device) -> str:
     """Validate a device string and return it normalised (stripped, lower case).
 
-    Accepted: "cpu", "opencl" (the best OpenCL device) and "opencl:P:D" (platform P,
-    device D). Anything else raises DeviceError naming the accepted forms.
+    Accepted: "cpu", "opencl" (the best OpenCL device), "opencl:P:D" (platform P,
+    device D) and "auto" (resolve_device turns it into one of those). Anything else
+    raises DeviceError naming the accepted forms.
     """
     if not isinstance(device, str):
         raise DeviceError(f"device must be a string such as 'cpu' or 'opencl', "
                           f"got {type(device).__name__} {device!r}")
     name = device.strip().lower()
-    if name in ("cpu", "opencl") or _OPENCL_EXPLICIT.match(name):
+    if name in ("cpu", "opencl", "auto") or _OPENCL_EXPLICIT.match(name):
         return name
-    raise DeviceError(f"unknown device {device!r}; expected 'cpu', 'opencl' or "
-                      f"'opencl:<platform>:<device>' (e.g. 'opencl:0:0')")
+    raise DeviceError(f"unknown device {device!r}; expected 'cpu', 'opencl', "
+                      f"'opencl:<platform>:<device>' (e.g. 'opencl:0:0') or 'auto'")
 
 
 #: the environment variable that selects the default device
@@ -162,7 +163,9 @@ def get_backend(device: str | None = None) -> Backend:
     """The Backend for `device` (default: default_device()), created once per device.
 
     "opencl" and the explicit "opencl:P:D" it resolves to share one instance, so tensors
-    made through either string can meet in one op.
+    made through either string can meet in one op. "auto" is the one device rule's best
+    available device (an OpenCL GPU, else cpu), as for --device and $VECGRAD_DEVICE, so
+    vecgrad.zeros(3, device="auto") and x.to("auto") work too.
     """
     if device is None:
         name = default_device()
@@ -174,6 +177,8 @@ def get_backend(device: str | None = None) -> Backend:
                               f"({_brief(exc)}); devices here: {_listing()}") from None
     else:
         name = parse_device(device)
+        if name == "auto":
+            name = resolve_device(name)
         backend = _cached_backend(name)
     if backend.device != name:
         # e.g. "opencl" resolved to "opencl:0:0": make the explicit name find the same one
