@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import vecgrad
-from vg_helpers import PROPERTY, gradcheck
+from vg_helpers import PROPERTY, gradcheck, need_float64
 
 BINARY = {
     "add": (lambda a, b: a + b, np.add),
@@ -170,3 +170,45 @@ def test_bad_operands_are_named(device, bad):
     x = vecgrad.tensor([1.0], device=device)
     with pytest.raises(TypeError, match="add"):
         x + bad
+
+
+def test_power_by_a_python_half_is_a_square_root_like_pytorch(device):
+    # x ** 0.5 and x ** -0.5 (a Python number) are sqrt(x) and 1 / sqrt(x), as in PyTorch
+    # (and numpy's x ** 0.5): -0.0 gives -0.0 / -inf, -inf gives nan. OpenCL gave C's
+    # pow there (+0.0, +inf) and cpu numpy's sqrt or pow depending on the layout.
+    xs = [-np.inf, -0.0, 0.0, 4.0]
+    x = vecgrad.tensor(xs, device=device, requires_grad=True)
+    y = x ** 0.5
+    y.sum().backward()
+    np.testing.assert_array_equal(y.numpy(), [np.nan, -0.0, 0.0, 2.0])
+    assert np.signbit(y.numpy()[1]) and not np.signbit(y.numpy()[2])
+    np.testing.assert_array_equal(x.grad.numpy(), [np.nan, -np.inf, np.inf, 0.25])
+    np.testing.assert_array_equal((x.detach() ** -0.5).numpy(), [np.nan, -np.inf, np.inf, 0.5])
+    # a tensor exponent is C's pow on every device and layout (PyTorch's too)
+    for half in (vecgrad.tensor(0.5, device=device), vecgrad.full((4,), 0.5, device=device)):
+        out = (x.detach() ** half).numpy()
+        np.testing.assert_array_equal(out, [np.inf, 0.0, 0.0, 2.0])
+        assert not np.signbit(out).any()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_power_at_signed_zeros_and_infinities_matches_torch(device, dtype):
+    torch = pytest.importorskip("torch")
+    if dtype == "float64":
+        need_float64(device)
+    xs = np.array([-np.inf, -4.0, -0.0, 0.0, 1e-30, 2.25, np.inf, np.nan], dtype=dtype)
+    for p in [0.5, -0.5, 1.5, 2, 3, -1, -2, 0, 1, 2.5, -1.5, np.inf, -np.inf, np.nan]:
+        for tensor_exponent in (False, True):
+            x = vecgrad.tensor(xs, device=device, requires_grad=True)
+            tx = torch.tensor(xs, requires_grad=True)
+            if tensor_exponent:
+                y = x ** vecgrad.tensor(p, dtype=dtype, device=device)
+                ty = tx ** torch.tensor(p, dtype=tx.dtype)
+            else:
+                y, ty = x ** p, tx ** p
+            y.backward(vecgrad.ones(len(xs), dtype=dtype, device=device))  # (a sum of
+            ty.backward(torch.ones_like(ty))  # inf and -inf would be nan, with a warning)
+            for got, want in ((y.numpy(), ty.detach().numpy()), (x.grad.numpy(), tx.grad.numpy())):
+                np.testing.assert_allclose(got, want, rtol=1e-5, err_msg=f"p={p}")
+                same_sign = (np.signbit(got) == np.signbit(want)) | np.isnan(want)
+                assert same_sign.all(), (p, tensor_exponent, got, want)

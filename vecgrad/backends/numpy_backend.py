@@ -25,7 +25,8 @@ _UNARY = {
 }
 _BINARY = {
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
-    "pow": np.power, "maximum": np.maximum, "minimum": np.minimum,
+    "pow": lambda a, b, out=None: _power(a, b, out), "maximum": np.maximum,
+    "minimum": np.minimum,
 }
 # Binary ops that can produce inf/nan from finite input and would warn.
 # inf - inf, 0 * inf, x / 0 ...: numpy semantics (nan/inf), without RuntimeWarnings.
@@ -266,6 +267,24 @@ ACTIVATION_TABLE = {
 def _array(result):
     """numpy returns scalars for 0-d results; buffers are always ndarrays."""
     return result if type(result) is np.ndarray else np.asarray(result)
+
+
+def _power(a, b, out=None):
+    """C's pow(a, b) elementwise, as the OpenCL kernel computes it.
+
+    numpy computes a ** 0.5 as sqrt(a) when the exponent is one scalar broadcast over a
+    1-D loop (and only then): sqrt(-0.0) = -0.0 and sqrt(-inf) = nan where pow gives +0.0
+    and +inf, so the result depended on the layout. Those two places are set to pow's.
+    """
+    half = b == 0.5
+    if not half.any():
+        return np.power(a, b, out=out)
+    special = half & ((a == -np.inf) | (a == 0))
+    fill = np.where(a == 0, 0.0, np.inf).astype(a.dtype) if special.any() else None
+    result = _array(np.power(a, b, out=out))
+    if fill is not None:
+        np.copyto(result, fill, where=special)
+    return result
 
 
 @_quiet

@@ -81,16 +81,30 @@ class Div(Function):
         return unbroadcast(be, ga, a.shape) if ctx.needs_input_grad[0] else None, gb
 
 
+def _power(be, a, b, number):
+    """a ** b. A Python-number exponent (`number`) of 0.5 or -0.5 is sqrt(a) or
+    1 / sqrt(a), as PyTorch computes x ** 0.5 and x ** -0.5 (numpy's x ** 0.5 too):
+    they differ from C's pow (the "pow" primitive, for tensor exponents) only at -0.0
+    (-0.0 and -inf instead of +0.0 and +inf) and -inf (nan instead of +inf and +0.0)."""
+    if number == 0.5:
+        return be.unary("sqrt", a)
+    if number == -0.5:
+        return be.unary("reciprocal", be.unary("sqrt", a))
+    return be.binary("pow", a, b)
+
+
 class Pow(Function):
     @staticmethod
-    def forward(ctx, a, b):
-        out = ctx.backend.binary("pow", a, b)
+    def forward(ctx, a, b, *, number=None):
+        ctx.attrs = number  # the exponent when it was a Python number (see _power)
+        out = _power(ctx.backend, a, b, number)
         ctx.save_for_backward(a, b, out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         a, b, out = ctx.saved_tensors
+        number = ctx.attrs
         be = ctx.backend
         ga = gb = None
         zero = be.full((), 0, out.dtype)
@@ -101,7 +115,9 @@ class Pow(Function):
             # would still poison the Hessian of x**0 (or the third derivative of x**1) at 0
             b_is_zero = be.compare("eq", b, zero)
             exponent = be.where(b_is_zero, be.full((), 0, b.dtype), be.binary("sub", b, one))
-            local = be.binary("mul", b, be.binary("pow", a, exponent))
+            # (x ** 1.5's slope 1.5 x ** 0.5 is computed as PyTorch computes it: by sqrt)
+            local = be.binary("mul", b, _power(be, a, exponent,
+                                               None if number is None else number - 1))
             local = be.where(b_is_zero, zero, local)
             ga = unbroadcast(be, be.binary("mul", grad, local), a.shape)
         if ctx.needs_input_grad[1]:  # a^b * log(a); 0 where a == 0 and b >= 0 (PyTorch's limit)
@@ -274,7 +290,9 @@ def div(a, b):
 
 
 def pow(a, b):  # noqa: A001 - the op's name
-    """a ** b with broadcasting."""
+    """a ** b with broadcasting (x ** 0.5 and x ** -0.5 as PyTorch: see _power)."""
+    number = b if isinstance(b, numbers.Real) and not isinstance(b, (bool, np.bool_)) \
+        else None
     a, b = binary_operands("pow", a, b)
     if not common.is_float(a.dtype):
         if a.dtype == np.int64 and np.any(b.numpy() < 0):
@@ -282,6 +300,8 @@ def pow(a, b):  # noqa: A001 - the op's name
                              "convert to float first with .float()")
         if a.dtype == np.bool_:
             a, b = common.cast(a, np.int64), common.cast(b, np.int64)
+    if number in (0.5, -0.5, 1.5) and common.is_float(a.dtype):  # (1.5: its slope)
+        return Pow.apply(a, b, number=float(number))
     return Pow.apply(a, b)
 
 
