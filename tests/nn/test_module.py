@@ -468,3 +468,19 @@ def test_sequential_item_assignment_deletion_and_insertion():
         model[2] = nn.ReLU()
     with pytest.raises(TypeError, match="must be a Module"):
         model[0] = "layer"
+
+
+@pytest.mark.parametrize("name, message", [
+    ("a.b", "without '.'"), ("", "non-empty"), (3, "non-empty string"),
+    ("training", "already exists"), ("forward", "already exists"),
+])
+def test_register_parameter_checks_the_name_as_pytorch_does(name, message):
+    # It took any name: "a.b" made a state_dict key that reads as a sub-module's,
+    # "training" replaced the train/eval flag with the Parameter.
+    module = nn.Module()
+    with pytest.raises(KeyError, match=message):
+        module.register_parameter(name, nn.Parameter(vecgrad.ones(1)))
+    assert module.training is True and list(module.state_dict()) == []
+    module.register_parameter("w", None)  # an empty slot can be filled, and emptied
+    module.register_parameter("w", nn.Parameter(vecgrad.ones(2)))
+    assert list(module.state_dict()) == ["w"] and module.w.shape == (2,)

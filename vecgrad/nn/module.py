@@ -140,8 +140,15 @@ class Module(ModuleDisplay):
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register `param` under `name` (None removes a previous one)."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"register_parameter: the name must be a non-empty string "
+                           f"without '.', got {name!r}")
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be a Parameter or None")
+        empty_slot = name in self.__dict__ and self.__dict__[name] is None
+        if name not in self._parameters and not empty_slot and hasattr(self, name):
+            # (register_parameter("training", p) would replace the train/eval flag)
+            raise KeyError(f"register_parameter: attribute {name!r} already exists")
         if param is None:
             self._parameters.pop(name, None)
             object.__setattr__(self, name, None)
