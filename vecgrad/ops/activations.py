@@ -79,6 +79,14 @@ def _mask(x, op, value):
     return x._wrap(hit, be)
 
 
+def _nan_kept(x, df):
+    """A piecewise-constant f' (no graph: its own derivative is 0), nan where x is nan,
+    as the catalogue's f' and the first-order kernels give (nan in, nan out)."""
+    be = x._backend
+    is_nan = be.compare("ne", x._buf, x._buf)
+    return x._wrap(be.where(is_nan, be.full((), math.nan, x.dtype), df._buf), be)
+
+
 def _act(x, name):
     return Activation.apply(x, name=name, alpha=None)
 
@@ -94,7 +102,8 @@ def _tanh_df(x, alpha):
 
 
 def _leaky_relu_df(x, alpha):
-    return elementwise.where(_mask(x, "gt", 0), _full_like(x, 1.0), _full_like(x, alpha))
+    return _nan_kept(x, elementwise.where(_mask(x, "gt", 0), _full_like(x, 1.0),
+                                          _full_like(x, alpha)))
 
 
 def _elu_df(x, alpha):
@@ -153,12 +162,12 @@ def _gaussian_df(x, alpha):
 
 
 DERIVATIVES = {
-    "identity": lambda x, a: _full_like(x, 1.0),
-    "step": lambda x, a: _full_like(x, 0.0),
+    "identity": lambda x, a: _nan_kept(x, _full_like(x, 1.0)),
+    "step": lambda x, a: _nan_kept(x, _full_like(x, 0.0)),
     "sigmoid": _sigmoid_df,
     "tanh": _tanh_df,
     "arctan": lambda x, a: 1.0 / (1.0 + x * x),
-    "relu": lambda x, a: common.cast(_mask(x, "gt", 0), x.dtype),
+    "relu": lambda x, a: _nan_kept(x, common.cast(_mask(x, "gt", 0), x.dtype)),
     "leaky_relu": _leaky_relu_df,
     "elu": _elu_df,
     "softplus": lambda x, a: _act(x, "sigmoid"),
