@@ -292,3 +292,17 @@ def test_an_unexpected_error_closes_the_views_then_propagates():
         trainer.fit(train, val)
     (end,) = recorder.of(FitEnd)
     assert end.reason == "failed" and end.message.startswith("ValueError: Linear: expected")
+
+
+def test_numpy_numbers_are_numbers_and_bools_are_not():
+    # epochs=np.int64(2) and l2=np.float32(0.1) were refused ('must be an int'), while
+    # epochs=True trained one epoch.
+    model = nn.Sequential(nn.Linear(2, 2))
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    trainer = Trainer(model, "cross_entropy", opt, epochs=np.int64(2), patience=np.int64(3),
+                      l1=np.float32(0.5), l2=np.float16(0.25), clip_grad_norm=np.float32(1))
+    assert (trainer.epochs, trainer.patience) == (2, 3)
+    assert type(trainer.epochs) is int and (trainer.l1, trainer.l2) == (0.5, 0.25)
+    for bad in ({"epochs": True}, {"patience": np.True_}, {"l2": False}):
+        with pytest.raises(ValueError, match=f"Trainer: {next(iter(bad))} must be"):
+            Trainer(model, "cross_entropy", opt, **bad)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import time
 from typing import Callable
 
@@ -31,6 +32,14 @@ from vecgrad.train.losses import LOSSES, Loss, get_loss
 
 CHECKPOINT_FORMAT = "vecgrad-trainer"
 CHECKPOINT_VERSION = 1
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 class Trainer:
@@ -63,17 +72,21 @@ class Trainer:
                  batch_size: int = 32, seed: int = 0, l1: float = 0.0, l2: float = 0.0,
                  patience: int | None = None, checkpoint=None, extra_state: dict | None = None,
                  layer_stats: bool = True, class_names=(), clip_grad_norm: float | None = None):
+        # numpy numbers (np.int64 from np.arange, np.float32 from an array) are numbers
+        # here as in RunConfig; bools are not (epochs=True trained one epoch).
         for name, value in (("l1", l1), ("l2", l2)):
-            if not (isinstance(value, (int, float)) and value >= 0 and math.isfinite(value)):
+            if not (_is_real(value) and value >= 0 and math.isfinite(value)):
                 raise ValueError(f"Trainer: {name} must be a finite number >= 0, got {value!r}")
-        if clip_grad_norm is not None and not (isinstance(clip_grad_norm, (int, float)) and
+        if clip_grad_norm is not None and not (_is_real(clip_grad_norm) and
                                                0 < clip_grad_norm < math.inf):
             raise ValueError(f"Trainer: clip_grad_norm must be a finite number > 0 or None, "
                              f"got {clip_grad_norm!r}")
-        if not isinstance(epochs, int) or epochs < 1:
+        if not _is_int(epochs) or epochs < 1:
             raise ValueError(f"Trainer: epochs must be an int >= 1, got {epochs!r}")
-        if patience is not None and (not isinstance(patience, int) or patience < 1):
+        if patience is not None and (not _is_int(patience) or patience < 1):
             raise ValueError(f"Trainer: patience must be an int >= 1 or None, got {patience!r}")
+        epochs = int(epochs)
+        patience = None if patience is None else int(patience)
         if not isinstance(model, Module):
             raise TypeError(f"Trainer: model must be a vecgrad.nn.Module, got "
                             f"{type(model).__name__}")
