@@ -623,7 +623,12 @@ def _accumulate_graph_grad(t, grad):
     """.grad += grad, recorded and out of place: the old .grad may be part of a graph."""
     if t._grad is None:
         if grad._node is None:  # a plain value may alias a buffer of the graph: own a copy
-            grad = t._wrap(t._backend.copy(grad._buf), t._backend)
+            if grad._requires_grad:  # the seed itself (backward(v) through x + 0): a
+                # recorded copy, so .grad stays a function of v (a plain copy cut it off)
+                zero = t._wrap(t._backend.full((), 0, grad.dtype), t._backend)
+                grad = Recorder.add(grad, zero)
+            else:
+                grad = t._wrap(t._backend.copy(grad._buf), t._backend)
         t._grad = grad
     else:
         t._grad = Recorder.add(t._grad, grad)

@@ -343,6 +343,33 @@ def test_grad_options():
         grad(x * 2, x, grad_outputs=vecgrad.ones(3, dtype="float64"))
 
 
+def test_backward_create_graph_keeps_dot_grad_a_function_of_a_gradient_that_requires_grad(
+        device):
+    """backward(v, create_graph=True) with v requiring grad: where v reaches a leaf as it
+    is (x + 0, or x itself), .grad was a plain copy of v, cut off from it (PyTorch's
+    .grad is a recorded copy, d(.grad)/dv = 1)."""
+    x = vecgrad.tensor([1.0, 2.0], device=device, requires_grad=True)
+    v = vecgrad.tensor([3.0, 4.0], device=device, requires_grad=True)
+    (x + 0.0).backward(v, create_graph=True)
+    assert x.grad.requires_grad
+    (dv,) = grad((x.grad * x.grad).sum(), v)
+    np.testing.assert_allclose(dv.numpy(), [6.0, 8.0])
+    x.grad = None
+    x.backward(v, create_graph=True)
+    (dv,) = grad((x.grad * 2.0).sum(), v)
+    np.testing.assert_allclose(dv.numpy(), [2.0, 2.0])
+    with vecgrad.no_grad():
+        v.mul_(2.0)
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 4.0])  # a copy, not v's memory
+    w = vecgrad.tensor([1.0, 2.0], device=device)  # a plain gradient: a plain copy
+    x.grad = None
+    (x + 0.0).backward(w, create_graph=True)
+    assert not x.grad.requires_grad
+    with vecgrad.no_grad():
+        w.mul_(2.0)
+    np.testing.assert_allclose(x.grad.numpy(), [1.0, 2.0])
+
+
 def test_backward_create_graph_errors_name_its_gradient_argument():
     """backward(create_graph=True) named grad_outputs, an argument backward does not
     have, where backward() says gradient (and left out why a tensor needs no grad)."""
