@@ -212,3 +212,16 @@ def test_power_at_signed_zeros_and_infinities_matches_torch(device, dtype):
                 np.testing.assert_allclose(got, want, rtol=1e-5, err_msg=f"p={p}")
                 same_sign = (np.signbit(got) == np.signbit(want)) | np.isnan(want)
                 assert same_sign.all(), (p, tensor_exponent, got, want)
+
+
+def test_clip_of_an_int_tensor_by_float_bounds_is_float(device):
+    # PyTorch promotes to float32; the bounds were cast to int64 first (0.5 became 0), so
+    # clamp(0.5, 3.5) of [0, 5] gave [0, 3] silently
+    x = vecgrad.tensor([0, 2, 5], device=device)
+    out = x.clamp(0.5, 3.5)
+    assert out.dtype == vecgrad.float32 and out.tolist() == [0.5, 2.0, 3.5]
+    assert x.clamp(max=2.5).tolist() == [0.0, 2.0, 2.5]
+    ints = x.clamp(1, 3)
+    assert ints.dtype == vecgrad.int64 and ints.tolist() == [1, 2, 3]
+    with pytest.raises(OverflowError, match="clip: min .* does not fit in int64"):
+        x.clamp(2 ** 70)

@@ -378,3 +378,12 @@ def test_flip_and_repeat_are_copies_as_in_pytorch(device, make):
     mask = x > 2  # bool tensors too
     make(mask).fill_(True)
     np.testing.assert_array_equal(mask.numpy(), [[False, False], [True, True]])
+
+
+def test_round_of_an_int_tensor_to_tens_is_refused(device):
+    # it returned the integers unchanged (1234 for decimals=-2, numpy says 1200)
+    x = vecgrad.tensor([1234, -5], device=device)
+    assert x.round(decimals=2).tolist() == [1234, -5]  # nothing after the point
+    with pytest.raises(TypeError, match="round: decimals=-2 needs a float tensor"):
+        x.round(decimals=-2)
+    assert x.float().round(decimals=-2).tolist() == [1200.0, 0.0]

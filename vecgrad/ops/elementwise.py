@@ -381,7 +381,13 @@ def clip(x, min=None, max=None):  # noqa: A002 - numpy's names
     # min > max: every element becomes max, as min(max(x, min), max) gives (PyTorch's rule)
     if x.dtype == np.bool_:
         raise TypeError("clip: bool tensors cannot be clipped")
-    return Clip.apply(x, low=min, high=max)
+    if x.dtype == np.int64 and any(bound is not None and not isinstance(bound, numbers.Integral)
+                                   for bound in (min, max)):
+        x = common.cast(x, np.float32)  # a float bound: a float result (PyTorch's promotion)
+    # (each bound as a value of x's dtype: an int tensor took 0.5 as 0 before the cast)
+    low = None if min is None else common.scalar_value("clip", min, x.dtype, "min")
+    high = None if max is None else common.scalar_value("clip", max, x.dtype, "max")
+    return Clip.apply(x, low=low, high=high)
 
 
 def compare(op, a, b):
