@@ -225,3 +225,17 @@ def test_clip_of_an_int_tensor_by_float_bounds_is_float(device):
     assert ints.dtype == vecgrad.int64 and ints.tolist() == [1, 2, 3]
     with pytest.raises(OverflowError, match="clip: min .* does not fit in int64"):
         x.clamp(2 ** 70)
+
+
+def test_where_of_two_numbers_has_pytorchs_dtype(device):
+    # where(m, 1, 0) was float32 (PyTorch: int64) and where(m, True, False) float32 (bool)
+    m = vecgrad.tensor([True, False], device=device)
+    for a, b, dtype, values in [(1, 0, vecgrad.int64, [1, 0]),
+                                (True, False, vecgrad.bool_, [True, False]),
+                                (True, 0, vecgrad.int64, [1, 0]),
+                                (1, 2.5, vecgrad.float32, [1.0, 2.5]),
+                                (np.float32(1.0), 0, vecgrad.float32, [1.0, 0.0])]:
+        out = vecgrad.where(m, a, b)
+        assert out.dtype == dtype and out.tolist() == values, (a, b)
+    with pytest.raises(TypeError, match="where: a value must be a real number"):
+        vecgrad.where(m, "a", 0)

@@ -362,9 +362,15 @@ def where(cond, a, b):
         got = cond.dtype if common.is_tensor(cond) else type(cond).__name__
         raise TypeError(f"where: condition must be a bool Tensor (e.g. x > 0), got {got}")
     if not common.is_tensor(a) and not common.is_tensor(b):
-        a = common.to_operand("where", a, cond)
-        if not common.is_float(a.dtype):
-            a = common.cast(a, np.float32)
+        # two numbers: PyTorch's result dtype for them (a float makes float32, else an
+        # int makes int64, else bool); where(m, 1, 0) was float32
+        for value in (a, b):
+            common.check_real("where", value, "a value")
+        kinds = [(isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)),
+                  isinstance(v, (bool, np.bool_))) for v in (a, b)]
+        dtype = np.bool_ if all(is_bool for _, is_bool in kinds) else \
+            np.int64 if all(is_int or is_bool for is_int, is_bool in kinds) else np.float32
+        a = common.constant(a, dtype, cond._backend, "where")
     a, b = binary_operands("where", a, b)
     common.check_same_device("where", cond, a)
     common.broadcast_shape("where", cond.shape, a.shape, b.shape)
