@@ -613,6 +613,10 @@ def round(x, decimals=0):  # noqa: A001 - the op's name
     if decimals == 0:
         return _rounding("round", x)
     if not common.is_float(x.dtype):
+        if decimals < 0:  # (it returned the integers unchanged: 1234 for 1200)
+            raise TypeError(f"round: decimals={decimals} needs a float tensor (an {x.dtype} "
+                            f"tensor has no fraction to round, and rounding it to tens "
+                            f"is not supported); convert it first, e.g. x.double()")
         return _rounding("round", x)
     scale = 10.0 ** int(decimals)
     with_graph = x.requires_grad
