@@ -259,3 +259,21 @@ def test_labels_moved_between_devices_keep_their_checked_range(device):
     assert labels._int_range() == (0, 7)
     with pytest.raises(IndexError, match=r"got range \[0, 7\]"):
         F.cross_entropy(vecgrad.zeros(3, 4, device=device), labels)
+
+
+@pytest.mark.parametrize("bad", [1.5, "1", True, None])
+def test_ignore_index_must_be_an_int(device, bad):
+    # A float was truncated by the loss layers (1.5 ignored class 1) and ignored nothing
+    # in the functions; a string or None raised numpy's or Python's comparison error.
+    from vecgrad import nn
+    x = vecgrad.tensor(np.zeros((3, 4)), device=device)
+    y = vecgrad.tensor([0, 1, 2], device=device)
+    for loss in (F.cross_entropy, F.nll_loss):
+        with pytest.raises(TypeError, match=f"{loss.__name__}: ignore_index must be an int"):
+            loss(x, y, ignore_index=bad)
+    for layer in (nn.CrossEntropyLoss, nn.NLLLoss):
+        with pytest.raises(TypeError, match=f"{layer.__name__}: ignore_index must be an int"):
+            layer(ignore_index=bad)
+    layer = nn.NLLLoss(ignore_index=np.int64(1))
+    assert type(layer.ignore_index) is int
+    assert layer(x - 1.0, y).item() == pytest.approx(1.0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from vecgrad.nn import functional as F
 from vecgrad.nn.module import Module
 from vecgrad.ops import common
+from vecgrad.ops.losses import ignore_index_value
 
 
 class _Loss(Module):
@@ -120,7 +121,7 @@ class NLLLoss(_Loss):
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
         super().__init__(reduction)
         self._tensor_option("weight", weight)
-        self.ignore_index = int(ignore_index)
+        self.ignore_index = ignore_index_value(type(self).__name__, ignore_index)
 
     def forward(self, input, target):  # noqa: A002
         return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
@@ -134,7 +135,7 @@ class CrossEntropyLoss(_Loss):
                  label_smoothing: float = 0.0):
         super().__init__(reduction)
         self._tensor_option("weight", weight)
-        self.ignore_index = int(ignore_index)
+        self.ignore_index = ignore_index_value(type(self).__name__, ignore_index)
         self.label_smoothing = float(label_smoothing)
 
     def forward(self, input, target):  # noqa: A002

@@ -4,6 +4,8 @@ gradient is sigmoid(x) - y exactly."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from vecgrad.autograd import Function
@@ -204,6 +206,15 @@ def binary_cross_entropy_with_logits(logits, target, weight=None, reduction="mea
     return _reduce(op, _weighted(op, loss, weight), reduction)
 
 
+def ignore_index_value(op, ignore_index) -> int:
+    """ignore_index as an int (numpy's integers too); a TypeError for anything else (a
+    float 1.5 would ignore nothing here and class 1 after int())."""
+    if isinstance(ignore_index, (bool, np.bool_)) or \
+            not isinstance(ignore_index, numbers.Integral):
+        raise TypeError(f"{op}: ignore_index must be an int, got {ignore_index!r}")
+    return int(ignore_index)
+
+
 def _class_targets(op, scores, labels, ignore_index):
     """Validate (N, C, ...) scores against int64 labels (N, ...); returns whether an
     entry may equal ignore_index (then the general path runs). Host labels carry their
@@ -212,6 +223,7 @@ def _class_targets(op, scores, labels, ignore_index):
         got = labels.dtype if common.is_tensor(labels) else type(labels).__name__
         raise TypeError(f"{op}: labels must be an int64 Tensor of class indices (or, for "
                         f"cross_entropy, float probabilities of the input's shape), got {got}")
+    ignore_index = ignore_index_value(op, ignore_index)
     common.check_same_device(op, scores, labels)
     common.require_float(op, scores, "input")
     if scores.ndim < 1:
@@ -343,7 +355,7 @@ def cross_entropy(logits, labels, weight=None, ignore_index=-100, reduction="mea
                 and targets.dtype == np.int64 and scores.dtype in common.FLOAT_DTYPES
                 and logits._backend is labels._backend
                 and known is not None and known[2] == labels._version[0]
-                and 0 <= known[0] and known[1] < shape[1]
+                and 0 <= known[0] and known[1] < shape[1] and type(ignore_index) is int
                 and not known[0] <= ignore_index <= known[1]):
             return CrossEntropy.apply(logits, labels, reduction=reduction)
     _reduction_keyword(op, weight)
