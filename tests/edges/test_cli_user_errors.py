@@ -314,3 +314,17 @@ def test_a_checkpoint_under_a_file_says_the_file_is_no_folder(tmp_path, capsys):
     assert vecgrad_cli.main(["train", "--dataset", "xor", "--epochs", "1", "--quiet",
                              "--checkpoint", str(target)]) == 2
     assert f": {tmp_path / 'notes.txt'} is not a folder" in capsys.readouterr().err
+
+
+def test_check_shows_a_crashing_family_message_as_written(monkeypatch, capsys):
+    # The message went through rich markup: '[/x]' raised MarkupError (a traceback).
+    import vecgrad.cli.check as check
+
+    def crash(a):
+        raise ValueError("bad [/x] and [red]kept[/red]")
+
+    monkeypatch.setattr(check, "_families", lambda: [("crashing", crash, [(2,)], False)])
+    monkeypatch.setenv("COLUMNS", "200")
+    assert vecgrad_cli.main(["check"]) == 1
+    out = capsys.readouterr().out
+    assert "ValueError: bad [/x] and [red]kept[/red]" in out and "1 op family failed" in out

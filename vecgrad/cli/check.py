@@ -12,6 +12,7 @@ import argparse
 
 import numpy as np
 from scalargrad.functions import ACTIVATIONS
+from rich.text import Text
 from scalargrad.render import fitted_table
 
 import vecgrad
@@ -127,7 +128,8 @@ def main(args: argparse.Namespace) -> int:
             ok = bool(np.isfinite(error)) and error <= tolerance
             shown = f"{error:.2e}"
         except Exception as exc:  # a crash in one family is reported, not fatal
-            ok, shown = False, f"{type(exc).__name__}: {exc}"
+            # the message as written: '[/x]' in it raised MarkupError, '[red]' vanished
+            ok, shown = False, Text(f"{type(exc).__name__}: {exc}")
         failures += not ok
         table.add_row(family, ", ".join(str(s) for s in shapes), shown,
                       "[green]pass[/]" if ok else "[red]FAIL[/]")
