@@ -277,3 +277,18 @@ def test_ignore_index_must_be_an_int(device, bad):
     layer = nn.NLLLoss(ignore_index=np.int64(1))
     assert type(layer.ignore_index) is int
     assert layer(x - 1.0, y).item() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("target, found", [
+    ([-1.0, 1.0], r"range \[-1.0, 1.0\]"), ([0.0, 255.0], r"range \[0.0, 255.0\]"),
+    ([0.0, np.nan], r"NaN \(1 of 2\)"),
+])
+def test_binary_cross_entropy_refuses_targets_outside_0_1(device, target, found):
+    # PyTorch refuses them; here labels of -1/1 gave a loss below zero without a word
+    p = vecgrad.tensor([0.3, 0.6], device=device)
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: targets must lie in "
+                                         r"\[0, 1\], got " + found):
+        F.binary_cross_entropy(p, vecgrad.tensor(target, device=device))
+    soft = F.binary_cross_entropy(p, vecgrad.tensor([0.0, 0.25], device=device))
+    assert soft.item() == pytest.approx(-(np.log(0.7) + 0.25 * np.log(0.6)
+                                          + 0.75 * np.log(0.4)) / 2, rel=1e-6)

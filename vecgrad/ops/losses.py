@@ -165,7 +165,7 @@ def _reduction_keyword(op, weight):
 
 
 def binary_cross_entropy(probabilities, target, weight=None, reduction="mean"):
-    """-(y log p + (1 - y) log(1 - p)) with p in [0, 1]; each log clamped at -100 and the
+    """-(y log p + (1 - y) log(1 - p)) with p and y in [0, 1]; each log clamped at -100 and the
     gradient (p - y) / max(p (1 - p), 1e-12), both as PyTorch: finite where p is exactly
     0 or 1 (0 where the target agrees, about +-1e12 where it does not)."""
     _reduction_keyword("binary_cross_entropy", weight)
@@ -179,6 +179,13 @@ def binary_cross_entropy(probabilities, target, weight=None, reduction="mean"):
         raise ValueError(f"binary_cross_entropy: probabilities must lie in [0, 1], got range "
                          f"[{np.nanmin(host)}, {np.nanmax(host)}]; use "
                          f"binary_cross_entropy_with_logits for raw scores")
+    labels = y.numpy()
+    if labels.size and not (np.all(labels >= 0) and np.all(labels <= 1)):
+        # (PyTorch refuses them too: labels of -1/1 or 0/255 gave a loss below zero)
+        found = (f"NaN ({int(np.isnan(labels).sum())} of {labels.size})"
+                 if np.isnan(labels).any() else
+                 f"range [{np.min(labels)}, {np.max(labels)}]")
+        raise ValueError(f"binary_cross_entropy: targets must lie in [0, 1], got {found}")
     loss = _weighted("binary_cross_entropy", BinaryCrossEntropy.apply(p, y), weight)
     return _reduce("binary_cross_entropy", loss, reduction)
 
