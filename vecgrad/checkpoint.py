@@ -187,6 +187,33 @@ def _file_name(path, verb: str) -> str:
     raise TypeError(text)
 
 
+def check_writable(path, name: str = "checkpoint") -> None:
+    """Raise CheckpointError, naming `name` and `path`, unless `save` can write `path`:
+    its folder exists and takes a new file, and `path` is not a folder or a special file.
+    Training checks this before its first epoch (found after a whole epoch otherwise)."""
+    path = _file_name(path, "save")
+    if not path.strip():
+        raise CheckpointError(f"{name} {path!r}: give a file name")
+    target = os.path.abspath(path)
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        problem = (f"{folder} is not a folder" if os.path.exists(folder)
+                   else f"the folder {folder} does not exist")
+        raise CheckpointError(f"{name} {path}: {problem}")
+    if os.path.isdir(target):
+        raise CheckpointError(f"{name} {path}: it is a folder; give a file name")
+    if os.path.exists(target) and not os.path.isfile(target):
+        raise CheckpointError(f"{name} {path}: it exists and is not a regular file")
+    try:  # the real test: create (and remove) a file where the save will create its own
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(target)}.",
+                                         suffix=".probe")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise CheckpointError(f"{name} {path}: cannot write in {folder} "
+                              f"({exc.strerror or exc})") from None
+
+
 def save(state: Any, path: str | os.PathLike) -> None:
     """Write `state` to `path` atomically.
 

@@ -306,3 +306,20 @@ def test_numpy_numbers_are_numbers_and_bools_are_not():
     for bad in ({"epochs": True}, {"patience": np.True_}, {"l2": False}):
         with pytest.raises(ValueError, match=f"Trainer: {next(iter(bad))} must be"):
             Trainer(model, "cross_entropy", opt, **bad)
+
+
+def test_a_checkpoint_that_cannot_be_written_is_refused_before_the_first_epoch(tmp_path):
+    # Trainer(checkpoint=<a folder>) trained a whole epoch before vecgrad.save failed.
+    from vecgrad.checkpoint import CheckpointError
+
+    data = TensorDataset(np.zeros((8, 2), np.float32), np.zeros(8, np.int64))
+    model = nn.Sequential(nn.Linear(2, 2))
+    seen = []
+    for target, problem in ((tmp_path, "it is a folder; give a file name"),
+                            (tmp_path / "no" / "run.npz", "does not exist")):
+        trainer = Trainer(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.1),
+                          epochs=1, checkpoint=target)
+        trainer.subscribe(seen.append)
+        with pytest.raises(CheckpointError, match=f"Trainer: checkpoint .*{problem}"):
+            trainer.fit(data, data)
+    assert seen == []  # not one event: nothing was trained

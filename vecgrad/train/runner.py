@@ -68,28 +68,12 @@ def choose_device(requested: str | None, run_device: str | None = None) -> tuple
 def _check_writable(checkpoint) -> None:
     """Before training: can the checkpoint be written where asked? (Found out after a
     whole epoch otherwise, and about a temp file the user never named.)"""
-    import os
-    import tempfile
+    from vecgrad.checkpoint import CheckpointError, check_writable
 
-    if not str(checkpoint).strip():
-        raise ConfigError(f"--checkpoint {str(checkpoint)!r}: give a file name")
-    target = Path(checkpoint).resolve()
-    folder = target.parent
-    if not folder.is_dir():
-        problem = (f"{folder} is not a folder" if folder.exists()
-                   else f"the folder {folder} does not exist")
-        raise ConfigError(f"--checkpoint {checkpoint}: {problem}")
-    if target.is_dir():
-        raise ConfigError(f"--checkpoint {checkpoint}: it is a folder; give a file name")
-    if target.exists() and not target.is_file():
-        raise ConfigError(f"--checkpoint {checkpoint}: it exists and is not a regular file")
-    try:  # the real test: create (and remove) a file where the save will create its own
-        handle, probe = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".probe")
-        os.close(handle)
-        os.unlink(probe)
-    except OSError as exc:
-        raise ConfigError(f"--checkpoint {checkpoint}: cannot write in {folder} "
-                          f"({exc.strerror or exc})") from None
+    try:
+        check_writable(checkpoint, "--checkpoint")
+    except CheckpointError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _default_loss(loss, task: str) -> str:

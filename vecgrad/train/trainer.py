@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 import vecgrad
-from vecgrad.checkpoint import SaveAbandoned
+from vecgrad.checkpoint import SaveAbandoned, check_writable
 from vecgrad.data import DataLoader, Dataset
 from vecgrad.train.layer_watch import LayerWatch
 from vecgrad.nn import Module
@@ -291,6 +291,8 @@ class Trainer:
             raise ValueError("Trainer.fit: no optimizer was given (Trainer(model, loss, "
                              "optimizer=vecgrad.optim.Adam(model.parameters())))")
         train_loader, val_loader = self._loader(train, True), self._loader(val, False)
+        if self.checkpoint is not None:  # found after a whole epoch otherwise
+            check_writable(self.checkpoint, "Trainer: checkpoint")
         self.emit(FitStart(self.epochs, self.start_epoch, len(train_loader),
                            len(train_loader.dataset), len(val_loader.dataset), self._device(),
                            count_parameters(self.model), repr(self.model)))
