@@ -165,6 +165,8 @@ class Tensor(TensorDisplay):
         """The shape, or the length of one axis."""
         if axis is None:
             return self.shape
+        if self.ndim == 0:
+            raise IndexError("size: a 0-dimensional tensor has no axis to measure")
         return self.shape[common.normalize_axis("size", axis, self.ndim)]
 
     def __len__(self):

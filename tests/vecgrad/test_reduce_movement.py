@@ -146,3 +146,24 @@ def test_bad_shapes_and_axes_are_named(device, call, message):
     t = vecgrad.zeros(2, 3, device=device)
     with pytest.raises((ValueError, IndexError, TypeError), match=message):
         call(t)
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: x.split(1), lambda x: x.chunk(1), lambda x: x.unbind(0),
+    lambda x: x.narrow(0, 0, 1), lambda x: x.gather(0, vecgrad.tensor(0, device=x.device)),
+])
+def test_axis_ops_on_a_zero_dimensional_tensor_say_so(device, call):
+    # they raised "IndexError: tuple index out of range" from inside movement.py
+    x = vecgrad.tensor(2.0, device=device)
+    with pytest.raises(ValueError, match="needs at least one axis, got a 0-dimensional"):
+        call(x)
+
+
+def test_transpose_and_size_of_a_zero_dimensional_tensor(device):
+    x = vecgrad.tensor(2.0, device=device, requires_grad=True)
+    assert x.transpose(0, -1) is x and x.swapaxes(0, 0) is x  # PyTorch: nothing to swap
+    with pytest.raises(ValueError, match="transpose: axis 1 is out of range"):
+        x.transpose(0, 1)
+    with pytest.raises(IndexError, match="size: a 0-dimensional tensor has no axis"):
+        x.size(0)
+    assert x.size() == ()

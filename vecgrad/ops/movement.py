@@ -150,6 +150,14 @@ def _shape_args(op, shape):
     return tuple(int(n) for n in shape)
 
 
+def _axis_of(op, x, dim):
+    """`dim` as an axis of x, which must have one: a 0-d tensor has no axis to split,
+    narrow or gather along (normalize_axis lets 0 through for 0-d reductions)."""
+    if x.ndim == 0:
+        raise ValueError(f"{op}: needs at least one axis, got a 0-dimensional tensor")
+    return common.normalize_axis(op, dim, x.ndim)
+
+
 def reshape(x, *shape):
     """Same elements, new shape; one entry may be -1 (inferred)."""
     shape = _shape_args("reshape", shape)
@@ -200,6 +208,9 @@ def transpose(x, dim0=None, dim1=None):
         return permute(x, *reversed(range(x.ndim)))
     if dim0 is None or dim1 is None:
         raise TypeError("transpose: give both axes to swap, or none to reverse all")
+    if x.ndim == 0:  # PyTorch: 0 and -1 name the one pseudo-axis; nothing to swap
+        common.normalize_axes("transpose", (dim0, dim1), 0)
+        return x
     a = common.normalize_axis("transpose", dim0, x.ndim)
     b = common.normalize_axis("transpose", dim1, x.ndim)
     axes = list(range(x.ndim))
@@ -290,7 +301,7 @@ def gather(x, axis, index):
     index may be smaller than x on every axis (PyTorch's rule): it reads from the
     leading part of x there (numpy.take_along_axis needs equal sizes).
     """
-    axis = common.normalize_axis("gather", axis, x.ndim)
+    axis = _axis_of("gather", x, axis)
     if not common.is_tensor(index) or index.dtype != np.int64:
         got = index.dtype if common.is_tensor(index) else type(index).__name__
         raise TypeError(f"gather: index must be an int64 Tensor, got {got}")
@@ -488,7 +499,7 @@ def tile(x, *reps):
 
 def narrow(x, dim, start, length):
     """The slice start:start+length along `dim` (a view)."""
-    axis = common.normalize_axis("narrow", dim, x.ndim)
+    axis = _axis_of("narrow", x, dim)
     n = x.shape[axis]
     for name, v in (("start", start), ("length", length)):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
@@ -503,7 +514,7 @@ def narrow(x, dim, start, length):
 def split(x, split_size_or_sections, dim=0):
     """Pieces along `dim`: an int gives pieces of that size (the last may be shorter), a
     list gives pieces of those sizes (they must add up to the axis length)."""
-    axis = common.normalize_axis("split", dim, x.ndim)
+    axis = _axis_of("split", x, dim)
     n = x.shape[axis]
     sizes = split_size_or_sections
     if isinstance(sizes, (int, np.integer)) and not isinstance(sizes, bool):
@@ -528,7 +539,7 @@ def chunk(x, chunks, dim=0):
     """Split into `chunks` pieces of ceil(n / chunks) along `dim` (maybe fewer pieces)."""
     if not isinstance(chunks, (int, np.integer)) or isinstance(chunks, bool) or chunks <= 0:
         raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
-    axis = common.normalize_axis("chunk", dim, x.ndim)
+    axis = _axis_of("chunk", x, dim)
     n = x.shape[axis]
     size = -(-n // int(chunks)) if n else 0
     if size == 0:
@@ -538,7 +549,7 @@ def chunk(x, chunks, dim=0):
 
 def unbind(x, dim=0):
     """The slices along `dim`, that axis removed."""
-    axis = common.normalize_axis("unbind", dim, x.ndim)
+    axis = _axis_of("unbind", x, dim)
     lead = (slice(None),) * axis
     return tuple(getitem(x, lead + (i,)) for i in range(x.shape[axis]))
 
