@@ -167,3 +167,13 @@ def test_transpose_and_size_of_a_zero_dimensional_tensor(device):
     with pytest.raises(IndexError, match="size: a 0-dimensional tensor has no axis"):
         x.size(0)
     assert x.size() == ()
+
+
+def test_expand_refuses_minus_one_for_a_new_axis(device):
+    # numpy raised its own error on cpu; OpenCL returned a tensor of shape (-1, 3)
+    x = vecgrad.tensor([1.0, 2.0, 3.0], device=device)
+    with pytest.raises(ValueError, match=r"expand: cannot expand \(3,\) to \(-1, 3\)"):
+        x.expand(-1, 3)
+    with pytest.raises(ValueError, match="expand: cannot expand"):
+        x.expand(2, -2)
+    assert x.expand(2, -1).shape == (2, 3)

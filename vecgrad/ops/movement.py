@@ -243,6 +243,9 @@ def expand(x, *shape):
         raise ValueError(f"expand: cannot expand {fmt_shape(x.shape)} to fewer axes {shape}")
     lead = len(shape) - x.ndim
     shape = tuple(x.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(shape))
+    if any(n < 0 for n in shape):  # (OpenCL made a tensor of shape (-1, 3) from this)
+        raise ValueError(f"expand: cannot expand {fmt_shape(x.shape)} to {shape}: -1 keeps an "
+                         f"existing axis, and a new leading axis needs a size >= 0")
     for i, n in enumerate(x.shape):
         if n != 1 and n != shape[lead + i]:
             raise ValueError(f"expand: cannot expand {fmt_shape(x.shape)} to {shape}: axis {i} "
