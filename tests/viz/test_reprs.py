@@ -95,6 +95,20 @@ def test_optimizer_shows_hyperparameters_and_steps():
     assert "momentum=0.9" in repr(sgd)
 
 
+def test_optimizer_shows_every_parameter_group_value():
+    # With groups of different lr the repr and the table showed the first group's only
+    model = nn.Linear(3, 2)
+    opt = optim.Adam([{"params": [model.weight], "lr": 0.1},
+                      {"params": [model.bias], "betas": (0.8, 0.9)}], lr=0.001)
+    assert repr(opt) == ("Adam(lr=0.1 | 0.001, weight_decay=0, eps=1e-08, "
+                         "eps_inside_sqrt=True, betas=[0.9, 0.999] | [0.8, 0.9], "
+                         "parameters=2, groups=2)")
+    text = _text(opt, width=120)
+    assert "0.1 | 0.001" in text and "parameter groups" in text
+    assert "0.1 | 0.001" in opt._repr_html_()
+    assert "groups" not in repr(optim.SGD(model.parameters(), lr=0.1))
+
+
 @pytest.mark.parametrize("width", [40, 200])
 def test_reprs_fit_any_width(width):
     t = vecgrad.tensor(np.random.default_rng(0).normal(size=(50, 50)).astype(np.float32))

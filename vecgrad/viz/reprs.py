@@ -255,13 +255,22 @@ class ModuleDisplay:
 
 # --------------------------------------------------------------------- optimizer
 def optimizer_facts(opt) -> list:
-    """(name, text): the hyperparameters, the parameter count and the steps taken."""
-    facts = [(k, _hyper_text(v)) for k, v in opt._hyper().items()]
+    """(name, text): the hyperparameters, the parameter count and the steps taken. A
+    hyperparameter whose parameter groups differ lists each group's value, in order
+    ("0.1 | 0.001")."""
+    facts = [(k, _group_values(opt, k)) for k in opt._hyper()]
     count = sum(int(np.prod(p.shape)) for p in opt.params)
     steps = max((s.get("step", 0) for s in opt.state), default=0)
     facts += [("parameters", f"{len(opt.params)} tensors, {count:,} values"),
               ("steps", str(steps))]
+    if len(opt.param_groups) > 1:
+        facts.insert(-2, ("parameter groups", str(len(opt.param_groups))))
     return facts
+
+
+def _group_values(opt, name) -> str:
+    texts = [_hyper_text(v) for v in (opt._hyper(g)[name] for g in opt.param_groups)]
+    return texts[0] if len(set(texts)) == 1 else " | ".join(texts)
 
 
 def _hyper_text(value) -> str:
@@ -291,8 +300,11 @@ class OptimizerDisplay:
     """Mixin of vecgrad.optim.Optimizer: hyperparameters, parameter count, steps."""
 
     def __repr__(self):
-        hyper = ", ".join(f"{k}={_hyper_text(v)}" for k, v in self._hyper().items())
-        return f"{type(self).__name__}({hyper}, parameters={len(self.params)})"
+        # (a value that differs between parameter groups shows each: lr=0.1 | 0.001)
+        hyper = ", ".join(f"{k}={_group_values(self, k)}" for k in self._hyper())
+        groups = len(self.param_groups)
+        return (f"{type(self).__name__}({hyper}, parameters={len(self.params)}"
+                + (f", groups={groups})" if groups > 1 else ")"))
 
     def __rich__(self):
         return optimizer_rich(self)
