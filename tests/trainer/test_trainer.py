@@ -323,3 +323,10 @@ def test_a_checkpoint_that_cannot_be_written_is_refused_before_the_first_epoch(t
         with pytest.raises(CheckpointError, match=f"Trainer: checkpoint .*{problem}"):
             trainer.fit(data, data)
     assert seen == []  # not one event: nothing was trained
+
+
+def test_a_model_without_parameters_can_be_evaluated():
+    # Trainer._device read next(iter(parameters())): a bare StopIteration.
+    data = TensorDataset(np.array([[1.0, 0.0], [0.0, 2.0]], np.float32), np.array([0, 1]))
+    result = Trainer(nn.Sequential(nn.ReLU()), "cross_entropy", None).evaluate(data)
+    assert result.accuracy == 1.0 and result.samples == 2

@@ -156,7 +156,14 @@ class Trainer:
         return total
 
     def _device(self) -> str:
-        return next(iter(self.model.parameters())).device
+        """The model's device: its parameters', else its buffers', else the default
+        (a model without tensors, such as Sequential(ReLU()), raised a bare
+        StopIteration)."""
+        from vecgrad.backends import default_device
+
+        for tensor in (*self.model.parameters(), *self.model.buffers()):
+            return tensor.device
+        return default_device()
 
     # --------------------------------------------------------------- evaluate
     def evaluate(self, data, split: str = "test", watch: LayerWatch | None = None,
