@@ -330,3 +330,25 @@ def test_a_model_without_parameters_can_be_evaluated():
     data = TensorDataset(np.array([[1.0, 0.0], [0.0, 2.0]], np.float32), np.array([0, 1]))
     result = Trainer(nn.Sequential(nn.ReLU()), "cross_entropy", None).evaluate(data)
     assert result.accuracy == 1.0 and result.samples == 2
+
+
+def test_a_custom_loss_that_is_not_one_number_is_named():
+    # It failed later: "'float' object has no attribute 'backward'", or backward's
+    # "gradient can only be implied for a one-element output".
+    import vecgrad.nn.functional as F
+
+    data = TensorDataset(np.ones((4, 2), np.float32), np.array([0, 1, 0, 1]))
+
+    def per_sample(outputs, labels):
+        return F.cross_entropy(outputs, labels, reduction="none")
+
+    for loss, what in ((per_sample, r"'per_sample' returned a Tensor of shape \(4,\)"),
+                       (lambda outputs, labels: 1.0, "'<lambda>' returned a float")):
+        model = nn.Sequential(nn.Linear(2, 2))
+        trainer = Trainer(model, loss, optim.SGD(model.parameters(), lr=0.1), epochs=1)
+        with pytest.raises(TypeError, match=f"loss {what}; a loss must return a one-element"):
+            trainer.fit(data, data)
+    model = nn.Sequential(nn.Linear(2, 2))
+    shaped = Trainer(model, lambda o, y: F.cross_entropy(o, y).reshape(1, 1),
+                     optim.SGD(model.parameters(), lr=0.1), epochs=1)
+    assert shaped.fit(data, data).stop_reason == "completed"

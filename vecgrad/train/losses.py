@@ -27,7 +27,18 @@ class Loss:
     outputs_per_class: bool = True  # False: one logit for two classes (bce)
 
     def __call__(self, outputs, targets):
-        return self.fn(outputs, targets)
+        value = self.fn(outputs, targets)
+        # A custom loss that returns a float, a numpy number or one loss per sample
+        # failed later as "'float' object has no attribute 'backward'" or as backward's
+        # "gradient can only be implied for a one-element output".
+        if not isinstance(value, vecgrad.Tensor) or value.numel() != 1:
+            what = (f"a Tensor of shape {tuple(value.shape)}" if isinstance(value, vecgrad.Tensor)
+                    else f"a {type(value).__name__}")
+            raise TypeError(f"loss {self.name!r} returned {what}; a loss must return a "
+                            "one-element Tensor computed from the outputs (reduce per-sample "
+                            "losses with .mean())")
+        # one number of shape (1, 1) is summed into a 0-d total by evaluate()
+        return value if value.ndim == 0 else value.reshape(())
 
     def predict(self, outputs: np.ndarray) -> np.ndarray:
         if not self.outputs_per_class:
