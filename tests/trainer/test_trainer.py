@@ -352,3 +352,17 @@ def test_a_custom_loss_that_is_not_one_number_is_named():
     shaped = Trainer(model, lambda o, y: F.cross_entropy(o, y).reshape(1, 1),
                      optim.SGD(model.parameters(), lr=0.1), epochs=1)
     assert shaped.fit(data, data).stop_reason == "completed"
+
+
+def test_a_loader_without_batches_is_named():
+    # drop_last=True with fewer samples than batch_size: ZeroDivisionError after an epoch.
+    data = TensorDataset(np.ones((5, 2), np.float32), np.arange(5) % 2)
+    empty = DataLoader(data, 8, drop_last=True)
+    model = nn.Sequential(nn.Linear(2, 2))
+    trainer = Trainer(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.1), epochs=1)
+    for train, val, what in ((empty, data, "training"), (data, empty, "validation")):
+        with pytest.raises(ValueError, match=f"Trainer: the {what} loader gives no batches "
+                           r"\(5 samples, batch_size 8, drop_last=True\)"):
+            trainer.fit(train, val)
+    with pytest.raises(ValueError, match="the test loader gives no batches"):
+        trainer.evaluate(empty)

@@ -134,7 +134,15 @@ class Trainer:
             view(event)
 
     # ----------------------------------------------------------------- helpers
-    def _loader(self, data, shuffle: bool) -> DataLoader:
+    def _loader(self, data, shuffle: bool, what: str = "data") -> DataLoader:
+        loader = self._make_loader(data, shuffle)
+        if len(loader) == 0:  # a ZeroDivisionError at the end of the epoch otherwise
+            raise ValueError(f"Trainer: the {what} loader gives no batches ("
+                             f"{len(loader.dataset)} samples, batch_size {loader.batch_size}, "
+                             "drop_last=True)")
+        return loader
+
+    def _make_loader(self, data, shuffle: bool) -> DataLoader:
         if isinstance(data, DataLoader):
             return data
         if isinstance(data, Dataset):
@@ -169,7 +177,7 @@ class Trainer:
     def evaluate(self, data, split: str = "test", watch: LayerWatch | None = None,
                  emit: bool = True):
         """Loss, accuracy and confusion matrix on `data` (eval mode, no gradients)."""
-        loader = self._loader(data, shuffle=False)
+        loader = self._loader(data, False, split)
         self.model.eval()
         # Sums and predictions stay on the device until the end: two host reads per
         # evaluation, not three per batch (each read waits for an OpenCL queue).
@@ -297,7 +305,8 @@ class Trainer:
         if self.optimizer is None:
             raise ValueError("Trainer.fit: no optimizer was given (Trainer(model, loss, "
                              "optimizer=vecgrad.optim.Adam(model.parameters())))")
-        train_loader, val_loader = self._loader(train, True), self._loader(val, False)
+        train_loader = self._loader(train, True, "training")
+        val_loader = self._loader(val, False, "validation")
         if self.checkpoint is not None:  # found after a whole epoch otherwise
             check_writable(self.checkpoint, "Trainer: checkpoint")
         self.emit(FitStart(self.epochs, self.start_epoch, len(train_loader),
