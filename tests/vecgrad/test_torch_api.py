@@ -67,6 +67,15 @@ def test_sign_of_nan_is_nan_and_gradient_is_zero(device):
     np.testing.assert_array_equal(x.grad.numpy(), 0.0)
 
 
+def test_adding_or_multiplying_bool_tensors_counts_in_int64(device):
+    # README, "Differences from PyTorch": PyTorch and numpy give bool (or / and) here
+    m = vecgrad.tensor([True, False, True], device=device)
+    n = vecgrad.tensor([True, False, False], device=device)
+    for out, want in ((m + n, [2, 0, 1]), (m * n, [1, 0, 0]), (m + True, [2, 1, 2])):
+        assert out.dtype == vecgrad.int64 and out.tolist() == want
+    assert (m | n).tolist() == [True, False, True] and (m & n).tolist() == [True, False, False]
+
+
 def test_clip_with_min_above_max_gives_max(device):
     x = t([-3.0, 0.0, 3.0], device, requires_grad=True)
     out = x.clip(2.0, 1.0)
