@@ -25,6 +25,7 @@ import contextlib
 import functools
 import inspect
 import threading
+import weakref
 from operator import attrgetter, itemgetter
 
 import numpy as np
@@ -240,6 +241,7 @@ class Function:
             # A view (transpose, slice, reshape): an in-place edit through it must
             # invalidate graphs that saved its base, and the other way round.
             result._version = first._version
+            result._view_base = first._view_base or weakref.ref(first)
         if node is not None:
             counter = node.output_counter = result._version
             node.output_version = counter[0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import numbers
+import weakref
 
 import numpy as np
 
@@ -29,7 +30,7 @@ class Tensor(TensorDisplay):
     """
 
     __slots__ = ("_buf", "_backend", "_node", "_requires_grad", "_grad", "_version",
-                 "_retains_grad", "_host_range", "__weakref__")
+                 "_retains_grad", "_host_range", "_view_base", "__weakref__")
     __array_priority__ = 1000  # numpy scalars/arrays on the left defer to our operators
 
     def __init__(self, data, dtype=None, requires_grad=False, device=None):
@@ -46,6 +47,9 @@ class Tensor(TensorDisplay):
         self._grad = None
         self._version = [0]  # shared with detached aliases: in-place edits bump it
         self._retains_grad = False
+        # A weak reference to the tensor whose memory this one views (slices, reshapes,
+        # detach), or None: setitem must not record a write into a view (see there).
+        self._view_base = None
         # (min, max, version) of an int tensor's values, noted when they came from the
         # host, so label checks need no device round trip (see _int_range).
         self._host_range = None
@@ -246,6 +250,7 @@ class Tensor(TensorDisplay):
         """The same values (shared buffer) cut from the graph."""
         out = Tensor._wrap(self._buf, self._backend)
         out._version = self._version
+        out._view_base = self._view_base or weakref.ref(self)
         return out
 
     def __deepcopy__(self, memo: dict) -> "Tensor":

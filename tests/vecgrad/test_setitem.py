@@ -85,6 +85,26 @@ def test_a_python_float_written_into_an_int_tensor_is_cast_toward_zero(device):
     assert b.tolist() == [True, False]
 
 
+def test_a_recorded_write_through_a_view_is_refused(device):
+    # v = h[1:]; v[0] = w made v a new tensor and left h all zeros, silently (PyTorch
+    # writes into h); now it says to index h itself
+    w = vecgrad.tensor([1.0], device=device, requires_grad=True)
+    h = vecgrad.zeros(2, 3, device=device)
+    for view in (h[1:], h[1:][:, :2], h.detach(), h.reshape(6), h.T):
+        with pytest.raises(RuntimeError, match="cannot be written through a view"):
+            view[0] = w * 2
+    assert h.tolist() == [[0.0] * 3] * 2
+    h[1] = w * 2  # the tensor itself: recorded
+    (h * vecgrad.tensor([[1.0] * 3, [2.0] * 3], device=device)).sum().backward()
+    assert h.tolist() == [[0.0] * 3, [2.0] * 3] and w.grad.tolist() == [12.0]
+    fresh = vecgrad.zeros(6, device=device).reshape(2, 3)  # a view of nothing else alive
+    fresh[0] = w
+    assert fresh.tolist()[0] == [1.0] * 3
+    v = h.detach()[0]
+    v[0] = 5.0  # no gradient: written in place, through the view, as before
+    assert h.detach()[0, 0].item() == 5.0
+
+
 def test_no_grad_write_is_in_place_and_seen_through_views(device):
     base = vecgrad.zeros(3, 4, device=device)
     row = base[1]

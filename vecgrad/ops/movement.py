@@ -751,6 +751,14 @@ def setitem(x, index, value):
                                 for t in node.inputs):
         raise RuntimeError(f"setitem: this tensor is a view made by {node.name} of another "
                            f"tensor in the graph; write into that tensor, or into a copy")
+    base = x._view_base() if x._view_base is not None else None
+    if base is not None and autograd.may_share_storage(x._buf, base._buf):
+        # The recorded write goes into a copy (below), so the tensor x views would
+        # silently keep its old values: v = h[1:]; v[0] = w left h unchanged.
+        raise RuntimeError(f"setitem: this tensor of shape {fmt_shape(x.shape)} views the "
+                           f"memory of another tensor (of shape {fmt_shape(base.shape)}), and a "
+                           f"value that requires grad cannot be written through a view; "
+                           f"index that tensor itself (h[1:][0] = w -> h[1] = w)")
     # x becomes SetItem(old x, value). The old x keeps its buffer unchanged (ops that
     # saved it, or their own output, still hold the values they saw); the version bump
     # makes every graph that used x before the write refuse to backpropagate through it.
@@ -763,6 +771,7 @@ def setitem(x, index, value):
         node.output_version += 1  # (SetItem wrote into a copy: the old buffer is unchanged)
     x._buf, x._node, x._requires_grad = new._buf, new._node, True
     x._version = new._version if new._version is not old._version else [0]
+    x._view_base = None  # (its own memory now)
     return x
 
 
