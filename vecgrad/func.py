@@ -280,6 +280,8 @@ def hessian(func, inputs, create_graph=False):
         with autograd.enable_grad():
             out = func(*args)
         _check_scalar(out, "hessian")
+        if not out.requires_grad:  # f does not depend on its inputs: H = 0 (as vjp's 0)
+            return tuple(_zeros_like(a) for a in args)
         gs = grad(out, args, create_graph=True, allow_unused=True)
         return tuple(_zeros_like(a) if g is None else g for g, a in zip(gs, args))
 
@@ -303,7 +305,8 @@ def hvp(func, inputs, v, create_graph=False):
         leaves = _leaves(xs, create_graph)
         out = func(*leaves)
         _check_scalar(out, "hvp")
-        gs = grad(out, leaves, create_graph=True, allow_unused=True)
+        gs = (grad(out, leaves, create_graph=True, allow_unused=True) if out.requires_grad
+              else (None,) * len(leaves))  # f does not depend on its inputs: H v = 0
         total = None
         for g, u in zip(gs, vs):
             if g is not None and g.requires_grad:

@@ -215,3 +215,16 @@ def test_an_infinite_second_derivative_puts_nan_in_the_other_rows_as_in_pytorch(
     want = torch.autograd.functional.hessian(lambda t: f(t[0], t[1]),
                                              torch.tensor([1.0, 3.0], dtype=torch.float64))
     np.testing.assert_array_equal(h, want.numpy())
+
+
+def test_hessian_and_hvp_of_a_function_that_ignores_its_inputs_are_zero(device):
+    """As vjp and jacobian (and PyTorch's non-strict helpers) give 0: hessian and hvp
+    raised grad's 'outputs[0] does not require grad' from inside func."""
+    need_float64(device)
+    x = _t([1.0, 2.0], device)
+    for f in (lambda a: _t(3.0, device), lambda a: a.sum().detach()):
+        np.testing.assert_array_equal(func.hessian(f, x).numpy(), np.zeros((2, 2)))
+        out, hv = func.hvp(f, x, _t([1.0, -1.0], device))
+        assert out.item() == 3.0 and np.array_equal(hv.numpy(), [0.0, 0.0])
+        blocks = func.hessian(lambda a, b: f(a), (x, _t([4.0], device)))
+        assert blocks[1][0].shape == (1, 2) and not blocks[1][0].numpy().any()
