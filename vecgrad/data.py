@@ -220,7 +220,8 @@ def split_indices(n: int, fractions, seed: int = SPLIT_SEED) -> list[np.ndarray]
     `fractions` must be positive and sum to 1; each part gets at least one sample.
     """
     fractions = [float(f) for f in fractions]
-    if any(f <= 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-9:
+    # `not f > 0` refuses NaN too (it passed both tests, then failed inside rounding)
+    if any(not f > 0 for f in fractions) or not abs(sum(fractions) - 1.0) <= 1e-9:
         raise ValueError(f"split: fractions must be positive and sum to 1, got {fractions}")
     if n < len(fractions):
         raise ValueError(f"split: {n} samples cannot fill {len(fractions)} parts")
@@ -345,8 +346,27 @@ def _rng(seed):
     return np.random.default_rng(seed)
 
 
+def _check_toy(name: str, n, seed, noise=0.0, **sizes) -> None:
+    """The generators' arguments, named when wrong: numpy said "negative dimensions are
+    not allowed" or "high <= 0", spirals(classes=0) divided by zero, and a nan noise
+    gave nan points silently. `sizes` maps an argument to (value, least value)."""
+    import numbers
+
+    def whole(value):
+        return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+    for arg, (value, least) in {"n": (n, 1), **sizes}.items():
+        if not whole(value) or value < least:
+            raise ValueError(f"{name}: {arg} must be an int >= {least}, got {value!r}")
+    if not (isinstance(noise, numbers.Real) and 0 <= noise < math.inf):
+        raise ValueError(f"{name}: noise must be a finite number >= 0, got {noise!r}")
+    if seed is not None and (not whole(seed) or seed < 0):
+        raise ValueError(f"{name}: seed must be a non-negative int or None, got {seed!r}")
+
+
 def moons(n: int = 1000, noise: float = 0.1, seed: int = 0):
     """Two interleaving half circles; labels 0/1."""
+    _check_toy("moons", n, seed, noise)
     rng = _rng(seed)
     n_upper = n // 2
     t = np.pi * rng.random(n)
@@ -359,6 +379,9 @@ def moons(n: int = 1000, noise: float = 0.1, seed: int = 0):
 
 def circles(n: int = 1000, noise: float = 0.05, factor: float = 0.5, seed: int = 0):
     """A small circle (label 1) inside a large one (label 0)."""
+    _check_toy("circles", n, seed, noise)
+    if not (isinstance(factor, (int, float, np.floating)) and math.isfinite(factor)):
+        raise ValueError(f"circles: factor must be a finite number, got {factor!r}")
     rng = _rng(seed)
     t = 2 * np.pi * rng.random(n)
     inner = np.arange(n) >= n // 2
@@ -370,6 +393,7 @@ def circles(n: int = 1000, noise: float = 0.05, factor: float = 0.5, seed: int =
 
 def spirals(n: int = 1500, classes: int = 3, noise: float = 0.2, seed: int = 0):
     """`classes` interleaved spiral arms in the plane (the CS231n toy problem)."""
+    _check_toy("spirals", n, seed, noise, classes=(classes, 1))
     rng = _rng(seed)
     labels = np.arange(n) % classes
     r = rng.random(n)
@@ -380,6 +404,7 @@ def spirals(n: int = 1500, classes: int = 3, noise: float = 0.2, seed: int = 0):
 
 def xor(n: int = 1000, noise: float = 0.1, seed: int = 0):
     """Four Gaussian blobs at (±1, ±1); label 1 where the signs differ."""
+    _check_toy("xor", n, seed, noise)
     rng = _rng(seed)
     corners = rng.integers(0, 2, size=(n, 2))
     points = (2.0 * corners - 1.0) + noise * rng.standard_normal((n, 2))
@@ -388,6 +413,7 @@ def xor(n: int = 1000, noise: float = 0.1, seed: int = 0):
 
 def sine(n: int = 1000, noise: float = 0.05, seed: int = 0):
     """Regression: y = sin(x) + noise for x uniform in [-pi, pi]; targets shape (n, 1)."""
+    _check_toy("sine", n, seed, noise)
     rng = _rng(seed)
     x = rng.uniform(-np.pi, np.pi, size=(n, 1))
     y = np.sin(x) + noise * rng.standard_normal((n, 1))
@@ -406,6 +432,7 @@ def sine_next(n: int = 1000, steps: int = 20, noise: float = 0.1, seed: int = 0)
     Inputs (n, steps, 1), targets (n, 1). The model has to find the frequency and the
     phase from a noisy window, so it needs the whole sequence, not the last value.
     """
+    _check_toy("sine_next", n, seed, noise, steps=(steps, 1))
     rng = _rng(seed)
     omega = rng.uniform(0.15, 0.6, size=(n, 1))
     phase = rng.uniform(0, 2 * np.pi, size=(n, 1))
@@ -424,6 +451,7 @@ def adding(n: int = 2000, steps: int = 30, seed: int = 0):
     squared error of 1/6 ≈ 0.167: a model below that has learnt to remember the marked
     values across the sequence.
     """
+    _check_toy("adding", n, seed, steps=(steps, 2))  # one marked step in each half
     rng = _rng(seed)
     values = rng.uniform(0, 1, size=(n, steps))
     half = steps // 2

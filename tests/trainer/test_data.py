@@ -5,9 +5,9 @@ import re
 import numpy as np
 import pytest
 
-from vecgrad.data import (DataLoader, Dataset, MinMax, TensorDataset, ZScore, circles,
-                          load_dataset, load_digits_arrays, make_normalizer, moons,
-                          normalizer_from_state, sine, spirals, split_indices,
+from vecgrad.data import (DataLoader, Dataset, MinMax, TensorDataset, ZScore, adding,
+                          circles, load_dataset, load_digits_arrays, make_normalizer, moons,
+                          normalizer_from_state, sine, sine_next, spirals, split_indices,
                           train_val_test_split, xor)
 
 
@@ -235,3 +235,23 @@ def test_loader_seed_none_draws_from_vecgrad_generator_and_bad_seeds_are_named()
         with pytest.raises(ValueError, match=f"DataLoader: seed must be a non-negative "
                            f"int or None, got {re.escape(repr(bad))}"):
             DataLoader(data, 5, seed=bad)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: moons(0), "moons: n must be an int >= 1, got 0"),
+    (lambda: moons(-1), "moons: n must be an int >= 1, got -1"),
+    (lambda: circles(10, noise=float("nan")), "circles: noise must be a finite number >= 0"),
+    (lambda: circles(10, factor=float("inf")), "circles: factor must be a finite number"),
+    (lambda: spirals(10, classes=0), "spirals: classes must be an int >= 1, got 0"),
+    (lambda: xor(10, seed=-1), "xor: seed must be a non-negative int or None, got -1"),
+    (lambda: sine(2.5), "sine: n must be an int >= 1, got 2.5"),
+    (lambda: sine_next(10, steps=0), "sine_next: steps must be an int >= 1, got 0"),
+    (lambda: adding(10, steps=1), "adding: steps must be an int >= 2, got 1"),
+    (lambda: split_indices(10, [float("nan"), 1.0]), "fractions must be positive and sum to 1"),
+])
+def test_toy_generators_and_splits_name_a_bad_argument(call, message):
+    # numpy said "negative dimensions are not allowed" or "high <= 0", spirals divided by
+    # zero, a nan noise gave nan points silently, a nan fraction failed inside rounding.
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call()
+    assert moons(np.int64(4), noise=np.float32(0.1), seed=np.int64(2))[0].shape == (4, 2)
