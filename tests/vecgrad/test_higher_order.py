@@ -268,6 +268,25 @@ def test_recorded_derivative_equals_first_order_at_the_ends_of_the_range(device,
                 assert not np.isnan(second.numpy()[finite]).any(), (name, second.numpy())
 
 
+@pytest.mark.parametrize("name, alpha", [
+    ("soft_exponential", -0.5), ("soft_exponential", -2.0), ("soft_exponential", 0.0),
+    ("soft_exponential", 1e-6), ("leaky_relu", -0.5), ("elu", 2.0), ("elu", 0.0)])
+def test_recorded_derivative_with_alpha_equals_first_order(device, name, alpha):
+    """create_graph's f' for a given alpha, inside and outside the domain: soft_exponential
+    with alpha < 0 is -log(1 - alpha (x + alpha)) / alpha, nan where the log's argument is
+    negative; its recorded f' = 1 / (1 - alpha (x + alpha)) was a finite negative slope
+    there (first order and the catalogue: nan), and alpha = 0 gave 1 at nan."""
+    x0 = np.array([math.nan, -0.0, 0.0, 1.0, -1.0, 1.5, -1.5, 1.75, -1.75, 5.0, -5.0,
+                   40.0, -40.0, 1e10, -1e10, math.inf, -math.inf])
+    x = vecgrad.tensor(x0, dtype="float32", device=device, requires_grad=True)
+    with np.errstate(all="ignore"):
+        (plain,) = grad(x.activation(name, alpha).sum(), x)
+        (recorded,) = grad(x.activation(name, alpha).sum(), x, create_graph=True)
+    want = [ACTIVATIONS[name].df(float(v), alpha) for v in x0]
+    np.testing.assert_allclose(plain.numpy(), want, rtol=1e-5, equal_nan=True)
+    np.testing.assert_allclose(recorded.numpy(), plain.numpy(), rtol=1e-6, equal_nan=True)
+
+
 THIRD = {  # f''' in closed form
     "tanh": lambda x: -2 * (1 - np.tanh(x) ** 2) * (1 - 3 * np.tanh(x) ** 2),
     "sigmoid": lambda x: (lambda s: s * (1 - s) * (1 - 6 * s + 6 * s * s))(1 / (1 + np.exp(-x))),

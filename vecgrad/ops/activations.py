@@ -130,9 +130,13 @@ def _bent_identity_df(x, alpha):
 
 def _soft_exponential_df(x, alpha):
     if alpha < 0:
-        return 1.0 / (1.0 - alpha * (x + alpha))
+        # nan where 1 - alpha (x + alpha) < 0, as the catalogue: f is -log of a negative
+        # number there (nan), and 1 / inner alone gave a finite negative slope
+        inner = 1.0 - alpha * (x + alpha)
+        outside = _mask(inner, "lt", 0.0)
+        return elementwise.where(outside, _full_like(x, math.nan), 1.0 / inner)
     if alpha == 0:
-        return _full_like(x, 1.0)
+        return _nan_kept(x, _full_like(x, 1.0))
     return elementwise.exp(alpha * x)
 
 
