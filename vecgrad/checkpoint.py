@@ -752,6 +752,14 @@ def load(path: str | os.PathLike, device: str | None = None) -> Any:
     checked against the file and the manifest before their data is read.
     """
     path = _file_name(path, "load")
+    if device is not None:  # a wrong name is the caller's, not the file's (it read as
+        # "cannot restore the tensor on device 'foo'"; device=3 raised a TypeError)
+        from vecgrad.backends import DeviceError, parse_device  # names only: opens nothing
+
+        try:
+            device = parse_device(device)
+        except DeviceError as exc:
+            raise DeviceError(f"vecgrad.load: {exc}") from None
     archive = _Archive(path)
     try:
         manifest = _read_manifest(archive)

@@ -454,3 +454,19 @@ def test_bytes_file_names_work_for_save_as_for_load(tmp_path, state):
     path = os.fsencode(tmp_path / "run.npz")
     checkpoint.save(state, path)
     assert checkpoint.load(path).keys() == state.keys()
+
+
+def test_a_wrong_device_argument_is_the_callers_error_not_the_files(tmp_path):
+    # load(path, device="foo") said "state['w']: cannot restore the tensor on device
+    # 'foo'" as if the file were at fault; device=3 raised "'int' object is not
+    # subscriptable".
+    import vecgrad
+    from vecgrad.backends import DeviceError
+
+    path = tmp_path / "run.npz"
+    checkpoint.save({"w": vecgrad.ones(2)}, path)
+    with pytest.raises(DeviceError, match="^vecgrad.load: unknown device 'foo'"):
+        checkpoint.load(path, device="foo")
+    with pytest.raises(DeviceError, match="^vecgrad.load: device must be a string .* int 3"):
+        checkpoint.load(path, device=3)
+    assert checkpoint.load(path, device="CPU")["w"].device == "cpu"
