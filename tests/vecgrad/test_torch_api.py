@@ -35,6 +35,20 @@ def test_norm_gradient_is_zero_at_the_zero_vector(device):
     np.testing.assert_allclose(x.grad.numpy(), [[0, 0], [0.6, 0.8]], rtol=1e-6)
 
 
+@pytest.mark.parametrize("p, values, grads", [
+    (0.5, [3.0 + 2 * 2 ** 0.5, 0.0], [[1 + 2 ** 0.5, 0.0, (1 + 2 ** 0.5) / 2 ** 0.5],
+                                     [0.0, 0.0, 0.0]]),
+    (-1.0, [0.0, 0.0], [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]),
+])
+def test_norm_below_one_has_gradient_zero_at_zero_entries(device, p, values, grads):
+    # PyTorch's values; the slope p |x|^(p-1) is infinite at 0, and the gradient was nan
+    x = t([[1.0, 0.0, 2.0], [0.0, 0.0, 0.0]], device, requires_grad=True)
+    y = x.norm(p, dim=1)
+    y.sum().backward()
+    np.testing.assert_allclose(y.numpy(), values, rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), grads, rtol=1e-6)
+
+
 def test_bce_gradient_at_exact_zero_and_one_is_finite_like_pytorch(device):
     # A float32 sigmoid reaches exactly 1.0 once the logit passes about 17.
     logits = t([20.0, 20.0, -120.0, -120.0], device, requires_grad=True)

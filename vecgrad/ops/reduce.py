@@ -339,7 +339,13 @@ def norm(x, p="fro", dim=None, keepdim=False, *, axis=None, keepdims=None, dtype
         return sum(a, dim, keepdim)
     if p == 2:
         return safe_sqrt(sum(x * x, dim, keepdim))
-    total = sum(a ** p, dim, keepdim)
+    # |x|^p with the zeros taken out: for p < 1 its slope p |x|^(p-1) is infinite at 0,
+    # and inf * sign(0) gave a nan gradient where PyTorch gives 0 (|0|^p is 0, or inf
+    # for p < 0, which makes the norm 0)
+    is_zero = a == 0
+    powered = elementwise.where(is_zero, 0.0 if p > 0 else math.inf,
+                                elementwise.where(is_zero, 1.0, a) ** p)
+    total = sum(powered, dim, keepdim)
     zero = total == 0
     root = elementwise.where(zero, 1.0, total) ** (1.0 / p)
     return elementwise.where(zero, 0.0, root)
