@@ -49,6 +49,15 @@ def test_norm_below_one_has_gradient_zero_at_zero_entries(device, p, values, gra
     np.testing.assert_allclose(x.grad.numpy(), grads, rtol=1e-6)
 
 
+def test_norm_zero_counts_nonzeros_in_the_graph_with_gradient_zero(device):
+    # it was detached: y = x.norm(0); y.backward() said "does not require grad"
+    x = t([[1.0, 0.0, -2.0], [0.0, 0.0, 0.0]], device, requires_grad=True)
+    y = x.norm(0, dim=1)
+    assert y.tolist() == [2.0, 0.0] and y.requires_grad
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 0.0)
+
+
 def test_bce_gradient_at_exact_zero_and_one_is_finite_like_pytorch(device):
     # A float32 sigmoid reaches exactly 1.0 once the logit passes about 17.
     logits = t([20.0, 20.0, -120.0, -120.0], device, requires_grad=True)

@@ -332,9 +332,9 @@ def norm(x, p="fro", dim=None, keepdim=False, *, axis=None, keepdims=None, dtype
         return max(a, dim, keepdim)
     if p == -math.inf:
         return min(a, dim, keepdim)
-    if p == 0:
-        count = sum(common.cast(x != 0, x.dtype), dim, keepdim)
-        return count.detach()
+    if p == 0:  # the count, in the graph with gradient 0 (PyTorch's)
+        nonzero = elementwise._no_gradient_result(x, common.cast(x != 0, x.dtype)._buf)
+        return sum(nonzero, dim, keepdim)
     if p == 1:
         return sum(a, dim, keepdim)
     if p == 2:
