@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import os
 import sys
 
@@ -26,6 +27,8 @@ EXPECTED_ERRORS = (ValueError, CheckpointError, IDXError, OSError, OpenCLError)
 
 
 EXIT_BROKEN_PIPE = 128 + 13   # what a shell reports for a program killed by SIGPIPE
+# errors of a write to an output stream (a file's own errors carry its name)
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 def did_you_mean(message: str, options) -> str:
@@ -134,6 +137,15 @@ def _run_command(prog: str, module, argv: list[str], description: str | None) ->
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         raise
+    except OSError as exc:
+        if exc.filename is None and exc.errno in _WRITE_ERRNOS:
+            # stdout is full or gone bad (`> /dev/full`): "[Errno 28] No space left on
+            # device" did not say what could not be written (scalargrad's line does)
+            quiet_broken_pipe()  # later writes and the flush at exit go nowhere
+            print(f"{prog}: error: cannot write the output: {exc.strerror}", file=sys.stderr)
+        else:
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except EXPECTED_ERRORS as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

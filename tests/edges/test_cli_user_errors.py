@@ -282,6 +282,10 @@ def test_a_data_dir_that_is_not_read_is_said(tmp_path, capsys):
     ("-m scalargrad.cli graph x*y x=1 y=2",
      "scalargrad: error: cannot write the output: No space left on device"),
     ("-m tutorials 1 --no-pause", "python -m tutorials: error: [Errno 28] No space left"),
+    # said "[Errno 28] No space left on device", not what could not be written
+    ("-m vecgrad.cli devices", "vecgrad devices: error: cannot write the output: No space"),
+    ("-m vecgrad.cli train --epochs 1 --quiet",
+     "vecgrad train: error: cannot write the output: No space left on device"),
 ])
 def test_an_output_that_cannot_be_written_is_one_line(tmp_path, command, expected):
     # were tracebacks (OSError ENOSPC out of rich's write)
