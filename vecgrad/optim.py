@@ -288,7 +288,13 @@ class Optimizer(OptimizerDisplay, ABC):
         on an optimizer built over parameters of the same shapes, in the same groups.
         """
         per_param = {}
-        for index, state in enumerate(self.state):
+        for index, (param, state) in enumerate(zip(self.params, self.state)):
+            for name, value in list(state.items()):
+                if isinstance(value, vecgrad.Tensor):
+                    # a parameter moved or cast (Module.to) since its last step: its state
+                    # follows now, as at the next step (else this state would not load
+                    # back: float32 moments for a float64 parameter)
+                    self._buffer(state, name, param)
             per_param[str(index)] = {
                 name: value.detach() if isinstance(value, vecgrad.Tensor) else value
                 for name, value in state.items()

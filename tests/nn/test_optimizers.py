@@ -422,6 +422,31 @@ def test_state_follows_a_parameter_that_changed_dtype(device):
 
 
 @pytest.mark.parametrize("cls, options", [
+    (optim.Adam, {"lr": 0.1}), (optim.SGD, {"lr": 0.1, "momentum": 0.9}),
+    (optim.RMSProp, {}), (optim.AdaGrad, {}),
+])
+def test_state_dict_after_the_model_changed_dtype_loads_back(device, cls, options):
+    # model.double() between two steps, then a checkpoint: the state held float32
+    # tensors for float64 parameters, so even opt.load_state_dict(opt.state_dict())
+    # failed with "'s' has dtype float32, the parameter float64"
+    from vecgrad import nn
+
+    layer = nn.Linear(3, 2, device=device)
+    opt = cls(layer.parameters(), **options)
+    layer(vecgrad.ones((1, 3), device=device)).sum().backward()
+    opt.step()
+    layer.double()
+    state = opt.state_dict()
+    opt.load_state_dict(state)
+    other = nn.Linear(3, 2, device=device).double()
+    twin = cls(other.parameters(), **options)
+    twin.load_state_dict(state)
+    for saved in twin.state:
+        assert all(v.dtype == np.float64 for v in saved.values()
+                   if isinstance(v, vecgrad.Tensor))
+
+
+@pytest.mark.parametrize("cls, options", [
     (optim.SGD, dict(lr=0.1)),
     (optim.SGD, dict(lr=0.1, momentum=0.9)),
     (optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True)),
