@@ -39,6 +39,18 @@ def test_shared_parameter_is_listed_once():
     assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias"]
 
 
+def test_recurse_false_lists_the_module_own_parameters_and_buffers():
+    # PyTorch's parameters(recurse=False) (a custom module's own scale, not its
+    # layers'): it was a TypeError here
+    block = Block()
+    block.register_buffer("count", vecgrad.zeros(1))
+    assert [n for n, _ in block.named_parameters(recurse=False)] == ["scale"]
+    assert list(block.parameters(recurse=False)) == [block.scale]
+    assert [n for n, _ in block.named_buffers("m", recurse=False)] == ["m.count"]
+    assert list(block.buffers(False)) == [block.count]
+    assert len(list(block.parameters())) == len(list(block.parameters(recurse=True))) > 1
+
+
 def test_a_shared_child_is_listed_once():
     # PyTorch's named_children: each module once, under its first name (it came twice)
     layer, act = nn.Linear(2, 2), nn.ReLU()

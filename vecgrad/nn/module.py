@@ -253,34 +253,40 @@ class Module(ModuleDisplay):
         for _, module in self.named_children():
             yield module
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """(dotted name, parameter) for every parameter in the tree, each once."""
+    def _named_members(self, registry: str, prefix: str, recurse: bool):
+        """(dotted name, tensor) of one registry (parameters or buffers) over the tree
+        (or this module only, recurse=False), each tensor once, None slots skipped."""
         seen = set()
-        for module_name, module in self.named_modules(prefix):
-            for name, param in module._parameters.items():
-                if id(param) in seen:
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_name, module in modules:
+            for name, tensor in getattr(module, registry).items():
+                if tensor is None or id(tensor) in seen:
                     continue
-                seen.add(id(param))
-                yield (f"{module_name}.{name}" if module_name else name), param
+                seen.add(id(tensor))
+                yield (f"{module_name}.{name}" if module_name else name), tensor
 
-    def parameters(self) -> Iterator[Parameter]:
-        """Every parameter in the tree, in registration order (what optimizers take)."""
-        for _, param in self.named_parameters():
+    def named_parameters(self, prefix: str = "", recurse: bool = True
+                         ) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) for every parameter in the tree, each once
+        (recurse=False: this module's own only, as in PyTorch)."""
+        return self._named_members("_parameters", prefix, recurse)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every parameter in the tree, in registration order (what optimizers take);
+        recurse=False: this module's own only."""
+        for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
-        """(dotted name, buffer) for every buffer in the tree that is not None, each once."""
-        seen = set()
-        for module_name, module in self.named_modules(prefix):
-            for name, buf in module._buffers.items():
-                if buf is None or id(buf) in seen:
-                    continue
-                seen.add(id(buf))
-                yield (f"{module_name}.{name}" if module_name else name), buf
+    def named_buffers(self, prefix: str = "", recurse: bool = True
+                      ) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, buffer) for every buffer in the tree that is not None, each once
+        (recurse=False: this module's own only)."""
+        return self._named_members("_buffers", prefix, recurse)
 
-    def buffers(self) -> Iterator[Tensor]:
-        """Every buffer in the tree (running statistics and the like)."""
-        for _, buf in self.named_buffers():
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Every buffer in the tree (running statistics and the like); recurse=False:
+        this module's own only."""
+        for _, buf in self.named_buffers(recurse=recurse):
             yield buf
 
     def _named_state(self) -> Iterator[tuple[str, Module, str, Tensor, bool]]:
