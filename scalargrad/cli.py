@@ -188,7 +188,7 @@ def _difference(a: float, b: float) -> float:
 
 
 def _run_graph(args, console) -> int:
-    from scalargrad.picture import NO_GRAPHVIZ
+    from scalargrad.picture import DOT_TIMEOUT_S, dot_program
     from scalargrad.render import fitted_table, graph_table, graph_tree, to_dot, to_svg
 
     alone = [flag for flag, on in (("--dot", args.dot), ("--svg", args.svg)) if on]
@@ -204,8 +204,12 @@ def _run_graph(args, console) -> int:
         return 0
     if args.svg:
         svg = to_svg(root)
-        if svg is None:
-            raise _UsageError(f"--svg: {NO_GRAPHVIZ} (--dot prints the DOT text)")
+        if svg is None:  # (the pictures' sentence, "shown as a table", is false here)
+            why = ("needs Graphviz's `dot` program, which is not installed (install "
+                   "graphviz)" if dot_program() is None else
+                   f"Graphviz's `dot` could not draw this graph (it failed or took over "
+                   f"{DOT_TIMEOUT_S:g} s)")
+            raise _UsageError(f"--svg {why}; --dot prints the DOT text")
         sys.stdout.write(svg)
         return 0
     console.print(fitted_table(graph_table(root), console))

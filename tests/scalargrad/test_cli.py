@@ -213,3 +213,16 @@ def test_wide_terminal_keeps_the_tables(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "100")
     code, out, err = _run(capsys, "graph", "x*y+sin(x)", "x=1", "y=2")
     assert code == 0 and _table_rows(out)["x"][4:] == ["1", "2.5403"]
+
+
+def test_svg_without_a_working_dot_says_what_happened(capsys, monkeypatch):
+    # It said "... not installed, so the graph is shown as a table", and showed nothing.
+    from scalargrad import picture
+
+    monkeypatch.setattr(picture, "dot_program", lambda: None)
+    code, out, err = _run(capsys, "graph", "x*y", "x=1", "y=2", "--svg")
+    assert code == 2 and out == "" and "table" not in err
+    assert "--svg needs Graphviz's `dot` program, which is not installed" in err
+    monkeypatch.setattr(picture, "dot_program", lambda: "/bin/false")
+    code, out, err = _run(capsys, "graph", "x*y", "x=1", "y=2", "--svg")
+    assert code == 2 and "--svg Graphviz's `dot` could not draw this graph" in err
