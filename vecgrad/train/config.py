@@ -158,8 +158,12 @@ class RunConfig:
         settings["data_dir"] = changes.get("data_dir") or config.get("data_dir")
         settings["checkpoint"] = settings.get("checkpoint") or str(path)
         settings["resume_from"] = str(path)
-        _check_resumable(path, state, config, settings, changes)
-        return cls(**settings), state
+        # types and ranges first: epochs="2" raised "'<=' not supported between
+        # instances of 'str' and 'int'" in the check below
+        resumed = cls(**settings).validate()
+        _check_resumable(path, state, config, {"epochs": resumed.epochs,
+                                               "patience": resumed.patience}, changes)
+        return resumed, state
 
 
 def _check_resumable(path, state, config, settings, changes) -> None:
