@@ -253,22 +253,27 @@ def jacobian(func, inputs, create_graph=False, strategy="reverse-mode"):
                 for oi, j in enumerate(_sweep(outs, leaves, tangents, create_graph)):
                     columns[oi].append(j)
             for oi, o in enumerate(outs):
-                stacked = _block(columns[oi], x.shape, o.shape, create_graph)  # input-major
                 n_in, n_out = len(x.shape), len(o.shape)
                 axes = tuple(range(n_in, n_in + n_out)) + tuple(range(n_in))
-                blocks[oi][ii] = stacked.permute(*axes) if axes else stacked
+                blocks[oi][ii] = _block(columns[oi], x.shape, o.shape, create_graph,
+                                        axes)  # input-major, then permuted
     if single_out:
         return _pack(blocks[0], single)
     return tuple(_pack(row, single) for row in blocks)
 
 
-def _block(rows, lead_shape, row_shape, create_graph):
-    """Rows (each of row_shape) stacked into lead_shape + row_shape."""
+def _block(rows, lead_shape, row_shape, create_graph, axes=()):
+    """Rows (each of row_shape) stacked into lead_shape + row_shape (then permuted by
+    axes). Recorded even inside no_grad() when create_graph, as the rows are (PyTorch's
+    helpers too): the stacking dropped the graph there."""
     shape = tuple(lead_shape) + tuple(row_shape)
     if not rows:
         raise ValueError(f"jacobian: empty tensors (block shape {shape}) are not supported")
-    flat = [r.reshape(r.numel()) for r in rows]
-    out = movement.reshape(movement.stack(flat), *shape)
+    with autograd.enable_grad():
+        flat = [r.reshape(r.numel()) for r in rows]
+        out = movement.reshape(movement.stack(flat), *shape)
+        if axes:
+            out = out.permute(*axes)
     return out if create_graph else out.detach()
 
 

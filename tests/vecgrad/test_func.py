@@ -228,3 +228,30 @@ def test_hessian_and_hvp_of_a_function_that_ignores_its_inputs_are_zero(device):
         assert out.item() == 3.0 and np.array_equal(hv.numpy(), [0.0, 0.0])
         blocks = func.hessian(lambda a, b: f(a), (x, _t([4.0], device)))
         assert blocks[1][0].shape == (1, 2) and not blocks[1][0].numpy().any()
+
+
+def test_create_graph_results_keep_their_graph_inside_no_grad():
+    """jacobian and hessian with create_graph=True inside no_grad() returned results that
+    did not require grad (their rows were recorded, the stacking was not), while vjp, jvp
+    and hvp kept theirs; PyTorch's helpers keep the graph in all five."""
+    x = _t([0.3, -0.8], "cpu", requires_grad=True)
+    v = _t([1.0, 2.0], "cpu")
+
+    def f(a):
+        return (a.sin() * a).sum()
+
+    def g(a):
+        return a.sin() * a
+
+    with vecgrad.no_grad():
+        results = [func.hessian(f, x, create_graph=True),
+                   func.jacobian(g, x, create_graph=True),
+                   func.jacobian(g, x, create_graph=True, strategy="forward-mode"),
+                   func.hvp(f, x, v, create_graph=True)[1],
+                   func.vjp(g, x, v, create_graph=True)[1],
+                   func.jvp(g, x, v, create_graph=True)[1]]
+        assert not func.hessian(f, x).requires_grad
+    assert all(r.requires_grad for r in results)
+    (third,) = grad(results[0].sum(), x)  # d/dx of f'' = -3 sin x - x cos x
+    x0 = x.numpy()
+    np.testing.assert_allclose(third.numpy(), -3 * np.sin(x0) - x0 * np.cos(x0))
