@@ -130,6 +130,14 @@ class RunConfig:
             if not ok:
                 raise ConfigError(f"{name} must be {kind}, got {type(value).__name__} "
                                   f"{value!r}")
+        import os
+
+        # (data_dir=3 raised os.fspath's "expected str, bytes or os.PathLike object")
+        for name, kind in (("data_dir", "a folder"), ("checkpoint", "a file name")):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, (str, os.PathLike)):
+                raise ConfigError(f"{name} must be {kind} (str or os.PathLike), got "
+                                  f"{type(value).__name__} {value!r}")
 
     @classmethod
     def resume(cls, path, **changes) -> tuple[RunConfig, dict]:
