@@ -419,3 +419,25 @@ def test_round_of_an_int_tensor_to_tens_is_refused(device):
     with pytest.raises(TypeError, match="round: decimals=-2 needs a float tensor"):
         x.round(decimals=-2)
     assert x.float().round(decimals=-2).tolist() == [1200.0, 0.0]
+
+
+def test_second_derivatives_at_kinks_follow_the_first_derivatives_branch(device):
+    """README, differences: elu''(0) is alpha (the branch whose slope alpha elu'(0) is, in
+    both libraries; PyTorch's elu''(0) is 0), and norm's Hessian at the zero vector is 0
+    (its gradient is 0 there; PyTorch's Hessian is nan)."""
+    from vecgrad.autograd import grad
+
+    x = t([0.0, -0.0, -1.0, 1.0], device, requires_grad=True)
+    (g,) = grad(F.elu(x, 2.0).sum(), x, create_graph=True)
+    (h,) = grad(g.sum(), x)
+    np.testing.assert_allclose(g.numpy(), [2.0, 2.0, 2 * math.exp(-1), 1.0], rtol=1e-6)
+    np.testing.assert_allclose(h.numpy(), [2.0, 2.0, 2 * math.exp(-1), 0.0], rtol=1e-6)
+    z = t([[0.0, 0.0], [3.0, 4.0]], device, requires_grad=True)
+    (g,) = grad(z.norm(dim=1).sum(), z, create_graph=True)
+    (h,) = grad((g * t([[1.0, 2.0], [1.0, 2.0]], device)).sum(), z)
+    assert np.array_equal(h.numpy()[0], [0.0, 0.0]) and np.isfinite(h.numpy()).all()
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor([0.0], requires_grad=True)
+    (tg,) = torch.autograd.grad(torch.nn.functional.elu(tx, 2.0).sum(), tx, create_graph=True)
+    (th,) = torch.autograd.grad(tg.sum(), tx)
+    assert tg.item() == 2.0 and th.item() == 0.0  # PyTorch's (the documented difference)
