@@ -167,6 +167,8 @@ def test_missing_mnist_files_are_named(capsys, tmp_path):
     (["--seed", "-1"], "--seed must be in 0..2**63-1, got -1"),
     (["--batch-size", "0"], "--batch-size must be in 1..16777216, got 0"),
     (["--checkpoint", "/no/such/folder/run.npz"], "the folder /no/such/folder does not exist"),
+    # an empty --data-dir searched "." (train) or was ignored (evaluate)
+    (["--dataset", "mnist", "--data-dir", ""], "argument --data-dir: give a folder name"),
     # argparse's own complaints: one line, no usage dump
     (["--dataset", "imagenet"], "argument --dataset: invalid choice: 'imagenet'"),
     (["--epochs", "ten"], "argument --epochs: invalid int value: 'ten'"),

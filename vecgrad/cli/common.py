@@ -18,6 +18,15 @@ __all__ = ["EXIT_DIVERGED", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_TERMINATED",
 UsageError = ConfigError
 
 
+def folder_name(text: str) -> str:
+    """argparse type of --data-dir: an empty name meant the working folder for train
+    (it said "missing ... in ." ) and was ignored by evaluate (the checkpoint's folder
+    was read instead)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a folder name ('.' is the working folder)")
+    return text
+
+
 def add_device_argument(p: argparse.ArgumentParser, what: str = "cpu") -> None:
     """--device, unset by default so the one rule decides: --device > $VECGRAD_DEVICE >
     `what`."""

@@ -6,14 +6,14 @@ import argparse
 
 import sys
 
-from vecgrad.cli.common import (add_device_argument, add_output_arguments, json_text,
-                                make_views)
+from vecgrad.cli.common import (add_device_argument, add_output_arguments, folder_name,
+                                json_text, make_views)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="a file written by vecgrad train --checkpoint")
     p.add_argument("--split", choices=("test", "val"), default="test")
-    p.add_argument("--data-dir", help="folder with the IDX files (mnist datasets)")
+    p.add_argument("--data-dir", type=folder_name, help="folder with the IDX files (mnist datasets)")
     add_device_argument(p, "the run's device, else cpu")
     add_output_arguments(p)
 

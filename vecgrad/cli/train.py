@@ -9,8 +9,8 @@ import sys
 import numpy as np
 
 from vecgrad.cli.common import (EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_TERMINATED,
-                                add_device_argument, add_output_arguments, json_text,
-                                make_views)
+                                add_device_argument, add_output_arguments, folder_name,
+                                json_text, make_views)
 from vecgrad.data import DATASET_NAMES, NORMALIZERS
 from vecgrad.train.config import RunConfig
 from vecgrad.train.models import DEFAULT_LR, OPTIMIZERS
@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d = DEFAULTS
     p.add_argument("--dataset", choices=DATASET_NAMES,
                    help=f"what to learn (default {d.dataset}: 8x8 digits, embedded)")
-    p.add_argument("--data-dir", help="folder with the MNIST/Fashion-MNIST IDX files "
+    p.add_argument("--data-dir", type=folder_name, help="folder with the MNIST/Fashion-MNIST IDX files "
                    "(default data/<dataset>)")
     p.add_argument("--model", help=f"mlp:H1,H2,..., cnn[:C1,C2], or for sequences cnn1d[:C1,C2], "
                    f"lstm:H, gru:H, rnn:H (default {d.model})")
