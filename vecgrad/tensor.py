@@ -179,8 +179,9 @@ class Tensor(TensorDisplay):
         return self._buf.shape[0]
 
     def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
+        if self.ndim == 0:  # (len() would name itself: "len() of a 0-dimensional tensor")
+            raise TypeError("iteration over a 0-dimensional tensor")
+        return (self[i] for i in range(self._buf.shape[0]))
 
     def __repr__(self):
         values = np.array2string(self.numpy(), separator=", ", prefix="tensor(")

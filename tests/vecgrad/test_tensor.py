@@ -294,3 +294,10 @@ def test_fill_and_zero_errors_name_themselves(device):
         vecgrad.zeros(2, device=device).fill_("x")
     ints = vecgrad.zeros(2, dtype="int64", device=device)
     assert ints.fill_(2.7).tolist() == [2, 2]  # casts toward zero, as copy_ and PyTorch
+
+
+def test_iterating_a_zero_dimensional_tensor_says_iteration(device):
+    # list(x) of a 0-d tensor said "len() of a 0-dimensional tensor"
+    with pytest.raises(TypeError, match="iteration over a 0-dimensional tensor"):
+        list(vecgrad.tensor(1.0, device=device))
+    assert [v.item() for v in vecgrad.tensor([[1, 2], [3, 4]], device=device)[1]] == [3, 4]
