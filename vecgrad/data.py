@@ -525,8 +525,11 @@ def _read_idx_stream(path, source, size: int, compressed: bool) -> np.ndarray:
         raise IDXError(f"{path}: not an IDX file (magic bytes {head.hex()}; expected "
                        "00 00, a type code in 08 09 0b 0c 0d 0e, and the dimension count)")
     dtype, ndim = _IDX_DTYPES[head[2]], head[3]
+    if ndim == 0:  # it read "announces 0 dimensions but the file ends after 4 bytes"
+        raise IDXError(f"{path}: the header announces 0 dimensions; an IDX file holds an "
+                       "array of at least one")
     dims_raw = source.read(4 * ndim)
-    if ndim == 0 or len(dims_raw) < 4 * ndim:
+    if len(dims_raw) < 4 * ndim:
         raise IDXError(f"{path}: header announces {ndim} dimensions but the file ends "
                        f"after {4 + len(dims_raw)} bytes")
     dims = tuple(int.from_bytes(dims_raw[4 * i:4 * i + 4], "big") for i in range(ndim))

@@ -130,3 +130,12 @@ def test_files_that_do_not_fit_together_are_named(tmp_path, case):
     (tmp_path / bad).write_bytes(idx_bytes(array))
     with pytest.raises(IDXError, match=pattern):
         load_dataset("mnist", tmp_path)
+
+
+def test_zero_dimensions_are_named_as_such(tmp_path):
+    # "header announces 0 dimensions but the file ends after 4 bytes" of a 5-byte file
+    path = tmp_path / "scalar.idx"
+    path.write_bytes(b"\x00\x00\x08\x00\x05")
+    with pytest.raises(IDXError, match="the header announces 0 dimensions; an IDX file "
+                                       "holds an array of at least one"):
+        read_idx(path)
