@@ -332,3 +332,12 @@ def test_check_shows_a_crashing_family_message_as_written(monkeypatch, capsys):
     assert vecgrad_cli.main(["check"]) == 1
     out = capsys.readouterr().out
     assert "ValueError: bad [/x] and [red]kept[/red]" in out and "1 op family failed" in out
+
+
+@pytest.mark.parametrize("module", ["train", "evaluate", "bench", "check", "devices"])
+def test_each_command_module_runs_as_a_script(module):
+    # python -m vecgrad.cli.train (evaluate, bench) ran nothing and exited 0 silently
+    done = subprocess.run([sys.executable, "-m", f"vecgrad.cli.{module}", "--no-such-flag"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.startswith(
+        f"python -m vecgrad.cli.{module}: error: ") and done.stderr.count("\n") == 1

@@ -41,3 +41,10 @@ def main(args) -> int:
         accuracy = "" if result.accuracy is None else f" accuracy {100 * result.accuracy:.2f}%"
         print(f"{args.split}: loss {result.loss:.4g}{accuracy}", file=stream)
     return 0
+
+
+if __name__ == "__main__":  # python -m vecgrad.cli.evaluate ran nothing and said nothing
+    from vecgrad.entry import run_command
+
+    sys.exit(run_command("python -m vecgrad.cli.evaluate", sys.modules[__name__], sys.argv[1:],
+                         __doc__))

@@ -159,3 +159,10 @@ def _json_metrics(result, checkpoint) -> dict:
         "checkpoint_holds": None if saved is None else {"epochs": saved[0],
                                                          "best_epoch": saved[1] or None},
     }
+
+
+if __name__ == "__main__":  # python -m vecgrad.cli.train ran nothing and said nothing
+    from vecgrad.entry import run_command
+
+    sys.exit(run_command("python -m vecgrad.cli.train", sys.modules[__name__], sys.argv[1:],
+                         __doc__))
