@@ -612,9 +612,13 @@ class Tensor(TensorDisplay):
         return elementwise.logical("logical_xor", other, self)
 
     def __eq__(self, other):
+        if not _comparable(other):  # x == None is False, as in PyTorch and Python
+            return NotImplemented
         return elementwise.compare("eq", self, other)
 
     def __ne__(self, other):
+        if not _comparable(other):
+            return NotImplemented
         return elementwise.compare("ne", self, other)
 
     def __lt__(self, other):
@@ -1006,6 +1010,14 @@ class Tensor(TensorDisplay):
 
     def log_softmax(self, axis=-1, *, dim=None):
         return softmax_ops.log_softmax(self, axis, dim=dim)
+
+
+def _comparable(other) -> bool:
+    """Whether == and != compare elementwise with `other`: tensors, numbers, arrays and
+    lists do; for anything else (None, a string, an object) they return NotImplemented,
+    so Python answers by identity (x == None is False, `x in [None, y]` works) where
+    they raised "eq: expected a Tensor or a number"."""
+    return isinstance(other, (Tensor, numbers.Number, np.generic, np.ndarray, list, tuple))
 
 
 def _extremum_method(op, x, dim, keepdim, axis, keepdims):

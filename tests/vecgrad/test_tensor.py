@@ -301,3 +301,15 @@ def test_iterating_a_zero_dimensional_tensor_says_iteration(device):
     with pytest.raises(TypeError, match="iteration over a 0-dimensional tensor"):
         list(vecgrad.tensor(1.0, device=device))
     assert [v.item() for v in vecgrad.tensor([[1, 2], [3, 4]], device=device)[1]] == [3, 4]
+
+
+def test_equality_with_none_or_other_objects_is_false_not_an_error(device):
+    # PyTorch (and Python's default) answer by identity; these raised
+    # "eq: expected a Tensor or a number, got NoneType"
+    t = vecgrad.tensor([1.0, 2.0], device=device)
+    assert (t == None) is False and (t != None) is True  # noqa: E711
+    assert (None == t) is False and (t == "a") is False and (t != object()) is True  # noqa: E711
+    assert t not in [None, "x"] and t in [None, t]
+    assert (t == [1.0, 0.0]).tolist() == [True, False]  # lists still compare elementwise
+    with pytest.raises(TypeError):
+        t < None  # noqa: B015 - ordering has no identity fallback
