@@ -366,3 +366,16 @@ def test_a_loader_without_batches_is_named():
             trainer.fit(train, val)
     with pytest.raises(ValueError, match="the test loader gives no batches"):
         trainer.evaluate(empty)
+
+
+def test_a_scheduler_that_cannot_drive_the_optimizer_is_refused():
+    # Trainer(scheduler=3) failed with AttributeError after the first epoch; a schedule
+    # of another optimizer changed that optimizer's lr, silently.
+    model = nn.Sequential(nn.Linear(2, 2))
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    other = optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)
+    with pytest.raises(TypeError, match="scheduler must have a step"):
+        Trainer(model, "cross_entropy", opt, scheduler=3)
+    with pytest.raises(ValueError, match="scheduler was built for another optimizer"):
+        Trainer(model, "cross_entropy", opt, scheduler=optim.StepDecay(other, 1, 0.5))
+    Trainer(model, "cross_entropy", opt, scheduler=optim.StepDecay(opt, 1, 0.5))

@@ -97,6 +97,17 @@ class Trainer:
             if foreign:
                 raise ValueError(f"Trainer: the optimizer holds {len(foreign)} parameter(s) "
                                  "that are not the model's; build it from model.parameters()")
+        if scheduler is not None:
+            # found only at the end of the first epoch otherwise (AttributeError), or
+            # never: a schedule of another optimizer changed that one's lr, silently
+            if not callable(getattr(scheduler, "step", None)):
+                raise TypeError(f"Trainer: scheduler must have a step() method (e.g. "
+                                f"optim.StepDecay(optimizer, 10, 0.5)), got "
+                                f"{type(scheduler).__name__}")
+            scheduled = getattr(scheduler, "optimizer", optimizer)
+            if optimizer is not None and scheduled is not optimizer:
+                raise ValueError("Trainer: the scheduler was built for another optimizer; "
+                                 "build it from the one given to the Trainer")
         self.model = model
         self.loss = get_loss(loss)
         self.optimizer = optimizer
