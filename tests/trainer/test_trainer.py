@@ -379,3 +379,14 @@ def test_a_scheduler_that_cannot_drive_the_optimizer_is_refused():
     with pytest.raises(ValueError, match="scheduler was built for another optimizer"):
         Trainer(model, "cross_entropy", opt, scheduler=optim.StepDecay(other, 1, 0.5))
     Trainer(model, "cross_entropy", opt, scheduler=optim.StepDecay(opt, 1, 0.5))
+
+
+def test_extra_state_cannot_replace_the_trainers_own_entries():
+    # extra_state={"model": ...} replaced the weights in every checkpoint, silently.
+    from vecgrad.train.trainer import _TRAINER_KEYS
+
+    model = nn.Sequential(nn.Linear(2, 2))
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    assert set(Trainer(model, "mse", opt).state_dict(0)) == set(_TRAINER_KEYS)
+    with pytest.raises(ValueError, match=r"extra_state may not use .* \['epoch', 'model'\]"):
+        Trainer(model, "mse", opt, extra_state={"model": "mlp:8", "epoch": 3, "config": {}})

@@ -42,6 +42,11 @@ def _is_real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
+# the entries of Trainer.state_dict() (extra_state adds its own beside them)
+_TRAINER_KEYS = ("format", "version", "epoch", "model", "best_model", "optimizer", "scheduler",
+                 "rng", "early_stopping", "history")
+
+
 class Trainer:
     """Fit a model with mini-batch gradient descent, early stopping and checkpoints.
 
@@ -119,6 +124,12 @@ class Trainer:
         self.patience = patience
         self.checkpoint = checkpoint
         self.extra_state = dict(extra_state or {})
+        # state_dict() adds these after its own entries: a clash replaced the weights or
+        # the epoch count in every checkpoint, silently (the resume then failed)
+        clash = sorted(set(self.extra_state) & set(_TRAINER_KEYS))
+        if clash:
+            raise ValueError(f"Trainer: extra_state may not use the trainer's own "
+                             f"checkpoint entries {clash}; choose other names")
         self.layer_stats = layer_stats
         self.class_names = tuple(class_names)
         self.clip_grad_norm = None if clip_grad_norm is None else float(clip_grad_norm)
