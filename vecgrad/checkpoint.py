@@ -23,6 +23,7 @@ import math
 import os
 import re
 import stat
+import sys
 import tempfile
 import time
 import zipfile
@@ -88,7 +89,14 @@ def _encode_leaf(value: Any, where, arrays: dict[str, np.ndarray]) -> dict | Non
     if isinstance(value, (bool, np.bool_)):
         return {"type": "bool", "value": bool(value)}
     if isinstance(value, (int, np.integer)):
-        return {"type": "int", "value": int(value)}
+        value = int(value)
+        # JSON writes ints as decimal text, which Python limits (4300 digits by default):
+        # json.dumps raised "Exceeds the limit (4300 digits) for integer string conversion"
+        digits = sys.get_int_max_str_digits()
+        if digits and value.bit_length() > 3 * digits and abs(value) >= 10 ** digits:
+            raise CheckpointError(f"{where()}: an int of more than {digits} digits cannot be "
+                                  "stored (a checkpoint writes ints as decimal text)")
+        return {"type": "int", "value": value}
     if isinstance(value, (float, np.floating)):
         number = float(value)
         # JSON has no inf/nan: store those by name, every finite float exactly via repr.

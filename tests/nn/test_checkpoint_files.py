@@ -135,6 +135,8 @@ def test_deeply_nested_state_needs_no_recursion(tmp_path):
         ({"x": np.array([object()], dtype=object)}, r"state\['x'\].*dtype object"),
         ({"x": np.array(["text"])}, r"state\['x'\].*dtype <U4"),
         ({1: np.zeros(2)}, r"dict keys must be str.*1"),
+        # json.dumps raised "Exceeds the limit (4300 digits) for integer string conversion"
+        ({"n": [10 ** 4300]}, r"state\['n'\]\[0\]: an int of more than 4300 digits cannot"),
     ],
 )
 def test_save_refuses_values_it_cannot_store_safely(tmp_path, bad, message):
@@ -447,6 +449,12 @@ def test_open_files_and_buffers_are_refused_with_the_reason(tmp_path, state):
         checkpoint.save(str(path), state)  # arguments swapped
     with pytest.raises(TypeError, match="not NoneType$"):
         checkpoint.load(None)
+
+
+def test_the_largest_storable_int_round_trips(tmp_path):
+    path = tmp_path / "big.npz"
+    checkpoint.save({"n": -(10 ** 4300 - 1)}, path)
+    assert checkpoint.load(path)["n"] == -(10 ** 4300 - 1)
 
 
 def test_bytes_file_names_work_for_save_as_for_load(tmp_path, state):
