@@ -272,6 +272,28 @@ class Tensor(TensorDisplay):
             object.__setattr__(new, name, copy.deepcopy(value, memo))
         return new
 
+    def __copy__(self) -> "Tensor":
+        """copy.copy: another Tensor object over the same memory and graph (what Python's
+        default shallow copy gave before __reduce_ex__ below took over pickling)."""
+        new = object.__new__(type(self))
+        for name in Tensor.__slots__:
+            if name != "__weakref__":
+                object.__setattr__(new, name, getattr(self, name))
+        for name, value in getattr(self, "__dict__", {}).items():
+            object.__setattr__(new, name, value)
+        return new
+
+    def __reduce_ex__(self, protocol):
+        """pickle (and multiprocessing): a leaf is pickled as its values, device and
+        requires_grad, and the attributes of a subclass (Parameter); not its .grad,
+        as in PyTorch. Pickling reached the backend and failed with "cannot pickle
+        '_thread._local' object"."""
+        if self._node is not None:
+            raise RuntimeError(f"pickle: only leaf tensors can be pickled (this one was made "
+                               f"by {self._node.name}); pickle .detach() instead")
+        return (_unpickle_tensor, (type(self), self.numpy(), self.device,
+                                   self._requires_grad, getattr(self, "__dict__", None)))
+
     def retain_grad(self):
         """Keep .grad for this non-leaf tensor too during backward()."""
         if not self._requires_grad:
@@ -1010,6 +1032,18 @@ class Tensor(TensorDisplay):
 
     def log_softmax(self, axis=-1, *, dim=None):
         return softmax_ops.log_softmax(self, axis, dim=dim)
+
+
+def _unpickle_tensor(cls, values, device, requires_grad, attributes):
+    """The other half of Tensor.__reduce_ex__."""
+    made = creation.tensor(values, dtype=values.dtype, device=device)
+    new = object.__new__(cls)
+    new._adopt(made._buf, made._backend)
+    new._host_range = made._host_range
+    new._requires_grad = requires_grad
+    for name, value in (attributes or {}).items():
+        object.__setattr__(new, name, value)
+    return new
 
 
 def _comparable(other) -> bool:

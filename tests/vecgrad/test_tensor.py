@@ -313,3 +313,25 @@ def test_equality_with_none_or_other_objects_is_false_not_an_error(device):
     assert (t == [1.0, 0.0]).tolist() == [True, False]  # lists still compare elementwise
     with pytest.raises(TypeError):
         t < None  # noqa: B015 - ordering has no identity fallback
+
+
+def test_leaf_tensors_and_parameters_pickle(device):
+    # pickling reached the backend: "cannot pickle '_thread._local' object"
+    import copy
+    import pickle
+
+    from vecgrad.nn import Linear, Parameter
+
+    x = vecgrad.tensor([[1.0, 2.0]], device=device, requires_grad=True)
+    y = pickle.loads(pickle.dumps(x))
+    assert y.tolist() == x.tolist() and y.device == x.device and y.requires_grad and y.is_leaf
+    labels = pickle.loads(pickle.dumps(vecgrad.tensor([3, 1], device=device)))
+    assert labels.dtype == vecgrad.int64 and labels.tolist() == [3, 1]
+    p = pickle.loads(pickle.dumps(Parameter(x)))
+    assert type(p) is Parameter and p.requires_grad
+    layer = pickle.loads(pickle.dumps(Linear(2, 3).to(device)))
+    assert layer(x).shape == (1, 3)
+    with pytest.raises(RuntimeError, match="pickle: only leaf tensors can be pickled"):
+        pickle.dumps(x * 2)
+    alias = copy.copy(x * 2)  # a shallow copy still shares memory and graph
+    assert alias.grad_fn == "Mul"
