@@ -99,6 +99,14 @@ def test_adding_or_multiplying_bool_tensors_counts_in_int64(device):
     assert (m | n).tolist() == [True, False, True] and (m & n).tolist() == [True, False, False]
 
 
+def test_mean_refuses_an_integer_dtype(device):
+    # mean(dtype=int64) truncated the input ([1.5, 2.5] -> [1, 2]) and gave float32 1.5
+    x = t([1.5, 2.5], device)
+    with pytest.raises(TypeError, match="mean: dtype must be float32 or float64"):
+        x.mean(dtype=vecgrad.int64)
+    assert t([1, 2], device).mean(dtype=vecgrad.float32).item() == 1.5
+
+
 def test_clip_with_min_above_max_gives_max(device):
     x = t([-3.0, 0.0, 3.0], device, requires_grad=True)
     out = x.clip(2.0, 1.0)

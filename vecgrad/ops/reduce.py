@@ -102,7 +102,11 @@ def mean(x, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None):
     axes = _reduce_axes("mean", x, axis, dim)
     n = _count(x.shape, axes)
     if dtype is not None:
-        x = common.cast(x, creation.resolve_dtype(dtype, "mean"))
+        dtype = creation.resolve_dtype(dtype, "mean")
+        if not common.is_float(dtype):  # (int64 truncated the input, then gave float32)
+            raise TypeError(f"mean: dtype must be float32 or float64 (a mean has a "
+                            f"fraction), got {dtype}")
+        x = common.cast(x, dtype)
     if not common.is_float(x.dtype):
         x = common.cast(x, np.float32)
     if not axes:
