@@ -747,6 +747,8 @@ class Tensor(TensorDisplay):
         return movement.reshape(self, *shape)
 
     def view(self, *shape):
+        """reshape by another name: a view where the layout allows one, else a copy
+        (PyTorch's view raises there; see README, "Differences from PyTorch")."""
         return movement.reshape(self, *shape)
 
     def flatten(self, start_dim=0, end_dim=-1):

@@ -107,6 +107,17 @@ def test_mean_refuses_an_integer_dtype(device):
     assert t([1, 2], device).mean(dtype=vecgrad.float32).item() == 1.5
 
 
+def test_view_of_a_transposed_tensor_is_a_copy(device):
+    # README, "Differences from PyTorch": view is reshape (PyTorch's view raises here)
+    x = t([[1.0, 2.0], [3.0, 4.0]], device)
+    flat = x.T.view(-1)
+    assert flat.tolist() == [1.0, 3.0, 2.0, 4.0]
+    flat[0] = 9.0
+    assert x.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    x.view(-1)[0] = 9.0  # a contiguous tensor: a real view
+    assert x.tolist()[0][0] == 9.0
+
+
 def test_clip_with_min_above_max_gives_max(device):
     x = t([-3.0, 0.0, 3.0], device, requires_grad=True)
     out = x.clip(2.0, 1.0)
