@@ -213,3 +213,14 @@ def test_confusion_matrix_in_a_narrow_terminal_never_cuts_counts(width, shows):
         assert text.count("1000") == 10 and text.count(" 7") >= 90
         assert ("┃" in text) == (shows == "table")
         assert (shows == "lines") == ("T-shirt/top | 1000    7" in text)
+
+
+def test_plain_layer_lines_stay_aligned_with_long_kinds():
+    # 'BatchNorm2d' (11 characters) overflowed the 10-wide kind column of its row
+    layers = (LayerStat("0", "Conv2d", 0.1, 1.0, None, 0.5),
+              LayerStat("1", "BatchNorm2d", 0.2, 1.0, None, 0.25),
+              LayerStat("features.0.block", "relu", 0.3, 1.0, 0.5, None))
+    out = io.StringIO()
+    PlainView(out, "all")(LayerStats(1, layers))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3 and len({line.index("mean") for line in lines}) == 1

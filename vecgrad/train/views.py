@@ -93,8 +93,12 @@ def _shown_layers(event: LayerStats, show: str) -> list:
 
 def _layer_lines(event: LayerStats, show: str) -> list[str]:
     lines = []
-    for layer in _shown_layers(event, show):
-        parts = [f"  {layer.name:<12} {layer.kind:<10}"]
+    shown = _shown_layers(event, show)
+    # as wide as the longest name and kind ('BatchNorm2d' pushed its row's columns right)
+    name_width = max([12] + [len(layer.name) for layer in shown])
+    kind_width = max([10] + [len(layer.kind) for layer in shown])
+    for layer in shown:
+        parts = [f"  {layer.name:<{name_width}} {layer.kind:<{kind_width}}"]
         if show in ("forward", "all") and layer.mean is not None:
             parts.append(f"mean {_num(layer.mean):>9}  std {_num(layer.std):>9}")
             if layer.dead_fraction is not None:
