@@ -154,3 +154,12 @@ def test_fused_backward_primitive_equals_derivative_times_grad(device, name):
     local = backend.to_numpy(backend.activation_derivative(name, x_buf, alpha))
     with np.errstate(all="ignore"):
         np.testing.assert_allclose(fused, local * grad, rtol=1e-6, atol=0, equal_nan=True)
+
+
+def test_sigmoid_keeps_its_tiny_values_beside_a_nan(device):
+    # float32 sigmoid(-88.77) is 2.8e-39; the cpu fast path gave 0 when the tensor also
+    # held a nan (its overflow check read the max, which was nan); OpenCL gave 2.8e-39
+    x = vecgrad.tensor([-88.7729, float("nan"), 1.0], device=device)
+    got = x.sigmoid().numpy()
+    assert np.isnan(got[1]) and got[0] == np.float32(2.795232e-39)
+    assert got[0] == vecgrad.tensor([-88.7729], device=device).sigmoid().item()

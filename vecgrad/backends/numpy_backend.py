@@ -108,10 +108,11 @@ def _sigmoid(x):
     if x.ndim and x.size:
         # 1 / (1 + e^-x) in four in-place passes (the form below makes nine, five
         # arrays: it was the LSTM's largest elementwise cost). Accurate to a few ulp
-        # wherever e^-x is finite; one read-only pass checks that.
+        # wherever e^-x is finite; one read-only pass checks that (a nan makes the max
+        # nan: then the form below, or a nan beside an overflow hid σ's tiny values).
         t = np.negative(x)
         np.exp(t, out=t)
-        if not np.isinf(t.max()):
+        if np.isfinite(t.max()):
             t += 1
             return np.reciprocal(t, out=t)
     # e^-x overflowed (x < -88 in float32): this form keeps σ's tiny values, not 0
