@@ -163,3 +163,10 @@ def test_sigmoid_keeps_its_tiny_values_beside_a_nan(device):
     got = x.sigmoid().numpy()
     assert np.isnan(got[1]) and got[0] == np.float32(2.795232e-39)
     assert got[0] == vecgrad.tensor([-88.7729], device=device).sigmoid().item()
+
+
+def test_elu_of_minus_zero_is_minus_zero(device):
+    # alpha * expm1(-0.0), as scalargrad, OpenCL and PyTorch give (cpu gave +0.0)
+    out = vecgrad.tensor([-0.0, 0.0], device=device).elu().numpy()
+    assert out.tolist() == [0.0, 0.0] and np.signbit(out).tolist() == [True, False]
+    assert math.copysign(1.0, ACTIVATIONS["elu"].f(-0.0)) == -1.0

@@ -143,7 +143,9 @@ def _relu_df(x, a):
 
 
 def _elu(x, a):
-    return np.where(x > 0, x, x.dtype.type(a) * np.expm1(np.minimum(x, 0)))
+    # (x itself where x <= 0, so elu(-0.0) = a * expm1(-0.0) = -0.0 as in the catalogue,
+    # OpenCL and PyTorch; np.minimum(-0.0, 0) gave +0.0)
+    return np.where(x > 0, x, x.dtype.type(a) * np.expm1(np.where(x > 0, 0, x)))
 
 
 def _elu_df(x, a):
