@@ -353,3 +353,16 @@ def test_attention_query_with_every_key_masked_gives_zeros_not_nan(device, float
         w = np.exp(scores[row][allowed[row]] - scores[row][allowed[row]].max())
         np.testing.assert_allclose(out.numpy()[0, row], (w / w.sum()) @ v.numpy()[0][allowed[row]],
                                    rtol=1e-12)
+
+
+def test_probabilities_may_be_numpy_floats():
+    # nn.Dropout(np.float32(0.25)) was refused as "p must be in [0, 1)", as were an RNN's
+    # dropout and calculate_gain's slope; stored as Python floats
+    from vecgrad.nn import init
+    layer = nn.Dropout(np.float32(0.25))
+    assert layer.p == 0.25 and type(layer.p) is float
+    assert nn.GRU(2, 3, num_layers=2, dropout=np.float64(0.5)).dropout == 0.5
+    assert type(init.calculate_gain("leaky_relu", np.float32(0.5))) is float
+    for bad in (np.True_, 1.0, "0.1"):
+        with pytest.raises(ValueError, match="p must be in"):
+            nn.Dropout(bad)

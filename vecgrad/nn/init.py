@@ -11,6 +11,7 @@ means nothing), as PyTorch does.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -37,9 +38,9 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The recommended gain for an activation (leaky_relu takes its slope as `param`)."""
     if nonlinearity == "leaky_relu":
         slope = 0.01 if param is None else param
-        if isinstance(slope, bool) or not isinstance(slope, (int, float)):
+        if isinstance(slope, (bool, np.bool_)) or not isinstance(slope, numbers.Real):
             raise ValueError(f"calculate_gain: leaky_relu slope must be a number, got {slope!r}")
-        return math.sqrt(2.0 / (1.0 + slope**2))
+        return math.sqrt(2.0 / (1.0 + float(slope) ** 2))
     if nonlinearity not in _GAINS:
         raise ValueError(
             f"calculate_gain: no standard gain for {nonlinearity!r}; "

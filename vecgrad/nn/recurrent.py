@@ -178,7 +178,7 @@ class RNNBase(Module):
         input_size = self.input_size = _check_size(owner, "input_size", input_size)
         hidden_size = self.hidden_size = _check_size(owner, "hidden_size", hidden_size)
         num_layers = self.num_layers = _check_size(owner, "num_layers", num_layers)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
+        if isinstance(dropout, (bool, np.bool_)) or not isinstance(dropout, numbers.Real) \
                 or not 0.0 <= dropout < 1.0:
             raise ValueError(f"{owner}: dropout must be a probability in [0, 1), got "
                              f"{dropout!r}")
