@@ -292,3 +292,24 @@ def test_binary_cross_entropy_refuses_targets_outside_0_1(device, target, found)
     soft = F.binary_cross_entropy(p, vecgrad.tensor([0.0, 0.25], device=device))
     assert soft.item() == pytest.approx(-(np.log(0.7) + 0.25 * np.log(0.6)
                                           + 0.75 * np.log(0.4)) / 2, rel=1e-6)
+
+
+def test_loss_options_may_be_numpy_numbers_but_not_nan_or_bools(device):
+    # label_smoothing, beta and delta of np.float32 were refused as "must be a number";
+    # beta=nan and delta=nan were accepted and gave a nan loss; label_smoothing=True
+    # smoothed fully
+    x = vecgrad.tensor([[0.0, 2.0, -1.0]], device=device)
+    y = vecgrad.tensor([1], device=device)
+    t = vecgrad.tensor([[1.0, -1.0, 0.5]], device=device)
+    assert F.cross_entropy(x, y, label_smoothing=np.float32(0.25)).item() == \
+        pytest.approx(F.cross_entropy(x, y, label_smoothing=0.25).item(), rel=1e-6)
+    assert F.huber_loss(x, t, delta=np.float32(2.0)).item() == \
+        pytest.approx(F.huber_loss(x, t, delta=2.0).item(), rel=1e-6)
+    assert F.smooth_l1_loss(x, t, beta=np.float64(0.5)).item() == \
+        pytest.approx(F.smooth_l1_loss(x, t, beta=0.5).item(), rel=1e-6)
+    with pytest.raises(ValueError, match="beta must be a number >= 0"):
+        F.smooth_l1_loss(x, t, beta=float("nan"))
+    with pytest.raises(ValueError, match="delta must be a number > 0"):
+        F.huber_loss(x, t, delta=float("nan"))
+    with pytest.raises(ValueError, match="label_smoothing must be a number"):
+        F.cross_entropy(x, y, label_smoothing=True)

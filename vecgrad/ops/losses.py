@@ -213,6 +213,11 @@ def binary_cross_entropy_with_logits(logits, target, weight=None, reduction="mea
     return _reduce(op, _weighted(op, loss, weight), reduction)
 
 
+def _is_real(value) -> bool:
+    """A real number option (numpy's too), not a bool; NaN is left to the range checks."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def ignore_index_value(op, ignore_index) -> int:
     """ignore_index as an int (numpy's integers too); a TypeError for anything else (a
     float 1.5 would ignore nothing here and class 1 after int())."""
@@ -367,9 +372,10 @@ def cross_entropy(logits, labels, weight=None, ignore_index=-100, reduction="mea
             return CrossEntropy.apply(logits, labels, reduction=reduction)
     _reduction_keyword(op, weight)
     _check_reduction(op, reduction)
-    if not isinstance(label_smoothing, (int, float)) or not 0.0 <= label_smoothing <= 1.0:
+    if not _is_real(label_smoothing) or not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be a number in [0, 1], got "
                          f"{label_smoothing!r}")
+    label_smoothing = float(label_smoothing)
     if not common.is_tensor(logits):
         raise TypeError(f"{op}: input must be a Tensor, got {type(logits).__name__}")
     if common.is_tensor(labels) and common.is_float(labels.dtype) and \
@@ -419,8 +425,9 @@ def l1_loss(prediction, target, reduction="mean"):
 def smooth_l1_loss(prediction, target, reduction="mean", beta=1.0):
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = prediction - target)."""
     _check_reduction("smooth_l1_loss", reduction)
-    if not isinstance(beta, (int, float)) or beta < 0:
+    if not _is_real(beta) or not beta >= 0:
         raise ValueError(f"smooth_l1_loss: beta must be a number >= 0, got {beta!r}")
+    beta = float(beta)
     prediction, target = _pair("smooth_l1_loss", prediction, target)
     d = prediction - target
     size = elementwise.abs(d)
@@ -433,8 +440,9 @@ def smooth_l1_loss(prediction, target, reduction="mean", beta=1.0):
 def huber_loss(prediction, target, reduction="mean", delta=1.0):
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta): smooth_l1 times delta."""
     _check_reduction("huber_loss", reduction)
-    if not isinstance(delta, (int, float)) or delta <= 0:
+    if not _is_real(delta) or not delta > 0:
         raise ValueError(f"huber_loss: delta must be a number > 0, got {delta!r}")
+    delta = float(delta)
     prediction, target = _pair("huber_loss", prediction, target)
     d = prediction - target
     size = elementwise.abs(d)
