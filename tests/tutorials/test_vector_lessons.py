@@ -47,6 +47,15 @@ def test_lesson04_least_squares_and_ridge(run_lesson_quietly):
     assert why["gap"]["least squares"] < 0.002 and 0.015 < why["gap"]["ridge"] < 0.03
     assert round(why["batch_gradient"]["least squares"], 2) == 0.12
     assert round(why["batch_gradient"]["ridge"], 1) == 1.6
+    # 'each one has size 1.6 on average (0.6 to 2.8)': the spread is shown too
+    low, high = why["batch_gradient_range"]["ridge"]
+    assert round(low, 1) == 0.6 and round(high, 1) == 2.8
+    # 'more epochs close the gap: after 120 epochs ... within 0.002'
+    assert why["gap_after_120_epochs"] < 0.002 < why["gap"]["ridge"] / 10
+    from tutorials.lesson04_least_squares import LESSON
+
+    text = " ".join(LESSON.steps[3].text.split())
+    assert "size 1.6 on average (0.6 to 2.8)" in text and "within 0.002" in text
 
 
 def test_lesson04_running_mean_uses_twenty_losses():
