@@ -91,7 +91,7 @@ def backward_scalargrad():
         grads[f"w{k + 1}"] = np.array([[v.grad for v in row]
                                         for row in w[k]])
         grads[f"b{k + 1}"] = np.array([v.grad for v in b[k]])
-    return {"loss": loss.data, "grads": grads,
+    return {"loss": loss.data, "grads": grads, "root": loss,
             "nodes": len(topological_order(loss))}
 
 
@@ -165,10 +165,12 @@ LESSON = Lesson(
             """, backward_jacobians, show_jacobians),
         Step("The same network in scalargrad", """
             With every weight a scalar Value, the network is a graph of 142 nodes
-            (counted below: every weight, bias and input, every product and sum, every
-            activation) and one `backward()` fills in every gradient. The table shows
-            each gradient's norm, the square root of the sum of its squared entries, as
-            in the step before.
+            (counted below): 49 leaves for the 46 weights and biases and the 3 inputs,
+            72 products and sums, 10 activations, and 11 more for the loss (its
+            constants, differences, squares, their sum and the factor 1/2). One
+            `backward()` fills in every gradient. The table shows each gradient's
+            norm, the square root of the sum of its squared entries, as in the step
+            before.
             """, backward_scalargrad, show_loss_and_norms),
         Step("The same network in vecgrad", """
             vecgrad keeps each layer's weights in one tensor; `F.linear(h, W, b)`

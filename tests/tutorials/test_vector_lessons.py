@@ -77,6 +77,20 @@ def test_lesson07_three_engines_agree(run_lesson_quietly):
     assert vector["loss"] == pytest.approx(fwd["loss"], abs=1e-12)
     assert together["max_gap"] < 1e-12
     assert scalar["nodes"] == 142
+    # the text's breakdown of the 142: 49 leaves (weights, biases, inputs), 72
+    # products and sums, 10 activations, 11 for the loss
+    from collections import Counter
+
+    from scalargrad.graph import topological_order
+
+    nodes = topological_order(scalar["root"])
+    ops = Counter(node.op for node in nodes)
+    assert 3 * 4 + 4 * 4 + 4 * 2 + 4 + 4 + 2 + 3 == 49
+    assert ops["tanh"] + ops["relu"] + ops["identity"] == 10
+    loss_nodes = 4 + ops["-"] + ops["**2"] + 2 + 1  # constants, -, **2, sums, * 1/2
+    assert ops[""] == 49 + 4 and ops["-"] == ops["**2"] == 2
+    assert ops["*"] + ops["+"] == 72 + 3 and loss_nodes == 11
+    assert 49 + 72 + 10 + loss_nodes == len(nodes) == 142
     # Independent check of one Jacobian product: the output-layer weight gradient is
     # the outer product of (y_hat - t) and h2, with t from the lesson's seeded draw.
     from tutorials.lesson07_mlp_matrix_form import make_parameters
