@@ -124,8 +124,8 @@ LESSON = Lesson(
     steps=(
         Step("The gradient is softmax minus onehot", """
             For logits (2, 1, 0.1) and true class 0, vecgrad's `cross_entropy` backward
-            pass gives exactly softmax(a) - (1, 0, 0): the true class is pushed up by
-            1 - p_0, every other class down by its probability.
+            pass gives softmax(a) - (1, 0, 0) to within rounding (1e-16): the true
+            class is pushed up by 1 - p_0, every other class down by its probability.
             """, gradient_with_vecgrad, show_gradient, also_show=(softmax_by_hand,)),
         Step("The same with scalars", """
             The AD lecture writes the loss as -a_y + log sum_k exp(a_k). Built from scalar
@@ -134,8 +134,8 @@ LESSON = Lesson(
         Step("Why subtract the max", """
             exp(1000) does not fit in a float, so the textbook formula turns into
             inf / inf = nan. Softmax does not change when the same number is subtracted
-            from every logit, so subtracting the largest one makes every exponent <= 0
-            and the result exact: softmax(1000, 999, 998) = softmax(2, 1, 0).
+            from every logit, so subtracting the largest one makes every exponent <= 0:
+            nothing overflows, and the result is softmax(2, 1, 0), as it should be.
             """, naive_versus_stable, show_stable),
         Step("Batches average", """
             With a batch, the loss is the mean over examples, so each row of the
