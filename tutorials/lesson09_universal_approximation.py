@@ -91,7 +91,8 @@ LESSON = Lesson(
     enough hidden units (the universal approximation theorem). The NYU CDS lecture illustrates it
     with Bishop's figures: a network with just **three** hidden units, trained on 50
     points, fits x^2 (tanh units), sin x, |x| and a step (logistic units). We train the
-    same networks with vecgrad and Adam, and draw each hidden unit's contribution.
+    same networks with vecgrad and Adam, and draw each hidden unit's output h_k(x)
+    below the fit.
     """,
     steps=(
         Step("x^2 with tanh units", """
@@ -101,18 +102,26 @@ LESSON = Lesson(
             x lies in [-1, 1].
             """, fit_square, lambda r: _plot(r, "x^2"), also_show=(fit,)),
         Step("sin x with logistic units", """
-            Over one full period, [-pi, pi], three sigmoids are enough: one rises, one
-            falls, and their sum bends the way the sine does.
+            Over one full period, [-pi, pi], three sigmoids are enough. All three units
+            drawn below fall from left to right, but the output weights decide which
+            way each one counts: two enter with negative weights, as steep rises near
+            x = -0.7 and x = 0.6, and the third, a slow fall with a large positive
+            weight, cancels most of their climb. The sum bends the way the sine does.
             """, fit_sine, lambda r: _plot(r, "sin x")),
         Step("|x| with logistic units", """
-            The kink at 0 cannot be reproduced exactly by smooth units, but two steep
-            opposing sigmoids come close.
+            The kink at 0 cannot be reproduced exactly by smooth units, but two
+            opposing sigmoids come close: one falls around x = -0.5, the other rises
+            around x = 0.5, and the third unit hardly changes. The largest errors sit
+            at the two points next to the kink.
             """, fit_abs, lambda r: _plot(r, "|x|")),
         Step("A step with logistic units", """
-            A single very steep sigmoid is already a step; training makes its weight
-            large. The error that remains sits at the jump. Ten parameters per network
-            suffice for all four shapes; note that the theorem promises such weights
-            exist but not how to find them: here gradient descent (Adam) does it.
+            A single steep sigmoid is already close to a step; training makes its
+            input weight large (about 15 here, from under 1 at the start) and puts a
+            second, gentler unit at the jump too. The error that remains sits at the
+            jump: the two points either side of it carry two thirds of it. Ten
+            parameters per network suffice for all four shapes; note that the theorem
+            promises such weights exist but not how to find them: here gradient
+            descent (Adam) does it.
             """, fit_step, lambda r: _plot(r, "step")),
     ),
 )

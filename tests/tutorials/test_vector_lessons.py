@@ -133,6 +133,42 @@ def test_lesson09_three_hidden_units_fit_all_four_shapes(run_lesson_quietly):
     assert square["y"] == pytest.approx(square["x"] ** 2)
     assert sine["x"].max() == pytest.approx(math.pi)
     assert square["mse"] < 1e-3 and absolute["mse"] < 5e-3
+    # what the text says of each fit's hidden units, read back from the results
+    sine_units = _sigmoid_units(sine)
+    assert all(w < 0 for w, _, _ in sine_units)  # all three fall from left to right
+    rises = sorted(centre for w, centre, out in sine_units if out < 0)
+    assert len(rises) == 2 and round(rises[0], 1) == -0.7 and round(rises[1], 1) == 0.6
+    (slow, _, out), = [u for u in sine_units if u[2] > 0]
+    assert abs(slow) < 1 and out > 5  # a slow fall with a large positive weight
+    abs_units = sorted(_sigmoid_units(absolute), key=lambda u: u[0])
+    assert round(abs_units[0][1], 1) == -0.5 and abs_units[0][0] < 0  # falls at -0.5
+    assert round(abs_units[2][1], 1) == 0.5 and abs_units[2][0] > 0  # rises at 0.5
+    assert np.ptp(absolute["units"], axis=0).min() < 0.1  # the third hardly changes
+    assert _worst_points(absolute, 2) == sorted(np.argsort(np.abs(absolute["x"]))[:2])
+    step_weights = sorted(abs(w) for w, _, _ in _sigmoid_units(step))
+    assert round(step_weights[-1]) == 15 and 1 < step_weights[-2] < 10
+    assert all(abs(c) < 0.05 for w, c, _ in _sigmoid_units(step) if abs(w) > 1)
+    errors = (step["fit"] - step["y"]) ** 2
+    share = errors[_worst_points(step, 2)].sum() / errors.sum()
+    assert _worst_points(step, 2) == [24, 25] and round(share * 3) == 2  # two thirds
+
+
+def _sigmoid_units(r):
+    """(input weight, centre, output weight) of each logistic hidden unit of a lesson 9
+    fit: its logit is linear in x, and the fit is linear in the units."""
+    units, x = r["units"], r["x"]
+    design = np.column_stack([units, np.ones(len(x))])
+    out = np.linalg.lstsq(design, r["fit"], rcond=None)[0]
+    assert design @ out == pytest.approx(r["fit"], abs=1e-9)
+    found = []
+    for k in range(units.shape[1]):
+        w, b = np.polyfit(x, np.log(units[:, k] / (1 - units[:, k])), 1)
+        found.append((float(w), float(-b / w), float(out[k])))
+    return found
+
+
+def _worst_points(r, n):
+    return sorted(np.argsort((r["fit"] - r["y"]) ** 2)[-n:].tolist())
 
 
 def test_lesson10_optimizers_and_adam_formulas(run_lesson_quietly):
