@@ -112,8 +112,10 @@ LESSON = Lesson(
         Step("Gradient norms layer by layer", """
             One batch of 64 random inputs, a squared-error loss, one backward pass. For
             each layer we print the size (Frobenius norm) of dL/dW. In the sigmoid
-            network the gradient shrinks by orders of magnitude on its way back to the
-            first layer; in the ReLU network it arrives at about the same size.
+            network the gradient shrinks on its way back: the first layer's is over a
+            million times smaller than the last layer's (9e-8 against 0.13). In the
+            ReLU network no layer's gradient is more than four times another's (they
+            lie between 2.7 and 9.4).
             """, compare_norms, show_norms, also_show=(deep_network,
                                                         layer_gradient_norms)),
         Step("Where the factor comes from", """

@@ -225,6 +225,12 @@ def test_lesson11_sigmoid_gradients_vanish_relu_ones_do_not(run_lesson_quietly):
     assert len(norms["sigmoid"]) == len(norms["relu"]) == 10
     assert norms["sigmoid_first_over_last"] < 1e-4
     assert 0.1 < norms["relu_first_over_last"] < 10
+    # the numbers the text quotes
+    sigmoid, relu = norms["sigmoid"], norms["relu"]
+    assert 1e6 < sigmoid[-1] / sigmoid[0] < 1e7
+    assert f"{sigmoid[0]:.0e}" == "9e-08" and round(sigmoid[-1], 2) == 0.13
+    assert max(relu) / min(relu) < 4
+    assert round(min(relu), 1) == 2.7 and round(max(relu), 1) == 9.4
     # sigma'(a) <= 1/4 everywhere; ReLU's mean slope is the fraction of active units
     assert all(0 < s <= 0.25 for s in slopes["sigmoid"])
     assert all(0.3 < s < 0.7 for s in slopes["relu"])
