@@ -241,6 +241,11 @@ def test_lesson12_regularization(run_lesson_quietly):
     zeros = penalties["near_zero"]
     assert zeros == {"none": 2, "L2": 1, "L1": 14}
     informative = {2: 3.0, 7: -2.0, 13: 1.5}
+    # none of them informative, and L2's one is not pinned at 0 but crossed it
+    for p, w in penalties["weights"].items():
+        assert not {k for k, v in enumerate(w) if abs(v) < 0.01} & set(informative), p
+    w1 = (penalties["weights"]["none"][1], penalties["weights"]["L2"][1])
+    assert w1[0] < -0.05 and 0 < w1[1] < 0.01
     for k, v in informative.items():  # the informative weights survive L1
         assert abs(penalties["weights"]["L1"][k] - v) < 0.5
     norm = penalties["norm"]
@@ -261,6 +266,11 @@ def test_lesson12_regularization(run_lesson_quietly):
                         stopping["best_epoch"])
     assert np.all(np.diff(train) < 0)  # the training loss falls at every epoch
     assert best == 231 and np.all(np.diff(val[best:]) > 0)  # then only rises
+    # before that it rises twice: 0.199 -> 0.240 over epochs 15..28, a little near 65
+    rising = np.flatnonzero(np.diff(val[:best]) > 0)
+    assert rising.tolist() == list(range(15, 28)) + list(range(60, 70))
+    assert round(val[15], 3) == 0.199 and round(val[28], 3) == 0.240
+    assert val[70] - val[60] < 0.002
     assert round(stopping["best_val"], 3) == 0.137 and round(stopping["last_val"], 3) == 0.179
     assert stopping["best_val"] == min(stopping["val"])
     assert stopping["checkpoint_epoch"] == stopping["best_epoch"]
