@@ -192,7 +192,9 @@ LESSON = Lesson(
             An 8x8 image with a vertical edge and a short bar, and a 3x3 Sobel kernel
             that measures how much brighter the right side of a patch is than the left.
             With no padding and stride 1 the output is (8 - 3 + 1) x (8 - 3 + 1) = 6x6.
-            It is large along the edge and at the ends of the bar, zero on flat areas.
+            Along the edge it is 4 (1 + 2 + 1, the kernel's right column, where the
+            bar is not in the same patch); the bar answers positively at its left end
+            and negatively at its right end, where brightness falls; flat areas give 0.
             (Deep learning libraries do not flip the kernel, so strictly this is a
             cross-correlation; the name convolution stuck.)
             """, slide, show_slide, also_show=(make_image,)),

@@ -291,6 +291,10 @@ def test_lesson13_convolution_three_ways(run_lesson_quietly):
     assert slide["out"].shape == (6, 6)
     assert np.array_equal(slide["out"], expected)
     assert slide["out"][0].tolist() == [0, 0, 4, 4, 0, 0]  # the edge, Sobel weight 1+2+1
+    out = slide["out"]
+    assert np.all(out[:, 3] == 4) and np.all(out[:3, 2] == 4)  # the edge
+    assert np.all(out[3:, 0] > 0) and np.all(out[3:, 1] < 0)  # the bar's two ends
+    assert np.all(out[:3, :2] == 0) and np.all(out[:, 4:] == 0)  # flat areas
     assert cols["patches_shape"] == (36, 9) and cols["same_as_sliding"]
     assert np.allclose(vec["out"], expected, atol=1e-12)
     assert np.allclose(vec["kernel_grad"], vec["patch_sum"], atol=1e-12)
