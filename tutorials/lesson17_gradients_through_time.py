@@ -116,9 +116,9 @@ def train(clip, lr=0.5, steps=80, seed=0):
 
 def with_and_without_clipping():
     plain, clipped = train(None), train(1.0)
-    steps = len(plain["losses"])
+    steps = len(plain["losses"])  # the last one blew up, if fewer than 80
     return {"plain": plain, "clipped": clipped,
-            "plain_diverged_at": steps if steps < 80 else None,
+            "plain_diverged_at": steps - 1 if steps < 80 else None,
             "clipped_final": clipped["losses"][-1],
             "start": clipped["losses"][0]}
 
@@ -136,7 +136,8 @@ def show_clipping(r):
                        Series("clip_grad_norm_ 1.0", list(range(len(c["losses"]))),
                               c["losses"], color="green")],
                       logy=True, title="training loss (log scale)", xlabel="training step"),
-            f"without clipping the run blew up at step {r['plain_diverged_at']}; with "
+            f"without clipping the run blew up at step {r['plain_diverged_at']} (loss "
+            f"{p['losses'][-1]:.2g}); with "
             f"clipping the loss went from {r['start']:.3f} to {r['clipped_final']:.4f}"]
 
 
@@ -198,11 +199,13 @@ LESSON = Lesson(
             """, factor_per_step, show_factor),
         Step("Training: the cliff, and what clipping does", """
             The same small RNN learns to predict the next value of noisy sine waves with
-            full-batch SGD and a learning rate of 0.5. Without clipping one large
-            gradient throws the weights onto a steep wall of the loss, the next gradient
-            is larger still, and the run blows up. clip_grad_norm_(params, 1.0) rescales
-            every gradient longer than 1 to length 1 (keeping its direction), so no step
-            is longer than lr · 1, and the same run trains.
+            full-batch SGD and a learning rate of 0.5. Without clipping the gradient's
+            norm grows from 0.9 to 10 in four steps and to 189 at the fifth; each
+            long step lands the weights on a steeper part of the loss, and at step 8
+            (counted from 0, as on the plots) the loss passes a million and the run
+            stops. clip_grad_norm_(params, 1.0) rescales every gradient longer than 1
+            to length 1 (keeping its direction), so no step is longer than lr · 1, and
+            the same run trains.
             """, with_and_without_clipping, show_clipping, also_show=(train,)),
         Step("Clip the norm, not the values", """
             clip_grad_value_ clamps each entry instead. Both limit the step, but clamping

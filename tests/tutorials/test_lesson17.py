@@ -16,6 +16,15 @@ def test_lesson17_gradients_through_time_and_clipping(run_lesson_quietly):
     # lecture 001: high gradient magnitude -> clipping. Without it the run blows up.
     assert clipping["plain_diverged_at"] is not None and clipping["plain_diverged_at"] < 30
     assert max(clipping["plain"]["norms"]) > 1e3
+    # the text: norm 0.9 -> 10 in four steps, 189 at the fifth; step 8 (from 0, as
+    # the plots count) passes a million
+    norms, losses = clipping["plain"]["norms"], clipping["plain"]["losses"]
+    assert round(norms[0], 1) == 0.9 and 9.5 < norms[4] < 11
+    assert all(a < b for a, b in zip(norms[:5], norms[1:5]))
+    assert round(norms[5]) == 189
+    assert clipping["plain_diverged_at"] == len(losses) - 1 == 8
+    assert losses[8] > 1e6 > max(losses[:8])
+    assert "blew up at step 8 (loss 1.6e+06)" in text
     assert clipping["clipped_final"] < clipping["start"] / 10
     assert len(clipping["clipped"]["losses"]) == 80
     assert methods["clip_grad_norm_"]["cosine"] == pytest.approx(1.0, abs=1e-12)
