@@ -460,3 +460,64 @@ def test_second_derivatives_at_kinks_follow_the_first_derivatives_branch(device)
     (tg,) = torch.autograd.grad(torch.nn.functional.elu(tx, 2.0).sum(), tx, create_graph=True)
     (th,) = torch.autograd.grad(tg.sum(), tx)
     assert tg.item() == 2.0 and th.item() == 0.0  # PyTorch's (the documented difference)
+
+
+def test_variance_needs_more_elements_than_the_correction_and_reads_keepdims_second(device):
+    """README, differences: fewer elements than correction + 1 is an error (PyTorch: nan
+    or inf), and the second positional argument of var/std is numpy's keepdims."""
+    x = t([[1.0, 2.0], [3.0, 5.0]], device)
+    assert x.std(1, True).shape == (2, 1) and x.var(1, True).shape == (2, 1)
+    for call in (lambda: x.var(dim=1, correction=2), lambda: x[:, :1].std(dim=1, correction=1),
+                 lambda: t([], device).var()):
+        with pytest.raises(ValueError, match="need more than"):
+            call()
+
+
+def test_rounding_functions_have_gradient_zero_and_sort_is_stable(device):
+    """README, differences: floor, round, sign, ... have gradient 0 like PyTorch; sort is
+    always stable (ties keep their order, descending too), on every device."""
+    x = t([0.3, -1.7, 2.5, -0.5], device, requires_grad=True)
+    for name in ("floor", "ceil", "round", "trunc", "sign"):
+        x.grad = None
+        getattr(x, name)().sum().backward()
+        assert x.grad.tolist() == [0.0] * 4, name
+    ties = t([2.0, 1.0, 2.0, 1.0, 2.0, 0.0], device)
+    assert ties.sort().indices.tolist() == [5, 1, 3, 0, 2, 4]
+    assert ties.argsort().tolist() == [5, 1, 3, 0, 2, 4]
+    assert ties.sort(descending=True).indices.tolist() == [0, 2, 4, 1, 3, 5]
+
+
+def test_matrix_products_need_float_tensors(device):
+    """README, differences: @, mm, bmm, dot (and einsum through matmul) refuse integer
+    tensors, where PyTorch multiplies them; einsum of integers works by mul and sum."""
+    a = t([[1, 2], [3, 4]], device)
+    for call in (lambda: a @ a, lambda: a.mm(a), lambda: a[0].dot(a[1]),
+                 lambda: a.reshape(1, 2, 2).bmm(a.reshape(1, 2, 2))):
+        with pytest.raises(TypeError, match="float32 or float64"):
+            call()
+
+
+def test_softplus_is_the_exact_formula_within_2e_9_of_pytorch(device):
+    """README, differences: F.softplus with beta=1, threshold=20 uses log(1 + e^x) beyond
+    the threshold too; PyTorch returns x there, log1p(e^-20) = 2.06e-9 away at most."""
+    need_float64(device)
+    torch = pytest.importorskip("torch")
+    grid = np.linspace(15.0, 40.0, 2501)
+    ours = F.softplus(t(grid, device, dtype=vecgrad.float64)).numpy()
+    theirs = torch.nn.functional.softplus(torch.tensor(grid)).numpy()
+    gap = np.abs(ours - theirs)
+    assert gap.max() <= 2.1e-9 and gap.max() > 2e-9           # at x just above 20
+    np.testing.assert_allclose(ours[grid <= 20], theirs[grid <= 20], rtol=1e-14, atol=0)
+
+
+def test_normalize_and_cosine_similarity_have_finite_hessians_at_zero(device):
+    """README, differences: the Hessian of F.normalize or F.cosine_similarity at a zero
+    vector is finite here (PyTorch's is nan)."""
+    from vecgrad.autograd import grad
+
+    z = t([[0.0, 0.0]], device, requires_grad=True)
+    w = t([[1.0, 2.0]], device)
+    for f in (lambda z: F.normalize(z).sum(), lambda z: F.cosine_similarity(z, w).sum()):
+        (g,) = grad(f(z), z, create_graph=True)
+        (h,) = grad((g * w).sum(), z)
+        assert np.isfinite(h.numpy()).all()
