@@ -92,11 +92,16 @@ inline T f_sinc(T x, T a)
     if (IS_INF(x)) return ZERO;  // |sin x| <= 1, so sin(x)/x -> 0
     return sin(x) / x;
 }
-// Near 0 the closed form cancels catastrophically: use the Taylor series there.
+// Near 0 the closed form cancels (relative error about eps / x^2): the Taylor series to
+// x^9 there, below 1 in float and 1e-2 in double (numpy_backend._SINC_SERIES_BELOW).
 inline T d_sinc(T x, T a)
 {
     if (IS_INF(x)) return ZERO;
-    if (fabs(x) < (T)1e-3) return -x / (T)3 + x * x * x / (T)30;
+    if (fabs(x) < (sizeof(T) == 4 ? (T)1 : (T)1e-2)) {
+        const T x2 = x * x;
+        return x * ((T)(-1.0 / 3.0) + x2 * ((T)(1.0 / 30.0) + x2 * ((T)(-1.0 / 840.0)
+                    + x2 * ((T)(1.0 / 45360.0) - x2 / (T)3991680))));
+    }
     return cos(x) / x - sin(x) / (x * x);
 }
 

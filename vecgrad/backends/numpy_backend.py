@@ -41,8 +41,11 @@ _ARG_REDUCE = {"argmax": np.argmax, "argmin": np.argmin}
 # axpy's block: small enough to stay in a core's L2 cache between its two passes, large
 # enough that the Python loop over blocks costs little (1 MiB beat 256 KiB and 2 MiB here).
 _SCRATCH_BYTES = 1024 * 1024
-# Below this |x| sinc'(x) uses its Taylor series (the closed form cancels near 0).
-_SINC_SERIES_BELOW = 1e-3
+# Below this |x| sinc'(x) uses its Taylor series: the closed form cancels near 0, with a
+# relative error of about eps / x^2 (27% at x = 1e-3 in float32). The series, to x^9,
+# is exact to the last bit below 1 in float32 and below 1e-2 in float64 (the scalar
+# catalogue's bound); past them the closed form loses at most 2e-7 and 7e-12.
+_SINC_SERIES_BELOW = {np.dtype(np.float32): 1.0, np.dtype(np.float64): 1e-2}
 
 
 def _quiet(function):
@@ -192,8 +195,11 @@ def _sinc(x, a):
 def _sinc_df(x, a):
     safe = np.where(x == 0, x.dtype.type(1), x)
     closed = np.cos(safe) / safe - np.sin(safe) / (safe * safe)
-    series = -x / 3 + x * x * x / 30
-    out = np.where(np.abs(x) < _SINC_SERIES_BELOW, series, closed)
+    small = np.abs(x) < _SINC_SERIES_BELOW[x.dtype]
+    t = np.where(small, x, x.dtype.type(0))  # (x^2 of a large unused x would overflow)
+    t2 = t * t
+    series = t * (-1 / 3 + t2 * (1 / 30 + t2 * (-1 / 840 + t2 * (1 / 45360 - t2 / 3991680))))
+    out = np.where(small, series.astype(x.dtype, copy=False), closed)
     return np.where(np.isinf(x), x.dtype.type(0), out)
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
+
 from scalargrad.functions import ACTIVATIONS
 
 from vecgrad.autograd import Function
@@ -142,7 +144,8 @@ def _soft_exponential_df(x, alpha):
 
 def _sinc_df(x, alpha):
     size = elementwise.abs(x)
-    small = _mask(size, "lt", 1e-2)
+    # (the series' range: numpy_backend._SINC_SERIES_BELOW, 1 in float32, 1e-2 in float64)
+    small = _mask(size, "lt", 1.0 if x.dtype == np.float32 else 1e-2)
     infinite = _mask(size, "eq", math.inf)  # the catalogue's limit 0 (cos(inf) is nan)
     safe = elementwise.where(small | infinite, _full_like(x, 1.0), x)
     # (cos - sin / x) / x: sin / (x * x) overflowed x * x past 1.3e154 (float64), and its
@@ -153,7 +156,8 @@ def _sinc_df(x, alpha):
     zero = _full_like(x, 0.0)
     tiny = elementwise.where(small, x, zero)
     x2 = tiny * tiny
-    series = tiny * (-1.0 / 3.0 + x2 * (1.0 / 30.0 - x2 / 840.0))
+    series = tiny * (-1.0 / 3.0 + x2 * (1.0 / 30.0 + x2 * (-1.0 / 840.0 + x2 * (
+        1.0 / 45360.0 - x2 / 3991680.0))))
     return elementwise.where(small, series, elementwise.where(infinite, zero, closed))
 
 
