@@ -42,7 +42,7 @@ def mse_is_gaussian_nll():
     best = {"MSE": ws[int(np.argmin(mse))]}
     best.update({f"NLL, sigma {s}": ws[int(np.argmin(c))]
                  for s, c in curves.items()})
-    # the slide: NLL = m log sigma + m/2 log 2pi + SSE / (2 sigma^2)
+    # in closed form: NLL = m log sigma + m/2 log 2pi + SSE / (2 sigma^2)
     m, w, s = len(YS), 2.5, 0.5
     sse = sum((y - w) ** 2 for y in YS)
     by_formula = (m * math.log(s) + m / 2 * math.log(2 * math.pi)
@@ -145,7 +145,10 @@ LESSON = Lesson(
             the smallest squared error, whatever sigma is: here all three curves bottom
             out at w = 2.95, the mean of the y. sigma changes the curve's height and
             steepness, not where its minimum is. The two rows at the bottom compute the
-            NLL density by density and from the slide's formula.
+            NLL density by density and from this closed form. (The slide prints the
+            constant as -m log sigma - (m/2) log 2pi, signs flipped: -log of
+            1/sqrt(2 pi sigma^2) is +log sigma + (1/2) log 2pi. A constant moves no
+            minimum, so its conclusion stands.)
             """, mse_is_gaussian_nll, show_mse, also_show=(gaussian_nll,)),
         Step("Cross-entropy is a negative log-likelihood, and a KL divergence", """
             For classes, the model gives probabilities q(c). The mean negative log

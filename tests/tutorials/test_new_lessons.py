@@ -23,6 +23,14 @@ def test_lesson18_losses_are_negative_log_likelihoods(run_lesson_quietly):
     direct = sum(0.5 * math.log(2 * math.pi * s * s) + (y - w) ** 2 / (2 * s * s) for y in ys)
     assert mse["nll_direct"] == pytest.approx(direct, rel=1e-12)
     assert mse["nll_formula"] == pytest.approx(direct, rel=1e-12)
+    # the slide's constant, -m log sigma - m/2 log 2pi, has its signs flipped: it
+    # misses the NLL by twice the constant, as the text says
+    m, sse = len(ys), sum((y - w) ** 2 for y in ys)
+    constant = m * math.log(s) + m / 2 * math.log(2 * math.pi)
+    assert -constant + sse / (2 * s * s) == pytest.approx(direct - 2 * constant)
+    assert abs(constant) > 1
+    assert "-m log sigma - (m/2) log 2pi, signs flipped" in " ".join(text.split())
+    assert "slide's formula" not in text
     # cross-entropy = entropy + KL, and the entropy the text quotes
     p, q = [0.5, 0.2, 0.3], [0.6, 0.1, 0.3]
     assert kl["p_data"] == p and kl["q"] == q
