@@ -142,9 +142,12 @@ LESSON = Lesson(
         Step("Pull or push: the same sums", """
             Real implementations turn the loop inside out. Instead of each node
             *pulling* from its children, each node, in reverse order, *pushes*
-            g(node) times a local derivative into each parent's g. Every product is
-            added to the same sum either way, so the numbers are identical; the push
-            form needs no child lists. scalargrad's `graph.backward` is this push loop,
+            g(node) times a local derivative into each parent's g. Every product goes
+            into the same sum either way, only in the opposite order: here, with whole
+            numbers, the results are identical; in general they agree up to the
+            rounding of a different order of additions (for x * 0.1 + x * 0.2 +
+            x * 0.3, pulling gives 0.6 and pushing 0.6000000000000001). The push form
+            needs no child lists. scalargrad's `graph.backward` is this push loop,
             with its topological order from Kahn's algorithm and some speed-ups.
             """, push_instead_of_pull, show_push),
     ),

@@ -60,6 +60,25 @@ def test_lesson19_the_loop_reproduces_the_worked_example(run_lesson_quietly):
     assert push["w"] == loop["w"] and push["gap"] == 0.0
 
 
+def test_lesson19_pull_and_push_add_in_opposite_orders():
+    """The lesson's example of the two forms differing by rounding: x used by three
+    products, whose shares 0.1, 0.2, 0.3 are added in opposite orders."""
+    from scalargrad import Value
+    from tutorials.lesson19_backprop_loop import LESSON, backprop
+
+    x = Value(1.0)
+    out = x * 0.1 + x * 0.2 + x * 0.3
+    u, g = backprop(out)
+    pushed = {node: 0.0 for node in u}
+    pushed[out] = 1.0
+    for node in reversed(u):  # the push loop of the lesson's third step
+        for parent, local in zip(node.parents, node.local):
+            pushed[parent] += pushed[node] * local
+    assert dict(zip(u, g))[x] == 0.6 and pushed[x] == 0.6000000000000001
+    text = " ".join(LESSON.steps[2].text.split())
+    assert "pulling gives 0.6 and pushing 0.6000000000000001" in text
+
+
 def test_lesson19_loop_on_a_shared_node_sums_over_children():
     """A node used twice (x * x + x) gets the sum over its children: 2x + 1."""
     from scalargrad import Value
