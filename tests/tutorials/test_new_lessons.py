@@ -101,7 +101,11 @@ def test_lesson20_capacity_and_validation(run_lesson_quietly):
     assert all(b <= a + 1e-15 for a, b in zip(train, train[1:]))
     assert sweep["chosen"] == 3 == int(np.argmin(val)) and round(val[3], 3) == 0.039
     assert round(val[8], 2) == 0.67 and round(sweep["test"], 3) == 0.052
-    assert decay["lam"] == 0.1
+    assert round(val[9], 2) == 0.39 and round(val[9] / val[3]) == 10 and val[9] < val[8]
+    assert decay["lam"] == 0.01
+    tiny, huge = decay["rows"][0], decay["rows"][-1]
+    assert tiny[0] == 1e-8 and round(tiny[2], 1) == 0.5  # still overfits
+    assert huge[1] > 0.5 and huge[2] > 0.3  # underfits
     assert round(decay["test_unregularised"], 2) == 0.35 and round(decay["test"], 3) == 0.054
     norms = [row[3] for row in decay["rows"]]
     assert all(b < a for a, b in zip(norms, norms[1:]))  # more decay, smaller weights
@@ -114,6 +118,20 @@ def test_lesson20_fit_matches_numpy_polyfit():
     ours = fit_polynomial(2)
     reference = np.polynomial.polynomial.polyfit(x, y, 2)
     assert ours == pytest.approx(reference, abs=1e-10)
+
+
+def test_lesson20_weight_decay_is_the_lectures_lambda():
+    """TU Graz ML1 lecture 8 adds lambda |w|^2 to the MEAN loss: the fit minimises
+    mean (a w - y)^2 + lambda |w|^2, whose gradient is 0 there. (The lesson used the
+    sum of squares, so its lambda was ten times the lecture's.)"""
+    from tutorials.lesson20_capacity import SPLITS, fit_polynomial
+
+    x, y = SPLITS["train"]
+    lam = 0.01
+    w = fit_polynomial(9, lam)
+    a = np.vander(x, 10, increasing=True)
+    gradient = 2 * a.T @ (a @ w - y) / len(x) + 2 * lam * w
+    assert np.abs(gradient).max() < 1e-10
 
 
 def test_lesson21_initialization_and_preprocessing(run_lesson_quietly):
