@@ -100,11 +100,11 @@ def show_scale(r):
                       for n, stds in r["std"].items()],
                      title="std of the activations, layer by layer", logy=True,
                      xlabel="layer", height=9)
-    rows = [(n, r["std"][n][0], r["std"][n][-1], r["saturated"][n][-1])
-            for n in r["std"]]
+    rows = [(n, r["std"][n][0], r["std"][n][-1], r["saturated"][n][0],
+             r["saturated"][n][-1]) for n in r["std"]]
     return [plot, table("", ["weights U(-b, b), b =", "std after layer 1",
-                             "after layer 10", "|h| > 0.99 after layer 10"],
-                        rows, digits=3)]
+                             "after layer 10", "|h| > 0.99 after layer 1",
+                             "after layer 10"], rows, digits=3)]
 
 
 def two_scales(n, seed):
@@ -117,7 +117,8 @@ def two_scales(n, seed):
 
 
 def gradient_descent(x, y, steps=100):
-    # the largest safe step for the mean squared error is 1 / lambda_max
+    # step 1 / lambda_max settles the steepest direction at once
+    # (from 2 / lambda_max on, gradient descent would diverge)
     a = np.hstack([x, np.ones((len(y), 1))])
     curvature = np.linalg.eigvalsh(2 * a.T @ a / len(y))
     theta = np.zeros(a.shape[1])
@@ -149,7 +150,7 @@ def show_preprocessing(r):
     rows = [(name, cond, loss) for name, (loss, cond) in r["gd"].items()]
     spread = [(name, v) for name, v in r["outlier_spread"].items()]
     ranges = [(name, lo, hi) for name, (lo, hi) in r["test_range"].items()]
-    return [table("100 steps of gradient descent, each with its largest safe step",
+    return [table("100 steps of gradient descent, step 1 / (largest curvature)",
                   ["features", "condition number", "loss after 100 steps"], rows,
                   digits=4),
             table("the test set, scaled with the training statistics",
@@ -189,15 +190,17 @@ LESSON = Lesson(
             layer, 0.24 after ten), because tanh flattens what it receives. PyTorch's
             recommended gain for tanh, 5/3, makes up for that: with scale 5/3 sqrt(3)
             the standard deviation stays between 0.65 and 0.67 from the third layer
-            on, and fewer than 2% of the units saturate. vecgrad's `nn.Linear` draws from
+            on, and after ten layers fewer than 2% of the units saturate (11% after
+            the first, whose inputs are wider). vecgrad's `nn.Linear` draws from
             U(-1/sqrt(fan_in), 1/sqrt(fan_in)), scale 1, as PyTorch does.
             """, initial_scale, show_scale, also_show=(signal_through_depth,)),
         Step("z-score against min-max", """
             One feature in millimetres (200 to 900), one in kilometres (0 to 0.004).
-            Gradient descent can take no longer step than the steepest direction
-            allows (1 over the largest curvature), and then crawls along the flattest;
-            the ratio of the two, the condition number, is 2.9e11 for the raw
-            features, and 100 steps leave the loss at 0.50. z-scoring (mean 0,
+            The steepest direction limits gradient descent's step (from 2 over the
+            largest curvature on it diverges; we take 1 over it), and along the
+            flattest it then crawls; the ratio of the two curvatures, the condition
+            number, is 2.9e11 for the raw features, and 100 steps leave the loss at
+            0.50. z-scoring (mean 0,
             standard deviation 1) brings the condition number to 1.1, min-max scaling
             (to [0, 1]) to 31 (its features are not centred, so they move together
             with the intercept); both reach the noise level, 0.01, in 100 steps. The

@@ -146,6 +146,7 @@ def test_lesson21_initialization_and_preprocessing(run_lesson_quietly):
     tanh_gain = std["5/3 sqrt(3)"]
     assert all(0.645 <= v < 0.67 for v in tanh_gain[2:])
     assert scale["saturated"]["5/3 sqrt(3)"][-1] < 0.02
+    assert round(scale["saturated"]["5/3 sqrt(3)"][0], 2) == 0.11  # wider inputs
     loss = {k: v[0] for k, v in prep["gd"].items()}
     cond = {k: v[1] for k, v in prep["gd"].items()}
     assert round(loss["raw"], 2) == 0.50 and f"{cond['raw']:.1e}" == "2.9e+11"
@@ -154,6 +155,25 @@ def test_lesson21_initialization_and_preprocessing(run_lesson_quietly):
     assert prep["test_range"]["min-max"][1] > 1.0  # train statistics on test data
     assert round(prep["outlier_spread"]["min-max"], 3) == 0.009
     assert round(prep["outlier_spread"]["z-score"], 3) == 0.031
+
+
+def test_lesson21_step_limit_is_two_over_the_largest_curvature():
+    """The text: from 2 over the largest curvature on, gradient descent diverges;
+    1 over it (the lesson's step) converges."""
+    from tutorials.lesson21_init_and_preprocessing import two_scales
+
+    x, y = two_scales(200, seed=0)
+    a = np.hstack([(x - x.mean(0)) / x.std(0), np.ones((200, 1))])
+    top = np.linalg.eigvalsh(2 * a.T @ a / 200)[-1]
+
+    def loss_after(step, steps=200):
+        theta = np.zeros(3)
+        for _ in range(steps):
+            theta -= step * 2 * a.T @ (a @ theta - y) / 200
+        return float(np.mean((a @ theta - y) ** 2))
+
+    assert loss_after(1.0 / top) < 0.011
+    assert loss_after(1.9 / top) < 0.011 and loss_after(2.1 / top) > 1e3
 
 
 def test_lesson21_condition_number_is_the_curvature_ratio():
