@@ -33,6 +33,8 @@ LAYERS = [16, 16, 1]
 # An epoch's graph holds about 0.1 MB of Values per point, all alive until backward:
 # 10,000 points is about 1 GB (a mistyped 10**9 filled the memory before failing).
 MAX_POINTS = 10_000
+MAX_EPOCHS = 1_000
+MAX_ROUNDS = 100
 
 
 def too_many_points(points: int) -> str:

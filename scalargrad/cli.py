@@ -93,9 +93,10 @@ def _build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     bench.add_argument("--points", type=int, default=100,
                        help="data points, at most 10,000 (default 100)")
     bench.add_argument("--epochs", type=int, default=2,
-                       help="timed epochs per engine, gc setting and round (default 2)")
+                       help="timed epochs per engine, gc setting and round, at most 1,000 "
+                            "(default 2)")
     bench.add_argument("--rounds", type=int, default=3,
-                       help="rounds over all engines and gc settings (default 3)")
+                       help="rounds over all engines and gc settings, at most 100 (default 3)")
     bench.add_argument("--seed", type=int, default=0, help="seed for data and weights")
     bench.add_argument("--no-micrograd", action="store_true",
                        help="skip the micrograd comparison even if it is installed")
@@ -222,13 +223,18 @@ def _run_graph(args, console) -> int:
 
 
 def _run_bench(args, console) -> int:
-    from scalargrad.bench import MAX_POINTS, report, run_bench, too_many_points
+    from scalargrad.bench import MAX_EPOCHS, MAX_POINTS, MAX_ROUNDS, report, run_bench, too_many_points
 
     if min(args.points, args.epochs, args.rounds) < 1:
         raise _UsageError(f"--points, --epochs and --rounds must be >= 1, got {args.points}, "
                           f"{args.epochs} and {args.rounds}")
     if args.points > MAX_POINTS:
         raise _UsageError(too_many_points(args.points))
+    # an epoch of 100 points is about 0.1 s per engine: bounded so a typo cannot run forever
+    for flag, value, most in (("--epochs", args.epochs, MAX_EPOCHS),
+                              ("--rounds", args.rounds, MAX_ROUNDS)):
+        if value > most:
+            raise _UsageError(f"{flag} must be at most {most:,}, got {value:,}")
     report(run_bench(args.points, args.epochs, args.seed, not args.no_micrograd, args.rounds),
            console)
     return 0

@@ -60,6 +60,10 @@ def test_ctrl_c_while_the_tutorials_import_is_quiet(tmp_path):
     (["--settle", "nan"], "--settle must be a number of seconds in 0..60, got nan"),
     (["--settle", "-1"], "--settle must be a number of seconds in 0..60, got -1.0"),
     (["--seed", "-1"], "--seed must be >= 0, got -1"),
+    (["--rounds", "0"], "--rounds must be 1..1000, got 0"),
+    (["--rounds", str(10**20)], "--rounds must be 1..1000, got 100000000000000000000"),
+    (["--warmup", "-1"], "--warmup must be 0..1000, got -1"),
+    (["--warmup", "1001"], "--warmup must be 0..1000, got 1001"),
     (["--workloads", ","], "--workloads ',' names no workload; choose from mlp,"),
     (["--workloads", ""], "--workloads '' names no workload"),
 ])

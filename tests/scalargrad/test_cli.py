@@ -120,6 +120,8 @@ def test_hostile_expressions_are_refused_with_one_line(capsys, expression, messa
     ([], "required: COMMAND"),
     (["frobnicate"], "invalid choice"),
     (["bench", "--epochs", "0"], "--points, --epochs and --rounds must be >= 1"),
+    (["bench", "--epochs", str(10**20)], "--epochs must be at most 1,000, got 100,000,"),
+    (["bench", "--rounds", "101"], "--rounds must be at most 100, got 101"),
     (["bench", "--points", "many"], "invalid int value"),
     # it built graphs until the memory ran out
     (["bench", "--points", "10000000000"], "--points must be at most 10,000, got "

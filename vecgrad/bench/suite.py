@@ -66,9 +66,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, opencl, opencl:P:D or auto "
                         "(default: $VECGRAD_DEVICE, else cpu)")
     parser.add_argument("--rounds", "--repeats", dest="rounds", type=int, default=None,
-                        help="alternating rounds per workload (default: 15; 5 with --quick)")
+                        help="alternating rounds per workload, 1..1000 (default: 15; 5 with "
+                             "--quick)")
     parser.add_argument("--warmup", type=int, default=2,
-                        help="untimed steps per engine before the rounds (default: 2)")
+                        help="untimed steps per engine before the rounds, 0..1000 (default: 2)")
     parser.add_argument("--quick", action="store_true",
                         help="fewer rounds and shorter turns: the whole run in about 1-2 "
                              "minutes")
@@ -344,12 +345,18 @@ def _ratio_rows(table, name, result, targets, absent="not installed"):
 
 # The pause before a turn is for a thread pool to go idle: a minute is far beyond it.
 MAX_SETTLE_S = 60.0
+# A round times every engine on every workload (0.1-1 s each): 1000 rounds is hours
+# already, and a mistyped 10**20 would otherwise run until someone kills it.
+MAX_ROUNDS = 1000
+MAX_WARMUP = 1000
 
 
 def _check_arguments(args: argparse.Namespace) -> list[str]:
     """Refuse values that cannot work before any process starts; returns the workloads."""
-    if (args.rounds is not None and args.rounds < 1) or args.warmup < 0:
-        raise ValueError("--rounds must be >= 1 and --warmup >= 0")
+    if args.rounds is not None and not 1 <= args.rounds <= MAX_ROUNDS:
+        raise ValueError(f"--rounds must be 1..{MAX_ROUNDS}, got {args.rounds}")
+    if not 0 <= args.warmup <= MAX_WARMUP:
+        raise ValueError(f"--warmup must be 0..{MAX_WARMUP}, got {args.warmup}")
     if args.settle is not None and not 0 <= args.settle <= MAX_SETTLE_S:  # also NaN
         raise ValueError(f"--settle must be a number of seconds in 0..{MAX_SETTLE_S:g}, "
                          f"got {args.settle}")
