@@ -482,6 +482,21 @@ def test_sequential_item_assignment_deletion_and_insertion():
         model[0] = "layer"
 
 
+def test_sequential_insert_checks_its_index_as_pytorch():
+    # insert(10, m) appended silently and insert(-10, m) put m first (PyTorch: IndexError)
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    for index in (3, -3):
+        with pytest.raises(IndexError, match=f"index {index} is out of range for 2"):
+            model.insert(index, nn.Tanh())
+    with pytest.raises(TypeError, match="index must be an int"):
+        model.insert(1.0, nn.Tanh())
+    with pytest.raises(TypeError, match="expected a Module"):
+        model.insert(0, "layer")
+    assert len(model) == 2
+    model.insert(2, nn.Tanh()).insert(-3, nn.Identity())
+    assert [type(m).__name__ for m in model] == ["Identity", "Linear", "ReLU", "Tanh"]
+
+
 @pytest.mark.parametrize("name, message", [
     ("a.b", "without '.'"), ("", "non-empty"), (3, "non-empty string"),
     ("training", "already exists"), ("forward", "already exists"),

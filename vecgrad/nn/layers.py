@@ -714,7 +714,17 @@ class Sequential(Module):
             self.add_module(str(position), module)
 
     def insert(self, index: int, module: Module) -> Sequential:
-        """Insert `module` before position `index`; the modules are renumbered."""
+        """Insert `module` before position `index` (-len..len, as in PyTorch); the
+        modules are renumbered."""
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+            raise TypeError(f"Sequential.insert: the index must be an int, got "
+                            f"{type(index).__name__}")
+        if not -len(self) <= index <= len(self):
+            raise IndexError(f"Sequential.insert: index {index} is out of range for "
+                             f"{len(self)} modules")
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential.insert: expected a Module, got "
+                            f"{type(module).__name__}")
         modules = list(self._modules.values())
         modules.insert(index, module)
         self._modules.clear()
