@@ -636,7 +636,9 @@ def find_idx_files(name: str, data_dir) -> dict:
         candidates = [folder / (stem + suffix) for folder in folders for suffix in (".gz", "")]
         hit = next((c for c in candidates if c.is_file()), None)
         if hit is None:
-            missing.append(stem)
+            # a folder (or device) under the file's name would read as 'missing' otherwise
+            odd = [str(c) for c in candidates if c.exists()]
+            missing.append(stem + (f" ({', '.join(odd)} is not a file)" if odd else ""))
         else:
             found[stem] = hit
     if missing:

@@ -105,6 +105,15 @@ def test_missing_files_name_files_and_folder(tmp_path):
     assert "missing train-images" not in message and str(tmp_path) in message
 
 
+def test_a_folder_under_a_file_name_is_said_to_be_one(tmp_path):
+    # it read "missing train-images-idx3-ubyte" beside a folder of exactly that name
+    (tmp_path / "train-images-idx3-ubyte").mkdir()
+    with pytest.raises(FileNotFoundError) as info:
+        find_idx_files("mnist", tmp_path)
+    folder = tmp_path / "train-images-idx3-ubyte"
+    assert f"train-images-idx3-ubyte ({folder} is not a file)" in str(info.value)
+
+
 def test_bad_labels_are_reported(tmp_path):
     write_mnist(tmp_path, label_shift=5)
     with pytest.raises(IDXError, match=r"labels must lie in 0..9, found 5..14"):
