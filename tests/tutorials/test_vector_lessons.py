@@ -22,6 +22,18 @@ def test_lesson03_four_methods_agree(run_lesson_quietly):
         assert r["grad"] == pytest.approx([expected_grad] * 3, abs=1e-9)
     assert together["max_gap"] < 1e-9
     assert set(together["grad"]) == {"by hand", "scalargrad", "vecgrad", "numerical"}
+    # 'the two autograd engines to rounding error, finite differences to about 1e-10'
+    gap = together["gap"]
+    assert gap["scalargrad"] < 1e-15 and gap["vecgrad"] < 1e-15
+    assert 1e-11 < gap["numerical"] < 3e-10
+    # 'three products, two sums, a sigmoid, a log and a negation' (x's entries are
+    # the other leaves)
+    from collections import Counter
+
+    from scalargrad.graph import topological_order
+
+    ops = Counter(node.op for node in topological_order(scalar["root"]))
+    assert ops == {"": 6, "*": 3, "+": 2, "sigmoid": 1, "log": 1, "neg": 1}
 
 
 def test_lesson04_least_squares_and_ridge(run_lesson_quietly):
