@@ -107,5 +107,7 @@ def test_cnn_notebook_draws_the_backward_graph_and_folds_the_deep_one(tmp_path, 
     deep = graphs[1].get("image/svg+xml") or graphs[1]["text/html"]
     assert "more copies" in deep and "summarised" in deep
     printed = "".join(_text(o) for c in book.cells for o in c.get("outputs", []))
+    # its text promises the view 'as DOT text for Graphviz': the cell prints it
+    assert "digraph vecgrad {" in printed and "grad norm" in printed
     boxes = re.search(r"(\d+) tensors drawn as (\d+) boxes", printed)
     assert int(boxes.group(1)) > 200 and int(boxes.group(2)) < 60
