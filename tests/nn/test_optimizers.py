@@ -551,3 +551,25 @@ def test_overlapping_parameters_with_weight_decay_match_torch_loop(device, layou
         opt.step()
         topt.step()
     np.testing.assert_allclose(base.numpy(), tbase.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_the_defaults_that_differ_from_pytorch_are_the_three_the_readme_names():
+    """README, optimizers: PyTorch's Adagrad has eps=1e-10, its RMSprop lr=0.01 and
+    alpha=0.99 (our RMSProp: lr=0.001, beta=0.9); every other shared default agrees."""
+    import inspect
+
+    torch = pytest.importorskip("torch")
+
+    def defaults(cls, rename=None):
+        return {(rename or {}).get(k, k): p.default
+                for k, p in inspect.signature(cls).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+
+    pairs = {"AdaGrad": (optim.AdaGrad, torch.optim.Adagrad, None),
+             "RMSProp": (optim.RMSProp, torch.optim.RMSprop, {"alpha": "beta"}),
+             "Adam": (optim.Adam, torch.optim.Adam, None)}
+    differ = set()
+    for name, (ours, theirs, rename) in pairs.items():
+        a, b = defaults(ours), defaults(theirs, rename)
+        differ |= {(name, key) for key in a.keys() & b.keys() if a[key] != b[key]}
+    assert differ == {("AdaGrad", "eps"), ("RMSProp", "lr"), ("RMSProp", "beta")}
