@@ -529,3 +529,16 @@ def test_expm1_slope_far_below_zero_is_exp(device):
     x = t(xs, device, requires_grad=True)
     x.expm1().sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), np.exp(np.array(xs, np.float32)), rtol=1e-6)
+
+
+def test_kl_div_defaults_to_the_elementwise_mean_and_cross_entropy_names_its_arguments(device):
+    """README, F: kl_div's default reduction is "mean" over every element (PyTorch's
+    default too; "batchmean" is the true KL), and cross_entropy(logits, labels, ...)."""
+    log_p = t(np.log([[0.2, 0.8], [0.5, 0.5], [0.9, 0.1]]), device)
+    q = t([[0.3, 0.7], [0.6, 0.4], [0.5, 0.5]], device)
+    terms = F.kl_div(log_p, q, reduction="none").numpy()
+    assert F.kl_div(log_p, q).item() == pytest.approx(terms.mean())
+    assert F.kl_div(log_p, q, reduction="batchmean").item() == pytest.approx(terms.sum() / 3)
+    labels = t([1, 0, 0], device)
+    assert F.cross_entropy(logits=log_p, labels=labels).item() == \
+        pytest.approx(F.cross_entropy(log_p, labels).item())
