@@ -542,3 +542,15 @@ def test_kl_div_defaults_to_the_elementwise_mean_and_cross_entropy_names_its_arg
     labels = t([1, 0, 0], device)
     assert F.cross_entropy(logits=log_p, labels=labels).item() == \
         pytest.approx(F.cross_entropy(log_p, labels).item())
+
+
+def test_from_numpy_copies_the_array(device):
+    """README, tensors: from_numpy makes a copy (PyTorch's shares the array's memory), so
+    writing into the array later leaves the tensor as it was, and the other way round."""
+    need_float64(device)
+    array = np.array([1.0, 2.0])
+    x = vecgrad.from_numpy(array, device=device)
+    array[0] = 7.0
+    assert x.tolist() == [1.0, 2.0] and x.dtype == vecgrad.float64
+    x.add_(1.0)
+    assert array.tolist() == [7.0, 2.0]
