@@ -134,3 +134,38 @@ def test_run_config_is_validated_before_anything_runs():
 
     with pytest.raises(ConfigError, match=r"--batch-size must be in 1\.\.16777216"):
         run(RunConfig(batch_size=0))
+
+
+def _readme_layout() -> dict[str, set[str]]:
+    """Folder -> the .py names README.md's Layout block gives for it (globs kept)."""
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Layout", 1)[1].split("```", 2)[1]
+    named: dict[str, set[str]] = {}
+    folder = ""
+    for line in block.splitlines():
+        indent = len(line) - len(line.lstrip())
+        head, _, rest = line.strip().partition(" ")
+        if indent == 0 and head:
+            folder, described = (head if head.endswith("/") else ""), rest
+        elif indent == 2:
+            folder = "vecgrad/" + head if head.endswith("/") else "vecgrad/"
+            described = rest if head.endswith("/") else line
+        else:
+            described = line
+        named.setdefault(folder, set()).update(re.findall(r"[\w*]+\.py\b", described))
+    return named
+
+
+def test_the_readme_layout_names_every_module_and_only_real_ones():
+    named = _readme_layout()
+    missing = [f"{folder}{name}" for folder, names in named.items() for name in names
+               if not list((ROOT / folder).glob(name))]
+    assert not missing, f"README's Layout names files that do not exist: {missing}"
+    for folder in ("scalargrad/", "vecgrad/", "vecgrad/backends/", "vecgrad/nn/",
+                   "vecgrad/train/", "vecgrad/viz/", "vecgrad/bench/"):
+        covered = {p.name for name in named.get(folder, ()) for p in (ROOT / folder).glob(name)}
+        unnamed = sorted(p.name for p in (ROOT / folder).glob("*.py")
+                         if p.name not in covered | {"__init__.py", "__main__.py"})
+        assert not unnamed, f"README's Layout does not say what {folder}{unnamed} hold"
