@@ -75,6 +75,7 @@ class Optimizer(OptimizerDisplay, ABC):
         self.params: list = []  # every parameter, group after group (state follows it)
         # One dict per parameter: its step count and its state tensors (on its device).
         self.state: list[dict[str, Any]] = []
+        _refuse_set(owner, params)
         given = [params] if isinstance(params, vecgrad.Tensor) else list(params)
         if not given:
             raise ValueError(f"{owner}: got an empty parameter list")
@@ -99,6 +100,7 @@ class Optimizer(OptimizerDisplay, ABC):
                              f"hyperparameter(s) {unknown}; this optimizer takes "
                              f"{sorted(self.defaults)}")
         params = group["params"]
+        _refuse_set(owner, params)
         params = [params] if isinstance(params, vecgrad.Tensor) else list(params)
         if not params:
             raise ValueError(f"{owner}: parameter group {number} has an empty parameter list")
@@ -343,6 +345,16 @@ class Optimizer(OptimizerDisplay, ABC):
                     state[name] = _to_param_device(value, param)
             new_state.append(state)
         self.state = new_state
+
+
+def _refuse_set(owner: str, params) -> None:
+    """Parameters come in an ordered collection: the state is saved by position, and a
+    set's order changes between runs (a checkpoint's moments would go to other
+    parameters of the same shape). PyTorch refuses a set in a parameter group too."""
+    if isinstance(params, (set, frozenset)):
+        raise TypeError(f"{owner}: parameters must be given in an ordered collection (a "
+                        f"list, model.parameters()), not a set: its order changes between "
+                        f"runs, and the optimizer's state is saved by position")
 
 
 def _unaliased(grad, param, state: dict[str, Any]):

@@ -332,6 +332,18 @@ def test_non_tensor_parameter_is_a_type_error():
         optim.SGD([np.zeros(3)], lr=0.1)
 
 
+@pytest.mark.parametrize("wrap", [lambda ps: set(ps), lambda ps: [{"params": frozenset(ps)}]])
+def test_a_set_of_parameters_is_refused(wrap):
+    # A set's order changes between runs and the state is saved by position, so a
+    # checkpoint's moments could land on another parameter of the same shape
+    params = [param(THETA0, "cpu"), param(THETA0, "cpu")]
+    with pytest.raises(TypeError, match="ordered collection .* not a set"):
+        optim.Adam(wrap(params))
+    opt = optim.Adam(params)
+    with pytest.raises(TypeError, match="not a set"):
+        opt.add_param_group({"params": {param(THETA0, "cpu")}})
+
+
 def test_lr_is_settable_and_used(device):
     theta = param([1.0], device)
     opt = optim.SGD([theta], lr=0.1)
