@@ -194,3 +194,42 @@ def test_device_block_says_where_each_tensor_lives(in_tmp):
     assert ns["w"].device.startswith("opencl") if gpu else ns["w"].device == "cpu"
     with pytest.raises(ValueError, match="different devices"):
         ns["x"] + ns["y"]
+
+
+# ------------------------------------------------------ what the README says commands print
+def _console_block(first_line: str) -> list[str]:
+    """The README console block whose first line is `first_line` (before any comment)."""
+    text = README.read_text(encoding="utf-8")
+    for block in re.findall(r"```console\n(.*?)```", text, re.S):
+        if block.splitlines()[0].split("#")[0].rstrip() == first_line:
+            return block.splitlines()
+    raise AssertionError(f"no README console block starts with {first_line!r}")
+
+
+def _untimed(line: str) -> str:
+    """A printed line without its seconds ("0.07s", "in 2.9s"): those vary run to run."""
+    return re.sub(r"\b\d+(\.\d+)?s\b", "<s>", line).rstrip()
+
+
+def test_vecgrad_train_prints_the_readme_run(in_tmp, capsys):
+    from vecgrad.cli import main
+
+    shown = [line for line in _console_block("$ vecgrad train")[1:] if line != "..."]
+    assert main(["train", "--plain"]) == 0
+    printed = {_untimed(line) for line in capsys.readouterr().out.splitlines()}
+    missing = [line for line in shown if _untimed(line) not in printed]
+    assert not missing, f"README's `vecgrad train` lines that the run does not print: {missing}"
+
+
+def test_the_readme_train_examples_say_what_happens(in_tmp, capsys):
+    from vecgrad.cli import main
+
+    block = "\n".join(_console_block("$ vecgrad train --model cnn"))
+    accuracy = re.search(r"--model cnn +# ([\d.]+)% test accuracy", block).group(1)
+    assert main(["train", "--model", "cnn", "--quiet"]) == 0
+    assert f"test accuracy {accuracy}%" in capsys.readouterr().out
+    diverged = re.search(r"--lr 1e4 .*\n(.*)\n(.*): \.\.\.", block)
+    assert main(["train", "--optimizer", "sgd", "--lr", "1e4", "--plain"]) == 3
+    printed = capsys.readouterr()
+    assert diverged.group(1) in printed.out + printed.err
+    assert diverged.group(2) in printed.out + printed.err
