@@ -233,3 +233,31 @@ def test_the_readme_train_examples_say_what_happens(in_tmp, capsys):
     printed = capsys.readouterr()
     assert diverged.group(1) in printed.out + printed.err
     assert diverged.group(2) in printed.out + printed.err
+
+
+def test_the_readme_error_messages_are_the_ones_raised():
+    import vecgrad
+    import vecgrad.nn.functional as F
+    from vecgrad.backends import get_backend
+
+    text = README.read_text(encoding="utf-8")
+    lines = re.search(r"\*\*Errors name the problem\*\*.*?```text\n(.*?)```", text,
+                      re.S).group(1).splitlines()
+    calls = {
+        "matmul": lambda: vecgrad.zeros(3, 4) @ vecgrad.zeros(5, 2),
+        "add": lambda: vecgrad.zeros(3) + vecgrad.zeros(3, device="opencl:0:0"),
+        "cross_entropy": lambda: F.cross_entropy(vecgrad.zeros(3, 4), vecgrad.tensor([0, 7, 1])),
+        "exp": lambda: vecgrad.tensor([1, 2]).exp(),
+    }
+    assert sorted(line.split(": ")[1] for line in lines) == sorted(calls)
+    for line in lines:
+        if line.split(": ")[1] == "add":
+            try:
+                get_backend("opencl:0:0")
+            except Exception:
+                if os.environ.get("VECGRAD_REQUIRE_OPENCL") == "1":
+                    raise
+                continue
+        with pytest.raises(Exception) as caught:
+            calls[line.split(": ")[1]]()
+        assert f"{type(caught.value).__name__}: {caught.value}" == line
