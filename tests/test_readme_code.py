@@ -261,3 +261,16 @@ def test_the_readme_error_messages_are_the_ones_raised():
         with pytest.raises(Exception) as caught:
             calls[line.split(": ")[1]]()
         assert f"{type(caught.value).__name__}: {caught.value}" == line
+
+
+def test_every_link_inside_the_readme_has_its_heading():
+    """[text](#anchor) links point at a heading (GitHub's slugs: lower case, punctuation
+    dropped, spaces to hyphens), and relative file links at files of the repository."""
+    text = README.read_text(encoding="utf-8")
+    outside = re.sub(r"```.*?```", "", text, flags=re.S)
+    slugs = {re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+             for title in re.findall(r"^#+ (.*)$", outside, re.M)}
+    anchors = set(re.findall(r"\]\(#([^)]+)\)", outside))
+    assert anchors and not anchors - slugs, f"links to no heading: {anchors - slugs}"
+    files = [f for f in re.findall(r"\]\(([^)#:]+)\)", outside)]
+    assert all((README.parent / f).exists() for f in files), files
