@@ -274,3 +274,29 @@ def test_every_link_inside_the_readme_has_its_heading():
     assert anchors and not anchors - slugs, f"links to no heading: {anchors - slugs}"
     files = [f for f in re.findall(r"\]\(([^)#:]+)\)", outside)]
     assert all((README.parent / f).exists() for f in files), files
+
+
+def test_the_flags_table_gives_the_defaults_vecgrad_train_uses():
+    """README's `vecgrad train` flags table ("meaning (default)") against RunConfig's
+    defaults and the parser's."""
+    import argparse
+
+    from vecgrad.cli.train import add_arguments
+    from vecgrad.train.config import RunConfig
+
+    text = README.read_text(encoding="utf-8")
+    rows = {m.group(1): m.group(2) for m in
+            re.finditer(r"^\| `(--[\w-]+)[^|]*\| (.*) \|$", text, re.M)}
+    d = RunConfig()
+    for flag, default in (("--dataset", f"(`{d.dataset}`)"), ("--model", f"(`{d.model}`)"),
+                          ("--activation", f"(`{d.activation}`)"),
+                          ("--schedule", f"(`{d.schedule}`)"),
+                          ("--normalize", f"(`{d.normalize}`)"),
+                          ("--dropout", f"({d.dropout:g})"), ("--seed", f"({d.seed})"),
+                          ("--patience", f"({d.patience}; 0 = off)"),
+                          ("--batch-size", f"{d.batch_size}, {d.epochs}"),
+                          ("--loss", "(`cross_entropy`; `mse` for regression")):
+        assert default in rows[flag], (flag, default, rows[flag])
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.get_default("show") == "auto" and "(`auto`:" in rows["--show"]
