@@ -141,7 +141,8 @@ LESSON = Lesson(
     figure is lost, but the weights below reproduce every number on the slides:
     x = (1, 2), hidden weights W = [[2, 1], [-1, -1], [1, 2]], ReLU hidden units,
     output weights (w7, w8, w9) = (-1, 3, 2), target 3 and squared error. We rebuild
-    it with scalargrad, then derive the same numbers with the delta vectors of 002.
+    it with scalargrad, then derive the same numbers with the delta vectors of ELTE ML
+    lecture 6.
     """,
     steps=(
         Step("Forward", """

@@ -291,6 +291,19 @@ def test_menu_and_panels_name_the_courses():
     assert "the AD lecture" in shown.file.getvalue()
 
 
+def test_lesson_texts_name_courses_not_lecture_file_numbers():
+    """A student knows 'ELTE ML lecture 6', not the file number '002' (lesson 5's
+    intro said 'the delta vectors of 002')."""
+    import re
+
+    code = re.compile(r"(?<![\d.,])00[0-4]\b")
+    for number in registry.LESSON_MODULES:
+        lesson = registry.load_lesson(number)
+        for text in (lesson.intro, lesson.title, *(s.text for s in lesson.steps),
+                     *(s.title for s in lesson.steps)):
+            assert not code.search(text), f"lesson {number}: {code.search(text)[0]!r}"
+
+
 def test_python_m_tutorials_runs_one_lesson():
     done = _run(["-m", "tutorials", "1", "--no-pause"])
     assert done.returncode == 0, done.stderr
