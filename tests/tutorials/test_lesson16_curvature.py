@@ -30,7 +30,9 @@ def test_lesson16_curvature(run_lesson_quietly):
 
 
 def test_lesson16_counts_the_ways_it_shows(monkeypatch):
-    """Without an OpenCL device the table has three rows of methods, and says three."""
+    """Without an OpenCL device the table has three methods, and says three: vecgrad cpu,
+    finite differences and scalargrad, in its four modes. (It listed scalargrad's
+    default mode twice, as 'scalargrad' and 'scalargrad reverse-over-reverse'.)"""
     import io
 
     from rich.console import Console
@@ -46,3 +48,6 @@ def test_lesson16_counts_the_ways_it_shows(monkeypatch):
         console.print(part)
     text = console.file.getvalue()
     assert "the same matrix three more ways" in text and "OpenCL: none (none here)" in text
+    rows = [line for line in text.splitlines()
+            if line.startswith(("│ vecgrad", "│ finite", "│ scalargrad"))]
+    assert len(rows) == 6 and sum("reverse-over-reverse" in row for row in rows) == 1
