@@ -72,6 +72,9 @@ UNARY_KERNEL(floor, floor(v))
 UNARY_KERNEL(ceil, ceil(v))
 UNARY_KERNEL(round, rint(v))  // half to even (the default rounding mode), like numpy
 UNARY_KERNEL(trunc, trunc(v))
+UNARY_KERNEL(exp2, exp2(v))
+UNARY_KERNEL(log2, log2(v))
+UNARY_KERNEL(log10, log10(v))
 #endif
 
 // ------------------------------------------------------------------------ binary

@@ -128,6 +128,8 @@ CASES = {
                       lambda x, y: L.binary_cross_entropy_with_logits(x * x, y)),
     "Log1p": ([_pos(2, 3)], lambda x: (x.log1p() * x).sum()),
     "Expm1": ([_any(2, 3)], lambda x: (x.expm1() * x).sum()),
+    "Exp2": ([_any(2, 3)], lambda x: (x.exp2() * x).sum()),
+    "LogBase": ([_pos(2, 3)], lambda x: ((x.log2() + x.log10()) * x).sum()),
     "Erf": ([_any(2, 3)], lambda x: (x.erf() * x).sum()),
     "MaximumMinimum": ([_any(2, 3), _any(3)], lambda a, b: (vecgrad.maximum(a * a, b).sin()
                                                             + vecgrad.minimum(a, b) ** 3).sum()),

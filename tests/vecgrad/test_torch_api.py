@@ -554,3 +554,31 @@ def test_from_numpy_copies_the_array(device):
     assert x.tolist() == [1.0, 2.0] and x.dtype == vecgrad.float64
     x.add_(1.0)
     assert array.tolist() == [7.0, 2.0]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_exp2_log2_log10_are_exact_at_powers(device, dtype):
+    # composed from exp and log they gave log2(8) = 2.9999999999999996, log10(100) =
+    # 1.9999999999999998 and exp2(3) = 7.999999999999998 in float64 (so floor(log2(8)) = 2)
+    if dtype == "float64":
+        need_float64(device)
+    x = vecgrad.tensor([1.0, 8.0, 1024.0, 0.5, 2.0 ** -20], dtype=dtype, device=device,
+                       requires_grad=True)
+    assert x.log2().tolist() == [0.0, 3.0, 10.0, -1.0, -20.0]
+    tens = vecgrad.tensor([10.0 ** k for k in range(11)], dtype=dtype, device=device)
+    assert tens.log10().tolist() == list(range(11))
+    e = vecgrad.tensor([3.0, -2.0, 10.0, 0.5], dtype=dtype, device=device, requires_grad=True)
+    assert e.exp2().tolist()[:3] == [8.0, 0.25, 1024.0]
+    rng = np.random.default_rng(0)  # elsewhere within an ulp of the float64 value, rounded
+    y = np.exp(rng.uniform(-80, 80, 2000)).astype(dtype)
+    for name in ("log2", "log10"):
+        got = getattr(vecgrad.tensor(y, device=device), name)().numpy()
+        want = getattr(np, name)(y.astype(np.float64))
+        assert (np.abs(got - want) <= np.spacing(np.abs(want).astype(dtype))).all(), name
+    (x.log2() + x.log10()).sum().backward()
+    e.exp2().sum().backward()
+    xs = x.detach().numpy().astype(np.float64)
+    np.testing.assert_allclose(x.grad.numpy(), 1 / (xs * np.log(2)) + 1 / (xs * np.log(10)),
+                               rtol=1e-6)
+    np.testing.assert_allclose(e.grad.numpy(), np.exp2([3.0, -2.0, 10.0, 0.5]) * np.log(2),
+                               rtol=1e-6)

@@ -8,10 +8,12 @@ kernel, and that the activation names match scalargrad's catalogue.
 """
 
 # backend.unary(op, x): elementwise, same shape and dtype as x.
-# log1p/expm1 keep full precision near 0 (log(1 + x) and exp(x) - 1 do not); erf has no
-# composition; floor/ceil/round (half to even)/trunc have no composition either.
+# log1p/expm1 keep full precision near 0 (log(1 + x) and exp(x) - 1 do not); exp2, log2
+# and log10 are exact at powers of their base (log(x) / log(2) gave log2(8) = 2.9999999999999996
+# in float64); erf has no composition; floor/ceil/round (half to even)/trunc neither.
 UNARY_OPS = ("neg", "exp", "log", "sqrt", "abs", "sign", "sin", "cos", "reciprocal",
-             "log1p", "expm1", "erf", "floor", "ceil", "round", "trunc")
+             "log1p", "expm1", "erf", "floor", "ceil", "round", "trunc", "exp2", "log2",
+             "log10")
 
 # backend.binary(op, a, b, out=None): numpy broadcasting, a and b of the same dtype.
 BINARY_OPS = ("add", "sub", "mul", "div", "pow", "maximum", "minimum")

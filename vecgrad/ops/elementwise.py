@@ -535,20 +535,54 @@ def erf(x):
     return Erf.apply(_float_input("erf", x))
 
 
+class Exp2(Function):
+    """2 ** x, a primitive (exp(x ln 2) gave exp2(3) = 7.999999999999998 in float64);
+    d/dx = ln 2 * 2 ** x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        out = ctx.backend.unary("exp2", x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        be = ctx.backend
+        (out,) = ctx.saved_tensors
+        return be.binary("mul", grad, be.binary("mul", out, be.full((), math.log(2.0),
+                                                                   out.dtype)))
+
+
+class LogBase(Function):
+    """log2 or log10, a primitive (log(x) / log(2) gave log2(8) = 2.9999999999999996 in
+    float64); d/dx = 1 / (x ln base)."""
+
+    @staticmethod
+    def forward(ctx, x, *, op):
+        ctx.save_for_backward(x)
+        ctx.attrs = math.log(2.0) if op == "log2" else math.log(10.0)
+        return ctx.backend.unary(op, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        be = ctx.backend
+        (x,) = ctx.saved_tensors
+        return be.binary("div", grad, be.binary("mul", x, be.full((), ctx.attrs, x.dtype)))
+
+
 def exp2(x):
     """2 ** x."""
-    x = _float_input("exp2", x)
-    return exp(x * math.log(2.0))
+    return Exp2.apply(_float_input("exp2", x))
 
 
 def log2(x):
     """Base-2 logarithm."""
-    return log(_float_input("log2", x)) * (1.0 / math.log(2.0))
+    return LogBase.apply(_float_input("log2", x), op="log2")
 
 
 def log10(x):
     """Base-10 logarithm."""
-    return log(_float_input("log10", x)) * (1.0 / math.log(10.0))
+    return LogBase.apply(_float_input("log10", x), op="log10")
 
 
 def tan(x):

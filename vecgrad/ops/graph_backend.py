@@ -27,7 +27,7 @@ _UNARY = {
     "neg": elementwise.Neg, "exp": elementwise.Exp, "log": elementwise.Log,
     "sqrt": elementwise.Sqrt, "abs": elementwise.Abs, "sin": elementwise.Sin,
     "cos": elementwise.Cos, "log1p": elementwise.Log1p, "expm1": elementwise.Expm1,
-    "erf": elementwise.Erf,
+    "erf": elementwise.Erf, "exp2": elementwise.Exp2,
 }
 # piecewise constant: recorded as constants (gradient 0)
 _UNARY_CONSTANT = ("sign", "floor", "ceil", "round", "trunc")
@@ -93,6 +93,8 @@ class GraphBackend:
             return function.apply(x)
         if op == "reciprocal":
             return elementwise.Div.apply(self.full((), 1, x.dtype), x)
+        if op in ("log2", "log10"):
+            return elementwise.LogBase.apply(x, op=op)
         if op in _UNARY_CONSTANT:  # piecewise constant: no gradient
             return self._constant(self.real.unary(op, x._buf))
         raise ValueError(f"GraphBackend: unknown unary primitive {op!r}")
