@@ -839,6 +839,15 @@ class Tensor(TensorDisplay):
     def isfinite(self):
         return ~(self.isnan() | self.isinf())
 
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return elementwise.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return elementwise.allclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other):
+        return elementwise.equal(self, other)
+
     def prod(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
         return reduce.prod(self, axis, bool(keepdim or keepdims), dim=dim, dtype=dtype)
 

@@ -239,6 +239,54 @@ def randn(*shape, dtype=np.float32, device=None, requires_grad=False) -> Tensor:
                    lambda s, d: gen.standard_normal(s, dtype=d))
 
 
+def _int_arg(op, name, value):
+    if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}: {name} must be an int, got {value!r}")
+    return int(value)
+
+
+def randint(*args, size=None, dtype=np.int64, device=None, requires_grad=False) -> Tensor:
+    """Integers drawn uniformly from [low, high) by the seeded generator, PyTorch's
+    spellings: randint(high, size), randint(low, high, size), size also by keyword."""
+    if size is None and args and isinstance(args[-1], (tuple, list)):
+        args, size = args[:-1], args[-1]
+    if size is None or len(args) not in (1, 2):
+        raise TypeError("randint: expected randint(high, size) or randint(low, high, size), "
+                        f"with size a tuple; got {len(args)} bounds and size={size!r}")
+    low, high = (0, args[0]) if len(args) == 1 else args
+    low, high = _int_arg("randint", "low", low), _int_arg("randint", "high", high)
+    if high <= low:
+        raise ValueError(f"randint: high must be greater than low, got low={low}, high={high}")
+    shape = _shape("randint", tuple(size) if isinstance(size, (tuple, list)) else (size,))
+    dtype = resolve_dtype(dtype, "randint")
+    if dtype == np.bool_:
+        raise TypeError("randint: dtype must be int64, float32 or float64, got bool")
+    values = random_generator().integers(low, high, shape, dtype=np.int64)
+    return tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def randperm(n, dtype=np.int64, device=None, requires_grad=False) -> Tensor:
+    """A random permutation of 0 .. n-1 from the seeded generator."""
+    n = _int_arg("randperm", "n", n)
+    if n < 0:
+        raise ValueError(f"randperm: n must be >= 0, got {n}")
+    return tensor(random_generator().permutation(n), dtype=dtype, device=device,
+                  requires_grad=requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """`steps` evenly spaced values from start to end, both included (float32 unless
+    dtype is given; PyTorch's argument order; steps has no default, as in PyTorch)."""
+    for name, v in (("start", start), ("end", end)):
+        if not isinstance(v, numbers.Real) or isinstance(v, (bool, np.bool_)):
+            raise TypeError(f"linspace: {name} must be a number, got {v!r}")
+    steps = _int_arg("linspace", "steps", steps)
+    if steps < 0:
+        raise ValueError(f"linspace: steps must be >= 0, got {steps}")
+    return tensor(np.linspace(start, end, steps), dtype=dtype or np.float32, device=device,
+                  requires_grad=requires_grad)
+
+
 def one_hot(labels: Tensor, num_classes: int = -1) -> Tensor:
     """int64 (..., num_classes) with a 1 at each label (PyTorch's F.one_hot).
 

@@ -697,3 +697,47 @@ def dropout(x, p=0.5, training=True):
     keep = creation.random_generator().random(x.shape) >= p
     mask = creation.tensor((keep / (1.0 - p)).astype(x.dtype), device=x.device)
     return x * mask
+
+
+def _tolerance(op, name, value):
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)) or \
+            not value >= 0:
+        raise ValueError(f"{op}: {name} must be a number >= 0, got {value!r}")
+    return float(value)
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """|a - b| <= atol + rtol * |b| elementwise, as a bool Tensor without gradient
+    (PyTorch's and numpy's rule: infinities are close only to themselves; nan to nan
+    only with equal_nan=True)."""
+    if not common.is_tensor(a) or not common.is_tensor(b):
+        got = type(b if common.is_tensor(a) else a).__name__
+        raise TypeError(f"isclose: expected two Tensors, got {got}")
+    rtol, atol = _tolerance("isclose", "rtol", rtol), _tolerance("isclose", "atol", atol)
+    a, b = binary_operands("isclose", a.detach(), b.detach())
+    if a.dtype == np.bool_:
+        return compare("eq", a, b)
+    if not common.is_float(a.dtype):  # int64: the tolerance in float64, as PyTorch
+        a, b = common.cast(a, np.float64), common.cast(b, np.float64)
+    close = compare("eq", a, b)  # equal infinities (their difference is nan)
+    diff = abs(a - b)
+    close = close | ((diff <= atol + rtol * abs(b)) & b.isfinite())
+    if equal_nan:
+        close = close | (a.isnan() & b.isnan())
+    return close
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+    """True when isclose holds for every element (shapes broadcast), as a Python bool."""
+    return bool(isclose(a, b, rtol, atol, equal_nan).all().item())
+
+
+def equal(a, b) -> bool:
+    """True when a and b have the same shape and the same values (PyTorch's torch.equal;
+    nan is not equal to itself). A Python bool."""
+    if not common.is_tensor(a) or not common.is_tensor(b):
+        got = type(b if common.is_tensor(a) else a).__name__
+        raise TypeError(f"equal: expected two Tensors, got {got}")
+    if a.shape != b.shape:
+        return False
+    return bool(compare("eq", a.detach(), b.detach()).all().item())

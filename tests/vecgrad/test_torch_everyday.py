@@ -1,0 +1,128 @@
+"""Everyday PyTorch names that small experiments reach for (session 11's port of a dozen
+typical torch scripts): random integers and permutations, linspace, isclose/allclose/equal.
+Each is checked against torch where torch is installed, else against numpy."""
+
+import math
+
+import numpy as np
+import pytest
+
+import vecgrad
+
+
+def t(data, device, **kw):
+    return vecgrad.tensor(data, device=device, **kw)
+
+
+# ------------------------------------------------------------------ creation
+def test_randint_spellings_range_dtype_and_seed(device):
+    vecgrad.manual_seed(3)
+    a = vecgrad.randint(2, 9, (50, 4), device=device)
+    vecgrad.manual_seed(3)
+    b = vecgrad.randint(2, 9, size=(50, 4), device=device)
+    assert a.shape == (50, 4) and a.dtype == np.int64 and a.device == b.device
+    assert vecgrad.equal(a, b)
+    assert 2 <= a.numpy().min() and a.numpy().max() < 9
+    assert set(np.unique(a.numpy())) == set(range(2, 9))
+    c = vecgrad.randint(5, (1000,), device=device)      # randint(high, size)
+    assert c.numpy().min() == 0 and c.numpy().max() == 4
+    assert vecgrad.randint(0, 3, (2,), dtype=vecgrad.float32).dtype == np.float32
+    assert vecgrad.randint(3, (0,)).shape == (0,)
+
+
+@pytest.mark.parametrize("call, error", [
+    (lambda: vecgrad.randint(5, 5, (2,)), ValueError),
+    (lambda: vecgrad.randint(5), TypeError),
+    (lambda: vecgrad.randint(0.5, (2,)), TypeError),
+    (lambda: vecgrad.randint(0, 5, (-1,)), ValueError),
+    (lambda: vecgrad.randint(0, 5, (2,), dtype=vecgrad.bool_), TypeError),
+    (lambda: vecgrad.randperm(-1), ValueError),
+    (lambda: vecgrad.randperm(2.0), TypeError),
+    (lambda: vecgrad.linspace(0, 1, -1), ValueError),
+    (lambda: vecgrad.linspace(0, 1, 2.5), TypeError),
+    (lambda: vecgrad.linspace(0, "1", 2), TypeError),
+])
+def test_creation_errors_name_the_argument(call, error):
+    with pytest.raises(error, match="randint|randperm|linspace"):
+        call()
+
+
+def test_randperm_is_a_seeded_permutation(device):
+    vecgrad.manual_seed(1)
+    p = vecgrad.randperm(20, device=device)
+    vecgrad.manual_seed(1)
+    q = vecgrad.randperm(20, device=device)
+    assert p.dtype == np.int64 and sorted(p.tolist()) == list(range(20))
+    assert p.tolist() == q.tolist()
+    assert vecgrad.randperm(0).shape == (0,)
+
+
+@pytest.mark.parametrize("start, end, steps", [(0, 1, 5), (-1, 1, 100), (3, -2, 7), (2, 2, 1),
+                                               (0, 1, 0), (0.5, 10, 2)])
+def test_linspace_matches_torch(device, start, end, steps):
+    torch = pytest.importorskip("torch")
+    ours = vecgrad.linspace(start, end, steps, device=device)
+    theirs = torch.linspace(start, end, steps)
+    assert ours.dtype == np.float32 and ours.shape == tuple(theirs.shape)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6, atol=1e-7)
+    assert vecgrad.linspace(0, 1, 3, dtype=vecgrad.float64).dtype == np.float64
+
+
+# ------------------------------------------------------------------ comparisons
+_A = [1.0, math.inf, math.nan, 1.0, -math.inf, 1e-9, 100.0, 0.0, -0.0, math.inf]
+_B = [1.0 + 1e-7, math.inf, math.nan, math.inf, math.inf, 0.0, 100.001, -0.0, 1e-9, 1.0]
+
+
+@pytest.mark.parametrize("rtol, atol, equal_nan", [(1e-5, 1e-8, False), (1e-5, 1e-8, True),
+                                                   (0.0, 0.0, False), (1e-3, 0.0, True)])
+def test_isclose_and_allclose_match_torch(device, rtol, atol, equal_nan):
+    torch = pytest.importorskip("torch")
+    for dtype in ("float32", "float64"):
+        a, b = t(_A, device, dtype=dtype), t(_B, device, dtype=dtype)
+        ta, tb = torch.tensor(_A, dtype=getattr(torch, dtype)), \
+            torch.tensor(_B, dtype=getattr(torch, dtype))
+        ours = vecgrad.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+        theirs = torch.isclose(ta, tb, rtol=rtol, atol=atol, equal_nan=equal_nan)
+        assert ours.dtype == np.bool_ and ours.tolist() == theirs.tolist()
+        assert a.isclose(b, rtol, atol, equal_nan).tolist() == theirs.tolist()
+        for n in (1, 2, 3, len(_A)):
+            assert vecgrad.allclose(a[:n], b[:n], rtol, atol, equal_nan) is \
+                torch.allclose(ta[:n], tb[:n], rtol, atol, equal_nan)
+
+
+def test_isclose_broadcasts_and_handles_ints_and_bools(device):
+    torch = pytest.importorskip("torch")
+    assert vecgrad.isclose(t([[10], [20]], device), t([11, 20, 22], device), rtol=0.1).tolist() \
+        == torch.isclose(torch.tensor([[10], [20]]), torch.tensor([11, 20, 22]), rtol=0.1).tolist()
+    m = t([True, False], device)
+    assert vecgrad.isclose(m, t([True, True], device)).tolist() == [True, False]
+    assert t([1.0, 2.0], device).allclose(t([1.0, 2.0 + 1e-6], device))
+
+
+def test_isclose_records_no_graph(device):
+    x = t([1.0, 2.0], device, requires_grad=True)
+    close = vecgrad.isclose(x * 2, x)
+    assert not close.requires_grad and close.tolist() == [False, False]
+
+
+def test_equal_is_shape_and_values(device):
+    a = t([[1.0, 2.0]], device)
+    assert vecgrad.equal(a, t([[1.0, 2.0]], device)) is True
+    assert a.equal(t([1.0, 2.0], device)) is False          # shape differs: no broadcasting
+    assert vecgrad.equal(a, t([[1.0, 2.5]], device)) is False
+    assert vecgrad.equal(t([math.nan], device), t([math.nan], device)) is False
+    assert vecgrad.equal(t([], device), t([], device)) is True
+
+
+@pytest.mark.parametrize("call", [
+    lambda: vecgrad.isclose(vecgrad.tensor([1.0]), 1.0),
+    lambda: vecgrad.equal([1.0], vecgrad.tensor([1.0])),
+])
+def test_comparisons_want_tensors(call):
+    with pytest.raises(TypeError, match="expected two Tensors"):
+        call()
+
+
+def test_isclose_refuses_negative_tolerance():
+    with pytest.raises(ValueError, match="isclose: rtol must be a number >= 0"):
+        vecgrad.isclose(vecgrad.tensor([1.0]), vecgrad.tensor([1.0]), rtol=-1)
