@@ -582,3 +582,17 @@ def test_exp2_log2_log10_are_exact_at_powers(device, dtype):
                                rtol=1e-6)
     np.testing.assert_allclose(e.grad.numpy(), np.exp2([3.0, -2.0, 10.0, 0.5]) * np.log(2),
                                rtol=1e-6)
+
+
+def test_lerp_hits_its_ends_exactly(device):
+    # start + w * (end - start) gave 0 for lerp(1e8, 1, 1) in float32; PyTorch's form
+    # (from end when w >= 0.5) gives end at w = 1 and start at w = 0
+    start, end = t([1e8, -3.0], device, requires_grad=True), t([1.0, 1e-8], device)
+    assert start.lerp(end, 1.0).tolist() == end.tolist()
+    assert start.lerp(end, 0.0).tolist() == start.tolist()
+    weight = t([[1.0], [0.0]], device, requires_grad=True)
+    out = start.lerp(end, weight)
+    assert out.tolist() == [end.tolist(), start.tolist()]
+    out.sum().backward()
+    np.testing.assert_allclose(start.grad.numpy(), [1.0, 1.0])  # (1 - w) summed over rows
+    np.testing.assert_allclose(weight.grad.numpy(), [[1 - 1e8 + 1e-8 + 3]] * 2, rtol=1e-6)

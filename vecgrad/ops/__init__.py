@@ -7,7 +7,7 @@ vecgrad.tensor and vecgrad.backends; never nn, train, cli or bench.
 
 - elementwise.py  add, sub, mul, div, pow, neg, exp, log, sqrt, abs, sin, cos, where,
                   clip, comparisons; log1p, expm1, erf, floor/ceil/round/trunc (primitives),
-                  maximum/minimum, lerp, tan, exp2, log2, rsqrt, ... (composites), dropout
+                  maximum/minimum, lerp, tan, rsqrt, ... (composites), dropout
 - reduce.py       sum, mean, max, min, var, std, argmax, argmin; prod, cumsum, logsumexp,
                   norm, all, any, normalize, cosine_similarity (composites)
 - movement.py     reshape, permute, expand, getitem, cat, gather (+ view, flatten,

@@ -673,13 +673,26 @@ def minimum(a, b):
 
 
 def lerp(start, end, weight):
-    """start + weight * (end - start); weight is a number or a tensor (broadcast)."""
+    """start + weight * (end - start); weight is a number or a tensor (broadcast).
+
+    PyTorch's form: from start below weight 0.5 and from end above, so weight 0 gives
+    start and weight 1 gives end exactly (start + (end - start) gave 0 for lerp(1e8, 1, 1)
+    in float32).
+    """
     if not common.is_tensor(start):
         raise TypeError(f"lerp: start must be a Tensor, got {type(start).__name__}")
     common.require_float("lerp", start)
     others = [t for t in (end, weight) if common.is_tensor(t)]
     common.check_same_device("lerp", start, *others)  # (else sub or mul would be named)
-    return add(start, mul(weight, sub(end, start)))
+    diff = sub(end, start)
+    if not common.is_tensor(weight):
+        common.check_real("lerp", weight, "weight")
+        if weight < 0.5:
+            return add(start, mul(weight, diff))
+        return sub(end, mul(1.0 - weight, diff))  # (nan weight: nan, as PyTorch)
+    from_start = add(start, mul(weight, diff))
+    from_end = sub(end, mul(sub(1.0, weight), diff))
+    return where(weight < 0.5, from_start, from_end)
 
 
 def dropout(x, p=0.5, training=True):
