@@ -248,6 +248,22 @@ def train_val_test_split(inputs, targets, val_fraction: float = 0.15,
 
 
 # ------------------------------------------------------------------------ normalizers
+def _feature(index, ndim: int) -> str:
+    """'column 3' for a table's feature, 'feature (0, 2, 5)' for an image's."""
+    index = tuple(int(i) for i in index)
+    return f"column {index[0]}" if ndim == 1 else f"feature {index}"
+
+
+def _require_finite(owner: str, inputs: np.ndarray) -> None:
+    """Statistics of data holding nan or inf are nan or inf: say where, instead."""
+    bad = ~np.isfinite(inputs)
+    if bad.any():
+        first = np.argwhere(bad)[0]
+        raise ValueError(f"{owner}: {_feature(first[1:], inputs.ndim - 1)} holds "
+                         f"{inputs[tuple(first)]} (sample {int(first[0])}, {int(bad.sum())} "
+                         "non-finite value(s) in all); the statistics need finite inputs")
+
+
 class Normalizer:
     """Per-feature affine scaling fit on training inputs only: x -> (x - shift) / scale."""
 
@@ -263,9 +279,22 @@ class Normalizer:
         if inputs.ndim < 1 or len(inputs) == 0:
             raise ValueError(f"{type(self).__name__}.fit: need at least one sample, "
                              f"got shape {inputs.shape}")
+        name = type(self).__name__
+        if type(self)._statistics is not Normalizer._statistics:  # Identity computes none
+            _require_finite(f"{name}.fit", inputs)
         shift, scale = self._statistics(inputs)
         # A constant feature carries no information; scale 1 keeps it finite (at 0).
         scale = np.where(scale > 0, scale, 1.0)
+        # The statistics are float32, as the inputs they scale (transform's output and the
+        # DataLoader's batches): past float32's range a scale turned into inf and every
+        # transformed value into nan, without a word.
+        for what, stat in (("scale", scale), ("shift", shift)):
+            big = np.abs(stat) > np.finfo(np.float32).max
+            if big.any():
+                where = _feature(np.argwhere(big)[0], inputs.ndim - 1)
+                raise ValueError(f"{name}.fit: {where}'s {what} {stat[big].flat[0]:.4g} is "
+                                 f"beyond float32's range ({np.finfo(np.float32).max:.4g}); "
+                                 "the inputs become float32: scale them down first")
         self.shift, self.scale = shift.astype(np.float32), scale.astype(np.float32)
         return self
 

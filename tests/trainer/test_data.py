@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from vecgrad.data import (DataLoader, Dataset, MinMax, TensorDataset, ZScore, adding,
+from vecgrad.data import (DataLoader, Dataset, Identity, MinMax, TensorDataset, ZScore, adding,
                           circles, load_dataset, load_digits_arrays, make_normalizer, moons,
                           normalizer_from_state, sine, sine_next, spirals, split_indices,
                           train_val_test_split, xor)
@@ -87,6 +87,20 @@ def test_normalizer_errors_and_round_trip():
         make_normalizer("l2")
     with pytest.raises(ValueError, match="non-positive"):
         normalizer_from_state({"kind": "zscore", "shift": np.zeros(3), "scale": np.zeros(3)})
+
+
+def test_normalizers_refuse_non_finite_inputs_and_statistics_beyond_float32():
+    # fit on data holding nan gave a nan shift without a word (and the Trainer stopped
+    # later on "the input batch itself contains NaN/inf"); statistics past float32's
+    # range became inf and every transformed value nan
+    for kind in (ZScore, MinMax):
+        with pytest.raises(ValueError, match=r"column 0 holds nan \(sample 0"):
+            kind().fit([[float("nan")], [1.0]])
+        with pytest.raises(ValueError, match=r"feature \(0, 1\) holds -inf \(sample 1"):
+            kind().fit(np.array([[[1.0, 2.0]], [[3.0, -np.inf]]]))
+        with pytest.raises(ValueError, match="column 1's scale [12]e\\+39 is beyond float32"):
+            kind().fit([[0.0, 1e39], [1.0, -1e39]])
+    assert Identity().fit([[float("nan")]]).shift.shape == (1,)  # no statistics to spoil
 
 
 def test_toy_generators_follow_their_closed_forms():
