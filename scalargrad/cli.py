@@ -50,6 +50,15 @@ class _Parser(argparse.ArgumentParser):
                 error.suggestion = f"did you mean {close[0]}?"
         raise error
 
+    def _print_message(self, message, file=None):
+        # argparse drops an OSError of this write (`--help > /dev/full` exited 0 without
+        # a word): stdout's failure reaches main, which says it in one line
+        if message and (file is None or file is sys.stdout) and sys.stdout is not None:
+            sys.stdout.write(message)
+            sys.stdout.flush()
+            return
+        super()._print_message(message, file)
+
 
 def _version() -> str:
     from importlib import metadata
@@ -269,6 +278,14 @@ def _main(argv: Optional[list]) -> int:
         return 2
     except SystemExit as exc:  # --help and --version exit through argparse
         return exc.code if isinstance(exc.code, int) else 0
+    except BrokenPipeError:  # `scalargrad --help | head -1`
+        _discard_output()
+        return 128 + 13
+    except OSError as exc:  # --help's text could not be written (`> /dev/full`)
+        _discard_output()
+        print(f"scalargrad: error: cannot write the output: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 2
     console = Console()
     # rich turns a closed pipe into SystemExit(1); hand it to the handler below instead
     console.on_broken_pipe = _raise_broken_pipe

@@ -60,6 +60,16 @@ class OneLineParser(argparse.ArgumentParser):
         message = did_you_mean(message, self._option_string_actions)
         self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
+    def _print_message(self, message, file=None):
+        # argparse drops an OSError of this write, so `--help > /dev/full` exited 0
+        # without a word: stdout's failure now reaches the caller (run_command and
+        # `vecgrad`'s main say it in one line); stderr's stays argparse's business.
+        if message and (file is None or file is sys.stdout) and sys.stdout is not None:
+            sys.stdout.write(message)
+            sys.stdout.flush()
+            return
+        super()._print_message(message, file)
+
 
 def version_text(prog: str) -> str:
     """`vecgrad 0.3.0 (gradlab)`: the installed distribution's version."""
@@ -123,6 +133,17 @@ def run_command(prog: str, module, argv: list[str], description: str | None = No
         return quiet_broken_pipe()
 
 
+def output_error(prog: str, exc: OSError) -> int | None:
+    """For an error of a write to stdout (`> /dev/full`): say so in one line, send later
+    writes nowhere, and return the exit status; None for any other OSError."""
+    if exc.filename is not None or exc.errno not in _WRITE_ERRNOS:
+        return None
+    # "[Errno 28] No space left on device" alone did not say what could not be written
+    quiet_broken_pipe()  # later writes and the flush at exit go nowhere
+    print(f"{prog}: error: cannot write the output: {exc.strerror}", file=sys.stderr)
+    return EXIT_ERROR
+
+
 def _run_command(prog: str, module, argv: list[str], description: str | None) -> int:
     parser = OneLineParser(prog=prog, description=description)
     module.add_arguments(parser)
@@ -130,6 +151,13 @@ def _run_command(prog: str, module, argv: list[str], description: str | None) ->
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a bad flag (2, already explained)
         return int(exc.code or 0)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # --help's text could not be written
+        status = output_error(prog, exc)
+        if status is None:
+            raise
+        return status
     try:
         return int(module.main(args) or 0)
     except KeyboardInterrupt:
@@ -137,13 +165,9 @@ def _run_command(prog: str, module, argv: list[str], description: str | None) ->
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         raise
-    except OSError as exc:
-        if exc.filename is None and exc.errno in _WRITE_ERRNOS:
-            # stdout is full or gone bad (`> /dev/full`): "[Errno 28] No space left on
-            # device" did not say what could not be written (scalargrad's line does)
-            quiet_broken_pipe()  # later writes and the flush at exit go nowhere
-            print(f"{prog}: error: cannot write the output: {exc.strerror}", file=sys.stderr)
-        else:
+    except OSError as exc:  # stdout full or gone bad (`> /dev/full`), or a file's error
+        status = output_error(prog, exc)
+        if status is None:
             print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except EXPECTED_ERRORS as exc:

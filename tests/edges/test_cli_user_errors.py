@@ -290,6 +290,16 @@ def test_a_data_dir_that_is_not_read_is_said(tmp_path, capsys):
     ("-m vecgrad.cli devices", "vecgrad devices: error: cannot write the output: No space"),
     ("-m vecgrad.cli train --epochs 1 --quiet",
      "vecgrad train: error: cannot write the output: No space left on device"),
+    # --help and --version exited 0 without a word (argparse drops its write's OSError)
+    ("-m vecgrad.cli --help", "vecgrad: error: cannot write the output: No space left"),
+    ("-m vecgrad.cli --version", "vecgrad: error: cannot write the output: No space left"),
+    ("-m vecgrad.cli train --help",
+     "vecgrad train: error: cannot write the output: No space left"),
+    ("-m vecgrad.bench --help",
+     "python -m vecgrad.bench: error: cannot write the output: No space left"),
+    ("-m scalargrad.cli --help", "scalargrad: error: cannot write the output: No space left"),
+    ("-m scalargrad.cli graph --help",
+     "scalargrad: error: cannot write the output: No space left"),
 ])
 def test_an_output_that_cannot_be_written_is_one_line(tmp_path, command, expected):
     # were tracebacks (OSError ENOSPC out of rich's write)

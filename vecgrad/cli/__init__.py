@@ -12,8 +12,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-from vecgrad.entry import (EXIT_ERROR, EXIT_INTERRUPTED, OneLineParser, quiet_broken_pipe,
-                           run_command, tolerate_narrow_encodings, version_text)
+from vecgrad.entry import (EXIT_ERROR, EXIT_INTERRUPTED, OneLineParser, output_error,
+                           quiet_broken_pipe, run_command, tolerate_narrow_encodings, version_text)
 
 #: command -> (module, one-line help)
 COMMANDS = {
@@ -65,6 +65,11 @@ def main(argv=None) -> int:
         return _top_level(argv)
     except BrokenPipeError:  # `vecgrad --help | head -1`
         return quiet_broken_pipe()
+    except OSError as exc:  # `vecgrad --help > /dev/full`
+        status = output_error("vecgrad", exc)
+        if status is None:
+            raise
+        return status
 
 
 def _top_level(argv: list[str]) -> int:
