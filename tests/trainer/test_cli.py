@@ -82,6 +82,18 @@ def test_cnn_on_digits_and_evaluate(capsys, tmp_path):
     assert "val: loss" in out and "confusion matrix" in out
 
 
+def test_evaluate_repeats_the_runs_losses_to_the_last_digit(capsys, tmp_path):
+    # evaluate summed float32 batch losses over batches of 256, the run over its own 32:
+    # the validation loss differed from the run's best in the 7th digit
+    path = tmp_path / "moons.npz"
+    _, metrics = run_json(capsys, "--dataset", "moons", "--epochs", "2", "--checkpoint",
+                          str(path))
+    for split, expected in (("val", metrics["best_val_loss"]),
+                            ("test", metrics["test"]["loss"])):
+        assert main(["evaluate", str(path), "--split", split, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["loss"] == expected
+
+
 def test_resume_equals_an_uninterrupted_run(capsys, tmp_path):
     flags = ["--dataset", "spirals", "--dropout", "0.2", "--optimizer", "momentum",
              "--schedule", "step:2:0.5", "--model", "mlp:32,32"]

@@ -272,6 +272,9 @@ def evaluate(checkpoint, split: str = "test", device: str | None = None,
     for view in views:
         trainer.subscribe(view)
     data = test if split == "test" else val
-    result = trainer.evaluate(DataLoader(data, 256, device=device), split)
+    # The run's batch size: float32 sums of other batches differed from the numbers the
+    # run printed and saved (its best validation loss, its test loss) in the 7th digit.
+    result = trainer.evaluate(DataLoader(data, int(config["batch_size"]), device=device),
+                              split)
     return Evaluation(checkpoint=str(checkpoint), config=config, device=device, split=split,
                       result=result, seconds=time.perf_counter() - started, note=note)
