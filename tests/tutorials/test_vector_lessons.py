@@ -216,6 +216,10 @@ def test_lesson10_optimizers_and_adam_formulas(run_lesson_quietly):
     assert longer["lowest_early"] + 1 == 42 and round(longer["lowest_early_loss"], 4) == 0.0094
     assert round(longer["at_60"], 3) == 0.026 and longer["settled"] + 1 == 106
     assert longer["final"] == pytest.approx(best_loss, rel=1e-3)
+    # the text's 5% is of the least-squares minimum, and it quotes that minimum
+    assert longer["minimum"] == pytest.approx(best_loss, rel=1e-12)
+    assert f"within 5% of the minimum loss {best_loss:.5f} only from step 106" in " ".join(
+        LESSON.steps[2].text.split())
     assert adam["gap_corrected"] < 1e-12
     # lecture 004's alpha_t form, eps under the root as on the slide (the lesson had
     # the Adam paper's sqrt(r) + eps): written out here once more
