@@ -247,6 +247,73 @@ def train_val_test_split(inputs, targets, val_fraction: float = 0.15,
     return tuple(TensorDataset(inputs[p], targets[p]) for p in parts)
 
 
+class Subset(Dataset):
+    """The samples of `dataset` at `indices`, in that order (PyTorch's Subset)."""
+
+    def __init__(self, dataset, indices):
+        indices = np.asarray(indices)
+        if indices.ndim != 1 or (indices.size and indices.dtype.kind not in "iu"):
+            raise TypeError(f"Subset: indices must be a 1-D sequence of ints, got "
+                            f"{indices.dtype} of shape {indices.shape}")
+        n = len(dataset)
+        if indices.size and (indices.min() < -n or indices.max() >= n):
+            raise IndexError(f"Subset: indices must lie in [0, {n}) for a dataset of "
+                             f"{n} samples, got range [{indices.min()}, {indices.max()}]")
+        self.dataset = dataset
+        self.indices = indices.astype(np.int64) % max(n, 1)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index):
+        return self.dataset[int(self.indices[index])]
+
+    def get_batch(self, indices: np.ndarray):
+        picked = self.indices[np.asarray(indices)]
+        if isinstance(self.dataset, Dataset):
+            return self.dataset.get_batch(picked)
+        return collate_samples(self.dataset, picked)
+
+    def __repr__(self) -> str:
+        return f"Subset({len(self)} of {len(self.dataset)} samples)"
+
+
+def random_split(dataset, lengths, seed: int | None = None) -> list[Subset]:
+    """Split `dataset` into Subsets of the given lengths after one random shuffle
+    (PyTorch's random_split). `lengths` are ints that sum to len(dataset), or fractions
+    that sum to 1 (the floor of each, the samples left over dealt out one each from the
+    first, as PyTorch does). The shuffle is drawn from vecgrad's global generator (the
+    one `vecgrad.manual_seed` seeds) unless `seed` is given; PyTorch's `generator=` has
+    no counterpart here."""
+    n = len(dataset)
+    lengths = list(lengths)
+    if not lengths:
+        raise ValueError("random_split: lengths is empty")
+    if all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in lengths):
+        sizes = [int(x) for x in lengths]
+        if any(s < 0 for s in sizes) or sum(sizes) != n:
+            raise ValueError(f"random_split: lengths {sizes} must be >= 0 and sum to the "
+                             f"dataset's {n} samples (sum {sum(sizes)})")
+    else:
+        fractions = [float(x) for x in lengths]
+        if any(not 0 <= f <= 1 for f in fractions) or not abs(sum(fractions) - 1) <= 1e-9:
+            raise ValueError(f"random_split: fractions {fractions} must lie in [0, 1] and "
+                             f"sum to 1 (or give ints that sum to {n})")
+        sizes = [math.floor(n * f) for f in fractions]
+        for i in range(n - sum(sizes)):
+            sizes[i % len(sizes)] += 1
+    if seed is None:
+        from vecgrad.ops.creation import random_generator  # lazy: no engine for data
+
+        order = random_generator().permutation(n)
+    else:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"random_split: seed must be a non-negative int or None, "
+                             f"got {seed!r}")
+        order = np.random.default_rng(int(seed)).permutation(n)
+    return [Subset(dataset, part) for part in np.split(order, np.cumsum(sizes)[:-1])]
+
+
 # ------------------------------------------------------------------------ normalizers
 def _feature(index, ndim: int) -> str:
     """'column 3' for a table's feature, 'feature (0, 2, 5)' for an image's."""

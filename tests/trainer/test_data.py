@@ -5,6 +5,7 @@ import re
 import numpy as np
 import pytest
 
+import vecgrad
 from vecgrad.data import (DataLoader, Dataset, Identity, MinMax, TensorDataset, ZScore, adding,
                           circles, load_dataset, load_digits_arrays, make_normalizer, moons,
                           normalizer_from_state, sine, sine_next, spirals, split_indices,
@@ -269,3 +270,63 @@ def test_toy_generators_and_splits_name_a_bad_argument(call, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         call()
     assert moons(np.int64(4), noise=np.float32(0.1), seed=np.int64(2))[0].shape == (4, 2)
+
+
+# --------------------------------------------------------- random_split and Subset
+@pytest.mark.parametrize("n, lengths", [(10, [7, 3]), (10, [0.7, 0.3]), (10, [0.34, 0.33, 0.33]),
+                                        (7, [0.5, 0.5]), (5, [0.9, 0.1]), (3, [0.2, 0.2, 0.6])])
+def test_random_split_sizes_match_torch_and_cover_every_sample(n, lengths):
+    torch = pytest.importorskip("torch")
+    from vecgrad.data import random_split
+
+    ds = TensorDataset(np.arange(n, dtype=np.float32)[:, None], np.arange(n))
+    parts = random_split(ds, lengths)
+    theirs = torch.utils.data.random_split(range(n), lengths)
+    assert [len(p) for p in parts] == [len(p) for p in theirs]
+    seen = sorted(int(ds[int(i)][1]) for p in parts for i in p.indices)
+    assert seen == list(range(n))
+
+
+def test_random_split_follows_manual_seed_and_seed():
+    from vecgrad.data import random_split
+
+    ds = list(zip(range(20), range(20)))
+    vecgrad.manual_seed(5)
+    a = random_split(ds, [10, 10])
+    vecgrad.manual_seed(5)
+    b = random_split(ds, [10, 10])
+    assert a[0].indices.tolist() == b[0].indices.tolist()
+    assert random_split(ds, [10, 10], seed=1)[1].indices.tolist() == \
+        random_split(ds, [10, 10], seed=1)[1].indices.tolist()
+
+
+def test_dataloader_reads_a_subset_of_a_tensor_dataset_and_of_a_list():
+    from vecgrad.data import Subset
+
+    x = np.arange(12, dtype=np.float32).reshape(6, 2)
+    sub = Subset(TensorDataset(x, np.arange(6)), [4, 1, 5])
+    assert len(sub) == 3 and sub[0][1] == 4
+    batches = [(xb.tolist(), yb.tolist()) for xb, yb in DataLoader(sub, batch_size=2)]
+    assert batches == [([[8.0, 9.0], [2.0, 3.0]], [4, 1]), ([[10.0, 11.0]], [5])]
+    pairs = [(float(i), i) for i in range(5)]
+    xb, yb = next(iter(DataLoader(Subset(pairs, [3, 0]), batch_size=2)))
+    assert xb.tolist() == [3.0, 0.0] and yb.tolist() == [3, 0]
+
+
+@pytest.mark.parametrize("lengths, match", [([5, 4], "sum to the dataset's 10"),
+                                            ([0.5, 0.6], "sum to 1"), ([], "empty"),
+                                            ([11, -1], "must be >= 0")])
+def test_random_split_names_bad_lengths(lengths, match):
+    from vecgrad.data import random_split
+
+    with pytest.raises(ValueError, match=match):
+        random_split(list(zip(range(10), range(10))), lengths)
+
+
+def test_subset_refuses_indices_outside_the_dataset():
+    from vecgrad.data import Subset
+
+    with pytest.raises(IndexError, match=r"Subset: indices must lie in \[0, 3\)"):
+        Subset([(0, 0)] * 3, [0, 3])
+    with pytest.raises(TypeError, match="Subset: indices must be a 1-D sequence of ints"):
+        Subset([(0, 0)] * 3, [0.5])
