@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
+import types
 from abc import ABC, abstractmethod
 from typing import Any, Callable, Iterable
 
@@ -666,6 +668,10 @@ class _Schedule(ABC):
         self._apply()
         return self.optimizer.lr
 
+    def get_last_lr(self) -> list[float]:
+        """Every parameter group's learning rate now (PyTorch's name)."""
+        return [group["lr"] for group in self.optimizer.param_groups]
+
     def state_dict(self) -> dict[str, Any]:
         """The epoch count and the base learning rates (for checkpoints)."""
         return {"schedule": type(self).__name__, "epoch": self.epoch, "base_lr": self.base_lr,
@@ -722,6 +728,40 @@ class InverseTimeDecay(_Schedule):
     def lr_at(self, epoch: int, base_lr: float | None = None) -> float:
         base = self.base_lr if base_lr is None else base_lr
         return base / (1.0 + self.decay * epoch)
+
+
+StepLR = StepDecay  # PyTorch's name (torch.optim.lr_scheduler.StepLR): the same rule
+
+
+class ExponentialLR(_Schedule):
+    """α_k = α_0 · γ^k: multiply the rate by γ every epoch (PyTorch's ExponentialLR)."""
+
+    def __init__(self, optimizer: Optimizer, gamma: float):
+        super().__init__(optimizer)
+        self.gamma = _check_number("ExponentialLR", "gamma", gamma, 0.0, 1.0)
+
+    def lr_at(self, epoch: int, base_lr: float | None = None) -> float:
+        base = self.base_lr if base_lr is None else base_lr
+        return base * self.gamma ** epoch
+
+
+class CosineAnnealingLR(_Schedule):
+    """α_k = η_min + (α_0 − η_min)(1 + cos(π k / T_max)) / 2: half a cosine from α_0 down to
+    eta_min over T_max epochs (PyTorch's CosineAnnealingLR, its closed form; past T_max
+    the cosine climbs again, as PyTorch's does)."""
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0):
+        super().__init__(optimizer)
+        if isinstance(T_max, (bool, np.bool_)) or not isinstance(T_max, numbers.Integral) \
+                or T_max < 1:
+            raise ValueError(f"CosineAnnealingLR: T_max must be an int >= 1, got {T_max!r}")
+        self.T_max = int(T_max)
+        self.eta_min = _check_number("CosineAnnealingLR", "eta_min", eta_min, 0.0)
+
+    def lr_at(self, epoch: int, base_lr: float | None = None) -> float:
+        base = self.base_lr if base_lr is None else base_lr
+        return self.eta_min + (base - self.eta_min) * \
+            (1.0 + math.cos(math.pi * epoch / self.T_max)) / 2.0
 
 
 class Newton(Optimizer):
@@ -929,3 +969,15 @@ class Newton(Optimizer):
             out.append(vecgrad.tensor(piece, device=v.device))
             start += size
         return out
+
+
+# `torch.optim.lr_scheduler.StepLR(...)` and `from vecgrad.optim.lr_scheduler import StepLR`
+# work as in PyTorch: the schedules under PyTorch's module name (not a file of its own).
+lr_scheduler = types.ModuleType(__name__ + ".lr_scheduler",
+                                "The learning-rate schedules of vecgrad.optim under "
+                                "PyTorch's module name.")
+for _schedule in (StepLR, ExponentialLR, CosineAnnealingLR, StepDecay, InverseTimeDecay):
+    setattr(lr_scheduler, _schedule.__name__, _schedule)
+lr_scheduler.StepLR = StepLR
+sys.modules[lr_scheduler.__name__] = lr_scheduler
+del _schedule

@@ -94,3 +94,48 @@ def test_step_size_may_be_a_numpy_integer():
     assert [schedule.step() for _ in range(4)] == [1.0, 1.0, 0.5, 0.5]
     with pytest.raises(ValueError, match="step_size"):
         optim.StepDecay(_sgd(1.0), step_size=np.True_)
+
+
+# ------------------------------------------- PyTorch's names: torch.optim.lr_scheduler
+@pytest.mark.parametrize("make", [
+    lambda o, L: L.StepLR(o, step_size=3, gamma=0.5),
+    lambda o, L: L.ExponentialLR(o, gamma=0.9),
+    lambda o, L: L.CosineAnnealingLR(o, T_max=7),
+    lambda o, L: L.CosineAnnealingLR(o, T_max=5, eta_min=0.01),
+], ids=["StepLR", "ExponentialLR", "CosineAnnealingLR", "CosineAnnealingLR-eta_min"])
+def test_lr_scheduler_names_follow_torch_for_every_group(make):
+    torch = pytest.importorskip("torch")
+    from vecgrad.optim import lr_scheduler
+
+    ours = optim.SGD([{"params": [param([1.0], "cpu")]}, {"params": [param([1.0], "cpu")], "lr": 0.1}], lr=0.5)
+    theirs = torch.optim.SGD([{"params": [torch.zeros(1, requires_grad=True)]},
+                              {"params": [torch.zeros(1, requires_grad=True)], "lr": 0.1}],
+                             lr=0.5)
+    s, st = make(ours, lr_scheduler), make(theirs, torch.optim.lr_scheduler)
+    for _ in range(15):
+        ours.step(), theirs.step()
+        s.step(), st.step()
+        assert s.get_last_lr() == pytest.approx(st.get_last_lr(), rel=1e-12, abs=1e-15)
+
+
+def test_lr_scheduler_imports_as_a_module_and_step_lr_is_step_decay():
+    from vecgrad.optim.lr_scheduler import StepLR
+
+    assert StepLR is optim.StepDecay and optim.lr_scheduler.StepLR is StepLR
+    opt = _sgd(1.0)
+    schedule = optim.ExponentialLR(opt, gamma=0.5)
+    schedule.step(), schedule.step()
+    restored = optim.ExponentialLR(_sgd(1.0), gamma=0.5)
+    restored.load_state_dict(schedule.state_dict())
+    assert restored.get_last_lr() == [0.25]
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda o: optim.ExponentialLR(o, gamma=1.5), r"gamma must be in \[0.0, 1.0\]"),
+    (lambda o: optim.CosineAnnealingLR(o, T_max=0), "T_max must be an int >= 1"),
+    (lambda o: optim.CosineAnnealingLR(o, T_max=2.5), "T_max must be an int >= 1"),
+    (lambda o: optim.CosineAnnealingLR(o, T_max=3, eta_min=-1), "eta_min"),
+])
+def test_new_schedules_name_bad_arguments(make, match):
+    with pytest.raises(ValueError, match=match):
+        make(_sgd(1.0))
