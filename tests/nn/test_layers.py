@@ -194,8 +194,23 @@ def test_dropout_train_and_eval(device):
     np.testing.assert_array_equal(layer(x).numpy(), out)  # seeded
     layer.eval()
     np.testing.assert_array_equal(layer(x).numpy(), x.numpy())
-    with pytest.raises(ValueError, match=r"Dropout: p must be in \[0, 1\)"):
-        nn.Dropout(1.0)
+    with pytest.raises(ValueError, match=r"Dropout: p must be in \[0, 1\], got 1.5"):
+        nn.Dropout(1.5)
+
+
+def test_dropout_of_one_zeroes_everything_as_the_function_and_pytorch_do(device):
+    # nn.Dropout(1.0) and an RNN's dropout=1.0 were refused while F.dropout(x, 1.0) gave
+    # zeros; PyTorch allows p = 1 in all three
+    x = vecgrad.tensor([[1.0, -2.0, 3.0]], device=device, requires_grad=True)
+    layer = nn.Dropout(1.0)
+    out = layer(x)
+    np.testing.assert_array_equal(out.numpy(), F.dropout(x, 1.0).numpy())
+    np.testing.assert_array_equal(out.numpy(), np.zeros((1, 3)))
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((1, 3)))
+    layer.eval()
+    np.testing.assert_array_equal(layer(x).numpy(), x.numpy())
+    assert nn.LSTM(3, 2, num_layers=2, dropout=1.0).dropout == 1.0
 
 
 def test_every_catalogue_activation_has_a_layer():
@@ -363,6 +378,6 @@ def test_probabilities_may_be_numpy_floats():
     assert layer.p == 0.25 and type(layer.p) is float
     assert nn.GRU(2, 3, num_layers=2, dropout=np.float64(0.5)).dropout == 0.5
     assert type(init.calculate_gain("leaky_relu", np.float32(0.5))) is float
-    for bad in (np.True_, 1.0, "0.1"):
+    for bad in (np.True_, 1.5, "0.1"):
         with pytest.raises(ValueError, match="p must be in"):
             nn.Dropout(bad)

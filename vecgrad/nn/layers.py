@@ -636,8 +636,8 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5):
         super().__init__()
         if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real) or \
-                not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p!r}")
+                not 0.0 <= p <= 1.0:  # p = 1 zeroes everything, as F.dropout and PyTorch
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p!r}")
         self.p = float(p)
 
     def forward(self, x):

@@ -179,8 +179,8 @@ class RNNBase(Module):
         hidden_size = self.hidden_size = _check_size(owner, "hidden_size", hidden_size)
         num_layers = self.num_layers = _check_size(owner, "num_layers", num_layers)
         if isinstance(dropout, (bool, np.bool_)) or not isinstance(dropout, numbers.Real) \
-                or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"{owner}: dropout must be a probability in [0, 1), got "
+                or not 0.0 <= dropout <= 1.0:  # 1: as Dropout, F.dropout and PyTorch
+            raise ValueError(f"{owner}: dropout must be a probability in [0, 1], got "
                              f"{dropout!r}")
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
