@@ -74,6 +74,21 @@ def test_conv_transpose_whose_output_is_only_the_output_padding(device):
         RNG.standard_normal((1, 4, 7, 1)), device)
 
 
+def test_conv_transpose_of_an_empty_length_is_refused_as_in_pytorch(device):
+    # (0 - 1)s - 2p + d(k - 1) + 1 gave a (1, 3, 1) output of the bias alone for a
+    # length-0 input (PyTorch: "Only zero batch or zero channel inputs are supported");
+    # an output of length 0 stays an error, as PyTorch's "Output size is too small"
+    x = vecgrad.zeros(1, 2, 0, device=device)
+    with pytest.raises(ValueError, match=r"conv_transpose1d: input of 1x0 has an empty"):
+        nn.ConvTranspose1d(2, 3, 2).to(device)(x)
+    with pytest.raises(ValueError, match=r"conv_transpose2d: input of 0x2 has an empty"):
+        nn.ConvTranspose2d(2, 3, 2).to(device)(vecgrad.zeros(1, 2, 0, 2, device=device))
+    with pytest.raises(ValueError, match="leaves no output"):
+        nn.ConvTranspose1d(2, 3, 2, padding=1).to(device)(vecgrad.zeros(1, 2, 1, device=device))
+    empty_batch = nn.ConvTranspose1d(2, 3, 2).to(device)(vecgrad.zeros(0, 2, 3, device=device))
+    assert empty_batch.shape == (0, 3, 4)
+
+
 def test_conv_transpose_output_size(device):
     layer = nn.ConvTranspose2d(2, 2, 3, stride=2, padding=1).to(device)
     x = vecgrad.zeros(1, 2, 4, 4, device=device)

@@ -311,6 +311,9 @@ def _transposed(op, x, weight, bias, stride, padding, output_padding, dilation, 
         if output_padding[i] >= max(stride[i], dilation[i]):
             raise ValueError(f"{op}: output_padding {output_padding} must be smaller than "
                              f"stride {stride} or dilation {dilation}")
+    if h == 0 or w == 0:  # (0 - 1)s + ... gave k - s positions of bias alone
+        raise ValueError(f"{op}: input of {h}x{w} has an empty spatial axis; a transposed "
+                         "convolution needs at least one input position (as PyTorch)")
     base = tuple((size - 1) * stride[i] - 2 * padding[i] + dilation[i] * ((kh, kw)[i] - 1) + 1
                  for i, size in enumerate((h, w)))
     # output_padding counts: (h - 1)s - 2p + d(k - 1) + 1 may be 0 with a pixel added back
