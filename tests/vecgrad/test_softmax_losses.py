@@ -103,6 +103,37 @@ def test_a_batch_whose_targets_are_all_ignored_has_nan_loss_but_zero_gradient(de
     np.testing.assert_array_equal(x.grad.numpy(), np.zeros((4, 3)))
 
 
+@pytest.mark.parametrize("loss", [
+    lambda x, y, **kw: F.cross_entropy(x, y, **kw),
+    lambda x, y, **kw: F.cross_entropy(x, y, label_smoothing=0.2, **kw),
+    lambda x, y, **kw: F.nll_loss(x.log_softmax(1), y, **kw),
+], ids=["ce", "ce-smoothing", "nll"])
+def test_an_ignored_target_gives_0_whatever_its_row_or_the_gradient_from_above(device, loss):
+    # The ignored rows' terms were multiplied by 0: a -inf log-probability in such a row
+    # made its loss nan (0 * -inf), and an inf or nan gradient from above (sqrt of a 0
+    # loss; anything computed from the nan mean of a batch all ignored) a nan gradient
+    # for every logit of the row, first order and recorded. PyTorch's are 0.
+    need_float64(device)
+    x = vecgrad.tensor([[-np.inf, 0.0, 1.0], [0.5, 0.2, 0.1], [0.3, -0.4, 2.0]],
+                       dtype=vecgrad.float64, device=device, requires_grad=True)
+    y = vecgrad.tensor([-100, 1, -100], device=device)
+    losses = loss(x, y, reduction="none")
+    assert losses.numpy()[0] == 0 and losses.numpy()[2] == 0
+    for create_graph in (False, True):
+        g, = vecgrad.autograd.grad(losses.sqrt().sum(), x, retain_graph=True,
+                                   create_graph=create_graph)
+        np.testing.assert_array_equal(g.numpy()[[0, 2]], np.zeros((2, 3)))
+        assert np.isfinite(g.numpy()[1]).all()
+    finite = x.detach()[1:]
+    finite.requires_grad_(True)
+    mean = loss(finite, vecgrad.tensor([-100, -100], device=device))
+    assert np.isnan(mean.item())
+    g, = vecgrad.autograd.grad(mean.sin() + mean * mean, finite, create_graph=True)
+    np.testing.assert_array_equal(g.numpy(), np.zeros((2, 3)))
+    h, = vecgrad.autograd.grad(g.sum(), finite, allow_unused=True)
+    assert h is None or not h.numpy().any()
+
+
 def test_class_weights_that_sum_to_zero_still_give_nan(device):
     x = vecgrad.tensor(np.ones((2, 3)), device=device, requires_grad=True)
     weight = vecgrad.tensor([0.0, 1.0, 1.0], device=device)

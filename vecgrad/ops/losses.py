@@ -298,10 +298,14 @@ def _nll_general(op, log_probs, labels, weight, ignore_index, reduction, smoothi
     w = counted if weight is None else \
         movement.reshape(movement.gather(movement.unsqueeze(weight, 0).expand(
             labels.shape[0], classes), 1, movement.unsqueeze(safe, 1)), -1) * counted
-    loss = -(w * picked)
+    # An ignored target's loss is 0 and so is its gradient, whatever stands in its row
+    # or comes from above: selected, not multiplied by 0 (0 * -inf log-probability was a
+    # nan loss, and an inf or nan upstream gradient (sqrt of a 0 loss, the nan mean of a
+    # batch all ignored) a nan gradient, where PyTorch's are 0).
+    loss = elementwise.where(valid, -(w * picked), 0.0)
     if smoothing:
         spread = log_probs if weight is None else log_probs * weight
-        smooth = -reduce.sum(spread, axis=1) * counted
+        smooth = elementwise.where(valid, -reduce.sum(spread, axis=1), 0.0)
         loss = loss * (1.0 - smoothing) + smooth * (smoothing / classes)
     if reduction == "none":
         return movement.reshape(loss, out_shape)
