@@ -73,8 +73,9 @@ def activation_derivative(name: str, x, alpha=None):
         return x / (2.0 * (x * x + 1.0).sqrt()) + 1.0
     if name == "soft_exponential":
         if alpha < 0.0:
-            if not 1.0 - alpha * (p + alpha) >= 0.0:  # f = -log(negative): nan, as the
+            if 1.0 - alpha * (p + alpha) < 0.0:  # f = -log(negative): nan, as the
                 return math.nan  # catalogue (1 / inner alone was a finite negative slope)
+            # (x = nan goes on: nan in, nan out, for f'' too, as vecgrad's)
             return 1.0 / (1.0 - alpha * (x + alpha))
         if alpha == 0.0:
             return 1.0 if p == p else math.nan

@@ -462,6 +462,33 @@ def test_second_derivatives_at_kinks_follow_the_first_derivatives_branch(device)
     assert tg.item() == 2.0 and th.item() == 0.0  # PyTorch's (the documented difference)
 
 
+def test_second_derivatives_at_nan_are_nan_where_the_first_is_an_expression(device):
+    """README, differences: elu''(nan) is nan in both engines (vecgrad's was 0, through
+    clip's zero gradient at nan; PyTorch's is 0); relu's f' is a constant nan there, its
+    derivative 0 in scalargrad (PyTorch's too) and absent in vecgrad (no graph)."""
+    from scalargrad import higher
+    from scalargrad.value import Value
+    from vecgrad.autograd import grad
+
+    x = t([math.nan, -1.0], device, requires_grad=True)
+    for name in ("elu", "gaussian"):
+        (g,) = grad(x.activation(name).sum(), x, create_graph=True)
+        (h,) = grad(g.sum(), x)
+        assert np.isnan(h.numpy()[0]) and np.isfinite(h.numpy()[1]), name
+        v = Value(math.nan)
+        (gv,) = higher.grad(v.activation(name), [v], create_graph=True)
+        assert math.isnan(higher.grad(gv, [v])[0]), name
+    (g,) = grad(x.relu().sum(), x, create_graph=True)
+    assert np.isnan(g.numpy()[0]) and not g.requires_grad
+    v = Value(math.nan)
+    (gv,) = higher.grad(v.relu(), [v], create_graph=True)
+    assert math.isnan(gv.data) and higher.grad(gv, [v]) == [0.0]
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor([math.nan], dtype=torch.float64, requires_grad=True)
+    (tg,) = torch.autograd.grad(torch.nn.functional.elu(tx).sum(), tx, create_graph=True)
+    assert torch.autograd.grad(tg.sum(), tx)[0].item() == 0.0  # the documented difference
+
+
 def test_variance_needs_more_elements_than_the_correction_and_reads_keepdims_second(device):
     """README, differences: fewer elements than correction + 1 is an error (PyTorch: nan
     or inf), and the second positional argument of var/std is numpy's keepdims."""

@@ -109,8 +109,11 @@ def _leaky_relu_df(x, alpha):
 
 
 def _elu_df(x, alpha):
-    left = alpha * elementwise.exp(elementwise.clip(x, max=0.0))
-    return elementwise.where(_mask(x, "gt", 0), _full_like(x, 1.0), left)
+    # x itself where x <= 0 or nan (clip's gradient is 0 at nan, so f'' at nan was 0;
+    # nan in, nan out, as scalargrad's), 0 in the unselected x > 0 branch (exp stays finite)
+    right = _mask(x, "gt", 0)
+    left = alpha * elementwise.exp(elementwise.where(right, _full_like(x, 0.0), x))
+    return elementwise.where(right, _full_like(x, 1.0), left)
 
 
 def _bent_identity_df(x, alpha):
@@ -165,7 +168,10 @@ def _gaussian_df(x, alpha):
     # -2 x exp(-x^2). exp(-x^2) is 0 beyond |x| = 27.3 in float64, so x clipped to
     # [-40, 40] changes no value; unclipped, -2x overflowed at the largest floats (and at
     # inf) and inf * 0 gave nan where the catalogue has the limit 0.
-    near = elementwise.clip(x, -40.0, 40.0)
+    # (By where, not clip: clip's gradient is 0 at nan, so f'' at nan was 0; nan in, nan
+    # out, as scalargrad's.)
+    far = _mask(elementwise.abs(x), "gt", 40.0)
+    near = elementwise.where(far, elementwise.sign(x) * 40.0, x)
     return near * elementwise.exp(-(near * near)) * -2.0
 
 
