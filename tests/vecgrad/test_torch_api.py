@@ -571,6 +571,25 @@ def test_kl_div_defaults_to_the_elementwise_mean_and_cross_entropy_names_its_arg
         pytest.approx(F.cross_entropy(log_p, labels).item())
 
 
+def test_kl_div_target_gradient_is_0_where_the_target_is_0(device):
+    """README, differences: kl_div's gradient with respect to a target of exactly 0 is 0
+    (PyTorch's is nan); elsewhere, and with respect to the input, PyTorch's numbers."""
+    need_float64(device)
+    x = t([-1.0, -2.0, -0.5], device, dtype=vecgrad.float64, requires_grad=True)
+    q = t([0.0, 0.3, 0.7], device, dtype=vecgrad.float64, requires_grad=True)
+    F.kl_div(x, q, reduction="sum").backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, -0.3, -0.7], rtol=1e-15)
+    np.testing.assert_allclose(q.grad.numpy(), [0.0, math.log(0.3) + 3.0, math.log(0.7) + 1.5],
+                               rtol=1e-14)
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor([-1.0, -2.0, -0.5], dtype=torch.float64, requires_grad=True)
+    tq = torch.tensor([0.0, 0.3, 0.7], dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.kl_div(tx, tq, reduction="sum").backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-15)
+    np.testing.assert_allclose(q.grad.numpy()[1:], tq.grad.numpy()[1:], rtol=1e-14)
+    assert math.isnan(tq.grad[0].item())  # PyTorch's (the documented difference)
+
+
 def test_from_numpy_copies_the_array(device):
     """README, tensors: from_numpy makes a copy (PyTorch's shares the array's memory), so
     writing into the array later leaves the tensor as it was, and the other way round."""

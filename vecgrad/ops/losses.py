@@ -456,7 +456,8 @@ def huber_loss(prediction, target, reduction="mean", delta=1.0):
 
 def kl_div(input, target, reduction="mean", log_target=False):  # noqa: A002 - PyTorch's name
     """KL divergence with `input` holding log-probabilities (PyTorch's argument order):
-    target * (log target - input) per element, 0 where target is 0. reduction:
+    target * (log target - input) per element, 0 where target is 0 (and so is its
+    gradient with respect to the target there; PyTorch's is nan). reduction:
     'batchmean' (the true KL: sum / batch size), 'sum', 'mean' (over elements) or 'none'."""
     op = "kl_div"
     if reduction not in REDUCTIONS + ("batchmean",):
