@@ -227,8 +227,11 @@ class Function:
         an error that names the op).
         """
         first = inputs[0]
-        backend = first._backend
-        needs = tuple(map(_requires_grad_of, inputs))
+        try:
+            backend = first._backend
+            needs = tuple(map(_requires_grad_of, inputs))
+        except AttributeError:
+            raise _not_tensors(cls, inputs) from None
         ctx = Context(backend, needs)
         out = cls.forward(ctx, *map(_buf_of, inputs), **params)
         if _grad_mode.enabled and True in needs:
@@ -246,6 +249,146 @@ class Function:
             counter = node.output_counter = result._version
             node.output_version = counter[0]
         return result
+
+
+def _not_tensors(cls, inputs):
+    bad = next(type(x).__name__ for x in inputs if not hasattr(x, "_requires_grad"))
+    return TypeError(
+        f"{cls.__name__}.apply: every argument must be a Tensor, got a {bad}. "
+        f"vecgrad.autograd.Function is the engine's op base class (its forward and backward "
+        f"work on backend buffers); for a custom op written on Tensors, as with PyTorch's "
+        f"torch.autograd.Function, subclass vecgrad.autograd.CustomFunction")
+
+
+class FunctionCtx:
+    """The `ctx` a CustomFunction's forward and backward share, as PyTorch's: keep Tensors
+    with `save_for_backward(*tensors)` and read them as `saved_tensors`; any other value
+    may be kept as an attribute (`ctx.scale = 2.0`). `needs_input_grad` has one bool per
+    argument of `apply`."""
+
+    def __init__(self, needs_input_grad):
+        self.needs_input_grad = needs_input_grad
+        self.saved_tensors = ()
+
+    def save_for_backward(self, *tensors):
+        from vecgrad.tensor import Tensor
+
+        for i, t in enumerate(tensors):
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"save_for_backward: argument {i} is a {type(t).__name__}, "
+                                f"not a Tensor (keep other values as attributes of ctx)")
+        self.saved_tensors = tensors
+
+
+class CustomFunction:
+    """A differentiable op of your own, written on Tensors (PyTorch's
+    torch.autograd.Function): subclass it with two staticmethods and call `.apply`::
+
+        class MyExp(vecgrad.autograd.CustomFunction):
+            @staticmethod
+            def forward(ctx, x):
+                out = x.exp()
+                ctx.save_for_backward(out)
+                return out
+
+            @staticmethod
+            def backward(ctx, grad_out):
+                (out,) = ctx.saved_tensors
+                return grad_out * out
+
+        y = MyExp.apply(x)
+
+    forward runs without recording (its Tensor arguments arrive detached) and returns one
+    Tensor; backward gets the output's gradient and returns one gradient (or None) per
+    argument of apply (None for the non-Tensor ones), each of its input's shape. First
+    order only: a create_graph=True walk through it (derivatives of derivatives,
+    vecgrad.func's jvp/hessian) is refused, where PyTorch differentiates the backward.
+    """
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("a CustomFunction subclass must define forward")
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        raise NotImplementedError("a CustomFunction subclass must define backward")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from vecgrad.tensor import Tensor
+
+        positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        ctx = FunctionCtx(needs)
+        detached = [a.detach() if isinstance(a, Tensor) else a for a in args]
+        with _set_grad_enabled(False):
+            out = cls.forward(ctx, *detached, **kwargs)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{cls.__name__}.forward must return one Tensor, got "
+                            f"{type(out).__name__} (several outputs are not supported)")
+        if not (_grad_mode.enabled and True in needs):
+            return out
+        tensors = [args[i] for i in positions]
+        for t in tensors:
+            if t._backend is not out._backend:
+                raise ValueError(f"{cls.__name__}: tensors are on different devices "
+                                 f"({t.device} and {out.device}); move one with .to(device)")
+        return _Custom.apply(*tensors, result=out._buf, user=(cls, ctx, positions, len(args),
+                                   [(t.shape, t.dtype) for t in tensors]))
+
+
+class _Custom(Function):
+    """Records a CustomFunction application (its forward already ran, on Tensors); the
+    backward calls the user's backward on Tensors."""
+
+    view_grads = True  # the user's gradients may be any Tensor's memory: never add into them
+
+    @staticmethod
+    def forward(ctx, *buffers, result, user):
+        ctx.attrs = user
+        return result
+
+    @staticmethod
+    def backward(ctx, grad):
+        from vecgrad.tensor import Tensor
+
+        cls, user_ctx, positions, n_args, meta = ctx.attrs
+        if isinstance(grad, Tensor):  # a recorded walk: its "buffers" are Tensors
+            raise RuntimeError(
+                f"{cls.__name__}: derivatives of derivatives (create_graph=True, "
+                f"vecgrad.func's jvp, hessian, hvp) do not pass through a CustomFunction; "
+                f"write the op with differentiable vecgrad ops instead")
+        with _set_grad_enabled(False):
+            results = cls.backward(user_ctx, Tensor._wrap(grad, ctx.backend))
+        if not isinstance(results, tuple):
+            results = (results,)
+        if len(results) != n_args:
+            raise ValueError(f"{cls.__name__}.backward returned {len(results)} gradients "
+                             f"for the {n_args} arguments of apply (give None for an "
+                             f"argument without one)")
+        out = []
+        for k, pos in enumerate(positions):
+            if not ctx.needs_input_grad[k]:
+                out.append(None)
+                continue
+            shape, dtype = meta[k]
+            g = results[pos]
+            if g is None:
+                out.append(ctx.backend.full(shape, 0, dtype))
+                continue
+            if not isinstance(g, Tensor):
+                raise TypeError(f"{cls.__name__}.backward: gradient {pos} is a "
+                                f"{type(g).__name__}, not a Tensor or None")
+            if g.shape != shape:
+                raise ValueError(f"{cls.__name__}.backward: gradient {pos} has shape "
+                                 f"{g.shape}, its input {shape}")
+            if g._backend is not ctx.backend:
+                raise ValueError(f"{cls.__name__}.backward: gradient {pos} is on {g.device}, "
+                                 f"its input on another device")
+            if g.dtype != dtype:
+                g = g.to(dtype=dtype)
+            out.append(g._buf)
+        return tuple(out)
 
 
 def may_share_storage(a, b) -> bool:
@@ -738,3 +881,13 @@ def backward_graph(root, gradient, retain_graph):
     """root.backward(gradient, create_graph=True): recorded gradients into .grad."""
     seed = _seed(root, gradient, True, "backward", "gradient")
     walk([root], [seed], retain_graph=retain_graph, create_graph=True)
+
+
+def __getattr__(name):
+    # torch.autograd.functional's helpers (vjp, jvp, jacobian, hessian, hvp) live in
+    # vecgrad.func; imported when first touched (func imports this module).
+    if name == "functional":
+        import importlib
+
+        return importlib.import_module("vecgrad.func")
+    raise AttributeError(f"module 'vecgrad.autograd' has no attribute {name!r}")
