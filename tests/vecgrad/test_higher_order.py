@@ -198,7 +198,9 @@ def hvp_finite_differences(f, arrays, vs, device, eps=1e-5):
 
 
 def test_every_function_has_a_case():
-    missing = sorted(set(_all_functions()) - set(CASES))
+    # _Custom records a user's CustomFunction, whose backward is written on Tensors and
+    # first order only: a recorded walk through it is refused (test_custom_function.py).
+    missing = sorted(set(_all_functions()) - set(CASES) - {"_Custom"})
     assert not missing, (
         f"Functions without a create_graph case in tests/vecgrad/test_higher_order.py "
         f"CASES: {missing}; add a row (see /work/notes/HIORDER-CONTRACT.md)")
