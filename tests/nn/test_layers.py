@@ -381,3 +381,26 @@ def test_probabilities_may_be_numpy_floats():
     for bad in (np.True_, 1.5, "0.1"):
         with pytest.raises(ValueError, match="p must be in"):
             nn.Dropout(bad)
+
+
+def test_every_layer_takes_dtype_and_device_by_keyword_only():
+    """README, layers: dtype= and device= are keyword-only (PyTorch lists them positionally,
+    in the order device, dtype). Linear took them positionally as (dtype, device), so
+    PyTorch's nn.Linear(2, 3, True, "cpu") said "full: 'cpu' is not a dtype"."""
+    import inspect
+
+    seen = []
+    for name in dir(nn):
+        layer = getattr(nn, name)
+        if not (inspect.isclass(layer) and issubclass(layer, nn.Module)):
+            continue
+        params = inspect.signature(layer.__init__).parameters
+        for arg in ("dtype", "device"):
+            if arg in params:
+                seen.append(name)
+                assert params[arg].kind is inspect.Parameter.KEYWORD_ONLY, (name, arg)
+    assert "Linear" in seen and "Conv2d" in seen and "LSTM" in seen
+    with pytest.raises(TypeError, match="positional argument"):
+        nn.Linear(2, 3, True, "cpu")
+    layer = nn.Linear(2, 3, True, dtype=vecgrad.float64, device="cpu")
+    assert layer.weight.dtype == vecgrad.float64 and layer.bias.device == "cpu"

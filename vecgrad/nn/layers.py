@@ -52,7 +52,7 @@ class Linear(Module):
     """y = x Wᵀ + b with W of shape (out_features, in_features), as in PyTorch."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 dtype=None, device: str | None = None):
+                 *, dtype=None, device: str | None = None):
         super().__init__()
         self.in_features = _positive_int("Linear", "in_features", in_features)
         self.out_features = _positive_int("Linear", "out_features", out_features)
