@@ -80,6 +80,27 @@ def test_module_nested_and_frozen():
     assert "0.0" in text and "9 parameters (5 trainable)" in text
 
 
+def test_a_deeply_nested_module_table_stops_12_levels_down_saying_so():
+    # every level had a row whose dotted name and indentation grew with its depth: the
+    # table grew with the square of the nesting (5,000 levels did not print in 300 s)
+    from vecgrad.viz.reprs import MAX_TABLE_DEPTH, module_rows
+
+    model = nn.Linear(2, 3)
+    for _ in range(3000):
+        model = nn.Sequential(model)
+    rows = module_rows(model)
+    assert len(rows) == MAX_TABLE_DEPTH + 2 == 14
+    assert rows[-1][:3] == ("...", "2,988 module(s) more than 12 levels down, not listed", 9)
+    assert sum(row[2] for row in rows) == 9  # the parameters below the cut are counted
+    html = model._repr_html_()
+    assert html.count("<tr>") == 15 and len(html) < 5000
+    text = _text(model, width=160)
+    assert "9 parameters (9 trainable)" in text and "more than 12 levels down" in text
+    shallow = nn.Sequential(nn.Sequential(nn.Linear(1, 1)))
+    assert [row[0] for row in module_rows(shallow, max_depth=1)] == ["(model)", "0", "..."]
+    assert [row[0] for row in module_rows(shallow)] == ["(model)", "0", "0.0"]
+
+
 def test_optimizer_shows_hyperparameters_and_steps():
     model = nn.Linear(3, 2)
     opt = optim.Adam(model.parameters(), lr=0.01)
