@@ -16,7 +16,7 @@ import numpy as np
 
 # tensor first: the op modules below import Tensor from it.
 from vecgrad.tensor import Tensor  # isort: skip
-from vecgrad.autograd import enable_grad, is_grad_enabled, no_grad
+from vecgrad.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from vecgrad.backends import available_devices, get_backend
 from vecgrad.ops import graph_backend  # noqa: F401 - gives autograd its recorded walk
 from vecgrad.ops.conv import conv2d
@@ -25,13 +25,16 @@ from vecgrad.ops.creation import (
     eye,
     from_numpy,
     full,
+    full_like,
     linspace,
     manual_seed,
     ones,
     ones_like,
     rand,
+    rand_like,
     randint,
     randn,
+    randn_like,
     random_generator,
     randperm,
     tensor,
@@ -138,6 +141,18 @@ float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
 int64 = np.dtype(np.int64)
 bool_ = np.dtype(np.bool_)
+# PyTorch's other names for them (dtype=torch.long, ...). Not in __all__: a star import
+# must not shadow Python's float and bool.
+long = int64
+double = float64
+float = float32  # (nothing below in this module calls Python's float or bool)
+bool = bool_
+
+
+def is_tensor(obj) -> bool:
+    """True for a vecgrad Tensor (PyTorch's torch.is_tensor)."""
+    return isinstance(obj, Tensor)
+
 
 # Public names that live in modules other helpers own; imported when first touched
 # (PEP 562), so `import vecgrad` stays light and never depends on them being present.
@@ -186,4 +201,5 @@ __all__ = [
     "swapdims", "t", "tile", "topk", "transpose", "tril", "triu", "unbind", "unflatten",
     "unsqueeze", "flatten", "clone", "numel",
     "randint", "randperm", "linspace", "isclose", "allclose", "equal",
+    "full_like", "rand_like", "randn_like", "set_grad_enabled", "is_tensor", "long", "double",
 ]

@@ -108,6 +108,28 @@ class _set_grad_enabled(contextlib.ContextDecorator):
         return generator
 
 
+class set_grad_enabled(_set_grad_enabled):
+    """PyTorch's set_grad_enabled(mode): recording is switched to `mode` at once; used as
+    a with block (`with set_grad_enabled(is_training):`) or a decorator, the mode before
+    it comes back at the end."""
+
+    __slots__ = ()
+
+    def __init__(self, mode: bool):
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"set_grad_enabled: mode must be a bool, got {mode!r}")
+        super().__init__(bool(mode))
+        self.previous.append(_grad_mode.enabled)
+        _grad_mode.enabled = self.mode
+
+    def __enter__(self):
+        return None
+
+    def __call__(self, func):
+        _grad_mode.enabled = self.previous.pop()  # a decorator changes nothing until called
+        return super().__call__(func)
+
+
 def _grad_mode_manager(mode, func):
     """mode's context manager, or `func` decorated with it (`@no_grad` without the
     parentheses, as PyTorch allows)."""

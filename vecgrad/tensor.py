@@ -394,6 +394,10 @@ class Tensor(TensorDisplay):
         """As int64."""
         return common.cast(self, np.int64)
 
+    def bool(self) -> "Tensor":
+        """As bool (nonzero is True)."""
+        return common.cast(self, np.bool_)
+
     def cpu(self) -> "Tensor":
         return _to_device(self, "cpu")
 
@@ -665,11 +669,29 @@ class Tensor(TensorDisplay):
         return movement.masked_fill(self, mask, value)
 
     # --------------------------------------------------------------- math methods
-    def add(self, other):
-        return elementwise.add(self, other)
+    def add(self, other, *, alpha=1):
+        return elementwise.add(self, other if alpha == 1 else other * alpha)
 
-    def sub(self, other):
-        return elementwise.sub(self, other)
+    def sub(self, other, *, alpha=1):
+        return elementwise.sub(self, other if alpha == 1 else other * alpha)
+
+    def eq(self, other):
+        return elementwise.compare("eq", self, other)
+
+    def ne(self, other):
+        return elementwise.compare("ne", self, other)
+
+    def lt(self, other):
+        return elementwise.compare("lt", self, other)
+
+    def le(self, other):
+        return elementwise.compare("le", self, other)
+
+    def gt(self, other):
+        return elementwise.compare("gt", self, other)
+
+    def ge(self, other):
+        return elementwise.compare("ge", self, other)
 
     def mul(self, other):
         return elementwise.mul(self, other)

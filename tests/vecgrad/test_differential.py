@@ -381,7 +381,8 @@ NOT_DIFFERENTIABLE_HERE = {
     "zeros_like", "ones_like", "from_numpy", "manual_seed", "random_generator", "no_grad",
     "enable_grad", "is_grad_enabled", "get_backend", "available_devices", "float32",
     "float64", "int64", "bool_", "nn", "optim", "func", "data", "save", "load", "Trainer",
-    "numel", "randint", "randperm", "linspace",
+    "numel", "randint", "randperm", "linspace", "full_like", "rand_like", "randn_like",
+    "set_grad_enabled", "is_tensor", "long", "double", "float", "bool",
     # comparisons giving bools (test_torch_everyday.py checks them against torch)
     "isclose", "allclose", "equal",
     # random: checked by statistics in test_softmax_losses (dropout)
@@ -422,7 +423,8 @@ TENSOR_NOT_HERE = {
     "gaussian", "softmax", "log_softmax", "add", "sub", "mul", "div", "pow", "matmul",
     "abs", "exp", "log", "sqrt", "clip", "reshape", "view", "flatten", "transpose",
     "permute", "unsqueeze", "expand", "gather", "T", "mean", "sum", "var", "argmin",
-    "isclose", "allclose", "equal",  # bools, no gradient: test_torch_everyday.py
+    "isclose", "allclose", "equal", "eq", "ne", "lt", "le", "gt", "ge", "bool",
+    # (bools, no gradient: test_torch_everyday.py)
 }
 
 

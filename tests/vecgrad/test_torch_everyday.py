@@ -126,3 +126,74 @@ def test_comparisons_want_tensors(call):
 def test_isclose_refuses_negative_tolerance():
     with pytest.raises(ValueError, match="isclose: rtol must be a number >= 0"):
         vecgrad.isclose(vecgrad.tensor([1.0]), vecgrad.tensor([1.0]), rtol=-1)
+
+
+# ------------------------------------------------ dtype names, *_like, grad mode, methods
+def test_pytorch_dtype_names():
+    assert vecgrad.long == vecgrad.int64 and vecgrad.double == vecgrad.float64
+    assert vecgrad.float == vecgrad.float32 and vecgrad.bool == vecgrad.bool_
+    assert vecgrad.zeros(2, dtype=vecgrad.long).dtype == np.int64
+    assert vecgrad.tensor([1, 0], dtype=vecgrad.bool).tolist() == [True, False]
+    namespace = {}
+    exec("from vecgrad import *", namespace)             # a star import keeps the builtins
+    assert "float" not in namespace and "bool" not in namespace
+
+
+def test_like_constructors_follow_the_tensor(device):
+    x = vecgrad.zeros(2, 3, dtype=vecgrad.float64, device=device)
+    for make in (vecgrad.rand_like, vecgrad.randn_like,
+                 lambda t, **kw: vecgrad.full_like(t, 7, **kw)):
+        y = make(x)
+        assert (y.shape, y.dtype, y.device) == ((2, 3), np.float64, x.device)
+        assert make(x, dtype=vecgrad.float32).dtype == np.float32
+        assert make(x, requires_grad=True).requires_grad
+    assert vecgrad.full_like(x, 7).tolist() == [[7.0] * 3] * 2
+    vecgrad.manual_seed(0)
+    a = vecgrad.randn_like(x)
+    vecgrad.manual_seed(0)
+    assert vecgrad.equal(a, vecgrad.randn_like(x))
+    with pytest.raises(TypeError, match="randn_like: expected a Tensor, got ndarray"):
+        vecgrad.randn_like(np.zeros(2))
+
+
+def test_set_grad_enabled_as_call_with_block_and_decorator():
+    x = vecgrad.tensor([1.0], requires_grad=True)
+    assert vecgrad.is_grad_enabled()
+    with vecgrad.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+        with vecgrad.set_grad_enabled(True):
+            assert (x * 2).requires_grad
+        assert not vecgrad.is_grad_enabled()
+    assert vecgrad.is_grad_enabled()
+    vecgrad.set_grad_enabled(False)                     # a plain call switches at once
+    try:
+        assert not vecgrad.is_grad_enabled()
+    finally:
+        vecgrad.set_grad_enabled(True)
+
+    @vecgrad.set_grad_enabled(False)
+    def double(t):
+        return t * 2
+
+    assert vecgrad.is_grad_enabled()                     # decorating changes nothing
+    assert not double(x).requires_grad and vecgrad.is_grad_enabled()
+    with pytest.raises(TypeError, match="set_grad_enabled: mode must be a bool"):
+        vecgrad.set_grad_enabled("no")
+
+
+def test_comparison_methods_bool_and_add_alpha_match_torch(device):
+    torch = pytest.importorskip("torch")
+    a0, b0 = [1.0, -2.0, 3.0, 0.0], [1.0, 2.0, -3.0, 0.5]
+    a, b = t(a0, device), t(b0, device)
+    ta, tb = torch.tensor(a0), torch.tensor(b0)
+    for name in ("eq", "ne", "lt", "le", "gt", "ge"):
+        assert getattr(a, name)(b).tolist() == getattr(ta, name)(tb).tolist()
+        assert getattr(a, name)(0.0).tolist() == getattr(ta, name)(0.0).tolist()
+    assert a.bool().tolist() == ta.bool().tolist()
+    assert a.eq(b).sum().item() == 1
+    x = t(a0, device, requires_grad=True)
+    y = x.add(b, alpha=2).sub(b, alpha=0.5)
+    np.testing.assert_allclose(y.numpy(), ta.add(tb, alpha=2).sub(tb, alpha=0.5).numpy())
+    y.sum().backward()
+    assert x.grad.tolist() == [1.0] * 4
+    assert vecgrad.is_tensor(x) and not vecgrad.is_tensor(a0)

@@ -239,6 +239,30 @@ def randn(*shape, dtype=np.float32, device=None, requires_grad=False) -> Tensor:
                    lambda s, d: gen.standard_normal(s, dtype=d))
 
 
+def _like(op, t, dtype, device):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(t).__name__}")
+    return t.shape, dtype or t.dtype, device or t.device
+
+
+def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """`fill_value` with t's shape, dtype and device unless given."""
+    shape, dtype, device = _like("full_like", t, dtype, device)
+    return full(shape, fill_value, dtype, device, requires_grad)
+
+
+def rand_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """rand with t's shape, dtype and device unless given."""
+    shape, dtype, device = _like("rand_like", t, dtype, device)
+    return rand(shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def randn_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """randn with t's shape, dtype and device unless given."""
+    shape, dtype, device = _like("randn_like", t, dtype, device)
+    return randn(shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
 def _int_arg(op, name, value):
     if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{op}: {name} must be an int, got {value!r}")
