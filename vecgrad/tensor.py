@@ -515,7 +515,10 @@ class Tensor(TensorDisplay):
         return self._bump()
 
     def copy_(self, src) -> "Tensor":
-        """Overwrite the values with src (broadcast to self's shape), in place."""
+        """Overwrite the values with src (broadcast to self's shape), in place. src may
+        live on another device (PyTorch's copy_ crosses devices too): it is moved first."""
+        if common.is_tensor(src) and src._backend is not self._backend:
+            src = src.detach().to(self.device)
         return self._overwrite("copy_", src)
 
     def fill_(self, value) -> "Tensor":
