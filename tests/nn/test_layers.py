@@ -404,3 +404,34 @@ def test_every_layer_takes_dtype_and_device_by_keyword_only():
         nn.Linear(2, 3, True, "cpu")
     layer = nn.Linear(2, 3, True, dtype=vecgrad.float64, device="cpu")
     assert layer.weight.dtype == vecgrad.float64 and layer.bias.device == "cpu"
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: nn.Linear(3, 2), (4, 3)), (lambda: nn.Conv1d(2, 3, 2), (1, 2, 5)),
+    (lambda: nn.Conv2d(2, 3, 2), (1, 2, 4, 4)), (lambda: nn.ConvTranspose1d(2, 3, 2), (1, 2, 5)),
+    (lambda: nn.ConvTranspose2d(2, 3, 2), (1, 2, 4, 4)), (lambda: nn.BatchNorm1d(3), (4, 3)),
+    (lambda: nn.BatchNorm2d(2, affine=False), (2, 2, 3, 3)), (lambda: nn.LayerNorm(3), (4, 3)),
+    (lambda: nn.GRU(3, 2), (5, 1, 3)),
+], ids=["Linear", "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "BatchNorm1d",
+        "BatchNorm2d", "LayerNorm", "GRU"])
+def test_layers_refuse_input_of_another_dtype_than_their_parameters(device, make, shape):
+    # a float32 layer given float64 input (vecgrad.tensor of a numpy array) returned
+    # float64 without a word, computed in float64 with float32 gradients; PyTorch and
+    # our RNNs refuse it
+    if not vecgrad.get_backend(device).supports_float64:
+        pytest.skip(f"{device} has no float64")
+    layer = make().to(device)
+    name = type(layer).__name__
+    x = vecgrad.tensor(RNG.standard_normal(shape), device=device)
+    with pytest.raises(TypeError, match=rf"{name}: input is float64 but the parameters are "
+                                        r"float32; convert one \(x.to\('float32'\) or "
+                                        r"module.to\('float64'\)\)"):
+        layer(x)
+    out = layer(x.float())
+    assert (out[0] if isinstance(out, tuple) else out).dtype == vecgrad.float32
+    layer.double()
+    with pytest.raises(TypeError, match=f"{name}: input is float32 but the parameters are "
+                                        "float64"):
+        layer(x.float())
+    out = layer(x)
+    assert (out[0] if isinstance(out, tuple) else out).dtype == vecgrad.float64

@@ -37,7 +37,7 @@ def test_batch_norm_state_dict_and_buffers(device):
     assert [n for n, _ in layer.named_buffers()] == ["running_mean", "running_var",
                                                      "num_batches_tracked"]
     assert layer.num_batches_tracked.dtype == np.int64 and layer.num_batches_tracked.shape == ()
-    x = vecgrad.tensor(RNG.standard_normal((2, 4, 3, 3)), device=device)
+    x = vecgrad.tensor(RNG.standard_normal((2, 4, 3, 3)), dtype=vecgrad.float32, device=device)
     layer(x)
     layer(x)
     assert layer.num_batches_tracked.item() == 2
@@ -152,7 +152,7 @@ def test_buffers_are_state_but_not_parameters(device):
 def test_load_state_dict_and_checkpoints_round_trip_buffers(tmp_path, device):
     source = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2)).to(device)
     for _ in range(3):
-        source(vecgrad.tensor(RNG.standard_normal((4, 3)), device=device))
+        source(vecgrad.tensor(RNG.standard_normal((4, 3)), dtype=vecgrad.float32, device=device))
     path = tmp_path / "bn.npz"
     vecgrad.save(source.state_dict(), path)
     target = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))

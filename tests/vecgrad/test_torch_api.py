@@ -340,7 +340,7 @@ def test_axis_ops_on_odd_shapes_and_negative_axes(device, shape, data, name, see
 
 
 def test_activation_layers_wrap_the_functions(device):
-    x = vecgrad.tensor(np.linspace(-4, 4, 12).reshape(3, 4), device=device)
+    x = vecgrad.tensor(np.linspace(-4, 4, 12).reshape(3, 4), dtype=vecgrad.float32, device=device)
     nn = vecgrad.nn
     pairs = [(nn.GELU(), F.gelu(x)), (nn.GELU("tanh"), F.gelu(x, approximate="tanh")),
              (nn.SiLU(), F.silu(x)), (nn.Mish(), F.mish(x)), (nn.SELU(), F.selu(x)),

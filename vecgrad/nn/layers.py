@@ -13,7 +13,7 @@ import vecgrad
 from scalargrad.functions import ACTIVATIONS  # the shared catalogue of activation names
 from vecgrad.nn import functional as F
 from vecgrad.nn import init
-from vecgrad.nn.module import Module, Parameter, require_tensor
+from vecgrad.nn.module import Module, Parameter, require_input_like, require_tensor
 from vecgrad.ops import common
 from vecgrad.ops.embedding import padding_index
 
@@ -67,6 +67,7 @@ class Linear(Module):
         require_tensor("Linear", x)
         if x.ndim < 1 or x.shape[-1] != self.in_features:
             raise ValueError(f"Linear: expected input (..., {self.in_features}), got {x.shape}")
+        require_input_like("Linear", x, self.weight)
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -94,6 +95,7 @@ def _check_channels(layer: Module, x: Any) -> None:
     if x.ndim != layer.dims + 2 or x.shape[1] != layer.in_channels:
         layout = f"(N, {layer.in_channels}, " + ("L)" if layer.dims == 1 else "H, W)")
         raise ValueError(f"{type(layer).__name__}: expected input {layout}, got {x.shape}")
+    require_input_like(type(layer).__name__, x, layer.weight)
 
 
 class _ConvNd(Module):
@@ -471,6 +473,9 @@ class _BatchNorm(Module):
         if x.shape[1] != self.num_features:
             raise ValueError(f"{owner}: expected {self.num_features} channels (num_features) "
                              f"on axis 1, got input of shape {x.shape}")
+        like = self.weight if self.weight is not None else self.running_mean
+        if like is not None:
+            require_input_like(owner, x, like)
         use_batch_stats = self.training or self.running_mean is None
         if use_batch_stats and x.numel() // max(x.shape[1], 1) <= 1:
             raise ValueError(f"{owner}: expected more than 1 value per channel when "
@@ -544,6 +549,9 @@ class LayerNorm(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x):
+        if self.weight is not None:
+            require_tensor("LayerNorm", x)
+            require_input_like("LayerNorm", x, self.weight)
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:

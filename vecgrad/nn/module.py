@@ -502,6 +502,22 @@ def require_tensor(owner: str, value: Any, what: str = "input") -> None:
                         f"(make one with vecgrad.tensor(...))")
 
 
+def require_input_like(owner: str, x, param) -> None:
+    """A layer's input on its parameters' device and of their dtype: as PyTorch, no
+    silent promotion (a float32 layer given float64 input returned float64, computed in
+    float64, while its gradients stayed float32; OpenCL's products refuse mixed dtypes)."""
+    if x.device != param.device:  # (else the error would name `linear`, not the layer)
+        raise ValueError(f"{owner}: input is on {x.device} but the parameters are on "
+                         f"{param.device}; move one (x.to({param.device!r}) or "
+                         f"module.to({x.device!r}))")
+    if x.dtype != param.dtype:
+        fix = f"x.to({str(param.dtype)!r})"
+        if np.issubdtype(x.dtype, np.floating):
+            fix = f"convert one ({fix} or module.to({str(x.dtype)!r}))"
+        raise TypeError(f"{owner}: input is {x.dtype} but the parameters are {param.dtype}; "
+                        f"{fix}")
+
+
 def _zero_grads(params, set_to_none: bool) -> None:
     """What Module.zero_grad and Optimizer.zero_grad do to each parameter's gradient."""
     for param in params:

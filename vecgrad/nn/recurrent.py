@@ -31,7 +31,7 @@ import numpy as np
 import vecgrad
 from vecgrad.nn import functional as F
 from vecgrad.nn import init
-from vecgrad.nn.module import Module, Parameter
+from vecgrad.nn.module import Module, Parameter, require_input_like
 from vecgrad.ops import matmul as _matmul
 from vecgrad.ops import movement
 from vecgrad.ops import recurrent as _recurrent_ops
@@ -153,16 +153,7 @@ def _check_input(owner, x, input_size, dims, layout):
         raise TypeError(f"{owner}: input must be float32 or float64, got {x.dtype}")
 
 
-def _check_input_dtype(owner, x, weight):
-    if x.device != weight.device:  # (else the error would name `linear`, not the layer)
-        raise ValueError(f"{owner}: input is on {x.device} but the parameters are on "
-                         f"{weight.device}; move one (x.to({weight.device!r}) or "
-                         f"module.to({x.device!r}))")
-    # as PyTorch: no silent promotion (a float32 layer would get float64 gradients on cpu,
-    # and OpenCL's products refuse mixed dtypes)
-    if x.dtype != weight.dtype:
-        raise TypeError(f"{owner}: input is {x.dtype} but the parameters are {weight.dtype}; "
-                        f"convert one (x.to({str(weight.dtype)!r}) or module.to({str(x.dtype)!r}))")
+_check_input_dtype = require_input_like  # device, then dtype: as every layer
 
 
 # ---------------------------------------------------------------------------- layers
