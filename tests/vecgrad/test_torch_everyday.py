@@ -197,3 +197,12 @@ def test_comparison_methods_bool_and_add_alpha_match_torch(device):
     y.sum().backward()
     assert x.grad.tolist() == [1.0] * 4
     assert vecgrad.is_tensor(x) and not vecgrad.is_tensor(a0)
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div"])
+def test_regression_losses_refuse_the_shapes_pytorch_broadcasts(name):
+    import vecgrad.nn.functional as F
+
+    with pytest.raises(ValueError, match=rf"{name}: prediction \(4, 1\) and target \(4,\) "
+                                         r"must have the same shape"):
+        getattr(F, name)(vecgrad.randn(4, 1), vecgrad.randn(4))
