@@ -22,6 +22,7 @@ from vecgrad.ops import graph_backend  # noqa: F401 - gives autograd its recorde
 from vecgrad.ops.conv import conv2d
 from vecgrad.ops.creation import (
     arange,
+    empty,
     eye,
     from_numpy,
     full,
@@ -201,5 +202,5 @@ __all__ = [
     "swapdims", "t", "tile", "topk", "transpose", "tril", "triu", "unbind", "unflatten",
     "unsqueeze", "flatten", "clone", "numel",
     "randint", "randperm", "linspace", "isclose", "allclose", "equal",
-    "full_like", "rand_like", "randn_like", "set_grad_enabled", "is_tensor", "long", "double",
+    "full_like", "rand_like", "randn_like", "set_grad_enabled", "is_tensor", "long", "double", "empty",
 ]

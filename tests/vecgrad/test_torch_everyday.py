@@ -206,3 +206,15 @@ def test_regression_losses_refuse_the_shapes_pytorch_broadcasts(name):
     with pytest.raises(ValueError, match=rf"{name}: prediction \(4, 1\) and target \(4,\) "
                                          r"must have the same shape"):
         getattr(F, name)(vecgrad.randn(4, 1), vecgrad.randn(4))
+
+
+def test_empty_then_init_builds_a_parameter_as_in_a_custom_pytorch_layer(device):
+    import math
+
+    from vecgrad import nn
+
+    w = nn.Parameter(vecgrad.empty(3, 4, device=device))
+    assert w.shape == (3, 4) and w.dtype == np.float32 and w.tolist() == [[0.0] * 4] * 3
+    nn.init.kaiming_uniform_(w, a=math.sqrt(5))
+    assert 0 < np.abs(w.numpy()).max() <= 0.5 and w.requires_grad
+    assert vecgrad.empty((2,), dtype=vecgrad.long).dtype == np.int64

@@ -184,6 +184,12 @@ def ones(*shape, dtype=np.float32, device=None, requires_grad=False) -> Tensor:
     return full(_shape("ones", shape), 1, dtype or np.float32, device, requires_grad)
 
 
+def empty(*shape, dtype=np.float32, device=None, requires_grad=False) -> Tensor:
+    """PyTorch's empty, for `nn.Parameter(vecgrad.empty(out, in))` before an nn.init call:
+    filled with zeros here (PyTorch leaves the memory as it was)."""
+    return full(_shape("empty", shape), 0, dtype or np.float32, device, requires_grad)
+
+
 def zeros_like(t: Tensor, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Zeros with t's shape, dtype and device unless given."""
     return full(t.shape, 0, dtype or t.dtype, device or t.device, requires_grad)
