@@ -140,8 +140,9 @@ class DataLoader:
     With `shuffle=True` the order of epoch `e` is a permutation drawn from a generator
     seeded with (seed, e); call `set_epoch(e)` before iterating (the Trainer does) or
     let the loader count epochs itself: each new iteration, finished or not, moves on to
-    the next epoch's order, as each of PyTorch's does. Inputs become float32 Tensors;
-    integer targets become int64 Tensors (class labels), float targets float32.
+    the next epoch's order, as each of PyTorch's does. Inputs become float32 Tensors
+    (`dtype=vecgrad.float64` for a float64 model: layers refuse the other float dtype);
+    integer targets become int64 Tensors (class labels), float targets the inputs' dtype.
 
     `dataset` is a Dataset (its `get_batch` method fetches a batch) or anything with
     `__len__` and `__getitem__(i)` giving (input, target) pairs, such as a list.
@@ -152,7 +153,10 @@ class DataLoader:
     """
 
     def __init__(self, dataset: Dataset, batch_size: int = 32, shuffle: bool = False,
-                 drop_last: bool = False, seed: int | None = 0, device: str | None = None):
+                 drop_last: bool = False, seed: int | None = 0, device: str | None = None,
+                 dtype=np.float32):
+        if np.dtype(dtype) not in (np.float32, np.float64):
+            raise ValueError(f"DataLoader: dtype must be float32 or float64, got {dtype!r}")
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         if seed is None:
@@ -171,6 +175,7 @@ class DataLoader:
         self.drop_last = drop_last
         self.seed = int(seed)
         self.device = device
+        self.dtype = np.dtype(dtype)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -202,15 +207,15 @@ class DataLoader:
         for b in range(count):
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
             inputs, targets = fetch(idx)
-            yield (tensor(np.asarray(inputs, dtype=np.float32), device=self.device),
-                   tensor(_target_array(targets), device=self.device))
+            yield (tensor(np.asarray(inputs, dtype=self.dtype), device=self.device),
+                   tensor(_target_array(targets, self.dtype), device=self.device))
 
 
-def _target_array(targets) -> np.ndarray:
+def _target_array(targets, dtype=np.float32) -> np.ndarray:
     targets = np.asarray(targets)
     if np.issubdtype(targets.dtype, np.integer) or targets.dtype == bool:
         return targets.astype(np.int64)
-    return targets.astype(np.float32)
+    return targets.astype(dtype)
 
 
 # ----------------------------------------------------------------------------- splits

@@ -390,3 +390,22 @@ def test_extra_state_cannot_replace_the_trainers_own_entries():
     assert set(Trainer(model, "mse", opt).state_dict(0)) == set(_TRAINER_KEYS)
     with pytest.raises(ValueError, match=r"extra_state may not use .* \['epoch', 'model'\]"):
         Trainer(model, "mse", opt, extra_state={"model": "mlp:8", "epoch": 3, "config": {}})
+
+
+def test_a_float64_model_trains_on_float64_batches(device):
+    # layers refuse input of another float dtype than their parameters (as PyTorch), and
+    # the DataLoader made float32 batches only: the Trainer could not train a double()
+    # model. It now builds its loaders in the model's dtype; a DataLoader takes dtype=.
+    if not vecgrad.get_backend(device).supports_float64:
+        pytest.skip(f"{device} has no float64")
+    x, y = xor(64, seed=1)
+    model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 2)).double().to(device)
+    trainer = Trainer(model, "cross_entropy", optim.Adam(model.parameters()), epochs=1,
+                      layer_stats=False)
+    history = trainer.fit(TensorDataset(x, y), TensorDataset(x, y))
+    assert np.isfinite(history.val_loss[0])
+    inputs, targets = next(iter(DataLoader(TensorDataset(x, x[:, :1]), 8,
+                                           dtype=vecgrad.float64)))
+    assert inputs.dtype == vecgrad.float64 and targets.dtype == vecgrad.float64
+    with pytest.raises(ValueError, match="DataLoader: dtype must be float32 or float64"):
+        DataLoader(TensorDataset(x, y), dtype="int64")

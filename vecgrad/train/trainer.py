@@ -169,7 +169,7 @@ class Trainer:
             return data
         if isinstance(data, Dataset):
             return DataLoader(data, self.batch_size, shuffle=shuffle, seed=self.seed,
-                              device=self._device())
+                              device=self._device(), dtype=self._float_dtype())
         raise TypeError(f"Trainer: expected a Dataset or DataLoader, got {type(data).__name__}")
 
     def _penalty(self):
@@ -184,6 +184,14 @@ class Trainer:
                 term = param.abs().sum() * self.l1
                 total = term if total is None else total + term
         return total
+
+    def _float_dtype(self):
+        """The model's float dtype (its parameters', else float32): the batches' (layers
+        refuse input of the other float dtype)."""
+        for tensor in (*self.model.parameters(), *self.model.buffers()):
+            if tensor.dtype in (np.float32, np.float64):
+                return tensor.dtype
+        return np.float32
 
     def _device(self) -> str:
         """The model's device: its parameters', else its buffers', else the default
