@@ -131,6 +131,47 @@ inline T int_pow(T x, T y)
 BINARY_KERNEL(binary_pow, T, int_pow(x, y))
 #endif
 
+// Floor division and the remainder that goes with it (the sign of the divisor), as
+// Python, numpy and PyTorch compute them: from fmod, which is exact, so 1 // 0.1 is 9
+// (floor(1 / 0.1) would give 10) and x == (x // y) * y + x % y as closely as rounding allows.
+#if T_IS_FLOAT
+inline T floor_div(T x, T y)
+{
+    if (y == (T)0) return x / y;  // inf or nan, as numpy
+    const T mod = fmod(x, y);
+    T div = (x - mod) / y;
+    if (mod != (T)0 && ((y < (T)0) != (mod < (T)0))) div -= (T)1;
+    if (div == (T)0) return copysign((T)0, x / y);
+    T whole = floor(div);
+    if (div - whole > (T)0.5) whole += (T)1;  // div is a whole number up to rounding
+    return whole;
+}
+inline T float_remainder(T x, T y)
+{
+    const T mod = fmod(x, y);  // keeps -0.0 for -0.0 % y, as PyTorch
+    return (mod != (T)0 && ((y < (T)0) != (mod < (T)0))) ? mod + y : mod;
+}
+BINARY_KERNEL(binary_floor_divide, T, floor_div(x, y))
+BINARY_KERNEL(binary_remainder, T, float_remainder(x, y))
+#elif !T_IS_BOOL
+// A zero divisor is refused on the host (integer division by zero traps on x86).
+// LONG_MIN / -1 overflows in C: -1 takes the two's complement wrap numpy gives.
+inline T int_floor_div(T x, T y)
+{
+    if (y == (T)(-1)) return (T)((ulong)0 - (ulong)x);
+    const T q = x / y;
+    return (q * y != x && ((x < (T)0) != (y < (T)0))) ? q - (T)1 : q;
+}
+inline T int_remainder(T x, T y)
+{
+    if (y == (T)(-1)) return (T)0;
+    const T r = x % y;
+    return (r != (T)0 && ((r < (T)0) != (y < (T)0))) ? r + y : r;
+}
+BINARY_KERNEL(binary_floor_divide, T, int_floor_div(x, y))
+BINARY_KERNEL(binary_remainder, T, int_remainder(x, y))
+#endif
+
 BINARY_KERNEL(compare_eq, uchar, (uchar)(x == y))
 BINARY_KERNEL(compare_ne, uchar, (uchar)(x != y))
 BINARY_KERNEL(compare_lt, uchar, (uchar)(x < y))

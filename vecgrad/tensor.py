@@ -598,6 +598,18 @@ class Tensor(TensorDisplay):
     def __rtruediv__(self, other):
         return elementwise.div(other, self)
 
+    def __floordiv__(self, other):
+        return elementwise.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return elementwise.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return elementwise.remainder(self, other)
+
+    def __rmod__(self, other):
+        return elementwise.remainder(other, self)
+
     def __pow__(self, other):
         return elementwise.pow(self, other)
 
@@ -701,6 +713,12 @@ class Tensor(TensorDisplay):
 
     def div(self, other):
         return elementwise.div(self, other)
+
+    def floor_divide(self, other):
+        return elementwise.floor_divide(self, other)
+
+    def remainder(self, other):
+        return elementwise.remainder(self, other)
 
     def pow(self, exponent):
         return elementwise.pow(self, exponent)

@@ -72,6 +72,9 @@ CASES = {
     "Mul": ([_any(2, 3), _any(3)], lambda a, b: (a * b * a).sin().sum()),
     "Div": ([_any(2, 3), _pos(3)], lambda a, b: (a / b).sin().sum()),
     "Pow": ([_pos(2, 3), _any(3)], lambda a, b: (a ** b).sum()),
+    # piecewise: the random points lie away from the jumps of a // b (a / b whole)
+    "FloorDivide": ([_any(2, 3), _pos(3)], lambda a, b: ((a // b) * a * b + a * b * b).sum()),
+    "Remainder": ([_any(2, 3), _pos(3)], lambda a, b: ((a % b) * a * b).sin().sum()),
     "Neg": ([_any(2, 3)], lambda x: (-(x ** 3)).sum()),
     "Exp": ([_any(2, 3)], lambda x: (x.exp() * x).sum()),
     "Log": ([_pos(2, 3)], lambda x: (x.log() * x).sum()),

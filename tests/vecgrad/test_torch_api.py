@@ -642,3 +642,14 @@ def test_lerp_hits_its_ends_exactly(device):
     out.sum().backward()
     np.testing.assert_allclose(start.grad.numpy(), [1.0, 1.0])  # (1 - w) summed over rows
     np.testing.assert_allclose(weight.grad.numpy(), [[1 - 1e8 + 1e-8 + 3]] * 2, rtol=1e-6)
+
+
+def test_floor_divide_has_gradient_zero_where_pytorch_refuses(device):
+    # README, Differences from PyTorch: `//` has gradient 0, like floor
+    a = t([3.5, -2.0], device, requires_grad=True)
+    (a // 1.5).sum().backward()
+    assert a.grad.tolist() == [0.0, 0.0]
+    torch = pytest.importorskip("torch")
+    ta = torch.tensor([3.5, -2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="floor_divide"):
+        (ta // 1.5).sum().backward()

@@ -28,11 +28,13 @@ _UNARY = {
 _BINARY = {
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
     "pow": lambda a, b, out=None: _power(a, b, out), "maximum": np.maximum,
-    "minimum": np.minimum,
+    "minimum": np.minimum, "floor_divide": np.floor_divide,
+    "remainder": lambda a, b, out=None: _remainder(a, b, out),
 }
 # Binary ops that can produce inf/nan from finite input and would warn.
 # inf - inf, 0 * inf, x / 0 ...: numpy semantics (nan/inf), without RuntimeWarnings.
-_BINARY_MAY_WARN = frozenset(("add", "sub", "mul", "div", "pow"))
+_BINARY_MAY_WARN = frozenset(("add", "sub", "mul", "div", "pow", "floor_divide",
+                              "remainder"))
 _COMPARE = {
     "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
     "gt": np.greater, "ge": np.greater_equal,
@@ -286,6 +288,21 @@ ACTIVATION_TABLE = {
 def _array(result):
     """numpy returns scalars for 0-d results; buffers are always ndarrays."""
     return result if type(result) is np.ndarray else np.asarray(result)
+
+
+def _remainder(a, b, out=None):
+    """a - floor(a / b) * b with the sign of b, as PyTorch computes it for floats:
+    fmod, then b added where the signs differ. numpy.remainder gives +0.0 for -0.0 % 3
+    where PyTorch (and the OpenCL kernel) keep fmod's -0.0. Integers: numpy's (the
+    same numbers; a zero divisor is refused before this is called)."""
+    if a.dtype.kind != "f":
+        return np.remainder(a, b, out=out)
+    mod = np.asarray(np.fmod(a, b))  # a fresh array, 0-d included
+    np.add(mod, b, out=mod, where=(mod != 0) & ((b < 0) != (mod < 0)))
+    if out is None:
+        return mod
+    out[...] = mod
+    return out
 
 
 def _power(a, b, out=None):

@@ -16,7 +16,8 @@ UNARY_OPS = ("neg", "exp", "log", "sqrt", "abs", "sign", "sin", "cos", "reciproc
              "log10")
 
 # backend.binary(op, a, b, out=None): numpy broadcasting, a and b of the same dtype.
-BINARY_OPS = ("add", "sub", "mul", "div", "pow", "maximum", "minimum")
+BINARY_OPS = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "floor_divide",
+              "remainder")
 
 # backend.compare(op, a, b): numpy broadcasting, result dtype bool (no gradient).
 COMPARE_OPS = ("eq", "ne", "lt", "le", "gt", "ge")

@@ -81,6 +81,42 @@ class Div(Function):
         return unbroadcast(be, ga, a.shape) if ctx.needs_input_grad[0] else None, gb
 
 
+class FloorDivide(Function):
+    """a // b: piecewise constant, so its gradient is 0 for both (PyTorch refuses to
+    differentiate it; floor, round and sign give 0 here and there)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.attrs = (a.shape, b.shape, a.dtype)
+        return ctx.backend.binary("floor_divide", a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        sa, sb, dtype = ctx.attrs
+        be = ctx.backend
+        return tuple(be.full(shape, 0, dtype) if needed else None
+                     for shape, needed in zip((sa, sb), ctx.needs_input_grad))
+
+
+class Remainder(Function):
+    """a % b = a - (a // b) b with the sign of b: d/da = 1, d/db = -(a // b)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return ctx.backend.binary("remainder", a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        be = ctx.backend
+        gb = None
+        if ctx.needs_input_grad[1]:
+            quotient = be.binary("floor_divide", a, b)
+            gb = unbroadcast(be, be.unary("neg", be.binary("mul", grad, quotient)), b.shape)
+        return unbroadcast(be, grad, a.shape), gb
+
+
 def _power(be, a, b, number):
     """a ** b. A Python-number exponent (`number`) of 0.5 or -0.5 is sqrt(a) or
     1 / sqrt(a), as PyTorch computes x ** 0.5 and x ** -0.5 (numpy's x ** 0.5 too):
@@ -287,6 +323,28 @@ def div(a, b):
     if not common.is_float(a.dtype):
         a, b = common.cast(a, np.float32), common.cast(b, np.float32)
     return Div.apply(a, b)
+
+
+def _integer_divisor(op, b):
+    """Refuse a zero integer divisor (PyTorch's ZeroDivisionError): numpy would give 0
+    with a warning and an OpenCL device would trap. Reads b once on the host."""
+    if b.dtype.kind in "iu" and not np.all(b.numpy()):
+        raise ZeroDivisionError(f"{op}: integer division by zero")
+
+
+def floor_divide(a, b):
+    """a // b: a / b rounded down, with broadcasting (Python's and PyTorch's //).
+    Integers stay integers; gradient 0 (PyTorch has none)."""
+    a, b = _float_operands("floor_divide", a, b)
+    _integer_divisor("floor_divide", b)
+    return FloorDivide.apply(a, b)
+
+
+def remainder(a, b):
+    """a % b with the sign of b (Python's and PyTorch's %): a - (a // b) * b."""
+    a, b = _float_operands("remainder", a, b)
+    _integer_divisor("remainder", b)
+    return Remainder.apply(a, b)
 
 
 def pow(a, b):  # noqa: A001 - the op's name

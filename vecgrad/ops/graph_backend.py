@@ -33,7 +33,8 @@ _UNARY = {
 _UNARY_CONSTANT = ("sign", "floor", "ceil", "round", "trunc")
 _BINARY = {
     "add": elementwise.Add, "sub": elementwise.Sub, "mul": elementwise.Mul,
-    "div": elementwise.Div, "pow": elementwise.Pow,
+    "div": elementwise.Div, "pow": elementwise.Pow, "remainder": elementwise.Remainder,
+    "floor_divide": elementwise.FloorDivide,  # recorded with gradient 0
 }
 _FLOATS = common.FLOAT_DTYPES
 
