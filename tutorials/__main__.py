@@ -12,7 +12,7 @@ try:  # these imports take most of a second: Ctrl-C in it leaves like Ctrl-C lat
     from tutorials.devices import apply_lesson_device
     from tutorials.framework import course_names, run_lesson, should_pause
     from tutorials.registry import LESSON_MODULES, load_lesson
-    from vecgrad.entry import quiet_broken_pipe, tolerate_narrow_encodings
+    from vecgrad.entry import output_error, quiet_broken_pipe, tolerate_narrow_encodings
 except KeyboardInterrupt:
     if __name__ != "__main__":
         raise
@@ -77,6 +77,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     console.on_broken_pipe = _broken_pipe
     if any(a in ("-h", "--help") for a in rest):
         print(USAGE)
+        sys.stdout.flush()  # a write error is raised here, not lost at exit
         return 0
     options = [a for a in rest if a.startswith("-") and not a.lstrip("-").isdigit()]
     if options:
@@ -121,6 +122,9 @@ if __name__ == "__main__":
     except BrokenPipeError:  # a plain print (the usage) into a closed pipe
         sys.exit(quiet_broken_pipe())
     except OSError as exc:  # e.g. the output cannot be written (`> /dev/full`)
-        quiet_broken_pipe()  # later writes and the flush at exit go nowhere
-        print(f"python -m tutorials: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        status = output_error("python -m tutorials", exc)  # says what could not be written
+        if status is None:
+            quiet_broken_pipe()  # later writes and the flush at exit go nowhere
+            print(f"python -m tutorials: error: {exc}", file=sys.stderr)
+            status = 2
+        sys.exit(status)

@@ -173,7 +173,8 @@ def should_pause(no_pause: bool) -> bool:
 def main_for(lesson: Lesson, argv: Optional[list[str]] = None) -> int:
     """Entry point used when a lesson file runs on its own."""
     from tutorials.devices import apply_lesson_device
-    from vecgrad.entry import pipe_console, quiet_broken_pipe, tolerate_narrow_encodings
+    from vecgrad.entry import (output_error, pipe_console, quiet_broken_pipe,
+                               tolerate_narrow_encodings)
 
     args = sys.argv[1:] if argv is None else argv
     tolerate_narrow_encodings()
@@ -199,7 +200,10 @@ def main_for(lesson: Lesson, argv: Optional[list[str]] = None) -> int:
     except BrokenPipeError:
         return quiet_broken_pipe()
     except OSError as exc:  # e.g. the output cannot be written (`> /dev/full`)
-        quiet_broken_pipe()  # later writes and the flush at exit go nowhere
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        status = output_error(f"lesson {lesson.number}", exc)  # what could not be written
+        if status is None:
+            quiet_broken_pipe()  # later writes and the flush at exit go nowhere
+            print(f"lesson {lesson.number}: error: {exc}", file=sys.stderr)
+            status = 2
+        return status
     return 0

@@ -285,7 +285,11 @@ def test_a_data_dir_that_is_not_read_is_said(tmp_path, capsys):
 @pytest.mark.parametrize("command, expected", [
     ("-m scalargrad.cli graph x*y x=1 y=2",
      "scalargrad: error: cannot write the output: No space left on device"),
-    ("-m tutorials 1 --no-pause", "python -m tutorials: error: [Errno 28] No space left"),
+    ("-m tutorials 1 --no-pause",
+     "python -m tutorials: error: cannot write the output: No space left on device"),
+    # exited 0 without a word (the usage was lost in the flush at exit)
+    ("-m tutorials --help",
+     "python -m tutorials: error: cannot write the output: No space left on device"),
     # said "[Errno 28] No space left on device", not what could not be written
     ("-m vecgrad.cli devices", "vecgrad devices: error: cannot write the output: No space"),
     ("-m vecgrad.cli train --epochs 1 --quiet",
