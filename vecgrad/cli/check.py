@@ -63,6 +63,9 @@ def _families():
          + F.binary_cross_entropy_with_logits(a, b.sigmoid()) + F.mse_loss(a, b),
          [(3, 3), (3, 3)], False),
         ("log1p / expm1 / erf", lambda a: a.log1p() * a.expm1() + a.erf(), [(2, 3)], True),
+        # positive inputs keep a / (b + 2) in (0.14, 0.6) and -a / 2 in (-1, 0): no jumps
+        ("remainder / floor_divide", lambda a, b: (a % (b + 2.0)) * b + ((-a) // 2.0) * a,
+         [(2, 3), (3,)], True),
         ("scans / einsum / sort", lambda a, b: vecgrad.einsum(
             "ij,jk->ik", a.cumsum(1), b).logsumexp(1) + a.prod(1) + a.norm(dim=1)
          + a.sort(1).values[:, 0] + F.gelu(a).amax(1), [(3, 4), (4, 2)], False),
