@@ -511,3 +511,16 @@ def test_register_parameter_checks_the_name_as_pytorch_does(name, message):
     module.register_parameter("w", None)  # an empty slot can be filled, and emptied
     module.register_parameter("w", nn.Parameter(vecgrad.ones(2)))
     assert list(module.state_dict()) == ["w"] and module.w.shape == (2,)
+
+
+def test_state_dict_prefix_and_keep_vars_as_pytorch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3)), \
+        torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3))
+    assert list(ours.state_dict(prefix="enc.")) == list(theirs.state_dict(prefix="enc."))
+    kept = ours.state_dict(keep_vars=True)
+    assert kept["0.weight"] is ours[0].weight and kept["0.weight"].requires_grad
+    assert kept["1.running_mean"] is ours[1].running_mean
+    assert not ours.state_dict()["0.weight"].requires_grad  # detached by default
+    with pytest.raises(TypeError, match="prefix"):
+        ours.state_dict(prefix=None)

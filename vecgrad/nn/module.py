@@ -401,10 +401,18 @@ class Module(ModuleDisplay):
         return self
 
     # ------------------------------------------------------------- state dicts
-    def state_dict(self) -> OrderedDict[str, Tensor]:
+    def state_dict(self, *, prefix: str = "", keep_vars: bool = False
+                   ) -> OrderedDict[str, Tensor]:
         """Dotted name -> tensor (detached, sharing the data) for every parameter and
-        every persistent buffer, in PyTorch's order and with PyTorch's keys."""
-        return OrderedDict((key, t.detach()) for key, _, _, t, _ in self._named_state())
+        every persistent buffer, in PyTorch's order and with PyTorch's keys.
+
+        As in PyTorch, ``prefix`` is put before every key (``prefix="encoder."``) and
+        ``keep_vars=True`` gives the Parameters themselves instead of detached tensors.
+        """
+        if not isinstance(prefix, str):
+            raise TypeError(f"state_dict: prefix must be a str, got {type_name(prefix)}")
+        return OrderedDict((prefix + key, t if keep_vars else t.detach())
+                           for key, _, _, t, _ in self._named_state())
 
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> LoadResult:
         """Copy values into this module's parameters, on their devices.
