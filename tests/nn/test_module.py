@@ -524,3 +524,28 @@ def test_state_dict_prefix_and_keep_vars_as_pytorch():
     assert not ours.state_dict()["0.weight"].requires_grad  # detached by default
     with pytest.raises(TypeError, match="prefix"):
         ours.state_dict(prefix=None)
+
+
+def test_named_modules_and_parameters_remove_duplicate_as_pytorch():
+    torch = pytest.importorskip("torch")
+
+    def build(lib):
+        shared = lib.Linear(2, 2)
+        return lib.Sequential(shared, lib.ReLU(), lib.Sequential(shared, lib.BatchNorm1d(2)))
+
+    ours, theirs = build(nn), build(torch.nn)
+    for flag in (True, False):
+        assert [n for n, _ in ours.named_modules(remove_duplicate=flag)] == \
+            [n for n, _ in theirs.named_modules(remove_duplicate=flag)]
+        assert [n for n, _ in ours.named_modules(prefix="m", remove_duplicate=flag)] == \
+            [n for n, _ in theirs.named_modules(prefix="m", remove_duplicate=flag)]
+        assert [n for n, _ in ours.named_parameters(remove_duplicate=flag)] == \
+            [n for n, _ in theirs.named_parameters(remove_duplicate=flag)]
+        assert [n for n, _ in ours.named_buffers(remove_duplicate=flag)] == \
+            [n for n, _ in theirs.named_buffers(remove_duplicate=flag)]
+    memo = set()
+    assert [n for n, _ in ours.named_modules(memo)] == ["", "0", "1", "2", "2.1"]
+    assert ours[0] in memo and len(memo) == 5
+    cycle = nn.Sequential(nn.Linear(1, 1))
+    cycle.append(cycle)  # a module inside itself ends the walk, with or without duplicates
+    assert [n for n, _ in cycle.named_modules(remove_duplicate=False)] == ["", "0"]

@@ -220,19 +220,35 @@ class Module(ModuleDisplay):
         return RemovableHandle(self._forward_hooks, key)
 
     # --------------------------------------------------------------- tree walks
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """(name, module) for this module and every descendant, depth first, each once."""
-        seen = set()
-        stack = [(prefix, self)]
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """(name, module) for this module and every descendant, depth first, each once;
+        remove_duplicate=False lists a module reached by several paths under each (as
+        PyTorch; a module inside itself is not entered again). ``memo`` (PyTorch's
+        argument) is a set of modules to skip, and records those yielded."""
+        if isinstance(memo, str):  # named_modules("enc"): PyTorch's first argument is memo
+            raise TypeError("named_modules: the first argument is memo (a set); pass the "
+                            "prefix by keyword: named_modules(prefix=...)")
+        seen = set() if memo is None else memo
+        on_path: set[int] = set()  # the modules from the root to the current one
+        stack: list[tuple[str, Module, bool]] = [(prefix, self, False)]
         while stack:
-            name, module = stack.pop()
-            if id(module) in seen:
+            name, module, leaving = stack.pop()
+            if leaving:
+                on_path.discard(id(module))
                 continue
-            seen.add(id(module))
+            if remove_duplicate:
+                if module in seen:
+                    continue
+                seen.add(module)
+            on_path.add(id(module))
+            stack.append((name, module, True))
             yield name, module
             children = list(module._modules.items())
             for child_name, child in reversed(children):
-                stack.append((f"{name}.{child_name}" if name else child_name, child))
+                if child is not None and id(child) not in on_path:
+                    stack.append((f"{name}.{child_name}" if name else child_name, child,
+                                  False))
 
     def modules(self) -> Iterator[Module]:
         """This module and every descendant."""
@@ -253,23 +269,27 @@ class Module(ModuleDisplay):
         for _, module in self.named_children():
             yield module
 
-    def _named_members(self, registry: str, prefix: str, recurse: bool):
+    def _named_members(self, registry: str, prefix: str, recurse: bool,
+                       remove_duplicate: bool = True):
         """(dotted name, tensor) of one registry (parameters or buffers) over the tree
-        (or this module only, recurse=False), each tensor once, None slots skipped."""
+        (or this module only, recurse=False), each tensor once (remove_duplicate=False:
+        under each of its names), None slots skipped."""
         seen = set()
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) \
+            if recurse else [(prefix, self)]
         for module_name, module in modules:
             for name, tensor in getattr(module, registry).items():
-                if tensor is None or id(tensor) in seen:
+                if tensor is None or (remove_duplicate and id(tensor) in seen):
                     continue
                 seen.add(id(tensor))
                 yield (f"{module_name}.{name}" if module_name else name), tensor
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True
                          ) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, parameter) for every parameter in the tree, each once
         (recurse=False: this module's own only, as in PyTorch)."""
-        return self._named_members("_parameters", prefix, recurse)
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         """Every parameter in the tree, in registration order (what optimizers take);
@@ -277,11 +297,12 @@ class Module(ModuleDisplay):
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True
                       ) -> Iterator[tuple[str, Tensor]]:
         """(dotted name, buffer) for every buffer in the tree that is not None, each once
         (recurse=False: this module's own only)."""
-        return self._named_members("_buffers", prefix, recurse)
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         """Every buffer in the tree (running statistics and the like); recurse=False:
