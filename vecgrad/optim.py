@@ -628,6 +628,40 @@ class Adam(_Adaptive):
         param.sub_(s / self._denominator(r, group, 1.0 / bias2), alpha=group["lr"] / bias1)
 
 
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter; PyTorch's AdamW): each step
+    first shrinks θ ← θ (1 − α λ), then takes Adam's step on the plain gradient. λ is
+    ``weight_decay`` (0.01 by default, as PyTorch's); ε sits inside the square root as in
+    Adam unless ``eps_inside_sqrt=False``."""
+
+    def __init__(self, params: Iterable, lr: float = 0.001, betas: tuple = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.01, eps_inside_sqrt: bool = True):
+        super().__init__(params, lr, betas, eps, weight_decay, eps_inside_sqrt)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Shrink every parameter that has a gradient, then Adam's step (the closure, when
+        given, runs first, at the parameters before the shrink)."""
+        loss = None
+        if closure is not None:
+            with vecgrad.enable_grad():
+                loss = closure()
+        decays = [group["weight_decay"] for group in self.param_groups]
+        with vecgrad.no_grad():
+            for group, decay in zip(self.param_groups, decays):
+                if decay:
+                    for param in group["params"]:
+                        if param.grad is not None:
+                            param.mul_(1.0 - group["lr"] * decay)
+        try:  # Adam's step without its coupled decay (λθ added to the gradient)
+            for group in self.param_groups:
+                group["weight_decay"] = 0.0
+            super().step()
+        finally:
+            for group, decay in zip(self.param_groups, decays):
+                group["weight_decay"] = decay
+        return loss
+
+
 # ------------------------------------------------------------------------ schedules
 class _Schedule(ABC):
     """Sets each parameter group's lr from the epoch count; call :meth:`step` once per

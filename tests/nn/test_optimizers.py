@@ -585,3 +585,40 @@ def test_the_defaults_that_differ_from_pytorch_are_the_three_the_readme_names():
         a, b = defaults(ours), defaults(theirs, rename)
         differ |= {(name, key) for key in a.keys() & b.keys() if a[key] != b[key]}
     assert differ == {("AdaGrad", "eps"), ("RMSProp", "lr"), ("RMSProp", "beta")}
+
+
+# ------------------------------------------------------------ AdamW (PyTorch's name)
+@pytest.mark.parametrize("options", [{}, {"weight_decay": 0.3, "lr": 0.05},
+                                     {"weight_decay": 0.0, "betas": (0.8, 0.9)}])
+def test_adamw_matches_torch(device, options):
+    torch = pytest.importorskip("torch")
+    ours = run(optim.AdamW, device, eps_inside_sqrt=False, **options)
+    theta = torch.tensor(THETA0, requires_grad=True)
+    opt = torch.optim.AdamW([theta], **options)
+    for grad, got in zip(GRADS, ours):
+        theta.grad = torch.tensor(grad)
+        opt.step()
+        np.testing.assert_allclose(got, theta.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_adamw_decay_is_decoupled_and_the_closure_sees_the_parameters_first(device):
+    seen = []
+    theta = param(THETA0, device)
+    opt = optim.AdamW([theta], lr=0.1, weight_decay=0.5)
+    assert opt.param_groups[0]["weight_decay"] == 0.5
+
+    def closure():
+        seen.append(theta.numpy().copy())
+        opt.zero_grad()
+        give_grad(theta, np.zeros_like(THETA0))
+        return 1.0
+
+    assert opt.step(closure) == 1.0
+    np.testing.assert_array_equal(seen[0], THETA0)
+    # a zero gradient: Adam's part moves nothing, the decay shrinks by 1 - 0.1 * 0.5
+    np.testing.assert_allclose(theta.numpy(), THETA0 * 0.95, rtol=1e-15)
+    assert opt.param_groups[0]["weight_decay"] == 0.5          # restored after the step
+    frozen = param(THETA0, device)                               # no grad: not decayed
+    optim.AdamW([frozen], lr=0.1).step()
+    np.testing.assert_array_equal(frozen.numpy(), THETA0)
+    assert optim.AdamW([param(THETA0, device)]).param_groups[0]["weight_decay"] == 0.01
