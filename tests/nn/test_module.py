@@ -549,3 +549,27 @@ def test_named_modules_and_parameters_remove_duplicate_as_pytorch():
     cycle = nn.Sequential(nn.Linear(1, 1))
     cycle.append(cycle)  # a module inside itself ends the walk, with or without duplicates
     assert [n for n, _ in cycle.named_modules(remove_duplicate=False)] == ["", "0"]
+
+
+def test_train_calls_an_overriding_submodules_train_as_pytorch():
+    torch = pytest.importorskip("torch")
+
+    def build(lib):
+        class FrozenNorm(lib.BatchNorm1d):  # the usual "keep BatchNorm in eval" idiom
+            def train(self, mode=True):
+                super().train(False)
+                return self
+
+        return lib.Sequential(lib.Linear(2, 2), lib.Sequential(FrozenNorm(2), lib.Dropout()))
+
+    ours, theirs = build(nn), build(torch.nn)
+    for model in (ours, theirs):
+        assert model.train() is model
+    assert [m.training for m in ours.modules()] == [m.training for m in theirs.modules()] \
+        == [True, True, True, False, True]
+    for bad in ("no", 0, None):
+        with pytest.raises(ValueError, match="bool"):
+            ours.train(bad)
+        with pytest.raises(ValueError):
+            theirs.train(bad)
+    assert ours.eval() is ours and not any(m.training for m in ours.modules())

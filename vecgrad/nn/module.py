@@ -340,9 +340,26 @@ class Module(ModuleDisplay):
 
     # ------------------------------------------------------------------ modes
     def train(self, mode: bool = True) -> Module:
-        """Set training mode (Dropout active) on this module and all descendants."""
-        for module in self.modules():
-            object.__setattr__(module, "training", bool(mode))
+        """Set training mode (Dropout active) on this module and all descendants; returns
+        self. As in PyTorch, a sub-module whose class overrides ``train`` (a layer kept
+        in eval mode, say) gets its own ``train(mode)`` called, which handles its subtree.
+        """
+        if not isinstance(mode, (bool, np.bool_)):
+            raise ValueError(f"train: the training mode must be a bool, got {mode!r}")
+        mode = bool(mode)
+        object.__setattr__(self, "training", mode)
+        seen = {id(self)}
+        stack = list(reversed(self._modules.values()))
+        while stack:  # (iterative: deep nesting is fine)
+            module = stack.pop()
+            if module is None or id(module) in seen:
+                continue
+            seen.add(id(module))
+            if type(module).train is not Module.train:
+                module.train(mode)
+                continue
+            object.__setattr__(module, "training", mode)
+            stack.extend(reversed(module._modules.values()))
         return self
 
     def eval(self) -> Module:
