@@ -573,3 +573,26 @@ def test_train_calls_an_overriding_submodules_train_as_pytorch():
         with pytest.raises(ValueError):
             theirs.train(bad)
     assert ours.eval() is ours and not any(m.training for m in ours.modules())
+
+
+def test_module_to_takes_pytorchs_argument_forms():
+    model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    weight, opt = model[0].weight, optim.SGD(model.parameters(), lr=0.1)
+    assert model.to("cpu", vecgrad.float64) is model
+    assert weight.dtype == np.float64 and model[1].running_mean.dtype == np.float64
+    assert model[1].num_batches_tracked.dtype == np.int64  # integer buffers stay
+    model.to(dtype=vecgrad.float32)
+    assert weight.dtype == np.float32 and model[0].weight is weight
+    model.to(vecgrad.zeros(1, dtype=vecgrad.float64))  # another tensor's device and dtype
+    assert weight.dtype == np.float64
+    model.to(device="cpu", dtype="float32")
+    assert weight.dtype == np.float32 and weight.device == "cpu"
+    model(vecgrad.randn(4, 2)).sum().backward()
+    opt.step()  # the optimizer built before still holds the same Parameters
+    for bad in [("cpu", "cpu"), (vecgrad.float32, vecgrad.float64),
+                (vecgrad.zeros(1), "cpu"), ("cpu", vecgrad.float32, 1)]:
+        with pytest.raises(TypeError):
+            model.to(*bad)
+    with pytest.raises(TypeError, match="float dtype"):
+        model.to("cpu", vecgrad.int64)
+    assert weight.dtype == np.float32  # nothing changed

@@ -408,30 +408,55 @@ class Module(ModuleDisplay):
         """Cast every float parameter and buffer to float32 in place; returns self."""
         return self.to(np.dtype(np.float32))
 
-    def to(self, target: str | np.dtype | type) -> Module:
-        """Move every parameter and buffer to a device ("cpu", "opencl", ...) or cast
-        them to a float dtype (``vecgrad.float64``), in place: the Parameter objects stay
-        the same, so an optimizer built earlier keeps working. A dtype cast leaves integer
-        buffers (num_batches_tracked) as they are, as PyTorch does. Returns self.
+    def to(self, *args: Any, device: str | None = None, dtype: Any = None) -> Module:
+        """Move every parameter and buffer to a device ("cpu", "opencl", ...) and/or cast
+        them to a float dtype (``vecgrad.float64``), in place, in PyTorch's forms:
+        ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)`` (its device
+        and dtype), ``to(device=..., dtype=...)``. The Parameter objects stay the same,
+        so an optimizer built earlier keeps working. A dtype cast leaves integer buffers
+        (num_batches_tracked) as they are, as PyTorch does. Returns self.
         """
-        is_dtype = not isinstance(target, str) or _names_a_dtype(target)
-        if is_dtype and _float_kind(target) is False:
+        if len(args) > 2:
+            raise TypeError(f"Module.to: takes a device and a dtype at most, got "
+                            f"{len(args)} arguments")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                if len(args) > 1 or device is not None or dtype is not None:
+                    raise TypeError("Module.to: a tensor argument (whose device and dtype "
+                                    "are taken) must come alone")
+                device, dtype = arg.device, arg.dtype
+            elif isinstance(arg, str) and not _names_a_dtype(arg):
+                if device is not None:
+                    raise TypeError(f"Module.to: two devices given ({device!r} and {arg!r})")
+                device = arg
+            else:
+                if dtype is not None:
+                    raise TypeError(f"Module.to: two dtypes given ({dtype} and {arg})")
+                dtype = arg
+        if dtype is not None and _float_kind(dtype) is False:
             # Checked before anything moves: a parameter cast to int64 half-way through
             # would leave the model broken (PyTorch refuses it up front too).
             raise TypeError(f"Module.to: parameters and buffers can only be cast to a float "
-                            f"dtype (float32, float64), got {np.dtype(target)}")
+                            f"dtype (float32, float64), got {np.dtype(dtype)}")
+        where = {} if device is None else {"device": device}
+        target = where if dtype is None else {**where, "dtype": dtype}
         for module in self.modules():
             for name, buf in module._buffers.items():
-                if buf is None or (is_dtype and buf.dtype.kind != "f"):
+                if buf is None:
                     continue
-                moved = buf.to(target)
+                wanted = target if buf.dtype.kind == "f" else where
+                if not wanted:
+                    continue
+                moved = buf.to(**wanted)
                 if moved is not buf:
                     module._buffers[name] = moved
+        if not target:
+            return self
         for param in self.parameters():  # shared parameters come once
-            moved = param.detach().to(target)
+            moved = param.detach().to(**target)
             if moved._buf is param._buf:  # already there: keep storage and version counter
                 continue
-            grad = None if param.grad is None else param.grad.to(target)
+            grad = None if param.grad is None else param.grad.to(**target)
             requires_grad = param.requires_grad
             param._adopt(moved._buf, moved._backend)  # swap the storage, keep the object
             param.requires_grad = requires_grad
