@@ -596,3 +596,50 @@ def test_module_to_takes_pytorchs_argument_forms():
     with pytest.raises(TypeError, match="float dtype"):
         model.to("cpu", vecgrad.int64)
     assert weight.dtype == np.float32  # nothing changed
+
+
+# -------------------------------------------------------------- ParameterList (PyTorch's)
+def test_parameter_list_registers_like_pytorch(device):
+    torch = pytest.importorskip("torch")
+    import vecgrad
+    from vecgrad import nn
+
+    class Ours(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ws = nn.ParameterList([nn.Parameter(vecgrad.ones(2, 3)), vecgrad.zeros(3)])
+            self.lin = nn.Linear(3, 1)
+
+        def forward(self, x):
+            return self.lin(x @ self.ws[0] + self.ws[-1])
+
+    class Theirs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ws = torch.nn.ParameterList([torch.nn.Parameter(torch.ones(2, 3)),
+                                              torch.zeros(3)])
+            self.lin = torch.nn.Linear(3, 1)
+
+    m = Ours().to(device)
+    assert list(m.state_dict()) == list(Theirs().state_dict())
+    assert all(p.requires_grad and p.device == m.lin.weight.device for p in m.ws)
+    m(vecgrad.ones(4, 2, device=device)).sum().backward()
+    assert m.ws[1].grad.shape == (3,) and len(m.ws) == 2
+    m.ws.append(vecgrad.ones(1))
+    m.ws[2] = nn.Parameter(vecgrad.zeros(5))
+    assert [p.shape for p in m.ws] == [(2, 3), (3,), (5,)]
+    assert [p.shape for p in m.ws[1:]] == [(3,), (5,)]
+    assert "ws.2" in m.state_dict()
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda nn: nn.ParameterList([1.0]), TypeError, "expected a Parameter or a Tensor, got float"),
+    (lambda nn: nn.ParameterList()[0], IndexError, "index 0 is out of range for 0"),
+    (lambda nn: nn.ParameterList().extend(nn.Parameter([1.0])), TypeError, "use append"),
+    (lambda nn: nn.ParameterList()(1), TypeError, "ParameterList has no forward"),
+])
+def test_parameter_list_errors(call, error, match):
+    from vecgrad import nn
+
+    with pytest.raises(error, match=match):
+        call(nn)

@@ -747,6 +747,72 @@ class Sequential(Module):
         return self
 
 
+class ParameterList(Module):
+    """A list of Parameters the parent sees (PyTorch's ParameterList): keys "0", "1", ...
+    in parameters() and state_dict(), moved by .to(). A plain Tensor given to it becomes
+    a Parameter (a copy), as in PyTorch."""
+
+    def __init__(self, values=None):
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    @staticmethod
+    def _as_parameter(value) -> Parameter:
+        if isinstance(value, Parameter):
+            return value
+        if isinstance(value, vecgrad.Tensor):
+            return Parameter(value)
+        raise TypeError(f"ParameterList: expected a Parameter or a Tensor, got "
+                        f"{type(value).__name__}")
+
+    def _index(self, index: int) -> int:
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError(f"ParameterList: indices must be ints, got {type(index).__name__}")
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"ParameterList: index {index} is out of range for {len(self)} "
+                             f"parameters")
+        return index % len(self)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return ParameterList(list(self)[index])
+        return self._parameters[str(self._index(index))]
+
+    def __setitem__(self, index: int, value) -> None:
+        self.register_parameter(str(self._index(index)), self._as_parameter(value))
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(list(self._parameters.values()))
+
+    def __iadd__(self, values) -> ParameterList:
+        return self.extend(values)
+
+    def append(self, value) -> ParameterList:
+        """Add a Parameter (or a Tensor, copied into one) at the end; returns self."""
+        self.register_parameter(str(len(self)), self._as_parameter(value))
+        return self
+
+    def extend(self, values) -> ParameterList:
+        """Append every Parameter of an iterable; returns self."""
+        if isinstance(values, vecgrad.Tensor):
+            raise TypeError("ParameterList.extend: expected an iterable of Parameters, got "
+                            "a single Tensor (use append)")
+        for value in list(values):
+            self.append(value)
+        return self
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"({i}): {tuple(p.shape)} {p.dtype}" for i, p in enumerate(self))
+
+    def forward(self, *args, **kwargs):
+        raise TypeError("ParameterList has no forward(); use its parameters in your "
+                        "module's forward")
+
+
 class ModuleList(Module):
     """A list of modules whose parameters the parent sees (a plain Python list hides
     them from parameters(), state_dict() and .to()). Keys are "0", "1", ... as in
