@@ -643,3 +643,24 @@ def test_parameter_list_errors(call, error, match):
 
     with pytest.raises(error, match=match):
         call(nn)
+
+
+def test_repr_lays_out_extra_repr_and_children_as_pytorch():
+    torch = pytest.importorskip("torch")
+
+    def build(lib):
+        class WithExtra(lib.Module):
+            def __init__(self):
+                super().__init__()
+                self.proj = lib.Linear(2, 3)
+
+            def extra_repr(self):
+                return "heads=4"
+
+        class TwoLines(lib.Module):
+            def extra_repr(self):
+                return "a=1\nb=2"
+
+        return lib.Sequential(WithExtra(), TwoLines(), lib.Sequential(TwoLines()), lib.ReLU())
+
+    assert repr(build(nn)) == repr(build(torch.nn))

@@ -543,17 +543,23 @@ class Module(ModuleDisplay):
                 on_path.discard(id(module))
                 lines.append(pad + ")")
                 continue
-            head = f"{type(module).__name__}({module.extra_repr()}".replace("\n", "\n" + pad)
+            name = type(module).__name__
             if id(module) in on_path:  # a module inside itself: name it, do not loop
-                lines.append(f"{pad}{label}{type(module).__name__}(...)")
-            elif not module._modules:
-                lines.append(pad + label + head + ")")
+                lines.append(f"{pad}{label}{name}(...)")
+                continue
+            extra = module.extra_repr()
+            extra_lines = extra.split("\n") if extra else []
+            if not module._modules and len(extra_lines) <= 1:
+                lines.append(f"{pad}{label}{name}({extra})")
             else:
-                lines.append(pad + label + head)
+                # PyTorch's layout: extra_repr's lines, then the children, each on its
+                # own line one level in (not glued to the opening parenthesis).
+                lines.append(f"{pad}{label}{name}(")
+                lines.extend(f"{pad}  {line}" for line in extra_lines)
                 on_path.add(id(module))
                 stack.append((module, "", depth, True))
-                for name, child in reversed(module._modules.items()):
-                    stack.append((child, f"({name}): ", depth + 1, False))
+                for child_name, child in reversed(module._modules.items()):
+                    stack.append((child, f"({child_name}): ", depth + 1, False))
         return "\n".join(lines)
 
 
