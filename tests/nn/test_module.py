@@ -497,15 +497,15 @@ def test_sequential_insert_checks_its_index_as_pytorch():
     assert [type(m).__name__ for m in model] == ["Identity", "Linear", "ReLU", "Tanh"]
 
 
-@pytest.mark.parametrize("name, message", [
-    ("a.b", "without '.'"), ("", "non-empty"), (3, "non-empty string"),
-    ("training", "already exists"), ("forward", "already exists"),
+@pytest.mark.parametrize("name, message, error", [
+    ("a.b", "without '.'", KeyError), ("", "non-empty", KeyError), (3, "must be a str", TypeError),
+    ("training", "already exists", KeyError), ("forward", "already exists", KeyError),
 ])
-def test_register_parameter_checks_the_name_as_pytorch_does(name, message):
+def test_register_parameter_checks_the_name_as_pytorch_does(name, message, error):
     # It took any name: "a.b" made a state_dict key that reads as a sub-module's,
     # "training" replaced the train/eval flag with the Parameter.
     module = nn.Module()
-    with pytest.raises(KeyError, match=message):
+    with pytest.raises(error, match=message):
         module.register_parameter(name, nn.Parameter(vecgrad.ones(1)))
     assert module.training is True and list(module.state_dict()) == []
     module.register_parameter("w", None)  # an empty slot can be filled, and emptied
@@ -664,3 +664,17 @@ def test_repr_lays_out_extra_repr_and_children_as_pytorch():
         return lib.Sequential(WithExtra(), TwoLines(), lib.Sequential(TwoLines()), lib.ReLU())
 
     assert repr(build(nn)) == repr(build(torch.nn))
+
+
+@pytest.mark.parametrize("name, error", [(3, TypeError), (None, TypeError), ("", KeyError),
+                                         ("a.b", KeyError)])
+def test_module_and_buffer_names_raise_pytorchs_errors(name, error):
+    torch = pytest.importorskip("torch")
+    for register in (lambda m, lib: m.add_module(name, lib.nn.ReLU()),
+                     lambda m, lib: m.register_buffer(name, lib.zeros(1)),
+                     lambda m, lib: m.register_parameter(name, None)):
+        for lib in (vecgrad, torch):
+            with pytest.raises(error):
+                register(lib.nn.Module(), lib)
+    with pytest.raises(TypeError, match="must be a str, got int"):
+        nn.ModuleDict()[1] = nn.ReLU()

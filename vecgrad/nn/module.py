@@ -140,9 +140,7 @@ class Module(ModuleDisplay):
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register `param` under `name` (None removes a previous one)."""
-        if not isinstance(name, str) or not name or "." in name:
-            raise KeyError(f"register_parameter: the name must be a non-empty string "
-                           f"without '.', got {name!r}")
+        _check_name("register_parameter", name)
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be a Parameter or None")
         empty_slot = name in self.__dict__ and self.__dict__[name] is None
@@ -163,9 +161,7 @@ class Module(ModuleDisplay):
         to that attribute replaces the buffer. None registers an empty slot (skipped by
         state_dict).
         """
-        if not isinstance(name, str) or not name or "." in name:
-            raise KeyError(f"register_buffer: the name must be a non-empty string without "
-                           f"'.', got {name!r}")
+        _check_name("register_buffer", name)
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got "
                             f"{type(tensor).__name__}")
@@ -183,9 +179,7 @@ class Module(ModuleDisplay):
 
     def add_module(self, name: str, module: Module) -> None:
         """Register a sub-module under `name` (a non-empty string without '.')."""
-        if not isinstance(name, str) or not name or "." in name:
-            raise KeyError(f"add_module: the name must be a non-empty string without '.', "
-                           f"got {name!r}")
+        _check_name("add_module", name)
         if not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
         if name not in self._modules and hasattr(self, name):
@@ -593,6 +587,16 @@ def require_input_like(owner: str, x, param) -> None:
             fix = f"convert one ({fix} or module.to({str(x.dtype)!r}))"
         raise TypeError(f"{owner}: input is {x.dtype} but the parameters are {param.dtype}; "
                         f"{fix}")
+
+
+def _check_name(owner: str, name: Any) -> None:
+    """A parameter, buffer or sub-module name: a str (else a TypeError, as PyTorch),
+    non-empty and without '.' (else a KeyError, as PyTorch)."""
+    if not isinstance(name, str):
+        raise TypeError(f"{owner}: the name must be a str, got {type_name(name)} {name!r}")
+    if not name or "." in name:
+        raise KeyError(f"{owner}: the name must be a non-empty string without '.', "
+                       f"got {name!r}")
 
 
 def _zero_grads(params, set_to_none: bool) -> None:
