@@ -16,7 +16,8 @@ import numpy as np
 
 # tensor first: the op modules below import Tensor from it.
 from vecgrad.tensor import Tensor  # isort: skip
-from vecgrad.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from vecgrad.autograd import (enable_grad, inference_mode, is_grad_enabled, no_grad,
+                              set_grad_enabled)
 from vecgrad.backends import available_devices, get_backend
 from vecgrad.ops import graph_backend  # noqa: F401 - gives autograd its recorded walk
 from vecgrad.ops.conv import conv2d
@@ -205,5 +206,5 @@ __all__ = [
     "swapdims", "t", "tile", "topk", "transpose", "tril", "triu", "unbind", "unflatten",
     "unsqueeze", "flatten", "clone", "numel",
     "randint", "randperm", "linspace", "isclose", "allclose", "equal",
-    "full_like", "rand_like", "randn_like", "set_grad_enabled", "is_tensor", "long", "double", "empty",
+    "full_like", "rand_like", "randn_like", "set_grad_enabled", "is_tensor", "long", "double", "empty", "inference_mode",
 ]

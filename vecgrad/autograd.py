@@ -148,6 +148,17 @@ def no_grad(func=None):
     return _grad_mode_manager(False, func)
 
 
+def inference_mode(mode=True):
+    """PyTorch's inference_mode, here the same as no_grad (mode=False: enable_grad);
+    a with block or a decorator (`@inference_mode()`; a function given directly is
+    decorated, as `@no_grad` without parentheses)."""
+    if callable(mode):
+        return _set_grad_enabled(False)(mode)
+    if not isinstance(mode, (bool, np.bool_)):
+        raise TypeError(f"inference_mode: mode must be a bool, got {mode!r}")
+    return _set_grad_enabled(not mode)
+
+
 def enable_grad(func=None):
     """Context manager (or decorator): re-enable graph recording inside a no_grad block."""
     return _grad_mode_manager(True, func)

@@ -382,7 +382,7 @@ NOT_DIFFERENTIABLE_HERE = {
     "enable_grad", "is_grad_enabled", "get_backend", "available_devices", "float32",
     "float64", "int64", "bool_", "nn", "optim", "func", "data", "save", "load", "Trainer",
     "numel", "randint", "randperm", "linspace", "full_like", "rand_like", "randn_like",
-    "set_grad_enabled", "is_tensor", "long", "double", "float", "bool", "empty",
+    "set_grad_enabled", "is_tensor", "long", "double", "float", "bool", "empty", "inference_mode",
     # comparisons giving bools (test_torch_everyday.py checks them against torch)
     "isclose", "allclose", "equal",
     # random: checked by statistics in test_softmax_losses (dropout)

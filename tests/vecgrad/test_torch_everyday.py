@@ -218,3 +218,23 @@ def test_empty_then_init_builds_a_parameter_as_in_a_custom_pytorch_layer(device)
     nn.init.kaiming_uniform_(w, a=math.sqrt(5))
     assert 0 < np.abs(w.numpy()).max() <= 0.5 and w.requires_grad
     assert vecgrad.empty((2,), dtype=vecgrad.long).dtype == np.int64
+
+
+def test_inference_mode_is_no_grad():
+    x = vecgrad.tensor([1.0], requires_grad=True)
+    with vecgrad.inference_mode():
+        assert not (x * 2).requires_grad
+    with vecgrad.inference_mode(False):
+        assert (x * 2).requires_grad
+
+    @vecgrad.inference_mode()
+    def f(t):
+        return t * 2
+
+    @vecgrad.inference_mode
+    def g(t):
+        return t * 2
+
+    assert not f(x).requires_grad and not g(x).requires_grad and (x * 2).requires_grad
+    with pytest.raises(TypeError, match="inference_mode: mode must be a bool"):
+        vecgrad.inference_mode("yes")
