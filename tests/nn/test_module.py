@@ -678,3 +678,31 @@ def test_module_and_buffer_names_raise_pytorchs_errors(name, error):
                 register(lib.nn.Module(), lib)
     with pytest.raises(TypeError, match="must be a str, got int"):
         nn.ModuleDict()[1] = nn.ReLU()
+
+
+def test_containers_pop_and_take_numpy_integer_indices_as_pytorch():
+    torch = pytest.importorskip("torch")
+
+    def shapes(container):
+        return [(key, tuple(p.shape)) for key, p in container.state_dict().items()]
+
+    for lib in (nn, torch.nn):
+        layers = lib.ModuleList([lib.Linear(1, n) for n in (1, 2, 3, 4)])
+        assert layers.pop(1).out_features == 2
+        assert layers[np.int64(1)].out_features == 3 and layers[np.int64(-1)].out_features == 4
+        model = lib.Sequential(lib.Linear(1, 2), lib.ReLU(), lib.Linear(2, 3))
+        assert isinstance(model.pop(1), lib.ReLU)
+        assert model[np.int64(1)].out_features == 3
+        model[np.int64(0)] = lib.Linear(1, 5)
+        del model[np.int64(0)]
+        params = lib.ParameterList([lib.Parameter(vecgrad.ones(2) if lib is nn
+                                                  else torch.ones(2))])
+        assert tuple(params[np.int64(0)].shape) == (2,)
+        if lib is nn:
+            ours = (shapes(layers), shapes(model))
+        else:
+            assert ours == (shapes(layers), shapes(model))
+    with pytest.raises(TypeError, match="indices must be ints"):
+        nn.ModuleList([nn.ReLU()])[np.bool_(True)]
+    with pytest.raises(IndexError, match="out of range for 1 modules"):
+        nn.Sequential(nn.ReLU()).pop(np.int64(3))

@@ -656,6 +656,17 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
+def _position(owner: str, index, length: int, what: str) -> int:
+    """A container's index as a position 0..length-1: any integer (numpy's too, as
+    Python lists and PyTorch take them), negative from the end; a clear error else."""
+    if isinstance(index, (bool, np.bool_)) or not isinstance(index, numbers.Integral):
+        raise TypeError(f"{owner}: indices must be ints or slices, got "
+                        f"{type(index).__name__}")
+    if not -length <= index < length:
+        raise IndexError(f"{owner}: index {index} is out of range for {length} {what}")
+    return int(index) % length
+
+
 class Sequential(Module):
     """Apply modules in order: Sequential(Linear(2, 8), ReLU(), Linear(8, 1)).
 
@@ -700,13 +711,13 @@ class Sequential(Module):
 
     def _name_at(self, index: int) -> str:
         """The registered name of the module at position `index` (negative from the end)."""
-        if isinstance(index, bool) or not isinstance(index, int):
-            raise TypeError(f"Sequential: indices must be ints or slices, got "
-                            f"{type(index).__name__}")
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"Sequential: index {index} is out of range for {len(self)} "
-                             f"modules")
-        return list(self._modules)[index % len(self)]
+        return list(self._modules)[_position("Sequential", index, len(self), "modules")]
+
+    def pop(self, index: int | slice) -> Module:
+        """Remove the module at `index` and return it (the rest are renumbered)."""
+        module = self[index]
+        del self[index]
+        return module
 
     def __setitem__(self, index: int, module: Module) -> None:
         """model[-1] = nn.Linear(...): replace a module in place (its name is kept)."""
@@ -767,12 +778,7 @@ class ParameterList(Module):
                         f"{type(value).__name__}")
 
     def _index(self, index: int) -> int:
-        if isinstance(index, bool) or not isinstance(index, int):
-            raise TypeError(f"ParameterList: indices must be ints, got {type(index).__name__}")
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"ParameterList: index {index} is out of range for {len(self)} "
-                             f"parameters")
-        return index % len(self)
+        return _position("ParameterList", index, len(self), "parameters")
 
     def __getitem__(self, index):
         if isinstance(index, slice):
@@ -825,13 +831,14 @@ class ModuleList(Module):
             self.extend(modules)
 
     def _index(self, index: int) -> int:
-        if isinstance(index, bool) or not isinstance(index, int):
-            raise TypeError(f"ModuleList: indices must be ints or slices, got "
-                            f"{type(index).__name__}")
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"ModuleList: index {index} is out of range for {len(self)} "
-                             f"modules")
-        return index % len(self)
+        return _position("ModuleList", index, len(self), "modules")
+
+    def pop(self, index: int | slice = -1) -> Module:
+        """Remove the module at `index` (the last by default) and return it; the rest
+        are renumbered."""
+        module = self[index]
+        del self[index]
+        return module
 
     def _renumber(self, modules) -> None:
         self._modules.clear()
