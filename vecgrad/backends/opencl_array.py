@@ -185,9 +185,22 @@ def is_basic_index(index) -> bool:
                for item in index)
 
 
-def element_offsets(shape, strides, offset) -> np.ndarray:
-    """Host int64 array of shape `shape` holding each element's offset in the buffer."""
-    offs = np.array(offset, dtype=np.int64)
-    for size, stride in zip(shape, strides):
-        offs = offs[..., None] + np.arange(size, dtype=np.int64) * stride
-    return offs
+def selected_offsets(shape, strides, offset, index) -> np.ndarray:
+    """Host int64 array of the buffer offsets of the elements that numpy's x[index]
+    selects from a view (shape, strides, offset), with numpy's own indexing rules.
+
+    Only the selected offsets are made: each axis' offsets are a broadcast (zero-stride)
+    view indexed on its own, so an index into an expanded or very large view costs
+    memory in proportion to the result, not to the view (x.expand(10**5, 10**5)[[0]]
+    once built every offset of the view on the host: 80 GB).
+    """
+    shape = tuple(shape)
+    out = np.broadcast_to(np.int64(offset), shape)[index].astype(np.int64)
+    for axis, (size, stride) in enumerate(zip(shape, strides)):
+        if stride == 0 or size == 1:
+            continue
+        along = np.arange(size, dtype=np.int64) * stride
+        axis_view = np.broadcast_to(along.reshape((size,) + (1,) * (len(shape) - axis - 1)),
+                                    shape)
+        out = out + axis_view[index]
+    return np.asarray(out)

@@ -14,12 +14,12 @@ import math
 import numpy as np
 
 from vecgrad.backends.opencl_array import checked_int32 as _i32
-from vecgrad.backends.opencl_array import element_offsets
+from vecgrad.backends.opencl_array import selected_offsets
 
 
 def advanced_getitem(backend, x, index):
     """x[index] for an index holding arrays: a device gather of host-chosen offsets."""
-    offsets = element_offsets(x.shape, x.strides, x.offset)[index]
+    offsets = selected_offsets(x.shape, x.strides, x.offset, index)
     out = backend._new(offsets.shape, x.dtype)
     if out.size:
         _i32(int(offsets.max(initial=0)))
@@ -36,7 +36,7 @@ def advanced_index_add(backend, out, index, src):
     The flat targets are sorted on the host, so each work-item sums one segment of
     equal targets: deterministic, and no atomics.
     """
-    targets = np.arange(out.size, dtype=np.int64).reshape(out.shape)[index]
+    targets = selected_offsets(out.shape, out.strides, 0, index)
     src = backend._contiguous(backend.expand(src, targets.shape))
     flat = targets.ravel()
     if flat.size == 0:
