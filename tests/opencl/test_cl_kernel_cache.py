@@ -66,6 +66,39 @@ def test_a_corrupt_binary_is_rebuilt_from_source(cl_backend, monkeypatch, tmp_pa
     assert path.read_bytes() != b"not a binary"  # replaced by the source build's binary
 
 
+def test_cache_files_cut_short_or_altered_are_refused():
+    binary = bytes(range(256)) * 40
+    packed = opencl_runtime.pack_binary(binary)
+    assert opencl_runtime.unpack_binary(packed) == binary
+    for cut in (0, 5, len(packed) // 2, len(packed) - 1):
+        assert opencl_runtime.unpack_binary(packed[:cut]) is None
+    altered = bytearray(packed)
+    altered[len(packed) // 2] ^= 0xFF
+    assert opencl_runtime.unpack_binary(bytes(altered)) is None
+    assert opencl_runtime.unpack_binary(binary) is None  # a bare binary (older format)
+
+
+def test_a_truncated_binary_never_reaches_the_driver(cl_backend, monkeypatch, tmp_path):
+    # PoCL dies of SIGSEGV when handed a truncated binary (a file cut short by a full
+    # disk or a crash): such a file must be rebuilt from source, not loaded.
+    monkeypatch.setenv("VECGRAD_KERNEL_CACHE", str(tmp_path))
+    Runtime(cl_backend.device).program("elementwise", np.float32, {"STRIDED_NDIM": 1})
+    (path,) = tmp_path.glob("*.bin")
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+    real_program = cl_backend.runtime.cl.Program
+
+    def program(context, *args):
+        if len(args) == 2:  # (devices, binaries)
+            raise AssertionError("a cut-short cache file was handed to the driver")
+        return real_program(context, *args)
+
+    monkeypatch.setattr(cl_backend.runtime.cl, "Program", program)
+    rt = Runtime(cl_backend.device)
+    np.testing.assert_array_equal(_neg(rt, [2.0, -3.0]), [-2.0, 3.0])
+    assert path.stat().st_size == len(whole)  # replaced by the source build's file
+
+
 def test_different_sources_and_options_get_different_files(cl_backend, monkeypatch, tmp_path):
     monkeypatch.setenv("VECGRAD_KERNEL_CACHE", str(tmp_path))
     rt = Runtime(cl_backend.device)

@@ -192,7 +192,30 @@ def kernel_source(family: str) -> str:
 # its binary (6 s a program, 118 s for a first `vecgrad train --device opencl`, measured
 # 12:26 UTC, against 13 s without the cache).
 KERNEL_CACHE_ENV = "VECGRAD_KERNEL_CACHE"
-_CACHE_FORMAT = "vecgrad-cl-binary-1"
+_CACHE_FORMAT = "vecgrad-cl-binary-2"
+# A cache file is this magic, the SHA-256 of the binary, then the binary. Drivers do not
+# check what they are given: PoCL crashed the process (SIGSEGV) on a truncated binary,
+# as a file cut short by a full disk or a crash before the rename reached disk would be.
+# A file whose length or digest does not match is never handed to the driver.
+_BINARY_MAGIC = b"vecgrad-cl-binary\n"
+_DIGEST_BYTES = 32
+
+
+def pack_binary(binary: bytes) -> bytes:
+    """A cache file's bytes for `binary` (see _BINARY_MAGIC)."""
+    return _BINARY_MAGIC + hashlib.sha256(binary).digest() + binary
+
+
+def unpack_binary(data: bytes) -> bytes | None:
+    """The binary held by a cache file's bytes, or None when they are not a whole,
+    intact cache file."""
+    head = len(_BINARY_MAGIC) + _DIGEST_BYTES
+    if len(data) <= head or not data.startswith(_BINARY_MAGIC):
+        return None
+    binary = data[head:]
+    if hashlib.sha256(binary).digest() != data[len(_BINARY_MAGIC):head]:
+        return None
+    return binary
 
 
 def kernel_cache_dir() -> Path | None:
@@ -244,7 +267,7 @@ def store_binary(path: Path, program, cl) -> None:
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".bin")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(binary)
+                handle.write(pack_binary(binary))
             os.replace(temporary, path)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -456,13 +479,18 @@ class Runtime:
         return program
 
     def _load_binary(self, path: Path, options: list):
-        """The program built from a cached binary, or None (no file, or one the driver
-        rejects: then it is removed and the source build replaces it)."""
+        """The program built from a cached binary, or None (no file, or one that is
+        cut short, altered or rejected by the driver: then it is removed and the source
+        build replaces it)."""
         try:
-            binary = path.read_bytes()
+            binary = unpack_binary(path.read_bytes())
         except OSError:
             return None
         cl = self.cl
+        if binary is None:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return None
         try:
             return cl.Program(self.context, [self.cl_device], [binary]).build(options=options)
         except (cl.Error, RuntimeError, ValueError):
