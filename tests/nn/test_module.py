@@ -706,3 +706,14 @@ def test_containers_pop_and_take_numpy_integer_indices_as_pytorch():
         nn.ModuleList([nn.ReLU()])[np.bool_(True)]
     with pytest.raises(IndexError, match="out of range for 1 modules"):
         nn.Sequential(nn.ReLU()).pop(np.int64(3))
+
+
+def test_load_state_dict_errors_are_runtime_errors_as_in_pytorch():
+    torch = pytest.importorskip("torch")
+    for lib, make in ((nn, vecgrad.zeros), (torch.nn, torch.zeros)):
+        model = lib.Linear(2, 3)
+        for state in ({"weight": make(3, 2)}, {**model.state_dict(), "weight": make(2, 2)}):
+            with pytest.raises(RuntimeError, match="bias|weight"):
+                model.load_state_dict(state)
+    with pytest.raises(ValueError):  # and still a ValueError, as before
+        nn.Linear(2, 3).load_state_dict({})

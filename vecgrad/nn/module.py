@@ -36,8 +36,10 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-class StateDictError(ValueError):
-    """load_state_dict found missing/unexpected keys or shape/dtype mismatches."""
+class StateDictError(ValueError, RuntimeError):
+    """load_state_dict found missing/unexpected keys or shape/dtype mismatches. Also a
+    RuntimeError, which is what PyTorch raises there (``except RuntimeError`` in code
+    ported from PyTorch catches it)."""
 
 
 class LoadResult(NamedTuple):
