@@ -653,3 +653,23 @@ def test_floor_divide_has_gradient_zero_where_pytorch_refuses(device):
     ta = torch.tensor([3.5, -2.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="floor_divide"):
         (ta // 1.5).sum().backward()
+
+
+def test_parameter_owns_a_copy_and_load_state_dict_refuses_another_dtype(device):
+    # README, differences from PyTorch: Parameter(t) copies t (PyTorch's shares it), and
+    # a state of another dtype is an error naming key and dtypes (PyTorch converts it).
+    from vecgrad import nn
+
+    data = vecgrad.zeros(2, device=device)
+    param = nn.Parameter(data)
+    data.add_(1.0)
+    assert param.tolist() == [0.0, 0.0] and param.device == data.device
+    model = nn.Linear(2, 1).to(device)
+    state = {key: value.double() for key, value in model.state_dict().items()}
+    before = model.weight.tolist()
+    with pytest.raises(nn.StateDictError, match="weight: dtype float64 in the state, "
+                                                "float32 in the model"):
+        model.load_state_dict(state)
+    assert model.weight.tolist() == before
+    need_float64(device)
+    model.double().load_state_dict(state)  # the documented way
