@@ -167,8 +167,11 @@ def test_reassigning_attributes_updates_registration():
     with pytest.raises(TypeError, match="cannot assign str as child module 'body'"):
         block.body = "plain value"
     assert "scale" in dict(block.named_parameters()) and isinstance(block.body, nn.Sequential)
-    block.scale = None  # None (or del) unregisters
+    block.scale = None  # None empties the slot (PyTorch's rule: it stays a parameter slot)
     assert "scale" not in dict(block.named_parameters()) and block.scale is None
+    with pytest.raises(TypeError, match="as parameter 'scale'"):
+        block.scale = "plain value"
+    del block.scale  # del unregisters
     block.scale = "plain value"  # no longer a parameter slot: any value
     assert block.scale == "plain value"
     del block.body
@@ -717,3 +720,26 @@ def test_load_state_dict_errors_are_runtime_errors_as_in_pytorch():
                 model.load_state_dict(state)
     with pytest.raises(ValueError):  # and still a ValueError, as before
         nn.Linear(2, 3).load_state_dict({})
+
+
+def test_a_parameter_set_to_none_keeps_its_slot_as_in_pytorch():
+    torch = pytest.importorskip("torch")
+    for lib, make in ((nn, vecgrad.zeros), (torch.nn, torch.zeros)):
+        layer = lib.Linear(2, 3)
+        layer.weight = None
+        assert layer.weight is None and [n for n, _ in layer.named_parameters()] == ["bias"]
+        assert list(layer.state_dict()) == ["bias"]
+        with pytest.raises(TypeError, match="parameter 'weight'"):
+            layer.weight = make(3, 2)  # still a parameter slot: a plain Tensor is refused
+        layer.weight = lib.Parameter(make(3, 2))
+        assert list(layer.state_dict()) == ["weight", "bias"]  # back in its place
+        no_bias = lib.Linear(2, 3, bias=False)
+        assert no_bias.bias is None
+        with pytest.raises(TypeError):
+            no_bias.bias = make(3)
+        no_bias.bias = lib.Parameter(make(3))
+        assert list(no_bias.state_dict()) == ["weight", "bias"]
+    layer = nn.Linear(2, 3, bias=False).to(vecgrad.float64)  # .to, load, zero_grad skip the slot
+    layer.load_state_dict({"weight": np.ones((3, 2))})
+    layer.zero_grad()
+    assert layer(vecgrad.ones(1, 2, dtype=vecgrad.float64)).tolist() == [[2.0, 2.0, 2.0]]

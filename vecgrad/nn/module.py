@@ -113,6 +113,12 @@ class Module(ModuleDisplay):
                         else "assign a Module")
                 raise TypeError(f"cannot assign {type_name(value)} as {kind} {name!r} of "
                                 f"{type(self).__name__} ({hint}, or None, or `del` it first)")
+            if value is None and name in params:
+                # PyTorch's rule: the slot stays, empty (skipped by parameters() and
+                # state_dict), so a later Parameter takes its place again and a plain
+                # Tensor is still refused.
+                params[name] = None
+                return
             params.pop(name, None)
             modules.pop(name, None)
             object.__setattr__(self, name, value)
@@ -141,7 +147,8 @@ class Module(ModuleDisplay):
         object.__delattr__(self, name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
-        """Register `param` under `name` (None removes a previous one)."""
+        """Register `param` under `name`; None leaves an empty slot (a layer without
+        bias), skipped by parameters() and state_dict, as in PyTorch."""
         _check_name("register_parameter", name)
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be a Parameter or None")
@@ -150,8 +157,10 @@ class Module(ModuleDisplay):
             # (register_parameter("training", p) would replace the train/eval flag)
             raise KeyError(f"register_parameter: attribute {name!r} already exists")
         if param is None:
-            self._parameters.pop(name, None)
-            object.__setattr__(self, name, None)
+            self.__dict__.pop(name, None)
+            self._drop_buffer(name)
+            self._modules.pop(name, None)
+            self._parameters[name] = None
         else:
             setattr(self, name, param)
 
@@ -326,7 +335,8 @@ class Module(ModuleDisplay):
             stack.append((module_name, module, True))
             prefix = f"{module_name}." if module_name else ""
             for name, param in module._parameters.items():
-                yield prefix + name, module, name, param, True
+                if param is not None:  # (an empty slot: a layer without bias)
+                    yield prefix + name, module, name, param, True
             for name, buf in module._buffers.items():
                 if buf is not None and name not in module._non_persistent_buffers:
                     yield prefix + name, module, name, buf, False
