@@ -1021,6 +1021,28 @@ class Tensor(TensorDisplay):
                 return out
         return self.clone()
 
+    # PyTorch's new_* constructors: the new tensor takes this one's dtype and device
+    # unless given (h = x.new_zeros(batch, hidden) follows x onto its device).
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return creation.full(creation._shape("new_zeros", size), 0, dtype or self.dtype,
+                             device or self.device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return creation.full(creation._shape("new_ones", size), 1, dtype or self.dtype,
+                             device or self.device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        size = tuple(size) if isinstance(size, (tuple, list)) else (size,)
+        return creation.full(size, fill_value, dtype or self.dtype, device or self.device,
+                             requires_grad)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        return creation.tensor(data, dtype=dtype or self.dtype, device=device or self.device,
+                               requires_grad=requires_grad)
+
     def type_as(self, other):
         """Converted to other's dtype."""
         return common.cast(self, other.dtype)

@@ -424,6 +424,7 @@ TENSOR_NOT_HERE = {
     "abs", "exp", "log", "sqrt", "clip", "reshape", "view", "flatten", "transpose",
     "permute", "unsqueeze", "expand", "gather", "T", "mean", "sum", "var", "argmin",
     "isclose", "allclose", "equal", "eq", "ne", "lt", "le", "gt", "ge", "bool",
+    "new_zeros", "new_ones", "new_empty", "new_full", "new_tensor",  # creation
     # (bools, no gradient: test_torch_everyday.py)
 }
 

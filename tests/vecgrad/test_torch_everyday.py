@@ -238,3 +238,21 @@ def test_inference_mode_is_no_grad():
     assert not f(x).requires_grad and not g(x).requires_grad and (x * 2).requires_grad
     with pytest.raises(TypeError, match="inference_mode: mode must be a bool"):
         vecgrad.inference_mode("yes")
+
+
+def test_new_constructors_follow_the_tensor_as_pytorchs(device):
+    torch = pytest.importorskip("torch")
+    x = t([1.0, 2.0], device, dtype=vecgrad.float64)
+    tx = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    for name, args in [("new_zeros", (2, 3)), ("new_ones", ((4,),)), ("new_empty", (1, 2)),
+                       ("new_full", ((2,), 7.0)), ("new_tensor", ([[1, 2]],))]:
+        ours, theirs = getattr(x, name)(*args), getattr(tx, name)(*args)
+        assert ours.shape == tuple(theirs.shape) and ours.dtype == np.float64
+        assert ours.device == x.device
+        if name != "new_empty":
+            assert ours.tolist() == theirs.tolist()
+    h = x.new_zeros(2, dtype=vecgrad.long, requires_grad=False)
+    assert h.dtype == np.int64 and not h.requires_grad
+    assert x.new_ones(2, requires_grad=True).requires_grad
+    with pytest.raises(ValueError, match="new_zeros: shape must be non-negative ints"):
+        x.new_zeros(-1)
