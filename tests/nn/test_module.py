@@ -743,3 +743,24 @@ def test_a_parameter_set_to_none_keeps_its_slot_as_in_pytorch():
     layer.load_state_dict({"weight": np.ones((3, 2))})
     layer.zero_grad()
     assert layer(vecgrad.ones(1, 2, dtype=vecgrad.float64)).tolist() == [[2.0, 2.0, 2.0]]
+
+
+def test_forward_pre_hook_as_pytorch():
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib, make in ((nn, vecgrad.tensor), (torch.nn, torch.tensor)):
+        layer, calls = lib.Linear(2, 1), []
+        with (vecgrad.no_grad() if lib is nn else torch.no_grad()):
+            layer.weight.copy_(make([[1.0, 10.0]]))
+            layer.bias.zero_()
+        seen = layer.register_forward_pre_hook(lambda m, args: calls.append(len(args)))
+        double = layer.register_forward_pre_hook(lambda m, args: args[0] * 2)  # not a tuple
+        out = [layer(make([[1.0, 2.0]])).tolist()]
+        double.remove()
+        double.remove()  # a second remove does nothing
+        out.append(layer(make([[1.0, 2.0]])).tolist())
+        seen.remove()
+        results.append((out, calls))
+    assert results[0] == results[1] == ([[[42.0]], [[21.0]]], [1, 1])
+    with pytest.raises(TypeError, match="not callable"):
+        nn.ReLU().register_forward_pre_hook(3)

@@ -72,6 +72,7 @@ class Module(ModuleDisplay):
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
         object.__setattr__(self, "_next_hook_id", 0)
         object.__setattr__(self, "training", True)
 
@@ -204,6 +205,11 @@ class Module(ModuleDisplay):
         raise TypeError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # (.get: a model pickled before pre-hooks existed has no such registry)
+        for hook in list(self.__dict__.get("_forward_pre_hooks", {}).values()):
+            replaced = hook(self, args)
+            if replaced is not None:
+                args = replaced if isinstance(replaced, tuple) else (replaced,)
         output = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             replaced = hook(self, args, output)
@@ -223,6 +229,23 @@ class Module(ModuleDisplay):
         object.__setattr__(self, "_next_hook_id", key + 1)
         self._forward_hooks[key] = hook
         return RemovableHandle(self._forward_hooks, key)
+
+    def register_forward_pre_hook(self, hook: Callable[[Module, tuple], Any]
+                                  ) -> RemovableHandle:
+        """Call ``hook(module, inputs)`` before every forward (PyTorch's pre-hook).
+
+        ``inputs`` is the tuple of positional arguments; a hook that returns something
+        other than None replaces them (a single value becomes a 1-tuple). Returns a
+        handle whose ``remove()`` unregisters the hook.
+        """
+        if not callable(hook):
+            raise TypeError(f"register_forward_pre_hook: {hook!r} is not callable")
+        if "_forward_pre_hooks" not in self.__dict__:  # (pickled before pre-hooks existed)
+            object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        key = self._next_hook_id
+        object.__setattr__(self, "_next_hook_id", key + 1)
+        self._forward_pre_hooks[key] = hook
+        return RemovableHandle(self._forward_pre_hooks, key)
 
     # --------------------------------------------------------------- tree walks
     def named_modules(self, memo: set | None = None, prefix: str = "",
