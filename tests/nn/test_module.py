@@ -764,3 +764,22 @@ def test_forward_pre_hook_as_pytorch():
     assert results[0] == results[1] == ([[[42.0]], [[21.0]]], [1, 1])
     with pytest.raises(TypeError, match="not callable"):
         nn.ReLU().register_forward_pre_hook(3)
+
+
+def test_get_submodule_and_get_parameter_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for lib in (nn, torch.nn):
+        model = lib.Sequential(lib.Sequential(lib.Linear(2, 3), lib.ReLU()), lib.Linear(3, 1))
+        assert model.get_submodule("") is model
+        assert model.get_submodule("0.0") is model[0][0]
+        assert model.get_parameter("0.0.bias") is model[0][0].bias
+        assert model.get_parameter("1.weight") is model[1].weight
+        for bad in ("0.5", "2", "0.0.weight"):
+            with pytest.raises(AttributeError):
+                model.get_submodule(bad)
+        for bad in ("0.0.nope", "0.1.weight", "1.nope.weight"):
+            with pytest.raises(AttributeError):
+                model.get_parameter(bad)
+    with pytest.raises(AttributeError, match=r"Sequential has no sub-module '5'; it has \['0', '1'\]"):
+        model_ours = nn.Sequential(nn.Linear(1, 1), nn.ReLU())
+        model_ours.get_submodule("5")

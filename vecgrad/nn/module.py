@@ -278,6 +278,39 @@ class Module(ModuleDisplay):
                     stack.append((f"{name}.{child_name}" if name else child_name, child,
                                   False))
 
+    def get_submodule(self, target: str) -> Module:
+        """The sub-module at a dotted path (``"encoder.0"``, a named_modules name; ""
+        is this module), as in PyTorch; an AttributeError naming the missing step."""
+        if not isinstance(target, str):
+            raise TypeError(f"get_submodule: the target must be a dotted str, got "
+                            f"{type_name(target)}")
+        module: Module = self
+        if target == "":
+            return module
+        for step in target.split("."):
+            child = module._modules.get(step)
+            if child is None:
+                raise AttributeError(f"get_submodule({target!r}): {type(module).__name__} "
+                                     f"has no sub-module {step!r}; it has "
+                                     f"{list(module._modules)}")
+            module = child
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at a dotted path (``"encoder.0.weight"``, a named_parameters
+        name), as in PyTorch; an AttributeError naming what is missing."""
+        if not isinstance(target, str):
+            raise TypeError(f"get_parameter: the target must be a dotted str, got "
+                            f"{type_name(target)}")
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        param = module._parameters.get(name)
+        if param is None:
+            raise AttributeError(f"get_parameter({target!r}): {type(module).__name__} has no "
+                                 f"parameter {name!r}; it has "
+                                 f"{[k for k, v in module._parameters.items() if v is not None]}")
+        return param
+
     def modules(self) -> Iterator[Module]:
         """This module and every descendant."""
         for _, module in self.named_modules():
