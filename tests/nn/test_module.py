@@ -783,3 +783,13 @@ def test_get_submodule_and_get_parameter_as_pytorch():
     with pytest.raises(AttributeError, match=r"Sequential has no sub-module '5'; it has \['0', '1'\]"):
         model_ours = nn.Sequential(nn.Linear(1, 1), nn.ReLU())
         model_ours.get_submodule("5")
+
+
+def test_dir_lists_registered_names_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for lib in (nn, torch.nn):
+        model = lib.Sequential(lib.BatchNorm1d(2))
+        model.add_module("head", lib.Linear(2, 1))
+        names = dir(model)
+        assert "head" in names and "0" not in names and "forward" in names
+        assert {"weight", "bias", "running_mean"} <= set(dir(model[0]))

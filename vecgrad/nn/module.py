@@ -137,6 +137,14 @@ class Module(ModuleDisplay):
                 return registry[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
+    def __dir__(self) -> list[str]:
+        """Also the registered parameters, buffers and sub-modules (tab completion of
+        ``model.encoder``), as in PyTorch; not the numbered ones ("0": not attributes)."""
+        names = set(super().__dir__())
+        for registry in ("_parameters", "_buffers", "_modules"):
+            names.update(self.__dict__.get(registry, {}))
+        return sorted(name for name in names if not name[:1].isdigit())
+
     def __delattr__(self, name: str) -> None:
         if name in self._buffers:
             self._drop_buffer(name)
