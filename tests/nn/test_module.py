@@ -793,3 +793,22 @@ def test_dir_lists_registered_names_as_pytorch():
         names = dir(model)
         assert "head" in names and "0" not in names and "forward" in names
         assert {"weight", "bias", "running_mean"} <= set(dir(model[0]))
+
+
+def test_sequential_add_and_multiply_as_pytorch():
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (nn, torch.nn):
+        a, b = lib.Sequential(lib.Linear(1, 2), lib.ReLU()), lib.Sequential(lib.Linear(2, 1))
+        both = a + b
+        twice = 2 * a
+        assert both[2] is b[0] and twice[0] is twice[2] is a[0]  # the same objects
+        a += b
+        b *= 3
+        results.append([list(m.state_dict()) for m in (both, twice, a, b)]
+                       + [len(list(twice.parameters())), len(a), len(b)])
+        with pytest.raises(ValueError):
+            a * 0
+        with pytest.raises(TypeError):
+            a * 1.5
+    assert results[0] == results[1]

@@ -751,6 +751,35 @@ class Sequential(Module):
             self.add_module(str(position), item)
         return self
 
+    def __add__(self, other: Sequential) -> Sequential:
+        """A new Sequential of this one's modules, then other's (the same objects)."""
+        if not isinstance(other, Sequential):
+            return NotImplemented
+        return Sequential(*self, *other)
+
+    def __iadd__(self, other: Sequential) -> Sequential:
+        if not isinstance(other, Sequential):
+            return NotImplemented
+        return self.extend(list(other))
+
+    def __mul__(self, times: int) -> Sequential:
+        """The modules repeated `times` times: the same objects, so the copies share
+        their parameters (as in PyTorch)."""
+        if isinstance(times, bool) or not isinstance(times, numbers.Integral):
+            return NotImplemented
+        if times <= 0:
+            raise ValueError(f"Sequential * {times}: the count must be positive")
+        return Sequential(*(list(self) * int(times)))
+
+    __rmul__ = __mul__
+
+    def __imul__(self, times: int) -> Sequential:
+        repeated = self * times
+        if repeated is NotImplemented:
+            return NotImplemented
+        self._modules.clear()
+        return self.extend(list(repeated))
+
     def extend(self, modules) -> Sequential:
         """Append every module of an iterable."""
         for module in list(modules):
