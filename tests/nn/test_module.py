@@ -812,3 +812,14 @@ def test_sequential_add_and_multiply_as_pytorch():
         with pytest.raises(TypeError):
             a * 1.5
     assert results[0] == results[1]
+
+
+def test_module_cpu_and_register_module_as_pytorch(device):
+    model = nn.Sequential(nn.Linear(2, 1), nn.BatchNorm1d(1)).to(device)
+    weight = model[0].weight
+    assert model.cpu() is model and model[0].weight is weight
+    assert weight.device == "cpu" and model[1].running_var.device == "cpu"
+    model.register_module("head", nn.ReLU())
+    assert list(model._modules) == ["0", "1", "head"]
+    with pytest.raises(KeyError):
+        model.register_module("a.b", nn.ReLU())

@@ -207,6 +207,10 @@ class Module(ModuleDisplay):
             raise KeyError(f"add_module: attribute {name!r} already exists")
         setattr(self, name, module)
 
+    def register_module(self, name: str, module: Module) -> None:
+        """PyTorch's other name for add_module."""
+        self.add_module(name, module)
+
     # ----------------------------------------------------------------- forward
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The computation; every subclass defines it."""
@@ -468,6 +472,11 @@ class Module(ModuleDisplay):
         for module in order:
             fn(module)
         return self
+
+    def cpu(self) -> Module:
+        """Move every parameter and buffer to "cpu" in place (PyTorch's module.cpu(),
+        as ``Tensor.cpu``); returns self."""
+        return self.to("cpu")
 
     def double(self) -> Module:
         """Cast every float parameter and buffer to float64 in place (PyTorch's
