@@ -435,3 +435,38 @@ def test_layers_refuse_input_of_another_dtype_than_their_parameters(device, make
         layer(x.float())
     out = layer(x)
     assert (out[0] if isinstance(out, tuple) else out).dtype == vecgrad.float64
+
+
+# ------------------------------------------------ PyTorch's inplace= (computed out of place)
+@pytest.mark.parametrize("make", [
+    lambda nn: nn.ReLU(inplace=True), lambda nn: nn.ReLU(True), lambda nn: nn.ELU(0.5, True),
+    lambda nn: nn.LeakyReLU(0.2, True), lambda nn: nn.LeakyReLU(negative_slope=0.2, inplace=True),
+    lambda nn: nn.SiLU(inplace=True), lambda nn: nn.ReLU6(inplace=True),
+    lambda nn: nn.Hardtanh(-2.0, 0.5, inplace=True), lambda nn: nn.Hardswish(inplace=True),
+    lambda nn: nn.Hardsigmoid(inplace=True), lambda nn: nn.SELU(inplace=True),
+    lambda nn: nn.Mish(inplace=True), lambda nn: nn.Dropout(0.0, inplace=True),
+])
+def test_inplace_layers_port_and_give_pytorchs_values(make, device):
+    torch = pytest.importorskip("torch")
+    from vecgrad import nn
+
+    values = [-3.0, -0.5, 0.0, 0.75, 4.0]
+    x = vecgrad.tensor(values, device=device, requires_grad=True)
+    ours, theirs = make(nn), make(torch.nn)
+    assert ours.inplace is theirs.inplace is True
+    out = ours(x)
+    np.testing.assert_allclose(out.numpy(), theirs(torch.tensor(values)).numpy(), rtol=1e-6,
+                               atol=1e-7)
+    assert x.tolist() == values          # out of place: the input stays
+    out.sum().backward()
+    assert x.grad.shape == (5,)
+
+
+def test_inplace_must_be_a_bool():
+    from vecgrad import nn
+
+    for make in (lambda: nn.ReLU(inplace=1), lambda: nn.Dropout(0.5, inplace="yes"),
+                 lambda: nn.SiLU(inplace=None)):
+        with pytest.raises(TypeError, match="inplace must be a bool"):
+            make()
+    assert nn.ReLU().inplace is False and nn.Tanh().inplace is False

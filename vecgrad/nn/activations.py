@@ -10,7 +10,7 @@ from __future__ import annotations
 import numbers
 
 from vecgrad.nn import functional as F
-from vecgrad.nn.module import Module
+from vecgrad.nn.module import Module, check_inplace
 
 
 class GELU(Module):
@@ -33,6 +33,10 @@ class _Plain(Module):
     """An activation without parameters: forward is `function`."""
 
     function = None
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = check_inplace(type(self).__name__, inplace)  # (computed out of place)
 
     def forward(self, x):
         return type(self).function(x)
@@ -89,8 +93,9 @@ class Hardswish(_Plain):
 class Hardtanh(Module):
     """x clipped to [min_val, max_val]."""
 
-    def __init__(self, min_val: float = -1.0, max_val: float = 1.0):
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
         super().__init__()
+        self.inplace = check_inplace("Hardtanh", inplace)  # (computed out of place)
         for name, v in (("min_val", min_val), ("max_val", max_val)):
             if isinstance(v, bool) or not isinstance(v, numbers.Real):
                 raise TypeError(f"Hardtanh: {name} must be a number, got {v!r}")

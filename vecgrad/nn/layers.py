@@ -13,7 +13,8 @@ import vecgrad
 from scalargrad.functions import ACTIVATIONS  # the shared catalogue of activation names
 from vecgrad.nn import functional as F
 from vecgrad.nn import init
-from vecgrad.nn.module import Module, Parameter, require_input_like, require_tensor
+from vecgrad.nn.module import (Module, Parameter, check_inplace, require_input_like,
+                                require_tensor)
 from vecgrad.ops import common
 from vecgrad.ops.embedding import padding_index
 
@@ -641,12 +642,13 @@ class Dropout(Module):
     the same as lecture 000's "scale at test time" up to where the factor is applied.
     """
 
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real) or \
                 not 0.0 <= p <= 1.0:  # p = 1 zeroes everything, as F.dropout and PyTorch
             raise ValueError(f"Dropout: p must be in [0, 1], got {p!r}")
         self.p = float(p)
+        self.inplace = check_inplace("Dropout", inplace)  # (computed out of place)
 
     def forward(self, x):
         require_tensor("Dropout", x)
@@ -1021,8 +1023,12 @@ class _NamedActivation(Activation):
 
     activation_name = ""
 
-    def __init__(self, alpha: float | None = None):
+    def __init__(self, alpha: float | None = None, inplace: bool = False):
+        if isinstance(alpha, (bool, np.bool_)) and \
+                ACTIVATIONS[self.activation_name].default_alpha is None:
+            alpha, inplace = None, alpha  # nn.ReLU(True): PyTorch's first argument is inplace
         super().__init__(self.activation_name, alpha)
+        self.inplace = check_inplace(type(self).__name__, inplace)  # (computed out of place)
 
 
 class Identity(_NamedActivation):
@@ -1066,11 +1072,12 @@ class LeakyReLU(_NamedActivation):
 
     activation_name = "leaky_relu"
 
-    def __init__(self, alpha: float | None = None, *, negative_slope: float | None = None):
+    def __init__(self, alpha: float | None = None, inplace: bool = False, *,
+                 negative_slope: float | None = None):
         if alpha is not None and negative_slope is not None and alpha != negative_slope:
             raise TypeError(f"LeakyReLU: give alpha or negative_slope, not both (got "
                             f"alpha={alpha}, negative_slope={negative_slope})")
-        super().__init__(negative_slope if alpha is None else alpha)
+        super().__init__(negative_slope if alpha is None else alpha, inplace)
 
 
 class ELU(_NamedActivation):

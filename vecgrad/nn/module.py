@@ -651,6 +651,15 @@ def type_name(value: Any) -> str:
         f"{package}.{kind.__qualname__}"
 
 
+def check_inplace(owner: str, inplace) -> bool:
+    """PyTorch's `inplace=` of activation and dropout layers: accepted (a bool) so that
+    `nn.ReLU(inplace=True)` ports as it is; the layer still computes out of place (the
+    same values; the input is left as it was, PyTorch overwrites it)."""
+    if not isinstance(inplace, (bool, np.bool_)):
+        raise TypeError(f"{owner}: inplace must be a bool, got {inplace!r}")
+    return bool(inplace)
+
+
 def require_tensor(owner: str, value: Any, what: str = "input") -> None:
     """A layer's input must be a vecgrad Tensor; a clear TypeError otherwise."""
     if not isinstance(value, Tensor):
