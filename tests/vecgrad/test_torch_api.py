@@ -673,3 +673,20 @@ def test_parameter_owns_a_copy_and_load_state_dict_refuses_another_dtype(device)
     assert model.weight.tolist() == before
     need_float64(device)
     model.double().load_state_dict(state)  # the documented way
+
+
+def test_data_assignment_needs_the_same_shape_dtype_and_device(device):
+    # README, differences from PyTorch: PyTorch's p.data = t takes any tensor; here a
+    # new Parameter resizes a layer.
+    from vecgrad import nn
+
+    layer = nn.Embedding(3, 2).to(device)
+    weight = layer.weight
+    layer.weight.data = vecgrad.ones(3, 2, device=device)  # same shape: swapped in place
+    assert layer.weight is weight and layer.weight.sum().item() == 6.0
+    for other in (vecgrad.ones(4, 2, device=device), vecgrad.ones(3, 2, dtype=vecgrad.int64,
+                                                                   device=device)):
+        with pytest.raises(ValueError, match=r"data: needs a Tensor of shape \(3, 2\)"):
+            layer.weight.data = other
+    layer.weight = nn.Parameter(vecgrad.ones(4, 2, device=device))  # the documented way
+    assert layer(vecgrad.tensor([3], device=device)).shape == (1, 2)
