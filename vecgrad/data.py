@@ -154,7 +154,15 @@ class DataLoader:
 
     def __init__(self, dataset: Dataset, batch_size: int = 32, shuffle: bool = False,
                  drop_last: bool = False, seed: int | None = 0, device: str | None = None,
-                 dtype=np.float32):
+                 dtype=np.float32, *, num_workers: int = 0, pin_memory: bool = False):
+        # PyTorch's num_workers and pin_memory, accepted so that a ported loader line runs:
+        # batches are made in the calling thread and pinned memory has no meaning here,
+        # so neither changes a batch.
+        if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) \
+                or num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers must be an int >= 0, got {num_workers!r}")
+        if not isinstance(pin_memory, (bool, np.bool_)):
+            raise ValueError(f"DataLoader: pin_memory must be a bool, got {pin_memory!r}")
         if np.dtype(dtype) not in (np.float32, np.float64):
             raise ValueError(f"DataLoader: dtype must be float32 or float64, got {dtype!r}")
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:

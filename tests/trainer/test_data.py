@@ -330,3 +330,14 @@ def test_subset_refuses_indices_outside_the_dataset():
         Subset([(0, 0)] * 3, [0, 3])
     with pytest.raises(TypeError, match="Subset: indices must be a 1-D sequence of ints"):
         Subset([(0, 0)] * 3, [0.5])
+
+
+def test_dataloader_accepts_pytorchs_num_workers_and_pin_memory():
+    ds = TensorDataset(np.arange(6, dtype=np.float32)[:, None], np.arange(6))
+    plain = [y.tolist() for _, y in DataLoader(ds, batch_size=4, shuffle=True)]
+    ported = [y.tolist() for _, y in DataLoader(ds, batch_size=4, shuffle=True, num_workers=2,
+                                                 pin_memory=True)]
+    assert plain == ported
+    for bad in ({"num_workers": -1}, {"num_workers": 1.5}, {"pin_memory": "yes"}):
+        with pytest.raises(ValueError, match="DataLoader: (num_workers|pin_memory)"):
+            DataLoader(ds, **bad)
