@@ -749,17 +749,33 @@ def _make_tensor(array: np.ndarray, node: dict, where: str, device: str | None):
         ) from None
 
 
-def load(path: str | os.PathLike, device: str | None = None) -> Any:
+def load(path: str | os.PathLike, device: str | None = None, *,
+         map_location: str | None = None, weights_only: bool = True) -> Any:
     """Read a checkpoint written by :func:`save`, validating every entry.
 
     Tensors are restored on the device they were saved from, or on `device` when given
-    (like PyTorch's map_location: device="cpu" loads a checkpoint anywhere).
+    (like PyTorch's map_location, which is accepted as another name for it: device="cpu"
+    loads a checkpoint anywhere; weights_only is accepted and changes nothing).
     Raises :class:`CheckpointError` naming the file and the entry for a missing,
     truncated, modified, forged or pickled file, and for anything that is not a regular
     file (a FIFO never blocks). Memory stays bounded by the file's size: members are
     checked against the file and the manifest before their data is read.
     """
     path = _file_name(path, "load")
+    # PyTorch's spellings, so that torch.load(path, map_location="cpu", weights_only=True)
+    # ports: map_location is `device` (a device name only: no callables or dicts), and a
+    # checkpoint here never runs code, so weights_only changes nothing.
+    if map_location is not None:
+        if not isinstance(map_location, str):
+            raise TypeError(f"vecgrad.load: map_location must be a device name such as "
+                            f"'cpu' (no callables, dicts or torch.device), got "
+                            f"{type(map_location).__name__}")
+        if device is not None and device != map_location:
+            raise TypeError(f"vecgrad.load: give device or map_location, not both (got "
+                            f"{device!r} and {map_location!r})")
+        device = map_location
+    if not isinstance(weights_only, (bool, np.bool_)):
+        raise TypeError(f"vecgrad.load: weights_only must be a bool, got {weights_only!r}")
     if device is not None:  # a wrong name is the caller's, not the file's (it read as
         # "cannot restore the tensor on device 'foo'"; device=3 raised a TypeError)
         from vecgrad.backends import DeviceError, parse_device  # names only: opens nothing

@@ -478,3 +478,22 @@ def test_a_wrong_device_argument_is_the_callers_error_not_the_files(tmp_path):
     with pytest.raises(DeviceError, match="^vecgrad.load: device must be a string .* int 3"):
         checkpoint.load(path, device=3)
     assert checkpoint.load(path, device="CPU")["w"].device == "cpu"
+
+
+def test_load_takes_pytorchs_map_location_and_weights_only(tmp_path, device):
+    import vecgrad
+    from vecgrad import nn
+
+    model = nn.Linear(2, 3).to(device)
+    path = tmp_path / "model.pt"
+    vecgrad.save(model.state_dict(), path)
+    state = vecgrad.load(path, map_location="cpu", weights_only=True)
+    assert state["weight"].device == "cpu"
+    assert vecgrad.load(path, "cpu", map_location="cpu")["bias"].device == "cpu"
+    assert vecgrad.load(path, weights_only=False)["weight"].device == model.weight.device
+    with pytest.raises(TypeError, match="map_location must be a device name"):
+        vecgrad.load(path, map_location={"cuda:0": "cpu"})
+    with pytest.raises(TypeError, match="give device or map_location, not both"):
+        vecgrad.load(path, "cpu", map_location="opencl")
+    with pytest.raises(TypeError, match="weights_only must be a bool"):
+        vecgrad.load(path, weights_only="yes")
