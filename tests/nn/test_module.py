@@ -823,3 +823,42 @@ def test_module_cpu_and_register_module_as_pytorch(device):
     assert list(model._modules) == ["0", "1", "head"]
     with pytest.raises(KeyError):
         model.register_module("a.b", nn.ReLU())
+
+
+def test_parameter_dict_registers_like_pytorch(device):
+    torch = pytest.importorskip("torch")
+
+    def build(lib, make):
+        class Model(lib.Module):
+            def __init__(self):
+                super().__init__()
+                self.scales = lib.ParameterDict({"z": lib.Parameter(make(2)), "a": make(3)})
+                self.lin = lib.Linear(2, 1)
+
+        return Model()
+
+    ours, theirs = build(nn, vecgrad.ones).to(device), build(torch.nn, torch.ones)
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == \
+        ["scales.a", "scales.z", "lin.weight", "lin.bias"]  # (a plain dict: sorted)
+    for model, make in ((ours, vecgrad.zeros), (theirs, torch.zeros)):
+        scales = model.scales
+        assert isinstance(scales["a"], type(model.lin.weight)) and scales["a"].requires_grad
+        scales["b"] = make(1)
+        scales.update([("c", make(4))])
+        assert scales.pop("z").shape == (2,)
+        del scales["c"]
+        assert list(scales.keys()) == ["a", "b"] and len(scales) == 2 and "a" in scales
+        assert "z" not in scales and scales.get("z") is None and list(scales) == ["a", "b"]
+        assert [tuple(p.shape) for p in scales.values()] == [(3,), (1,)]
+        assert [k for k, _ in scales.items()] == ["a", "b"]
+    assert ours.scales["a"].device == ours.lin.weight.device
+    (ours.scales["a"].sum() * 2).backward()
+    assert ours.scales["a"].grad.tolist() == [2.0, 2.0, 2.0]
+    with pytest.raises(KeyError, match="has no parameter 'q'"):
+        ours.scales["q"]
+    with pytest.raises(TypeError, match="expected a Parameter or a Tensor"):
+        ours.scales["q"] = 1.0
+    with pytest.raises(TypeError, match="must be a str"):
+        ours.scales[3] = vecgrad.ones(1)
+    with pytest.raises(TypeError, match="ParameterDict has no forward"):
+        ours.scales(1)

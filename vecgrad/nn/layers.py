@@ -850,6 +850,81 @@ class ParameterList(Module):
                         "module's forward")
 
 
+class ParameterDict(Module):
+    """A dict of name -> Parameter the parent sees (PyTorch's ParameterDict): the names
+    are the state_dict keys, in insertion order; a plain Tensor given to it becomes a
+    Parameter (a copy), as in ParameterList."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str) -> Parameter:
+        if key not in self:
+            raise KeyError(f"ParameterDict has no parameter {key!r}; it has {self.keys()}")
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, value) -> None:
+        self.register_parameter(key, ParameterList._as_parameter(value))
+
+    def __delitem__(self, key: str) -> None:
+        self[key]  # (a clear KeyError)
+        del self._parameters[key]
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __contains__(self, key) -> bool:
+        return self._parameters.get(key) is not None
+
+    def keys(self) -> list[str]:
+        return [key for key, value in self._parameters.items() if value is not None]
+
+    def values(self) -> list[Parameter]:
+        return [self._parameters[key] for key in self.keys()]
+
+    def items(self) -> list[tuple[str, Parameter]]:
+        return [(key, self._parameters[key]) for key in self.keys()]
+
+    def get(self, key: str, default=None):
+        return self._parameters[key] if key in self else default
+
+    def pop(self, key: str) -> Parameter:
+        value = self[key]
+        del self[key]
+        return value
+
+    def clear(self) -> None:
+        self._parameters.clear()
+
+    def update(self, parameters) -> None:
+        """Add the (name, parameter) pairs of a dict, a ParameterDict or an iterable of
+        pairs. As in PyTorch, a plain dict's entries come in sorted key order (an
+        OrderedDict's, a ParameterDict's and a list's in theirs)."""
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            pairs = parameters.items()
+        elif isinstance(parameters, dict):
+            pairs = sorted(parameters.items(), key=lambda pair: pair[0])
+        else:
+            pairs = parameters
+        for entry in pairs:
+            if not isinstance(entry, (tuple, list)) or len(entry) != 2:
+                raise TypeError(f"ParameterDict.update: expected (name, parameter) pairs, "
+                                f"got {entry!r}")
+            self[entry[0]] = entry[1]
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"({key}): {tuple(p.shape)} {p.dtype}" for key, p in self.items())
+
+    def forward(self, *args, **kwargs):
+        raise TypeError("ParameterDict has no forward(); use its parameters in your "
+                        "module's forward")
+
+
 class ModuleList(Module):
     """A list of modules whose parameters the parent sees (a plain Python list hides
     them from parameters(), state_dict() and .to()). Keys are "0", "1", ... as in
