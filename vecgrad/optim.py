@@ -798,6 +798,90 @@ class CosineAnnealingLR(_Schedule):
             (1.0 + math.cos(math.pi * epoch / self.T_max)) / 2.0
 
 
+class ReduceLROnPlateau:
+    """PyTorch's ReduceLROnPlateau: `step(metric)` once per epoch with a validation
+    number; after more than `patience` epochs without an improvement by `threshold`
+    (relative, or absolute with threshold_mode="abs"), every group's rate is multiplied
+    by `factor` (not below `min_lr`), then `cooldown` epochs pass before counting again.
+    mode="max" for a metric that should grow (accuracy). Same rules and defaults as
+    PyTorch's; it is driven by your loop (the Trainer's `scheduler=` takes the epoch-count
+    schedules above)."""
+
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
+                 patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
+                 cooldown: int = 0, min_lr: float = 0.0, eps: float = 1e-8):
+        name = "ReduceLROnPlateau"
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{name}: expected a vecgrad optimizer, got "
+                            f"{type(optimizer).__name__}")
+        if mode not in ("min", "max") or threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"{name}: mode must be 'min' or 'max' and threshold_mode 'rel' "
+                             f"or 'abs', got {mode!r} and {threshold_mode!r}")
+        for what, value in (("patience", patience), ("cooldown", cooldown)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+                raise ValueError(f"{name}: {what} must be an int >= 0, got {value!r}")
+        self.factor = _check_number(name, "factor", factor, 0.0, 1.0, high_open=True)
+        if self.factor == 0.0:
+            raise ValueError(f"{name}: factor must be > 0 (and < 1)")
+        self.optimizer = optimizer
+        self.mode, self.threshold_mode = mode, threshold_mode
+        self.patience, self.cooldown = int(patience), int(cooldown)
+        self.threshold = _check_number(name, "threshold", threshold, 0.0)
+        self.min_lr = _check_number(name, "min_lr", min_lr, 0.0)
+        self.eps = _check_number(name, "eps", eps, 0.0)
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+        self.last_epoch = 0
+
+    def _is_better(self, value: float) -> bool:
+        if self.mode == "min":
+            bound = self.best * (1.0 - self.threshold) if self.threshold_mode == "rel" \
+                else self.best - self.threshold
+            return value < bound
+        bound = self.best * (1.0 + self.threshold) if self.threshold_mode == "rel" \
+            else self.best + self.threshold
+        return value > bound
+
+    def step(self, metrics) -> None:
+        """Count one epoch with its metric (a number or a one-element Tensor)."""
+        value = float(metrics.item() if hasattr(metrics, "item") else metrics)
+        self.last_epoch += 1
+        if self._is_better(value):
+            self.best, self.num_bad_epochs = value, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            for group in self.optimizer.param_groups:
+                new = max(group["lr"] * self.factor, self.min_lr)
+                if group["lr"] - new > self.eps:
+                    group["lr"] = new
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+
+    def get_last_lr(self) -> list[float]:
+        """Every parameter group's learning rate now."""
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+    _STATE = ("best", "num_bad_epochs", "cooldown_counter", "last_epoch")
+
+    def state_dict(self) -> dict[str, Any]:
+        """The counters (for checkpoints); the rates live in the optimizer's state."""
+        return {"schedule": "ReduceLROnPlateau", **{k: getattr(self, k) for k in self._STATE}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` output."""
+        if not isinstance(state, dict) or state.get("schedule") != "ReduceLROnPlateau" or \
+                any(k not in state for k in self._STATE):
+            raise ValueError(f"ReduceLROnPlateau.load_state_dict: not a ReduceLROnPlateau "
+                             f"state: {state!r}")
+        self.best = float(state["best"])
+        for key in self._STATE[1:]:
+            setattr(self, key, int(state[key]))
+
+
 class Newton(Optimizer):
     """Newton's method for small models: θ ← θ − α (H + λI)⁻¹ g (lecture 001: curvature).
 
@@ -1010,7 +1094,8 @@ class Newton(Optimizer):
 lr_scheduler = types.ModuleType(__name__ + ".lr_scheduler",
                                 "The learning-rate schedules of vecgrad.optim under "
                                 "PyTorch's module name.")
-for _schedule in (StepLR, ExponentialLR, CosineAnnealingLR, StepDecay, InverseTimeDecay):
+for _schedule in (StepLR, ExponentialLR, CosineAnnealingLR, StepDecay, InverseTimeDecay,
+                  ReduceLROnPlateau):
     setattr(lr_scheduler, _schedule.__name__, _schedule)
 lr_scheduler.StepLR = StepLR
 sys.modules[lr_scheduler.__name__] = lr_scheduler

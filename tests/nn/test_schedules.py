@@ -139,3 +139,37 @@ def test_lr_scheduler_imports_as_a_module_and_step_lr_is_step_decay():
 def test_new_schedules_name_bad_arguments(make, match):
     with pytest.raises(ValueError, match=match):
         make(_sgd(1.0))
+
+
+@pytest.mark.parametrize("options", [{}, {"patience": 2, "factor": 0.5},
+                                     {"mode": "max", "patience": 1, "cooldown": 2},
+                                     {"patience": 0, "threshold": 0.1, "threshold_mode": "abs",
+                                      "min_lr": 0.02}])
+def test_reduce_lr_on_plateau_follows_torch(options):
+    torch = pytest.importorskip("torch")
+    metrics = [1.0, 0.9, 0.95, 0.9, 0.91, 0.89, 0.9, 0.9, 0.9, 0.85, 0.86, 0.87, 0.88, 0.88,
+               0.7, 0.71, 0.72, 0.73, 0.74, 0.75, 0.76, 0.77, 0.78, 0.79, 0.8]
+    ours = optim.SGD([{"params": [param([1.0], "cpu")]}, {"params": [param([1.0], "cpu")],
+                                                          "lr": 0.3}], lr=0.5)
+    theirs = torch.optim.SGD([{"params": [torch.zeros(1, requires_grad=True)]},
+                              {"params": [torch.zeros(1, requires_grad=True)], "lr": 0.3}],
+                             lr=0.5)
+    s = optim.lr_scheduler.ReduceLROnPlateau(ours, **options)
+    st = torch.optim.lr_scheduler.ReduceLROnPlateau(theirs, **options)
+    for m in metrics:
+        s.step(m), st.step(m)
+        assert s.get_last_lr() == pytest.approx([g["lr"] for g in theirs.param_groups],
+                                                rel=1e-12)
+    restored = optim.ReduceLROnPlateau(optim.SGD([param([1.0], "cpu")], lr=0.1), **options)
+    restored.load_state_dict(s.state_dict())
+    assert (restored.best, restored.num_bad_epochs) == (s.best, s.num_bad_epochs)
+
+
+def test_reduce_lr_on_plateau_names_bad_arguments():
+    opt = _sgd(1.0)
+    for kwargs, match in [({"mode": "up"}, "mode must be"), ({"factor": 1.0}, "factor"),
+                          ({"factor": 0.0}, "factor"), ({"patience": -1}, "patience")]:
+        with pytest.raises(ValueError, match=match):
+            optim.ReduceLROnPlateau(opt, **kwargs)
+    with pytest.raises(TypeError, match="expected a vecgrad optimizer"):
+        optim.ReduceLROnPlateau("sgd")
