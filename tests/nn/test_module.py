@@ -862,3 +862,14 @@ def test_parameter_dict_registers_like_pytorch(device):
         ours.scales[3] = vecgrad.ones(1)
     with pytest.raises(TypeError, match="ParameterDict has no forward"):
         ours.scales(1)
+
+
+def test_load_state_dict_result_prints_as_pytorchs():
+    torch = pytest.importorskip("torch")
+    for lib in (nn, torch.nn):
+        model = lib.Linear(2, 1)
+        clean = model.load_state_dict(model.state_dict())
+        assert repr(clean) == "<All keys matched successfully>" and clean == ([], [])
+        partial = model.load_state_dict({"bias": model.state_dict()["bias"]}, strict=False)
+        assert repr(partial).endswith("(missing_keys=['weight'], unexpected_keys=[])")
+        assert partial.missing_keys == ["weight"]

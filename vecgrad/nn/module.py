@@ -48,6 +48,13 @@ class LoadResult(NamedTuple):
     missing_keys: list[str]
     unexpected_keys: list[str]
 
+    def __repr__(self) -> str:
+        # PyTorch's text for a clean load (what print(model.load_state_dict(...)) shows)
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return (f"{type(self).__name__}(missing_keys={self.missing_keys!r}, "
+                f"unexpected_keys={self.unexpected_keys!r})")
+
 
 class RemovableHandle:
     """Returned by register_forward_hook; ``remove()`` unregisters the hook."""
