@@ -690,3 +690,15 @@ def test_data_assignment_needs_the_same_shape_dtype_and_device(device):
             layer.weight.data = other
     layer.weight = nn.Parameter(vecgrad.ones(4, 2, device=device))  # the documented way
     assert layer(vecgrad.tensor([3], device=device)).shape == (1, 2)
+
+
+def test_there_is_no_half_precision():
+    # README, differences from PyTorch: no float16/bfloat16, so no .half() either.
+    from vecgrad import nn
+
+    assert not hasattr(vecgrad, "float16") and not hasattr(vecgrad.ones(1), "half")
+    assert not hasattr(nn.Linear(1, 1), "half")
+    with pytest.raises(TypeError, match="unsupported dtype float16"):
+        vecgrad.ones(1, dtype="float16")
+    with pytest.raises(TypeError, match="float"):
+        nn.Linear(1, 1).to("float16")
