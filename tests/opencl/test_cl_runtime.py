@@ -3,11 +3,14 @@ float64 without cl_khr_fp64, build failures with their log, CL status names), la
 start-up, cached programs, pooled buffers and no host round trips inside op chains."""
 
 import dataclasses
+import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+
+import vecgrad
 
 from vecgrad.backends import opencl_runtime
 from vecgrad.backends.opencl_backend import OpenCLBackend, list_devices
@@ -131,3 +134,41 @@ def test_op_chain_makes_no_host_transfers(cl_backend, monkeypatch, rng):
     assert transfers == []
     monkeypatch.undo()
     assert np.isfinite(cl_backend.to_numpy(loss))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_an_error_instead_of_hanging(cl_backend):
+    # A multiprocessing worker started with 'fork' that touched an OpenCL tensor
+    # waited forever inside PoCL; now every use says why, and cpu work still runs.
+    import time
+
+    x = vecgrad.tensor(np.arange(4, dtype=np.float32), device=cl_backend.device)
+    (x * 2).numpy()  # the device is open and has run kernels
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report each use in one line, never raise
+        lines = []
+        for use in (lambda: (x * 2).numpy(), lambda: x.numpy(), lambda: x.sum().item(),
+                    lambda: vecgrad.zeros(3, device=cl_backend.device),
+                    lambda: vecgrad.tensor([1.0, 2.0]).sum().item()):
+            try:
+                lines.append(f"ok {use()}")
+            except Exception as exc:
+                lines.append(f"{type(exc).__name__}: {exc}")
+        os.write(write, "\n".join(lines).encode())
+        os._exit(0)
+    os.close(write)
+    deadline = time.monotonic() + 30
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung on the OpenCL device")
+        time.sleep(0.05)
+    with os.fdopen(read) as pipe:
+        lines = pipe.read().splitlines()
+    assert len(lines) == 5, lines
+    for line in lines[:4]:
+        assert line.startswith("OpenCLError: this process was forked") and "spawn" in line
+    assert lines[4] == "ok 3.0"
+    np.testing.assert_array_equal((x * 3).numpy(), [0, 3, 6, 9])  # the parent goes on

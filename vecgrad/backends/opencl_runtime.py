@@ -15,6 +15,7 @@ import os
 import re
 import tempfile
 import warnings
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -360,6 +361,37 @@ class _CountedKernel:
         return getattr(self.kernel, name)
 
 
+class _Forked:
+    """Stands in for a runtime's queue, context, pool and kernels in a process forked
+    after the runtime was made: any use raises OpenCLError(message). An OpenCL context
+    does not survive fork (the driver's threads stay in the parent): PoCL waited
+    forever on the first kernel a forked child launched (a multiprocessing worker
+    touching an OpenCL tensor hung, with no message)."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def __getattr__(self, name):
+        raise OpenCLError(self.message)
+
+    def __call__(self, *args, **kwargs):
+        raise OpenCLError(self.message)
+
+
+_RUNTIMES: "weakref.WeakSet[Runtime]" = weakref.WeakSet()
+
+
+def _disable_runtimes_after_fork() -> None:
+    for runtime in list(_RUNTIMES):
+        runtime.disable_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_disable_runtimes_after_fork)
+
+
 # Host arrays up to this size are uploaded without waiting (Runtime.upload).
 ASYNC_UPLOAD_BYTES = 4 << 20
 _MAX_PENDING_UPLOADS = 256
@@ -392,6 +424,20 @@ class Runtime:
         self._kernels: dict[tuple, Any] = {}
         self._uploads: collections.deque = collections.deque()  # see upload()
         self.stats = QueueStats()
+        _RUNTIMES.add(self)
+
+    def disable_after_fork(self) -> None:
+        """Make every later use of this runtime an OpenCLError saying why (called in a
+        forked child, see _Forked); nothing of OpenCL is called or released here."""
+        forked = _Forked(
+            f"this process was forked after it opened the OpenCL device {self.info.name} "
+            f"({self.info.device_string}), and OpenCL cannot be used in a forked child (it "
+            "would hang): start workers with multiprocessing's 'spawn' method, or give "
+            "them cpu tensors (tensor.cpu()) and move results to OpenCL in the parent")
+        self.queue = self.context = self.pool = self.stats = forked
+        self.kernel = self.program = self.variants_program = forked
+        for knl in self._kernels.values():
+            knl.kernel = forked
 
     # ------------------------------------------------------------------ programs
     def check_dtype(self, dtype: np.dtype, what: str) -> None:
