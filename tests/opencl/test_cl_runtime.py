@@ -172,3 +172,36 @@ def test_a_forked_child_gets_an_error_instead_of_hanging(cl_backend):
         assert line.startswith("OpenCLError: this process was forked") and "spawn" in line
     assert lines[4] == "ok 3.0"
     np.testing.assert_array_equal((x * 3).numpy(), [0, 3, 6, 9])  # the parent goes on
+
+
+def test_every_name_of_a_device_and_every_thread_share_one_backend(cl_backend, monkeypatch):
+    # "opencl:0:0" opened before "opencl" (or two threads opening it at once) made two
+    # backends, and their tensors could not meet: "tensors are on different devices
+    # (opencl:0:0 and opencl:0:0)".
+    import threading
+
+    from vecgrad import backends
+
+    explicit = cl_backend.device
+    monkeypatch.setattr(backends, "_cached_backend", backends._BackendCache())
+    a = vecgrad.ones(2, device=explicit)
+    b = vecgrad.ones(2, device="opencl")
+    c = vecgrad.ones(2, device=explicit)
+    np.testing.assert_array_equal((a + b + c).numpy(), [3, 3])
+    assert backends.get_backend("opencl") is backends.get_backend(explicit)
+
+    monkeypatch.setattr(backends, "_cached_backend", backends._BackendCache())
+    made = []
+    start = threading.Barrier(4)
+
+    def open_device(name):
+        start.wait()
+        made.append(backends.get_backend(name))
+
+    threads = [threading.Thread(target=open_device, args=(name,))
+               for name in ("opencl", explicit, "opencl", explicit)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 4 and all(backend is made[0] for backend in made)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import threading
 
 from vecgrad.backends.base import Backend
 
@@ -180,23 +181,32 @@ def get_backend(device: str | None = None) -> Backend:
         if name == "auto":
             name = resolve_device(name)
         backend = _cached_backend(name)
-    if backend.device != name:
-        # e.g. "opencl" resolved to "opencl:0:0": make the explicit name find the same one
-        _cached_backend.cache_registry[backend.device] = backend
     return backend
 
 
 class _BackendCache:
-    """A per-device-string cache (like functools.cache, plus aliasing resolved names)."""
+    """A per-device-string cache (like functools.cache, plus aliasing resolved names).
+
+    One backend per device: a name that resolves to another ("opencl" to "opencl:0:0")
+    takes the backend already open under the resolved name, if any, and is remembered
+    as its alias. Creation holds a lock, so threads asking for a device at once share
+    one backend. (Each "opencl" and "opencl:0:0" once opened its own, and tensors of the
+    two could not meet: "tensors are on different devices (opencl:0:0 and opencl:0:0)".)
+    """
 
     def __init__(self):
         self.cache_registry: dict[str, Backend] = {}
+        self._lock = threading.RLock()
 
     def __call__(self, name: str) -> Backend:
         backend = self.cache_registry.get(name)
         if backend is None:
-            backend = _create(name)
-            self.cache_registry[name] = backend
+            with self._lock:
+                backend = self.cache_registry.get(name)
+                if backend is None:
+                    backend = _create(name)
+                    backend = self.cache_registry.setdefault(backend.device, backend)
+                    self.cache_registry[name] = backend
         return backend
 
 
