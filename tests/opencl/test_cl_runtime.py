@@ -205,3 +205,32 @@ def test_every_name_of_a_device_and_every_thread_share_one_backend(cl_backend, m
     for thread in threads:
         thread.join()
     assert len(made) == 4 and all(backend is made[0] for backend in made)
+
+
+def test_threads_launching_the_same_kernels_get_their_own_results(cl_backend):
+    # pyopencl sets a kernel's arguments one call at a time before enqueueing it: two
+    # threads launching the same kernel mixed their arguments (silently wrong values).
+    import threading
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    inputs = [vecgrad.tensor(np.full(64, i, np.float32), device=cl_backend.device)
+              for i in range(8)]
+    wrong = []
+
+    def work(i):
+        x = inputs[i]
+        for _ in range(150):
+            got = ((x + x) * x).numpy()
+            if not (got == 2 * i * i).all():
+                wrong.append((i, got[0]))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert not wrong, wrong[:5]
