@@ -114,6 +114,11 @@ CASES = [
     Case("trunc", lambda L, x: L.trunc(x * 3) + x * (x * 2).trunc(), [(3, 4)]),
     Case("sign", lambda L, x: x.sign() * x, [(3, 4)]),
     Case("maximum", lambda L, a, b: a.maximum(b), [(3, 4), (4,)]),
+    # a // b has gradient 0 here where PyTorch refuses to differentiate it: no torch check
+    Case("floor_divide", lambda L, a, b: L.floor_divide(a * 3, b) * a + a.floor_divide(b) * b
+         + (a // 0.7) * b, [(3, 4), ((4,), "p")], torch=False),
+    Case("remainder", lambda L, a, b: L.remainder(a, b) * a + a.remainder(b) + (a % 0.7) * b,
+         [(3, 4), ((4,), "p")]),
     Case("minimum", lambda L, a, b: L.minimum(a, b) + b.minimum(a * 2), [(3, 1), (4,)]),
     Case("lerp", lambda L, a, b: a.lerp(b, 0.3), [(3, 4), (3, 4)]),
     Case("lerp", lambda L, a, b, w: L.lerp(a, b, w), [(3, 4), (4,), ((3, 4), "u")],
