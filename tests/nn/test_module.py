@@ -873,3 +873,27 @@ def test_load_state_dict_result_prints_as_pytorchs():
         partial = model.load_state_dict({"bias": model.state_dict()["bias"]}, strict=False)
         assert repr(partial).endswith("(missing_keys=['weight'], unexpected_keys=[])")
         assert partial.missing_keys == ["weight"]
+
+
+def test_module_list_repr_merges_equal_neighbours_as_pytorch():
+    torch = pytest.importorskip("torch")
+
+    def build(lib):
+        class Block(lib.Module):
+            def __init__(self, width):
+                super().__init__()
+                self.layers = lib.ModuleList([lib.Linear(width, width) for _ in range(3)])
+                self.act = lib.ReLU()
+
+        return lib.Sequential(
+            lib.ModuleList([Block(4), Block(4), Block(5), lib.ReLU(), lib.ReLU()]),
+            lib.ModuleList(), lib.ModuleList([lib.Tanh()]))
+
+    assert repr(build(nn)) == repr(build(torch.nn))
+    loop = nn.ModuleList([nn.ReLU()])
+    loop.append(nn.Sequential(loop))  # a ModuleList inside itself still ends
+    assert "(...)" in repr(loop)  # (finite: the cycle is named, not followed)
+    deep = nn.ModuleList([nn.ReLU()])
+    for _ in range(300):  # deeper than the merging goes: printed child by child
+        deep = nn.ModuleList([deep])
+    assert repr(deep).count("ReLU()") == 1

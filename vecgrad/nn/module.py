@@ -633,6 +633,17 @@ class Module(ModuleDisplay):
             if id(module) in on_path:  # a module inside itself: name it, do not loop
                 lines.append(f"{pad}{label}{name}(...)")
                 continue
+            runs = _repeated_runs(module)
+            if runs is not None:  # a ModuleList: equal neighbours as one line, as PyTorch
+                lines.append(f"{pad}{label}{name}(")
+                for first, last, text in runs:
+                    run = f"({first}): " if first == last else \
+                        f"({first}-{last}): {last - first + 1} x "
+                    text_lines = text.split("\n")
+                    lines.append(f"{pad}  {run}{text_lines[0]}")
+                    lines.extend(f"{pad}  {line}" for line in text_lines[1:])
+                lines.append(pad + ")")
+                continue
             extra = module.extra_repr()
             extra_lines = extra.split("\n") if extra else []
             if not module._modules and len(extra_lines) <= 1:
@@ -647,6 +658,33 @@ class Module(ModuleDisplay):
                 for child_name, child in reversed(module._modules.items()):
                     stack.append((child, f"({child_name}): ", depth + 1, False))
         return "\n".join(lines)
+
+
+_COLLAPSING: set[int] = set()  # the ModuleLists whose children repr is rendering now
+
+
+def _repeated_runs(module: Module) -> list[tuple[int, int, str]] | None:
+    """For a ModuleList, (first, last, text) per run of neighbouring children whose
+    reprs are equal, as PyTorch prints them ("(0-11): 12 x Block(...)"); None for other
+    modules, an empty list, one inside itself, or past 16 nested ModuleLists (those are
+    printed child by child, so the repr stays free of deep recursion)."""
+    from vecgrad.nn.layers import ModuleList  # (layers imports this module)
+
+    if not isinstance(module, ModuleList) or not module._modules or \
+            id(module) in _COLLAPSING or len(_COLLAPSING) >= 16:
+        return None
+    _COLLAPSING.add(id(module))
+    try:
+        texts = [repr(child) for child in module._modules.values()]
+    finally:
+        _COLLAPSING.discard(id(module))
+    runs: list[tuple[int, int, str]] = []
+    for index, text in enumerate(texts):
+        if runs and runs[-1][2] == text:
+            runs[-1] = (runs[-1][0], index, text)
+        else:
+            runs.append((index, index, text))
+    return runs
 
 
 def type_name(value: Any) -> str:
