@@ -444,6 +444,7 @@ class Runtime:
             "them cpu tensors (tensor.cpu()) and move results to OpenCL in the parent")
         self.queue = self.context = self.pool = self.stats = forked
         self.kernel = self.program = self.variants_program = forked
+        self.has_kernel = self.kernels = forked  # (has_kernel would answer 'no kernel')
         self.lock = threading.Lock()  # (another thread of the parent may have held it)
         for knl in self._kernels.values():
             knl.kernel, knl.lock = forked, self.lock
