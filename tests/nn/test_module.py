@@ -635,6 +635,23 @@ def test_parameter_list_registers_like_pytorch(device):
     assert "ws.2" in m.state_dict()
 
 
+def test_parameter_list_entries_leave_out_attribute_parameters():
+    # len counted a Parameter set as an attribute (2 here) and iteration yielded it
+    from vecgrad import nn
+
+    torch = pytest.importorskip("torch")
+    ours = nn.ParameterList([vecgrad.ones(1)])
+    ours.extra = nn.Parameter(vecgrad.ones(2))
+    ours.append(vecgrad.zeros(3))
+    theirs = torch.nn.ParameterList([torch.ones(1)])
+    theirs.extra = torch.nn.Parameter(torch.ones(2))
+    theirs.append(torch.zeros(3))
+    assert len(ours) == len(theirs) == 2
+    assert [tuple(p.shape) for p in ours] == [tuple(p.shape) for p in theirs] == [(1,), (3,)]
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["0", "extra", "1"]
+    assert ours[-1].shape == (3,)
+
+
 @pytest.mark.parametrize("call, error, match", [
     (lambda nn: nn.ParameterList([1.0]), TypeError, "expected a Parameter or a Tensor, got float"),
     (lambda nn: nn.ParameterList()[0], IndexError, "index 0 is out of range for 0"),

@@ -796,6 +796,9 @@ class ParameterList(Module):
 
     def __init__(self, values=None):
         super().__init__()
+        # the entries are "0" .. str(_size - 1): a Parameter set as an attribute
+        # (pl.scale = Parameter(...)) is registered too, but is not an entry (as in PyTorch)
+        self._size = 0
         if values is not None:
             self.extend(values)
 
@@ -820,17 +823,18 @@ class ParameterList(Module):
         self.register_parameter(str(self._index(index)), self._as_parameter(value))
 
     def __len__(self) -> int:
-        return len(self._parameters)
+        return self._size
 
     def __iter__(self):
-        return iter(list(self._parameters.values()))
+        return iter([self._parameters[str(i)] for i in range(self._size)])
 
     def __iadd__(self, values) -> ParameterList:
         return self.extend(values)
 
     def append(self, value) -> ParameterList:
         """Add a Parameter (or a Tensor, copied into one) at the end; returns self."""
-        self.register_parameter(str(len(self)), self._as_parameter(value))
+        self.register_parameter(str(self._size), self._as_parameter(value))
+        self._size += 1
         return self
 
     def extend(self, values) -> ParameterList:
