@@ -346,3 +346,20 @@ def test_a_fused_step_is_seen_by_a_pending_backward(cl_backend, monkeypatch):
     opt.step()
     with pytest.raises(RuntimeError, match="modified in place"):
         u.backward()
+
+
+def test_adam_launches_stay_within_32_bit_indexing():
+    # Each launch of optim_adam_slots indexes all its parameters' elements with one int:
+    # parameters legal alone (2**30 elements each) were packed 8 to a launch, and the
+    # step failed with "size ... exceeds the 32-bit indexing".
+    from vecgrad.backends.opencl_backend import _adam_chunks
+
+    class Sized:
+        def __init__(self, size):
+            self.size = size
+
+    entries = [(i, (Sized(size),)) for i, size in enumerate([2**30] * 5 + [10] * 12)]
+    chunks = _adam_chunks(entries)
+    assert [len(chunk) for chunk in chunks] == [1, 1, 1, 1, 8, 5]
+    assert all(sum(buffers[0].size for _, buffers in chunk) < 2**31 for chunk in chunks)
+    assert [i for chunk in chunks for i, _ in chunk] == list(range(17))

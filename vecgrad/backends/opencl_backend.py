@@ -769,8 +769,7 @@ class OpenCLBackend(Backend):
             if _any_overlap([buf for _, buffers in entries for buf in buffers]):
                 continue  # (e.g. two parameters viewing one storage): one by one instead
             knl = self._rt.kernel("optim", "optim_adam_slots", dtype)
-            for first in range(0, len(entries), _ADAM_SLOTS):
-                chunk = entries[first:first + _ADAM_SLOTS]
+            for chunk in _adam_chunks(entries):
                 args, end = [], 0
                 for _, buffers in chunk:
                     end += buffers[0].size
@@ -851,6 +850,22 @@ def _scalars_fit(scalars, dtype) -> bool:
     """Whether every float hyperparameter is finite in T (else the Tensor code runs)."""
     limit = float(np.finfo(dtype).max)
     return all(abs(v) <= limit for v in scalars if isinstance(v, float))
+
+
+def _adam_chunks(entries: list) -> list[list]:
+    """(index, buffers) entries in launches of optim_adam_slots: at most _ADAM_SLOTS
+    parameters, and fewer elements in all than the kernel's 32-bit indexing holds (8
+    parameters of 2**30 elements each are legal alone but not as one launch; they made
+    the whole step fail with 'size ... exceeds the 32-bit indexing')."""
+    chunks, size = [], 0
+    for entry in entries:
+        n = entry[1][0].size
+        if not chunks or len(chunks[-1]) == _ADAM_SLOTS or size + n >= 2**31:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(entry)
+        size += n
+    return chunks
 
 
 def _any_overlap(buffers) -> bool:
