@@ -236,3 +236,18 @@ def test_threads_launching_the_same_kernels_get_their_own_results(cl_backend):
     finally:
         sys.setswitchinterval(previous)
     assert not wrong, wrong[:5]
+
+
+def test_forgetting_uploads_waits_for_an_upload_in_progress(cl_backend):
+    # to_numpy clears the pending uploads while another thread's upload() may be
+    # walking them: that thread failed with "pop from an empty deque".
+    import threading
+
+    rt = cl_backend.runtime
+    with rt.lock:  # as an upload() in progress on another thread holds it
+        clearing = threading.Thread(target=rt.uploads_done)
+        clearing.start()
+        clearing.join(0.2)
+        assert clearing.is_alive()
+    clearing.join(5)
+    assert not clearing.is_alive()

@@ -728,8 +728,11 @@ class Runtime:
             pending.append(cl.enqueue_copy(self.queue, buffer, host.copy(), is_blocking=False))
 
     def uploads_done(self) -> None:
-        """Forget the pending uploads' events (after a wait for the whole queue)."""
-        self._uploads.clear()
+        """Forget the pending uploads' events (after a wait for the whole queue). Under
+        the lock: another thread's upload() walking the queue failed with 'pop from an
+        empty deque' when it was cleared under it."""
+        with self.lock:
+            self._uploads.clear()
 
     def set_max_alloc(self, nbytes: int) -> None:
         """The device's largest single buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE); requests
