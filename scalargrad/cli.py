@@ -27,12 +27,28 @@ class _UsageError(Exception):
     suggestion = ""  # "did you mean --trace?" for a misspelt flag
 
 
-class _Parser(argparse.ArgumentParser):
-    """Flags spelled out in full (no abbreviations); errors become our one-line message."""
+class FullFlagsParser(argparse.ArgumentParser):
+    """The argparse base of both command lines (`scalargrad`, `vecgrad`): flags spelled out
+    in full (no abbreviations, so a flag added later never changes what an old command
+    line means), and a failed write of --help or --version to stdout raised to the caller."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+
+    def _print_message(self, message, file=None):
+        # argparse drops an OSError of this write (`--help > /dev/full` exited 0 without
+        # a word): stdout's failure reaches the caller, which says it in one line;
+        # stderr's stays argparse's business
+        if message and (file is None or file is sys.stdout) and sys.stdout is not None:
+            sys.stdout.write(message)
+            sys.stdout.flush()
+            return
+        super()._print_message(message, file)
+
+
+class _Parser(FullFlagsParser):
+    """Errors become our one-line message."""
 
     def error(self, message):
         error = _UsageError(message)
@@ -49,15 +65,6 @@ class _Parser(argparse.ArgumentParser):
             if close:
                 error.suggestion = f"did you mean {close[0]}?"
         raise error
-
-    def _print_message(self, message, file=None):
-        # argparse drops an OSError of this write (`--help > /dev/full` exited 0 without
-        # a word): stdout's failure reaches main, which says it in one line
-        if message and (file is None or file is sys.stdout) and sys.stdout is not None:
-            sys.stdout.write(message)
-            sys.stdout.flush()
-            return
-        super()._print_message(message, file)
 
 
 def _version() -> str:

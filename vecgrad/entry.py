@@ -9,12 +9,12 @@ line and the bench (it imports only the engine's error types), so both may use i
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import errno
 import os
 import sys
 
+from scalargrad.cli import FullFlagsParser  # the same flag rules for both commands
 from vecgrad.backends.opencl_runtime import OpenCLError  # plain module: no OpenCL work
 from vecgrad.checkpoint import CheckpointError
 from vecgrad.data import IDXError
@@ -44,31 +44,16 @@ def did_you_mean(message: str, options) -> str:
     return f"{message}; did you mean {close[0]}?" if close else message
 
 
-class OneLineParser(argparse.ArgumentParser):
+class OneLineParser(FullFlagsParser):
     """argparse that reports a bad flag in one line (no usage dump) and exits 2.
 
-    Flags must be spelled out (no abbreviations: `--epoch` is not `--epochs`, so a flag
-    added later can never change what an old command line means); an unknown flag gets
-    a "did you mean" when one is close.
+    Flags must be spelled out (FullFlagsParser: `--epoch` is not `--epochs`); an unknown
+    flag gets a "did you mean" when one is close.
     """
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)
 
     def error(self, message):
         message = did_you_mean(message, self._option_string_actions)
         self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-    def _print_message(self, message, file=None):
-        # argparse drops an OSError of this write, so `--help > /dev/full` exited 0
-        # without a word: stdout's failure now reaches the caller (run_command and
-        # `vecgrad`'s main say it in one line); stderr's stays argparse's business.
-        if message and (file is None or file is sys.stdout) and sys.stdout is not None:
-            sys.stdout.write(message)
-            sys.stdout.flush()
-            return
-        super()._print_message(message, file)
 
 
 def version_text(prog: str) -> str:

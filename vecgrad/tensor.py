@@ -356,23 +356,7 @@ class Tensor(TensorDisplay):
         """Move to a device ("cpu", "opencl", ...) and/or convert to a dtype, in PyTorch's
         forms: x.to(device), x.to(dtype), x.to(device, dtype), x.to(other) (other's
         device and dtype), x.to(device=..., dtype=...)."""
-        if len(args) > 2:
-            raise TypeError(f"to: takes a device and a dtype at most, got {len(args)} "
-                            f"arguments")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                if len(args) > 1 or device is not None or dtype is not None:
-                    raise TypeError("to: a tensor argument (whose device and dtype are taken) "
-                                    "must come alone")
-                device, dtype = arg.device, arg.dtype
-            elif isinstance(arg, str) and not _names_a_dtype(arg):
-                if device is not None:
-                    raise TypeError(f"to: two devices given ({device!r} and {arg!r})")
-                device = arg
-            else:
-                if dtype is not None:
-                    raise TypeError(f"to: two dtypes given ({dtype} and {arg})")
-                dtype = creation.resolve_dtype(arg, "to")  # (None too: not float64)
+        device, dtype = to_arguments("to", args, device, dtype)
         out = self
         if dtype is not None:
             dtype = creation.resolve_dtype(dtype, "to")
@@ -1160,6 +1144,32 @@ class ToDevice(autograd.Function):
         if isinstance(grad, Tensor):  # a recorded backward (create_graph): the same op back
             return _to_device(grad, ctx.backend.device)
         return ctx.backend.from_numpy(ctx.attrs.to_numpy(grad))
+
+
+def to_arguments(what: str, args: tuple, device=None, dtype=None) -> tuple:
+    """(device, dtype) from PyTorch's .to() forms, for Tensor.to and Module.to:
+    to(device), to(dtype), to(device, dtype), to(tensor) (its device and dtype),
+    to(device=..., dtype=...). A string is a device unless numpy reads it as a dtype."""
+    if len(args) > 2:
+        raise TypeError(f"{what}: takes a device and a dtype at most, got {len(args)} "
+                        f"arguments")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            if len(args) > 1 or device is not None or dtype is not None:
+                raise TypeError(f"{what}: a tensor argument (whose device and dtype are "
+                                f"taken) must come alone")
+            device, dtype = arg.device, arg.dtype
+        elif isinstance(arg, str) and not _names_a_dtype(arg):
+            if device is not None:
+                raise TypeError(f"{what}: two devices given ({device!r} and {arg!r})")
+            device = arg
+        else:
+            if dtype is not None:
+                raise TypeError(f"{what}: two dtypes given ({dtype} and {arg})")
+            if arg is None:  # names no dtype (np.dtype(None) would be float64): refused
+                creation.resolve_dtype(arg, what)
+            dtype = arg
+    return device, dtype
 
 
 def _names_a_dtype(text):

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 import numpy as np
 
 import vecgrad
-from vecgrad.tensor import Tensor
+from vecgrad.tensor import Tensor, to_arguments
 from vecgrad.viz.reprs import ModuleDisplay  # rich and Jupyter displays
 
 
@@ -502,23 +502,7 @@ class Module(ModuleDisplay):
         so an optimizer built earlier keeps working. A dtype cast leaves integer buffers
         (num_batches_tracked) as they are, as PyTorch does. Returns self.
         """
-        if len(args) > 2:
-            raise TypeError(f"Module.to: takes a device and a dtype at most, got "
-                            f"{len(args)} arguments")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                if len(args) > 1 or device is not None or dtype is not None:
-                    raise TypeError("Module.to: a tensor argument (whose device and dtype "
-                                    "are taken) must come alone")
-                device, dtype = arg.device, arg.dtype
-            elif isinstance(arg, str) and not _names_a_dtype(arg):
-                if device is not None:
-                    raise TypeError(f"Module.to: two devices given ({device!r} and {arg!r})")
-                device = arg
-            else:
-                if dtype is not None:
-                    raise TypeError(f"Module.to: two dtypes given ({dtype} and {arg})")
-                dtype = arg
+        device, dtype = to_arguments("Module.to", args, device, dtype)
         if dtype is not None and _float_kind(dtype) is False:
             # Checked before anything moves: a parameter cast to int64 half-way through
             # would leave the model broken (PyTorch refuses it up front too).
@@ -756,15 +740,6 @@ def _float_kind(target: Any) -> bool | None:
         return np.dtype(target).kind == "f"
     except TypeError:
         return None
-
-
-def _names_a_dtype(text: str) -> bool:
-    """Whether a .to() string names a dtype ("float64") rather than a device."""
-    try:
-        np.dtype(text)
-    except TypeError:
-        return False
-    return True
 
 
 def _on_device(value, param):
